@@ -1,0 +1,96 @@
+"""mlcli: the machine-learning lifecycle as a git-style command line, and a small library.
+
+The fluent tracking API is re-exported here and imported on first use, so that
+``import mlcli`` (and the CLI's start-up) stays cheap::
+
+    import mlcli
+
+    with mlcli.start_run(experiment="demo"):
+        mlcli.log_param("lr", 0.1)
+        mlcli.log_metric("loss", 0.5, step=1)
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from mlcli.version import __version__
+
+_FLUENT = (
+    "ActiveRun",
+    "active_run",
+    "delete_tag",
+    "end_run",
+    "flush",
+    "get_metric_history",
+    "get_run",
+    "last_active_run_id",
+    "list_artifacts",
+    "log_artifact",
+    "log_artifacts",
+    "log_dict",
+    "log_figure",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "log_text",
+    "search_runs",
+    "set_experiment",
+    "set_tag",
+    "set_tags",
+    "start_run",
+)
+_LAZY: dict[str, str] = {name: "mlcli.tracking.fluent" for name in _FLUENT}
+_LAZY.update(
+    {
+        "MlcliClient": "mlcli.tracking",
+        "TrackingClient": "mlcli.tracking",
+        "MlcliError": "mlcli.errors",
+    }
+)
+
+__all__ = ["__version__", *sorted(_LAZY)]
+
+if TYPE_CHECKING:
+    from mlcli.errors import MlcliError
+    from mlcli.tracking import MlcliClient, TrackingClient
+    from mlcli.tracking.fluent import (
+        ActiveRun,
+        active_run,
+        delete_tag,
+        end_run,
+        flush,
+        get_metric_history,
+        get_run,
+        last_active_run_id,
+        list_artifacts,
+        log_artifact,
+        log_artifacts,
+        log_dict,
+        log_figure,
+        log_metric,
+        log_metrics,
+        log_param,
+        log_params,
+        log_text,
+        search_runs,
+        set_experiment,
+        set_tag,
+        set_tags,
+        start_run,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mlcli' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

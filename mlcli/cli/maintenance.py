@@ -1,0 +1,98 @@
+"""Store upkeep: ``mlcli init``, ``mlcli gc`` and ``mlcli index``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mlcli.cli.options import JsonOption, QuietOption
+from mlcli.cli.output import Output
+from mlcli.cli.state import cli_state
+
+index_app = typer.Typer(
+    help="Maintain the SQLite index (a cache of the run files).", no_args_is_help=True
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init")(init)
+    app.command("gc")(gc)
+
+
+def init(
+    ctx: typer.Context,
+    directory: Annotated[
+        Path, typer.Argument(help="Where to create .mlruns (default: here).")
+    ] = Path("."),
+    quiet: QuietOption = False,
+) -> None:
+    """Create a .mlruns store here (idempotent).
+
+    Inside a git work tree, .mlruns/ is added to the .gitignore beside it.
+
+    Example: mlcli init
+    """
+    from mlcli.store import Store
+    from mlcli.store.layout import STORE_DIRNAME
+    from mlcli.store.locate import ensure_gitignored
+
+    explicit = cli_state(ctx).store
+    root = Path(explicit).resolve() if explicit else (directory / STORE_DIRNAME).resolve()
+    _, created = Store.initialize(root)
+    ignored = ensure_gitignored(root)
+    out = Output(quiet=quiet)
+    out.info(f"{'Created' if created else 'Found'} an mlcli store at {root}")
+    if ignored:
+        out.info(f"Added {root.name}/ to {root.parent / '.gitignore'}")
+
+
+def gc(
+    ctx: typer.Context,
+    older_than: Annotated[
+        str | None,
+        typer.Option(
+            "--older-than", help="Only what was deleted at least this long ago (e.g. 30d, 12h)."
+        ),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would go.")] = False,
+    json_: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Permanently remove deleted runs (with their artifacts) and deleted experiments.
+
+    Example: mlcli gc --older-than 30d
+    """
+    from mlcli.clock import parse_duration_ms
+    from mlcli.store.gc import collect_garbage
+
+    older_than_ms = parse_duration_ms(older_than) if older_than else 0
+    store = cli_state(ctx).client().store
+    result = collect_garbage(store, older_than_ms, dry_run)
+    out = Output(json_mode=json_, quiet=quiet)
+    if json_:
+        out.json({"runs": result.runs, "experiments": result.experiments, "dry_run": dry_run})
+        return
+    out.lines(result.runs)
+    verb = "Would remove" if dry_run else "Removed"
+    out.info(f"{verb} {len(result.runs)} run(s) and {len(result.experiments)} experiment(s)")
+
+
+@index_app.command("rebuild")
+def rebuild(ctx: typer.Context, quiet: QuietOption = False) -> None:
+    """Rebuild the index from the run files (never needed for correctness: readers
+    refresh it, and a missing or damaged index is rebuilt on its own).
+
+    Example: mlcli index rebuild
+    """
+    import time
+
+    store = cli_state(ctx).client().store
+    out = Output(quiet=quiet)
+    started = time.perf_counter()
+    with out.progress("Indexing runs") as progress:
+        count = store.index.rebuild(progress)
+    out.info(
+        f"Indexed {count} run(s) in {time.perf_counter() - started:.2f}s into {store.index.path}"
+    )

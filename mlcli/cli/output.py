@@ -1,0 +1,126 @@
+"""Everything the CLI writes, and the TTY facts that decide how.
+
+Data goes to stdout: JSON with ``--json``, bare ids with ``-q``, a rich table on a
+terminal, plain aligned text when piped (stable for ``grep``/``awk``). Progress,
+notices and errors go to stderr; progress bars only when stderr is a terminal.
+This is the only module that imports rich, and only when it draws.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass
+class Output:
+    json_mode: bool = False
+    quiet: bool = False
+    stdout_tty: bool = field(default_factory=lambda: _isatty(sys.stdout))
+    stderr_tty: bool = field(default_factory=lambda: _isatty(sys.stderr))
+
+    # -- stdout ------------------------------------------------------------------------------
+
+    def json(self, data: Any) -> None:
+        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+
+    def line(self, text: str = "") -> None:
+        sys.stdout.write(f"{text}\n")
+
+    def lines(self, texts: Sequence[str]) -> None:
+        sys.stdout.write("".join(f"{t}\n" for t in texts))
+
+    def table(self, columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str = "") -> None:
+        """A table: rich on a terminal, aligned plain text otherwise."""
+        cells = [["" if v is None else str(v) for v in row] for row in rows]
+        if self.stdout_tty:
+            self._rich_table(columns, cells, title)
+            return
+        widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
+        for row in [list(columns), *cells]:
+            padded = (value.ljust(width) for value, width in zip(row, widths, strict=True))
+            sys.stdout.write("  ".join(padded).rstrip() + "\n")
+
+    def fields(self, pairs: Sequence[tuple[str, Any]], title: str = "") -> None:
+        """Labelled values, one per line (``runs show``)."""
+        if title:
+            self.line(self._bold(title))
+        width = max((len(label) for label, _ in pairs), default=0)
+        for label, value in pairs:
+            self.line(f"  {label.ljust(width)}  {'' if value is None else value}")
+
+    # -- stderr ------------------------------------------------------------------------------
+
+    def info(self, text: str) -> None:
+        """A notice for people; hidden by -q."""
+        if not self.quiet:
+            sys.stderr.write(f"{text}\n")
+
+    def warn(self, text: str) -> None:
+        sys.stderr.write(f"mlcli: warning: {text}\n")
+
+    @contextlib.contextmanager
+    def progress(self, description: str) -> Iterator[ProgressCallback]:
+        """A progress bar on stderr when it is a terminal; the callback takes
+        (done, total)."""
+        if not self.stderr_tty or self.quiet:
+            yield lambda done, total: None
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+        with Progress(
+            f"[bold]{description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        ) as bar:
+            task = bar.add_task(description, total=None)
+
+            def update(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            yield update
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _rich_table(self, columns: Sequence[str], cells: list[list[str]], title: str) -> None:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=title or None, header_style="bold", box=None, pad_edge=False)
+        for column in columns:
+            table.add_column(column, overflow="fold")
+        for row in cells:
+            table.add_row(*row, style=_row_style(columns, row))
+        Console(highlight=False).print(table)
+
+    def _bold(self, text: str) -> str:
+        return f"\033[1m{text}\033[0m" if self.stdout_tty and _color_allowed() else text
+
+
+def _row_style(columns: Sequence[str], row: list[str]) -> str | None:
+    if "STATUS" in columns:
+        status = row[list(columns).index("STATUS")]
+        return {"FAILED": "red", "KILLED": "yellow", "RUNNING": "cyan"}.get(status)
+    return None
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def _color_allowed() -> bool:
+    return "NO_COLOR" not in os.environ

@@ -1,0 +1,283 @@
+"""``mlcli runs``: create, end, list, show, delete, restore runs; list their artifacts."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from mlcli.cli.options import ExperimentOption, JsonOption, QuietOption
+from mlcli.cli.output import Output
+from mlcli.cli.state import client as get_client
+from mlcli.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from mlcli.store import Run
+
+app = typer.Typer(help="Create, end, list, show, delete and restore runs.", no_args_is_help=True)
+
+RunArgument = Annotated[
+    str, typer.Argument(help="Run id or unique prefix.", envvar="MLCLI_RUN_ID", show_envvar=False)
+]
+
+
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    experiment: ExperimentOption = None,
+    name: Annotated[str | None, typer.Option("--name", "-n", help="Run name.")] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", "-t", help="A tag as KEY=VALUE (repeatable).")
+    ] = None,
+    parent: Annotated[
+        str | None, typer.Option("--parent", help="Parent run (id or prefix) of a nested run.")
+    ] = None,
+    json_: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Create a run (RUNNING) and print its id.
+
+    The experiment is created if it does not exist.
+
+    Example: RUN=$(mlcli runs create --experiment demo --name baseline -q)
+    """
+    client = get_client(ctx)
+    experiment_id = (
+        client.get_or_create_experiment(experiment).experiment_id if experiment else None
+    )
+    run = client.create_run(
+        experiment_id=experiment_id,
+        run_name=name,
+        tags=parse_key_values(tag or [], "--tag"),
+        parent_run_id=parent,
+    )
+    out = Output(json_mode=json_, quiet=quiet)
+    if json_:
+        out.json(run.to_dict())
+    elif quiet:
+        out.line(run.run_id)
+    else:
+        out.line(run.run_id)
+        out.info(f"Created run {run.info.run_name!r} in experiment {run.experiment_name!r}")
+
+
+@app.command("end")
+def end(
+    ctx: typer.Context,
+    run: RunArgument,
+    status: Annotated[
+        str, typer.Option("--status", help="FINISHED, FAILED or KILLED.", case_sensitive=False)
+    ] = "FINISHED",
+    json_: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """End a run with a final status.
+
+    Example: mlcli runs end 3f2a --status FAILED
+    """
+    ended = get_client(ctx).set_terminated(run, status)
+    out = Output(json_mode=json_, quiet=quiet)
+    if json_:
+        out.json(ended.to_dict())
+    else:
+        out.info(f"Run {ended.run_id[:8]} ended {ended.info.status}")
+
+
+@app.command("list")
+def list_runs(
+    ctx: typer.Context,
+    experiment: ExperimentOption = None,
+    filter_: Annotated[
+        str | None,
+        typer.Option(
+            "--filter", "-f", help="Filter, e.g. \"metrics.acc > 0.9 and params.model = 'rf'\"."
+        ),
+    ] = None,
+    order_by: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--order-by", "-o", help="KEY [ASC|DESC], repeatable (default: newest first)."
+        ),
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", "-n", min=0, help="At most N runs.")
+    ] = None,
+    deleted: Annotated[bool, typer.Option("--deleted", help="Only deleted runs.")] = False,
+    all_: Annotated[bool, typer.Option("--all", help="Active and deleted runs.")] = False,
+    json_: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """List runs, newest first (all active experiments unless --experiment).
+
+    Example: mlcli runs list --experiment demo --filter "metrics.loss < 0.3" --limit 5
+    """
+    from mlcli.store import ViewType
+
+    if deleted and all_:
+        raise InvalidInputError("--deleted and --all cannot be used together")
+    view = ViewType.ALL if all_ else ViewType.DELETED_ONLY if deleted else ViewType.ACTIVE_ONLY
+    client = get_client(ctx)
+    experiment_ids = [client.resolve_experiment(experiment).experiment_id] if experiment else None
+    runs = client.search_runs(experiment_ids, filter_, order_by, limit, view)
+    out = Output(json_mode=json_, quiet=quiet)
+    if json_:
+        out.json([r.to_dict() for r in runs])
+    elif quiet:
+        out.lines([r.run_id for r in runs])
+    else:
+        render_runs_table(out, runs)
+
+
+@app.command("show")
+def show(ctx: typer.Context, run: RunArgument, json_: JsonOption = False) -> None:
+    """Show a run: info, params, latest metrics, tags.
+
+    Example: mlcli runs show 3f2a --json | jq .metrics
+    """
+    found = get_client(ctx).get_run(run)
+    out = Output(json_mode=json_)
+    if json_:
+        out.json(found.to_dict())
+    else:
+        render_run(out, found)
+
+
+@app.command("delete")
+def delete(
+    ctx: typer.Context,
+    runs: Annotated[list[str], typer.Argument(help="Run ids or unique prefixes.")],
+    quiet: QuietOption = False,
+) -> None:
+    """Delete runs (soft: 'mlcli runs restore' brings them back until 'mlcli gc').
+
+    Example: mlcli runs delete 3f2a 9bc1
+    """
+    client = get_client(ctx)
+    run_ids = [client.resolve_run_id(r) for r in runs]  # all resolve before any changes
+    for run_id in run_ids:
+        client.delete_run(run_id)
+    Output(quiet=quiet).info(f"Deleted {len(run_ids)} run(s)")
+
+
+@app.command("restore")
+def restore(
+    ctx: typer.Context,
+    runs: Annotated[list[str], typer.Argument(help="Run ids or unique prefixes.")],
+    quiet: QuietOption = False,
+) -> None:
+    """Restore deleted runs.
+
+    Example: mlcli runs restore 3f2a
+    """
+    client = get_client(ctx)
+    run_ids = [client.resolve_run_id(r) for r in runs]
+    for run_id in run_ids:
+        client.restore_run(run_id)
+    Output(quiet=quiet).info(f"Restored {len(run_ids)} run(s)")
+
+
+@app.command("artifacts")
+def artifacts(
+    ctx: typer.Context,
+    run: RunArgument,
+    path: Annotated[str | None, typer.Argument(help="A folder inside the artifacts.")] = None,
+    json_: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """List a run's artifacts (one level; give PATH to look inside a folder).
+
+    Example: mlcli runs artifacts 3f2a model
+    """
+    entries = get_client(ctx).list_artifacts(run, path)
+    out = Output(json_mode=json_, quiet=quiet)
+    if json_:
+        out.json([e.to_dict() for e in entries])
+    elif quiet:
+        out.lines([e.path + ("/" if e.is_dir else "") for e in entries])
+    else:
+        out.table(
+            ["PATH", "SIZE"],
+            [
+                [e.path + ("/" if e.is_dir else ""), "" if e.is_dir else _size(e.file_size)]
+                for e in entries
+            ],
+        )
+
+
+def render_runs_table(out: Output, runs: list[Run]) -> None:
+    from mlcli.clock import format_duration, format_timestamp, now_ms
+
+    rows = []
+    for run in runs:
+        info = run.info
+        end = info.end_time if info.end_time is not None else now_ms()
+        rows.append(
+            [
+                info.run_id[:8],
+                info.run_name,
+                run.experiment_name or info.experiment_id,
+                info.status,
+                format_timestamp(info.start_time),
+                format_duration(end - info.start_time),
+            ]
+        )
+    out.table(["RUN", "NAME", "EXPERIMENT", "STATUS", "STARTED", "DURATION"], rows)
+
+
+def render_run(out: Output, run: Run) -> None:
+    from mlcli.clock import format_duration, format_timestamp
+
+    info = run.info
+    duration = None if info.end_time is None else format_duration(info.end_time - info.start_time)
+    out.fields(
+        [
+            ("id", info.run_id),
+            ("name", info.run_name),
+            ("experiment", f"{run.experiment_name} ({info.experiment_id})"),
+            ("status", info.status),
+            ("started", format_timestamp(info.start_time)),
+            ("ended", format_timestamp(info.end_time)),
+            ("duration", duration),
+            ("user", info.user_id),
+            ("parent", info.parent_run_id),
+            ("lifecycle", info.lifecycle_stage),
+            ("artifacts", info.artifact_uri),
+        ],
+        title="Run",
+    )
+    sections = [
+        ("Params", sorted(run.data.params.items())),
+        (
+            "Metrics",
+            [
+                (key, f"{metric.value:g}  (step {metric.step})")
+                for key, metric in sorted(run.data.latest_metrics.items())
+            ],
+        ),
+        ("Tags", sorted(run.data.tags.items())),
+    ]
+    for title, pairs in sections:
+        if pairs:
+            out.line()
+            out.fields(pairs, title=title)
+
+
+def parse_key_values(items: list[str], option: str) -> dict[str, str]:
+    result = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidInputError(f"{option} expects KEY=VALUE, got {item!r}")
+        result[key] = value
+    return result
+
+
+def _size(size: int | None) -> str:
+    if size is None:
+        return ""
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"

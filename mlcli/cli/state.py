@@ -1,0 +1,42 @@
+"""What the global options decide for every command: which store, whether to debug."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:
+    from mlcli.tracking import TrackingClient
+
+
+@dataclass
+class CliState:
+    store: str | None = None
+    debug: bool = False
+    _client: TrackingClient | None = field(default=None, repr=False)
+
+    def client(self) -> TrackingClient:
+        if self._client is None:
+            from mlcli.tracking import TrackingClient
+
+            self._client = TrackingClient(self.store, announce=announce_new_store)
+        return self._client
+
+
+def cli_state(ctx: typer.Context) -> CliState:
+    root = ctx.find_root()
+    if not isinstance(root.obj, CliState):
+        root.obj = CliState()
+    return root.obj
+
+
+def client(ctx: typer.Context) -> TrackingClient:
+    return cli_state(ctx).client()
+
+
+def announce_new_store(root: Path) -> None:
+    sys.stderr.write(f"mlcli: created a new store at {root}\n")

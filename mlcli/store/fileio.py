@@ -1,0 +1,107 @@
+"""The write and read primitives every store file goes through.
+
+- A JSON document is replaced atomically: written to a temporary file in the same
+  directory, fsynced, renamed over the old one. Readers see the old or the new
+  document, never a mix.
+- A log line is appended with one ``write()`` on a file opened with ``O_APPEND``, so
+  concurrent appenders never interleave. A writer that finds a torn last line (left
+  by a killed process) starts on a fresh line.
+- A reader of a log ignores a last line without its newline (torn, or still being
+  written) and any line that does not parse; it reports the byte offset just past
+  the last complete line so that it can resume there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from mlcli.errors import StoreError
+
+
+def write_json_atomic(path: Path, document: Any) -> None:
+    data = json.dumps(document, indent=2, sort_keys=True, allow_nan=False).encode() + b"\n"
+    write_bytes_atomic(path, data)
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def read_json(path: Path) -> Any:
+    """A JSON document; StoreError names the file when it is not valid JSON."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    try:
+        return json.loads(data)
+    except ValueError as exc:
+        raise StoreError(f"{path} is not valid JSON ({exc}); the store is damaged") from None
+
+
+def append_bytes(path: Path, data: bytes) -> None:
+    """Append ``data`` (complete lines) with a single write, after a newline if the
+    file ends in a torn line."""
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            data = b"\n" + data
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+    finally:
+        os.close(fd)
+
+
+def read_log(path: Path, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """The records of a JSON-lines log from ``offset``, and the offset to resume at.
+
+    A missing file reads as empty. Lines that are not JSON objects are skipped.
+    """
+    try:
+        with open(path, "rb") as handle:
+            if offset:
+                handle.seek(offset)
+            data = handle.read()
+    except FileNotFoundError:
+        return [], offset
+    end = data.rfind(b"\n")
+    if end < 0:
+        return [], offset
+    return list(_parse_lines(data[: end + 1])), offset + end + 1
+
+
+def _parse_lines(data: bytes) -> Iterator[dict[str, Any]]:
+    loads = json.loads
+    for line in data.split(b"\n"):
+        if not line:
+            continue
+        try:
+            record = loads(line)
+        except ValueError:
+            continue  # a torn line from a killed writer
+        if isinstance(record, dict):
+            yield record
+
+
+def file_size(path: Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except FileNotFoundError:
+        return 0

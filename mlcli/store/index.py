@@ -1,0 +1,532 @@
+"""The SQLite index: a cache of the run files, for fast queries.
+
+It is never the only copy of anything: a missing, corrupt or outdated index is
+rebuilt from the files. Readers keep it fresh incrementally:
+
+- new run folders are found by listing ``runs/``; vanished ones are dropped;
+- runs the index holds as live (RUNNING, SCHEDULED) are checked by ``stat`` and read
+  again from the byte offset already indexed;
+- finished runs are read again only when the change journal names them.
+
+So a refresh costs one directory listing plus work proportional to what changed,
+however many finished runs the store holds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlcli.errors import StoreError
+from mlcli.store.changes import ChangeJournal
+from mlcli.store.entities import Metric, RunStatus
+from mlcli.store.fileio import file_size, read_json, read_log
+from mlcli.store.layout import StoreLayout
+from mlcli.store.records import fold_latest_metrics
+
+SCHEMA_VERSION = "1"
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE experiments (
+    experiment_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    lifecycle_stage TEXT NOT NULL,
+    creation_time INTEGER,
+    last_update_time INTEGER,
+    signature TEXT NOT NULL
+);
+CREATE TABLE runs (
+    run_id TEXT PRIMARY KEY,
+    experiment_id TEXT NOT NULL,
+    run_name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    start_time INTEGER NOT NULL,
+    end_time INTEGER,
+    lifecycle_stage TEXT NOT NULL,
+    deleted_time INTEGER,
+    user_id TEXT NOT NULL,
+    parent_run_id TEXT,
+    doc_signature TEXT NOT NULL,
+    params_offset INTEGER NOT NULL DEFAULT 0,
+    tags_offset INTEGER NOT NULL DEFAULT 0,
+    metrics_offset INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX runs_by_experiment ON runs (experiment_id, start_time);
+CREATE INDEX runs_by_status ON runs (status);
+CREATE TABLE params (
+    run_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY (run_id, key)
+) WITHOUT ROWID;
+CREATE INDEX params_by_key ON params (key, value);
+CREATE TABLE tags (
+    run_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY (run_id, key)
+) WITHOUT ROWID;
+CREATE INDEX tags_by_key ON tags (key, value);
+CREATE TABLE latest_metrics (
+    run_id TEXT NOT NULL, key TEXT NOT NULL,
+    value REAL,             -- NULL when is_nan: SQLite cannot store NaN
+    is_nan INTEGER NOT NULL,
+    step INTEGER NOT NULL,
+    timestamp INTEGER NOT NULL,
+    PRIMARY KEY (run_id, key)
+) WITHOUT ROWID;
+CREATE INDEX metrics_by_key ON latest_metrics (key, value);
+"""
+
+_TABLES = ("meta", "experiments", "runs", "params", "tags", "latest_metrics")
+_LOGS = (("params", "params_offset"), ("tags", "tags_offset"), ("metrics", "metrics_offset"))
+_CHUNK = 500  # SQLite's default limit on host parameters is 999 on old builds
+
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    scanned: int
+    removed: int
+
+
+class RunIndex:
+    """One store's index. Open it with :meth:`open`; every query refreshes first."""
+
+    def __init__(self, layout: StoreLayout, connection: sqlite3.Connection, path: Path) -> None:
+        self.layout = layout
+        self.path = path
+        self.db = connection
+        self.journal = ChangeJournal(layout.changes_log)
+
+    # -- opening ----------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, layout: StoreLayout) -> RunIndex:
+        path = layout.index_path
+        try:
+            return cls(layout, _connect_checked(path, layout.root), path)
+        except PermissionError:
+            fallback = _fallback_index_path(layout.root)
+            return cls(layout, _connect_checked(fallback, layout.root), fallback)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- refreshing -------------------------------------------------------------------------
+
+    def refresh(self) -> RefreshResult:
+        on_disk = set(_list_run_ids(self.layout))
+        known = {row[0]: row for row in self.db.execute(_KNOWN_RUNS_SQL)}
+        journal_offset, journal_end, touched = self._read_journal(full_check=not known)
+        if touched is None:  # the journal was replaced: check every known run by stat
+            touched = set(known)
+        candidates = (on_disk - known.keys()) | {
+            run_id
+            for run_id, row in known.items()
+            if run_id in on_disk and (row[1] in RunStatus.LIVE or run_id in touched)
+        }
+        to_scan = [r for r in candidates if r not in known or _files_changed(self.layout, known[r])]
+        gone = [run_id for run_id in known if run_id not in on_disk]
+        experiments = self._changed_experiments()
+        if not to_scan and not gone and not experiments and journal_end == journal_offset:
+            return RefreshResult(0, 0)
+        with self._write():
+            for run_id in to_scan:
+                self._scan_run(run_id)
+            for run_id in gone:
+                if not self.layout.run_dir(run_id).exists():
+                    self._forget_run(run_id)
+            self._store_experiments(experiments)
+            self._set_meta("journal_offset", str(journal_end))
+            self._set_meta("journal_identity", self.journal.identity())
+        return RefreshResult(len(to_scan), len(gone))
+
+    def refresh_runs(self, run_ids: Iterable[str]) -> None:
+        """Bring just these runs up to date (``get_run`` needs no directory listing)."""
+        run_ids = list(run_ids)
+        rows = {row[0]: row for row in self._known_rows(run_ids)}
+        stale = [r for r in run_ids if r not in rows or _files_changed(self.layout, rows[r])]
+        if not stale:
+            return
+        experiments = self._changed_experiments()
+        with self._write():
+            for run_id in stale:
+                self._scan_run(run_id)
+            self._store_experiments(experiments)
+
+    def rebuild(self, progress: ProgressCallback | None = None) -> int:
+        """Forget everything and read every run again; returns the number of runs."""
+        run_ids = _list_run_ids(self.layout)
+        journal_end = self.journal.size()
+        with self._write():
+            for table in ("experiments", "runs", "params", "tags", "latest_metrics"):
+                self.db.execute(f"DELETE FROM {table}")
+            for done, run_id in enumerate(run_ids, 1):
+                self._scan_run(run_id)
+                if progress:
+                    progress(done, len(run_ids))
+            self._store_experiments(self._changed_experiments())
+            self._set_meta("journal_offset", str(journal_end))
+            self._set_meta("journal_identity", self.journal.identity())
+        return len(run_ids)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self.db.execute(sql, args).fetchall()
+
+    def run_rows(self, run_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Runs with their params, tags, latest metrics and experiment name, by id."""
+        result: dict[str, dict[str, Any]] = {}
+        for chunk in _chunks(run_ids):
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.execute(
+                f"SELECT r.run_id, r.experiment_id, r.run_name, r.status, r.start_time, "
+                f"r.end_time, r.lifecycle_stage, r.deleted_time, r.user_id, r.parent_run_id, "
+                f"e.name FROM runs r LEFT JOIN experiments e USING (experiment_id) "
+                f"WHERE r.run_id IN ({marks})",
+                chunk,
+            ):
+                result[row[0]] = {
+                    "run_id": row[0],
+                    "experiment_id": row[1],
+                    "run_name": row[2],
+                    "status": row[3],
+                    "start_time": row[4],
+                    "end_time": row[5],
+                    "lifecycle_stage": row[6],
+                    "deleted_time": row[7],
+                    "user_id": row[8],
+                    "parent_run_id": row[9],
+                    "experiment_name": row[10],
+                    "params": {},
+                    "tags": {},
+                    "metrics": {},
+                }
+            for run_id, key, value in self.db.execute(
+                f"SELECT run_id, key, value FROM params WHERE run_id IN ({marks})", chunk
+            ):
+                if run_id in result:
+                    result[run_id]["params"][key] = value
+            for run_id, key, value in self.db.execute(
+                f"SELECT run_id, key, value FROM tags WHERE run_id IN ({marks})", chunk
+            ):
+                if run_id in result:
+                    result[run_id]["tags"][key] = value
+            for run_id, key, value, is_nan, step, timestamp in self.db.execute(
+                "SELECT run_id, key, value, is_nan, step, timestamp FROM latest_metrics "
+                f"WHERE run_id IN ({marks})",
+                chunk,
+            ):
+                if run_id in result:
+                    result[run_id]["metrics"][key] = _metric(key, value, is_nan, step, timestamp)
+        return result
+
+    # -- internals ----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[None]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _known_rows(self, run_ids: list[str]) -> list[tuple[Any, ...]]:
+        rows = []
+        for chunk in _chunks(run_ids):
+            marks = ",".join("?" * len(chunk))
+            rows += self.db.execute(
+                f"{_KNOWN_RUNS_SQL} WHERE run_id IN ({marks})", chunk
+            ).fetchall()
+        return rows
+
+    def _read_journal(self, full_check: bool) -> tuple[int, int, set[str] | None]:
+        """(stored offset, new offset, run ids named since) — None for the ids when the
+        journal is not the one the index read before."""
+        meta = dict(self.db.execute("SELECT key, value FROM meta"))
+        offset = int(meta.get("journal_offset", "0"))
+        identity = self.journal.identity()
+        size = self.journal.size()
+        if full_check:
+            return offset, size, set()
+        if identity != meta.get("journal_identity", identity) or size < offset:
+            return -1, size, None
+        if size == offset:
+            return offset, offset, set()
+        touched, end = self.journal.read(offset)
+        return offset, end, touched
+
+    def _scan_run(self, run_id: str) -> None:
+        """Bring one run's rows up to date from its files (inside a write transaction)."""
+        layout = self.layout
+        row = self.db.execute(f"{_KNOWN_RUNS_SQL} WHERE run_id = ?", (run_id,)).fetchone()
+        signature = _signature(layout.run_doc(run_id))
+        if signature is None:
+            if row is not None and not layout.run_dir(run_id).exists():
+                self._forget_run(run_id)
+            return  # a folder without run.json is not a run
+        if row is None or row[2] != signature:
+            try:
+                doc = read_json(layout.run_doc(run_id))
+            except (StoreError, FileNotFoundError):
+                return
+            self._upsert_run(run_id, doc, signature)
+        offsets = dict(zip(("params", "tags", "metrics"), row[3:6], strict=True)) if row else {}
+        for log, column in _LOGS:
+            path = layout.run_dir(run_id) / f"{log}.jsonl"
+            offset = offsets.get(log, 0)
+            size = file_size(path)
+            if size < offset:  # the log was replaced: read it all again
+                self.db.execute(f"DELETE FROM {_LOG_TABLE[log]} WHERE run_id = ?", (run_id,))
+                offset = 0
+            if size == offset:
+                continue
+            records, end = read_log(path, offset)
+            getattr(self, f"_apply_{log}")(run_id, records)
+            self.db.execute(f"UPDATE runs SET {column} = ? WHERE run_id = ?", (end, run_id))
+
+    def _upsert_run(self, run_id: str, doc: dict[str, Any], signature: str) -> None:
+        values = (
+            str(doc.get("experiment_id", "0")),
+            doc.get("run_name") or "",
+            doc.get("status", RunStatus.RUNNING),
+            int(doc.get("start_time") or 0),
+            doc.get("end_time"),
+            doc.get("lifecycle_stage", "active"),
+            doc.get("deleted_time"),
+            doc.get("user_id") or "",
+            doc.get("parent_run_id"),
+            signature,
+        )
+        updated = self.db.execute(
+            "UPDATE runs SET experiment_id=?, run_name=?, status=?, start_time=?, end_time=?, "
+            "lifecycle_stage=?, deleted_time=?, user_id=?, parent_run_id=?, doc_signature=? "
+            "WHERE run_id=?",
+            (*values, run_id),
+        ).rowcount
+        if not updated:
+            self.db.execute(
+                "INSERT INTO runs (experiment_id, run_name, status, start_time, end_time, "
+                "lifecycle_stage, deleted_time, user_id, parent_run_id, doc_signature, run_id) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (*values, run_id),
+            )
+
+    def _apply_params(self, run_id: str, records: list[dict[str, Any]]) -> None:
+        self.db.executemany(
+            "INSERT OR IGNORE INTO params (run_id, key, value) VALUES (?, ?, ?)",
+            [
+                (run_id, r["key"], str(r["value"]))
+                for r in records
+                if isinstance(r.get("key"), str) and r.get("value") is not None
+            ],
+        )
+
+    def _apply_tags(self, run_id: str, records: list[dict[str, Any]]) -> None:
+        for record in records:
+            key, value = record.get("key"), record.get("value")
+            if not isinstance(key, str):
+                continue
+            if value is None:
+                self.db.execute("DELETE FROM tags WHERE run_id = ? AND key = ?", (run_id, key))
+            else:
+                self.db.execute(
+                    "INSERT OR REPLACE INTO tags (run_id, key, value) VALUES (?, ?, ?)",
+                    (run_id, key, str(value)),
+                )
+
+    def _apply_metrics(self, run_id: str, records: list[dict[str, Any]]) -> None:
+        latest = {
+            key: _metric(key, value, is_nan, step, timestamp)
+            for key, value, is_nan, step, timestamp in self.db.execute(
+                "SELECT key, value, is_nan, step, timestamp FROM latest_metrics WHERE run_id = ?",
+                (run_id,),
+            )
+        }
+        changed = fold_latest_metrics(records, latest)
+        self.db.executemany(
+            "INSERT OR REPLACE INTO latest_metrics (run_id, key, value, is_nan, step, timestamp) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [_metric_row(run_id, latest[key]) for key in changed],
+        )
+
+    def _forget_run(self, run_id: str) -> None:
+        for table in ("runs", "params", "tags", "latest_metrics"):
+            self.db.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
+
+    def _changed_experiments(self) -> list[tuple[str, str | None]]:
+        """(experiment id, signature or None when gone) for experiments whose document
+        differs from what the index holds."""
+        indexed = dict(self.db.execute("SELECT experiment_id, signature FROM experiments"))
+        try:
+            names = [n for n in os.listdir(self.layout.experiments_dir) if not n.startswith(".")]
+        except FileNotFoundError:
+            names = []
+        changed: list[tuple[str, str | None]] = []
+        for name in names:
+            signature = _signature(self.layout.experiment_doc(name))
+            if signature is not None and indexed.get(name) != signature:
+                changed.append((name, signature))
+        changed += [(name, None) for name in indexed if name not in names]
+        return changed
+
+    def _store_experiments(self, changed: list[tuple[str, str | None]]) -> None:
+        for experiment_id, signature in changed:
+            if signature is None:
+                self.db.execute("DELETE FROM experiments WHERE experiment_id = ?", (experiment_id,))
+                continue
+            try:
+                doc = read_json(self.layout.experiment_doc(experiment_id))
+            except (StoreError, FileNotFoundError):
+                continue
+            self.db.execute(
+                "INSERT OR REPLACE INTO experiments (experiment_id, name, lifecycle_stage, "
+                "creation_time, last_update_time, signature) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    experiment_id,
+                    doc.get("name", ""),
+                    doc.get("lifecycle_stage", "active"),
+                    doc.get("creation_time"),
+                    doc.get("last_update_time"),
+                    signature,
+                ),
+            )
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+
+_KNOWN_RUNS_SQL = (
+    "SELECT run_id, status, doc_signature, params_offset, tags_offset, metrics_offset FROM runs"
+)
+_LOG_TABLE = {"params": "params", "tags": "tags", "metrics": "latest_metrics"}
+
+
+def _connect_checked(path: Path, root: Path) -> sqlite3.Connection:
+    """A connection to a usable index at ``path``: created, or reset when it is
+    corrupt, of another schema version, or the index of another store."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for attempt in range(2):
+        try:
+            db = _connect(path)
+            if _is_current(db, root):
+                return db
+            _reset(db, root)
+            return db
+        except sqlite3.DatabaseError as exc:
+            if _is_permission_problem(exc):
+                raise PermissionError(str(exc)) from exc
+            if attempt:
+                raise StoreError(f"cannot open the index at {path}: {exc}") from exc
+            _delete_index_files(path)
+    raise AssertionError("unreachable")
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA busy_timeout = 60000")
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = NORMAL")
+    return db
+
+
+def _is_current(db: sqlite3.Connection, root: Path) -> bool:
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if not set(_TABLES) <= tables:
+        return False
+    meta = dict(db.execute("SELECT key, value FROM meta"))
+    db.execute("SELECT count(*) FROM runs").fetchone()  # raises on a damaged file
+    return meta.get("schema_version") == SCHEMA_VERSION and meta.get("store_root") == str(root)
+
+
+def _reset(db: sqlite3.Connection, root: Path) -> None:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for (name,) in db.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
+        ).fetchall():
+            db.execute(f'DROP TABLE IF EXISTS "{name}"')
+        for statement in _SCHEMA.split(";"):
+            if statement.strip():
+                db.execute(statement)
+        db.executemany(
+            "INSERT INTO meta (key, value) VALUES (?, ?)",
+            [("schema_version", SCHEMA_VERSION), ("store_root", str(root))],
+        )
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def _is_permission_problem(exc: sqlite3.DatabaseError) -> bool:
+    text = str(exc).lower()
+    return "readonly" in text or "read-only" in text or "unable to open" in text
+
+
+def _delete_index_files(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(f"{path}{suffix}")
+
+
+def _fallback_index_path(root: Path) -> Path:
+    """Where the index goes when the store is read-only to us: a per-user cache."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    digest = hashlib.sha1(str(root).encode()).hexdigest()[:16]
+    return cache / "mlcli" / "indexes" / f"{digest}.db"
+
+
+def _list_run_ids(layout: StoreLayout) -> list[str]:
+    try:
+        return [n for n in os.listdir(layout.runs_dir) if not n.startswith(".")]
+    except FileNotFoundError:
+        return []
+
+
+def _signature(path: Path) -> str | None:
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+
+
+def _files_changed(layout: StoreLayout, row: tuple[Any, ...]) -> bool:
+    run_id, _status, doc_signature, params_offset, tags_offset, metrics_offset = row
+    return (
+        _signature(layout.run_doc(run_id)) != doc_signature
+        or file_size(layout.params_log(run_id)) != params_offset
+        or file_size(layout.tags_log(run_id)) != tags_offset
+        or file_size(layout.metrics_log(run_id)) != metrics_offset
+    )
+
+
+def _metric(key: str, value: float | None, is_nan: int, step: int, timestamp: int) -> Metric:
+    return Metric(key, float("nan") if is_nan else float(value or 0.0), step, timestamp)
+
+
+def _metric_row(run_id: str, metric: Metric) -> tuple[Any, ...]:
+    is_nan = metric.value != metric.value
+    return (
+        run_id,
+        metric.key,
+        None if is_nan else metric.value,
+        int(is_nan),
+        metric.step,
+        metric.timestamp,
+    )
+
+
+def _chunks(items: Sequence[str]) -> Iterator[list[str]]:
+    items = list(items)
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]

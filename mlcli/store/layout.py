@@ -1,0 +1,85 @@
+"""Where each file of a ``.mlruns`` store lives (DESIGN.md section 3).
+
+This is the only module that knows the layout; everything else asks it for paths.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+FORMAT_VERSION = 1
+STORE_DIRNAME = ".mlruns"
+DEFAULT_EXPERIMENT_ID = "0"
+DEFAULT_EXPERIMENT_NAME = "Default"
+
+RUN_DOC = "run.json"
+PARAMS_LOG = "params.jsonl"
+METRICS_LOG = "metrics.jsonl"
+TAGS_LOG = "tags.jsonl"
+ARTIFACTS_DIR = "artifacts"
+EXPERIMENT_DOC = "experiment.json"
+
+
+class StoreLayout:
+    """Paths inside one store. ``root`` is the ``.mlruns`` directory itself."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    @property
+    def version_file(self) -> Path:
+        return self.root / "VERSION"
+
+    @property
+    def experiments_dir(self) -> Path:
+        return self.root / "experiments"
+
+    @property
+    def experiments_lock(self) -> Path:
+        return self.experiments_dir / ".lock"
+
+    def experiment_dir(self, experiment_id: str) -> Path:
+        return self.experiments_dir / experiment_id
+
+    def experiment_doc(self, experiment_id: str) -> Path:
+        return self.experiments_dir / experiment_id / EXPERIMENT_DOC
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.root / "runs"
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.runs_dir / run_id
+
+    def run_doc(self, run_id: str) -> Path:
+        return self.runs_dir / run_id / RUN_DOC
+
+    def run_lock(self, run_id: str) -> Path:
+        return self.runs_dir / run_id / ".lock"
+
+    def params_log(self, run_id: str) -> Path:
+        return self.runs_dir / run_id / PARAMS_LOG
+
+    def metrics_log(self, run_id: str) -> Path:
+        return self.runs_dir / run_id / METRICS_LOG
+
+    def tags_log(self, run_id: str) -> Path:
+        return self.runs_dir / run_id / TAGS_LOG
+
+    def artifacts_dir(self, run_id: str) -> Path:
+        return self.runs_dir / run_id / ARTIFACTS_DIR
+
+    @property
+    def models_dir(self) -> Path:
+        return self.root / "models"
+
+    @property
+    def changes_log(self) -> Path:
+        """Run ids whose files changed after the run ended (see ``index.py``)."""
+        return self.root / "changes.jsonl"
+
+    @property
+    def index_path(self) -> Path:
+        override = os.environ.get("MLCLI_INDEX")
+        return Path(override).expanduser().resolve() if override else self.root / "index.db"

@@ -1,0 +1,252 @@
+"""Runs as files: ``runs/<run_id>/`` with ``run.json``, three logs and ``artifacts/``.
+
+A run folder is built under a hidden name and renamed into place, so a reader never
+sees a run without its ``run.json``. Logs only grow (single-write appends); only
+``run.json`` is rewritten, atomically, under the run's lock. Any write to a run that
+is no longer live is noted in the change journal (see ``changes.py``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+from mlcli.clock import now_ms
+from mlcli.errors import ConflictError, InvalidInputError, NotFoundError
+from mlcli.store.changes import ChangeJournal
+from mlcli.store.entities import LifecycleStage, Metric, RunInfo, RunStatus
+from mlcli.store.fileio import append_bytes, read_json, read_log, write_json_atomic
+from mlcli.store.layout import ARTIFACTS_DIR, RUN_DOC, TAGS_LOG, StoreLayout
+from mlcli.store.lock import FileLock
+from mlcli.store.records import (
+    decode_metric,
+    fold_params,
+    fold_tags,
+    key_value_line,
+    metric_line,
+)
+from mlcli.store.validation import validate_run_id_prefix
+
+RUN_NAME_TAG = "mlcli.runName"
+PARENT_RUN_TAG = "mlcli.parentRunId"
+USER_TAG = "mlcli.user"
+
+
+class RunFiles:
+    def __init__(self, layout: StoreLayout) -> None:
+        self.layout = layout
+        self.journal = ChangeJournal(layout.changes_log)
+
+    # -- identity ----------------------------------------------------------------------
+
+    def list_ids(self) -> list[str]:
+        try:
+            return [n for n in os.listdir(self.layout.runs_dir) if not n.startswith(".")]
+        except FileNotFoundError:
+            return []
+
+    def exists(self, run_id: str) -> bool:
+        return self.layout.run_doc(run_id).is_file()
+
+    def resolve(self, ref: str) -> str:
+        """The full id of the run whose id is or starts with ``ref`` (like git)."""
+        prefix = validate_run_id_prefix(ref)
+        if len(prefix) == 32:
+            if self.exists(prefix):
+                return prefix
+            raise NotFoundError(f"no run with id {ref!r}")
+        matches = [run_id for run_id in self.list_ids() if run_id.startswith(prefix)]
+        if not matches:
+            raise NotFoundError(f"no run with an id starting with {ref!r}")
+        if len(matches) > 1:
+            shown = ", ".join(sorted(matches)[:5]) + (", ..." if len(matches) > 5 else "")
+            raise NotFoundError(
+                f"run id prefix {ref!r} is ambiguous: it matches {len(matches)} runs ({shown})"
+            )
+        return matches[0]
+
+    # -- run.json ----------------------------------------------------------------------
+
+    def create(
+        self,
+        *,
+        experiment_id: str,
+        run_name: str,
+        user_id: str,
+        tags: dict[str, str],
+        parent_run_id: str | None = None,
+        start_time: int | None = None,
+        status: str = RunStatus.RUNNING,
+    ) -> RunInfo:
+        run_id = uuid.uuid4().hex
+        self.layout.runs_dir.mkdir(parents=True, exist_ok=True)
+        staging = self.layout.runs_dir / f".new-{run_id}"
+        staging.mkdir()
+        try:
+            doc = {
+                "run_id": run_id,
+                "run_name": run_name,
+                "experiment_id": experiment_id,
+                "status": status,
+                "start_time": now_ms() if start_time is None else start_time,
+                "end_time": None,
+                "lifecycle_stage": LifecycleStage.ACTIVE,
+                "deleted_time": None,
+                "user_id": user_id,
+                "parent_run_id": parent_run_id,
+            }
+            write_json_atomic(staging / RUN_DOC, doc)
+            all_tags = {RUN_NAME_TAG: run_name, USER_TAG: user_id, **tags}
+            if parent_run_id:
+                all_tags[PARENT_RUN_TAG] = parent_run_id
+            lines = "".join(key_value_line(k, v) for k, v in all_tags.items())
+            append_bytes(staging / TAGS_LOG, lines.encode())
+            (staging / ARTIFACTS_DIR).mkdir()
+            os.rename(staging, self.layout.run_dir(run_id))
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return self._info(doc)
+
+    def read_doc(self, run_id: str) -> dict[str, Any]:
+        try:
+            return read_json(self.layout.run_doc(run_id))
+        except FileNotFoundError:
+            raise NotFoundError(f"no run with id {run_id!r}") from None
+
+    def info(self, run_id: str) -> RunInfo:
+        return self._info(self.read_doc(run_id))
+
+    def update(self, run_id: str, **changes: Any) -> RunInfo:
+        with FileLock(self.layout.run_lock(run_id)):
+            doc = self.read_doc(run_id)
+            doc.update(changes)
+            write_json_atomic(self.layout.run_doc(run_id), doc)
+        self.journal.note(run_id)
+        return self._info(doc)
+
+    def set_status(self, run_id: str, status: str, end_time: int | None = None) -> RunInfo:
+        if status not in RunStatus.ALL:
+            raise InvalidInputError(
+                f"invalid run status {status!r}: expected one of {', '.join(RunStatus.ALL)}"
+            )
+        if status in RunStatus.TERMINAL:
+            return self.update(run_id, status=status, end_time=end_time or now_ms())
+        return self.update(run_id, status=status, end_time=None)
+
+    def set_lifecycle(self, run_id: str, stage: str) -> RunInfo:
+        deleted_time = now_ms() if stage == LifecycleStage.DELETED else None
+        return self.update(run_id, lifecycle_stage=stage, deleted_time=deleted_time)
+
+    def purge(self, run_id: str) -> None:
+        """Remove a run's folder for good: renamed out of sight first, so a crash
+        half-way leaves no half-run behind."""
+        trash = self.layout.runs_dir / f".purge-{run_id}"
+        os.replace(self.layout.run_dir(run_id), trash)
+        shutil.rmtree(trash)
+        self.journal.note(run_id)
+
+    # -- logs ----------------------------------------------------------------------------
+
+    def log_params(self, run_id: str, params: dict[str, str]) -> None:
+        """Append params; the same value again is fine, a different one a ConflictError."""
+        if not params:
+            return
+        with FileLock(self.layout.run_lock(run_id)):
+            existing = self.read_params(run_id)
+            conflicts = check_param_conflicts(run_id, existing, params)
+            if conflicts:
+                raise conflicts
+            new = {k: v for k, v in params.items() if k not in existing}
+            if new:
+                lines = "".join(key_value_line(k, v) for k, v in new.items())
+                self._append(run_id, self.layout.params_log(run_id), lines.encode())
+
+    def set_tags(self, run_id: str, tags: dict[str, str | None]) -> None:
+        """Set tags (a value of None deletes the tag)."""
+        if not tags:
+            return
+        lines = "".join(key_value_line(k, v) for k, v in tags.items())
+        self._append(run_id, self.layout.tags_log(run_id), lines.encode())
+        if tags.get(RUN_NAME_TAG):
+            self.update(run_id, run_name=tags[RUN_NAME_TAG])
+
+    def append_metrics(self, run_id: str, metrics: list[Metric]) -> None:
+        if not metrics:
+            return
+        data = "".join(metric_line(m.key, m.value, m.step, m.timestamp) for m in metrics)
+        self._append(run_id, self.layout.metrics_log(run_id), data.encode())
+
+    def append_metric_lines(self, run_id: str, data: bytes) -> None:
+        """Append already-encoded metric lines (the fluent API's batched flush)."""
+        self._append(run_id, self.layout.metrics_log(run_id), data)
+
+    def read_params(self, run_id: str) -> dict[str, str]:
+        params: dict[str, str] = {}
+        fold_params(read_log(self.layout.params_log(run_id))[0], params)
+        return params
+
+    def read_tags(self, run_id: str) -> dict[str, str]:
+        tags: dict[str, str] = {}
+        fold_tags(read_log(self.layout.tags_log(run_id))[0], tags)
+        return tags
+
+    def read_metric_history(self, run_id: str, key: str | None = None) -> list[Metric]:
+        if not self.exists(run_id):
+            raise NotFoundError(f"no run with id {run_id!r}")
+        records, _ = read_log(self.layout.metrics_log(run_id))
+        metrics = [m for m in map(decode_metric, records) if m is not None]
+        if key is not None:
+            metrics = [m for m in metrics if m.key == key]
+        return metrics
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _append(self, run_id: str, path: Path, data: bytes) -> None:
+        try:
+            append_bytes(path, data)
+        except FileNotFoundError:
+            raise NotFoundError(f"no run with id {run_id!r}") from None
+        # Read the status after the append: if the run is no longer live, a reader may
+        # already have indexed it as finished and will not look at it again unless told.
+        try:
+            status = read_json(self.layout.run_doc(run_id)).get("status")
+        except FileNotFoundError:
+            status = None
+        if status not in RunStatus.LIVE:
+            self.journal.note(run_id)
+
+    def _info(self, doc: dict[str, Any]) -> RunInfo:
+        return run_info_from_doc(doc, self.layout.artifacts_dir(doc["run_id"]).as_uri())
+
+
+def run_info_from_doc(doc: dict[str, Any], artifact_uri: str) -> RunInfo:
+    return RunInfo(
+        run_id=doc["run_id"],
+        run_name=doc.get("run_name") or "",
+        experiment_id=str(doc.get("experiment_id", "0")),
+        status=doc.get("status", RunStatus.RUNNING),
+        start_time=int(doc.get("start_time") or 0),
+        end_time=doc.get("end_time"),
+        lifecycle_stage=doc.get("lifecycle_stage", LifecycleStage.ACTIVE),
+        user_id=doc.get("user_id") or "",
+        parent_run_id=doc.get("parent_run_id"),
+        artifact_uri=artifact_uri,
+        deleted_time=doc.get("deleted_time"),
+    )
+
+
+def check_param_conflicts(
+    run_id: str, existing: dict[str, str], params: dict[str, str]
+) -> ConflictError | None:
+    for key, value in params.items():
+        if key in existing and existing[key] != value:
+            return ConflictError(
+                f"param {key!r} of run {run_id[:8]} is already {existing[key]!r}; "
+                f"params cannot change (attempted {value!r})",
+                error_code="INVALID_PARAMETER_VALUE",
+            )
+    return None

@@ -1,0 +1,214 @@
+"""One ``.mlruns`` store: experiment and run files, artifacts, and the index over them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from mlcli.errors import NotFoundError, StoreError
+from mlcli.store.artifacts import ArtifactRepository
+from mlcli.store.entities import (
+    LifecycleStage,
+    Metric,
+    Run,
+    RunData,
+    ViewType,
+)
+from mlcli.store.experiments import ExperimentFiles
+from mlcli.store.fileio import read_log, write_bytes_atomic
+from mlcli.store.index import RunIndex
+from mlcli.store.layout import FORMAT_VERSION, StoreLayout
+from mlcli.store.locate import (
+    StoreAnnouncer,
+    default_store_root,
+    ensure_gitignored,
+    find_store_root,
+)
+from mlcli.store.records import fold_latest_metrics
+from mlcli.store.runs import RunFiles, run_info_from_doc
+
+
+class Store:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.layout = StoreLayout(root)
+        self.experiments = ExperimentFiles(self.layout)
+        self.runs = RunFiles(self.layout)
+        self._index: RunIndex | None = None
+
+    # -- opening ----------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, root: Path) -> Store:
+        """An existing store; StoreError when ``root`` holds none or a newer format."""
+        version_file = StoreLayout(root).version_file
+        try:
+            text = version_file.read_text().strip()
+        except (FileNotFoundError, NotADirectoryError):
+            raise StoreError(
+                f"no mlcli store at {root} (run 'mlcli init', or set MLCLI_STORE)"
+            ) from None
+        if not text.isdigit():
+            raise StoreError(f"{version_file} is damaged: expected a format number")
+        if int(text) > FORMAT_VERSION:
+            raise StoreError(
+                f"the store at {root} has format {text}, newer than this mlcli reads "
+                f"({FORMAT_VERSION}); upgrade mlcli"
+            )
+        return cls(root)
+
+    @classmethod
+    def initialize(cls, root: Path) -> tuple[Store, bool]:
+        """Create the store at ``root`` if needed; returns it and whether it was created.
+        Safe when several processes do it at once."""
+        layout = StoreLayout(root)
+        created = not layout.version_file.is_file()
+        root.mkdir(parents=True, exist_ok=True)
+        layout.runs_dir.mkdir(exist_ok=True)
+        layout.experiments_dir.mkdir(exist_ok=True)
+        store = cls(root)
+        store.experiments.ensure_default()
+        if created:
+            write_bytes_atomic(layout.version_file, f"{FORMAT_VERSION}\n".encode())
+        return cls.open(root), created
+
+    # -- parts ------------------------------------------------------------------------------
+
+    @property
+    def index(self) -> RunIndex:
+        if self._index is None:
+            self._index = RunIndex.open(self.layout)
+        return self._index
+
+    def artifacts(self, run_id: str) -> ArtifactRepository:
+        return ArtifactRepository(self.layout.artifacts_dir(run_id))
+
+    def close(self) -> None:
+        if self._index is not None:
+            self._index.close()
+            self._index = None
+
+    # -- reading runs -----------------------------------------------------------------------
+
+    def get_run(self, run_id: str) -> Run:
+        """A run with its params, tags and latest metrics (from the refreshed index)."""
+        self.runs.info(run_id)  # raises NotFoundError
+        self.index.refresh_runs([run_id])
+        runs = self.runs_by_id([run_id])
+        if not runs:  # the index could not read it: fall back to the files themselves
+            return self._run_from_files(run_id)
+        return runs[0]
+
+    def runs_by_id(self, run_ids: Sequence[str]) -> list[Run]:
+        """Runs from the index, in the order given; ids the index lacks are left out."""
+        rows = self.index.run_rows(run_ids)
+        return [self._run_from_row(rows[r]) for r in run_ids if r in rows]
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str] | None = None,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | None = None,
+        max_results: int | None = None,
+        view: str = ViewType.ACTIVE_ONLY,
+    ) -> list[Run]:
+        """Runs of the given experiments (all active ones when None) matching the filter."""
+        from mlcli.search import compile_search
+
+        self.index.refresh()
+        compiled = compile_search(filter_string, order_by)
+        conditions, args = _scope_conditions(experiment_ids, view)
+        if compiled.where_sql:
+            conditions.append(f"({compiled.where_sql})")
+            args += compiled.where_args
+        sql = (
+            f"SELECT r.run_id FROM runs r WHERE {' AND '.join(conditions)} "
+            f"ORDER BY {compiled.order_sql}"
+        )
+        args += compiled.order_args
+        if max_results is not None:
+            sql += " LIMIT ?"
+            args.append(int(max_results))
+        run_ids = [row[0] for row in self.index.query(sql, args)]
+        return self.runs_by_id(run_ids)
+
+    def count_runs(self) -> dict[str, int]:
+        """Active runs per experiment id."""
+        self.index.refresh()
+        return dict(
+            self.index.query(
+                "SELECT experiment_id, count(*) FROM runs WHERE lifecycle_stage = ? "
+                "GROUP BY experiment_id",
+                [LifecycleStage.ACTIVE],
+            )
+        )
+
+    def _run_from_row(self, row: dict[str, Any]) -> Run:
+        info = run_info_from_doc(row, self.layout.artifacts_dir(row["run_id"]).as_uri())
+        data = RunData(params=row["params"], latest_metrics=row["metrics"], tags=row["tags"])
+        return Run(info=info, data=data, experiment_name=row["experiment_name"])
+
+    def _run_from_files(self, run_id: str) -> Run:
+        info = self.runs.info(run_id)
+        latest: dict[str, Metric] = {}
+        fold_latest_metrics(read_log(self.layout.metrics_log(run_id))[0], latest)
+        data = RunData(
+            params=self.runs.read_params(run_id),
+            latest_metrics=latest,
+            tags=self.runs.read_tags(run_id),
+        )
+        try:
+            name: str | None = self.experiments.get(info.experiment_id).name
+        except NotFoundError:
+            name = None
+        return Run(info=info, data=data, experiment_name=name)
+
+
+def _scope_conditions(
+    experiment_ids: Sequence[str] | None, view: str
+) -> tuple[list[str], list[Any]]:
+    conditions: list[str] = []
+    args: list[Any] = []
+    if view == ViewType.ACTIVE_ONLY:
+        conditions.append("r.lifecycle_stage = 'active'")
+    elif view == ViewType.DELETED_ONLY:
+        conditions.append("r.lifecycle_stage = 'deleted'")
+    if experiment_ids is None:
+        conditions.append(
+            "r.experiment_id IN (SELECT experiment_id FROM experiments "
+            "WHERE lifecycle_stage = 'active')"
+        )
+    else:
+        ids = list(experiment_ids)
+        conditions.append(f"r.experiment_id IN ({','.join('?' * len(ids)) or 'NULL'})")
+        args += ids
+    return conditions or ["1"], args
+
+
+def open_store(
+    explicit: str | os.PathLike[str] | None = None,
+    *,
+    create: bool = False,
+    cwd: Path | None = None,
+    announce: StoreAnnouncer | None = None,
+) -> Store:
+    """The store the user means. With ``create``, a missing store is created (and
+    ``announce`` told where, once); without, a missing store is a StoreError."""
+    root = find_store_root(explicit, cwd)
+    if root is not None and (root / "VERSION").is_file():
+        return Store.open(root)
+    if not create:
+        where = root or (cwd or Path.cwd()).resolve()
+        raise StoreError(
+            f"no mlcli store found at {where} or any parent directory "
+            "(run 'mlcli init' here, or set MLCLI_STORE)"
+        )
+    root = root or default_store_root(cwd)
+    store, created = Store.initialize(root)
+    if created:
+        ensure_gitignored(root)
+        if announce is not None:
+            announce(root)
+    return store

@@ -1,0 +1,156 @@
+"""Validation of names, keys and values at the edge of the store.
+
+The limits follow MLflow's (REFERENCE.md section 9) so that anything mlcli accepts
+MLflow accepts too. Unlike MLflow, over-long values are refused, not truncated:
+a silently shortened value is a lost value.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import posixpath
+import re
+
+from mlcli.errors import InvalidInputError
+
+MAX_KEY_LENGTH = 250
+MAX_PARAM_VALUE_LENGTH = 6000
+MAX_TAG_VALUE_LENGTH = 8000
+MAX_EXPERIMENT_NAME_LENGTH = 500
+MAX_EXPERIMENT_TAG_VALUE_LENGTH = 20000
+MAX_RUN_NAME_LENGTH = 500
+MAX_BATCH_ITEMS = 1000
+
+_KEY_PATTERN = re.compile(r"^[/\w.\- :]*$")
+_RUN_ID_PATTERN = re.compile(r"^[0-9a-f]{1,32}$")
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+_MAX_INT64 = 2**63 - 1
+
+
+def validate_key(key: object, kind: str = "key") -> str:
+    """A metric, param or tag key: ≤250 chars of ``[/\\w.\\- :]``, a normalised
+    relative path (no leading ``/``, no ``..``, not ``.``)."""
+    if not isinstance(key, str) or not key:
+        raise InvalidInputError(f"invalid {kind} {key!r}: must be a non-empty string")
+    if len(key) > MAX_KEY_LENGTH:
+        raise InvalidInputError(
+            f"invalid {kind} {key[:40]!r}...: longer than {MAX_KEY_LENGTH} characters"
+        )
+    if not _KEY_PATTERN.match(key):
+        raise InvalidInputError(
+            f"invalid {kind} {key!r}: only letters, digits, '_', '-', '.', ' ', ':' and '/' "
+            "are allowed"
+        )
+    if (
+        key.startswith("/")
+        or key == "."
+        or ".." in key.split("/")
+        or posixpath.normpath(key) != key
+    ):
+        raise InvalidInputError(
+            f"invalid {kind} {key!r}: must be a normalised relative path "
+            "(no leading '/', no '..' or '.' parts, no '//')"
+        )
+    return key
+
+
+def validate_param_value(key: str, value: object) -> str:
+    text = "" if value is None else str(value)
+    if len(text) > MAX_PARAM_VALUE_LENGTH:
+        raise InvalidInputError(
+            f"value of param {key!r} is {len(text)} characters long; "
+            f"the limit is {MAX_PARAM_VALUE_LENGTH}"
+        )
+    return text
+
+
+def validate_tag_value(key: str, value: object, limit: int = MAX_TAG_VALUE_LENGTH) -> str:
+    text = "" if value is None else str(value)
+    if len(text) > limit:
+        raise InvalidInputError(
+            f"value of tag {key!r} is {len(text)} characters long; the limit is {limit}"
+        )
+    return text
+
+
+def validate_metric_value(key: str, value: object) -> float:
+    """A metric value is a real number (not a bool, not a string); NaN and ±inf are kept."""
+    if type(value) is float:
+        return value
+    if isinstance(value, bool) or value is None or isinstance(value, (str, bytes)):
+        raise InvalidInputError(f"invalid value {value!r} for metric {key!r}: must be a number")
+    if isinstance(value, numbers.Real) or hasattr(value, "__float__"):
+        try:
+            return float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError, OverflowError):
+            pass
+    raise InvalidInputError(f"invalid value {value!r} for metric {key!r}: must be a number")
+
+
+def parse_metric_value(key: str, text: str) -> float:
+    """A metric value given as text (the CLI, a batch file): a float literal, nan, inf."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise InvalidInputError(
+            f"invalid value {text!r} for metric {key!r}: must be a number"
+        ) from None
+    return value
+
+
+def validate_step(step: object) -> int:
+    if step is None:
+        return 0
+    if isinstance(step, bool) or not isinstance(step, numbers.Integral):
+        if isinstance(step, float) and step.is_integer():
+            step = int(step)
+        else:
+            raise InvalidInputError(f"invalid step {step!r}: must be an integer")
+    step = int(step)
+    if abs(step) > _MAX_INT64:
+        raise InvalidInputError(f"invalid step {step}: out of the 64-bit range")
+    return step
+
+
+def validate_timestamp(timestamp: object) -> int:
+    if isinstance(timestamp, bool) or not isinstance(timestamp, numbers.Real):
+        raise InvalidInputError(
+            f"invalid timestamp {timestamp!r}: must be milliseconds since the epoch"
+        )
+    if isinstance(timestamp, float) and not math.isfinite(timestamp):
+        raise InvalidInputError(f"invalid timestamp {timestamp!r}: must be finite")
+    value = int(timestamp)
+    if not 0 <= value <= _MAX_INT64:
+        raise InvalidInputError(f"invalid timestamp {timestamp!r}: must be a non-negative int64")
+    return value
+
+
+def validate_experiment_name(name: object) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInputError("invalid experiment name: must be a non-empty string")
+    if len(name) > MAX_EXPERIMENT_NAME_LENGTH:
+        raise InvalidInputError(
+            f"invalid experiment name: longer than {MAX_EXPERIMENT_NAME_LENGTH} characters"
+        )
+    if _CONTROL_CHARS.search(name):
+        raise InvalidInputError(f"invalid experiment name {name!r}: control characters")
+    return name
+
+
+def validate_run_name(name: object) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInputError("invalid run name: must be a non-empty string")
+    if len(name) > MAX_RUN_NAME_LENGTH:
+        raise InvalidInputError(f"invalid run name: longer than {MAX_RUN_NAME_LENGTH} characters")
+    if _CONTROL_CHARS.search(name):
+        raise InvalidInputError(f"invalid run name {name!r}: control characters")
+    return name
+
+
+def validate_run_id_prefix(prefix: object) -> str:
+    if not isinstance(prefix, str) or not _RUN_ID_PATTERN.match(prefix.lower()):
+        raise InvalidInputError(
+            f"invalid run id {prefix!r}: expected up to 32 hexadecimal characters"
+        )
+    return prefix.lower()

@@ -1,0 +1,352 @@
+"""``TrackingClient``: every tracking operation, explicitly by run id.
+
+The fluent API (``mlcli.log_metric`` and friends), the CLI and the servers all go
+through this class; it validates input at the edge and leaves storage to the store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from mlcli.clock import now_ms
+from mlcli.errors import ConflictError, InvalidInputError, NotFoundError
+from mlcli.store import (
+    Experiment,
+    FileInfo,
+    LifecycleStage,
+    Metric,
+    Run,
+    RunStatus,
+    Store,
+    ViewType,
+    open_store,
+)
+from mlcli.store.layout import DEFAULT_EXPERIMENT_ID
+from mlcli.store.locate import StoreAnnouncer
+from mlcli.store.runs import check_param_conflicts
+from mlcli.store.validation import (
+    MAX_BATCH_ITEMS,
+    validate_key,
+    validate_metric_value,
+    validate_param_value,
+    validate_run_name,
+    validate_step,
+    validate_tag_value,
+    validate_timestamp,
+)
+from mlcli.tracking.context import current_user
+from mlcli.tracking.names import generate_run_name
+
+MetricLike = Metric | tuple[str, Any] | tuple[str, Any, Any] | tuple[str, Any, Any, Any]
+
+
+class TrackingClient:
+    """Tracking operations on one store.
+
+    ``store`` is a path to a ``.mlruns`` directory, a :class:`Store`, or None to find
+    the store like git finds ``.git`` (``MLCLI_STORE``, then the nearest ``.mlruns``),
+    creating one on the first write if there is none.
+    """
+
+    def __init__(
+        self,
+        store: str | os.PathLike[str] | Store | None = None,
+        *,
+        announce: StoreAnnouncer | None = None,
+    ) -> None:
+        self._store = store if isinstance(store, Store) else None
+        self._location = None if isinstance(store, Store) else store
+        self._announce = announce
+
+    # -- the store ---------------------------------------------------------------------------
+
+    @property
+    def store(self) -> Store:
+        """The store, which must exist already (for reads)."""
+        if self._store is None:
+            self._store = open_store(self._location)
+        return self._store
+
+    def writable_store(self) -> Store:
+        """The store, created first if there is none (for writes)."""
+        if self._store is None:
+            self._store = open_store(self._location, create=True, announce=self._announce)
+        return self._store
+
+    # -- experiments -------------------------------------------------------------------------
+
+    def create_experiment(self, name: str, tags: Mapping[str, str] | None = None) -> str:
+        return self.writable_store().experiments.create(name, dict(tags or {})).experiment_id
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        return self.store.experiments.get(str(experiment_id))
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        return self.store.experiments.find_by_name(name)
+
+    def resolve_experiment(self, ref: str, view: str = ViewType.ACTIVE_ONLY) -> Experiment:
+        """An experiment by name, or else by id."""
+        return self.store.experiments.resolve(ref, view)
+
+    def search_experiments(self, view_type: str = ViewType.ACTIVE_ONLY) -> list[Experiment]:
+        return self.store.experiments.list(view_type)
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> Experiment:
+        return self.store.experiments.rename(str(experiment_id), new_name)
+
+    def delete_experiment(self, experiment_id: str) -> Experiment:
+        return self.store.experiments.delete(str(experiment_id))
+
+    def restore_experiment(self, experiment_id: str) -> Experiment:
+        return self.store.experiments.restore(str(experiment_id))
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> Experiment:
+        return self.store.experiments.set_tag(str(experiment_id), key, value)
+
+    def get_or_create_experiment(self, name: str) -> Experiment:
+        return self.writable_store().experiments.get_or_create(name)
+
+    # -- runs --------------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        experiment_id: str | None = None,
+        run_name: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        parent_run_id: str | None = None,
+        start_time: int | None = None,
+    ) -> Run:
+        store = self.writable_store()
+        experiment = store.experiments.get(str(experiment_id or DEFAULT_EXPERIMENT_ID))
+        if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
+            raise InvalidInputError(
+                f"experiment {experiment.name!r} is deleted; restore it before adding runs"
+            )
+        tags = dict(tags or {})
+        name = run_name or tags.get("mlcli.runName") or generate_run_name()
+        validate_run_name(name)
+        clean_tags = _validated_tags(tags)
+        if parent_run_id is not None:
+            parent_run_id = store.runs.resolve(parent_run_id)
+        info = store.runs.create(
+            experiment_id=experiment.experiment_id,
+            run_name=name,
+            user_id=current_user(),
+            tags=clean_tags,
+            parent_run_id=parent_run_id,
+            start_time=None if start_time is None else validate_timestamp(start_time),
+        )
+        return self.get_run(info.run_id)
+
+    def resolve_run_id(self, ref: str) -> str:
+        """The full id of the run ``ref`` names: a full id or a unique prefix."""
+        return self.store.runs.resolve(ref)
+
+    def get_run(self, run_id: str) -> Run:
+        _flush_buffered_metrics()
+        return self.store.get_run(self.resolve_run_id(run_id))
+
+    def set_terminated(
+        self, run_id: str, status: str = RunStatus.FINISHED, end_time: int | None = None
+    ) -> Run:
+        status = status.upper()
+        if status not in RunStatus.TERMINAL:
+            raise InvalidInputError(
+                f"invalid final status {status!r}: expected FINISHED, FAILED or KILLED"
+            )
+        run_id = self.resolve_run_id(run_id)
+        _flush_buffered_metrics()
+        self.store.runs.set_status(run_id, status, end_time)
+        return self.get_run(run_id)
+
+    def update_run(self, run_id: str, status: str | None = None, name: str | None = None) -> Run:
+        run_id = self.resolve_run_id(run_id)
+        if status is not None:
+            self.store.runs.set_status(run_id, status.upper())
+        if name is not None:
+            validate_run_name(name)
+            self.store.runs.set_tags(run_id, {"mlcli.runName": name})
+        return self.get_run(run_id)
+
+    def delete_run(self, run_id: str) -> None:
+        self.store.runs.set_lifecycle(self.resolve_run_id(run_id), LifecycleStage.DELETED)
+
+    def restore_run(self, run_id: str) -> None:
+        self.store.runs.set_lifecycle(self.resolve_run_id(run_id), LifecycleStage.ACTIVE)
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str] | None = None,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | None = None,
+        max_results: int | None = None,
+        run_view_type: str = ViewType.ACTIVE_ONLY,
+    ) -> list[Run]:
+        _flush_buffered_metrics()
+        if max_results is not None and max_results < 0:
+            raise InvalidInputError(f"invalid max_results {max_results}: must be ≥ 0")
+        return self.store.search_runs(
+            experiment_ids, filter_string, order_by, max_results, run_view_type
+        )
+
+    # -- logging -------------------------------------------------------------------------------
+
+    def log_param(self, run_id: str, key: str, value: Any) -> str:
+        return self.log_batch(run_id, params={key: value})["params"][key]
+
+    def log_metric(
+        self,
+        run_id: str,
+        key: str,
+        value: Any,
+        timestamp: int | None = None,
+        step: int | None = None,
+    ) -> Metric:
+        metric = make_metric(key, value, step, timestamp)
+        run_id = self._writable_run(run_id)
+        self.store.runs.append_metrics(run_id, [metric])
+        return metric
+
+    def set_tag(self, run_id: str, key: str, value: Any) -> None:
+        self.log_batch(run_id, tags={key: value})
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        run_id = self._writable_run(run_id)
+        validate_key(key, "tag key")
+        if key not in self.store.runs.read_tags(run_id):
+            raise NotFoundError(f"run {run_id[:8]} has no tag {key!r}")
+        self.store.runs.set_tags(run_id, {key: None})
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Iterable[MetricLike] = (),
+        params: Mapping[str, Any] | Iterable[tuple[str, Any]] = (),
+        tags: Mapping[str, Any] | Iterable[tuple[str, Any]] = (),
+    ) -> dict[str, Any]:
+        """Validate everything first, then write: a bad item writes nothing."""
+        clean_metrics = [_as_metric(m) for m in metrics]
+        clean_params = _validated_params(params)
+        clean_tags = _validated_tags(tags)
+        total = len(clean_metrics) + len(clean_params) + len(clean_tags)
+        if total > MAX_BATCH_ITEMS * 100:
+            raise InvalidInputError(f"a batch of {total} items is too large")
+        run_id = self._writable_run(run_id)
+        runs = self.store.runs
+        if clean_params:
+            conflict = check_param_conflicts(run_id, runs.read_params(run_id), clean_params)
+            if conflict:
+                raise conflict
+            runs.log_params(run_id, clean_params)
+        runs.set_tags(run_id, clean_tags)
+        runs.append_metrics(run_id, clean_metrics)
+        return {"metrics": clean_metrics, "params": clean_params, "tags": clean_tags}
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        _flush_buffered_metrics()
+        return self.store.runs.read_metric_history(self.resolve_run_id(run_id), key)
+
+    # -- artifacts -----------------------------------------------------------------------------
+
+    def log_artifact(
+        self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str | None = None
+    ) -> str:
+        run_id = self._writable_run(run_id)
+        return self.store.artifacts(run_id).log_file(local_path, artifact_path)
+
+    def log_artifacts(
+        self,
+        run_id: str,
+        local_dir: str | os.PathLike[str],
+        artifact_path: str | None = None,
+        progress: Any = None,
+    ) -> list[str]:
+        run_id = self._writable_run(run_id)
+        return self.store.artifacts(run_id).log_dir(local_dir, artifact_path, progress)
+
+    def log_text(self, run_id: str, text: str, artifact_file: str) -> str:
+        run_id = self._writable_run(run_id)
+        return self.store.artifacts(run_id).write_bytes(artifact_file, text.encode())
+
+    def log_dict(self, run_id: str, dictionary: Any, artifact_file: str) -> str:
+        """JSON, or YAML when ``artifact_file`` ends in .yaml or .yml."""
+        if artifact_file.endswith((".yaml", ".yml")):
+            import yaml
+
+            text = yaml.safe_dump(dictionary, sort_keys=False)
+        else:
+            text = json.dumps(dictionary, indent=2)
+        return self.log_text(run_id, text, artifact_file)
+
+    def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
+        return self.store.artifacts(self.resolve_run_id(run_id)).list(path)
+
+    def download_artifacts(self, run_id: str, path: str, dst_path: str | os.PathLike[str]) -> Path:
+        return self.store.artifacts(self.resolve_run_id(run_id)).download(path, dst_path)
+
+    def artifact_path(self, run_id: str, path: str = "") -> Path:
+        """The local path of a run artifact (the artifact root for "")."""
+        repo = self.store.artifacts(self.resolve_run_id(run_id))
+        return repo.resolve(path) if path else repo.root
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _writable_run(self, run_id: str) -> str:
+        run_id = self.resolve_run_id(run_id)
+        info = self.store.runs.info(run_id)
+        if info.lifecycle_stage != LifecycleStage.ACTIVE:
+            raise InvalidInputError(
+                f"run {run_id[:8]} is deleted; restore it ('mlcli runs restore') to log to it"
+            )
+        return run_id
+
+
+def make_metric(key: str, value: Any, step: Any = None, timestamp: Any = None) -> Metric:
+    validate_key(key, "metric key")
+    return Metric(
+        key=key,
+        value=validate_metric_value(key, value),
+        step=validate_step(step),
+        timestamp=now_ms() if timestamp is None else validate_timestamp(timestamp),
+    )
+
+
+def _as_metric(item: MetricLike) -> Metric:
+    if isinstance(item, Metric):
+        return make_metric(item.key, item.value, item.step, item.timestamp)
+    if isinstance(item, tuple) and 2 <= len(item) <= 4:
+        return make_metric(*item)
+    raise InvalidInputError(f"invalid metric {item!r}: expected a Metric or (key, value[, step])")
+
+
+def _pairs(items: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    return list(items.items()) if isinstance(items, Mapping) else list(items)
+
+
+def _validated_params(params: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> dict[str, str]:
+    clean: dict[str, str] = {}
+    for key, value in _pairs(params):
+        validate_key(key, "param key")
+        text = validate_param_value(key, value)
+        if key in clean and clean[key] != text:
+            raise ConflictError(
+                f"param {key!r} appears twice in one batch with different values",
+                error_code="INVALID_PARAMETER_VALUE",
+            )
+        clean[key] = text
+    return clean
+
+
+def _validated_tags(tags: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> dict[str, str]:
+    return {validate_key(k, "tag key"): validate_tag_value(k, v) for k, v in _pairs(tags)}
+
+
+def _flush_buffered_metrics() -> None:
+    """Make metrics this process buffered (fluent ``log_metric``) visible to reads."""
+    from mlcli.tracking.metric_buffer import flush_pending
+
+    flush_pending()
