@@ -77,8 +77,6 @@ class ArtifactRepository:
         directory = self.resolve(relative) if relative else self.root
         if directory.is_file():
             return [FileInfo(relative, False, directory.stat().st_size)]
-        if not directory.is_dir():
-            return []
         entries = []
         for entry in os.scandir(directory):
             if entry.name.startswith(".") and entry.name.endswith(".tmp"):

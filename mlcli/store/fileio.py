@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import tempfile
@@ -55,9 +56,17 @@ def read_json(path: Path) -> Any:
 
 def append_bytes(path: Path, data: bytes) -> None:
     """Append ``data`` (complete lines) with a single write, after a newline if the
-    file ends in a torn line."""
+    file ends in a torn line.
+
+    The check for a torn line and the write hold an advisory lock on the file: without
+    it, a writer could see another's write half-done and add a needless empty line.
+    Where the filesystem has no locks, the single O_APPEND write alone still keeps
+    lines whole.
+    """
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_EX)
         size = os.fstat(fd).st_size
         if size and os.pread(fd, 1, size - 1) != b"\n":
             data = b"\n" + data
@@ -66,7 +75,7 @@ def append_bytes(path: Path, data: bytes) -> None:
             written = os.write(fd, view)
             view = view[written:]
     finally:
-        os.close(fd)
+        os.close(fd)  # releases the lock
 
 
 def read_log(path: Path, offset: int = 0) -> tuple[list[dict[str, Any]], int]:

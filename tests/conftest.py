@@ -1,0 +1,109 @@
+"""Shared fixtures: an isolated working directory and store, and an in-process CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlcli.cli.main import main
+
+_ENV_VARS = (
+    "MLCLI_STORE",
+    "MLCLI_RUN_ID",
+    "MLCLI_INDEX",
+    "MLCLI_EXPERIMENT_NAME",
+    "MLCLI_EXPERIMENT_ID",
+    "MLCLI_DEBUG",
+)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test sees the developer's MLCLI_* settings or store."""
+    for name in _ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty working directory, made current."""
+    directory = tmp_path / "work"
+    directory.mkdir()
+    monkeypatch.chdir(directory)
+    return directory
+
+
+@pytest.fixture
+def store_root(workdir: Path) -> Path:
+    """An initialised store in the working directory."""
+    from mlcli.store import Store
+
+    Store.initialize(workdir / ".mlruns")
+    return workdir / ".mlruns"
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
+    """Run mlcli in this process, as the console script would: ``cli("runs", "list")``."""
+
+    def run(*args: str, input: str | None = None) -> CliResult:
+        if input is not None:
+            import io
+
+            monkeypatch.setattr(sys, "stdin", io.StringIO(input))
+        capsys.readouterr()
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture
+def mlcli_process():
+    """Run the real command in a subprocess: ``mlcli_process("runs", "list", cwd=dir)``."""
+
+    def run(
+        *args: str,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+        input: str | None = None,
+        check: bool = True,
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [sys.executable, "-m", "mlcli", *args],
+            cwd=cwd,
+            env=env,
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"mlcli {' '.join(args)} failed ({result.returncode}): {result.stderr}"
+            )
+        return result
+
+    return run

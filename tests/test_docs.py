@@ -1,0 +1,74 @@
+"""The documentation is kept true: every command and option is in its page, every command's
+help has an example, and the README starts with the two commands CI runs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+
+from mlcli.cli.main import app
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+
+# The page that documents each top-level command or group; a group not listed here is
+# documented in docs/<group>.md.
+PAGES = {
+    "init": "store.md",
+    "gc": "store.md",
+    "index": "store.md",
+    "log": "tracking.md",
+    "run": "projects.md",
+    "evaluate": "models.md",
+}
+
+
+def _commands(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+    subcommands = getattr(command, "commands", None)
+    if subcommands is None:
+        yield path, command
+        return
+    for name, sub in sorted(subcommands.items()):
+        yield from _commands(sub, (*path, name))
+
+
+ALL_COMMANDS = list(_commands(typer.main.get_command(app)))
+
+
+def test_there_are_commands() -> None:
+    assert len(ALL_COMMANDS) >= 15
+
+
+@pytest.mark.parametrize(
+    ("path", "command"), ALL_COMMANDS, ids=[" ".join(p) for p, _ in ALL_COMMANDS]
+)
+def test_every_command_and_option_is_documented(path: tuple[str, ...], command: Any) -> None:
+    page = DOCS / PAGES.get(path[0], f"{path[0]}.md")
+    assert page.exists(), f"{page.name} documents 'mlcli {path[0]}' and is missing"
+    text = page.read_text()
+    assert f"mlcli {' '.join(path)}" in text, f"'mlcli {' '.join(path)}' is not in {page.name}"
+    for param in command.params:
+        flags = [o for o in param.opts if o.startswith("--")]
+        if flags and not param.hidden:
+            assert flags[0] in text, f"{flags[0]} of 'mlcli {' '.join(path)}' is not in {page.name}"
+
+
+@pytest.mark.parametrize(
+    ("path", "command"), ALL_COMMANDS, ids=[" ".join(p) for p, _ in ALL_COMMANDS]
+)
+def test_every_command_help_has_an_example(path: tuple[str, ...], command: Any) -> None:
+    assert "Example" in (command.help or ""), f"'mlcli {' '.join(path)} --help' has no example"
+
+
+def test_readme_starts_with_the_two_commands_ci_runs() -> None:
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    setup = "python3 -m pip install -e '.[dev]'"
+    tests = "python3 -m pytest"
+    first_block = readme.split("```", 2)[1]
+    assert setup in first_block and tests in first_block
+    assert setup in ci and tests in ci
