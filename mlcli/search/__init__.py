@@ -1,23 +1,35 @@
-"""The run filter language, compiled to SQL over the index (being written)."""
+"""The run filter language: MLflow's ``search_runs`` filters and order-by, and more.
 
-from __future__ import annotations
+    parse_filter(text)            text -> syntax tree (None for an empty filter)
+    parse_order_by(items)         ["metrics.acc DESC", ...] -> [OrderKey, ...]
+    compile_search(filter, order) both, as parameterised SQL over the index (``r``)
+    evaluate(node, run)           the same filter, in Python, over one Run
+    order_runs(runs, keys)        the same order, in Python
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+The language is described for users in ``docs/filter-language.md``.
+"""
 
-from mlcli.errors import InvalidInputError
+from mlcli.search.errors import FilterSyntaxError
+from mlcli.search.evaluate import evaluate, order_runs
+from mlcli.search.nodes import And, Compare, Field, Node, Not, Or, OrderKey
+from mlcli.search.parser import parse_filter, parse_order_by
+from mlcli.search.sql import CompiledSearch, compile_filter, compile_order, compile_search
 
-
-@dataclass(frozen=True)
-class CompiledSearch:
-    where_sql: str = ""
-    where_args: list[Any] = field(default_factory=list)
-    order_sql: str = "r.start_time DESC, r.run_id ASC"
-    order_args: list[Any] = field(default_factory=list)
-
-
-def compile_search(filter_string: str | None, order_by: Sequence[str] | None) -> CompiledSearch:
-    if filter_string or order_by:
-        raise InvalidInputError("filters are not available yet")
-    return CompiledSearch()
+__all__ = [
+    "And",
+    "Compare",
+    "CompiledSearch",
+    "Field",
+    "FilterSyntaxError",
+    "Node",
+    "Not",
+    "Or",
+    "OrderKey",
+    "compile_filter",
+    "compile_order",
+    "compile_search",
+    "evaluate",
+    "order_runs",
+    "parse_filter",
+    "parse_order_by",
+]

@@ -35,7 +35,7 @@ class FilterSyntaxError(InvalidInputError):
 
     def display(self) -> str:
         """The message, the text, and a caret under the offending token."""
-        shown = "".join(" " if ch in "\r\n\t\v\f" else ch for ch in self.text)
+        shown = "".join(ch if ch.isprintable() else " " for ch in self.text)
         caret = " " * _width(shown[: self.position]) + "^"
         return f"{self.message}\n{shown}\n{caret}"
 

@@ -54,9 +54,9 @@ _ALIASES: dict[str, str] = {
 }
 
 _NOT_FILTERABLE: dict[str, str] = {
-    "lifecycle_stage": "lifecycle_stage cannot be filtered: use --deleted or --all "
-    "(view=deleted or view=all) to choose deleted runs",
-    "artifact_uri": "artifact_uri cannot be filtered in mlcli",
+    "lifecycle_stage": "lifecycle_stage cannot be searched on: use --deleted or --all "
+    "(run_view_type in Python) to include deleted runs",
+    "artifact_uri": "artifact_uri cannot be searched on in mlcli",
 }
 
 ATTRIBUTE_NAMES = "run_id, run_name, status, user, start_time, end_time, experiment_id"
@@ -80,7 +80,7 @@ def resolve_prefix(prefix: str) -> FieldKind:
         raise UnknownNameError(
             "datasets cannot be filtered: mlcli does not track datasets", f"one of {PREFIX_NAMES}"
         )
-    hint = _suggest(prefix.lower(), PREFIXES, suffix=".")
+    hint = _suggest(prefix.lower(), ["metrics", "params", "tags", "attributes"], suffix=".")
     raise UnknownNameError(
         f"unknown key prefix '{prefix}.': expected {PREFIX_NAMES}{hint}", PREFIX_NAMES
     )
@@ -93,7 +93,7 @@ def resolve_attribute(name: str) -> str:
         return _ALIASES[lowered]
     if lowered in _NOT_FILTERABLE:
         raise UnknownNameError(_NOT_FILTERABLE[lowered], f"one of {ATTRIBUTE_NAMES}")
-    hint = _suggest(lowered, _ALIASES)
+    hint = _suggest(lowered, list(_ALIASES))
     raise UnknownNameError(
         f"unknown attribute '{name}': expected one of {ATTRIBUTE_NAMES}, or a key such as "
         f"metrics.acc, params.lr or tags.env{hint}",
@@ -101,6 +101,6 @@ def resolve_attribute(name: str) -> str:
     )
 
 
-def _suggest(word: str, choices: dict[str, str], suffix: str = "") -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.75)
+def _suggest(word: str, choices: list[str], suffix: str = "") -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.7)
     return f" (did you mean '{close[0]}{suffix}'?)" if close else ""

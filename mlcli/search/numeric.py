@@ -16,13 +16,13 @@ import re
 
 NUMERIC_TEXT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
-# Each entry holds for exactly the strings NUMERIC_TEXT matches in full ({x} stands
-# for the column). Together: only [0-9.eE+-]; a sign only first or right after the
+# Together these hold for exactly the strings NUMERIC_TEXT matches in full ({x}
+# stands for the column): only [0-9.eE+-]; a sign only first or right after the
 # e; at most one e and one point, no point after the e; a digit before the e (or
 # anywhere, without one); at least one digit after the e.
 _GUARD = (
-    "{x} GLOB '*[0-9]*'",
     "{x} NOT GLOB '*[^0-9.eE+-]*'",
+    "{x} GLOB '*[0-9]*'",
     "{x} NOT GLOB '*[0-9.+-][+-]*'",
     "{x} NOT GLOB '*[eE]*[eE]*'",
     "{x} NOT GLOB '*.*.*'",
@@ -31,6 +31,8 @@ _GUARD = (
     "{x} NOT GLOB '*[eE]'",
     "{x} NOT GLOB '*[eE][+-]'",
 )
+# A shortcut for the common case, a subset of the above: digits and at most one point.
+_PLAIN = ("{x} NOT GLOB '*[^0-9.]*'", "{x} GLOB '*[0-9]*'", "{x} NOT GLOB '*.*.*'")
 
 
 def is_numeric_text(text: str) -> bool:
@@ -40,7 +42,9 @@ def is_numeric_text(text: str) -> bool:
 def numeric_guard_sql(column: str) -> str:
     """A SQL condition: the text in ``column`` (a column name, never user input) is a
     number by the grammar above."""
-    return "(" + " AND ".join(part.replace("{x}", column) for part in _GUARD) + ")"
+    plain = " AND ".join(part.replace("{x}", column) for part in _PLAIN)
+    full = " AND ".join(part.replace("{x}", column) for part in _GUARD)
+    return f"(({plain}) OR ({full}))"
 
 
 def as_number_sql(column: str) -> str:

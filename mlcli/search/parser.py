@@ -50,7 +50,9 @@ def parse_filter(text: str | None) -> Node | None:
 
 def parse_order_by(items: Sequence[str] | None) -> list[OrderKey]:
     """Order keys from items such as ``"metrics.acc DESC"``; an item may hold several
-    keys separated by commas."""
+    keys separated by commas. A single string is taken as one item."""
+    if isinstance(items, str):
+        items = [items]
     keys: list[OrderKey] = []
     for item in items or ():
         keys += _Parser(item, what=f"order_by {item!r}").order_by()

@@ -84,7 +84,7 @@ def _next_token(text: str, pos: int, what: str) -> Token:
         value, end = read_quoted(text, pos, what)
         kind = Kind.BACKTICK if ch == "`" else Kind.STRING
         return Token(kind, text[pos:end], value, pos, end)
-    if ch.isdigit() or (ch in "+-." and _starts_number(text, pos)):
+    if ch in "0123456789+-." and NUMBER.match(text, pos):
         return _number(text, pos, what)
     if is_word_start(ch):
         return _word(text, pos, what)
@@ -93,11 +93,6 @@ def _next_token(text: str, pos: int, what: str) -> Token:
     raise FilterSyntaxError(
         text, pos, "a key, an operator, a value or a parenthesis", _quote_char(ch), what=what
     )
-
-
-def _starts_number(text: str, pos: int) -> bool:
-    match = NUMBER.match(text, pos)
-    return match is not None
 
 
 def _number(text: str, pos: int, what: str) -> Token:
