@@ -45,7 +45,7 @@ _FLUENT = (
 _LAZY: dict[str, str] = {name: "mlcli.tracking.fluent" for name in _FLUENT}
 _LAZY.update(
     {
-        "MlcliClient": "mlcli.tracking",
+        "MlcliClient": "mlcli.client",
         "TrackingClient": "mlcli.tracking",
         "MlcliError": "mlcli.errors",
     }
@@ -55,7 +55,8 @@ __all__ = ["__version__", *sorted(_LAZY)]
 
 if TYPE_CHECKING:
     from mlcli.errors import MlcliError
-    from mlcli.tracking import MlcliClient, TrackingClient
+    from mlcli.client import MlcliClient
+    from mlcli.tracking import TrackingClient
     from mlcli.tracking.fluent import (
         ActiveRun,
         active_run,

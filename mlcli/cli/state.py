@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
+    from mlcli.client import MlcliClient
     from mlcli.tracking import TrackingClient
 
 
@@ -25,6 +26,12 @@ class CliState:
 
             self._client = TrackingClient(self.store, announce=announce_new_store)
         return self._client
+
+    def mlcli_client(self) -> MlcliClient:
+        """A client with the registry too (imported only by the commands that need it)."""
+        from mlcli.client import MlcliClient
+
+        return MlcliClient(self.store, announce=announce_new_store)
 
 
 def cli_state(ctx: typer.Context) -> CliState:

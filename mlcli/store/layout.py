@@ -74,6 +74,33 @@ class StoreLayout:
     def models_dir(self) -> Path:
         return self.root / "models"
 
+    def model_dir(self, name: str) -> Path:
+        return self.models_dir / name
+
+    def model_doc(self, name: str) -> Path:
+        return self.models_dir / name / "model.json"
+
+    def model_lock(self, name: str) -> Path:
+        return self.models_dir / name / ".lock"
+
+    def model_aliases(self, name: str) -> Path:
+        return self.models_dir / name / "aliases.json"
+
+    def model_events(self, name: str) -> Path:
+        return self.models_dir / name / "events.jsonl"
+
+    def versions_dir(self, name: str) -> Path:
+        return self.models_dir / name / "versions"
+
+    def version_dir(self, name: str, version: int) -> Path:
+        return self.models_dir / name / "versions" / str(version)
+
+    def version_doc(self, name: str, version: int) -> Path:
+        return self.version_dir(name, version) / "version.json"
+
+    def version_artifacts(self, name: str, version: int) -> Path:
+        return self.version_dir(name, version) / "artifacts"
+
     @property
     def changes_log(self) -> Path:
         """Run ids whose files changed after the run ended (see ``index.py``)."""

@@ -2,6 +2,4 @@
 
 from mlcli.tracking.client import TrackingClient
 
-MlcliClient = TrackingClient
-
-__all__ = ["MlcliClient", "TrackingClient"]
+__all__ = ["TrackingClient"]

@@ -1,0 +1,118 @@
+"""Registry entities: registered models, model versions, stages, events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlcli.errors import InvalidInputError
+
+
+class Stage:
+    NONE = "None"
+    STAGING = "Staging"
+    PRODUCTION = "Production"
+    ARCHIVED = "Archived"
+
+    ALL = (NONE, STAGING, PRODUCTION, ARCHIVED)
+
+    @classmethod
+    def canonical(cls, text: str) -> str:
+        """``production`` → ``Production``; anything else is an InvalidInputError."""
+        for stage in cls.ALL:
+            if text.strip().lower() == stage.lower():
+                return stage
+        raise InvalidInputError(f"invalid stage {text!r}: expected one of {', '.join(cls.ALL)}")
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    name: str
+    version: int
+    source: str
+    run_id: str | None
+    stage: str
+    status: str
+    description: str
+    tags: dict[str, str]
+    user_id: str
+    creation_time: int
+    last_update_time: int
+    aliases: tuple[str, ...] = ()
+    git_commit: str | None = None
+    deleted: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "source": self.source,
+            "run_id": self.run_id,
+            "stage": self.stage,
+            "status": self.status,
+            "aliases": list(self.aliases),
+            "description": self.description,
+            "tags": dict(self.tags),
+            "user_id": self.user_id,
+            "git_commit": self.git_commit,
+            "creation_time": self.creation_time,
+            "last_update_time": self.last_update_time,
+        }
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    name: str
+    description: str
+    tags: dict[str, str]
+    creation_time: int
+    last_update_time: int
+    aliases: dict[str, int] = field(default_factory=dict)
+    latest_version: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "tags": dict(self.tags),
+            "aliases": dict(self.aliases),
+            "latest_version": self.latest_version,
+            "creation_time": self.creation_time,
+            "last_update_time": self.last_update_time,
+        }
+
+
+@dataclass(frozen=True)
+class RegistryEvent:
+    """One line of ``events.jsonl``: who did what to which version, from what to what."""
+
+    time: int
+    user: str
+    action: str
+    version: int | None = None
+    from_value: str | None = None
+    to_value: str | None = None
+    comment: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "time": self.time,
+            "user": self.user,
+            "action": self.action,
+            "version": self.version,
+            "from": self.from_value,
+            "to": self.to_value,
+            "comment": self.comment,
+        }
+
+    @classmethod
+    def from_dict(cls, record: dict[str, Any]) -> RegistryEvent:
+        return cls(
+            time=int(record.get("time", 0)),
+            user=str(record.get("user", "")),
+            action=str(record.get("action", "")),
+            version=record.get("version"),
+            from_value=record.get("from"),
+            to_value=record.get("to"),
+            comment=record.get("comment"),
+        )
