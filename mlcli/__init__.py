@@ -48,14 +48,18 @@ _LAZY.update(
         "MlcliClient": "mlcli.client",
         "TrackingClient": "mlcli.tracking",
         "MlcliError": "mlcli.errors",
+        "evaluate": "mlcli.models.evaluation",
+        "log_model": "mlcli.models.log",
     }
 )
 
 __all__ = ["__version__", *sorted(_LAZY)]
 
 if TYPE_CHECKING:
-    from mlcli.errors import MlcliError
     from mlcli.client import MlcliClient
+    from mlcli.errors import MlcliError
+    from mlcli.models.evaluation import evaluate
+    from mlcli.models.log import log_model
     from mlcli.tracking import TrackingClient
     from mlcli.tracking.fluent import (
         ActiveRun,

@@ -37,12 +37,13 @@ def test_versions_are_numbered_from_one_and_never_reused(client: MlcliClient, mo
 def test_register_refuses_what_is_not_a_model(client: MlcliClient, tmp_path: Path) -> None:
     run = client.create_run()
     client.log_text(run.run_id, "x", "notes/readme.txt")
-    with pytest.raises(InvalidInputError, match="has no MLmodel file"):
+    with pytest.raises(NotFoundError, match="it has no MLmodel file"):
         client.register_model(f"runs:/{run.run_id}/notes", "m")
-    with pytest.raises(NotFoundError):
+    with pytest.raises(NotFoundError, match="no such file or directory"):
         client.register_model(str(tmp_path / "absent"), "m")
-    with pytest.raises(InvalidInputError, match="expected runs:/<run id>/<path>"):
+    with pytest.raises(InvalidInputError, match="expected runs:/<run_id>/<path>"):
         client.register_model(f"runs:/{run.run_id}", "m")
+    assert client.search_registered_models() == []  # nothing was created
 
 
 @pytest.mark.parametrize("name", ["a/b", "../x", ".hidden", "c:d", "", "x\ny"])

@@ -1,0 +1,185 @@
+"""``mlcli models predict`` and ``mlcli evaluate``: run and evaluate models from the shell."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from mlcli.cli.options import ExperimentOption, JsonOption, QuietOption, RunOption
+from mlcli.cli.output import Output
+from mlcli.cli.state import client as get_client
+
+if TYPE_CHECKING:
+    from mlcli.models.evaluation import EvaluationResult
+
+ModelUriOption = Annotated[
+    str,
+    typer.Option(
+        "--model-uri", "-m", help="A model directory, runs:/RUN/PATH or models:/NAME/VERSION."
+    ),
+]
+
+
+def register(app: typer.Typer, models_app: typer.Typer) -> None:
+    """Add ``predict`` to the ``mlcli models`` group and ``evaluate`` to the root."""
+    models_app.command("predict")(predict)
+    app.command("evaluate")(evaluate)
+
+
+def predict(
+    ctx: typer.Context,
+    model_uri: ModelUriOption,
+    input_: Annotated[str, typer.Option("--input", "-i", help="Input file, or - for stdin.")] = "-",
+    content_type: Annotated[
+        str | None,
+        typer.Option(
+            "--content-type",
+            "-t",
+            help="json or csv (default: csv for a .csv file, json otherwise).",
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the predictions here.")
+    ] = None,
+) -> None:
+    """Run a model on a JSON or CSV file, without a server; print {"predictions": ...}.
+
+    JSON: one of dataframe_split, dataframe_records, instances, inputs (+ params).
+    Input that does not fit the model's signature is an error naming the column.
+
+    Example: mlcli models predict -m runs:/3f2a/model -i rows.csv -o predictions.json
+    """
+    import json
+
+    from mlcli.models.scoring import predict_body
+
+    kind = content_type or ("csv" if input_.lower().endswith(".csv") else "json")
+    body = sys.stdin.read() if input_ == "-" else _read(Path(input_))
+    out = Output()
+    with _warnings_to(out):
+        result = predict_body(model_uri, body, kind, client=get_client(ctx))
+    text = json.dumps(result, allow_nan=False)
+    if output is None:
+        out.line(text)
+    else:
+        output.write_text(text + "\n")
+        out.info(f"Wrote {len(result['predictions'])} predictions to {output}")
+
+
+def evaluate(
+    ctx: typer.Context,
+    model_uri: ModelUriOption,
+    data: Annotated[Path, typer.Option("--data", "-d", help="A .csv or .parquet file.")],
+    target: Annotated[str, typer.Option("--target", help="The column holding the labels.")],
+    model_type: Annotated[
+        str | None,
+        typer.Option(
+            "--model-type",
+            help="classifier or regressor (default: regressor for a float target).",
+        ),
+    ] = None,
+    threshold: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--threshold",
+            help='A bound such as "accuracy>=0.9", "mae<=2" or "f1>=baseline+2%" (repeatable).',
+        ),
+    ] = None,
+    baseline: Annotated[
+        str | None, typer.Option("--baseline", help="A baseline model URI to compare with.")
+    ] = None,
+    prefix: Annotated[
+        str, typer.Option("--prefix", help="Prefix of the logged metric and artifact names.")
+    ] = "",
+    run: RunOption = None,
+    experiment: ExperimentOption = None,
+    json_: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Evaluate a model on labelled data and log the metrics to a run.
+
+    Classifiers: accuracy, precision, recall, f1, log_loss, roc_auc.
+    Regressors: mae, mse, rmse, r2, max_error.
+    A classifier's confusion matrix is saved too (image and JSON).
+    Without --run the metrics go to a new run.
+    Exits 1 with a report when a --threshold fails.
+
+    Example: mlcli evaluate -m runs:/3f2a/model -d test.csv --target y --threshold "accuracy>=0.9"
+    """
+    from mlcli.models.errors import ModelValidationFailedError
+    from mlcli.models.evaluation import evaluate as evaluate_model
+
+    out = Output(json_mode=json_, quiet=quiet)
+    try:
+        with _warnings_to(out):
+            result = evaluate_model(
+                model_uri,
+                data,
+                target,
+                model_type=model_type,
+                validation_thresholds=threshold or None,
+                baseline_model=baseline,
+                metric_prefix=prefix,
+                run_id=run,
+                experiment=experiment,
+                client=get_client(ctx),
+            )
+    except ModelValidationFailedError as exc:
+        _render_evaluation(out, exc.result)
+        raise
+    _render_evaluation(out, result)
+
+
+def _render_evaluation(out: Output, result: EvaluationResult) -> None:
+    from mlcli.models.input_example import jsonable
+
+    if out.json_mode:
+        out.json(jsonable(result.to_dict()))
+        return
+    if out.quiet:
+        out.line(result.run_id)
+        return
+    rows = [[result.metric_prefix + k, _number(v)] for k, v in sorted(result.metrics.items())]
+    if result.baseline_metrics is not None:
+        for row, key in zip(rows, sorted(result.metrics), strict=True):
+            row.append(_number(result.baseline_metrics.get(key)))
+    columns = ["METRIC", "VALUE"] + (["BASELINE"] if result.baseline_metrics is not None else [])
+    out.table(columns, rows)
+    for name, path in sorted(result.artifacts.items()):
+        out.info(f"Saved {name} as artifact {path}")
+    for outcome in result.validation:
+        if outcome.passed:
+            out.info(f"ok  {outcome.reason}")
+    out.info(f"Logged {len(result.metrics)} metrics to run {result.run_id[:8]}")
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{value:.6g}"
+
+
+def _read(path: Path) -> str:
+    from mlcli.errors import NotFoundError
+
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        raise NotFoundError(f"no such file: {path}") from None
+
+
+@contextlib.contextmanager
+def _warnings_to(out: Output) -> Iterator[None]:
+    """Show the core's warnings (ignored columns, unknown params) as one-line notices."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        try:
+            yield
+        finally:
+            for warning in caught:
+                out.warn(str(warning.message))

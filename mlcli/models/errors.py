@@ -1,0 +1,62 @@
+"""The errors of the models package, placed in mlcli's one tree (``mlcli/errors.py``).
+
+InvalidInputError                      exit 2   HTTP 400
+├── SchemaEnforcementError             input does not match the model's signature
+└── ScoringInputError                  a payload in none of the scoring formats
+EnvironmentFailure                     exit 1
+└── MissingDependencyError             an optional package (pandas, scikit-learn...) is missing
+MlcliError                             exit 1
+└── ModelValidationFailedError         evaluation thresholds failed
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mlcli.errors import EnvironmentFailure, InvalidInputError, MlcliError
+
+if TYPE_CHECKING:
+    from mlcli.models.evaluation.result import EvaluationResult
+
+
+class SchemaEnforcementError(InvalidInputError):
+    """Model input (or params) that cannot be made to fit the model's signature."""
+
+    error_class = "SCHEMA_ENFORCEMENT_FAILED"
+
+
+class ScoringInputError(InvalidInputError):
+    """A request body that is not valid JSON or CSV, or uses none of the known layouts."""
+
+    error_code = "BAD_REQUEST"
+
+
+class ModelPredictionError(InvalidInputError):
+    """A model raised on the input of a scoring request (MLflow answers these with 400)."""
+
+    error_code = "BAD_REQUEST"
+
+
+class MissingDependencyError(EnvironmentFailure):
+    """A package that mlcli does not depend on, but this model or operation needs."""
+
+
+class ModelValidationFailedError(MlcliError):
+    """One or more evaluation thresholds failed; the metrics were logged all the same."""
+
+    def __init__(self, result: EvaluationResult) -> None:
+        failed = [o for o in result.validation if not o.passed]
+        super().__init__(
+            f"{len(failed)} of {len(result.validation)} thresholds failed: "
+            + "; ".join(o.reason for o in failed)
+        )
+        self.result = result
+
+    def display(self) -> str:
+        """The report the CLI prints: one line per threshold, failures marked."""
+        failed = sum(not o.passed for o in self.result.validation)
+        lines = [f"{failed} of {len(self.result.validation)} thresholds failed"]
+        lines += [
+            f"  {'FAIL' if not o.passed else 'ok  '}  {o.reason}" for o in self.result.validation
+        ]
+        return "\n".join(lines)

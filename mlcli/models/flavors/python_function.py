@@ -1,0 +1,188 @@
+"""The ``python_function`` flavor for custom models: a cloudpickled :class:`PythonModel`.
+
+Layout, the same as MLflow's custom models::
+
+    MLmodel                 python_function: {loader_module: mlcli.pyfunc,
+                                              python_model: python_model.pkl,
+                                              artifacts: {name: {path: artifacts/file}}}
+    python_model.pkl        the instance, cloudpickled
+    artifacts/<file>        copies of the files named by ``artifacts={name: path}``
+
+``loader_module`` is ``mlcli.pyfunc``, whose ``_load_pyfunc`` is the entry point
+MLflow's ``mlflow.pyfunc.load_model`` calls: MLflow loads mlcli's custom models through
+mlcli (which it needs anyway, the pickled class deriving from mlcli's PythonModel). Models
+written by MLflow (``loader_module: mlflow.pyfunc.model``) load here too, given mlflow
+installed for their base class.
+"""
+
+from __future__ import annotations
+
+import inspect
+import shutil
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+from mlcli.errors import InvalidInputError, NotFoundError
+from mlcli.models.flavors.base import Flavor, SavedFlavor
+from mlcli.models.mlmodel import PYFUNC, Model
+from mlcli.models.packages import installed_version, require
+from mlcli.models.python_model import PythonModel, PythonModelContext
+
+PYTHON_MODEL_FILE = "python_model.pkl"
+ARTIFACTS_DIR = "artifacts"
+LOADER_MODULE = "mlcli.pyfunc"
+
+
+class PythonFunctionFlavor(Flavor):
+    name: ClassVar[str] = PYFUNC
+    loader_modules: ClassVar[tuple[str, ...]] = (LOADER_MODULE, "mlflow.pyfunc.model")
+
+    def accepts(self, model: object) -> bool:
+        if isinstance(model, PythonModel):
+            return True
+        mlflow_model = sys.modules.get("mlflow.pyfunc.model")
+        return mlflow_model is not None and isinstance(model, mlflow_model.PythonModel)
+
+    def save(
+        self,
+        model: Any,
+        directory: Path,
+        *,
+        artifacts: Mapping[str, str] | None = None,
+        model_config: Mapping[str, Any] | None = None,
+    ) -> SavedFlavor:
+        if not self.accepts(model):
+            raise InvalidInputError(
+                f"python_model must be an instance of mlcli.pyfunc.PythonModel, "
+                f"not {type(model).__name__}"
+            )
+        cloudpickle = require("cloudpickle", "saving a custom python model")
+        saved_artifacts = _copy_artifacts(artifacts or {}, directory)
+        (directory / PYTHON_MODEL_FILE).write_bytes(cloudpickle.dumps(model))
+        conf: dict[str, Any] = {
+            "loader_module": LOADER_MODULE,
+            "python_model": PYTHON_MODEL_FILE,
+            "cloudpickle_version": installed_version("cloudpickle"),
+            "code": None,
+        }
+        if saved_artifacts:
+            conf["artifacts"] = saved_artifacts
+        if model_config:
+            conf["model_config"] = dict(model_config)
+        needs = ["cloudpickle", *_distributions_used_by(model)]
+        return SavedFlavor({PYFUNC: conf}, needs, predict=None)
+
+    def load_native(self, *, directory: Path, mlmodel: Model, **options: Any) -> Any:
+        return self.load_pyfunc(directory=directory, mlmodel=mlmodel, **options).python_model
+
+    def load_pyfunc(
+        self, *, directory: Path, mlmodel: Model, model_config: Mapping[str, Any] | None = None
+    ) -> PythonModelPredictor:
+        conf = mlmodel.pyfunc_conf or {}
+        file_name = conf.get("python_model")
+        if not file_name:
+            raise InvalidInputError(f"{directory}/MLmodel does not name its python_model file")
+        cloudpickle = require("cloudpickle", "loading a custom python model")
+        try:
+            with open(directory / file_name, "rb") as handle:
+                python_model = cloudpickle.load(handle)
+        except FileNotFoundError:
+            raise NotFoundError(f"the model file {directory / file_name} is missing") from None
+        except ModuleNotFoundError as exc:
+            raise InvalidInputError(
+                f"{file_name} needs the module {exc.name!r}, which is not installed here"
+            ) from None
+        artifacts = {
+            name: str(directory / info["path"])
+            for name, info in (conf.get("artifacts") or {}).items()
+        }
+        config = {**(conf.get("model_config") or {}), **(model_config or {})}
+        context = _context_for(python_model, artifacts, config)
+        python_model.load_context(context)
+        return PythonModelPredictor(python_model, context)
+
+
+class PythonModelPredictor:
+    """Calls the custom model's ``predict`` with the context, passing ``params`` only if
+    its ``predict`` takes them (MLflow allows both, and a predict without context)."""
+
+    def __init__(self, python_model: Any, context: Any) -> None:
+        self.python_model = python_model
+        self.context = context
+
+    def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
+        return _call(self.python_model.predict, self.context, data, params)
+
+    def predict_proba(self, data: Any) -> Any:
+        method = getattr(self.python_model, "predict_proba", None)
+        return None if method is None else _call(method, self.context, data, None)
+
+    @property
+    def classes(self) -> list[Any] | None:
+        classes = getattr(self.python_model, "classes_", None)
+        return None if classes is None else list(classes)
+
+    @property
+    def raw_model(self) -> Any:
+        return self.python_model
+
+
+def load_for_mlflow(data_path: str, model_config: Mapping[str, Any] | None = None) -> Any:
+    """MLflow's loader protocol (``loader_module._load_pyfunc(path)``) for mlcli models."""
+    directory = Path(data_path)
+    mlmodel = Model.load(directory)
+    return PythonFunctionFlavor().load_pyfunc(
+        directory=directory, mlmodel=mlmodel, model_config=model_config
+    )
+
+
+def _call(method: Any, context: Any, data: Any, params: dict[str, Any] | None) -> Any:
+    parameters = inspect.signature(method).parameters
+    args = (context, data) if "context" in parameters else (data,)
+    if "params" in parameters:
+        return method(*args, params=params)
+    return method(*args)
+
+
+def _context_for(python_model: Any, artifacts: dict[str, str], config: dict[str, Any]) -> Any:
+    if isinstance(python_model, PythonModel):
+        return PythonModelContext(artifacts=artifacts, model_config=config)
+    mlflow_model = require("mlflow.pyfunc.model", "loading a custom model saved by MLflow")
+    return mlflow_model.PythonModelContext(artifacts=artifacts, model_config=config)
+
+
+def _copy_artifacts(artifacts: Mapping[str, str], directory: Path) -> dict[str, dict[str, str]]:
+    saved: dict[str, dict[str, str]] = {}
+    for name, source in artifacts.items():
+        path = Path(source)
+        if not path.exists():
+            raise NotFoundError(f"artifact {name!r}: no such file or directory: {path}")
+        relative = f"{ARTIFACTS_DIR}/{path.name}"
+        if any(info["path"] == relative for info in saved.values()):
+            raise InvalidInputError(
+                f"artifacts {name!r} and another both have the file name {path.name!r}"
+            )
+        target = directory / relative
+        target.parent.mkdir(exist_ok=True)
+        if path.is_dir():
+            shutil.copytree(path, target)
+        else:
+            shutil.copy2(path, target)
+        saved[str(name)] = {"path": relative, "uri": str(source)}
+    return saved
+
+
+def _distributions_used_by(model: Any) -> list[str]:
+    """Distributions of the model's classes and of its attributes' types: a model holding
+    an estimator needs scikit-learn. Add the rest with ``extra_pip_requirements``."""
+    from mlcli.models.packages import distributions_of
+
+    modules = {cls.__module__ for cls in type(model).__mro__}
+    for value in vars(model).values():
+        items = value.values() if isinstance(value, Mapping) else [value]
+        if isinstance(value, list | tuple):
+            items = value
+        modules.update(type(item).__module__ for item in items)
+    return distributions_of(modules)

@@ -1,0 +1,166 @@
+"""``log_model``: save a model into a run's artifacts and record it on the run.
+
+The model is written to a hidden staging folder beside its destination
+(``<artifacts>/<name>``) and renamed into place, so a reader never sees half a model.
+The run's ``mlcli.log-model.history`` tag (MLflow's ``mlflow.log-model.history``) gets
+a JSON entry per logged model. Without ``run_id`` the active run is used, and one is
+started if there is none (as MLflow does).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlcli.errors import ConflictError, InvalidInputError
+from mlcli.models.mlmodel import Model
+from mlcli.models.registry_link import RegistryLink, registry_link
+from mlcli.models.save import save_model
+from mlcli.models.signature import ModelSignature
+from mlcli.store.artifacts import normalize_artifact_path
+from mlcli.store.validation import MAX_TAG_VALUE_LENGTH
+
+if TYPE_CHECKING:
+    from mlcli.tracking import TrackingClient
+
+HISTORY_TAG = "mlcli.log-model.history"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What was logged, and the URI to load it by."""
+
+    run_id: str
+    artifact_path: str
+    model_uri: str
+    model_uuid: str
+    flavors: dict[str, dict[str, Any]]
+    signature: ModelSignature | None
+    utc_time_created: str
+    mlcli_version: str | None
+    registered_model_version: int | None = None
+
+
+def log_model(
+    model: Any = None,
+    name: str = "model",
+    *,
+    python_model: Any = None,
+    flavor: str | None = None,
+    run_id: str | None = None,
+    registered_model_name: str | None = None,
+    client: TrackingClient | None = None,
+    registry: RegistryLink | None = None,
+    **save_options: Any,
+) -> ModelInfo:
+    """Log ``model`` (or ``python_model``) to a run under ``name``; returns its ModelInfo.
+
+    ``save_options`` are those of :func:`mlcli.models.save_model` (``signature``,
+    ``input_example``, ``pip_requirements``, the flavor's own options...).
+    """
+    if python_model is not None:
+        model, flavor = python_model, flavor or "python_function"
+    if model is None:
+        raise InvalidInputError("log_model needs a model (or python_model=...)")
+    artifact_path = normalize_artifact_path(name)
+    if not artifact_path:
+        raise InvalidInputError("log_model needs a name for the model inside the run")
+    client, run_id = _target_run(client, run_id)
+    link = None
+    if registered_model_name is not None:
+        link = registry if registry is not None else registry_link(client)
+        link.check_registrable(name=registered_model_name)
+    target = client.store.artifacts(run_id).resolve(artifact_path, must_exist=False)
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise ConflictError(f"run {run_id[:8]} already has an artifact at {artifact_path!r}")
+    mlmodel = _save_in_place(model, target, flavor, run_id, artifact_path, save_options)
+    _append_history(client, run_id, mlmodel)
+    model_uri = f"runs:/{run_id}/{artifact_path}"
+    version = None
+    if link is not None and registered_model_name is not None:
+        version = link.register(
+            name=registered_model_name, model_uri=model_uri, model_dir=target, run_id=run_id
+        ).version
+    return ModelInfo(
+        run_id=run_id,
+        artifact_path=artifact_path,
+        model_uri=model_uri,
+        model_uuid=mlmodel.model_uuid,
+        flavors=mlmodel.flavors,
+        signature=mlmodel.signature,
+        utc_time_created=mlmodel.utc_time_created,
+        mlcli_version=mlmodel.mlcli_version,
+        registered_model_version=version,
+    )
+
+
+def _target_run(client: TrackingClient | None, run_id: str | None) -> tuple[TrackingClient, str]:
+    from mlcli.tracking import TrackingClient, fluent
+
+    if run_id is None:
+        if client is not None:
+            raise InvalidInputError("log_model with an explicit client needs run_id too")
+        active = fluent.active_run() or fluent.start_run()
+        run_id = active.run_id
+    client = client or TrackingClient()
+    run = client.get_run(run_id)
+    if run.info.lifecycle_stage != "active":
+        raise InvalidInputError(f"run {run.run_id[:8]} is deleted; restore it to log to it")
+    return client, run.run_id
+
+
+def _save_in_place(
+    model: Any,
+    target: Path,
+    flavor: str | None,
+    run_id: str,
+    artifact_path: str,
+    options: dict[str, Any],
+) -> Model:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; the model is an ordinary artifact folder
+    try:
+        mlmodel = save_model(
+            model, staging, flavor=flavor, run_id=run_id, artifact_path=artifact_path, **options
+        )
+        try:
+            os.rename(staging, target)  # atomic; refuses a non-empty target
+        except OSError:
+            raise ConflictError(
+                f"run {run_id[:8]} already has an artifact at {artifact_path!r}"
+            ) from None
+        return mlmodel
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _append_history(client: TrackingClient, run_id: str, mlmodel: Model) -> None:
+    """Add the model to the run's history tag, dropping the oldest entries if the tag
+    would outgrow the tag value limit."""
+    raw = client.get_run(run_id).data.tags.get(HISTORY_TAG)
+    try:
+        history = json.loads(raw) if raw else []
+    except ValueError:
+        history = []
+    entry = {
+        "run_id": run_id,
+        "artifact_path": mlmodel.artifact_path,
+        "utc_time_created": mlmodel.utc_time_created,
+        "flavors": mlmodel.flavors,
+        "model_uuid": mlmodel.model_uuid,
+        "mlcli_version": mlmodel.mlcli_version,
+    }
+    history = [*(history if isinstance(history, list) else []), entry]
+    text = json.dumps(history)
+    while len(text) > MAX_TAG_VALUE_LENGTH and len(history) > 1:
+        history = history[1:]
+        text = json.dumps(history)
+    if len(text) <= MAX_TAG_VALUE_LENGTH:
+        client.set_tag(run_id, HISTORY_TAG, text)

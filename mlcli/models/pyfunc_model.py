@@ -1,0 +1,130 @@
+"""``PyFuncModel``: any model behind one interface, ``predict(data, params=None)``.
+
+``load_model(uri)`` reads ``MLmodel``, finds the flavor through the python_function
+``loader_module`` (MLflow's names included), loads the implementation and wraps it.
+``predict`` enforces the signature first: the model sees input of the types it was
+trained on, and bad input fails with a :class:`SchemaEnforcementError` naming the
+column, never deep inside the model.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlcli.models.enforcement import enforce_params, enforce_schema
+from mlcli.models.flavors import Predictor, pyfunc_flavor_of
+from mlcli.models.input_example import load_input_example
+from mlcli.models.mlmodel import Model
+from mlcli.models.signature import ModelSignature
+from mlcli.models.uri import ModelUri, resolve_model_uri
+
+if TYPE_CHECKING:
+    from mlcli.models.registry_link import RegistryLink
+    from mlcli.tracking import TrackingClient
+
+
+class PyFuncModel:
+    """A loaded model: its ``MLmodel`` metadata and its implementation."""
+
+    def __init__(self, metadata: Model, implementation: Predictor, directory: Path) -> None:
+        self.metadata = metadata
+        self.implementation = implementation
+        self.model_dir = directory
+
+    @property
+    def signature(self) -> ModelSignature | None:
+        return self.metadata.signature
+
+    @property
+    def input_example(self) -> Any:
+        return load_input_example(self.model_dir, self.metadata.saved_input_example_info)
+
+    def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
+        """The model's output for ``data``, after enforcing the signature's input schema
+        and params schema, when the model has them."""
+        data, params = self._prepare(data, params)
+        return self.implementation.predict(data, params=params)
+
+    def predict_proba(self, data: Any) -> Any:
+        """Class probabilities, or None when the model does not give them."""
+        method = getattr(self.implementation, "predict_proba", None)
+        if method is None:
+            return None
+        return method(self._prepare(data, None)[0])
+
+    @property
+    def classes(self) -> list[Any] | None:
+        """The class labels in the order of ``predict_proba``'s columns, if known."""
+        return getattr(self.implementation, "classes", None)
+
+    def get_raw_model(self) -> Any:
+        """The underlying object: the estimator, or the custom PythonModel."""
+        return getattr(self.implementation, "raw_model", self.implementation)
+
+    def unwrap_python_model(self) -> Any:
+        """The custom PythonModel instance (MLflow's name for it)."""
+        return self.implementation.python_model  # type: ignore[attr-defined]
+
+    def _prepare(self, data: Any, params: dict[str, Any] | None) -> tuple[Any, Any]:
+        signature = self.metadata.signature
+        if signature is None:
+            return data, params
+        if signature.inputs is not None:
+            data = enforce_schema(data, signature.inputs)
+        return data, enforce_params(params, signature.params)
+
+    def __repr__(self) -> str:
+        flavors = ", ".join(self.metadata.flavors)
+        return f"<PyFuncModel {self.model_dir} flavors=[{flavors}]>"
+
+
+def load_model(
+    model_uri: str | ModelUri,
+    *,
+    client: TrackingClient | None = None,
+    registry: RegistryLink | None = None,
+    **options: Any,
+) -> PyFuncModel:
+    """Load the model at ``model_uri`` (a path, ``runs:/`` or ``models:/`` URI) as a
+    PyFuncModel. ``options`` go to the flavor's loader (``skops_trusted_types`` for
+    sklearn, ``model_config`` for custom models)."""
+    resolved = resolve_model_uri(model_uri, client=client, registry=registry)
+    directory = resolved.directory
+    metadata = Model.load(directory)
+    flavor = pyfunc_flavor_of(metadata, str(resolved.uri))
+    _add_code_paths(directory, metadata)
+    implementation = flavor.load_pyfunc(directory=directory, mlmodel=metadata, **options)
+    return PyFuncModel(metadata, implementation, directory)
+
+
+def load_native_model(
+    model_uri: str | ModelUri,
+    flavor_name: str,
+    *,
+    client: TrackingClient | None = None,
+    registry: RegistryLink | None = None,
+    **options: Any,
+) -> Any:
+    """The model as the object its flavor saved (``mlcli.sklearn.load_model``)."""
+    from mlcli.errors import InvalidInputError
+    from mlcli.models.flavors import get_flavor
+
+    resolved = resolve_model_uri(model_uri, client=client, registry=registry)
+    metadata = Model.load(resolved.directory)
+    if flavor_name not in metadata.flavors:
+        raise InvalidInputError(
+            f"the model at {resolved.uri} has no {flavor_name} flavor "
+            f"(it has: {', '.join(metadata.flavors) or 'none'})"
+        )
+    flavor = get_flavor(flavor_name)
+    return flavor.load_native(directory=resolved.directory, mlmodel=metadata, **options)
+
+
+def _add_code_paths(directory: Path, metadata: Model) -> None:
+    """Models saved by MLflow with ``code_paths`` carry modules in ``code/``; like MLflow,
+    put that folder on ``sys.path`` so that the pickled model can import them."""
+    code = (metadata.pyfunc_conf or {}).get("code")
+    if code and (directory / code).is_dir() and str(directory / code) not in sys.path:
+        sys.path.insert(0, str(directory / code))

@@ -1,0 +1,100 @@
+"""``save_model``: write a model directory (``MLmodel``, the flavor's files, the input
+example and the environment files), whatever the flavor."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from mlcli.errors import ConflictError
+from mlcli.models.environment import requirement_lines, write_environment
+from mlcli.models.flavors import Flavor, SavedFlavor, flavor_for_model, get_flavor
+from mlcli.models.input_example import example_as_data, save_input_example
+from mlcli.models.mlmodel import PYFUNC, Model, directory_size
+from mlcli.models.signature import ModelSignature
+
+
+def save_model(
+    model: Any,
+    path: str | os.PathLike[str],
+    *,
+    flavor: str | Flavor | None = None,
+    signature: ModelSignature | Literal[False] | None = None,
+    input_example: Any = None,
+    pip_requirements: Iterable[str] | None = None,
+    extra_pip_requirements: Iterable[str] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    run_id: str | None = None,
+    artifact_path: str | None = None,
+    **flavor_options: Any,
+) -> Model:
+    """Save ``model`` to the directory ``path`` (which must not exist, or be empty).
+
+    The flavor is found from the model's type unless named. Without a signature, one is
+    inferred from ``input_example`` (the output part by running the model on it, where
+    the flavor can); ``signature=False`` saves none.
+    """
+    chosen = _flavor(flavor, model)
+    directory = Path(path)
+    created = _prepare(directory)
+    try:
+        saved = chosen.save(model, directory, **flavor_options)
+        example_info = None
+        if input_example is not None:
+            example_info = save_input_example(input_example, directory)
+            if signature is None:
+                signature = _signature_from_example(input_example, saved)
+        requirements = requirement_lines(
+            saved.requirements, pip_requirements, extra_pip_requirements
+        )
+        env = write_environment(directory, requirements)
+        if PYFUNC in saved.flavors:
+            saved.flavors[PYFUNC].update(env=env, python_version=platform.python_version())
+        mlmodel = Model(
+            flavors=saved.flavors,
+            run_id=run_id,
+            artifact_path=artifact_path,
+            signature=signature or None,
+            saved_input_example_info=example_info,
+            metadata=dict(metadata) if metadata else None,
+        )
+        mlmodel.model_size_bytes = directory_size(directory)
+        mlmodel.save(directory)
+        return mlmodel
+    except BaseException:
+        if created:
+            shutil.rmtree(directory, ignore_errors=True)
+        else:
+            for child in directory.iterdir():
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+        raise
+
+
+def _flavor(flavor: str | Flavor | None, model: Any) -> Flavor:
+    if flavor is None:
+        return flavor_for_model(model)
+    return get_flavor(flavor) if isinstance(flavor, str) else flavor
+
+
+def _prepare(directory: Path) -> bool:
+    """Make sure ``directory`` exists and is empty; True if it was created here."""
+    if directory.exists():
+        if not directory.is_dir() or any(directory.iterdir()):
+            raise ConflictError(f"cannot save a model to {directory}: it exists and is not empty")
+        return False
+    directory.mkdir(parents=True)
+    return True
+
+
+def _signature_from_example(example: Any, saved: SavedFlavor) -> ModelSignature:
+    from mlcli.models.signature_inference import infer_schema, infer_signature
+
+    data = example_as_data(example)
+    signature = infer_signature(data)
+    if saved.predict is not None:
+        signature = ModelSignature(signature.inputs, infer_schema(saved.predict(data)))
+    return signature

@@ -1,0 +1,54 @@
+"""One scoring request, without a server: parse the body, predict, shape the answer.
+
+The answer is MLflow's ``{"predictions": ...}``: a DataFrame as a list of records, an
+array or a Series as (nested) lists, NaN as null. ``mlcli models predict`` uses this,
+and so does the scoring server.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from mlcli.errors import MlcliError
+from mlcli.models.errors import ModelPredictionError
+from mlcli.models.input_example import jsonable
+from mlcli.models.scoring_input import parse_input
+
+if TYPE_CHECKING:
+    from mlcli.models.pyfunc_model import PyFuncModel
+    from mlcli.tracking import TrackingClient
+
+
+def score_request(model: PyFuncModel, body: str | bytes, content_type: str) -> dict[str, Any]:
+    """``{"predictions": ...}`` for a JSON or CSV request body."""
+    signature = model.signature
+    request = parse_input(body, content_type, None if signature is None else signature.inputs)
+    try:
+        predictions = model.predict(request.data, request.params)
+    except MlcliError:
+        raise
+    except Exception as exc:  # the model's own code, on input a client sent
+        raise ModelPredictionError(f"the model failed on this input: {_one_line(exc)}") from exc
+    return {"predictions": predictions_to_jsonable(predictions)}
+
+
+def predict_body(
+    model_uri: str, body: str | bytes, content_type: str, client: TrackingClient | None = None
+) -> dict[str, Any]:
+    """Load the model at ``model_uri`` and score one request body with it."""
+    from mlcli.models.pyfunc_model import load_model
+
+    return score_request(load_model(model_uri, client=client), body, content_type)
+
+
+def predictions_to_jsonable(predictions: Any) -> Any:
+    if hasattr(predictions, "to_dict") and hasattr(predictions, "columns"):
+        return [jsonable(row) for row in predictions.to_dict(orient="records")]
+    if hasattr(predictions, "tolist"):
+        return jsonable(predictions.tolist())
+    return jsonable(predictions)
+
+
+def _one_line(exc: Exception) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__

@@ -1,0 +1,94 @@
+"""scikit-learn models (MLflow's ``mlflow.sklearn``): save, log and load estimators.
+
+The default serialization is skops, which loads without running pickled code;
+``serialization_format="cloudpickle"`` stores anything pickle can, for trusted models.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
+
+from mlcli.models.flavors.sklearn import DEFAULT_SERIALIZATION_FORMAT, SERIALIZATION_FORMATS
+from mlcli.models.log import ModelInfo
+from mlcli.models.log import log_model as _log_model
+from mlcli.models.mlmodel import Model
+from mlcli.models.pyfunc_model import load_native_model
+from mlcli.models.save import save_model as _save_model
+from mlcli.models.signature import ModelSignature
+
+__all__ = [
+    "DEFAULT_SERIALIZATION_FORMAT",
+    "SERIALIZATION_FORMATS",
+    "load_model",
+    "log_model",
+    "save_model",
+]
+
+
+def save_model(
+    sk_model: Any,
+    path: str | os.PathLike[str],
+    *,
+    serialization_format: str = DEFAULT_SERIALIZATION_FORMAT,
+    skops_trusted_types: Iterable[str] | None = None,
+    pyfunc_predict_fn: str = "predict",
+    signature: ModelSignature | Literal[False] | None = None,
+    input_example: Any = None,
+    pip_requirements: Iterable[str] | None = None,
+    extra_pip_requirements: Iterable[str] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> Model:
+    """Save an estimator to the directory ``path``."""
+    return _save_model(
+        sk_model,
+        path,
+        flavor="sklearn",
+        signature=signature,
+        input_example=input_example,
+        pip_requirements=pip_requirements,
+        extra_pip_requirements=extra_pip_requirements,
+        metadata=metadata,
+        serialization_format=serialization_format,
+        skops_trusted_types=skops_trusted_types,
+        pyfunc_predict_fn=pyfunc_predict_fn,
+    )
+
+
+def log_model(
+    sk_model: Any,
+    name: str = "model",
+    signature: ModelSignature | Literal[False] | None = None,
+    input_example: Any = None,
+    registered_model_name: str | None = None,
+    serialization_format: str = DEFAULT_SERIALIZATION_FORMAT,
+    *,
+    skops_trusted_types: Iterable[str] | None = None,
+    pyfunc_predict_fn: str = "predict",
+    pip_requirements: Iterable[str] | None = None,
+    extra_pip_requirements: Iterable[str] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    run_id: str | None = None,
+) -> ModelInfo:
+    """Log an estimator to the active run (or ``run_id``) as ``<artifacts>/<name>``."""
+    return _log_model(
+        sk_model,
+        name,
+        flavor="sklearn",
+        run_id=run_id,
+        registered_model_name=registered_model_name,
+        signature=signature,
+        input_example=input_example,
+        pip_requirements=pip_requirements,
+        extra_pip_requirements=extra_pip_requirements,
+        metadata=metadata,
+        serialization_format=serialization_format,
+        skops_trusted_types=skops_trusted_types,
+        pyfunc_predict_fn=pyfunc_predict_fn,
+    )
+
+
+def load_model(model_uri: str, *, skops_trusted_types: Iterable[str] = ()) -> Any:
+    """The estimator itself, from a path, ``runs:/`` or ``models:/`` URI."""
+    return load_native_model(model_uri, "sklearn", skops_trusted_types=skops_trusted_types)
