@@ -46,6 +46,7 @@ _LAZY: dict[str, str] = {name: "mlcli.tracking.fluent" for name in _FLUENT}
 _LAZY.update(
     {
         "MlcliClient": "mlcli.client",
+        "register_model": "mlcli.client",
         "TrackingClient": "mlcli.tracking",
         "MlcliError": "mlcli.errors",
         "evaluate": "mlcli.models.evaluation",
@@ -56,7 +57,7 @@ _LAZY.update(
 __all__ = ["__version__", *sorted(_LAZY)]
 
 if TYPE_CHECKING:
-    from mlcli.client import MlcliClient
+    from mlcli.client import MlcliClient, register_model
     from mlcli.errors import MlcliError
     from mlcli.models.evaluation import evaluate
     from mlcli.models.log import log_model

@@ -101,3 +101,9 @@ class MlcliClient(TrackingClient):
     def promote(self, request: Promotion) -> PromotionResult:
         """A gated promotion (see :mod:`mlcli.registry.promotion`)."""
         return promote(self.registry(), self, request)
+
+
+def register_model(model_uri: str, name: str, tags: dict[str, str] | None = None) -> ModelVersion:
+    """Register the model at ``model_uri`` as the next version of ``name`` in the store
+    found like the CLI finds it (MLflow's ``mlflow.register_model``)."""
+    return MlcliClient().register_model(model_uri, name, tags=tags)

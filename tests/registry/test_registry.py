@@ -24,6 +24,13 @@ def test_register_copies_the_model_and_records_its_run_and_commit(
     assert client.registry().artifacts_path("churn", 1) == copy  # survives its run
 
 
+def test_fluent_register_model_finds_the_store(store_root: Path, model_run) -> None:
+    import mlcli
+
+    assert mlcli.register_model(f"runs:/{model_run()}/model", "m", tags={"a": "b"}).version == 1
+    assert mlcli.MlcliClient().get_model_version("m", 1).tags == {"a": "b"}
+
+
 def test_versions_are_numbered_from_one_and_never_reused(client: MlcliClient, model_run) -> None:
     for _ in range(3):
         client.register_model(f"runs:/{model_run()}/model", "m")
