@@ -1,0 +1,36 @@
+"""Projects: run an MLproject entry point as a tracked run (``mlcli run``).
+
+    from mlcli.projects import RunRequest, run_project
+
+    result = run_project(RunRequest(uri=".", entry_point="train",
+                                    parameters={"alpha": "0.5"}))
+    print(result.run_id, result.status, result.exit_code)
+
+Modules, one idea each: ``spec`` (the MLproject file), ``parameters`` (types,
+validation, the command line), ``fetch`` (local directory or git checkout),
+``lineage`` (git commit, branch, remote, uncommitted changes), ``envs`` (the
+environment managers), ``execution`` (the child process, its output, signals),
+``runner`` (the whole run).
+"""
+
+from mlcli.projects.lineage import GitLineage, collect_lineage, strip_credentials
+from mlcli.projects.parameters import Parameter, ResolvedParameters
+from mlcli.projects.runner import ProjectRun, RunPlan, RunRequest, plan_run, run_project
+from mlcli.projects.spec import DockerEnv, EntryPoint, Project, load_project
+
+__all__ = [
+    "DockerEnv",
+    "EntryPoint",
+    "GitLineage",
+    "Parameter",
+    "Project",
+    "ProjectRun",
+    "ResolvedParameters",
+    "RunPlan",
+    "RunRequest",
+    "collect_lineage",
+    "load_project",
+    "plan_run",
+    "run_project",
+    "strip_credentials",
+]

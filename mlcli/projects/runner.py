@@ -1,0 +1,280 @@
+"""``run_project``: one MLproject entry point, run as one tracked run.
+
+Two phases. ``plan_run`` resolves and checks everything a user can get wrong (the
+project, the entry point, parameter values, the environment manager and its tools)
+without touching the store: any error there is raised before a run exists. Then
+``run_project`` creates the run with its lineage tags, logs the parameters (as the
+user gave them), prepares the environment, runs the command with the run attached
+(``MLCLI_RUN_ID``, ``MLCLI_STORE``, ``MLCLI_EXPERIMENT_ID``), saves its output as
+``logs/stdout.txt`` and ``logs/stderr.txt``, and ends the run: FINISHED on exit 0,
+FAILED otherwise, KILLED when interrupted. Whatever happens after the run exists,
+it is never left RUNNING.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import IO
+
+from mlcli.errors import MlcliError, NotFoundError
+from mlcli.projects.envs import (
+    Environment,
+    EnvManager,
+    EnvOptions,
+    RunContext,
+    choose_env_manager,
+)
+from mlcli.projects.envs import get_env_manager as _get_env_manager
+from mlcli.projects.execution import (
+    Interruptions,
+    OutputSink,
+    RunInterrupted,
+    exit_code_for_signal,
+)
+from mlcli.projects.feedback import Feedback, SilentFeedback
+from mlcli.projects.fetch import ProjectSource, fetch_project
+from mlcli.projects.lineage import DIFF_ARTIFACT, GitLineage, collect_lineage
+from mlcli.projects.parameters import ResolvedParameters, render_command, resolve_parameters
+from mlcli.projects.spec import DEFAULT_ENTRY_POINT, EntryPoint, Project, load_project
+from mlcli.store import RunStatus
+from mlcli.tracking.client import TrackingClient
+
+STDOUT_LOG = "logs/stdout.txt"
+STDERR_LOG = "logs/stderr.txt"
+FAILURE_TAG = "mlcli.project.failureReason"
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What ``mlcli run`` was asked to do."""
+
+    uri: str = "."
+    entry_point: str = DEFAULT_ENTRY_POINT
+    parameters: Mapping[str, str] = field(default_factory=dict)
+    env_manager: str | None = None
+    experiment: str | None = None
+    run_name: str | None = None
+    version: str | None = None
+    docker_args: tuple[str, ...] = ()
+    build_image: bool = False
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """A checked request: everything needed to create the run and start it."""
+
+    request: RunRequest
+    source: ProjectSource
+    project: Project
+    entry_point: EntryPoint
+    parameters: ResolvedParameters
+    env_manager: EnvManager
+    lineage: GitLineage | None
+
+
+@dataclass(frozen=True)
+class ProjectRun:
+    """How a project run ended. ``exit_code`` is the entry point's (128 + the signal
+    number when it was interrupted)."""
+
+    run_id: str
+    run_name: str
+    experiment_id: str
+    status: str
+    exit_code: int
+    command: str
+    env_manager: str
+
+
+def plan_run(request: RunRequest) -> RunPlan:
+    """Resolve and check ``request``; raises before any run exists."""
+    source = fetch_project(request.uri, request.version)
+    project = load_project(source.directory)
+    entry_point = project.entry_point(request.entry_point)
+    parameters = resolve_parameters(
+        entry_point.parameters, request.parameters, project.directory, entry_point.name
+    )
+    options = EnvOptions(docker_args=tuple(request.docker_args), build_image=request.build_image)
+    manager = _get_env_manager(choose_env_manager(request.env_manager, project), options)
+    manager.check(project)
+    lineage = source.lineage or collect_lineage(project.directory)
+    return RunPlan(request, source, project, entry_point, parameters, manager, lineage)
+
+
+def run_project(
+    request: RunRequest,
+    *,
+    client: TrackingClient | None = None,
+    feedback: Feedback | None = None,
+    stdout: IO[bytes] | None = None,
+    stderr: IO[bytes] | None = None,
+) -> ProjectRun:
+    """Run ``request`` as a tracked run. The entry point's output is saved as run
+    artifacts and also copied to ``stdout``/``stderr`` when given.
+
+    Errors before the run exists are raised as they are; an error after it (the
+    environment could not be made, the container could not start) ends the run
+    FAILED, records the reason in the ``mlcli.project.failureReason`` tag and is
+    raised again with the run id added to its message."""
+    client = client or TrackingClient()
+    feedback = feedback or SilentFeedback()
+    plan = plan_run(request)
+    return _Launch(plan, client, feedback, stdout, stderr).run()
+
+
+class _Launch:
+    def __init__(
+        self,
+        plan: RunPlan,
+        client: TrackingClient,
+        feedback: Feedback,
+        stdout: IO[bytes] | None,
+        stderr: IO[bytes] | None,
+    ) -> None:
+        self.plan = plan
+        self.client = client
+        self.feedback = feedback
+        self.echo = (stdout, stderr)
+        self.command = ""
+
+    def run(self) -> ProjectRun:
+        plan, client = self.plan, self.client
+        experiment_id = _experiment_id(client, plan.request.experiment)
+        run = client.create_run(
+            experiment_id=experiment_id,
+            run_name=plan.request.run_name,
+            tags=self._tags(),
+            parent_run_id=_parent_run(client),
+        )
+        run_id = run.info.run_id
+        self.feedback.info(
+            f"Run {run_id} ({run.info.run_name}) of {plan.entry_point.name!r} in experiment "
+            f"{run.experiment_name or experiment_id!r}, environment {plan.env_manager.name}"
+        )
+        context = RunContext(run_id, experiment_id, client.store.root.resolve())
+        interruptions = Interruptions()
+        try:
+            with interruptions.installed():
+                try:
+                    code = self._execute(context, interruptions)
+                except RunInterrupted as exc:
+                    code = exit_code_for_signal(exc.signum)
+        except MlcliError as exc:
+            self._end(run_id, RunStatus.FAILED, None, exc.message)
+            exc.message = f"{exc.message} (run {run_id} ended FAILED)"
+            raise
+        except BaseException as exc:
+            self._end(run_id, RunStatus.FAILED, None, f"{type(exc).__name__}: {exc}")
+            raise
+        if interruptions.signum is not None:
+            status = RunStatus.KILLED
+            code = code or exit_code_for_signal(interruptions.signum)
+        else:
+            status = RunStatus.FINISHED if code == 0 else RunStatus.FAILED
+        self._end(run_id, status, code, None)
+        return ProjectRun(
+            run_id=run_id,
+            run_name=run.info.run_name,
+            experiment_id=experiment_id,
+            status=status,
+            exit_code=code,
+            command=self.command,
+            env_manager=plan.env_manager.name,
+        )
+
+    def _execute(self, context: RunContext, interruptions: Interruptions) -> int:
+        plan, client, run_id = self.plan, self.client, context.run_id
+        client.log_batch(run_id, params=plan.parameters.logged())
+        changes = plan.lineage.uncommitted_changes() if plan.lineage else None
+        if changes is not None:
+            client.log_text(run_id, changes, DIFF_ARTIFACT)
+        environment = plan.env_manager.prepare(plan.project, self.feedback)
+        try:
+            self.command = render_command(
+                plan.entry_point.command, plan.parameters, environment.map_path
+            )
+            tags = {**environment.tags, "mlcli.project.command": self.command}
+            client.log_batch(run_id, tags=tags)
+            code = self._launch(environment, context, interruptions)
+        finally:
+            environment.close()
+        return code if code >= 0 else exit_code_for_signal(-code)
+
+    def _launch(
+        self, environment: Environment, context: RunContext, interruptions: Interruptions
+    ) -> int:
+        artifacts = self.client.artifact_path(context.run_id)
+        sink = OutputSink(artifacts / STDOUT_LOG, artifacts / STDERR_LOG, *self.echo)
+        try:
+            with interruptions.starting():
+                execution = environment.start(
+                    self.command, cwd=self.plan.project.directory, context=context, sink=sink
+                )
+                interruptions.attach(execution)
+            try:
+                return execution.wait()
+            finally:
+                execution.close()
+        finally:
+            sink.close()
+
+    def _tags(self) -> dict[str, str]:
+        plan = self.plan
+        tags = {
+            "mlcli.source.type": "PROJECT",
+            "mlcli.source.name": plan.source.name,
+            "mlcli.project.entryPoint": plan.entry_point.name,
+            "mlcli.project.env": plan.env_manager.name,
+            "mlcli.host": socket.gethostname(),
+            "mlcli.platform": platform.platform(),
+        }
+        if plan.project.name:
+            tags["mlcli.project.name"] = plan.project.name
+        if plan.request.version:
+            tags["mlcli.project.version"] = plan.request.version
+        if plan.lineage is not None:
+            tags.update(plan.lineage.tags())
+        return tags
+
+    def _end(self, run_id: str, status: str, code: int | None, reason: str | None) -> None:
+        tags = {}
+        if code is not None:
+            tags["mlcli.project.exitCode"] = str(code)
+        if reason:
+            tags[FAILURE_TAG] = reason[:8000]
+        if tags:
+            self.client.log_batch(run_id, tags=tags)
+        self.client.set_terminated(run_id, status)
+        self.feedback.info(
+            f"Run {run_id} {status}" + (f" (exit code {code})" if code is not None else "")
+        )
+
+
+def _experiment_id(client: TrackingClient, reference: str | None) -> str:
+    """The experiment named (or numbered) ``reference``, created by name if missing;
+    without one, ``MLCLI_EXPERIMENT_NAME``, ``MLCLI_EXPERIMENT_ID``, or Default."""
+    name = reference or os.environ.get("MLCLI_EXPERIMENT_NAME")
+    store = client.writable_store()
+    if name:
+        try:
+            return client.resolve_experiment(name).experiment_id
+        except NotFoundError:
+            return client.get_or_create_experiment(name).experiment_id
+    env_id = os.environ.get("MLCLI_EXPERIMENT_ID")
+    if env_id:
+        return store.experiments.get(env_id).experiment_id
+    from mlcli.store.layout import DEFAULT_EXPERIMENT_ID
+
+    return DEFAULT_EXPERIMENT_ID
+
+
+def _parent_run(client: TrackingClient) -> str | None:
+    """A project started from inside another run (``MLCLI_RUN_ID`` set) is its child."""
+    parent = os.environ.get("MLCLI_RUN_ID")
+    if parent and client.store.runs.exists(parent):
+        return parent
+    return None
