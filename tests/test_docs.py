@@ -24,6 +24,8 @@ PAGES = {
     "log": "tracking.md",
     "run": "projects.md",
     "evaluate": "models.md",
+    "select": "compare.md",
+    "diff": "compare.md",
     "register": "registry.md",
     "promote": "registry.md",
     "models list": "registry.md",

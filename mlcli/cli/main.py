@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 import typer.core
 
-from mlcli.cli import experiments, log, maintenance, models, registry, runs
+from mlcli.cli import compare, experiments, log, maintenance, models, registry, runs
 from mlcli.cli.run import run as run_command
 from mlcli.cli.state import cli_state
 from mlcli.errors import MlcliError
@@ -105,6 +105,9 @@ app.add_typer(log.app, name="log")
 app.add_typer(runs.app, name="runs")
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(maintenance.index_app, name="index")
+app.command("compare")(compare.compare)
+app.command("select")(compare.select)
+app.command("diff")(compare.diff)
 app.command("run")(run_command)
 registry.add_commands(app, registry.models_app)
 app.add_typer(registry.models_app, name="models")

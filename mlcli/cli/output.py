@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -37,11 +38,19 @@ class Output:
     def lines(self, texts: Sequence[str]) -> None:
         sys.stdout.write("".join(f"{t}\n" for t in texts))
 
-    def table(self, columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str = "") -> None:
-        """A table: rich on a terminal, aligned plain text otherwise."""
+    def table(
+        self,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        title: str = "",
+        styles: Sequence[Sequence[str | None]] | None = None,
+        header_styles: Sequence[str | None] | None = None,
+    ) -> None:
+        """A table: rich on a terminal, aligned plain text otherwise. ``styles`` (one
+        rich style or None per cell) and ``header_styles`` apply on a terminal only."""
         cells = [["" if v is None else str(v) for v in row] for row in rows]
         if self.stdout_tty:
-            self._rich_table(columns, cells, title)
+            self._rich_table(columns, cells, title, styles, header_styles)
             return
         widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
         for row in [list(columns), *cells]:
@@ -55,6 +64,22 @@ class Output:
         width = max((len(label) for label, _ in pairs), default=0)
         for label, value in pairs:
             self.line(f"  {label.ljust(width)}  {'' if value is None else value}")
+
+    @property
+    def color(self) -> bool:
+        """Whether stdout takes colours (a terminal, and NO_COLOR unset)."""
+        return self.stdout_tty and _color_allowed()
+
+    @property
+    def width(self) -> int:
+        """The terminal's width in columns (100 when it cannot be told)."""
+        return shutil.get_terminal_size((100, 24)).columns
+
+    def paint(self, text: str, color: str) -> str:
+        """``text`` in one of the basic ANSI colours (red, green, yellow, blue, magenta,
+        cyan, dim, bold) when stdout takes colours; unchanged otherwise."""
+        code = _ANSI.get(color)
+        return f"\033[{code}m{text}\033[0m" if code and self.color else text
 
     # -- stderr ------------------------------------------------------------------------------
 
@@ -93,19 +118,44 @@ class Output:
 
     # -- internals -----------------------------------------------------------------------------
 
-    def _rich_table(self, columns: Sequence[str], cells: list[list[str]], title: str) -> None:
+    def _rich_table(
+        self,
+        columns: Sequence[str],
+        cells: list[list[str]],
+        title: str,
+        styles: Sequence[Sequence[str | None]] | None = None,
+        header_styles: Sequence[str | None] | None = None,
+    ) -> None:
         from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
 
         table = Table(title=title or None, header_style="bold", box=None, pad_edge=False)
-        for column in columns:
-            table.add_column(column, overflow="fold")
-        for row in cells:
-            table.add_row(*row, style=_row_style(columns, row))
+        for index, column in enumerate(columns):
+            style = header_styles[index] if header_styles else None
+            table.add_column(column, overflow="fold", header_style=style or "bold")
+        for number, row in enumerate(cells):
+            if styles is None:
+                table.add_row(*row, style=_row_style(columns, row))
+            else:
+                texts = [Text(v, style=st or "") for v, st in zip(row, styles[number], strict=True)]
+                table.add_row(*texts)
         Console(highlight=False).print(table)
 
     def _bold(self, text: str) -> str:
         return f"\033[1m{text}\033[0m" if self.stdout_tty and _color_allowed() else text
+
+
+_ANSI = {
+    "red": "31",
+    "green": "32",
+    "yellow": "33",
+    "blue": "34",
+    "magenta": "35",
+    "cyan": "36",
+    "bold": "1",
+    "dim": "2",
+}
 
 
 def _row_style(columns: Sequence[str], row: list[str]) -> str | None:

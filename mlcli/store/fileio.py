@@ -83,20 +83,52 @@ def read_log(path: Path, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
 
     A missing file reads as empty. Lines that are not JSON objects are skipped.
     """
+    data, end = read_log_bytes(path, offset)
+    return parse_lines(data), end
+
+
+def read_log_bytes(path: Path, offset: int = 0) -> tuple[bytes, int]:
+    """The complete lines of a log from ``offset`` (a torn last line left out), and the
+    offset to resume at."""
     try:
         with open(path, "rb") as handle:
             if offset:
                 handle.seek(offset)
             data = handle.read()
     except FileNotFoundError:
-        return [], offset
+        return b"", offset
     end = data.rfind(b"\n")
     if end < 0:
-        return [], offset
-    return list(_parse_lines(data[: end + 1])), offset + end + 1
+        return b"", offset
+    return data[: end + 1], offset + end + 1
 
 
-def _parse_lines(data: bytes) -> Iterator[dict[str, Any]]:
+def parse_lines(data: bytes) -> list[dict[str, Any]]:
+    """The JSON objects of complete lines; lines that are not JSON objects are skipped.
+
+    Fast path: the lines joined into one JSON array, parsed in one call (several times
+    faster than a call per line). It is taken only when it yields one value per line;
+    a torn or damaged line makes it fail or miscount, and then each line is parsed
+    on its own.
+    """
+    try:
+        text = data.decode()
+    except UnicodeDecodeError:
+        return list(_parse_each_line(data))
+    count = text.count("\n")
+    if not count or "\n\n" in text or text[0] == "\n":
+        return list(_parse_each_line(data))
+    body = text[:-1].replace("\n", ",")
+    try:
+        values = json.loads(f"[{body}]")
+    except ValueError:
+        return list(_parse_each_line(data))
+    if len(values) != count:
+        return list(_parse_each_line(data))
+    return [value for value in values if isinstance(value, dict)]
+
+
+def _parse_each_line(data: bytes) -> Iterator[dict[str, Any]]:
     loads = json.loads
     for line in data.split(b"\n"):
         if not line:

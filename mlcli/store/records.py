@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable
+from operator import itemgetter
 from typing import Any
 
 from mlcli.store.entities import Metric, parse_json_number
+from mlcli.store.fileio import parse_lines
 
 _encode_string = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
 
@@ -81,3 +84,65 @@ def fold_latest_metrics(records: Iterable[dict[str, Any]], latest: dict[str, Met
             latest[metric.key] = metric
             changed.add(metric.key)
     return changed
+
+
+# A metric line exactly as ``metric_line`` writes it, with a key that needs no escapes
+# (and numbers as strict as JSON's: no leading zeros).
+_INTEGER = rb"-?(?:0|[1-9]\d*)"
+_METRIC_LINE = re.compile(
+    rb'\{"key":"([^"\\\x00-\x1f]*)",'
+    rb'"value":(' + _INTEGER + rb'(?:\.\d+)?(?:[eE][-+]?\d+)?|"NaN"|"Infinity"|"-Infinity"),'
+    rb'"step":(' + _INTEGER + rb'),"timestamp":(' + _INTEGER + rb")\}\n"
+)
+_first = itemgetter(0)
+_NON_FINITE = {b'"NaN"': math.nan, b'"Infinity"': math.inf, b'"-Infinity"': -math.inf}
+
+
+def fold_metric_log(data: bytes, latest: dict[str, Metric]) -> set[str]:
+    """:func:`fold_latest_metrics` over the complete lines of a metrics log.
+
+    Building an index reads every metric point ever logged, so this is the hot path of
+    a cold start. Lines as mlcli writes them are matched by one regular expression and
+    folded with C-level sorts, several times faster than JSON per line; a log with any
+    other line (hand-written, torn, escaped keys) takes the general path.
+    """
+    found = _METRIC_LINE.findall(data)
+    count = len(found)
+    if not count or count != data.count(b"\n"):
+        return fold_latest_metrics(parse_lines(data), latest)
+    keys, values, steps, stamps = zip(*found, strict=True)
+    try:
+        names = {raw: raw.decode() for raw in set(keys)}
+    except UnicodeDecodeError:
+        return fold_latest_metrics(parse_lines(data), latest)
+    steps_int = list(map(int, steps))
+    pairs = list(zip(keys, steps_int, strict=True))
+    by_key = sorted(pairs, key=_first)  # stable: each key's lines stay in file order
+    if len(set(pairs)) == count and by_key == sorted(by_key):
+        # The common case: each key's steps rise line by line, so its last line wins.
+        best = dict(zip(keys, range(count), strict=True))
+    else:
+        # The greatest (step, timestamp, value) wins and a later line wins a tie, as in
+        # fold_latest_metrics: sort, then keep the last index of each key.
+        stamps_int = list(map(int, stamps))
+        sort_values = [_sort_value(v) for v in values]
+        order = sorted(zip(keys, steps_int, stamps_int, sort_values, range(count), strict=True))
+        best = {key: index for key, _, _, _, index in order}
+    changed = set()
+    for raw_key, index in best.items():
+        key = names[raw_key]
+        text = values[index]
+        value = _NON_FINITE[text] if text[:1] == b'"' else float(text)
+        metric = Metric(key, value, steps_int[index], int(stamps[index]))
+        current = latest.get(key)
+        if current is None or metric.sort_key() >= current.sort_key():
+            latest[key] = metric
+            changed.add(key)
+    return changed
+
+
+def _sort_value(text: bytes) -> float:
+    """The value's place in Metric.sort_key: NaN lowest."""
+    if text[:1] == b'"':
+        return -math.inf if text == b'"NaN"' else _NON_FINITE[text]
+    return float(text)

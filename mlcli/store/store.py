@@ -19,7 +19,7 @@ from mlcli.store.entities import (
 from mlcli.store.experiments import ExperimentFiles
 from mlcli.store.fileio import read_log, write_bytes_atomic
 from mlcli.store.index import RunIndex
-from mlcli.store.layout import FORMAT_VERSION, StoreLayout
+from mlcli.store.layout import ARTIFACTS_DIR, FORMAT_VERSION, StoreLayout
 from mlcli.store.locate import (
     StoreAnnouncer,
     default_store_root,
@@ -37,6 +37,7 @@ class Store:
         self.experiments = ExperimentFiles(self.layout)
         self.runs = RunFiles(self.layout)
         self._index: RunIndex | None = None
+        self._runs_uri: str | None = None
 
     # -- opening ----------------------------------------------------------------------------
 
@@ -146,7 +147,14 @@ class Store:
         )
 
     def _run_from_row(self, row: dict[str, Any]) -> Run:
-        info = run_info_from_doc(row, self.layout.artifacts_dir(row["run_id"]).as_uri())
+        run_id = row["run_id"]
+        if not (run_id.isascii() and run_id.isalnum()):  # a name that may need %-encoding
+            uri = self.layout.artifacts_dir(run_id).as_uri()
+        else:  # as_uri() per run costs more than the rest of building the run
+            if self._runs_uri is None:
+                self._runs_uri = self.layout.runs_dir.as_uri()
+            uri = f"{self._runs_uri}/{run_id}/{ARTIFACTS_DIR}"
+        info = run_info_from_doc(row, uri)
         data = RunData(params=row["params"], latest_metrics=row["metrics"], tags=row["tags"])
         return Run(info=info, data=data, experiment_name=row["experiment_name"])
 

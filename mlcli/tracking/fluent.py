@@ -300,14 +300,27 @@ def search_runs(
     order_by: list[str] | str | None = None,
     max_results: int = 100_000,
     include_deleted: bool = False,
-) -> list[Run]:
-    """Runs of the named experiments (names or ids; all active ones when None)."""
+    output_format: str = "list",
+) -> Any:
+    """Runs of the named experiments (names or ids; all active ones when None): a list
+    of Run objects, or with ``output_format="pandas"`` a DataFrame with MLflow's
+    columns (run_id, ..., ``metrics.*``, ``params.*``, ``tags.*``; see
+    ``mlcli/compare/frame.py``)."""
+    if output_format not in ("list", "pandas"):
+        raise InvalidInputError(
+            f"invalid output_format {output_format!r}: expected 'list' or 'pandas'"
+        )
     client = _session.get_client()
     names = [experiments] if isinstance(experiments, str) else experiments
     ids = None if names is None else [client.resolve_experiment(n).experiment_id for n in names]
     orders = [order_by] if isinstance(order_by, str) else order_by
     view = ViewType.ALL if include_deleted else ViewType.ACTIVE_ONLY
-    return client.search_runs(ids, filter, orders, max_results, view)
+    runs = client.search_runs(ids, filter, orders, max_results, view)
+    if output_format == "pandas":
+        from mlcli.compare.frame import runs_frame
+
+        return runs_frame(runs)
+    return runs
 
 
 # -- logging ---------------------------------------------------------------------------------

@@ -1,0 +1,92 @@
+"""`mlcli.search_runs(output_format="pandas")`: MLflow's DataFrame shape."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import mlcli
+
+pd = pytest.importorskip("pandas")
+
+
+def test_dataframe_columns_and_values(add_run) -> None:
+    old = add_run("old", params={"lr": "0.1"}, metrics={"acc": 0.5}, start_time=1_000)
+    new = add_run(
+        "new",
+        params={"lr": "0.2", "model": "rf"},
+        metrics={"acc": [0.1, 0.9], "loss": 0.3},
+        tags={"team": "A"},
+        start_time=2_000,
+        status="RUNNING",
+    )
+    frame = mlcli.search_runs(output_format="pandas")
+    assert list(frame.columns) == [
+        "run_id",
+        "experiment_id",
+        "run_name",
+        "status",
+        "artifact_uri",
+        "start_time",
+        "end_time",
+        "metrics.acc",
+        "metrics.loss",
+        "params.lr",
+        "params.model",
+        "tags.mlcli.runName",
+        "tags.mlcli.user",
+        "tags.team",
+    ]
+    assert list(frame["run_id"]) == [new, old]  # newest first, as search_runs orders
+    assert list(frame["metrics.acc"]) == [0.9, 0.5]
+    assert math.isnan(frame["metrics.loss"][1])
+    assert frame["params.model"][0] == "rf" and pd.isna(frame["params.model"][1])
+    assert frame["start_time"][1] == pd.Timestamp(1_000, unit="ms", tz="UTC")
+    assert pd.isna(frame["end_time"][0])  # still running
+    assert frame["end_time"][1] == pd.Timestamp(2_500, unit="ms", tz="UTC")
+    assert str(frame["metrics.acc"].dtype) == "float64"
+
+
+def test_filter_order_and_empty(add_run) -> None:
+    add_run("a", params={"model": "rf"}, metrics={"acc": 0.5})
+    best = add_run("b", params={"model": "rf"}, metrics={"acc": 0.9})
+    frame = mlcli.search_runs(
+        filter="params.model = 'rf'", order_by="metrics.acc DESC", output_format="pandas"
+    )
+    assert frame["run_id"][0] == best
+    empty = mlcli.search_runs(filter="metrics.acc > 2", output_format="pandas")
+    assert len(empty) == 0 and list(empty.columns)[:3] == ["run_id", "experiment_id", "run_name"]
+    assert isinstance(mlcli.search_runs(), list)
+
+
+def test_unknown_output_format(add_run) -> None:
+    with pytest.raises(mlcli.errors.InvalidInputError, match="'list' or 'pandas'"):
+        mlcli.search_runs(output_format="arrow")
+
+
+def test_the_commands_do_not_import_pandas(add_run, workdir: Path) -> None:
+    a = add_run("a", metrics={"acc": 0.5})
+    b = add_run("b", metrics={"acc": 0.6})
+    probe = (
+        "import sys\nfrom mlcli.cli.main import main\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        "loaded = {m.split('.')[0] for m in sys.modules}\n"
+        "heavy = {'pandas', 'numpy', 'matplotlib', 'git'} & loaded\n"
+        "sys.stderr.write('HEAVY=' + ','.join(sorted(heavy)))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLCLI_")}
+    for args in (["compare", "--json"], ["select", "--max", "acc"], ["diff", a, b]):
+        result = subprocess.run(
+            [sys.executable, "-c", probe, *args],
+            cwd=workdir,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.stderr.rsplit("HEAVY=", 1)[1] == "", (args, result.stderr)
