@@ -36,6 +36,7 @@ PAGES = {
     "models delete": "registry.md",
     "models delete-version": "registry.md",
     "models alias": "registry.md",
+    "build-docker": "serve.md",
 }
 
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 import typer.core
 
-from mlcli.cli import compare, experiments, log, maintenance, models, registry, runs
+from mlcli.cli import compare, experiments, log, maintenance, models, registry, runs, serve
 from mlcli.cli.run import run as run_command
 from mlcli.cli.state import cli_state
 from mlcli.errors import MlcliError
@@ -112,6 +112,8 @@ app.command("run")(run_command)
 registry.add_commands(app, registry.models_app)
 app.add_typer(registry.models_app, name="models")
 models.register(app, registry.models_app)
+app.command("serve")(serve.serve)
+app.command("build-docker")(serve.build_docker)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -1,0 +1,148 @@
+"""``serve(config)``: bind, load, and run the scoring app on uvicorn until SIGTERM.
+
+One worker runs in this process, with the model loaded before the port opens (a bad
+URI or a broken model is a one-line error, not a server that answers 503). With
+``--workers N``, uvicorn's supervisor starts N processes sharing one socket; each
+loads the model itself. SIGTERM or Ctrl-C stops accepting connections and lets the
+requests in flight finish (up to ``timeout`` + 5 s) before exiting.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import socket
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from mlcli.errors import EnvironmentFailure, InvalidInputError
+from mlcli.models.uri import LocalModelUri, parse_model_uri
+from mlcli.serving.config import CONFIG_VARIABLE, ServeConfig
+from mlcli.serving.log import ServerLog
+
+if TYPE_CHECKING:
+    from mlcli.client import MlcliClient
+    from mlcli.projects.feedback import Feedback
+    from mlcli.serving.origin import ModelOrigin
+
+FACTORY = "mlcli.serving.app:app_from_environment"
+
+
+def serve(
+    config: ServeConfig,
+    client: MlcliClient,
+    log: ServerLog | None = None,
+    feedback: Feedback | None = None,
+) -> int:
+    """Serve until stopped; returns the exit code (0 after a clean shutdown)."""
+    from mlcli.serving.origin import locate_model
+
+    log = log or ServerLog()
+    config = with_store(config, client)
+    origin = locate_model(config.model_uri, client)
+    if config.watch and not origin.movable:
+        raise InvalidInputError(
+            f"--watch follows a stage or an alias, and {config.model_uri} names neither: use "
+            "models:/NAME@ALIAS, models:/NAME/STAGE or models:/NAME/latest"
+        )
+    if config.env_manager == "virtualenv":
+        from mlcli.serving.virtualenv import serve_in_virtualenv
+
+        return serve_in_virtualenv(config, origin, feedback)
+    return run_uvicorn(config, client, origin, log)
+
+
+def with_store(config: ServeConfig, client: MlcliClient) -> ServeConfig:
+    """The config with the store's root filled in, when the URI needs a store, so that
+    worker processes and virtualenvs find the same store."""
+    from dataclasses import replace
+
+    if config.store is not None or isinstance(parse_model_uri(config.model_uri), LocalModelUri):
+        return config
+    return replace(config, store=str(client.store.root))
+
+
+def run_uvicorn(
+    config: ServeConfig, client: MlcliClient, origin: ModelOrigin, log: ServerLog
+) -> int:
+    import uvicorn
+
+    from mlcli.serving.app import create_app
+    from mlcli.serving.served import load_served_model
+
+    served = load_served_model(config.model_uri, client) if config.workers == 1 else None
+    if served is not None:
+        origin = served.origin
+        app: object = create_app(config, client, served, log)
+    else:
+        os.environ[CONFIG_VARIABLE] = config.to_json()
+        app = FACTORY
+    settings = uvicorn.Config(
+        app,
+        factory=served is None,
+        workers=config.workers,
+        log_level="warning",
+        access_log=False,  # ours is cheaper and says more (mlcli.serving.log)
+        lifespan="on",
+        timeout_graceful_shutdown=math.ceil(config.timeout) + 5,
+        timeout_keep_alive=30,
+    )
+    sock = bind_socket(config.host, config.port)
+    version = "" if origin.version is None else f" (version {origin.version})"
+    host, port = sock.getsockname()[:2]
+    where = f"[{host}]" if ":" in host else host
+    log.info(
+        f"serving {config.model_uri}{version} on http://{where}:{port} "
+        f"with {config.workers} worker{'s' if config.workers > 1 else ''} (pid {os.getpid()})"
+        + (f"; watching the registry every {config.watch_interval:g} s" if config.watch else "")
+    )
+    if config.workers == 1:
+        _clean_exit_server_class()(settings).run(sockets=[sock])
+    else:
+        from uvicorn.config import STARTUP_FAILURE
+        from uvicorn.supervisors import Multiprocess
+
+        supervisor = Multiprocess(settings, sockets=[sock])
+        supervisor.run()
+        if any(p.exitcode == STARTUP_FAILURE for p in supervisor.processes):
+            raise EnvironmentFailure("a worker could not load the model (its error is above)")
+    log.info("stopped")
+    return 0
+
+
+def _clean_exit_server_class() -> type:
+    """uvicorn's Server, except that after a graceful shutdown on SIGTERM or Ctrl-C the
+    process exits 0 instead of re-raising the signal at itself: stopping is the normal
+    end of a server's life, not a failure (and the caller sees "stopped")."""
+    import uvicorn
+
+    class CleanExitServer(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            with super().capture_signals():
+                yield
+                captured = getattr(self, "_captured_signals", None)
+                if isinstance(captured, list):
+                    captured.clear()
+
+    return CleanExitServer
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening-ready TCP socket on ``host:port`` (port 0: any free port)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP named explicitly: asyncio sets TCP_NODELAY on accepted connections only
+    # when the socket says TCP. Without it, Nagle's algorithm and delayed ACKs add 40 ms
+    # to every keep-alive request (uvicorn's own bind for --workers has that problem).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        reason = exc.strerror or str(exc)
+        raise EnvironmentFailure(f"cannot listen on {host}:{port}: {reason}") from None
+    sock.set_inheritable(True)
+    return sock
