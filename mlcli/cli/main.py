@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 import typer.core
 
-from mlcli.cli import compare, experiments, log, maintenance, models, registry, runs, serve
+from mlcli.cli import compare, experiments, log, maintenance, models, registry, runs, serve, ui
 from mlcli.cli.run import run as run_command
 from mlcli.cli.state import cli_state
 from mlcli.errors import MlcliError
@@ -114,6 +114,7 @@ app.add_typer(registry.models_app, name="models")
 models.register(app, registry.models_app)
 app.command("serve")(serve.serve)
 app.command("build-docker")(serve.build_docker)
+app.command("ui")(ui.ui)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

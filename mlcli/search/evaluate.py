@@ -63,6 +63,9 @@ def field_value(field: Field, run: Run) -> str | float | int | None:
         return data.params.get(field.key)
     if field.kind == "tag":
         return data.tags.get(field.key)
+    if field.key == "duration":
+        end = run.info.end_time
+        return None if end is None else end - run.info.start_time
     value: str | int | None = getattr(run.info, field.key)
     return value
 

@@ -31,6 +31,11 @@ class Attribute:
     column: str
     numeric: bool = False
     nullable: bool = False
+    expression: str | None = None  # SQL over ``r`` for a derived attribute
+
+    @property
+    def sql(self) -> str:
+        return self.expression or f"r.{self.column}"
 
 
 ATTRIBUTES: dict[str, Attribute] = {
@@ -43,6 +48,9 @@ ATTRIBUTES: dict[str, Attribute] = {
         Attribute("experiment_id", "experiment_id"),
         Attribute("start_time", "start_time", numeric=True),
         Attribute("end_time", "end_time", numeric=True, nullable=True),
+        Attribute(
+            "duration", "", numeric=True, nullable=True, expression="(r.end_time - r.start_time)"
+        ),
     )
 }
 
@@ -51,6 +59,7 @@ _ALIASES: dict[str, str] = {
     "user": "user_id",
     "created": "start_time",
     "run name": "run_name",
+    "duration_ms": "duration",
 }
 
 _NOT_FILTERABLE: dict[str, str] = {

@@ -66,7 +66,7 @@ def compile_order(keys: Sequence[OrderKey]) -> tuple[str, list[Any]]:
         direction = "DESC" if key.descending else "ASC"
         if key.field.kind == "attribute":
             attribute = ATTRIBUTES[key.field.key]
-            column = f"r.{attribute.column}"
+            column = attribute.sql
             if attribute.nullable:
                 terms.append(f"{column} IS NULL")
             terms.append(f"{column} {direction}")
@@ -107,7 +107,7 @@ def _compare(node: Compare, args: list[Any]) -> str:
     kind, op = node.field.kind, node.op
     if kind == "attribute":
         attribute = ATTRIBUTES[node.field.key]
-        column = f"r.{attribute.column}"
+        column = attribute.sql
         if op in ("IS NULL", "IS NOT NULL"):
             return f"({column} {op})"
         condition = _value_condition(column, node, attribute.numeric, args)

@@ -14,6 +14,7 @@ from mlcli.store.entities import (
     Metric,
     Run,
     RunData,
+    RunStatus,
     ViewType,
 )
 from mlcli.store.experiments import ExperimentFiles
@@ -114,8 +115,10 @@ class Store:
         order_by: Sequence[str] | None = None,
         max_results: int | None = None,
         view: str = ViewType.ACTIVE_ONLY,
+        offset: int = 0,
     ) -> list[Run]:
-        """Runs of the given experiments (all active ones when None) matching the filter."""
+        """Runs of the given experiments (all active ones when None) matching the filter;
+        ``offset`` skips that many of them first (paging, with ``max_results``)."""
         from mlcli.search import compile_search
 
         self.index.refresh()
@@ -129,11 +132,29 @@ class Store:
             f"ORDER BY {compiled.order_sql}"
         )
         args += compiled.order_args
-        if max_results is not None:
-            sql += " LIMIT ?"
-            args.append(int(max_results))
+        if max_results is not None or offset:
+            sql += " LIMIT ? OFFSET ?"
+            args += [-1 if max_results is None else int(max_results), int(offset)]
         run_ids = [row[0] for row in self.index.query(sql, args)]
         return self.runs_by_id(run_ids)
+
+    def count_matching_runs(
+        self,
+        experiment_ids: Sequence[str] | None = None,
+        filter_string: str | None = None,
+        view: str = ViewType.ACTIVE_ONLY,
+    ) -> int:
+        """How many runs :meth:`search_runs` would find without a limit (from the index)."""
+        from mlcli.search import compile_filter, parse_filter
+
+        self.index.refresh()
+        where_sql, where_args = compile_filter(parse_filter(filter_string))
+        conditions, args = _scope_conditions(experiment_ids, view)
+        if where_sql:
+            conditions.append(f"({where_sql})")
+            args += where_args
+        sql = f"SELECT count(*) FROM runs r WHERE {' AND '.join(conditions)}"
+        return int(self.index.query(sql, args)[0][0])
 
     def count_runs(self) -> dict[str, int]:
         """Active runs per experiment id."""
@@ -145,6 +166,49 @@ class Store:
                 [LifecycleStage.ACTIVE],
             )
         )
+
+    def experiment_activity(self) -> dict[str, tuple[int, int | None]]:
+        """(active runs, last activity in ms) per experiment id: the latest start or end
+        of a run, or metric logged by a live run."""
+        self.index.refresh()
+        activity: dict[str, tuple[int, int | None]] = {
+            experiment_id: (count, last)
+            for experiment_id, count, last in self.index.query(
+                "SELECT experiment_id, count(*), max(max(start_time, coalesce(end_time, 0))) "
+                "FROM runs WHERE lifecycle_stage = ? GROUP BY experiment_id",
+                [LifecycleStage.ACTIVE],
+            )
+        }
+        for experiment_id, last in self.index.query(
+            "SELECT r.experiment_id, max(m.timestamp) FROM runs r JOIN latest_metrics m "
+            "USING (run_id) WHERE r.lifecycle_stage = ? AND r.status IN (?, ?) "
+            "GROUP BY r.experiment_id",
+            [LifecycleStage.ACTIVE, *sorted(RunStatus.LIVE)],
+        ):
+            count, previous = activity.get(experiment_id, (0, None))
+            activity[experiment_id] = (count, max(previous or 0, last or 0) or None)
+        return activity
+
+    def run_keys(self, experiment_ids: Sequence[str]) -> dict[str, list[str]]:
+        """The param, metric and tag keys that active runs of these experiments have."""
+        self.index.refresh()
+        marks = ",".join("?" * len(experiment_ids)) or "NULL"
+        scope = f"SELECT run_id FROM runs WHERE experiment_id IN ({marks}) AND lifecycle_stage = ?"
+        args = [*experiment_ids, LifecycleStage.ACTIVE]
+        return {
+            kind: [
+                row[0]
+                for row in self.index.query(
+                    f"SELECT DISTINCT key FROM {table} WHERE run_id IN ({scope}) ORDER BY key",
+                    args,
+                )
+            ]
+            for kind, table in (
+                ("params", "params"),
+                ("metrics", "latest_metrics"),
+                ("tags", "tags"),
+            )
+        }
 
     def _run_from_row(self, row: dict[str, Any]) -> Run:
         run_id = row["run_id"]

@@ -185,12 +185,15 @@ class TrackingClient:
         order_by: Sequence[str] | None = None,
         max_results: int | None = None,
         run_view_type: str = ViewType.ACTIVE_ONLY,
+        offset: int = 0,
     ) -> list[Run]:
         _flush_buffered_metrics()
         if max_results is not None and max_results < 0:
             raise InvalidInputError(f"invalid max_results {max_results}: must be ≥ 0")
+        if offset < 0:
+            raise InvalidInputError(f"invalid offset {offset}: must be ≥ 0")
         return self.store.search_runs(
-            experiment_ids, filter_string, order_by, max_results, run_view_type
+            experiment_ids, filter_string, order_by, max_results, run_view_type, offset
         )
 
     # -- logging -------------------------------------------------------------------------------

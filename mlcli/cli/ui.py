@@ -1,0 +1,38 @@
+"""``mlcli ui``: the web dashboard over the store."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from mlcli.cli.output import Output
+from mlcli.cli.state import cli_state
+
+
+def ui(
+    ctx: typer.Context,
+    host: Annotated[
+        str,
+        typer.Option("--host", help="Address to listen on (0.0.0.0: every interface)."),
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", "-p", help="Port (0: any free port).")] = 5005,
+    open_browser: Annotated[
+        bool, typer.Option("--open", help="Open the dashboard in the default web browser.")
+    ] = False,
+) -> None:
+    """Serve a web dashboard of the store until Ctrl-C: experiments, a runs table with
+    filters, run pages with charts and artifacts, comparisons and the model registry.
+
+    Read-only, except for promotions from the registry page, which go through the
+    same gates and history as mlcli promote. Listens on 127.0.0.1 unless told.
+
+    Example: mlcli ui --port 5005 --open
+    """
+    from mlcli.ui.server import UiConfig, serve_ui
+
+    config = UiConfig(host=host, port=port, open_browser=open_browser)
+    out = Output()
+    code = serve_ui(config, cli_state(ctx).mlcli_client(), announce=out.info)
+    if code:
+        raise typer.Exit(code)
