@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,8 @@ from typing import Any
 import pytest
 
 from mlcli.cli.main import main
+
+CONTAINER_BASE_IMAGE = "python:3.11-slim"
 
 _ENV_VARS = (
     "MLCLI_STORE",
@@ -29,6 +33,25 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     for name in _ENV_VARS:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+@pytest.fixture(scope="session")
+def container_engine() -> Iterator[Any]:
+    """A Docker SDK client of a real engine that has the base image. Skipped when no
+    engine answers; failed instead when CONTAINER_TESTS_REQUIRED=1 (CI sets it), so
+    CI cannot skip the container tests silently."""
+    from mlcli.errors import EnvironmentFailure
+    from mlcli.images.build import connect_engine, require_base_image
+
+    try:
+        client = connect_engine()
+        require_base_image(client, CONTAINER_BASE_IMAGE)
+    except EnvironmentFailure as exc:
+        if os.environ.get("CONTAINER_TESTS_REQUIRED") == "1":
+            pytest.fail(f"CONTAINER_TESTS_REQUIRED=1, but: {exc}")
+        pytest.skip(f"no usable container engine: {exc}")
+    yield client
+    client.close()
 
 
 @pytest.fixture

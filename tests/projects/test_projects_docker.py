@@ -27,31 +27,13 @@ LABEL = "mlcli-test"
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="session")
-def docker_client() -> Iterator[Any]:
-    required = os.environ.get("CONTAINER_TESTS_REQUIRED") == "1"
-    try:
-        import docker
-
-        client = docker.from_env()
-        client.ping()
-        client.images.get(BASE_IMAGE)
-    except Exception as exc:  # any reason the engine cannot be used: skip or fail
-        message = f"no usable container engine ({type(exc).__name__}: {exc})"
-        if required:
-            pytest.fail(f"CONTAINER_TESTS_REQUIRED=1 but {message}")
-        pytest.skip(message)
-    yield client
-    client.close()
-
-
 @pytest.fixture
-def engine(docker_client: Any) -> Iterator[Any]:
+def engine(container_engine: Any) -> Iterator[Any]:
     """The client; every container labelled mlcli-test is removed afterwards."""
     try:
-        yield docker_client
+        yield container_engine
     finally:
-        for container in docker_client.containers.list(all=True, filters={"label": LABEL}):
+        for container in container_engine.containers.list(all=True, filters={"label": LABEL}):
             with contextlib.suppress(Exception):
                 container.remove(force=True)
 

@@ -14,7 +14,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,19 +139,8 @@ def test_no_engine_is_a_clear_error_suggesting_output_dir(
 
 
 @pytest.fixture(scope="session")
-def engine() -> Iterator[Any]:
-    from mlcli.errors import EnvironmentFailure
-    from mlcli.images.build import connect_engine, require_base_image
-
-    try:
-        client = connect_engine()
-        require_base_image(client, BASE_IMAGE)
-    except EnvironmentFailure as exc:
-        if os.environ.get("CONTAINER_TESTS_REQUIRED") == "1":
-            pytest.fail(f"CONTAINER_TESTS_REQUIRED=1, but: {exc}")
-        pytest.skip(f"no container engine: {exc}")
-    yield client
-    client.close()
+def engine(container_engine: Any) -> Any:
+    return container_engine
 
 
 @dataclass
