@@ -57,6 +57,14 @@ def compare(
         ),
     ] = None,
     experiment: ExperimentOption = None,
+    parent: Annotated[
+        str | None,
+        typer.Option(
+            "--parent",
+            metavar="RUN",
+            help="The child runs of RUN (a sweep's trials), best first by the sweep's objective.",
+        ),
+    ] = None,
     filter_: FilterOption = None,
     order_by: Annotated[
         list[str] | None,
@@ -108,6 +116,9 @@ def compare(
 
     On a terminal, columns that differ stand out and each metric's best value is highlighted.
 
+    With --parent, the runs are a sweep's trials (the child runs of the parent run), best
+    first by the objective the sweep recorded.
+
     Example: mlcli compare --filter "params.model = 'rf'" --order-by "metrics.acc DESC" -n 5
     """
     from mlcli.compare import Directions, build_comparison, select_runs, to_csv, to_markdown
@@ -122,7 +133,21 @@ def compare(
             f"--plot draws on the terminal, not with {formats[0]}: add --plot-file PATH"
         )
     client = get_client(ctx)
-    selected = select_runs(client, runs or (), experiment, filter_, order_by, limit)
+    if parent is not None:
+        from mlcli.sweeps import sweep_trials
+
+        if runs or experiment is not None:
+            raise InvalidInputError(
+                "--parent cannot be combined with RUN arguments or --experiment"
+            )
+        trials = sweep_trials(client, parent, filter_, order_by, limit)
+        selected = trials.runs
+        objective = trials.objective
+        if objective is not None and not higher and not lower:  # highlight as the sweep ranks
+            key = [objective.metric]
+            higher, lower = (key, []) if objective.maximize else ([], key)
+    else:
+        selected = select_runs(client, runs or (), experiment, filter_, order_by, limit)
     directions = Directions.of(higher or (), lower or ())
     comparison = build_comparison(selected, columns, only_changed, directions)
     out = Output(json_mode=json_)

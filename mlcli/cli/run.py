@@ -1,15 +1,22 @@
-"""``mlcli run``: run an MLproject entry point as a tracked run."""
+"""``mlcli run``: run an MLproject entry point as a tracked run, or sweep it (a list
+or a distribution as a ``-P`` value) as a parent run with one child run per trial."""
 
 from __future__ import annotations
 
 import sys
-from typing import IO, Annotated, Any
+from typing import IO, TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from mlcli.cli.options import ExperimentOption, JsonOption, QuietOption
 from mlcli.cli.output import Output
 from mlcli.cli.state import client as get_client
+from mlcli.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from mlcli.sweeps import SweepPlan, SweepRequest, SweepResult
+
+SWEEP_PANEL = "Sweeps (a list or a distribution as a -P value)"
 
 
 def run(
@@ -33,7 +40,9 @@ def run(
             "--param",
             "-P",
             help="A parameter as NAME=VALUE (repeatable); undeclared ones are appended "
-            "as --NAME VALUE.",
+            "as --NAME VALUE. A list '[0.1,0.01]' or a distribution 'loguniform(1e-4,1e-1)', "
+            "uniform(a,b), randint(a,b), choice(a,b) makes a sweep; quote a value to pass "
+            "it as text: 'layers=\"[64,32]\"'.",
         ),
     ] = None,
     env_manager: Annotated[
@@ -64,6 +73,83 @@ def run(
         bool,
         typer.Option("--build-image", help="Docker: run in an image with the project copied in."),
     ] = False,
+    sweep: Annotated[
+        str | None,
+        typer.Option(
+            "--sweep",
+            metavar="SAMPLER",
+            help="grid, random or optuna (default: grid for lists, random with a distribution).",
+            rich_help_panel=SWEEP_PANEL,
+        ),
+    ] = None,
+    trials: Annotated[
+        int | None,
+        typer.Option(
+            "--trials",
+            metavar="N",
+            help="How many trials a random or optuna sweep runs.",
+            rich_help_panel=SWEEP_PANEL,
+        ),
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            "--seed",
+            help="Seed of a random or optuna sweep (default: a new one, recorded).",
+            rich_help_panel=SWEEP_PANEL,
+        ),
+    ] = None,
+    objective: Annotated[
+        str | None,
+        typer.Option(
+            "--objective",
+            metavar="metrics.KEY",
+            help="The metric that ranks the trials (optuna optimises it).",
+            rich_help_panel=SWEEP_PANEL,
+        ),
+    ] = None,
+    direction: Annotated[
+        str | None,
+        typer.Option(
+            "--direction",
+            metavar="minimize|maximize",
+            help="Whether lower or higher --objective is better (default: minimize for "
+            "names like loss or error, else maximize).",
+            rich_help_panel=SWEEP_PANEL,
+        ),
+    ] = None,
+    parallel: Annotated[
+        int,
+        typer.Option(
+            "--parallel",
+            metavar="N",
+            help="Run up to N trials at once, each in its own process.",
+            rich_help_panel=SWEEP_PANEL,
+        ),
+    ] = 1,
+    fail_fast: Annotated[
+        bool,
+        typer.Option(
+            "--fail-fast",
+            help="Stop the sweep (and its running trials) when a trial fails.",
+            rich_help_panel=SWEEP_PANEL,
+        ),
+    ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Print the trials a sweep would run (a table, or --json); run nothing.",
+            rich_help_panel=SWEEP_PANEL,
+        ),
+    ] = False,
+    parent_run: Annotated[
+        str | None, typer.Option("--parent-run", hidden=True, help="The parent run (sweeps).")
+    ] = None,
+    run_tag: Annotated[
+        list[str] | None,
+        typer.Option("--run-tag", hidden=True, help="A tag KEY=VALUE of the new run (sweeps)."),
+    ] = None,
     json_: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
@@ -77,23 +163,63 @@ def run(
     -q or --json the entry point's output goes to stderr, so that stdout
     holds only the id or the JSON.
 
+    A list or a distribution as a -P value makes a sweep: a parent run and
+    one child run per trial (see docs/sweeps.md).
+
     Example: mlcli run . -e train -P alpha=0.5 --experiment demo
     """
     from mlcli.projects import RunRequest, run_project
     from mlcli.projects.parameters import parse_assignments
+    from mlcli.sweeps.spec import parse_sweep
 
     out = Output(json_mode=json_, quiet=quiet)
+    spec = parse_sweep(parse_assignments(param or []))
     request = RunRequest(
         uri=uri,
         entry_point=entry_point,
-        parameters=parse_assignments(param or []),
+        parameters=spec.fixed,
         env_manager=env_manager,
         experiment=experiment,
         run_name=run_name,
         version=version,
         docker_args=tuple(docker_args or ()),
         build_image=build_image,
+        parent_run_id=parent_run,
+        tags=parse_assignments(run_tag or [], "--run-tag"),
     )
+    if spec.is_sweep or sweep is not None or dry_run:
+        from mlcli.sweeps import SweepRequest
+
+        sweep_request = SweepRequest(
+            request,
+            spec,
+            sampler=sweep,
+            trials=trials,
+            seed=seed,
+            objective=objective,
+            direction=direction,
+            parallel=parallel,
+            fail_fast=fail_fast,
+        )
+        _sweep(ctx, out, sweep_request, dry_run)
+        return
+    given = [
+        name
+        for name, value in (
+            ("--trials", trials),
+            ("--seed", seed),
+            ("--objective", objective),
+            ("--direction", direction),
+            ("--parallel", parallel if parallel != 1 else None),
+            ("--fail-fast", fail_fast or None),
+        )
+        if value is not None
+    ]
+    if given:
+        raise InvalidInputError(
+            f"{given[0]} is for sweeps: give a list or a distribution as a -P value, "
+            "e.g. -P 'lr=[0.1,0.01]'"
+        )
     sys.stdout.flush()
     result = run_project(
         request,
@@ -118,6 +244,61 @@ def run(
         out.line(result.run_id)
     if result.exit_code:
         raise typer.Exit(result.exit_code)
+
+
+def _sweep(ctx: typer.Context, out: Output, request: SweepRequest, dry_run: bool) -> None:
+    from mlcli.sweeps import plan_sweep, run_sweep
+
+    if dry_run:
+        _render_plan(out, plan_sweep(request))
+        return
+    sys.stdout.flush()
+    result = run_sweep(
+        request,
+        client=get_client(ctx),
+        feedback=out,
+        echo=_binary(sys.stderr if out.quiet or out.json_mode else sys.stdout),
+    )
+    if out.json_mode:
+        out.json(result.to_dict())
+    elif out.quiet:
+        out.line(result.run_id)
+    else:
+        _render_result(out, result)
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)
+
+
+def _render_plan(out: Output, plan: SweepPlan) -> None:
+    if out.json_mode:
+        out.json(plan.to_dict())
+        return
+    trials = plan.preview()
+    names = list(trials[0].params) if trials else []
+    out.table(["TRIAL", *names], [[t.number, *(t.params[n] for n in names)] for t in trials])
+    what = f"{plan.total} trial(s), {plan.sampler.name}"
+    if plan.adaptive:
+        what += ", values chosen by the sampler as results come in"
+    if plan.sampler.seed is not None and plan.request.seed is None:
+        what += f"; seed {plan.sampler.seed} (pass --seed {plan.sampler.seed} to run these)"
+    out.info(f"Dry run: {what}; nothing was run")
+
+
+def _render_result(out: Output, result: SweepResult) -> None:
+    names = list(result.trials[0].trial.params) if result.trials else []
+    metric = result.objective.metric if result.objective else None
+    best = result.best.run_id if result.best else None
+    rows = []
+    for outcome in result.trials:
+        row: list[Any] = [outcome.trial.number, (outcome.run_id or "")[:8], outcome.status]
+        row += [outcome.trial.params.get(name) for name in names]
+        if metric is not None:
+            value = "" if outcome.value is None else f"{outcome.value:g}"
+            row.append(f"{value} *" if outcome.run_id and outcome.run_id == best else value)
+        rows.append(row)
+    columns = ["TRIAL", "RUN", "STATUS", *names, *([metric] if metric else [])]
+    out.table(columns, rows)
+    out.line(result.run_id)
 
 
 def _binary(stream: Any) -> IO[bytes] | None:

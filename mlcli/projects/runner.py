@@ -61,6 +61,10 @@ class RunRequest:
     version: str | None = None
     docker_args: tuple[str, ...] = ()
     build_image: bool = False
+    #: The parent run (a sweep's); default: the run in ``MLCLI_RUN_ID``, if any.
+    parent_run_id: str | None = None
+    #: Extra tags recorded when the run is created (a sweep's trial number).
+    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -90,9 +94,10 @@ class ProjectRun:
     env_manager: str
 
 
-def plan_run(request: RunRequest) -> RunPlan:
-    """Resolve and check ``request``; raises before any run exists."""
-    source = fetch_project(request.uri, request.version)
+def plan_run(request: RunRequest, *, source: ProjectSource | None = None) -> RunPlan:
+    """Resolve and check ``request``; raises before any run exists. ``source``: the
+    project already fetched (a sweep fetches it once for all its checks)."""
+    source = source or fetch_project(request.uri, request.version)
     project = load_project(source.directory)
     entry_point = project.entry_point(request.entry_point)
     parameters = resolve_parameters(
@@ -143,12 +148,12 @@ class _Launch:
 
     def run(self) -> ProjectRun:
         plan, client = self.plan, self.client
-        experiment_id = _experiment_id(client, plan.request.experiment)
+        experiment_id = run_experiment_id(client, plan.request.experiment)
         run = client.create_run(
             experiment_id=experiment_id,
             run_name=plan.request.run_name,
-            tags=self._tags(),
-            parent_run_id=_parent_run(client),
+            tags={**project_tags(plan), **plan.request.tags},
+            parent_run_id=parent_run_id(client, plan.request),
         )
         run_id = run.info.run_id
         self.feedback.info(
@@ -222,24 +227,6 @@ class _Launch:
         finally:
             sink.close()
 
-    def _tags(self) -> dict[str, str]:
-        plan = self.plan
-        tags = {
-            "mlcli.source.type": "PROJECT",
-            "mlcli.source.name": plan.source.name,
-            "mlcli.project.entryPoint": plan.entry_point.name,
-            "mlcli.project.env": plan.env_manager.name,
-            "mlcli.host": socket.gethostname(),
-            "mlcli.platform": platform.platform(),
-        }
-        if plan.project.name:
-            tags["mlcli.project.name"] = plan.project.name
-        if plan.request.version:
-            tags["mlcli.project.version"] = plan.request.version
-        if plan.lineage is not None:
-            tags.update(plan.lineage.tags())
-        return tags
-
     def _end(self, run_id: str, status: str, code: int | None, reason: str | None) -> None:
         tags = {}
         if code is not None:
@@ -254,7 +241,26 @@ class _Launch:
         )
 
 
-def _experiment_id(client: TrackingClient, reference: str | None) -> str:
+def project_tags(plan: RunPlan) -> dict[str, str]:
+    """The tags of a run of ``plan``: source, entry point, environment, host, lineage."""
+    tags = {
+        "mlcli.source.type": "PROJECT",
+        "mlcli.source.name": plan.source.name,
+        "mlcli.project.entryPoint": plan.entry_point.name,
+        "mlcli.project.env": plan.env_manager.name,
+        "mlcli.host": socket.gethostname(),
+        "mlcli.platform": platform.platform(),
+    }
+    if plan.project.name:
+        tags["mlcli.project.name"] = plan.project.name
+    if plan.request.version:
+        tags["mlcli.project.version"] = plan.request.version
+    if plan.lineage is not None:
+        tags.update(plan.lineage.tags())
+    return tags
+
+
+def run_experiment_id(client: TrackingClient, reference: str | None) -> str:
     """The experiment named (or numbered) ``reference``, created by name if missing;
     without one, ``MLCLI_EXPERIMENT_NAME``, ``MLCLI_EXPERIMENT_ID``, or Default."""
     name = reference or os.environ.get("MLCLI_EXPERIMENT_NAME")
@@ -272,8 +278,11 @@ def _experiment_id(client: TrackingClient, reference: str | None) -> str:
     return DEFAULT_EXPERIMENT_ID
 
 
-def _parent_run(client: TrackingClient) -> str | None:
-    """A project started from inside another run (``MLCLI_RUN_ID`` set) is its child."""
+def parent_run_id(client: TrackingClient, request: RunRequest) -> str | None:
+    """The request's parent run if it names one; else a project started from inside
+    another run (``MLCLI_RUN_ID`` set) is its child."""
+    if request.parent_run_id:
+        return client.resolve_run_id(request.parent_run_id)
     parent = os.environ.get("MLCLI_RUN_ID")
     if parent and client.store.runs.exists(parent):
         return parent
