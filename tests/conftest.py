@@ -35,6 +35,43 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
 
 
+_LOADED_PROBE = """
+import sys
+from mlcli.cli.main import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+sys.stderr.write("\\nLOADED=" + ",".join(sorted(sys.modules)) + "\\n")
+"""
+
+
+@pytest.fixture
+def loaded_modules():
+    """``loaded_modules("run", "--help", cwd=dir)`` runs the command in a fresh
+    interpreter and returns the top-level packages it imported (every module's full
+    name with ``full=True``)."""
+
+    def probe(
+        *args: str, cwd: Path, env: dict[str, str] | None = None, full: bool = False
+    ) -> set[str]:
+        if env is None:
+            env = {k: v for k, v in os.environ.items() if not k.startswith("MLCLI_")}
+        result = subprocess.run(
+            [sys.executable, "-c", _LOADED_PROBE, *args],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert "mlcli: error" not in result.stderr, result.stderr
+        names = set(result.stderr.rsplit("LOADED=", 1)[1].strip().split(","))
+        return names if full else {name.split(".")[0] for name in names}
+
+    return probe
+
+
 @pytest.fixture(scope="session")
 def container_engine() -> Iterator[Any]:
     """A Docker SDK client of a real engine that has the base image. Skipped when no
