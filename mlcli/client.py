@@ -39,6 +39,9 @@ class MlcliClient(TrackingClient):
     def set_registered_model_tag(self, name: str, key: str, value: Any) -> RegisteredModel:
         return self.registry().update_model(name, tags={key: value})
 
+    def delete_registered_model_tag(self, name: str, key: str) -> None:
+        self.registry().delete_tag(name, key)
+
     def delete_registered_model(self, name: str) -> None:
         self.registry().delete_model(name)
 
@@ -70,6 +73,9 @@ class MlcliClient(TrackingClient):
         self, name: str, version: int | str, key: str, value: Any
     ) -> ModelVersion:
         return self.registry().update_version(name, parse_version(version), tags={key: value})
+
+    def delete_model_version_tag(self, name: str, version: int | str, key: str) -> None:
+        self.registry().delete_tag(name, key, parse_version(version))
 
     def delete_model_version(self, name: str, version: int | str) -> None:
         self.registry().delete_version(name, parse_version(version))

@@ -37,6 +37,7 @@ PAGES = {
     "models delete-version": "registry.md",
     "models alias": "registry.md",
     "build-docker": "serve.md",
+    "import-mlflow": "server.md",
 }
 
 

@@ -15,6 +15,7 @@ import typer
 import typer.core
 
 from mlcli.cli import compare, experiments, log, maintenance, models, registry, runs, serve, ui
+from mlcli.cli import server as tracking_server
 from mlcli.cli.run import run as run_command
 from mlcli.cli.state import cli_state
 from mlcli.errors import MlcliError
@@ -115,6 +116,8 @@ models.register(app, registry.models_app)
 app.command("serve")(serve.serve)
 app.command("build-docker")(serve.build_docker)
 app.command("ui")(ui.ui)
+app.command("server")(tracking_server.server)
+app.command("import-mlflow")(tracking_server.import_mlflow)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -198,7 +198,10 @@ def show(ctx: typer.Context, name: NameArgument, json_: JsonOption = False) -> N
         out.json(
             {
                 **model.to_dict(),
-                "versions": [{**v.to_dict(), "run_metrics": metrics[v.version]} for v in versions],
+                "versions": [
+                    {**v.to_dict(), "run_metrics": _json_metrics(metrics[v.version])}
+                    for v in versions
+                ],
             }
         )
         return
@@ -353,6 +356,13 @@ def _run_metrics(client: MlcliClient, version: ModelVersion) -> dict[str, float]
         return client.get_run(version.run_id).data.metrics
     except MlcliError:
         return {}
+
+
+def _json_metrics(metrics: dict[str, float]) -> dict[str, float | str]:
+    """NaN and infinities as "NaN"/"Infinity", as ``runs show --json`` writes them."""
+    from mlcli.store.entities import json_number
+
+    return {key: json_number(value) for key, value in metrics.items()}
 
 
 def _metrics_text(metrics: dict[str, float]) -> str:

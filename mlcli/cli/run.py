@@ -73,6 +73,14 @@ def run(
         bool,
         typer.Option("--build-image", help="Docker: run in an image with the project copied in."),
     ] = False,
+    mlflow_compat: Annotated[
+        bool,
+        typer.Option(
+            "--mlflow-compat",
+            help="Serve the store over MLflow's REST API to the entry point, with "
+            "MLFLOW_TRACKING_URI and MLFLOW_RUN_ID set, so 'import mlflow' logs into this run.",
+        ),
+    ] = False,
     sweep: Annotated[
         str | None,
         typer.Option(
@@ -186,8 +194,14 @@ def run(
         build_image=build_image,
         parent_run_id=parent_run,
         tags=parse_assignments(run_tag or [], "--run-tag"),
+        mlflow_compat=mlflow_compat,
     )
     if spec.is_sweep or sweep is not None or dry_run:
+        if mlflow_compat:
+            raise InvalidInputError(
+                "--mlflow-compat does not reach a sweep's trials: put 'mlflow_compat: true' "
+                "in the MLproject instead"
+            )
         from mlcli.sweeps import SweepRequest
 
         sweep_request = SweepRequest(

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from mlcli.errors import MlcliError, NotFoundError
+from mlcli.projects import mlflow_compat
 from mlcli.projects.envs import (
     Environment,
     EnvManager,
@@ -65,6 +66,8 @@ class RunRequest:
     parent_run_id: str | None = None
     #: Extra tags recorded when the run is created (a sweep's trial number).
     tags: Mapping[str, str] = field(default_factory=dict)
+    #: Serve the store over MLflow's REST API to the entry point (``mlflow_compat.py``).
+    mlflow_compat: bool = False
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,7 @@ def plan_run(request: RunRequest, *, source: ProjectSource | None = None) -> Run
     options = EnvOptions(docker_args=tuple(request.docker_args), build_image=request.build_image)
     manager = _get_env_manager(choose_env_manager(request.env_manager, project), options)
     manager.check(project)
+    mlflow_compat.check(request.mlflow_compat, project, manager.name)
     lineage = source.lineage or collect_lineage(project.directory)
     return RunPlan(request, source, project, entry_point, parameters, manager, lineage)
 
@@ -204,7 +208,8 @@ class _Launch:
             )
             tags = {**environment.tags, "mlcli.project.command": self.command}
             client.log_batch(run_id, tags=tags)
-            code = self._launch(environment, context, interruptions)
+            with mlflow_compat.attached(plan.request.mlflow_compat, plan.project, context) as ctx:
+                code = self._launch(environment, ctx, interruptions)
         finally:
             environment.close()
         return code if code >= 0 else exit_code_for_signal(-code)

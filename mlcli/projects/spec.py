@@ -54,6 +54,9 @@ class Project:
     conda_env: Path | None = None
     docker_env: DockerEnv | None = None
     spec_file: Path | None = None
+    #: ``mlflow_compat: true``: entry points log with ``import mlflow`` (see
+    #: ``mlflow_compat.py``).
+    mlflow_compat: bool = False
 
     @property
     def env_type(self) -> str | None:
@@ -129,6 +132,9 @@ def parse_project(document: Any, directory: Path, spec_file: Path) -> Project:
     name = document.get("name")
     if name is not None and not isinstance(name, str):
         raise InvalidInputError(f"{where}: 'name' must be a string")
+    mlflow_compat = str(document.get("mlflow_compat", False)).lower()
+    if mlflow_compat not in ("true", "false"):
+        raise InvalidInputError(f"{where}: 'mlflow_compat' must be true or false")
     return Project(
         directory=directory,
         name=name,
@@ -137,6 +143,7 @@ def parse_project(document: Any, directory: Path, spec_file: Path) -> Project:
         conda_env=_env_file(document.get("conda_env"), directory, where, "conda_env"),
         docker_env=_docker_env(document.get("docker_env"), where),
         spec_file=spec_file,
+        mlflow_compat=mlflow_compat == "true",
     )
 
 

@@ -109,6 +109,24 @@ class ModelRegistry:
             write_json_atomic(self.layout.model_doc(name), doc)
         return self.get_model(name)
 
+    def delete_tag(self, name: str, key: str, version: int | None = None) -> None:
+        """Remove a tag of the registered model, or of one of its versions."""
+        with self._locked(name):
+            if version is None:
+                doc = self._model_doc(name)
+                tags = dict(doc.get("tags") or {})
+            else:
+                tags = dict(self.get_version(name, version).tags)
+            if key not in tags:
+                what = f"model {name!r}" + ("" if version is None else f" version {version}")
+                raise NotFoundError(f"{what} has no tag {key!r}")
+            self._event(name, "untag", version, tags.pop(key), key)
+            if version is None:
+                doc.update(tags=tags, last_update_time=now_ms())
+                write_json_atomic(self.layout.model_doc(name), doc)
+            else:
+                self._update_version_doc(name, version, tags=tags)
+
     def delete_model(self, name: str) -> None:
         """Remove a registered model with all its versions (renamed away first, so a
         crash half-way leaves no half-model)."""

@@ -24,15 +24,19 @@ VERSION_HEADER = b"x-mlcli-model-version"
 
 
 class ServerLog:
-    def __init__(self, stream: TextIO | None = None) -> None:
+    """``name`` starts each notice: ``mlcli serve``, or ``mlcli server`` for the tracking
+    server."""
+
+    def __init__(self, stream: TextIO | None = None, name: str = "mlcli serve") -> None:
         self._stream = stream
+        self.name = name
 
     @property
     def stream(self) -> TextIO:
         return self._stream or sys.stderr
 
     def info(self, text: str) -> None:
-        self.stream.write(f"mlcli serve: {text}\n")
+        self.stream.write(f"{self.name}: {text}\n")
 
     def line(self, text: str) -> None:
         self.stream.write(text + "\n")

@@ -98,7 +98,7 @@ def run_uvicorn(
         + (f"; watching the registry every {config.watch_interval:g} s" if config.watch else "")
     )
     if config.workers == 1:
-        _clean_exit_server_class()(settings).run(sockets=[sock])
+        clean_exit_server_class()(settings).run(sockets=[sock])
     else:
         from uvicorn.config import STARTUP_FAILURE
         from uvicorn.supervisors import Multiprocess
@@ -111,7 +111,7 @@ def run_uvicorn(
     return 0
 
 
-def _clean_exit_server_class() -> type:
+def clean_exit_server_class() -> type:
     """uvicorn's Server, except that after a graceful shutdown on SIGTERM or Ctrl-C the
     process exits 0 instead of re-raising the signal at itself: stopping is the normal
     end of a server's life, not a failure (and the caller sees "stopped")."""

@@ -19,6 +19,7 @@ METRICS_LOG = "metrics.jsonl"
 TAGS_LOG = "tags.jsonl"
 ARTIFACTS_DIR = "artifacts"
 EXPERIMENT_DOC = "experiment.json"
+LOGGED_MODELS_DIR = "logged_models"
 
 
 class StoreLayout:
@@ -69,6 +70,14 @@ class StoreLayout:
 
     def artifacts_dir(self, run_id: str) -> Path:
         return self.runs_dir / run_id / ARTIFACTS_DIR
+
+    def logged_models_dir(self, run_id: str) -> Path:
+        """MLflow 3 "logged models" of a run: one JSON document each; their files are
+        under the run's artifacts (see ``logged_models.py``)."""
+        return self.runs_dir / run_id / LOGGED_MODELS_DIR
+
+    def logged_model_doc(self, run_id: str, model_id: str) -> Path:
+        return self.runs_dir / run_id / LOGGED_MODELS_DIR / f"{model_id}.json"
 
     @property
     def models_dir(self) -> Path:

@@ -28,7 +28,7 @@ from mlcli.store.records import (
     key_value_line,
     metric_line,
 )
-from mlcli.store.validation import validate_run_id_prefix
+from mlcli.store.validation import validate_run_id, validate_run_id_prefix
 
 RUN_NAME_TAG = "mlcli.runName"
 PARENT_RUN_TAG = "mlcli.parentRunId"
@@ -80,8 +80,12 @@ class RunFiles:
         parent_run_id: str | None = None,
         start_time: int | None = None,
         status: str = RunStatus.RUNNING,
+        run_id: str | None = None,
     ) -> RunInfo:
-        run_id = uuid.uuid4().hex
+        """A new run; ``run_id`` keeps a given id (an import's) instead of a random one."""
+        run_id = uuid.uuid4().hex if run_id is None else validate_run_id(run_id)
+        if self.exists(run_id):
+            raise ConflictError(f"a run with id {run_id} already exists")
         self.layout.runs_dir.mkdir(parents=True, exist_ok=True)
         staging = self.layout.runs_dir / f".new-{run_id}"
         staging.mkdir()
@@ -105,7 +109,10 @@ class RunFiles:
             lines = "".join(key_value_line(k, v) for k, v in all_tags.items())
             append_bytes(staging / TAGS_LOG, lines.encode())
             (staging / ARTIFACTS_DIR).mkdir()
-            os.rename(staging, self.layout.run_dir(run_id))
+            try:
+                os.rename(staging, self.layout.run_dir(run_id))
+            except OSError as exc:  # a given id taken meanwhile (a non-empty target)
+                raise ConflictError(f"a run with id {run_id} already exists") from exc
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise

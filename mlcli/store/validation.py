@@ -148,6 +148,13 @@ def validate_run_name(name: object) -> str:
     return name
 
 
+def validate_run_id(run_id: object) -> str:
+    """A full run id: 32 lowercase hexadecimal characters (MLflow's run ids qualify)."""
+    if not isinstance(run_id, str) or len(run_id) != 32 or not _RUN_ID_PATTERN.match(run_id):
+        raise InvalidInputError(f"invalid run id {run_id!r}: expected 32 hexadecimal characters")
+    return run_id
+
+
 def validate_run_id_prefix(prefix: object) -> str:
     if not isinstance(prefix, str) or not _RUN_ID_PATTERN.match(prefix.lower()):
         raise InvalidInputError(

@@ -119,7 +119,12 @@ class TrackingClient:
         tags: Mapping[str, Any] | None = None,
         parent_run_id: str | None = None,
         start_time: int | None = None,
+        *,
+        user_id: str | None = None,
+        run_id: str | None = None,
     ) -> Run:
+        """A new RUNNING run. ``user_id`` defaults to this process's user (a server
+        passes its client's); ``run_id`` keeps a given id (an import's)."""
         store = self.writable_store()
         experiment = store.experiments.get(str(experiment_id or DEFAULT_EXPERIMENT_ID))
         if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
@@ -135,10 +140,11 @@ class TrackingClient:
         info = store.runs.create(
             experiment_id=experiment.experiment_id,
             run_name=name,
-            user_id=current_user(),
+            user_id=user_id or current_user(),
             tags=clean_tags,
             parent_run_id=parent_run_id,
             start_time=None if start_time is None else validate_timestamp(start_time),
+            run_id=run_id,
         )
         return self.get_run(info.run_id)
 

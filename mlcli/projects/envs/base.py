@@ -35,6 +35,8 @@ class RunContext:
     run_id: str
     experiment_id: str
     store_root: Path
+    #: More variables for the entry point (MLflow's, with --mlflow-compat).
+    extra: Mapping[str, str] = field(default_factory=dict)
 
     def variables(self, store_root: str | None = None) -> dict[str, str]:
         return {
@@ -43,6 +45,7 @@ class RunContext:
             "MLCLI_STORE": store_root or str(self.store_root),
             # Python buffers a pipe's output; unbuffered, the terminal shows it live.
             "PYTHONUNBUFFERED": "1",
+            **self.extra,
         }
 
 

@@ -1,0 +1,108 @@
+"""``mlcli server`` and ``mlcli import-mlflow``: the store for MLflow's clients, and
+MLflow's stores into mlcli."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mlcli.cli.options import JsonOption, QuietOption
+from mlcli.cli.output import Output
+from mlcli.cli.state import cli_state
+
+
+def server(
+    ctx: typer.Context,
+    host: Annotated[
+        str,
+        typer.Option("--host", help="Address to listen on (0.0.0.0: every interface)."),
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", "-p", help="Port (0: any free port).")] = 5000,
+    workers: Annotated[
+        int, typer.Option("--workers", "-w", help="Worker processes sharing the port.")
+    ] = 1,
+    auth_token_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--auth-token-file",
+            help="Require 'Authorization: Bearer <token>' on every request, with the token "
+            "in this file (clients set MLFLOW_TRACKING_TOKEN).",
+        ),
+    ] = None,
+    max_body_size: Annotated[
+        str,
+        typer.Option("--max-body-size", help="Largest JSON request (e.g. 16MiB); 413 above."),
+    ] = "16MiB",
+    max_artifact_size: Annotated[
+        str,
+        typer.Option("--max-artifact-size", help="Largest uploaded artifact file; 413 above."),
+    ] = "5GiB",
+) -> None:
+    """Serve the store over MLflow's REST API, so that `import mlflow` code logs into it.
+
+    Point MLflow clients at it with MLFLOW_TRACKING_URI=http://HOST:PORT: experiments,
+    runs, metrics, artifacts (proxied), logged models and the model registry all land
+    in this store, where every mlcli command sees them. Listens on 127.0.0.1 unless
+    told; use --auth-token-file on a network. One access line per request on stderr.
+
+    Example: mlcli server --port 5000 & MLFLOW_TRACKING_URI=http://127.0.0.1:5000 python train.py
+    """
+    from mlcli.server import ServerConfig, run_server
+    from mlcli.serving.config import parse_size
+
+    store = cli_state(ctx).client().writable_store()
+    config = ServerConfig(
+        str(store.root),
+        host=host,
+        port=port,
+        workers=workers,
+        auth_token_file=None if auth_token_file is None else str(auth_token_file),
+        max_body_bytes=parse_size(max_body_size),
+        max_artifact_bytes=parse_size(max_artifact_size),
+    )
+    code = run_server(config)
+    if code:
+        raise typer.Exit(code)
+
+
+def import_mlflow(
+    ctx: typer.Context,
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="An MLflow file store (an mlruns folder or file: URI) or SQLite database "
+            "(a file or sqlite:/// URI).",
+        ),
+    ],
+    json_: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Copy an MLflow store's experiments, runs and registered models into this store.
+
+    Runs keep their MLflow ids, with params, full metric histories, tags (mlflow.* as
+    mlcli.*), artifacts and logged models; registered models keep their version
+    numbers, stages, aliases and tags. Importing again adds only what is new. MLflow
+    need not be installed.
+
+    Example: mlcli import-mlflow ./mlruns && mlcli import-mlflow sqlite:///mlflow.db
+    """
+    from mlcli.mlflow_import import import_mlflow as run_import
+
+    out = Output(json_mode=json_, quiet=quiet)
+    client = cli_state(ctx).mlcli_client()
+    with out.progress("importing runs") as progress:
+        report = run_import(source, client, progress)
+    for warning in report.warnings:
+        out.warn(warning)
+    if json_:
+        out.json(report.to_dict())
+        return
+    out.info(
+        f"Imported {report.runs_imported} run(s) ({report.runs_skipped} already here), "
+        f"{report.metric_points} metric point(s), {report.artifact_files} artifact file(s), "
+        f"{report.logged_models} logged model(s), {report.versions_imported} model version(s) "
+        f"({report.versions_skipped} already here); created {report.experiments_created} "
+        f"experiment(s) and {report.models_created} registered model(s)"
+    )

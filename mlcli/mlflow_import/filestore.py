@@ -1,0 +1,244 @@
+"""Reading an MLflow file store (``mlruns/``, REFERENCE.md section 1) without MLflow.
+
+    <exp>/meta.yaml, <exp>/tags/<key>                 experiments (.trash/<exp> when deleted)
+    <exp>/<run>/meta.yaml, params/, tags/, metrics/   runs; a metric file holds
+                                                      "timestamp value step [...]" lines
+    <exp>/<run>/artifacts/                            the run's files
+    <exp>/models/m-<hex>/meta.yaml, artifacts/        MLflow 3 logged models
+    models/<name>/meta.yaml, tags/, aliases/, version-<n>/   the registry
+
+Keys with '/' are nested folders. A torn last metric line is skipped.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from mlcli.errors import InvalidInputError
+from mlcli.mlflow_import.locations import local_folder
+from mlcli.mlflow_import.records import (
+    RUN_STATUS_NUMBERS,
+    MlflowSource,
+    SourceExperiment,
+    SourceLoggedModel,
+    SourceModel,
+    SourceRun,
+    SourceVersion,
+)
+from mlcli.store import Metric
+
+_RESERVED = frozenset({"tags", "datasets", "traces", "models", ".trash"})
+_MODEL_STATUS = {1: "PENDING", 2: "READY", 3: "FAILED"}
+
+
+class FileStoreSource(MlflowSource):
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.label = str(root)
+
+    def experiments(self) -> list[SourceExperiment]:
+        found = []
+        for directory in self._experiment_dirs():
+            meta = _yaml(directory / "meta.yaml")
+            if not meta or "name" not in meta:
+                continue
+            found.append(
+                SourceExperiment(
+                    experiment_id=str(meta.get("experiment_id", directory.name)),
+                    name=str(meta["name"]),
+                    lifecycle_stage=str(meta.get("lifecycle_stage") or "active"),
+                    tags=_key_files(directory / "tags"),
+                )
+            )
+        return found
+
+    def runs(self, experiment_id: str) -> Iterator[SourceRun]:
+        directory = self._experiment_dir(experiment_id)
+        if directory is None:
+            return
+        for entry in sorted(os.scandir(directory), key=lambda e: e.name):
+            if entry.name in _RESERVED or not entry.is_dir():
+                continue
+            run_dir = Path(entry.path)
+            meta = _yaml(run_dir / "meta.yaml")
+            if not meta:
+                continue
+            yield self._run(run_dir, meta, experiment_id)
+
+    def metrics(self, run: SourceRun) -> list[Metric]:
+        run_dir = self._run_dir(run)
+        if run_dir is None:
+            return []
+        metrics: list[Metric] = []
+        seen: set[tuple[str, str, int, int]] = set()
+        for key, text in _key_files(run_dir / "metrics").items():
+            for line in text.splitlines():
+                metric = _metric(key, line)
+                if metric is None:
+                    continue
+                point = (key, repr(metric.value), metric.step, metric.timestamp)
+                if point not in seen:  # log_model re-logs a run's points (REFERENCE 1.5)
+                    seen.add(point)
+                    metrics.append(metric)
+        return metrics
+
+    def logged_models(self, experiment_id: str) -> list[SourceLoggedModel]:
+        directory = self._experiment_dir(experiment_id)
+        if directory is None or not (directory / "models").is_dir():
+            return []
+        found = []
+        for model_dir in sorted((directory / "models").iterdir()):
+            meta = _yaml(model_dir / "meta.yaml")
+            if not meta or not str(meta.get("model_id", "")).startswith("m-"):
+                continue
+            found.append(
+                SourceLoggedModel(
+                    model_id=str(meta["model_id"]),
+                    name=str(meta.get("name") or "model"),
+                    run_id=meta.get("source_run_id") or None,
+                    status=_MODEL_STATUS.get(_int(meta.get("status")), "READY"),
+                    creation_timestamp=_int(meta.get("creation_timestamp")),
+                    model_type=meta.get("model_type") or None,
+                    tags=_key_files(model_dir / "tags"),
+                    params=_key_files(model_dir / "params"),
+                    artifacts=local_folder(None, model_dir / "artifacts")
+                    or local_folder(meta.get("artifact_location")),
+                )
+            )
+        return found
+
+    def registered_models(self) -> list[SourceModel]:
+        registry = self.root / "models"
+        if not registry.is_dir():
+            return []
+        models = []
+        for model_dir in sorted(registry.iterdir()):
+            meta = _yaml(model_dir / "meta.yaml")
+            if not meta:
+                continue
+            aliases = {
+                alias: _int(text) for alias, text in _key_files(model_dir / "aliases").items()
+            }
+            versions = [
+                self._version(version_dir)
+                for version_dir in model_dir.iterdir()
+                if version_dir.name.startswith("version-") and (version_dir / "meta.yaml").is_file()
+            ]
+            models.append(
+                SourceModel(
+                    name=str(meta.get("name") or model_dir.name),
+                    description=str(meta.get("description") or ""),
+                    tags=_key_files(model_dir / "tags"),
+                    aliases=aliases,
+                    versions=sorted(versions, key=lambda v: v.version),
+                )
+            )
+        return models
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _experiment_dirs(self) -> list[Path]:
+        dirs = [p for p in self.root.iterdir() if p.is_dir() and p.name not in _RESERVED]
+        trash = self.root / ".trash"
+        if trash.is_dir():
+            dirs += [p for p in trash.iterdir() if p.is_dir()]
+        return sorted(dirs, key=lambda p: (not p.name.isdigit(), len(p.name), p.name))
+
+    def _experiment_dir(self, experiment_id: str) -> Path | None:
+        for candidate in (self.root / experiment_id, self.root / ".trash" / experiment_id):
+            if (candidate / "meta.yaml").is_file():
+                return candidate
+        return None
+
+    def _run_dir(self, run: SourceRun) -> Path | None:
+        directory = self._experiment_dir(run.experiment_id)
+        return None if directory is None else directory / run.run_id
+
+    def _run(self, run_dir: Path, meta: dict[str, Any], experiment_id: str) -> SourceRun:
+        status = meta.get("status", 1)
+        return SourceRun(
+            run_id=str(meta.get("run_id") or meta.get("run_uuid") or run_dir.name),
+            experiment_id=experiment_id,
+            name=str(meta.get("run_name") or ""),
+            user_id=str(meta.get("user_id") or ""),
+            status=RUN_STATUS_NUMBERS.get(_int(status), "RUNNING")
+            if not isinstance(status, str)
+            else status,
+            start_time=_int(meta.get("start_time")),
+            end_time=None if meta.get("end_time") is None else _int(meta.get("end_time")),
+            lifecycle_stage=str(meta.get("lifecycle_stage") or "active"),
+            deleted_time=meta.get("deleted_time"),
+            tags=_key_files(run_dir / "tags"),
+            params=_key_files(run_dir / "params"),
+            artifacts=local_folder(None, run_dir / "artifacts")
+            or local_folder(meta.get("artifact_uri")),
+        )
+
+    def _version(self, version_dir: Path) -> SourceVersion:
+        meta = _yaml(version_dir / "meta.yaml")
+        storage = meta.get("storage_location") or meta.get("source")
+        return SourceVersion(
+            version=_int(meta.get("version") or version_dir.name.removeprefix("version-")),
+            source=str(meta.get("source") or ""),
+            run_id=meta.get("run_id") or None,
+            stage=str(meta.get("current_stage") or "None"),
+            description=str(meta.get("description") or ""),
+            tags=_key_files(version_dir / "tags"),
+            files=local_folder(storage),
+            model_id=meta.get("model_id") or None,
+        )
+
+
+def _yaml(path: Path) -> dict[str, Any]:
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        document = yaml.load(text, Loader=loader)
+    except yaml.YAMLError as exc:
+        raise InvalidInputError(f"{path} is not valid YAML: {exc}") from None
+    return document if isinstance(document, dict) else {}
+
+
+def _key_files(directory: Path) -> dict[str, str]:
+    """Files under ``directory`` as {relative path: content}; nested folders are keys
+    with '/'."""
+    found: dict[str, str] = {}
+    if not directory.is_dir():
+        return found
+    for path in sorted(directory.rglob("*")):
+        if path.is_file():
+            found[path.relative_to(directory).as_posix()] = path.read_text(
+                encoding="utf-8", errors="replace"
+            )
+    return found
+
+
+def _metric(key: str, line: str) -> Metric | None:
+    parts = line.split()
+    if len(parts) not in (2, 3, 4, 5, 6):
+        return None
+    try:
+        timestamp = int(parts[0])
+        value = float(parts[1])
+        step = int(parts[2]) if len(parts) > 2 else 0
+    except ValueError:
+        return None
+    if math.isnan(value):
+        value = math.nan
+    return Metric(key=key, value=value, step=step, timestamp=timestamp)
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0

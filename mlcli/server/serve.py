@@ -1,0 +1,57 @@
+"""``run_server``: bind the address, then serve the store on uvicorn until SIGTERM.
+
+The socket is bound first (a taken port is a one-line error; ``--port 0`` says which
+port it got). One worker runs in this process; with ``--workers N`` uvicorn's
+supervisor starts N processes sharing the socket, each with its own app. SIGTERM or
+Ctrl-C lets the requests in flight finish, then the server exits 0.
+"""
+
+from __future__ import annotations
+
+import os
+
+from mlcli.server.config import CONFIG_VARIABLE, ServerConfig
+from mlcli.serving.log import ServerLog
+from mlcli.serving.server import bind_socket, clean_exit_server_class
+
+FACTORY = "mlcli.server.app:app_from_environment"
+
+
+def run_server(config: ServerConfig, log: ServerLog | None = None) -> int:
+    import uvicorn
+
+    from mlcli.server.app import create_app
+
+    log = log or ServerLog(name="mlcli server")
+    token = config.token()  # a bad token file is an error before anything listens
+    if config.workers == 1:
+        app: object = create_app(config, log)
+    else:
+        os.environ[CONFIG_VARIABLE] = config.to_json()
+        app = FACTORY
+    settings = uvicorn.Config(
+        app,
+        factory=config.workers > 1,
+        workers=config.workers,
+        log_level="warning",
+        access_log=False,  # ours (mlcli.serving.log) is cheaper
+        lifespan="off",
+        timeout_graceful_shutdown=30,
+        timeout_keep_alive=30,
+    )
+    sock = bind_socket(config.host, config.port)
+    host, port = sock.getsockname()[:2]
+    where = f"[{host}]" if ":" in host else host
+    auth = "bearer token required" if token else "no authentication"
+    log.info(
+        f"serving the store {config.store} over MLflow's REST API on http://{where}:{port} "
+        f"({auth}; {config.workers} worker{'s' if config.workers > 1 else ''}; pid {os.getpid()})"
+    )
+    if config.workers == 1:
+        clean_exit_server_class()(settings).run(sockets=[sock])
+    else:
+        from uvicorn.supervisors import Multiprocess
+
+        Multiprocess(settings, sockets=[sock]).run()
+    log.info("stopped")
+    return 0
