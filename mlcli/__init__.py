@@ -49,6 +49,7 @@ _LAZY.update(
         "register_model": "mlcli.client",
         "TrackingClient": "mlcli.tracking",
         "MlcliError": "mlcli.errors",
+        "autolog": "mlcli.autologging",
         "evaluate": "mlcli.models.evaluation",
         "log_model": "mlcli.models.log",
     }
@@ -57,6 +58,7 @@ _LAZY.update(
 __all__ = ["__version__", *sorted(_LAZY)]
 
 if TYPE_CHECKING:
+    from mlcli.autologging import autolog
     from mlcli.client import MlcliClient, register_model
     from mlcli.errors import MlcliError
     from mlcli.models.evaluation import evaluate

@@ -21,6 +21,7 @@ from mlcli.models.signature import ModelSignature
 __all__ = [
     "DEFAULT_SERIALIZATION_FORMAT",
     "SERIALIZATION_FORMATS",
+    "autolog",
     "load_model",
     "log_model",
     "save_model",
@@ -92,3 +93,24 @@ def log_model(
 def load_model(model_uri: str, *, skops_trusted_types: Iterable[str] = ()) -> Any:
     """The estimator itself, from a path, ``runs:/`` or ``models:/`` URI."""
     return load_native_model(model_uri, "sklearn", skops_trusted_types=skops_trusted_types)
+
+
+def autolog(
+    log_models: bool = True,
+    log_input_examples: bool = False,
+    max_tuning_runs: int | None = 5,
+    disable: bool = False,
+    *,
+    serialization_format: str = DEFAULT_SERIALIZATION_FORMAT,
+) -> None:
+    """Log every scikit-learn ``fit`` (params, training metrics, model, class tags);
+    ``disable=True`` restores the original methods. See docs/capture.md."""
+    from mlcli.autologging.sklearn import autolog as _autolog
+
+    _autolog(
+        log_models,
+        log_input_examples,
+        max_tuning_runs,
+        disable,
+        serialization_format=serialization_format,
+    )

@@ -315,6 +315,8 @@ def render_diff(out: Output, result: RunDiff) -> None:
     _metrics_section(out, result)
     _mapping_section(out, "Tags", result.tags)
     _mapping_section(out, "Environment", result.environment)
+    if result.packages is not None:
+        _mapping_section(out, "Packages", result.packages)
     _code_section(out, result.code)
 
 

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from mlcli.sweeps import SweepPlan, SweepRequest, SweepResult
 
 SWEEP_PANEL = "Sweeps (a list or a distribution as a -P value)"
+CAPTURE_PANEL = "Capture (metrics from the output, system metrics; see docs/capture.md)"
 
 
 def run(
@@ -158,6 +159,52 @@ def run(
         list[str] | None,
         typer.Option("--run-tag", hidden=True, help="A tag KEY=VALUE of the new run (sweeps)."),
     ] = None,
+    output_scalars: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--output-scalars",
+            metavar="REGEX",
+            help="A pattern with named groups (key and value, step, or a metric's name) "
+            "that finds metrics in the entry point's output (repeatable); replaces the "
+            "MLproject's outputs.scalars and the default 'key: number' / 'key=number'.",
+            rich_help_panel=CAPTURE_PANEL,
+        ),
+    ] = None,
+    no_output_scalars: Annotated[
+        bool,
+        typer.Option(
+            "--no-output-scalars",
+            help="Do not log metrics from the entry point's output.",
+            rich_help_panel=CAPTURE_PANEL,
+        ),
+    ] = False,
+    test_output_scalars: Annotated[
+        str | None,
+        typer.Option(
+            "--test-output-scalars",
+            metavar="FILE",
+            help="Run nothing: show what the output in FILE ('-': stdin) would log.",
+            rich_help_panel=CAPTURE_PANEL,
+        ),
+    ] = None,
+    system_metrics_interval: Annotated[
+        float,
+        typer.Option(
+            "--system-metrics-interval",
+            metavar="SECONDS",
+            help="Log the entry point's CPU, memory, disk and network I/O (and GPUs) "
+            "as system/... metrics this often.",
+            rich_help_panel=CAPTURE_PANEL,
+        ),
+    ] = 10.0,
+    no_system_metrics: Annotated[
+        bool,
+        typer.Option(
+            "--no-system-metrics",
+            help="Do not sample system metrics.",
+            rich_help_panel=CAPTURE_PANEL,
+        ),
+    ] = False,
     json_: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
@@ -171,16 +218,30 @@ def run(
     -q or --json the entry point's output goes to stderr, so that stdout
     holds only the id or the JSON.
 
+    Lines such as 'loss: 0.5' in its output become metrics, its processes'
+    CPU, memory and I/O are sampled as system/... metrics, and the packages
+    of its environment are saved as environment/requirements.txt (see
+    docs/capture.md).
+
     A list or a distribution as a -P value makes a sweep: a parent run and
     one child run per trial (see docs/sweeps.md).
 
     Example: mlcli run . -e train -P alpha=0.5 --experiment demo
     """
+    from mlcli.capture.run_capture import CaptureOptions
     from mlcli.projects import RunRequest, run_project
     from mlcli.projects.parameters import parse_assignments
     from mlcli.sweeps.spec import parse_sweep
 
     out = Output(json_mode=json_, quiet=quiet)
+    capture = CaptureOptions(
+        output_scalars=tuple(output_scalars or ()),
+        output_scalars_enabled=not no_output_scalars,
+        system_metrics_interval=None if no_system_metrics else system_metrics_interval,
+    )
+    if test_output_scalars is not None:
+        _test_output_scalars(out, test_output_scalars, uri, capture)
+        return
     spec = parse_sweep(parse_assignments(param or []))
     request = RunRequest(
         uri=uri,
@@ -194,6 +255,7 @@ def run(
         build_image=build_image,
         parent_run_id=parent_run,
         tags=parse_assignments(run_tag or [], "--run-tag"),
+        capture=capture,
         mlflow_compat=mlflow_compat,
     )
     if spec.is_sweep or sweep is not None or dry_run:
@@ -313,6 +375,27 @@ def _render_result(out: Output, result: SweepResult) -> None:
     columns = ["TRIAL", "RUN", "STATUS", *names, *([metric] if metric else [])]
     out.table(columns, rows)
     out.line(result.run_id)
+
+
+def _test_output_scalars(out: Output, path: str, uri: str, capture: Any) -> None:
+    from pathlib import Path
+
+    from mlcli.capture.run_capture import scalars_of_output
+    from mlcli.errors import NotFoundError
+
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(errors="replace")
+    except FileNotFoundError:
+        raise NotFoundError(f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise InvalidInputError(f"{path} is a directory, not an output file") from None
+    scalars = scalars_of_output(text, capture, Path(uri))
+    if out.json_mode:
+        out.json([s.to_dict() for s in scalars])
+        return
+    rows = [[s.line, s.key, f"{s.value:.10g}", s.step] for s in scalars]
+    out.table(["LINE", "KEY", "VALUE", "STEP"], rows)
+    out.info(f"{len(scalars)} metric point(s) from {len(text.splitlines())} line(s)")
 
 
 def _binary(stream: Any) -> IO[bytes] | None:

@@ -1,5 +1,7 @@
 """What changed from one run to another: params, metrics, tags, the environment the
-runs recorded (``mlcli.*`` system tags) and, through git, the code."""
+runs recorded (``mlcli.*`` system tags), the packages they ran with (the
+``environment/requirements.txt`` that ``mlcli run`` records) and, through git, the
+code."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from typing import Any, Literal
 from mlcli.compare.code import CodeDiff, diff_code
 from mlcli.compare.columns import GIT_COMMIT_TAG
 from mlcli.compare.direction import Directions
+from mlcli.compare.packages import read_packages
 from mlcli.store import Run
 from mlcli.store.entities import json_number
 from mlcli.tracking import TrackingClient
@@ -114,6 +117,8 @@ class RunDiff:
     tags: MappingDiff
     environment: MappingDiff
     code: CodeDiff
+    #: Package versions, when both runs recorded their packages (else None).
+    packages: MappingDiff | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The ``mlcli diff --json`` shape (docs/compare.md)."""
@@ -124,6 +129,7 @@ class RunDiff:
             "metrics": [m.to_dict() for m in self.metrics],
             "tags": self.tags.to_dict(),
             "environment": self.environment.to_dict(),
+            "packages": None if self.packages is None else self.packages.to_dict(),
             "code": self.code.to_dict(),
         }
 
@@ -157,6 +163,7 @@ def diff_runs(
         cwd=cwd,
         repository=repository,
     )
+    packages_a, packages_b = read_packages(artifacts_a), read_packages(artifacts_b)
     return RunDiff(
         run_a=run_a,
         run_b=run_b,
@@ -165,6 +172,11 @@ def diff_runs(
         tags=MappingDiff.between(user_a, user_b),
         environment=MappingDiff.between(system_a, system_b),
         code=code,
+        packages=(
+            None
+            if packages_a is None or packages_b is None
+            else MappingDiff.between(packages_a, packages_b)
+        ),
     )
 
 

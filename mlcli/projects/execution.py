@@ -15,7 +15,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Protocol
 
@@ -62,11 +62,13 @@ class OutputSink:
         stderr_log: Path,
         stdout_echo: IO[bytes] | None = None,
         stderr_echo: IO[bytes] | None = None,
+        stdout_listener: Callable[[bytes], None] | None = None,
     ) -> None:
         stdout_log.parent.mkdir(parents=True, exist_ok=True)
         stderr_log.parent.mkdir(parents=True, exist_ok=True)
         self._files = (open(stdout_log, "ab"), open(stderr_log, "ab"))  # noqa: SIM115
         self._echo = (stdout_echo, stderr_echo)
+        self._listener = stdout_listener  # output scalars: sees stdout as it arrives
         self._lock = threading.Lock()
 
     def write(self, stream: int, data: bytes) -> None:
@@ -77,6 +79,8 @@ class OutputSink:
         with contextlib.suppress(ValueError):  # closed: a straggler after the run ended
             log.write(data)
             log.flush()
+        if stream == 1 and self._listener is not None:
+            self._listener(data)
         echo = self._echo[stream - 1]
         if echo is not None:
             with self._lock, contextlib.suppress(OSError, ValueError):
@@ -121,6 +125,10 @@ class ProcessExecution:
             sink.pump(1, _chunks(self.process.stdout)),
             sink.pump(2, _chunks(self.process.stderr)),
         ]
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
 
     def wait(self) -> int:
         code = self.process.wait()

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import IO
 
+from mlcli.capture.run_capture import CaptureOptions, CapturePlan, RunCapture, plan_capture
 from mlcli.errors import MlcliError, NotFoundError
 from mlcli.projects import mlflow_compat
 from mlcli.projects.envs import (
@@ -66,6 +67,8 @@ class RunRequest:
     parent_run_id: str | None = None
     #: Extra tags recorded when the run is created (a sweep's trial number).
     tags: Mapping[str, str] = field(default_factory=dict)
+    #: Output scalars and system metrics (``mlcli/capture``).
+    capture: CaptureOptions = field(default_factory=CaptureOptions)
     #: Serve the store over MLflow's REST API to the entry point (``mlflow_compat.py``).
     mlflow_compat: bool = False
 
@@ -81,6 +84,7 @@ class RunPlan:
     parameters: ResolvedParameters
     env_manager: EnvManager
     lineage: GitLineage | None
+    capture: CapturePlan | None = None
 
 
 @dataclass(frozen=True)
@@ -111,7 +115,8 @@ def plan_run(request: RunRequest, *, source: ProjectSource | None = None) -> Run
     manager.check(project)
     mlflow_compat.check(request.mlflow_compat, project, manager.name)
     lineage = source.lineage or collect_lineage(project.directory)
-    return RunPlan(request, source, project, entry_point, parameters, manager, lineage)
+    capture = plan_capture(request.capture, project)
+    return RunPlan(request, source, project, entry_point, parameters, manager, lineage, capture)
 
 
 def run_project(
@@ -202,29 +207,42 @@ class _Launch:
         if changes is not None:
             client.log_text(run_id, changes, DIFF_ARTIFACT)
         environment = plan.env_manager.prepare(plan.project, self.feedback)
+        capture = RunCapture(plan.capture or plan_capture(CaptureOptions()), client, run_id)
         try:
             self.command = render_command(
                 plan.entry_point.command, plan.parameters, environment.map_path
             )
             tags = {**environment.tags, "mlcli.project.command": self.command}
             client.log_batch(run_id, tags=tags)
+            capture.start_environment(environment, plan.project.directory, context)
             with mlflow_compat.attached(plan.request.mlflow_compat, plan.project, context) as ctx:
-                code = self._launch(environment, ctx, interruptions)
+                code = self._launch(environment, ctx, interruptions, capture)
         finally:
+            capture.finish()
             environment.close()
         return code if code >= 0 else exit_code_for_signal(-code)
 
     def _launch(
-        self, environment: Environment, context: RunContext, interruptions: Interruptions
+        self,
+        environment: Environment,
+        context: RunContext,
+        interruptions: Interruptions,
+        capture: RunCapture,
     ) -> int:
         artifacts = self.client.artifact_path(context.run_id)
-        sink = OutputSink(artifacts / STDOUT_LOG, artifacts / STDERR_LOG, *self.echo)
+        sink = OutputSink(
+            artifacts / STDOUT_LOG,
+            artifacts / STDERR_LOG,
+            *self.echo,
+            stdout_listener=capture.stdout_listener(),
+        )
         try:
             with interruptions.starting():
                 execution = environment.start(
                     self.command, cwd=self.plan.project.directory, context=context, sink=sink
                 )
                 interruptions.attach(execution)
+                capture.attach(getattr(execution, "pid", None))
             try:
                 return execution.wait()
             finally:

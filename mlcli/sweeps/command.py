@@ -56,6 +56,7 @@ def trial_arguments(plan: SweepPlan, parent: Run, trial: Trial) -> list[str]:
         arguments += ["--docker-args", option]
     if request.build_image:
         arguments.append("--build-image")
+    arguments += request.capture.arguments()
     return arguments
 
 

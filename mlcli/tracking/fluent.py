@@ -83,6 +83,7 @@ class _Session:
         self.lock = threading.RLock()
         self.failed = False  # an uncaught exception is on its way out
         self.signal_installed = False
+        self.samplers: dict[str, Any] = {}  # run id -> its system-metrics sampler
 
     def get_client(self) -> TrackingClient:
         """The client for the store this process means now. Between top-level runs the
@@ -183,6 +184,9 @@ class _Session:
 
     def _finish(self, active: ActiveRun, status: str) -> None:
         client = self.get_client()
+        sampler = self.samplers.pop(active.run_id, None)
+        if sampler is not None:
+            sampler.stop()
         metric_buffer().flush(active.run_id)
         if not active.attached:
             client.store.runs.set_status(active.run_id, status, now_ms())
@@ -243,6 +247,7 @@ def start_run(
     tags: Mapping[str, Any] | None = None,
     description: str | None = None,
     experiment_id: str | None = None,
+    log_system_metrics: bool | None = None,
 ) -> ActiveRun:
     """Start a run (or resume ``run_id``) and make it the active run.
 
@@ -253,10 +258,27 @@ def start_run(
         with mlcli.start_run(run_name="baseline"):
             mlcli.log_param("lr", 0.1)
             mlcli.log_metric("loss", 0.5, step=1)
+
+    ``log_system_metrics=True`` (default: ``MLCLI_ENABLE_SYSTEM_METRICS_LOGGING``)
+    samples this process and its children into ``system/...`` metrics every
+    ``MLCLI_SYSTEM_METRICS_INTERVAL`` seconds (10) until the run ends; not for the run
+    ``mlcli run`` created, which samples it itself (docs/capture.md).
     """
-    return _session.start_run(
+    active = _session.start_run(
         run_id, experiment, experiment_id, run_name, nested, tags, description
     )
+    if log_system_metrics is None:
+        log_system_metrics = os.environ.get("MLCLI_ENABLE_SYSTEM_METRICS_LOGGING", "").lower() in (
+            "1",
+            "true",
+        )
+    if log_system_metrics and not active.attached and active.run_id not in _session.samplers:
+        from mlcli.capture.system_metrics import sample_this_process
+
+        sampler = sample_this_process(_session.get_client(), active.run_id)
+        if sampler is not None:
+            _session.samplers[active.run_id] = sampler
+    return active
 
 
 def end_run(status: str = RunStatus.FINISHED) -> None:

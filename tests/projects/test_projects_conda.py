@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from projecthelpers import MakeProject, all_runs, only_run
 
+from mlcli.capture.environment import LISTING_SCRIPT
 from mlcli.store import RunStatus
 
 STAND_IN = """#!{python}
@@ -62,9 +63,12 @@ def stand_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def recorded(record: Path) -> list[list[str]]:
+    """The stand-in's calls, less the package listing that runs beside every entry
+    point (mlcli/capture/environment.py)."""
     if not record.exists():
         return []
-    return [json.loads(line) for line in record.read_text().splitlines()]
+    calls = [json.loads(line) for line in record.read_text().splitlines()]
+    return [call for call in calls if not any(str(LISTING_SCRIPT) in arg for arg in call)]
 
 
 @pytest.fixture

@@ -1,0 +1,90 @@
+"""The packages of the running Python, as ``pip freeze --all`` lists them, printed as
+one JSON line. Run as a script by an environment's own ``python`` (any Python 3.7+,
+the standard library only: it must not import mlcli), or imported by mlcli.
+
+Each ``*.dist-info``/``*.egg-info`` on ``sys.path`` gives a name and version from
+its metadata headers (the first found wins, as for imports); ``direct_url.json`` makes
+it a direct reference (``name @ url``) or an editable install (``-e location``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import sys
+from typing import Any
+
+
+def _headers(path: str) -> dict[str, str]:
+    found: dict[str, str] = {}
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if not line.strip():
+                    break
+                key, sep, value = line.partition(":")
+                if sep and key in ("Name", "Version") and key not in found:
+                    found[key] = value.strip()
+    except OSError:
+        pass
+    return found
+
+
+def _reference(folder: str, name: str) -> str | None:
+    try:
+        with open(os.path.join(folder, "direct_url.json"), encoding="utf-8") as handle:
+            direct = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    url = direct.get("url")
+    if not url:
+        return None
+    vcs = direct.get("vcs_info")
+    if vcs:
+        url = "{}+{}@{}".format(vcs.get("vcs", "git"), url, vcs.get("commit_id", ""))
+    if (direct.get("dir_info") or {}).get("editable"):
+        return "-e " + (url[7:] if url.startswith("file://") and not vcs else url)
+    return f"{name} @ {url}"
+
+
+def packages(paths: list[str]) -> list[list[Any]]:
+    """``[name, version, reference or None]`` per distribution, by normalised name."""
+    found: dict[str, list[Any]] = {}
+    for entry in paths:
+        # "" is the working directory: the project's source, not the environment.
+        if not entry or not os.path.isdir(entry):
+            continue
+        try:
+            names = sorted(os.listdir(entry))
+        except OSError:
+            continue
+        for item in names:
+            folder = os.path.join(entry, item)
+            if item.endswith(".dist-info"):
+                meta = os.path.join(folder, "METADATA")
+            elif item.endswith(".egg-info"):
+                meta = os.path.join(folder, "PKG-INFO") if os.path.isdir(folder) else folder
+            else:
+                continue
+            info = _headers(meta)
+            if "Name" not in info or "Version" not in info:
+                continue
+            key = re.sub(r"[-_.]+", "-", info["Name"]).lower()
+            if key not in found:
+                reference = _reference(folder, info["Name"]) if os.path.isdir(folder) else None
+                found[key] = [info["Name"], info["Version"], reference]
+    return [found[key] for key in sorted(found)]
+
+
+def describe() -> dict[str, Any]:
+    return {
+        "python": platform.python_version(),
+        "executable": sys.executable,
+        "packages": packages(sys.path),
+    }
+
+
+if __name__ == "__main__":
+    sys.stdout.write(json.dumps(describe()) + "\n")
