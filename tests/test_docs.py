@@ -50,12 +50,11 @@ def _page(path: tuple[str, ...]) -> Path:
 
 
 def _commands(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
-    subcommands = getattr(command, "commands", None)
-    if subcommands is None:
+    if not hasattr(command, "list_commands"):
         yield path, command
         return
-    for name, sub in sorted(subcommands.items()):
-        yield from _commands(sub, (*path, name))
+    for name in command.list_commands(None):  # the root loads its commands on demand
+        yield from _commands(command.get_command(None, name), (*path, name))
 
 
 ALL_COMMANDS = list(_commands(typer.main.get_command(app)))

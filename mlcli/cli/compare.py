@@ -111,8 +111,9 @@ def compare(
     csv_: Annotated[bool, typer.Option("--csv", help="Print CSV to stdout.")] = False,
     md: Annotated[bool, typer.Option("--md", help="Print a Markdown table to stdout.")] = False,
 ) -> None:
-    """Compare runs side by side: name, id, status, start, duration, git commit, params
-    and latest metrics, one row per run.
+    """Compare runs side by side, one row per run.
+
+    Columns: name, id, status, start, duration, git commit, params and latest metrics.
 
     On a terminal, columns that differ stand out and each metric's best value is highlighted.
 
@@ -212,8 +213,10 @@ def diff(
     lower: LowerOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """Show what changed from RUN_A to RUN_B: params, metrics, tags, environment and,
-    through git, the commits and files between the runs' code.
+    """Show what changed from RUN_A to RUN_B.
+
+    Params, metrics, tags, environment and packages, and through git the commits and
+    files between the runs' code.
 
     Example: mlcli diff 3f2a 9bc1
     """

@@ -14,9 +14,7 @@ from typing import Annotated, Any
 import typer
 import typer.core
 
-from mlcli.cli import compare, experiments, log, maintenance, models, registry, runs, serve, ui
-from mlcli.cli import server as tracking_server
-from mlcli.cli.run import run as run_command
+from mlcli.cli.commands import COMMANDS, load_command
 from mlcli.cli.state import cli_state
 from mlcli.errors import MlcliError
 
@@ -29,7 +27,16 @@ GLOBAL_FLAGS = ("--debug",)
 
 
 class MlcliGroup(typer.core.TyperGroup):
-    """Turns the core's errors into one line on stderr and an exit code."""
+    """Loads each command on first use (``commands.py``), and turns the core's errors
+    into one line on stderr and an exit code."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, name: str) -> Any:
+        if name not in self.commands and name in COMMANDS:
+            self.commands[name] = load_command(name)
+        return self.commands.get(name)
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -99,25 +106,6 @@ def root(
     state = cli_state(ctx)
     state.store = store
     state.debug = debug or os.environ.get("MLCLI_DEBUG", "") not in ("", "0")
-
-
-maintenance.register(app)
-app.add_typer(log.app, name="log")
-app.add_typer(runs.app, name="runs")
-app.add_typer(experiments.app, name="experiments")
-app.add_typer(maintenance.index_app, name="index")
-app.command("compare")(compare.compare)
-app.command("select")(compare.select)
-app.command("diff")(compare.diff)
-app.command("run")(run_command)
-registry.add_commands(app, registry.models_app)
-app.add_typer(registry.models_app, name="models")
-models.register(app, registry.models_app)
-app.command("serve")(serve.serve)
-app.command("build-docker")(serve.build_docker)
-app.command("ui")(ui.ui)
-app.command("server")(tracking_server.server)
-app.command("import-mlflow")(tracking_server.import_mlflow)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -16,11 +16,6 @@ index_app = typer.Typer(
 )
 
 
-def register(app: typer.Typer) -> None:
-    app.command("init")(init)
-    app.command("gc")(gc)
-
-
 def init(
     ctx: typer.Context,
     directory: Annotated[

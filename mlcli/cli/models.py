@@ -25,12 +25,6 @@ ModelUriOption = Annotated[
 ]
 
 
-def register(app: typer.Typer, models_app: typer.Typer) -> None:
-    """Add ``predict`` to the ``mlcli models`` group and ``evaluate`` to the root."""
-    models_app.command("predict")(predict)
-    app.command("evaluate")(evaluate)
-
-
 def predict(
     ctx: typer.Context,
     model_uri: ModelUriOption,

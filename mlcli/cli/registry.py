@@ -25,19 +25,6 @@ VersionArgument = Annotated[str, typer.Argument(help="Version number.")]
 KEY_METRICS_SHOWN = 3
 
 
-def add_commands(root: typer.Typer, models: typer.Typer) -> None:
-    root.command("register")(register)
-    root.command("promote")(promote)
-    models.command("list")(list_models)
-    models.command("show")(show)
-    models.command("history")(history)
-    models.command("describe")(describe)
-    models.command("tag")(tag)
-    models.command("delete")(delete)
-    models.command("delete-version")(delete_version)
-    models.add_typer(alias_app, name="alias")
-
-
 def _client(ctx: typer.Context) -> MlcliClient:
     return cli_state(ctx).mlcli_client()
 
@@ -380,3 +367,24 @@ def _confirm(yes: bool, question: str) -> None:
         raise InvalidInputError(f"{question} Pass --yes to confirm (no terminal to ask on)")
     if not typer.confirm(question, default=False, err=True):
         raise typer.Exit(1)
+
+
+def _add_models_commands() -> None:
+    """``mlcli models``: the registry's commands, and ``predict`` from the models CLI."""
+    from mlcli.cli.models import predict
+
+    for name, command in [
+        ("list", list_models),
+        ("show", show),
+        ("history", history),
+        ("describe", describe),
+        ("tag", tag),
+        ("delete", delete),
+        ("delete-version", delete_version),
+        ("predict", predict),
+    ]:
+        models_app.command(name)(command)
+    models_app.add_typer(alias_app, name="alias")
+
+
+_add_models_commands()

@@ -1,0 +1,53 @@
+"""The table of top-level commands, each loaded the first time it is needed.
+
+Building every command's Click definition costs more than anything a small command
+does (Typer inspects each signature), and users call mlcli in loops, hooks and every
+sweep trial. So the root group knows only names and where each command lives;
+``mlcli log metric`` builds the ``log`` group and nothing else. ``mlcli --help``
+loads them all to list them.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+import typer
+
+# name -> "module:attribute": a Typer app (a command group) or a function (a command).
+# The order is the order of ``mlcli --help``.
+COMMANDS: dict[str, str] = {
+    "init": "mlcli.cli.maintenance:init",
+    "run": "mlcli.cli.run:run",
+    "log": "mlcli.cli.log:app",
+    "runs": "mlcli.cli.runs:app",
+    "experiments": "mlcli.cli.experiments:app",
+    "compare": "mlcli.cli.compare:compare",
+    "select": "mlcli.cli.compare:select",
+    "diff": "mlcli.cli.compare:diff",
+    "evaluate": "mlcli.cli.models:evaluate",
+    "register": "mlcli.cli.registry:register",
+    "promote": "mlcli.cli.registry:promote",
+    "models": "mlcli.cli.registry:models_app",
+    "serve": "mlcli.cli.serve:serve",
+    "build-docker": "mlcli.cli.serve:build_docker",
+    "ui": "mlcli.cli.ui:ui",
+    "server": "mlcli.cli.server:server",
+    "import-mlflow": "mlcli.cli.server:import_mlflow",
+    "index": "mlcli.cli.maintenance:index_app",
+    "gc": "mlcli.cli.maintenance:gc",
+}
+
+
+def load_command(name: str) -> Any:
+    """The Click command (or group) for the top-level command ``name``."""
+    module, _, attribute = COMMANDS[name].partition(":")
+    target = getattr(import_module(module), attribute)
+    if isinstance(target, typer.Typer):
+        command = typer.main.get_group(target)  # a group even with one subcommand
+    else:
+        single = typer.Typer(add_completion=False)
+        single.command(name)(target)
+        command = typer.main.get_command(single)
+    command.name = name
+    return command
