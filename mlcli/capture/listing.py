@@ -4,7 +4,10 @@ the standard library only: it must not import mlcli), or imported by mlcli.
 
 Each ``*.dist-info``/``*.egg-info`` on ``sys.path`` gives a name and version from
 its metadata headers (the first found wins, as for imports); ``direct_url.json`` makes
-it a direct reference (``name @ url``) or an editable install (``-e location``).
+it a direct reference (``name @ url``) or an editable install. An editable install
+whose source is a git checkout with a remote is written as pip writes it,
+``-e git+<remote>@<commit>#egg=<name>``, so the listing pins the code as well as the
+packages; any other is ``-e <location>``.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import json
 import os
 import platform
 import re
+import subprocess
 import sys
 from typing import Any
 
@@ -32,6 +36,62 @@ def _headers(path: str) -> dict[str, str]:
     return found
 
 
+#: ``git@host:path``, git's shorthand for ``ssh://git@host/path``.
+_SCP_REMOTE = re.compile(r"^(\w+@)?([^/:]+):(\w[^:]*)$")
+
+
+def _git(location: str, *args: str) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", *args],
+            cwd=location,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def _remote_url(url: str) -> str | None:
+    """A git remote as a URL pip accepts, or None when it is neither a URL, an
+    existing local repository nor scp shorthand."""
+    if re.match(r"\w+://", url):
+        return url
+    if os.path.exists(url):
+        return "file://" + os.path.abspath(url)
+    scp = _SCP_REMOTE.match(url)
+    if scp:
+        return "ssh://{}{}/{}".format(scp.group(1) or "", scp.group(2), scp.group(3))
+    return None
+
+
+def _git_requirement(location: str, name: str) -> str | None:
+    """``git+<remote>@<commit>#egg=<name>`` for an editable source in a git checkout
+    with a remote (``origin`` first), as ``pip freeze`` writes it; None otherwise."""
+    top = _git(location, "rev-parse", "--show-toplevel", "HEAD")
+    remotes = _git(location, "config", "--get-regexp", r"remote\..*\.url")
+    if not top or not remotes:
+        return None
+    lines = top.split()
+    if len(lines) != 2:
+        return None
+    root, commit = lines
+    found = remotes.splitlines()
+    chosen = next((r for r in found if r.startswith("remote.origin.url ")), found[0])
+    url = _remote_url(chosen.partition(" ")[2].strip())
+    if url is None:
+        return None
+    if not url.lower().startswith("git:"):
+        url = "git+" + url
+    requirement = "{}@{}#egg={}".format(url, commit, name.replace("-", "_"))
+    if os.path.normcase(os.path.abspath(root)) != os.path.normcase(location):
+        requirement += "&subdirectory=" + os.path.relpath(location, root)
+    return requirement
+
+
 def _reference(folder: str, name: str) -> str | None:
     try:
         with open(os.path.join(folder, "direct_url.json"), encoding="utf-8") as handle:
@@ -45,7 +105,10 @@ def _reference(folder: str, name: str) -> str | None:
     if vcs:
         url = "{}+{}@{}".format(vcs.get("vcs", "git"), url, vcs.get("commit_id", ""))
     if (direct.get("dir_info") or {}).get("editable"):
-        return "-e " + (url[7:] if url.startswith("file://") and not vcs else url)
+        if url.startswith("file://") and not vcs:
+            location = os.path.normcase(os.path.abspath(url[7:]))
+            return "-e " + (_git_requirement(location, name) or location)
+        return "-e " + url
     return f"{name} @ {url}"
 
 

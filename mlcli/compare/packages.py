@@ -16,6 +16,7 @@ from mlcli.capture.environment import REQUIREMENTS_ARTIFACT
 __all__ = ["REQUIREMENTS_ARTIFACT", "parse_requirements", "read_packages"]
 
 _EDITABLE_COMMENT = re.compile(r"^#.*\(([^=()\s]+)==[^()]*\)\s*$")
+_EGG = re.compile(r"#(?:.*&)?egg=([^&\s]+)")
 _PINNED = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*==\s*(\S+)")
 _DIRECT = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*@\s*(\S+)")
 
@@ -43,7 +44,10 @@ def parse_requirements(text: str) -> dict[str, str]:
             continue
         if line.startswith("-e ") or line.startswith("--editable "):
             location = line.split(None, 1)[1]
-            name = editable_name or location.rstrip("/").rsplit("/", 1)[-1]
+            egg = _EGG.search(location)
+            name = editable_name or (
+                egg.group(1) if egg else location.rstrip("/").rsplit("/", 1)[-1]
+            )
             packages[normalize(name)] = f"-e {location}"
         elif match := _PINNED.match(line):
             packages[normalize(match.group(1))] = match.group(2)

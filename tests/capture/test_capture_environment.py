@@ -41,6 +41,71 @@ def test_the_listing_is_what_pip_freeze_all_prints() -> None:
     assert _lines(ours) == _lines(pip.stdout)
 
 
+def _git(cwd: Path, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def _editable(site: Path, name: str, source: Path) -> None:
+    """The metadata pip leaves for ``pip install -e <source>`` (PEP 660)."""
+    info = site / f"{name.replace('-', '_')}-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n\n")
+    direct = {"url": source.as_uri(), "dir_info": {"editable": True}}
+    (info / "direct_url.json").write_text(json.dumps(direct))
+
+
+def test_editable_installs_are_written_as_pip_writes_them(tmp_path: Path) -> None:
+    """A git checkout with a remote gives ``-e git+<remote>@<commit>#egg=``, also for a
+    project in a subdirectory and for scp shorthand; without a remote or outside git,
+    the location."""
+    upstream = tmp_path / "upstream"
+    upstream.mkdir()
+    _git(upstream, "init", "-q")
+    (upstream / "pyproject.toml").write_text("[project]\nname = 'cloned'\n")
+    (upstream / "sub").mkdir()
+    (upstream / "sub" / "pyproject.toml").write_text("[project]\nname = 'in-sub'\n")
+    _git(upstream, "add", ".")
+    _git(upstream, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
+    clone = tmp_path / "clone"
+    _git(tmp_path, "clone", "-q", str(upstream), str(clone))
+    scp = tmp_path / "scp"
+    _git(tmp_path, "clone", "-q", str(upstream), str(scp))
+    _git(scp, "remote", "set-url", "origin", "git@example.com:team/repo.git")
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "setup.py").write_text("")
+    site = tmp_path / "site"
+    _editable(site, "cloned", clone)
+    _editable(site, "in-sub", clone / "sub")
+    _editable(site, "scp-remote", scp)
+    _editable(site, "no-remote", upstream)
+    _editable(site, "plain", plain)
+
+    pip = subprocess.run(
+        [sys.executable, "-m", "pip", "freeze", "--all", "--path", str(site)],
+        capture_output=True,
+        text=True,
+    )
+    if pip.returncode != 0:
+        pytest.skip("pip is not available")
+    from mlcli.capture.listing import packages
+
+    ours = {reference for _name, _version, reference in packages([str(site)])}
+    assert ours == {line for line in pip.stdout.splitlines() if not line.startswith("#")}
+    commit = _git(clone, "rev-parse", "HEAD")
+    assert f"-e git+{upstream.as_uri()}@{commit}#egg=in_sub&subdirectory=sub" in ours
+    assert f"-e git+ssh://git@example.com/team/repo.git@{commit}#egg=scp_remote" in ours
+    assert f"-e {plain}" in ours
+
+
+def test_a_vcs_editable_line_is_read_back_by_its_egg_name() -> None:
+    text = "-e git+https://example.com/r.git@abc123#egg=my_pkg&subdirectory=src\n"
+    assert parse_requirements(text) == {
+        "my-pkg": "-e git+https://example.com/r.git@abc123#egg=my_pkg&subdirectory=src"
+    }
+
+
 IN_PROCESS = """
 import json
 from dataclasses import asdict
