@@ -175,7 +175,7 @@ def serve(kind: str, port: int, workers: int) -> None:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
-    from mlcli.serving.server import bind_socket
+    from mlcli.uvicorn_runner import bind_socket
 
     sys.path.insert(0, str(HERE))
     config = uvicorn.Config(

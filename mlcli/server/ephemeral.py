@@ -45,7 +45,7 @@ def ephemeral_server(store_root: Path) -> Iterator[EphemeralServer]:
     import uvicorn
 
     from mlcli.server.app import create_app
-    from mlcli.serving.server import bind_socket
+    from mlcli.uvicorn_runner import bind_socket
 
     token = secrets.token_urlsafe(32)
     with tempfile.TemporaryDirectory(prefix="mlcli-server-") as directory:

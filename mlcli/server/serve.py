@@ -12,7 +12,7 @@ import os
 
 from mlcli.server.config import CONFIG_VARIABLE, ServerConfig
 from mlcli.serving.log import ServerLog
-from mlcli.serving.server import bind_socket, clean_exit_server_class
+from mlcli.uvicorn_runner import bind_socket, clean_exit_server_class
 
 FACTORY = "mlcli.server.app:app_from_environment"
 

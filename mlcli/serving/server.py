@@ -9,17 +9,15 @@ requests in flight finish (up to ``timeout`` + 5 s) before exiting.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-import socket
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from mlcli.errors import EnvironmentFailure, InvalidInputError
 from mlcli.models.uri import LocalModelUri, parse_model_uri
 from mlcli.serving.config import CONFIG_VARIABLE, ServeConfig
 from mlcli.serving.log import ServerLog
+from mlcli.uvicorn_runner import bind_socket, clean_exit_server_class
 
 if TYPE_CHECKING:
     from mlcli.client import MlcliClient
@@ -109,40 +107,3 @@ def run_uvicorn(
             raise EnvironmentFailure("a worker could not load the model (its error is above)")
     log.info("stopped")
     return 0
-
-
-def clean_exit_server_class() -> type:
-    """uvicorn's Server, except that after a graceful shutdown on SIGTERM or Ctrl-C the
-    process exits 0 instead of re-raising the signal at itself: stopping is the normal
-    end of a server's life, not a failure (and the caller sees "stopped")."""
-    import uvicorn
-
-    class CleanExitServer(uvicorn.Server):
-        @contextlib.contextmanager
-        def capture_signals(self) -> Iterator[None]:
-            with super().capture_signals():
-                yield
-                captured = getattr(self, "_captured_signals", None)
-                if isinstance(captured, list):
-                    captured.clear()
-
-    return CleanExitServer
-
-
-def bind_socket(host: str, port: int) -> socket.socket:
-    """A listening-ready TCP socket on ``host:port`` (port 0: any free port)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP named explicitly: asyncio sets TCP_NODELAY on accepted connections only
-    # when the socket says TCP. Without it, Nagle's algorithm and delayed ACKs add 40 ms
-    # to every keep-alive request (uvicorn's own bind for --workers has that problem).
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        reason = exc.strerror or str(exc)
-        raise EnvironmentFailure(f"cannot listen on {host}:{port}: {reason}") from None
-    sock.set_inheritable(True)
-    return sock
