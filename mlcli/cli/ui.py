@@ -21,11 +21,12 @@ def ui(
         bool, typer.Option("--open", help="Open the dashboard in the default web browser.")
     ] = False,
 ) -> None:
-    """Serve a web dashboard of the store until Ctrl-C: experiments, a runs table with
-    filters, run pages with charts and artifacts, comparisons and the model registry.
+    """Serve a web dashboard of the store until Ctrl-C.
 
-    Read-only, except for promotions from the registry page, which go through the
-    same gates and history as mlcli promote. Listens on 127.0.0.1 unless told.
+    Experiments, a runs table with filters, run pages with charts and artifacts,
+    comparisons and the model registry. Read-only, except for promotions from the
+    registry page, which go through the same gates and history as mlcli promote.
+    Listens on 127.0.0.1 unless told.
 
     Example: mlcli ui --port 5005 --open
     """
