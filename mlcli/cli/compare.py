@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mlcli.cli.options import ExperimentOption, JsonOption
+from mlcli.cli.options import (
+    ExperimentOption,
+    FilterOption,
+    JsonOption,
+    LimitOption,
+    OrderByOption,
+)
 from mlcli.cli.output import Output
 from mlcli.cli.state import client as get_client
 from mlcli.errors import InvalidInputError
@@ -23,12 +29,6 @@ MAX_PLOTTED_RUNS = 12
 CHART_HEIGHT = 16
 CHART_MAX_WIDTH = 120
 
-FilterOption = Annotated[
-    str | None,
-    typer.Option(
-        "--filter", "-f", help="Filter, e.g. \"metrics.acc > 0.9 and params.model = 'rf'\"."
-    ),
-]
 HigherOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -66,15 +66,8 @@ def compare(
         ),
     ] = None,
     filter_: FilterOption = None,
-    order_by: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--order-by", "-o", help="KEY [ASC|DESC], repeatable (default: newest first)."
-        ),
-    ] = None,
-    limit: Annotated[
-        int | None, typer.Option("--limit", "-n", min=0, help="At most N runs.")
-    ] = None,
+    order_by: OrderByOption = None,
+    limit: LimitOption = None,
     columns: Annotated[
         list[str] | None,
         typer.Option(

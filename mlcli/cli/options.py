@@ -24,3 +24,14 @@ ExperimentOption = Annotated[
     str | None,
     typer.Option("--experiment", "-x", help="Experiment name (or id)."),
 ]
+FilterOption = Annotated[
+    str | None,
+    typer.Option(
+        "--filter", "-f", help="Filter, e.g. \"metrics.acc > 0.9 and params.model = 'rf'\"."
+    ),
+]
+OrderByOption = Annotated[
+    list[str] | None,
+    typer.Option("--order-by", "-o", help="KEY [ASC|DESC], repeatable (default: newest first)."),
+]
+LimitOption = Annotated[int | None, typer.Option("--limit", "-n", min=0, help="At most N runs.")]

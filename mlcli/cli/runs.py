@@ -6,7 +6,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mlcli.cli.options import ExperimentOption, JsonOption, QuietOption
+from mlcli.cli.options import (
+    ExperimentOption,
+    FilterOption,
+    JsonOption,
+    LimitOption,
+    OrderByOption,
+    QuietOption,
+)
 from mlcli.cli.output import Output
 from mlcli.cli.state import client as get_client
 from mlcli.errors import InvalidInputError
@@ -87,21 +94,9 @@ def end(
 def list_runs(
     ctx: typer.Context,
     experiment: ExperimentOption = None,
-    filter_: Annotated[
-        str | None,
-        typer.Option(
-            "--filter", "-f", help="Filter, e.g. \"metrics.acc > 0.9 and params.model = 'rf'\"."
-        ),
-    ] = None,
-    order_by: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--order-by", "-o", help="KEY [ASC|DESC], repeatable (default: newest first)."
-        ),
-    ] = None,
-    limit: Annotated[
-        int | None, typer.Option("--limit", "-n", min=0, help="At most N runs.")
-    ] = None,
+    filter_: FilterOption = None,
+    order_by: OrderByOption = None,
+    limit: LimitOption = None,
     deleted: Annotated[bool, typer.Option("--deleted", help="Only deleted runs.")] = False,
     all_: Annotated[bool, typer.Option("--all", help="Active and deleted runs.")] = False,
     json_: JsonOption = False,
