@@ -87,8 +87,10 @@ def _git_requirement(location: str, name: str) -> str | None:
     if not url.lower().startswith("git:"):
         url = "git+" + url
     requirement = "{}@{}#egg={}".format(url, commit, name.replace("-", "_"))
-    if os.path.normcase(os.path.abspath(root)) != os.path.normcase(location):
-        requirement += "&subdirectory=" + os.path.relpath(location, root)
+    # git prints the top level with symlinks resolved; the location may have some.
+    root, project = os.path.realpath(root), os.path.realpath(location)
+    if os.path.normcase(root) != os.path.normcase(project):
+        requirement += "&subdirectory=" + os.path.relpath(project, root)
     return requirement
 
 
