@@ -12,6 +12,8 @@ import csv
 
 import mlcli
 
+DIVERGED = 1e6  # above 0.15 the learning rate overshoots on this data
+
 
 def load(path: str) -> tuple[list[float], list[float]]:
     with open(path, newline="") as handle:
@@ -38,6 +40,8 @@ def main() -> None:
             w -= args.alpha * 2 * sum(e * x for e, x in zip(errors, xs)) / n
             b -= args.alpha * 2 * sum(errors) / n
             mlcli.log_metric("loss", loss, step=epoch)
+            if loss > DIVERGED:
+                raise SystemExit(f"diverged at epoch {epoch} (loss {loss:.3g}): lower --alpha")
         mlcli.log_metric("final_loss", loss)
         mlcli.log_dict({"w": w, "b": b}, "model/weights.json")
     print(f"{args.label}: w={w:.3f} b={b:.3f} loss={loss:.4f} after {args.epochs} epochs")
