@@ -72,11 +72,11 @@ def _git_requirement(location: str, name: str) -> str | None:
     """``git+<remote>@<commit>#egg=<name>`` for an editable source in a git checkout
     with a remote (``origin`` first), as ``pip freeze`` writes it; None otherwise."""
     top = _git(location, "rev-parse", "--show-toplevel", "HEAD")
-    remotes = _git(location, "config", "--get-regexp", r"remote\..*\.url")
-    if not top or not remotes:
-        return None
-    lines = top.split()
+    lines = top.splitlines() if top else []  # a path may hold spaces: one per line
     if len(lines) != 2:
+        return None  # not a git checkout (or no commit yet): no need to ask more
+    remotes = _git(location, "config", "--get-regexp", r"remote\..*\.url")
+    if not remotes:
         return None
     root, commit = lines
     found = remotes.splitlines()
