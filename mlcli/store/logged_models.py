@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,6 +57,8 @@ class LoggedModel:
     tags: dict[str, str] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
     metrics: list[dict[str, Any]] = field(default_factory=list)
+    # mlcli's own: orders models created in the same millisecond (0 when unknown)
+    created_ns: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -74,6 +77,7 @@ class LoggedModel:
             "tags": dict(self.tags),
             "params": dict(self.params),
             "metrics": list(self.metrics),
+            "created_ns": self.created_ns,
         }
 
     @classmethod
@@ -94,6 +98,7 @@ class LoggedModel:
             tags=dict(doc.get("tags") or {}),
             params=dict(doc.get("params") or {}),
             metrics=list(doc.get("metrics") or []),
+            created_ns=int(doc.get("created_ns") or 0),
         )
 
 
@@ -134,6 +139,7 @@ class LoggedModelFiles:
             last_updated_timestamp=now,
             tags=dict(tags or {}),
             params=dict(params or {}),
+            created_ns=time.time_ns(),
         )
         self.layout.logged_models_dir(run_id).mkdir(exist_ok=True)
         write_json_atomic(self.layout.logged_model_doc(run_id, model_id), model.to_dict())
@@ -160,7 +166,7 @@ class LoggedModelFiles:
                     models.append(LoggedModel.from_dict(read_json(directory / name)))
                 except FileNotFoundError:
                     continue
-        return sorted(models, key=lambda m: (m.creation_timestamp, m.model_id))
+        return sorted(models, key=lambda m: (m.creation_timestamp, m.created_ns, m.model_id))
 
     def update(self, model_id: str, **changes: Any) -> LoggedModel:
         """Apply ``changes`` to the document; ``tags``/``params`` are merged (a tag set to
