@@ -45,14 +45,16 @@ def test_train_register_promote_and_load_by_stage_and_alias(tmp_path: Path) -> N
         assert result.returncode == 0, f"{args}: {result.stderr}"
         return result
 
+    def mlcli(*args: str) -> subprocess.CompletedProcess[str]:
+        return sh(sys.executable, "-m", "mlcli", *args)
+
     weak = sh(sys.executable, "train.py", "0.01").stdout.split()
     strong = sh(sys.executable, "train.py", "10").stdout.split()
     for run_id in (weak[0], strong[0]):
-        sh("mlcli", "register", f"runs:/{run_id[:8]}/model", "--name", "iris", "-q")
-    sh("mlcli", "promote", "iris", "1", "--stage", "Production")
-    sh("mlcli", "promote", "iris", "2", "--stage", "Staging")
-    sh(
-        "mlcli",
+        mlcli("register", f"runs:/{run_id[:8]}/model", "--name", "iris", "-q")
+    mlcli("promote", "iris", "1", "--stage", "Production")
+    mlcli("promote", "iris", "2", "--stage", "Staging")
+    mlcli(
         "promote",
         "iris",
         "2",
@@ -66,14 +68,14 @@ def test_train_register_promote_and_load_by_stage_and_alias(tmp_path: Path) -> N
         "--metric",
         "accuracy",
     )
-    sh("mlcli", "promote", "iris", "1", "--alias", "champion")
+    mlcli("promote", "iris", "1", "--alias", "champion")
 
-    shown = json.loads(sh("mlcli", "models", "show", "iris", "--json").stdout)
+    shown = json.loads(mlcli("models", "show", "iris", "--json").stdout)
     assert [(v["version"], v["stage"], v["aliases"], v["run_id"]) for v in shown["versions"]] == [
         (1, "Archived", ["champion"], weak[0]),
         (2, "Production", [], strong[0]),
     ]
-    history = json.loads(sh("mlcli", "models", "history", "iris", "--json").stdout)
+    history = json.loads(mlcli("models", "history", "iris", "--json").stdout)
     assert ("transition", 1, "Production", "Archived") in [
         (e["action"], e["version"], e["from"], e["to"]) for e in history
     ]
@@ -94,8 +96,7 @@ def test_train_register_promote_and_load_by_stage_and_alias(tmp_path: Path) -> N
     request.write_text(json.dumps(rows))
 
     def first_class_probability(uri: str) -> list[float]:
-        out = sh(
-            "mlcli",
+        out = mlcli(
             "models",
             "predict",
             "-m",
