@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -484,12 +485,17 @@ def test_a_signal_kills_the_process_group_and_the_run(
 def test_a_background_process_holding_the_output_does_not_hold_the_run(
     cli, store_root: Path, workdir: Path, make_project: MakeProject
 ):
+    pid_file = workdir / "daemon.pid"
+    command = f"echo started; (sleep 300 & echo $! > {pid_file}); exit 0"
     root = make_project(
-        {"MLproject": "entry_points: {main: {command: 'echo started; (sleep 8 &); exit 0'}}\n"},
-        name="daemon",
+        {"MLproject": f"entry_points: {{main: {{command: '{command}'}}}}\n"}, name="daemon"
     )
-    started = time.monotonic()
     result = cli("run", str(root))
-    assert result.exit_code == 0 and "started" in result.stdout
-    assert time.monotonic() - started < 7
-    assert only_run(workdir).info.status == RunStatus.FINISHED
+    daemon = int(pid_file.read_text())
+    try:
+        assert result.exit_code == 0 and "started" in result.stdout
+        os.kill(daemon, 0)  # still sleeping: the run did not wait for it to end
+        assert only_run(workdir).info.status == RunStatus.FINISHED
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(daemon, signal.SIGKILL)

@@ -244,17 +244,12 @@ def test_the_image_is_labelled_with_the_model(iris_image: Built) -> None:
 def test_a_second_build_comes_from_the_cache(
     engine: Any, iris_image: Built, serving_store: Path
 ) -> None:
-    started = time.monotonic()
     result = build_docker(
         "-m", "models:/iris@champion", "-n", TAG, "--json", store=serving_store
     )  # fmt: skip
-    seconds = time.monotonic() - started
     build = json.loads(result.stdout)["build"]
     assert build["image_id"] == iris_image.image.id
     assert build["cached_steps"] >= build["steps"] - 2  # FROM and LABEL-like steps need none
-    assert seconds < 30, (
-        f"a cached build took {seconds:.1f} s (the first: {iris_image.seconds:.1f})"
-    )
 
 
 @pytest.mark.slow

@@ -75,7 +75,6 @@ def test_fail_fast_stops_the_sweep_at_the_first_failure(
 
 @pytest.mark.slow
 def test_fail_fast_stops_the_running_trials(cli, store_root: Path, trials_project: Path) -> None:
-    started = time.monotonic()
     result = cli(
         "run",
         str(trials_project),
@@ -88,7 +87,6 @@ def test_fail_fast_stops_the_running_trials(cli, store_root: Path, trials_projec
         "--json",
     )
     assert result.exit_code == 1, result.stderr
-    assert time.monotonic() - started < 30, "the sleeping trial was not stopped"
     parent, children = sweep_runs(store_root)
     assert parent.info.status == RunStatus.FAILED
     assert [r.info.status for r in children] == [RunStatus.KILLED, RunStatus.FAILED]
