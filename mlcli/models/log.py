@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +22,7 @@ from mlcli.models.registry_link import RegistryLink, registry_link
 from mlcli.models.save import save_model
 from mlcli.models.signature import ModelSignature
 from mlcli.store.artifacts import normalize_artifact_path
+from mlcli.store.fileio import create_temp_dir
 from mlcli.store.validation import MAX_TAG_VALUE_LENGTH
 
 if TYPE_CHECKING:
@@ -123,8 +123,7 @@ def _save_in_place(
     options: dict[str, Any],
 ) -> Model:
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    staging.chmod(0o755)  # mkdtemp makes it private; the model is an ordinary artifact folder
+    staging = create_temp_dir(target)  # as the umask allows: an ordinary artifact folder
     try:
         mlmodel = save_model(
             model, staging, flavor=flavor, run_id=run_id, artifact_path=artifact_path, **options

@@ -13,9 +13,10 @@ import contextlib
 import hashlib
 import os
 import shutil
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+
+from mlcli.store.fileio import create_temp_dir
 
 
 def cache_root() -> Path:
@@ -49,7 +50,7 @@ def publishing(final: Path) -> Iterator[Path]:
     If another process published ``final`` first, its copy is kept and ours removed.
     On any error (or interruption) the temporary directory is removed."""
     final.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=final.parent))
+    staging = create_temp_dir(final)  # readable as the umask allows, unlike mkdtemp's
     try:
         yield staging
         try:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import os
 import posixpath
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from typing import Any
 from mlcli.errors import InvalidInputError, NotFoundError
 from mlcli.server.backend import Backend
 from mlcli.store.artifacts import ArtifactRepository, normalize_artifact_path
+from mlcli.store.fileio import create_temp_file
 
 PREFIX = "/api/2.0/mlflow-artifacts/artifacts"
 
@@ -116,9 +116,7 @@ def open_upload(backend: Backend, path: str) -> tuple[Path, int, str]:
     if destination.is_dir():
         raise InvalidInputError(f"{target.path!r} is a folder; upload files into it")
     destination.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(
-        prefix=f".{destination.name}.", suffix=".tmp", dir=destination.parent
-    )
+    fd, temporary = create_temp_file(destination)
     return destination, fd, temporary
 
 

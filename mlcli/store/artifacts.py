@@ -11,12 +11,12 @@ import contextlib
 import os
 import posixpath
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from mlcli.errors import InvalidInputError, NotFoundError
 from mlcli.store.entities import FileInfo
+from mlcli.store.fileio import create_temp_file
 
 CopyProgress = Callable[[int, int], None]
 
@@ -60,7 +60,7 @@ class ArtifactRepository:
         relative = join_artifact_path(None, artifact_file)
         target = self.resolve(relative, must_exist=False)
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        fd, tmp = create_temp_file(target)
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
@@ -142,7 +142,7 @@ def join_artifact_path(directory: str | None, name: str) -> str:
 
 def _copy_atomic(source: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp = create_temp_file(target)
     os.close(fd)
     try:
         shutil.copyfile(source, tmp)

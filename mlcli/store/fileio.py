@@ -17,7 +17,6 @@ import contextlib
 import fcntl
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ def write_json_atomic(path: Path, document: Any) -> None:
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = create_temp_file(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -42,6 +41,56 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+TEMP_PREFIX = "."
+TEMP_SUFFIX = ".tmp"
+_TEMP_ATTEMPTS = 100
+
+
+def temp_name(target: Path) -> Path:
+    """A fresh hidden name beside ``target``: ``.<name>.<random>.tmp``. Every temporary
+    file and folder of the store is named so, which lets listings hide them and
+    ``gc``/``fsck`` find the ones a killed writer left behind."""
+    return target.parent / f"{TEMP_PREFIX}{target.name}.{os.urandom(4).hex()}{TEMP_SUFFIX}"
+
+
+def is_temp_name(name: str) -> bool:
+    return name.startswith(TEMP_PREFIX) and name.endswith(TEMP_SUFFIX)
+
+
+def create_temp_file(target: Path) -> tuple[int, str]:
+    """(open descriptor, path) of a new temporary file beside ``target``, to be renamed
+    over it.
+
+    Unlike ``tempfile.mkstemp`` (always mode 0600), the file is created with mode 0666
+    and the kernel applies the umask and any default ACL, as for any ordinary file: a
+    store shared by a group stays readable by that group (DESIGN.md 8.6).
+    """
+    for _ in range(_TEMP_ATTEMPTS):
+        path = temp_name(target)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, 0o666)
+        except FileExistsError:
+            continue
+        return fd, str(path)
+    raise FileExistsError(f"no free temporary name beside {target}")
+
+
+def create_temp_dir(target: Path) -> Path:
+    """A new temporary folder beside ``target`` (mode 0777 less the umask, unlike
+    ``tempfile.mkdtemp``'s 0700), to be renamed into place."""
+    for _ in range(_TEMP_ATTEMPTS):
+        path = temp_name(target)
+        try:
+            os.mkdir(path, 0o777)
+        except FileExistsError:
+            continue
+        return path
+    raise FileExistsError(f"no free temporary name beside {target}")
+
+
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
 def read_json(path: Path) -> Any:
@@ -63,7 +112,7 @@ def append_bytes(path: Path, data: bytes) -> None:
     Where the filesystem has no locks, the single O_APPEND write alone still keeps
     lines whole.
     """
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
     try:
         with contextlib.suppress(OSError):
             fcntl.flock(fd, fcntl.LOCK_EX)
