@@ -1,7 +1,10 @@
 """The SQLite index: a cache of the run files, for fast queries.
 
 It is never the only copy of anything: a missing, corrupt or outdated index is
-rebuilt from the files. Readers keep it fresh incrementally:
+rebuilt from the files, also under a long-running reader (``mlcli server``, ``mlcli
+ui``): each call first checks that the file is still the one it opened (another process
+may have rebuilt it), and a damaged database is discarded and rebuilt on the spot.
+Readers keep it fresh incrementally:
 
 - new run folders are found by listing ``runs/``; vanished ones are dropped;
 - runs the index holds as live (RUNNING, SCHEDULED) are checked by ``stat`` and read
@@ -21,7 +24,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from mlcli.errors import StoreError
 from mlcli.store.changes import ChangeJournal
@@ -92,6 +95,7 @@ _REBUILD_BATCH = 5_000
 _CHUNK = 500  # SQLite's default limit on host parameters is 999 on old builds
 
 ProgressCallback = Callable[[int, int], None]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -108,24 +112,55 @@ class RunIndex:
         self.path = path
         self.db = connection
         self.journal = ChangeJournal(layout.changes_log)
+        self._identity = _file_identity(path)
 
     # -- opening ----------------------------------------------------------------------------
 
     @classmethod
     def open(cls, layout: StoreLayout) -> RunIndex:
-        path = layout.index_path
-        try:
-            return cls(layout, _connect_checked(path, layout.root), path)
-        except PermissionError:
-            fallback = _fallback_index_path(layout.root)
-            return cls(layout, _connect_checked(fallback, layout.root), fallback)
+        return cls(layout, *_open_connection(layout))
 
     def close(self) -> None:
         self.db.close()
 
+    def _healthy(self, action: Callable[[], T]) -> T:
+        """``action`` on a sound connection to the current index file.
+
+        A long-running reader outlives index files: another process may replace the
+        file (``mlcli index rebuild`` of a damaged one), or anything may damage it. A
+        replaced file is reopened; a damaged one is discarded and rebuilt from the run
+        files; either way the action runs again, on an index brought up to date.
+        """
+        if _file_identity(self.path) != self._identity:
+            self._reopen(discard=False)
+        try:
+            return action()
+        except sqlite3.DatabaseError as exc:
+            replaced = _file_identity(self.path) != self._identity
+            if not replaced and not _is_damage(exc):
+                raise
+            with contextlib.suppress(sqlite3.Error):
+                self.db.execute("ROLLBACK")  # an action may fail inside a transaction
+            self._reopen(discard=not replaced)
+            self._refresh()
+            return action()
+
+    def _reopen(self, discard: bool) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self.db.close()
+        if discard:
+            _delete_index_files(self.path)
+        connection, self.path = _open_connection(self.layout)
+        self.db = connection
+        self._identity = _file_identity(self.path)
+
     # -- refreshing -------------------------------------------------------------------------
 
     def refresh(self) -> RefreshResult:
+        """Bring the index up to date with the files (see the module's docstring)."""
+        return self._healthy(self._refresh)
+
+    def _refresh(self) -> RefreshResult:
         on_disk = set(_list_run_ids(self.layout))
         known = {row[0]: row for row in self.db.execute(_KNOWN_RUNS_SQL)}
         journal_offset, journal_end, touched = self._read_journal(full_check=not known)
@@ -156,6 +191,9 @@ class RunIndex:
     def refresh_runs(self, run_ids: Iterable[str]) -> None:
         """Bring just these runs up to date (``get_run`` needs no directory listing)."""
         run_ids = list(run_ids)
+        self._healthy(lambda: self._refresh_runs(run_ids))
+
+    def _refresh_runs(self, run_ids: list[str]) -> None:
         rows = {row[0]: row for row in self._known_rows(run_ids)}
         stale = [r for r in run_ids if r not in rows or _files_changed(self.layout, rows[r])]
         if not stale:
@@ -167,6 +205,9 @@ class RunIndex:
 
     def rebuild(self, progress: ProgressCallback | None = None) -> int:
         """Forget everything and read every run again; returns the number of runs."""
+        return self._healthy(lambda: self._rebuild(progress))
+
+    def _rebuild(self, progress: ProgressCallback | None) -> int:
         run_ids = _list_run_ids(self.layout)
         journal_end = self.journal.size()
         with self._write():
@@ -185,10 +226,13 @@ class RunIndex:
     # -- reading ----------------------------------------------------------------------------
 
     def query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return self.db.execute(sql, args).fetchall()
+        return self._healthy(lambda: self.db.execute(sql, args).fetchall())
 
     def run_rows(self, run_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Runs with their params, tags, latest metrics and experiment name, by id."""
+        return self._healthy(lambda: self._run_rows(run_ids))
+
+    def _run_rows(self, run_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         result: dict[str, dict[str, Any]] = {}
         params: dict[str, dict[str, str]] = {}
         tags: dict[str, dict[str, str]] = {}
@@ -247,7 +291,8 @@ class RunIndex:
         try:
             yield
         except BaseException:
-            self.db.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error):  # SQLite may have rolled back already
+                self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
 
@@ -493,6 +538,40 @@ _KNOWN_RUNS_SQL = (
     "SELECT run_id, status, doc_signature, params_offset, tags_offset, metrics_offset FROM runs"
 )
 _LOG_TABLE = {"params": "params", "tags": "tags", "metrics": "latest_metrics"}
+
+
+def _open_connection(layout: StoreLayout) -> tuple[sqlite3.Connection, Path]:
+    """A connection to the store's index and its path: the per-user fallback when the
+    store is read-only to us."""
+    path = layout.index_path
+    try:
+        return _connect_checked(path, layout.root), path
+    except PermissionError:
+        fallback = _fallback_index_path(layout.root)
+        return _connect_checked(fallback, layout.root), fallback
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    """Which file ``path`` names now (None when none): changes when it is replaced."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+# SQLite's result codes for a file that is not a sound database (a damaged page, a
+# file of another kind, one cut short); anything else (a busy lock, a full disk) is
+# not a reason to throw the index away.
+_DAMAGE_CODES = {11, 26, 522}  # SQLITE_CORRUPT, SQLITE_NOTADB, SQLITE_IOERR_SHORT_READ
+_DAMAGE_WORDS = ("malformed", "not a database", "no such table", "no such column")
+
+
+def _is_damage(exc: sqlite3.DatabaseError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+
+    if code is not None and (code in _DAMAGE_CODES or code & 0xFF in _DAMAGE_CODES):
+        return True
+    return any(word in str(exc).lower() for word in _DAMAGE_WORDS)
 
 
 def _connect_checked(path: Path, root: Path) -> sqlite3.Connection:
