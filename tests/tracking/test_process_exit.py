@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -155,3 +156,48 @@ def test_a_child_attached_through_mlcli_run_id_leaves_the_status_to_the_owner(
     assert process.returncode == attached_exit
     run = TrackingClient(store_root).get_run(owner.run_id)
     assert run.info.status == "RUNNING" and run.data.metrics == {"m": 5.0}
+
+
+def test_a_point_is_in_the_store_once_it_is_three_quarters_of_a_second_old(
+    store_root: Path, python
+) -> None:
+    """The buffer's deadline, judged by the writer's own clock: whenever ``log_metric``
+    returns, every point that had returned 0.75 s before the call began is in
+    ``metrics.jsonl`` (read raw: a read through the API would flush first). A busy
+    machine cannot break this (a late flusher thread is covered by the next call),
+    and a flusher on a fixed one-second period fails it."""
+    process = python(
+        """
+        import json, os, time, mlcli
+        from pathlib import Path
+
+        run = mlcli.start_run()
+        log = Path(os.environ["MLCLI_STORE"]) / "runs" / run.run_id / "metrics.jsonl"
+
+        def written():
+            try:
+                data = log.read_bytes()
+            except FileNotFoundError:
+                return set()
+            return {json.loads(line)["step"] for line in data.split(b"\\n")[:-1]}
+
+        returned, late, checks = [], [], 0
+        started = time.monotonic()
+        while time.monotonic() - started < 3.0 or checks < 40:
+            before = time.monotonic()
+            mlcli.log_metric("m", 1.0, step=len(returned))
+            returned.append(time.monotonic())
+            due = {step for step, at in enumerate(returned[:-1]) if at <= before - 0.76}
+            if due:
+                checks += 1
+                late += sorted(due - written())
+            time.sleep(0.02)
+        mlcli.end_run()
+        print(json.dumps({"late": late, "checks": checks, "points": len(returned)}))
+        """
+    )
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr
+    report = json.loads(stdout)
+    assert report["checks"] >= 40
+    assert report["late"] == [], f"points not in the store 0.75 s after logging: {report}"
