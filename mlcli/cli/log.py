@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -89,12 +90,13 @@ def log_artifact(
 
     Example: mlcli log artifact plots/ --artifact-path figures --run 3f2a
     """
+    from mlcli.cli.notices import warnings_as_notices
     from mlcli.cli.output import Output
 
     client = get_client(ctx)
     run_id = require_run(run)
     if path.is_dir():
-        with Output().progress(f"Copying {path}") as progress:
+        with warnings_as_notices(), Output().progress(f"Copying {path}") as progress:
             client.log_artifacts(run_id, path, artifact_path, progress=progress)
     elif path.is_file():
         client.log_artifact(run_id, path, artifact_path)
@@ -123,33 +125,55 @@ def log_batch(
     Example: python train.py | mlcli log batch - --run 3f2a
     """
     run_id = require_run(run)
-    if file == "-":
-        text = sys.stdin.read()
-    else:
-        try:
-            text = Path(file).read_text()
-        except FileNotFoundError:
-            raise NotFoundError(f"no such file: {file}") from None
-    metrics, params, tags = parse_batch(text)
+    metrics, params, tags = parse_batch(_read_batch(file))
     get_client(ctx).log_batch(run_id, metrics=metrics, params=params, tags=tags)
 
 
+def _read_batch(file: str) -> str:
+    """The batch's text, which must be UTF-8: an undecodable byte is an error naming its
+    line, before anything is logged."""
+    if file == "-":
+        buffer = getattr(sys.stdin, "buffer", None)
+        data: bytes | str = buffer.read() if buffer is not None else sys.stdin.read()
+    else:
+        try:
+            data = Path(file).read_bytes()
+        except FileNotFoundError:
+            raise NotFoundError(f"no such file: {file}") from None
+        except IsADirectoryError:
+            raise InvalidInputError(f"{file} is a directory, not a JSON-lines file") from None
+    try:
+        if isinstance(data, bytes):
+            return data.decode()
+        data.encode()  # a text stream hands undecodable bytes over as surrogates
+        return data
+    except UnicodeError as exc:
+        line = data[: exc.start].count("\n" if isinstance(data, str) else b"\n") + 1
+        raise InvalidInputError(f"line {line}: not valid UTF-8 text") from None
+
+
 def parse_batch(text: str) -> tuple[list[Any], list[tuple[str, Any]], list[tuple[str, Any]]]:
-    """Metrics, params and tags from JSON lines; InvalidInputError names the bad line."""
-    from mlcli.store.validation import parse_metric_value
+    """Metrics, params and tags from JSON lines; InvalidInputError names the bad line.
+
+    Lines end at a line feed only: a raw U+2028 or U+0085 inside a JSON string is valid
+    JSON, not a line break.
+    """
+    from mlcli.store.validation import (
+        parse_metric_value,
+        validate_key,
+        validate_param_value,
+        validate_tag_value,
+    )
     from mlcli.tracking.client import make_metric
 
     metrics: list[Any] = []
     params: list[tuple[str, Any]] = []
     tags: list[tuple[str, Any]] = []
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
-        except ValueError as exc:
-            raise InvalidInputError(f"line {number}: not valid JSON ({exc.msg})") from None
-        try:
+            record = parse_json_line(line)
             kind = _batch_kind(record)
             if record.get("value") is None:
                 raise InvalidInputError(f"{kind} {record[kind]!r} has no value")
@@ -163,12 +187,41 @@ def parse_batch(text: str) -> tuple[list[Any], list[tuple[str, Any]], list[tuple
                     )
                 )
             elif kind == "param":
-                params.append((record["param"], record["value"]))
+                key = validate_key(record["param"], "param key")
+                params.append((key, validate_param_value(key, _scalar(kind, record))))
             else:
-                tags.append((record["tag"], record["value"]))
+                key = validate_key(record["tag"], "tag key")
+                tags.append((key, validate_tag_value(key, _scalar(kind, record))))
         except InvalidInputError as exc:
             raise InvalidInputError(f"line {number}: {exc.message}") from None
     return metrics, params, tags
+
+
+def parse_json_line(line: str) -> Any:
+    """One JSON value, strictly: a number beyond a double's range (``1e309``) or nesting
+    deeper than Python can parse is an InvalidInputError, like any other bad JSON."""
+    try:
+        return json.loads(line, parse_float=_finite_float)
+    except RecursionError:
+        raise InvalidInputError("not valid JSON (nested too deeply)") from None
+    except ValueError as exc:
+        raise InvalidInputError(f"not valid JSON ({getattr(exc, 'msg', exc)})") from None
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"the number {text[:40]} is out of the range of a double")
+    return value
+
+
+def _scalar(kind: str, record: dict[str, Any]) -> Any:
+    value = record["value"]
+    if isinstance(value, (dict, list)):
+        raise InvalidInputError(
+            f"the value of {kind} {record[kind]!r} must be a string or a number"
+        )
+    return value
 
 
 def _batch_kind(record: Any) -> str:

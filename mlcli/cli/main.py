@@ -111,6 +111,10 @@ def root(
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``mlcli`` console script."""
     args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
+    undecodable = next((arg for arg in args if not _is_text(arg)), None)
+    if undecodable is not None:
+        _error(f"argument '{_show_bytes(undecodable)}' is not valid UTF-8 text")
+        sys.exit(2)
     command = typer.main.get_command(app)
     try:
         code = command.main(args=args, prog_name="mlcli", standalone_mode=False)
@@ -122,6 +126,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     except KeyboardInterrupt:
         _error("interrupted")
         code = 130
+    except RecursionError:
+        # A backstop: every parser of user input (JSON, YAML) reports deep nesting itself.
+        _error("the input nests too deeply to be read")
+        code = 2
     except BrokenPipeError:
         # The reader went away (``mlcli runs list | head``): stop quietly.
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -161,6 +169,20 @@ def _usage_error(exc: Any) -> int:
     path = ctx.command_path if ctx is not None else "mlcli"
     _error(f"{exc.format_message()} (see '{path} --help')")
     return int(getattr(exc, "exit_code", 2))
+
+
+def _is_text(arg: str) -> bool:
+    """Whether an argument is text: Python hands undecodable argv bytes over as
+    surrogates, which no file, log line or JSON document of the store can hold."""
+    try:
+        arg.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _show_bytes(arg: str) -> str:
+    return os.fsencode(arg).decode("utf-8", "backslashreplace")
 
 
 def _error(message: str) -> None:

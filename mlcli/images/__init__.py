@@ -37,7 +37,7 @@ __all__ = [
     "write_context",
 ]
 
-_TAG = re.compile(r"^[a-z0-9][a-z0-9._/-]*(:[0-9]+/[a-z0-9._/-]+)?(:[\w][\w.-]{0,127})?$")
+_TAG = re.compile(r"^[a-z0-9][a-z0-9._/-]*(:[0-9]+/[a-z0-9._/-]+)?(:[\w][\w.-]{0,127})?\Z")
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,8 @@ if TYPE_CHECKING:
     from mlcli.tracking import TrackingClient
 
 STAGES = ("None", "Staging", "Production", "Archived")
-_ALIAS = re.compile(r"^[\w\-]{1,255}$")
-_RUN_PREFIX = re.compile(r"^[0-9a-fA-F]{1,32}$")
+_ALIAS = re.compile(r"^[\w\-]{1,255}\Z")
+_RUN_PREFIX = re.compile(r"^[0-9a-fA-F]{1,32}\Z")
 
 
 @dataclass(frozen=True)
@@ -155,7 +155,7 @@ def _parse_models(text: str) -> RegistryModelUri:
     if len(parts) != 2 or not parts[0] or not parts[1] or "@" in parts[1]:
         raise InvalidInputError(f"invalid model URI {text!r}: {usage}")
     name, suffix = parts
-    if suffix.isdigit():
+    if suffix.isascii() and suffix.isdigit():
         return RegistryModelUri(name, version=int(suffix))
     if suffix.lower() == "latest":
         return RegistryModelUri(name, latest=True)

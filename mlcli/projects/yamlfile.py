@@ -31,6 +31,8 @@ def load_yaml_file(path: Path, what: str) -> Any:
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise InvalidInputError(f"{what} {path} is not valid YAML{where}: {problem}") from None
+    except RecursionError:
+        raise InvalidInputError(f"{what} {path} nests too deeply to be read") from None
 
 
 @functools.cache

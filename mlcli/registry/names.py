@@ -10,8 +10,8 @@ MAX_NAME_LENGTH = 256
 MAX_ALIAS_LENGTH = 255
 MAX_TAG_VALUE_LENGTH = 100_000
 
-_ALIAS = re.compile(r"^[\w-]+$")
-_RESERVED_ALIAS = re.compile(r"^(latest|v\d+)$", re.IGNORECASE)
+_ALIAS = re.compile(r"^[\w-]+\Z")
+_RESERVED_ALIAS = re.compile(r"^(latest|v\d+)\Z", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 

@@ -52,7 +52,7 @@ def parse_artifact_path(path: str) -> RunArtifact | VersionArtifact:
         and parts[2] == "versions"
         and parts[4] == "artifacts"
     ):
-        if not parts[3].isdigit():
+        if not (parts[3].isascii() and parts[3].isdigit()):
             raise NotFoundError(f"no artifact location {path!r}")
         rest = normalize_artifact_path("/".join(parts[5:]))
         return VersionArtifact(parts[1], int(parts[3]), rest)

@@ -100,7 +100,10 @@ class Fields:
             return _NON_FINITE[value.strip().lower()]
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise _invalid(name, value, "a number")
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer with hundreds of digits
+            raise _invalid(name, value, "a number within the range of a double") from None
 
     def boolean(self, name: str, default: bool = False) -> bool:
         value = self._get(name, False)

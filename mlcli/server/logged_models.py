@@ -30,7 +30,7 @@ _ATTRIBUTES = {
     "name": "text", "model_id": "text", "source_run_id": "text", "status": "text",
     "model_type": "text", "creation_timestamp": "number", "last_updated_timestamp": "number",
 }  # fmt: skip
-_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+_RUN_ID = re.compile(r"^[0-9a-f]{32}\Z")
 _ALIASES = {"creation_time": "creation_timestamp", "last_updated_time": "last_updated_timestamp"}
 _ORDER = {
     "name": lambda m: m.name,

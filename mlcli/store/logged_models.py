@@ -29,7 +29,7 @@ from mlcli.store.fileio import read_json, write_json_atomic
 from mlcli.store.layout import StoreLayout
 from mlcli.store.lock import FileLock
 
-_MODEL_ID = re.compile(r"^m-[0-9a-f]{32}$")
+_MODEL_ID = re.compile(r"^m-[0-9a-f]{32}\Z")
 
 
 class LoggedModelStatus:

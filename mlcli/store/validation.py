@@ -21,11 +21,13 @@ MAX_EXPERIMENT_NAME_LENGTH = 500
 MAX_EXPERIMENT_TAG_VALUE_LENGTH = 20000
 MAX_RUN_NAME_LENGTH = 500
 MAX_BATCH_ITEMS = 1000
+RUN_NAME_TAGS = ("mlcli.runName", "mlflow.runName")
 
-_KEY_PATTERN = re.compile(r"^[/\w.\- :]*$")
-_RUN_ID_PATTERN = re.compile(r"^[0-9a-f]{1,32}$")
+# fullmatch, never ``$``: ``$`` also matches before a final newline ("k\n" would pass).
+_KEY_PATTERN = re.compile(r"[/\w.\- :]*")
+_RUN_ID_PATTERN = re.compile(r"[0-9a-f]{1,32}")
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
-_MAX_INT64 = 2**63 - 1
+MAX_INT64 = 2**63 - 1
 
 
 def validate_key(key: object, kind: str = "key") -> str:
@@ -37,7 +39,7 @@ def validate_key(key: object, kind: str = "key") -> str:
         raise InvalidInputError(
             f"invalid {kind} {key[:40]!r}...: longer than {MAX_KEY_LENGTH} characters"
         )
-    if not _KEY_PATTERN.match(key):
+    if not _KEY_PATTERN.fullmatch(key):
         raise InvalidInputError(
             f"invalid {kind} {key!r}: only letters, digits, '_', '-', '.', ' ', ':' and '/' "
             "are allowed"
@@ -66,37 +68,73 @@ def validate_param_value(key: str, value: object) -> str:
 
 
 def validate_tag_value(key: str, value: object, limit: int = MAX_TAG_VALUE_LENGTH) -> str:
+    """A tag value; the run-name tags (``mlcli.runName``, ``mlflow.runName``) must also be
+    valid run names, since they rename the run."""
     text = "" if value is None else str(value)
     if len(text) > limit:
         raise InvalidInputError(
             f"value of tag {key!r} is {len(text)} characters long; the limit is {limit}"
         )
+    if key in RUN_NAME_TAGS:
+        validate_run_name(text)
     return text
 
 
 def validate_metric_value(key: str, value: object) -> float:
-    """A metric value is a real number (not a bool, not a string); NaN and ±inf are kept."""
+    """A metric value is a real number (not a bool, not a string); NaN and ±inf are kept,
+    but a finite number too large for a double (``10**400``) is refused, not stored as
+    infinity."""
     if type(value) is float:
         return value
     if isinstance(value, bool) or value is None or isinstance(value, (str, bytes)):
         raise InvalidInputError(f"invalid value {value!r} for metric {key!r}: must be a number")
     if isinstance(value, numbers.Real) or hasattr(value, "__float__"):
         try:
-            return float(value)  # type: ignore[arg-type]
-        except (TypeError, ValueError, OverflowError):
+            number = float(value)  # type: ignore[arg-type]
+        except OverflowError:
+            raise _out_of_range(key, value) from None
+        except (TypeError, ValueError):
             pass
+        else:
+            if math.isinf(number) and not _is_infinite(value):
+                raise _out_of_range(key, value)
+            return number
     raise InvalidInputError(f"invalid value {value!r} for metric {key!r}: must be a number")
 
 
 def parse_metric_value(key: str, text: str) -> float:
-    """A metric value given as text (the CLI, a batch file): a float literal, nan, inf."""
+    """A metric value given as text (the CLI, a batch file): a float literal, or one of
+    nan, inf, -inf, infinity; a finite literal beyond a double's range (``1e309``) is
+    refused."""
     try:
         value = float(text)
     except (TypeError, ValueError):
         raise InvalidInputError(
-            f"invalid value {text!r} for metric {key!r}: must be a number"
+            f"invalid value {_shorten(text)!r} for metric {key!r}: must be a number"
         ) from None
+    if math.isinf(value) and text.strip().lstrip("+-").lower() not in ("inf", "infinity"):
+        raise _out_of_range(key, text)
     return value
+
+
+def _is_infinite(value: object) -> bool:
+    """Whether ``value`` is itself infinite (a float's inf, Decimal('Infinity')), rather
+    than a finite number that overflows a double (an int, a Fraction, a Decimal)."""
+    if isinstance(value, numbers.Rational):
+        return False
+    is_infinite = getattr(value, "is_infinite", None)
+    return bool(is_infinite()) if callable(is_infinite) else True
+
+
+def _out_of_range(key: str, value: object) -> InvalidInputError:
+    return InvalidInputError(
+        f"invalid value {_shorten(str(value))!r} for metric {key!r}: out of the range of a "
+        "double (±1.8e308); write inf or -inf for an infinite value"
+    )
+
+
+def _shorten(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}..."
 
 
 def validate_step(step: object) -> int:
@@ -108,8 +146,8 @@ def validate_step(step: object) -> int:
         else:
             raise InvalidInputError(f"invalid step {step!r}: must be an integer")
     step = int(step)
-    if abs(step) > _MAX_INT64:
-        raise InvalidInputError(f"invalid step {step}: out of the 64-bit range")
+    if abs(step) > MAX_INT64:
+        raise InvalidInputError(f"invalid step {_shorten(str(step))}: out of the 64-bit range")
     return step
 
 
@@ -121,8 +159,10 @@ def validate_timestamp(timestamp: object) -> int:
     if isinstance(timestamp, float) and not math.isfinite(timestamp):
         raise InvalidInputError(f"invalid timestamp {timestamp!r}: must be finite")
     value = int(timestamp)
-    if not 0 <= value <= _MAX_INT64:
-        raise InvalidInputError(f"invalid timestamp {timestamp!r}: must be a non-negative int64")
+    if not 0 <= value <= MAX_INT64:
+        raise InvalidInputError(
+            f"invalid timestamp {_shorten(str(timestamp))}: must be a non-negative int64"
+        )
     return value
 
 
@@ -144,19 +184,22 @@ def validate_run_name(name: object) -> str:
     if len(name) > MAX_RUN_NAME_LENGTH:
         raise InvalidInputError(f"invalid run name: longer than {MAX_RUN_NAME_LENGTH} characters")
     if _CONTROL_CHARS.search(name):
-        raise InvalidInputError(f"invalid run name {name!r}: control characters")
+        raise InvalidInputError(
+            f"invalid run name {_shorten(name)!r}: control characters (such as a newline) "
+            "are not allowed"
+        )
     return name
 
 
 def validate_run_id(run_id: object) -> str:
     """A full run id: 32 lowercase hexadecimal characters (MLflow's run ids qualify)."""
-    if not isinstance(run_id, str) or len(run_id) != 32 or not _RUN_ID_PATTERN.match(run_id):
+    if not isinstance(run_id, str) or len(run_id) != 32 or not _RUN_ID_PATTERN.fullmatch(run_id):
         raise InvalidInputError(f"invalid run id {run_id!r}: expected 32 hexadecimal characters")
     return run_id
 
 
 def validate_run_id_prefix(prefix: object) -> str:
-    if not isinstance(prefix, str) or not _RUN_ID_PATTERN.match(prefix.lower()):
+    if not isinstance(prefix, str) or not _RUN_ID_PATTERN.fullmatch(prefix.lower()):
         raise InvalidInputError(
             f"invalid run id {prefix!r}: expected up to 32 hexadecimal characters"
         )

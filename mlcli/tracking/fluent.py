@@ -26,7 +26,14 @@ from typing import Any
 from mlcli.clock import now_ms
 from mlcli.errors import InvalidInputError
 from mlcli.store import Experiment, FileInfo, Metric, Run, RunInfo, RunStatus, ViewType
-from mlcli.store.validation import validate_key, validate_metric_value, validate_step
+from mlcli.store.ownership import this_process
+from mlcli.store.validation import (
+    MAX_INT64,
+    validate_key,
+    validate_metric_value,
+    validate_step,
+    validate_timestamp,
+)
 from mlcli.tracking.client import TrackingClient
 from mlcli.tracking.context import script_source_tags
 from mlcli.tracking.metric_buffer import metric_buffer
@@ -362,12 +369,14 @@ def log_metric(
         value = validate_metric_value(key, value)
     if step is None:
         step = 0
-    elif type(step) is not int:
+    elif type(step) is not int or not -MAX_INT64 <= step <= MAX_INT64:
         step = validate_step(step)
     if timestamp is None:
         timestamp = now_ms()
     metric_buffer().add(_session.client.store.runs, active.run_id, key, value, step, timestamp)  # type: ignore[union-attr]
 
+    elif type(timestamp) is not int or not 0 <= timestamp <= MAX_INT64:
+        timestamp = validate_timestamp(timestamp)
 
 def log_metrics(
     metrics: Mapping[str, float], step: int | None = None, timestamp: int | None = None

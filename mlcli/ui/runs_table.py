@@ -41,7 +41,7 @@ _ORDER_KEYS = {
     "user_id": "attributes.user_id",
     "git_commit": f"tags.`{GIT_COMMIT_TAG}`",
 }
-_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\Z")
 
 
 @dataclass(frozen=True)

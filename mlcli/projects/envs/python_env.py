@@ -18,7 +18,7 @@ from mlcli.projects.cache import digest
 
 _INCLUDE = re.compile(r"^(-r|--requirement|-c|--constraint)(\s*=\s*|\s+|(?=\S))(\S.*)$")
 _LOCAL_OPTION = re.compile(r"^(-f|--find-links|-e|--editable)(\s*=\s*|\s+)(\S.*)$")
-_VERSION = re.compile(r"^\d+(\.\d+){0,2}$")
+_VERSION = re.compile(r"^[0-9]+(\.[0-9]+){0,2}\Z")
 
 
 @dataclass(frozen=True)
