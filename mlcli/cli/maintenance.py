@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from mlcli.cli.options import JsonOption, QuietOption
-from mlcli.cli.output import Output
+from mlcli.cli.output import Output, byte_size
 from mlcli.cli.state import cli_state
 
 index_app = typer.Typer(
@@ -55,7 +55,8 @@ def gc(
     json_: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
-    """Permanently remove deleted runs (with their artifacts) and deleted experiments.
+    """Permanently remove deleted runs (with their artifacts) and deleted experiments,
+    and the temporary files of writers killed over an hour ago.
 
     Example: mlcli gc --older-than 30d
     """
@@ -66,12 +67,27 @@ def gc(
     store = cli_state(ctx).client().store
     result = collect_garbage(store, older_than_ms, dry_run)
     out = Output(json_mode=json_, quiet=quiet)
+    leftovers = [
+        {"path": str(item.path.relative_to(store.root)), "bytes": item.size}
+        for item in result.leftovers
+    ]
     if json_:
-        out.json({"runs": result.runs, "experiments": result.experiments, "dry_run": dry_run})
+        out.json(
+            {
+                "runs": result.runs,
+                "experiments": result.experiments,
+                "temporary_files": leftovers,
+                "dry_run": dry_run,
+            }
+        )
         return
     out.lines(result.runs)
     verb = "Would remove" if dry_run else "Removed"
-    out.info(f"{verb} {len(result.runs)} run(s) and {len(result.experiments)} experiment(s)")
+    freed = sum(item.size for item in result.leftovers)
+    out.info(
+        f"{verb} {len(result.runs)} run(s), {len(result.experiments)} experiment(s) and "
+        f"{len(leftovers)} temporary file(s) left by killed writers ({byte_size(freed)})"
+    )
 
 
 @index_app.command("rebuild")

@@ -174,3 +174,13 @@ def _isatty(stream: Any) -> bool:
 
 def _color_allowed() -> bool:
     return "NO_COLOR" not in os.environ
+
+
+def byte_size(size: int) -> str:
+    """A size for people: ``512 B``, ``1.5 KB``, ``117.0 MB`` (powers of 1024)."""
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"

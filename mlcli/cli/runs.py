@@ -14,7 +14,7 @@ from mlcli.cli.options import (
     OrderByOption,
     QuietOption,
 )
-from mlcli.cli.output import Output
+from mlcli.cli.output import Output, byte_size
 from mlcli.cli.state import client as get_client
 from mlcli.errors import InvalidInputError
 
@@ -268,11 +268,4 @@ def parse_key_values(items: list[str], option: str) -> dict[str, str]:
 
 
 def _size(size: int | None) -> str:
-    if size is None:
-        return ""
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
+    return "" if size is None else byte_size(size)

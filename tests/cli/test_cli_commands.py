@@ -219,7 +219,7 @@ def test_gc_removes_deleted_runs_for_good(cli, run_id: str, store_root: Path) ->
     cli("runs", "delete", run_id)
     assert cli("gc", "--older-than", "1d", "--json").json()["runs"] == []
     dry = cli("gc", "--dry-run", "--json").json()
-    assert dry == {"runs": [run_id], "experiments": [], "dry_run": True}
+    assert dry == {"runs": [run_id], "experiments": [], "temporary_files": [], "dry_run": True}
     assert (store_root / "runs" / run_id).exists()
     assert cli("gc", "-q").stdout == f"{run_id}\n"
     assert not (store_root / "runs" / run_id).exists()

@@ -37,9 +37,7 @@ class LiveServer:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def request(
-        self, method: str, path: str, body: bytes | dict[str, Any] | None = None
-    ) -> Reply:
+    def request(self, method: str, path: str, body: bytes | dict[str, Any] | None = None) -> Reply:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
         try:
             headers = {}
@@ -64,9 +62,7 @@ class LiveServer:
                 self.process.wait()
 
 
-def start(
-    command: str, store: Path, log_path: Path, *args: str, umask: int = -1
-) -> LiveServer:
+def start(command: str, store: Path, log_path: Path, *args: str, umask: int = -1) -> LiveServer:
     """``mlcli COMMAND ARGS --port 0`` (``server`` or ``ui``) over ``store``, once it
     listens (with ``umask``, when given)."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("MLCLI_", "MLFLOW_"))}
