@@ -47,12 +47,14 @@ def register(
 
     Example: mlcli register runs:/3f2a/model --name churn
     """
+    from mlcli.cli.notices import warnings_as_notices
     from mlcli.cli.runs import parse_key_values
 
-    version = _client(ctx).register_model(
-        model_uri, name, description, parse_key_values(tag or [], "--tag")
-    )
     out = Output(json_mode=json_, quiet=quiet)
+    with warnings_as_notices(out):
+        version = _client(ctx).register_model(
+            model_uri, name, description, parse_key_values(tag or [], "--tag")
+        )
     if json_:
         out.json(version.to_dict())
     else:

@@ -19,7 +19,7 @@ from mlcli.cli.state import client as get_client
 from mlcli.errors import InvalidInputError
 
 if TYPE_CHECKING:
-    from mlcli.store import Run
+    from mlcli.store import FileInfo, Run
 
 app = typer.Typer(help="Create, end, list, show, delete and restore runs.", no_args_is_help=True)
 
@@ -181,6 +181,8 @@ def artifacts(
 ) -> None:
     """List a run's artifacts (one level; give PATH to look inside a folder).
 
+    A symbolic link is shown as itself (PATH -> TARGET), never followed.
+
     Example: mlcli runs artifacts 3f2a model
     """
     entries = get_client(ctx).list_artifacts(run, path)
@@ -192,11 +194,14 @@ def artifacts(
     else:
         out.table(
             ["PATH", "SIZE"],
-            [
-                [e.path + ("/" if e.is_dir else ""), "" if e.is_dir else _size(e.file_size)]
-                for e in entries
-            ],
+            [[_shown_path(e), "" if e.is_dir else _size(e.file_size)] for e in entries],
         )
+
+
+def _shown_path(entry: FileInfo) -> str:
+    if entry.symlink is not None:
+        return f"{entry.path} -> {entry.symlink}"
+    return entry.path + ("/" if entry.is_dir else "")
 
 
 def render_runs_table(out: Output, runs: list[Run]) -> None:

@@ -30,6 +30,7 @@ from mlcli.mlflow_import.records import (
     SourceVersion,
 )
 from mlcli.store import Metric
+from mlcli.store.trees import is_inside
 
 _RESERVED = frozenset({"tags", "datasets", "traces", "models", ".trash"})
 _MODEL_STATUS = {1: "PENDING", 2: "READY", 3: "FAILED"}
@@ -214,8 +215,10 @@ def _key_files(directory: Path) -> dict[str, str]:
     found: dict[str, str] = {}
     if not directory.is_dir():
         return found
+    root = os.path.realpath(directory)
     for path in sorted(directory.rglob("*")):
-        if path.is_file():
+        # A link leading out of the run's folder would import another file's content.
+        if path.is_file() and is_inside(os.path.realpath(path), root):
             found[path.relative_to(directory).as_posix()] = path.read_text(
                 encoding="utf-8", errors="replace"
             )

@@ -70,6 +70,26 @@ class Importer:
         self.report = ImportReport(source.label)
 
     def run(self, progress: Progress | None = None) -> ImportReport:
+        """Import everything; a symbolic link a copy skipped (one leading out of the
+        folder copied) is one of the report's warnings."""
+        import warnings
+
+        from mlcli.store.trees import SkippedFileWarning
+
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", SkippedFileWarning)
+                return self._import(progress)
+        finally:
+            for warning in caught:
+                if issubclass(warning.category, SkippedFileWarning):
+                    self.report.warnings.append(str(warning.message))
+                else:  # someone else's: passed on as it came
+                    warnings.warn_explicit(
+                        warning.message, warning.category, warning.filename, warning.lineno
+                    )
+
+    def _import(self, progress: Progress | None) -> ImportReport:
         experiments = self.source.experiments()
         mapping = {e.experiment_id: self._experiment(e) for e in experiments}
         runs = [run for e in experiments for run in self.source.runs(e.experiment_id)]

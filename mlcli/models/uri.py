@@ -8,6 +8,11 @@
     models:/<name>@<alias>                 the version an alias points to
 
 ``models:/`` URIs are resolved by the registry through :mod:`mlcli.models.registry_link`.
+
+A model found in the store (``runs:/``, ``models:/``) is refused when it holds a
+symbolic link leading outside its folder: loading, serving or packaging it would read
+a file that is not part of it. A model folder the user names is the user's own and is
+taken as it is.
 """
 
 from __future__ import annotations
@@ -115,10 +120,25 @@ def resolve_model_uri(
             directory = repo.resolve(parsed.path)
         except NotFoundError:
             raise NotFoundError(f"run {run_id[:8]} has no model at {parsed.path!r}") from None
-        return ResolvedModel(parsed, _model_dir(directory, str(parsed)), run_id)
+        return ResolvedModel(parsed, _stored_model_dir(directory, str(parsed)), run_id)
     link = registry if registry is not None else registry_link(client)
     directory, run_id = link.model_version_dir(uri=parsed)
-    return ResolvedModel(parsed, _model_dir(directory, str(parsed)), run_id)
+    return ResolvedModel(parsed, _stored_model_dir(directory, str(parsed)), run_id)
+
+
+def _stored_model_dir(path: Path, label: str) -> Path:
+    """The model folder at ``path`` in the store, refused if a link in it leads out."""
+    from mlcli.store.trees import links_leading_outside
+
+    directory = _model_dir(path, label)
+    outside = links_leading_outside(directory)
+    if outside:
+        first = outside[0]
+        raise InvalidInputError(
+            f"the model at {label} holds a symbolic link leading outside it "
+            f"({first.relative} -> {first.link}); mlcli does not follow it"
+        )
+    return directory
 
 
 def _model_dir(path: Path, label: str) -> Path:

@@ -35,6 +35,7 @@ from mlcli.registry.names import (
 from mlcli.store.fileio import append_bytes, read_json, read_log, write_json_atomic
 from mlcli.store.layout import StoreLayout
 from mlcli.store.lock import FileLock
+from mlcli.store.trees import copy_tree
 from mlcli.store.validation import validate_key, validate_tag_value
 
 
@@ -148,13 +149,16 @@ class ModelRegistry:
         description: str = "",
         tags: dict[str, str] | None = None,
     ) -> ModelVersion:
-        """Copy ``source_dir`` in as the next version of ``name`` (created if needed)."""
+        """Copy ``source_dir`` in as the next version of ``name`` (created if needed).
+
+        Symbolic links are followed only to files and folders inside ``source_dir``;
+        the others are left out, each with a SkippedFileWarning."""
         clean_tags = _clean_tags(tags or {})
         self.ensure_model(name)
         staging = self.layout.versions_dir(name) / f".new-{uuid.uuid4().hex}"
         staging.parent.mkdir(parents=True, exist_ok=True)
         try:
-            shutil.copytree(source_dir, staging / "artifacts")
+            copy_tree(source_dir, staging / "artifacts").warn()
             with self._locked(name):
                 version = max(self._version_numbers(name), default=0) + 1
                 now = now_ms()

@@ -9,7 +9,10 @@ client uses for ``mlflow-artifacts:/`` locations (``log_artifact``, ``log_model`
 
 Uploads are written to a temporary file beside their destination and renamed into
 place, so a reader never sees half a file, and are refused beyond the server's limit.
-Registered copies are read-only. Paths never leave the run's (or version's) folder.
+Registered copies are read-only. Paths never leave the run's (or version's) folder:
+a symbolic link planted in the store is listed as a file without a size and served
+only when it leads to a file inside that folder (a 400 otherwise). An upload the file
+system would refuse (a name too long, a file where a folder must be) is a 400.
 """
 
 from __future__ import annotations
@@ -23,7 +26,11 @@ from typing import Any
 
 from mlcli.errors import InvalidInputError, NotFoundError
 from mlcli.server.backend import Backend
-from mlcli.store.artifacts import ArtifactRepository, normalize_artifact_path
+from mlcli.store.artifacts import (
+    ArtifactRepository,
+    artifact_write_errors,
+    normalize_artifact_path,
+)
 from mlcli.store.fileio import create_temp_file
 
 PREFIX = "/api/2.0/mlflow-artifacts/artifacts"
@@ -101,6 +108,8 @@ def file_to_download(backend: Backend, path: str) -> Path:
     local = repository(backend, target).resolve(target.path)
     if local.is_dir():
         raise InvalidInputError(f"{target.path!r} is a folder: list it with ?path=")
+    if not local.is_file():
+        raise InvalidInputError(f"{target.path!r} is not a regular file")
     return local
 
 
@@ -112,17 +121,21 @@ def open_upload(backend: Backend, path: str) -> tuple[Path, int, str]:
     if not target.path:
         raise InvalidInputError("name the file to upload: .../artifacts/<path>")
     backend.writable_run(target.run_id)
-    destination = repository(backend, target).resolve(target.path, must_exist=False)
-    if destination.is_dir():
+    repo = repository(backend, target)
+    if os.path.isdir(repo.resolve(target.path, must_exist=False)):
         raise InvalidInputError(f"{target.path!r} is a folder; upload files into it")
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = create_temp_file(destination)
+    destination = repo.writable(target.path)  # a name too long, a file in the way: a 400
+    with artifact_write_errors(target.path):
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        fd, temporary = create_temp_file(destination)
     return destination, fd, temporary
 
 
 def finish_upload(destination: Path, temporary: str, complete: bool) -> None:
-    if complete:
-        os.replace(temporary, destination)
-        return
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(temporary)
+    try:
+        if complete:
+            with artifact_write_errors(destination.name):
+                os.replace(temporary, destination)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)

@@ -154,9 +154,13 @@ class FileInfo:
     path: str
     is_dir: bool
     file_size: int | None
+    symlink: str | None = None  # where a symbolic link points; it is listed, not followed
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "is_dir": self.is_dir, "file_size": self.file_size}
+        shape = {"path": self.path, "is_dir": self.is_dir, "file_size": self.file_size}
+        if self.symlink is not None:
+            shape["symlink"] = self.symlink
+        return shape
 
 
 def json_number(value: float) -> float | str:

@@ -1,7 +1,8 @@
 """The artifacts browser: listings, previews and how a file is sent.
 
 Every path goes through ``ArtifactRepository.resolve``, which refuses ``..``, absolute
-paths and symlinks leading out of the run's artifacts. A preview reads at most
+paths and symlinks leading out of the run's artifacts; a listing shows a symlink as a
+link (``symlink`` holds where it points), not as what it leads to. A preview reads at most
 PREVIEW_BYTES. Files are sent as downloads, except images, which are sent inline for
 the preview; an artifact is never sent as HTML, and every file response carries a
 sandboxing Content-Security-Policy, so that opening one cannot run a script in the
@@ -66,6 +67,7 @@ def listing(client: TrackingClient, run_ref: str, path: str = "") -> dict[str, A
             "name": posixpath.basename(info.path),
             "is_dir": info.is_dir,
             "file_size": info.file_size,
+            "symlink": info.symlink,
         }
         for info in repo.list(relative or None)
     ]
@@ -128,6 +130,8 @@ def _file(repo: ArtifactRepository, path: str) -> tuple[str, Path]:
     target = repo.resolve(relative)
     if target.is_dir():
         raise InvalidInputError(f"artifact {relative!r} is a directory")
+    if not target.is_file():  # a FIFO would block the reader
+        raise InvalidInputError(f"artifact {relative!r} is not a regular file")
     return relative, target
 
 

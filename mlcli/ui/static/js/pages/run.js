@@ -156,7 +156,7 @@ function artifactsSection(runId) {
         e.preventDefault();
         if (entry.is_dir) open(entry.path);
         else show(entry.path);
-      } }, entry.is_dir ? `${entry.name}/` : entry.name),
+      } }, entry.is_dir ? `${entry.name}/` : entry.symlink != null ? `${entry.name} → ${entry.symlink}` : entry.name),
       entry.is_dir ? null : [" ", h("span", { class: "muted" }, bytes(entry.file_size)), " ",
         h("a", { href: artifactUrl(runId, entry.path, true), download: entry.name, class: "download" }, "download")])));
   }
