@@ -174,7 +174,9 @@ def log_model_metrics(backend: Backend, run_id: str, linked: list[tuple[str, Met
         )
     for model_id, metrics in by_model.items():
         backend.logged_models.update(backend.logged_models.get(model_id).model_id, metrics=metrics)
-    known = {_point(m) for m in backend.store.runs.read_metric_history(run_id)}
+    points = {_point(m) for _, m in linked}
+    history = backend.store.runs.iter_metric_history(run_id)  # streamed: it may be huge
+    known = {point for point in map(_point, history) if point in points}
     fresh = [m for _, m in linked if _point(m) not in known]
     backend.store.runs.append_metrics(run_id, fresh)
 

@@ -8,6 +8,8 @@ a run's name and its user are the ones mlcli's own commands show.
 
 from __future__ import annotations
 
+import sys
+from itertools import islice
 from typing import Any
 
 from mlcli.clock import now_ms
@@ -17,7 +19,7 @@ from mlcli.server.backend import Backend, Endpoint, run_id_of
 from mlcli.server.experiments import view_type
 from mlcli.server.fields import Fields
 from mlcli.server.logged_models import log_model_metrics
-from mlcli.server.paging import decode_token, encode_token, max_results, page
+from mlcli.server.paging import decode_token, encode_token, max_results
 from mlcli.server.tags import (
     PARENT_RUN_ID,
     RUN_NAME,
@@ -129,11 +131,12 @@ def get_history(backend: Backend, fields: Fields) -> dict[str, Any]:
     run_id = run_id_of(fields)
     key = fields.required("metric_key")
     limit = max_results(fields.integer("max_results"), 25_000)
-    history = backend.client.get_metric_history(run_id, key)
-    chosen, token = page(history, decode_token(fields.string("page_token")), limit)
-    reply: dict[str, Any] = {"metrics": [shapes.metric(m) for m in chosen]}
-    if token:
-        reply["next_page_token"] = token
+    offset = min(decode_token(fields.string("page_token")), sys.maxsize // 2)  # for islice
+    points = backend.client.iter_metric_history(run_id, key)
+    chosen = list(islice(points, offset, offset + limit + 1))  # one more: is there a next?
+    reply: dict[str, Any] = {"metrics": [shapes.metric(m) for m in chosen[:limit]]}
+    if len(chosen) > limit:
+        reply["next_page_token"] = encode_token(offset + limit)
     return reply
 
 

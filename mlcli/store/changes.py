@@ -13,7 +13,7 @@ import json
 import os
 from pathlib import Path
 
-from mlcli.store.fileio import append_bytes, read_log
+from mlcli.store.fileio import append_bytes, parse_lines, read_log_chunks
 
 
 class ChangeJournal:
@@ -24,8 +24,16 @@ class ChangeJournal:
         append_bytes(self.path, json.dumps({"run_id": run_id}).encode() + b"\n")
 
     def read(self, offset: int) -> tuple[set[str], int]:
-        records, end = read_log(self.path, offset)
-        return {r["run_id"] for r in records if isinstance(r.get("run_id"), str)}, end
+        """The run ids named from ``offset`` on, and the offset to resume at (the
+        journal is read a chunk at a time: on a new host it is read whole)."""
+        touched: set[str] = set()
+        end = offset
+        for data, chunk_end in read_log_chunks(self.path, offset):
+            touched.update(
+                r["run_id"] for r in parse_lines(data) if isinstance(r.get("run_id"), str)
+            )
+            end = chunk_end
+        return touched, end
 
     def identity(self) -> str:
         """Changes when the file is replaced (rsync, restore from backup)."""

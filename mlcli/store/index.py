@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 from mlcli.errors import StoreError
 from mlcli.store.changes import ChangeJournal
 from mlcli.store.entities import Metric, RunStatus
-from mlcli.store.fileio import file_size, read_json
+from mlcli.store.fileio import LOG_CHUNK_BYTES, file_size, read_json
 from mlcli.store.layout import StoreLayout
 from mlcli.store.scan import LOGS, LogRead, RunRead, file_signature, read_runs
 
@@ -106,6 +106,8 @@ class RefreshResult:
 
 class RunIndex:
     """One store's index. Open it with :meth:`open`; every query refreshes first."""
+
+    log_chunk_bytes = LOG_CHUNK_BYTES  # logs are read and folded this much at a time
 
     def __init__(self, layout: StoreLayout, connection: sqlite3.Connection, path: Path) -> None:
         self.layout = layout
@@ -344,7 +346,7 @@ class RunIndex:
             offsets = (row[3], row[4], row[5]) if row else (0, 0, 0)
             requests.append((run_id, row[2] if row else None, offsets))
         pending = _PendingRows()
-        for read in read_runs(str(self.layout.runs_dir), requests):
+        for read in read_runs(str(self.layout.runs_dir), requests, self.log_chunk_bytes):
             self._apply_read(read, rows.get(read.run_id), pending)
             if pending.size() >= _FLUSH_ROWS:
                 self._flush(pending)

@@ -141,6 +141,38 @@ def fold_metric_log(data: bytes, latest: dict[str, Metric]) -> set[str]:
     return changed
 
 
+def decode_metric_log(data: bytes, key: str | None = None) -> list[Metric]:
+    """The metric points of the complete lines of a metrics log, in file order: only
+    ``key``'s when it is given. Lines that are not metric points are skipped.
+
+    Lines as mlcli writes them are matched by one regular expression and only the
+    wanted key's points are built; any other log takes the general JSON path.
+    """
+    found = _METRIC_LINE.findall(data)
+    if not found or len(found) != data.count(b"\n"):
+        points = map(decode_metric, parse_lines(data))
+        return [m for m in points if m is not None and (key is None or m.key == key)]
+    if key is not None:
+        try:
+            wanted = key.encode()
+        except UnicodeEncodeError:  # a lone surrogate: only an escaped key can hold one
+            return []
+        return [
+            _point(key, value, step, stamp) for raw, value, step, stamp in found if raw == wanted
+        ]
+    try:
+        names = {raw: raw.decode() for raw in {line[0] for line in found}}
+    except UnicodeDecodeError:
+        return [m for m in map(decode_metric, parse_lines(data)) if m is not None]
+    return [_point(names[raw], value, step, stamp) for raw, value, step, stamp in found]
+
+
+def _point(key: str, value: bytes, step: bytes, stamp: bytes) -> Metric:
+    return Metric(
+        key, _NON_FINITE[value] if value[:1] == b'"' else float(value), int(step), int(stamp)
+    )
+
+
 def _sort_value(text: bytes) -> float:
     """The value's place in Metric.sort_key: NaN lowest."""
     if text[:1] == b'"':

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +19,19 @@ from mlcli.clock import now_ms
 from mlcli.errors import ConflictError, InvalidInputError, NotFoundError
 from mlcli.store.changes import ChangeJournal
 from mlcli.store.entities import LifecycleStage, Metric, RunInfo, RunStatus
-from mlcli.store.fileio import append_bytes, read_json, read_log, write_json_atomic
+from mlcli.store.fileio import (
+    LOG_CHUNK_BYTES,
+    append_bytes,
+    read_json,
+    read_log_chunks,
+    read_log_records,
+    write_json_atomic,
+)
 from mlcli.store.layout import ARTIFACTS_DIR, RUN_DOC, TAGS_LOG, StoreLayout
 from mlcli.store.lock import FileLock
 from mlcli.store.records import (
-    decode_metric,
+    decode_metric_log,
+    fold_metric_log,
     fold_params,
     fold_tags,
     key_value_line,
@@ -193,22 +202,35 @@ class RunFiles:
 
     def read_params(self, run_id: str) -> dict[str, str]:
         params: dict[str, str] = {}
-        fold_params(read_log(self.layout.params_log(run_id))[0], params)
+        fold_params(read_log_records(self.layout.params_log(run_id)), params)
         return params
 
     def read_tags(self, run_id: str) -> dict[str, str]:
         tags: dict[str, str] = {}
-        fold_tags(read_log(self.layout.tags_log(run_id))[0], tags)
+        fold_tags(read_log_records(self.layout.tags_log(run_id)), tags)
         return tags
 
+    def read_latest_metrics(self, run_id: str) -> dict[str, Metric]:
+        """The latest point per key, from the log itself (read a chunk at a time)."""
+        latest: dict[str, Metric] = {}
+        for data, _ in read_log_chunks(self.layout.metrics_log(run_id)):
+            fold_metric_log(data, latest)
+        return latest
+
     def read_metric_history(self, run_id: str, key: str | None = None) -> list[Metric]:
+        return list(self.iter_metric_history(run_id, key))
+
+    def iter_metric_history(
+        self, run_id: str, key: str | None = None, chunk_size: int = LOG_CHUNK_BYTES
+    ) -> Iterator[Metric]:
+        """The points of a run's metrics (only ``key``'s when given), in the order they
+        were logged. The log is read a chunk at a time and only the wanted points are
+        built, so a caller that keeps a page of them holds a page, however long the
+        log. NotFoundError (at once, not on the first ``next``) when there is no run.
+        """
         if not self.exists(run_id):
             raise NotFoundError(f"no run with id {run_id!r}")
-        records, _ = read_log(self.layout.metrics_log(run_id))
-        metrics = [m for m in map(decode_metric, records) if m is not None]
-        if key is not None:
-            metrics = [m for m in metrics if m.key == key]
-        return metrics
+        return _metric_points(self.layout.metrics_log(run_id), key, chunk_size)
 
     # -- internals -------------------------------------------------------------------------
 
@@ -228,6 +250,11 @@ class RunFiles:
 
     def _info(self, doc: dict[str, Any]) -> RunInfo:
         return run_info_from_doc(doc, self.layout.artifacts_dir(doc["run_id"]).as_uri())
+
+
+def _metric_points(path: Path, key: str | None, chunk_size: int) -> Iterator[Metric]:
+    for data, _ in read_log_chunks(path, 0, chunk_size):
+        yield from decode_metric_log(data, key)
 
 
 def run_info_from_doc(doc: dict[str, Any], artifact_uri: str) -> RunInfo:

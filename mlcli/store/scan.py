@@ -9,7 +9,9 @@ with what it holds, which gives the same result as folding everything in order, 
 value.
 
 Building the index of a large store reads every metric point ever logged, so this is
-the hot path of a cold start (see ``records.fold_metric_log``). It stays in the
+the hot path of a cold start (see ``records.fold_metric_log``). Logs are read and
+folded a chunk at a time (``fileio.read_log_chunks``): a log of ten million points
+costs a few MB, not ten times its size. It stays in the
 calling process: worker processes were tried and rejected, since ``spawn`` re-imports
 the caller's main module (a script without a ``__main__`` guard would recurse) and
 ``fork`` is unsafe in a process that runs threads (the fluent API's flusher).
@@ -24,7 +26,7 @@ from typing import Any
 
 from mlcli.errors import StoreError
 from mlcli.store.entities import Metric
-from mlcli.store.fileio import parse_lines, read_json, read_log_bytes
+from mlcli.store.fileio import LOG_CHUNK_BYTES, parse_lines, read_json, read_log_chunks
 from mlcli.store.layout import RUN_DOC
 from mlcli.store.records import fold_metric_log
 
@@ -55,7 +57,9 @@ class RunRead:
 ReadRequest = tuple[str, str | None, tuple[int, int, int]]
 
 
-def read_run(runs_dir: str, request: ReadRequest) -> RunRead:
+def read_run(runs_dir: str, request: ReadRequest, chunk_size: int = LOG_CHUNK_BYTES) -> RunRead:
+    """What changed in one run's files; each log is read ``chunk_size`` bytes at a
+    time and folded as it goes, so a log of any length costs bounded memory."""
     run_id, known_signature, offsets = request
     run_dir = f"{runs_dir}{os.sep}{run_id}"  # os.path.join costs more, 40,000 times over
     doc_path = f"{run_dir}{os.sep}{RUN_DOC}"
@@ -82,31 +86,44 @@ def read_run(runs_dir: str, request: ReadRequest) -> RunRead:
             replaced = size < offset
             if replaced:
                 offset = 0
-        data, end = read_log_bytes(path, offset)
-        if not data and not replaced:
-            continue
-        read = LogRead(end, replaced)
-        if log == "params":
-            read.params = [
-                (r["key"], str(r["value"]))
-                for r in parse_lines(data)
-                if isinstance(r.get("key"), str) and r.get("value") is not None
-            ]
-        elif log == "tags":
-            for record in parse_lines(data):  # the last line for a key wins
-                key, value = record.get("key"), record.get("value")
-                if isinstance(key, str):
-                    read.tags[key] = None if value is None else str(value)
-        else:
-            fold_metric_log(data, read.metrics)
+        read: LogRead | None = None
+        for data, end in read_log_chunks(path, offset, chunk_size):
+            if read is None:
+                read = LogRead(end, replaced)
+            read.end = end
+            _fold_chunk(log, data, read)
+        if read is None:
+            if not replaced:
+                continue
+            read = LogRead(offset, replaced)
         result.logs[log] = read
     return result
 
 
-def read_runs(runs_dir: str, requests: Sequence[ReadRequest]) -> Iterator[RunRead]:
+def read_runs(
+    runs_dir: str, requests: Sequence[ReadRequest], chunk_size: int = LOG_CHUNK_BYTES
+) -> Iterator[RunRead]:
     """``read_run`` of each request, in order."""
     for request in requests:
-        yield read_run(runs_dir, request)
+        yield read_run(runs_dir, request, chunk_size)
+
+
+def _fold_chunk(log: str, data: bytes, read: LogRead) -> None:
+    """Fold complete lines of one log into ``read``: in file order, so folding a log
+    chunk by chunk gives what folding it whole would."""
+    if log == "params":
+        read.params += [
+            (r["key"], str(r["value"]))
+            for r in parse_lines(data)
+            if isinstance(r.get("key"), str) and r.get("value") is not None
+        ]
+    elif log == "tags":
+        for record in parse_lines(data):  # the last line for a key wins
+            key, value = record.get("key"), record.get("value")
+            if isinstance(key, str):
+                read.tags[key] = None if value is None else str(value)
+    else:
+        fold_metric_log(data, read.metrics)
 
 
 def file_signature(path: str | os.PathLike[str]) -> str | None:

@@ -11,14 +11,13 @@ from mlcli.errors import NotFoundError, StoreError
 from mlcli.store.artifacts import ArtifactRepository
 from mlcli.store.entities import (
     LifecycleStage,
-    Metric,
     Run,
     RunData,
     RunStatus,
     ViewType,
 )
 from mlcli.store.experiments import ExperimentFiles
-from mlcli.store.fileio import read_log, write_bytes_atomic
+from mlcli.store.fileio import write_bytes_atomic
 from mlcli.store.index import RunIndex
 from mlcli.store.layout import ARTIFACTS_DIR, FORMAT_VERSION, StoreLayout
 from mlcli.store.locate import (
@@ -27,7 +26,6 @@ from mlcli.store.locate import (
     ensure_gitignored,
     find_store_root,
 )
-from mlcli.store.records import fold_latest_metrics
 from mlcli.store.runs import RunFiles, run_info_from_doc
 
 
@@ -224,11 +222,9 @@ class Store:
 
     def _run_from_files(self, run_id: str) -> Run:
         info = self.runs.info(run_id)
-        latest: dict[str, Metric] = {}
-        fold_latest_metrics(read_log(self.layout.metrics_log(run_id))[0], latest)
         data = RunData(
             params=self.runs.read_params(run_id),
-            latest_metrics=latest,
+            latest_metrics=self.runs.read_latest_metrics(run_id),
             tags=self.runs.read_tags(run_id),
         )
         try:

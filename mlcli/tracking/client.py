@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -256,8 +256,13 @@ class TrackingClient:
         return {"metrics": clean_metrics, "params": clean_params, "tags": clean_tags}
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        return list(self.iter_metric_history(run_id, key))
+
+    def iter_metric_history(self, run_id: str, key: str) -> Iterator[Metric]:
+        """The points of ``key`` in the order they were logged, read from the log a
+        chunk at a time: paging through a long history holds one page."""
         _flush_buffered_metrics()
-        return self.store.runs.read_metric_history(self.resolve_run_id(run_id), key)
+        return self.store.runs.iter_metric_history(self.resolve_run_id(run_id), key)
 
     # -- artifacts -----------------------------------------------------------------------------
 

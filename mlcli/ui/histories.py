@@ -34,7 +34,7 @@ def metric_histories(
     for ref in dict.fromkeys(run_refs):
         run = client.get_run(ref)
         by_key: dict[str, list[Metric]] = defaultdict(list)
-        for metric in client.store.runs.read_metric_history(run.run_id):
+        for metric in client.store.runs.iter_metric_history(run.run_id):  # streamed
             if not wanted or metric.key in wanted:
                 by_key[metric.key].append(metric)
         result.append(
