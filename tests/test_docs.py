@@ -20,6 +20,7 @@ DOCS = ROOT / "docs"
 PAGES = {
     "init": "store.md",
     "gc": "store.md",
+    "fsck": "store.md",
     "index": "store.md",
     "log": "tracking.md",
     "run": "projects.md",

@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "import-mlflow": "mlcli.cli.server:import_mlflow",
     "index": "mlcli.cli.maintenance:index_app",
     "gc": "mlcli.cli.maintenance:gc",
+    "fsck": "mlcli.cli.maintenance:fsck",
 }
 
 

@@ -115,6 +115,7 @@ def compare(
 
     Example: mlcli compare --filter "params.model = 'rf'" --order-by "metrics.acc DESC" -n 5
     """
+    from mlcli.cli.damage import warn_damaged_runs
     from mlcli.compare import Directions, build_comparison, select_runs, to_csv, to_markdown
 
     formats = [name for name, on in (("--json", json_), ("--csv", csv_), ("--md", md)) if on]
@@ -145,6 +146,7 @@ def compare(
     directions = Directions.of(higher or (), lower or ())
     comparison = build_comparison(selected, columns, only_changed, directions)
     out = Output(json_mode=json_)
+    warn_damaged_runs(out, client.store)
     if json_:
         out.json(comparison.records())
     elif csv_:

@@ -1,4 +1,4 @@
-"""Store upkeep: ``mlcli init``, ``mlcli gc`` and ``mlcli index``."""
+"""Store upkeep: ``mlcli init``, ``mlcli gc``, ``mlcli fsck`` and ``mlcli index``."""
 
 from __future__ import annotations
 
@@ -99,6 +99,8 @@ def rebuild(ctx: typer.Context, quiet: QuietOption = False) -> None:
     """
     import time
 
+    from mlcli.cli.damage import warn_damaged_runs
+
     store = cli_state(ctx).client().store
     out = Output(quiet=quiet)
     started = time.perf_counter()
@@ -107,3 +109,49 @@ def rebuild(ctx: typer.Context, quiet: QuietOption = False) -> None:
     out.info(
         f"Indexed {count} run(s) in {time.perf_counter() - started:.2f}s into {store.index.path}"
     )
+    warn_damaged_runs(out, store)
+
+
+def fsck(
+    ctx: typer.Context,
+    repair: Annotated[
+        bool,
+        typer.Option(
+            "--repair",
+            help="Do what is safe: trim torn last lines, remove orphans, rebuild the index.",
+        ),
+    ] = False,
+    json_: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Check every file of the store: damaged documents, torn or damaged log lines,
+    temporary files of killed writers, the index. Exit 0 when nothing is wrong (or
+    --repair mended all of it), 1 otherwise.
+
+    Example: mlcli fsck --repair
+    """
+    from mlcli.store.fsck import check_store
+
+    store = cli_state(ctx).client().store
+    report = check_store(store, repair)
+    out = Output(json_mode=json_, quiet=quiet)
+    if json_:
+        out.json(
+            {
+                "clean": report.clean,
+                "files_checked": report.files_checked,
+                "problems": [problem.to_dict(store.root) for problem in report.problems],
+            }
+        )
+    else:
+        for problem in report.problems:
+            where = problem.to_dict(store.root)["path"]
+            done = f" [repaired: {problem.repaired}]" if problem.repaired else ""
+            out.line(f"{where}: {problem.detail}{done}")
+        left = sum(1 for problem in report.problems if not problem.repaired)
+        summary = f"Checked {report.files_checked} file(s): {len(report.problems)} problem(s)"
+        if report.problems:
+            summary += f", {left} left for a person" if left else ", all repaired"
+        out.info(summary)
+    if not report.clean:
+        raise typer.Exit(1)

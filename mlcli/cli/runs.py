@@ -106,6 +106,7 @@ def list_runs(
 
     Example: mlcli runs list --experiment demo --filter "metrics.loss < 0.3" --limit 5
     """
+    from mlcli.cli.damage import warn_damaged_runs
     from mlcli.store import ViewType
 
     if deleted and all_:
@@ -115,6 +116,7 @@ def list_runs(
     experiment_ids = [client.resolve_experiment(experiment).experiment_id] if experiment else None
     runs = client.search_runs(experiment_ids, filter_, order_by, limit, view)
     out = Output(json_mode=json_, quiet=quiet)
+    warn_damaged_runs(out, client.store)
     if json_:
         out.json([r.to_dict() for r in runs])
     elif quiet:

@@ -100,7 +100,7 @@ def read_json(path: Path) -> Any:
     try:
         return json.loads(data)
     except ValueError as exc:
-        raise StoreError(f"{path} is not valid JSON ({exc}); the store is damaged") from None
+        raise StoreError(f"{path} is not valid JSON ({exc}); see 'mlcli fsck'") from None
 
 
 def append_bytes(path: Path, data: bytes) -> None:

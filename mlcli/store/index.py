@@ -28,8 +28,9 @@ from typing import Any, TypeVar
 
 from mlcli.errors import StoreError
 from mlcli.store.changes import ChangeJournal
+from mlcli.store.damage import experiment_doc_problem, read_document
 from mlcli.store.entities import Metric, RunStatus
-from mlcli.store.fileio import LOG_CHUNK_BYTES, file_size, read_json
+from mlcli.store.fileio import LOG_CHUNK_BYTES, file_size
 from mlcli.store.layout import StoreLayout
 from mlcli.store.scan import LOGS, LogRead, RunRead, file_signature, read_runs
 
@@ -115,6 +116,10 @@ class RunIndex:
         self.db = connection
         self.journal = ChangeJournal(layout.changes_log)
         self._identity = _file_identity(path)
+        # Runs left out because their run.json is damaged: run id -> (its signature,
+        # what is wrong). Read again only when the file changes.
+        self._damaged: dict[str, tuple[str | None, str]] = {}
+        self._damaged_experiments: dict[str, tuple[str | None, str]] = {}  # the same
 
     # -- opening ----------------------------------------------------------------------------
 
@@ -173,7 +178,14 @@ class RunIndex:
             for run_id, row in known.items()
             if run_id in on_disk and (row[1] in RunStatus.LIVE or run_id in touched)
         }
-        to_scan = [r for r in candidates if r not in known or _files_changed(self.layout, known[r])]
+        for run_id in [r for r in self._damaged if r not in on_disk]:
+            del self._damaged[run_id]
+        to_scan = [
+            r
+            for r in candidates
+            if (r not in known or _files_changed(self.layout, known[r]))
+            and not self._still_damaged(r)
+        ]
         gone = [run_id for run_id in known if run_id not in on_disk]
         experiments = self._changed_experiments()
         if not to_scan and not gone and not experiments and journal_end == journal_offset:
@@ -206,11 +218,13 @@ class RunIndex:
             self._store_experiments(experiments)
 
     def rebuild(self, progress: ProgressCallback | None = None) -> int:
-        """Forget everything and read every run again; returns the number of runs."""
+        """Forget everything and read every run again; returns the number of runs
+        indexed (runs with a damaged run.json are left out: see :meth:`damaged_runs`)."""
         return self._healthy(lambda: self._rebuild(progress))
 
     def _rebuild(self, progress: ProgressCallback | None) -> int:
         run_ids = _list_run_ids(self.layout)
+        self._damaged, self._damaged_experiments = {}, {}
         journal_end = self.journal.size()
         with self._write():
             for table in ("experiments", "runs", "params", "tags", "latest_metrics"):
@@ -223,7 +237,20 @@ class RunIndex:
             self._store_experiments(self._changed_experiments())
             self._set_meta("journal_offset", str(journal_end))
             self._set_meta("journal_identity", self.journal.identity())
-        return len(run_ids)
+        return int(self.db.execute("SELECT count(*) FROM runs").fetchone()[0])
+
+    def damaged_runs(self) -> dict[str, str]:
+        """Runs the last refresh left out because their run.json is damaged: run id ->
+        what is wrong with it."""
+        return {run_id: problem for run_id, (_, problem) in sorted(self._damaged.items())}
+
+    def damaged_experiments(self) -> dict[str, str]:
+        """Experiments left out (with their runs) because experiment.json is damaged."""
+        return {key: problem for key, (_, problem) in sorted(self._damaged_experiments.items())}
+
+    def _still_damaged(self, run_id: str) -> bool:
+        known = self._damaged.get(run_id)
+        return known is not None and file_signature(self.layout.run_doc(run_id)) == known[0]
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -388,8 +415,12 @@ class RunIndex:
             if row is not None and not self.layout.run_dir(run_id).exists():
                 self._forget_run(run_id)
             return  # a folder without run.json is not a run
-        if read.doc_unreadable:
+        if read.damage is not None:
+            self._damaged[run_id] = (read.signature, read.damage)
+            if row is not None:
+                self._forget_run(run_id)  # listed as damaged, not with what it used to say
             return
+        self._damaged.pop(run_id, None)
         offsets = [row[3], row[4], row[5]] if row else [0, 0, 0]
         ends = list(offsets)
         for position, log in enumerate(LOGS):
@@ -472,6 +503,9 @@ class RunIndex:
         changed: list[tuple[str, str | None]] = []
         for name in names:
             signature = file_signature(self.layout.experiment_doc(name))
+            damaged = self._damaged_experiments.get(name)
+            if damaged is not None and damaged[0] == signature:
+                continue
             if signature is not None and indexed.get(name) != signature:
                 changed.append((name, signature))
         changed += [(name, None) for name in indexed if name not in names]
@@ -483,9 +517,15 @@ class RunIndex:
                 self.db.execute("DELETE FROM experiments WHERE experiment_id = ?", (experiment_id,))
                 continue
             try:
-                doc = read_json(self.layout.experiment_doc(experiment_id))
-            except (StoreError, FileNotFoundError):
+                doc, problem = read_document(self.layout.experiment_doc(experiment_id))
+            except FileNotFoundError:
                 continue
+            problem = problem or experiment_doc_problem(doc)
+            if problem is not None:  # left out, with its runs, and said so
+                self._damaged_experiments[experiment_id] = (signature, problem)
+                self.db.execute("DELETE FROM experiments WHERE experiment_id = ?", (experiment_id,))
+                continue
+            self._damaged_experiments.pop(experiment_id, None)
             self.db.execute(
                 "INSERT OR REPLACE INTO experiments (experiment_id, name, lifecycle_stage, "
                 "creation_time, last_update_time, signature) VALUES (?, ?, ?, ?, ?, ?)",

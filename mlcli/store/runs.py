@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from mlcli.clock import now_ms
-from mlcli.errors import ConflictError, InvalidInputError, NotFoundError
+from mlcli.errors import ConflictError, InvalidInputError, NotFoundError, StoreError
 from mlcli.store.changes import ChangeJournal
+from mlcli.store.damage import run_doc_problem
 from mlcli.store.entities import LifecycleStage, Metric, RunInfo, RunStatus
 from mlcli.store.fileio import (
     LOG_CHUNK_BYTES,
@@ -128,10 +129,15 @@ class RunFiles:
         return self._info(doc)
 
     def read_doc(self, run_id: str) -> dict[str, Any]:
+        path = self.layout.run_doc(run_id)
         try:
-            return read_json(self.layout.run_doc(run_id))
+            doc = read_json(path)
         except FileNotFoundError:
             raise NotFoundError(f"no run with id {run_id!r}") from None
+        problem = run_doc_problem(doc)
+        if problem is not None:
+            raise StoreError(f"{path} is damaged: {problem}; see 'mlcli fsck'")
+        return doc
 
     def info(self, run_id: str) -> RunInfo:
         return self._info(self.read_doc(run_id))

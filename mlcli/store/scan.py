@@ -24,9 +24,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlcli.errors import StoreError
+from mlcli.store.damage import read_document, run_doc_problem
 from mlcli.store.entities import Metric
-from mlcli.store.fileio import LOG_CHUNK_BYTES, parse_lines, read_json, read_log_chunks
+from mlcli.store.fileio import LOG_CHUNK_BYTES, parse_lines, read_log_chunks
 from mlcli.store.layout import RUN_DOC
 from mlcli.store.records import fold_metric_log
 
@@ -49,7 +49,7 @@ class RunRead:
     run_id: str
     signature: str | None  # of run.json; None when the folder has no run.json
     doc: dict[str, Any] | None = None  # run.json, when its signature changed
-    doc_unreadable: bool = False
+    damage: str | None = None  # what is wrong with run.json, when it cannot be read
     logs: dict[str, LogRead] = field(default_factory=dict)  # only logs that grew
 
 
@@ -69,10 +69,14 @@ def read_run(runs_dir: str, request: ReadRequest, chunk_size: int = LOG_CHUNK_BY
         return result
     if signature != known_signature:
         try:
-            result.doc = read_json(doc_path)
-        except (StoreError, FileNotFoundError):
-            result.doc_unreadable = True
+            doc, problem = read_document(doc_path)
+        except FileNotFoundError:  # the run was removed meanwhile
+            result.signature = None
             return result
+        result.damage = problem or run_doc_problem(doc)
+        if result.damage is not None:
+            return result
+        result.doc = doc
     for log, offset in zip(LOGS, offsets, strict=True):
         path = f"{run_dir}{os.sep}{log}.jsonl"
         replaced = False
