@@ -1,7 +1,9 @@
 """scikit-learn models (MLflow's ``mlflow.sklearn``): save, log and load estimators.
 
 The default serialization is skops, which loads without running pickled code;
-``serialization_format="cloudpickle"`` stores anything pickle can, for trusted models.
+``serialization_format="cloudpickle"`` stores anything pickle can: mlcli records what
+it wrote, so such a model loads again without ceremony, while a pickle from anywhere
+else needs ``allow_pickle=True``.
 """
 
 from __future__ import annotations
@@ -90,9 +92,14 @@ def log_model(
     )
 
 
-def load_model(model_uri: str, *, skops_trusted_types: Iterable[str] = ()) -> Any:
-    """The estimator itself, from a path, ``runs:/`` or ``models:/`` URI."""
-    return load_native_model(model_uri, "sklearn", skops_trusted_types=skops_trusted_types)
+def load_model(
+    model_uri: str, *, skops_trusted_types: Iterable[str] = (), allow_pickle: bool = False
+) -> Any:
+    """The estimator itself, from a path, ``runs:/`` or ``models:/`` URI. A pickle that
+    mlcli did not write loads only with ``allow_pickle=True`` (see docs/models.md)."""
+    return load_native_model(
+        model_uri, "sklearn", skops_trusted_types=skops_trusted_types, allow_pickle=allow_pickle
+    )
 
 
 def autolog(

@@ -24,6 +24,9 @@ _ENV_VARS = (
     "MLCLI_EXPERIMENT_NAME",
     "MLCLI_EXPERIMENT_ID",
     "MLCLI_DEBUG",
+    "MLCLI_ALLOW_PICKLE",
+    "MLCLI_DATA_DIR",
+    "MLFLOW_ALLOW_PICKLE_DESERIALIZATION",
 )
 
 
@@ -33,6 +36,7 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     for name in _ENV_VARS:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("MLCLI_DATA_DIR", str(tmp_path / "data"))  # the user's trust records
 
 
 _LOADED_PROBE = """

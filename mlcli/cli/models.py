@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mlcli.cli.options import ExperimentOption, JsonOption, QuietOption, RunOption
+from mlcli.cli.options import (
+    AllowPickleOption,
+    ExperimentOption,
+    JsonOption,
+    QuietOption,
+    RunOption,
+)
 from mlcli.cli.output import Output
 from mlcli.cli.state import client as get_client
 
@@ -40,11 +46,13 @@ def predict(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the predictions here.")
     ] = None,
+    allow_pickle: AllowPickleOption = False,
 ) -> None:
     """Run a model on a JSON or CSV file, without a server; print {"predictions": ...}.
 
     JSON: one of dataframe_split, dataframe_records, instances, inputs (+ params).
     Input that does not fit the model's signature is an error naming the column.
+    A pickled model that mlcli did not write loads only with --allow-pickle.
 
     Example: mlcli models predict -m runs:/3f2a/model -i rows.csv -o predictions.json
     """
@@ -56,7 +64,9 @@ def predict(
     body = sys.stdin.read() if input_ == "-" else _read(Path(input_))
     out = Output()
     with _warnings_to(out):
-        result = predict_body(model_uri, body, kind, client=get_client(ctx))
+        result = predict_body(
+            model_uri, body, kind, client=get_client(ctx), allow_pickle=allow_pickle
+        )
     text = json.dumps(result, allow_nan=False)
     if output is None:
         out.line(text)
@@ -92,6 +102,7 @@ def evaluate(
     ] = "",
     run: RunOption = None,
     experiment: ExperimentOption = None,
+    allow_pickle: AllowPickleOption = False,
     json_: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
@@ -122,6 +133,7 @@ def evaluate(
                 run_id=run,
                 experiment=experiment,
                 client=get_client(ctx),
+                allow_pickle=allow_pickle,
             )
     except ModelValidationFailedError as exc:
         _render_evaluation(out, exc.result)

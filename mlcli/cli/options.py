@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -35,3 +36,27 @@ OrderByOption = Annotated[
     typer.Option("--order-by", "-o", help="KEY [ASC|DESC], repeatable (default: newest first)."),
 ]
 LimitOption = Annotated[int | None, typer.Option("--limit", "-n", min=0, help="At most N runs.")]
+AllowPickleOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-pickle",
+        help="Trust the model's pickles and code even though mlcli did not write them "
+        "(as MLCLI_ALLOW_PICKLE=1): only for models from a source you trust.",
+    ),
+]
+AuthTokenFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--auth-token-file",
+        help="Require 'Authorization: Bearer <token>' on every request, with the token "
+        "in this file (MLflow clients send MLFLOW_TRACKING_TOKEN).",
+    ),
+]
+AllowUnauthenticatedOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-unauthenticated",
+        help="Listen on a non-loopback --host without --auth-token-file (when a firewall "
+        "or an authenticating proxy guards the address).",
+    ),
+]

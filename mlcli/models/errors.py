@@ -2,7 +2,8 @@
 
 InvalidInputError                      exit 2   HTTP 400
 ├── SchemaEnforcementError             input does not match the model's signature
-└── ScoringInputError                  a payload in none of the scoring formats
+├── ScoringInputError                  a payload in none of the scoring formats
+└── UntrustedModelError                a model file that would run code nobody trusted
 EnvironmentFailure                     exit 1
 └── MissingDependencyError             an optional package (pandas, scikit-learn...) is missing
 MlcliError                             exit 1
@@ -35,6 +36,13 @@ class ModelPredictionError(InvalidInputError):
     """A model raised on the input of a scoring request (MLflow answers these with 400)."""
 
     error_code = "BAD_REQUEST"
+
+
+class UntrustedModelError(InvalidInputError):
+    """A model file that runs code when loaded (a pickle, a ``code/`` folder, a skops type
+    outside mlcli's trust list) that mlcli did not write and the user did not trust."""
+
+    error_code = "PERMISSION_DENIED"
 
 
 class MissingDependencyError(EnvironmentFailure):

@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 from mlcli.errors import ConflictError, InvalidInputError
 from mlcli.models.mlmodel import Model
 from mlcli.models.registry_link import RegistryLink, registry_link
-from mlcli.models.save import save_model
+from mlcli.models.save import write_model
 from mlcli.models.signature import ModelSignature
+from mlcli.models.trust import store_records_dir
 from mlcli.store.artifacts import normalize_artifact_path
 from mlcli.store.fileio import create_temp_dir
 from mlcli.store.validation import MAX_TAG_VALUE_LENGTH
@@ -78,7 +79,8 @@ def log_model(
     target = client.store.artifacts(run_id).resolve(artifact_path, must_exist=False)
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise ConflictError(f"run {run_id[:8]} already has an artifact at {artifact_path!r}")
-    mlmodel = _save_in_place(model, target, flavor, run_id, artifact_path, save_options)
+    records = store_records_dir(client.store.root)
+    mlmodel = _save_in_place(model, target, flavor, run_id, artifact_path, records, save_options)
     _append_history(client, run_id, mlmodel)
     model_uri = f"runs:/{run_id}/{artifact_path}"
     version = None
@@ -120,13 +122,20 @@ def _save_in_place(
     flavor: str | None,
     run_id: str,
     artifact_path: str,
+    trust_records: Path,
     options: dict[str, Any],
 ) -> Model:
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = create_temp_dir(target)  # as the umask allows: an ordinary artifact folder
     try:
-        mlmodel = save_model(
-            model, staging, flavor=flavor, run_id=run_id, artifact_path=artifact_path, **options
+        mlmodel = write_model(
+            model,
+            staging,
+            flavor=flavor,
+            run_id=run_id,
+            artifact_path=artifact_path,
+            trust_records=[trust_records],
+            **options,
         )
         try:
             os.rename(staging, target)  # atomic; refuses a non-empty target

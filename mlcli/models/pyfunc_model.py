@@ -5,6 +5,9 @@
 ``predict`` enforces the signature first: the model sees input of the types it was
 trained on, and bad input fails with a :class:`SchemaEnforcementError` naming the
 column, never deep inside the model.
+
+Loading never runs code nobody trusted: pickles and ``code/`` folders go through
+:mod:`mlcli.models.trust` (files mlcli wrote, or ``allow_pickle=True``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from mlcli.models.flavors import Predictor, pyfunc_flavor_of
 from mlcli.models.input_example import load_input_example
 from mlcli.models.mlmodel import Model
 from mlcli.models.signature import ModelSignature
+from mlcli.models.trust import ModelTrust, trust_for
 from mlcli.models.uri import ModelUri, resolve_model_uri
 
 if TYPE_CHECKING:
@@ -85,17 +89,23 @@ def load_model(
     *,
     client: TrackingClient | None = None,
     registry: RegistryLink | None = None,
+    allow_pickle: bool = False,
     **options: Any,
 ) -> PyFuncModel:
     """Load the model at ``model_uri`` (a path, ``runs:/`` or ``models:/`` URI) as a
-    PyFuncModel. ``options`` go to the flavor's loader (``skops_trusted_types`` for
-    sklearn, ``model_config`` for custom models)."""
+    PyFuncModel. ``allow_pickle=True`` trusts its pickles and code even when mlcli did
+    not write them (only for models from a source you trust). ``options`` go to the
+    flavor's loader (``skops_trusted_types`` for sklearn, ``model_config`` for custom
+    models)."""
     resolved = resolve_model_uri(model_uri, client=client, registry=registry)
     directory = resolved.directory
+    trust = trust_for(directory, store_root=resolved.store_root, allow_pickle=allow_pickle)
     metadata = Model.load(directory)
     flavor = pyfunc_flavor_of(metadata, str(resolved.uri))
-    _add_code_paths(directory, metadata)
-    implementation = flavor.load_pyfunc(directory=directory, mlmodel=metadata, **options)
+    _add_code_paths(directory, metadata, trust)
+    implementation = flavor.load_pyfunc(
+        directory=directory, mlmodel=metadata, trust=trust, **options
+    )
     return PyFuncModel(metadata, implementation, directory)
 
 
@@ -105,6 +115,7 @@ def load_native_model(
     *,
     client: TrackingClient | None = None,
     registry: RegistryLink | None = None,
+    allow_pickle: bool = False,
     **options: Any,
 ) -> Any:
     """The model as the object its flavor saved (``mlcli.sklearn.load_model``)."""
@@ -119,12 +130,40 @@ def load_native_model(
             f"(it has: {', '.join(metadata.flavors) or 'none'})"
         )
     flavor = get_flavor(flavor_name)
-    return flavor.load_native(directory=resolved.directory, mlmodel=metadata, **options)
+    trust = trust_for(resolved.directory, store_root=resolved.store_root, allow_pickle=allow_pickle)
+    return flavor.load_native(
+        directory=resolved.directory, mlmodel=metadata, trust=trust, **options
+    )
 
 
-def _add_code_paths(directory: Path, metadata: Model) -> None:
+def check_trusted(directory: Path, trust: ModelTrust) -> list[str]:
+    """Check, without loading anything, that the python_function model in ``directory``
+    would load under ``trust``: UntrustedModelError otherwise. Returns the digests of
+    its files that ``trust`` vouches for by a record (all of them: pickles, skops files,
+    the rest), which a container image carries as its own records."""
+    from mlcli.models.trust import digest_of, read_model_file
+
+    metadata = Model.load(directory)
+    flavor = pyfunc_flavor_of(metadata, str(directory))
+    code = (metadata.pyfunc_conf or {}).get("code")
+    if code and (directory / code).is_dir():
+        trust.check_code_folder(directory / code)
+    for path in flavor.code_files(directory=directory, mlmodel=metadata):
+        trust.code_bytes(path, "a pickle file")
+    recorded = set()
+    for path in sorted(directory.rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            digest = digest_of(read_model_file(path))
+            if trust.is_recorded(digest):
+                recorded.add(digest)
+    return sorted(recorded)
+
+
+def _add_code_paths(directory: Path, metadata: Model, trust: ModelTrust) -> None:
     """Models saved by MLflow with ``code_paths`` carry modules in ``code/``; like MLflow,
-    put that folder on ``sys.path`` so that the pickled model can import them."""
+    put that folder on ``sys.path`` so that the pickled model can import them, once the
+    user trusts them (a module there could shadow any package imported later)."""
     code = (metadata.pyfunc_conf or {}).get("code")
     if code and (directory / code).is_dir() and str(directory / code) not in sys.path:
+        trust.check_code_folder(directory / code)
         sys.path.insert(0, str(directory / code))

@@ -1,12 +1,16 @@
 """``save_model``: write a model directory (``MLmodel``, the flavor's files, the input
-example and the environment files), whatever the flavor."""
+example and the environment files), whatever the flavor.
+
+The digest of every file the flavor serialized is recorded as trusted (the user's
+records; ``log_model`` adds the store's), so that mlcli's own models load without the
+pickle opt-in (:mod:`mlcli.models.trust`)."""
 
 from __future__ import annotations
 
 import os
 import platform
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,6 +20,7 @@ from mlcli.models.flavors import Flavor, SavedFlavor, flavor_for_model, get_flav
 from mlcli.models.input_example import example_as_data, save_input_example
 from mlcli.models.mlmodel import PYFUNC, Model, directory_size
 from mlcli.models.signature import ModelSignature
+from mlcli.models.trust import record_written, user_records_dir
 
 
 def save_model(
@@ -38,11 +43,44 @@ def save_model(
     inferred from ``input_example`` (the output part by running the model on it, where
     the flavor can); ``signature=False`` saves none.
     """
+    return write_model(
+        model,
+        path,
+        flavor=flavor,
+        signature=signature,
+        input_example=input_example,
+        pip_requirements=pip_requirements,
+        extra_pip_requirements=extra_pip_requirements,
+        metadata=metadata,
+        run_id=run_id,
+        artifact_path=artifact_path,
+        **flavor_options,
+    )
+
+
+def write_model(
+    model: Any,
+    path: str | os.PathLike[str],
+    *,
+    flavor: str | Flavor | None = None,
+    signature: ModelSignature | Literal[False] | None = None,
+    input_example: Any = None,
+    pip_requirements: Iterable[str] | None = None,
+    extra_pip_requirements: Iterable[str] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    run_id: str | None = None,
+    artifact_path: str | None = None,
+    trust_records: Sequence[Path] = (),
+    **flavor_options: Any,
+) -> Model:
+    """:func:`save_model`, recording the serialized files as trusted in the user's
+    records and in ``trust_records`` (a store's, for ``log_model``)."""
     chosen = _flavor(flavor, model)
     directory = Path(path)
     created = _prepare(directory)
     try:
         saved = chosen.save(model, directory, **flavor_options)
+        record_written(saved.digests, [user_records_dir(), *trust_records])
         example_info = None
         if input_example is not None:
             example_info = save_input_example(input_example, directory)

@@ -33,12 +33,17 @@ def score_request(model: PyFuncModel, body: str | bytes, content_type: str) -> d
 
 
 def predict_body(
-    model_uri: str, body: str | bytes, content_type: str, client: TrackingClient | None = None
+    model_uri: str,
+    body: str | bytes,
+    content_type: str,
+    client: TrackingClient | None = None,
+    allow_pickle: bool = False,
 ) -> dict[str, Any]:
     """Load the model at ``model_uri`` and score one request body with it."""
     from mlcli.models.pyfunc_model import load_model
 
-    return score_request(load_model(model_uri, client=client), body, content_type)
+    model = load_model(model_uri, client=client, allow_pickle=allow_pickle)
+    return score_request(model, body, content_type)
 
 
 def predictions_to_jsonable(predictions: Any) -> Any:

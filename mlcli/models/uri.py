@@ -75,11 +75,13 @@ ModelUri = LocalModelUri | RunModelUri | RegistryModelUri
 
 @dataclass(frozen=True)
 class ResolvedModel:
-    """Where a model URI led: the local directory and, if known, the run it came from."""
+    """Where a model URI led: the local directory, if known the run it came from, and
+    the root of the store it was resolved against (whose trust records apply to it)."""
 
     uri: ModelUri
     directory: Path
     run_id: str | None = None
+    store_root: Path | None = None
 
 
 def parse_model_uri(text: str) -> ModelUri:
@@ -108,7 +110,8 @@ def resolve_model_uri(
     """The local directory of the model ``uri`` names; NotFoundError if there is none."""
     parsed = parse_model_uri(uri) if isinstance(uri, str) else uri
     if isinstance(parsed, LocalModelUri):
-        return ResolvedModel(parsed, _model_dir(parsed.path.expanduser(), str(parsed)))
+        directory = _model_dir(parsed.path.expanduser(), str(parsed))
+        return ResolvedModel(parsed, directory, store_root=_store_root(client))
     if client is None:
         from mlcli.tracking import TrackingClient
 
@@ -120,10 +123,25 @@ def resolve_model_uri(
             directory = repo.resolve(parsed.path)
         except NotFoundError:
             raise NotFoundError(f"run {run_id[:8]} has no model at {parsed.path!r}") from None
-        return ResolvedModel(parsed, _stored_model_dir(directory, str(parsed)), run_id)
+        return ResolvedModel(
+            parsed, _stored_model_dir(directory, str(parsed)), run_id, client.store.root
+        )
     link = registry if registry is not None else registry_link(client)
     directory, run_id = link.model_version_dir(uri=parsed)
-    return ResolvedModel(parsed, _stored_model_dir(directory, str(parsed)), run_id)
+    model_dir = _stored_model_dir(directory, str(parsed))
+    return ResolvedModel(parsed, model_dir, run_id, client.store.root)
+
+
+def _store_root(client: TrackingClient | None) -> Path | None:
+    """The root of ``client``'s store, or None when there is no client or no store."""
+    from mlcli.errors import MlcliError
+
+    if client is None:
+        return None
+    try:
+        return client.store.root
+    except MlcliError:
+        return None
 
 
 def _stored_model_dir(path: Path, label: str) -> Path:

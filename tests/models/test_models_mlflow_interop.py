@@ -3,6 +3,9 @@
 Skipped when mlflow is not installed (it is in the dev extra). MLflow 3 refuses to
 deserialize any sklearn or pickled model unless MLFLOW_ALLOW_PICKLE_DESERIALIZATION is
 true, so the tests that load through MLflow's own loaders set it, as a user would.
+mlcli loads a pickle that MLflow wrote only with the opt-in (allow_pickle=True, or that
+same variable): the tests that load one through mlcli unset the variable first, check
+the refusal, then opt in explicitly.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import pytest
 import mlcli.pyfunc
 import mlcli.sklearn
 from mlcli.models import SchemaEnforcementError, load_model
+from mlcli.models.errors import UntrustedModelError
 
 pytestmark = [pytest.mark.mlflow, pytest.mark.filterwarnings("ignore")]
 
@@ -62,7 +66,11 @@ def offset_file(tmp_path: Path) -> str:
 
 @pytest.mark.parametrize("serialization_format", ["skops", "cloudpickle"])
 def test_a_model_saved_by_mlflow_sklearn_loads_in_mlcli(
-    tmp_path: Path, iris: Any, iris_classifier: Any, serialization_format: str
+    tmp_path: Path,
+    iris: Any,
+    iris_classifier: Any,
+    serialization_format: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     features, _ = iris
     mlflow.sklearn.save_model(
@@ -71,18 +79,33 @@ def test_a_model_saved_by_mlflow_sklearn_loads_in_mlcli(
         serialization_format=serialization_format,
         input_example=features.head(3),
     )
-    model = load_model(str(tmp_path / "m"))
+    monkeypatch.delenv("MLFLOW_ALLOW_PICKLE_DESERIALIZATION")
+    pickled = serialization_format != "skops"  # skops loads with mlcli's own trust list
+    if pickled:
+        with pytest.raises(UntrustedModelError, match="--allow-pickle"):
+            load_model(str(tmp_path / "m"))
+        with pytest.raises(UntrustedModelError, match="--allow-pickle"):
+            mlcli.sklearn.load_model(str(tmp_path / "m"))
+    model = load_model(str(tmp_path / "m"), allow_pickle=pickled)
     assert np.array_equal(model.predict(features), iris_classifier.predict(features))
     with pytest.raises(SchemaEnforcementError, match="missing column 'petal width \\(cm\\)'"):
         model.predict(features.drop(columns=["petal width (cm)"]))  # MLflow's signature, enforced
-    estimator = mlcli.sklearn.load_model(str(tmp_path / "m"))
+    estimator = mlcli.sklearn.load_model(str(tmp_path / "m"), allow_pickle=pickled)
     assert np.array_equal(estimator.predict(features), iris_classifier.predict(features))
 
 
-def test_a_custom_model_saved_by_mlflow_loads_in_mlcli(tmp_path: Path, offset_file: str) -> None:
+def test_a_custom_model_saved_by_mlflow_loads_in_mlcli_only_when_trusted(
+    tmp_path: Path, offset_file: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     mlflow.pyfunc.save_model(
         str(tmp_path / "m"), python_model=MlflowAddOffset(), artifacts={"offset": offset_file}
     )
+    monkeypatch.delenv("MLFLOW_ALLOW_PICKLE_DESERIALIZATION")
+    with pytest.raises(UntrustedModelError, match=r"python_model\.pkl.*--allow-pickle"):
+        load_model(str(tmp_path / "m"))
+    model = load_model(str(tmp_path / "m"), allow_pickle=True)
+    assert model.predict(pd.DataFrame({"x": [1.0, 2.0]})).tolist() == [11.0, 12.0]
+    monkeypatch.setenv("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "true")  # MLflow's opt-in
     model = load_model(str(tmp_path / "m"))
     assert model.predict(pd.DataFrame({"x": [1.0, 2.0]})).tolist() == [11.0, 12.0]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import mlcli
 import mlcli.sklearn
 from mlcli.errors import ConflictError, InvalidInputError
 from mlcli.models import Model, load_model
+from mlcli.models.errors import UntrustedModelError
 from mlcli.models.log import HISTORY_TAG
 
 np = pytest.importorskip("numpy")
@@ -152,10 +154,20 @@ def test_save_model_to_a_path_and_untrusted_skops_types(tmp_path: Path, iris: An
     mlcli.sklearn.save_model(
         transformer, tmp_path / "t", pyfunc_predict_fn="transform", skops_trusted_types=trusted
     )
-    with pytest.raises(InvalidInputError, match="asks to trust types from outside scikit-learn"):
+    model = load_model(str(tmp_path / "t"))  # mlcli wrote it: its types are trusted
+    assert np.allclose(np.asarray(model.predict(features)), np.log1p(features.to_numpy()))
+    _forget_what_mlcli_wrote()  # the same file, as if it came from somewhere else
+    with pytest.raises(UntrustedModelError, match=r"types mlcli does not trust: .*_log_plus_one"):
         load_model(str(tmp_path / "t"))
     model = load_model(str(tmp_path / "t"), skops_trusted_types=trusted)
     assert np.allclose(np.asarray(model.predict(features)), np.log1p(features.to_numpy()))
+
+
+def _forget_what_mlcli_wrote() -> None:
+    """Remove the user's trust records (tests keep them in MLCLI_DATA_DIR)."""
+    import shutil
+
+    shutil.rmtree(os.environ["MLCLI_DATA_DIR"])
 
 
 def _log_plus_one(x: Any) -> Any:
@@ -169,15 +181,23 @@ def test_save_model_refuses_a_non_empty_directory(tmp_path: Path, iris_classifie
         mlcli.sklearn.save_model(iris_classifier, tmp_path / "taken")
 
 
-def test_loading_refuses_recorded_types_from_outside_sklearn(
-    tmp_path: Path, iris_classifier: Any
-) -> None:
+def test_the_types_an_mlmodel_file_lists_are_never_trusted(tmp_path: Path) -> None:
+    """A skops file holding os.system, and an MLmodel that asks to trust it: refused."""
+    import os as os_module
+
+    import skops.io as sio
+    from sklearn.preprocessing import FunctionTransformer
+
     directory = tmp_path / "m"
-    mlcli.sklearn.save_model(iris_classifier, directory)
+    mlcli.sklearn.save_model(FunctionTransformer(), directory, pyfunc_predict_fn="transform")
+    hostile = FunctionTransformer(func=os_module.system)
+    (directory / "model.skops").write_bytes(sio.dumps(hostile))
     mlmodel = Model.load(directory)
-    mlmodel.flavors["sklearn"]["skops_trusted_types"] = ["os.system"]
+    needed = sio.get_untrusted_types(file=directory / "model.skops")
+    mlmodel.flavors["sklearn"]["skops_trusted_types"] = needed
     mlmodel.save(directory)
-    with pytest.raises(
-        InvalidInputError, match=r"asks to trust types from outside scikit-learn: os\.system"
-    ):
+    assert any("system" in name for name in needed)
+    with pytest.raises(UntrustedModelError, match=r"types mlcli does not trust: .*system"):
         load_model(str(directory))
+    with pytest.raises(UntrustedModelError, match=r"types mlcli does not trust: .*system"):
+        mlcli.sklearn.load_model(str(directory))

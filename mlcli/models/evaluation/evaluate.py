@@ -38,6 +38,7 @@ def evaluate(
     run_id: str | None = None,
     experiment: str | None = None,
     client: TrackingClient | None = None,
+    allow_pickle: bool = False,
 ) -> EvaluationResult:
     """Evaluate ``model`` (a URI or a loaded model) on ``data`` (a DataFrame, an array,
     or a .csv/.parquet path) against ``targets`` (a column of ``data``, or the labels).
@@ -47,7 +48,8 @@ def evaluate(
     metric names to :class:`MetricThreshold`, or are expressions such as
     ``"accuracy>=0.9"``; if any fails, :class:`ModelValidationFailedError` is raised
     after logging, carrying the result. ``model_type`` defaults to regressor for float
-    targets and classifier otherwise.
+    targets and classifier otherwise. ``allow_pickle`` is :func:`load_model`'s, for both
+    models given as URIs.
     """
     features, labels = split_data(data, targets, feature_names)
     model_type = model_type or infer_model_type(labels)
@@ -58,12 +60,17 @@ def evaluate(
     thresholds = _thresholds(validation_thresholds)
     chosen = resolve_evaluators(evaluators, model_type)
     metrics, artifacts = _score(
-        _loaded(model, client), chosen, features, labels, model_type, extra_metrics
+        _loaded(model, client, allow_pickle), chosen, features, labels, model_type, extra_metrics
     )
     baseline = None
     if baseline_model is not None:
         baseline, _ = _score(
-            _loaded(baseline_model, client), chosen, features, labels, model_type, extra_metrics
+            _loaded(baseline_model, client, allow_pickle),
+            chosen,
+            features,
+            labels,
+            model_type,
+            extra_metrics,
         )
     validation = check_thresholds(thresholds, metrics, baseline)
     client = client or _default_client()
@@ -110,12 +117,14 @@ def _thresholds(given: Thresholds | None) -> dict[str, MetricThreshold]:
     return dict(parse_threshold(expression) for expression in given)
 
 
-def _loaded(model: str | os.PathLike[str] | PyFuncModel, client: TrackingClient | None) -> Any:
+def _loaded(
+    model: str | os.PathLike[str] | PyFuncModel, client: TrackingClient | None, allow_pickle: bool
+) -> Any:
     from mlcli.models.pyfunc_model import PyFuncModel, load_model
 
     if isinstance(model, PyFuncModel):
         return model
-    return load_model(str(model), client=client)
+    return load_model(str(model), client=client, allow_pickle=allow_pickle)
 
 
 def _default_client() -> TrackingClient:

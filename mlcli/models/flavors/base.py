@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from mlcli.models.mlmodel import Model
+from mlcli.models.trust import ModelTrust
 
 
 class Predictor(Protocol):
@@ -27,12 +28,14 @@ class Predictor(Protocol):
 class SavedFlavor:
     """What :meth:`Flavor.save` wrote: the flavor sections for ``MLmodel`` (the
     python_function one without ``env`` and ``python_version``, which the caller adds),
-    the distributions the model needs, and how to run it on an input example so that the
-    caller can infer the output schema."""
+    the distributions the model needs, how to run it on an input example so that the
+    caller can infer the output schema, and the sha256 of every serialized file it wrote
+    (which the caller records as trusted: see :mod:`mlcli.models.trust`)."""
 
     flavors: dict[str, dict[str, Any]]
     requirements: list[str] = field(default_factory=list)
     predict: Callable[[Any], Any] | None = None
+    digests: list[str] = field(default_factory=list)
 
 
 class Flavor(ABC):
@@ -48,9 +51,18 @@ class Flavor(ABC):
         """Write the model's files into ``directory`` (which exists and is empty)."""
 
     @abstractmethod
-    def load_pyfunc(self, *, directory: Path, mlmodel: Model, **options: Any) -> Predictor:
-        """The model as a Predictor."""
+    def load_pyfunc(
+        self, *, directory: Path, mlmodel: Model, trust: ModelTrust, **options: Any
+    ) -> Predictor:
+        """The model as a Predictor; every file that runs code goes through ``trust``."""
+
+    def code_files(self, *, directory: Path, mlmodel: Model) -> list[Path]:
+        """The files of the model that run code when loaded (pickles), which must be
+        trusted before anything loads them (see :mod:`mlcli.models.trust`)."""
+        return []
 
     @abstractmethod
-    def load_native(self, *, directory: Path, mlmodel: Model, **options: Any) -> Any:
+    def load_native(
+        self, *, directory: Path, mlmodel: Model, trust: ModelTrust, **options: Any
+    ) -> Any:
         """The model as the object that was saved."""

@@ -8,6 +8,9 @@ Layout, the same as MLflow's custom models::
     python_model.pkl        the instance, cloudpickled
     artifacts/<file>        copies of the files named by ``artifacts={name: path}``
 
+``python_model.pkl`` runs code when loaded: it loads through
+:class:`~mlcli.models.trust.ModelTrust` (files mlcli wrote, or the user's opt-in).
+
 ``loader_module`` is ``mlcli.pyfunc``, whose ``_load_pyfunc`` is the entry point
 MLflow's ``mlflow.pyfunc.load_model`` calls: MLflow loads mlcli's custom models through
 mlcli (which it needs anyway, the pickled class deriving from mlcli's PythonModel). Models
@@ -18,6 +21,7 @@ installed for their base class.
 from __future__ import annotations
 
 import inspect
+import os
 import shutil
 import sys
 from collections.abc import Mapping
@@ -29,6 +33,7 @@ from mlcli.models.flavors.base import Flavor, SavedFlavor
 from mlcli.models.mlmodel import PYFUNC, Model
 from mlcli.models.packages import installed_version, require
 from mlcli.models.python_model import PythonModel, PythonModelContext
+from mlcli.models.trust import MLFLOW_PICKLE_OPT_IN_VARIABLE, ModelTrust, digest_of, trust_for
 
 PYTHON_MODEL_FILE = "python_model.pkl"
 ARTIFACTS_DIR = "artifacts"
@@ -60,7 +65,8 @@ class PythonFunctionFlavor(Flavor):
             )
         cloudpickle = require("cloudpickle", "saving a custom python model")
         saved_artifacts = _copy_artifacts(artifacts or {}, directory)
-        (directory / PYTHON_MODEL_FILE).write_bytes(cloudpickle.dumps(model))
+        data = cloudpickle.dumps(model)
+        (directory / PYTHON_MODEL_FILE).write_bytes(data)
         conf: dict[str, Any] = {
             "loader_module": LOADER_MODULE,
             "python_model": PYTHON_MODEL_FILE,
@@ -72,24 +78,35 @@ class PythonFunctionFlavor(Flavor):
         if model_config:
             conf["model_config"] = dict(model_config)
         needs = ["cloudpickle", *_distributions_used_by(model)]
-        return SavedFlavor({PYFUNC: conf}, needs, predict=None)
+        return SavedFlavor({PYFUNC: conf}, needs, predict=None, digests=[digest_of(data)])
 
-    def load_native(self, *, directory: Path, mlmodel: Model, **options: Any) -> Any:
-        return self.load_pyfunc(directory=directory, mlmodel=mlmodel, **options).python_model
+    def code_files(self, *, directory: Path, mlmodel: Model) -> list[Path]:
+        file_name = (mlmodel.pyfunc_conf or {}).get("python_model")
+        return [directory / file_name] if file_name else []
+
+    def load_native(
+        self, *, directory: Path, mlmodel: Model, trust: ModelTrust, **options: Any
+    ) -> Any:
+        return self.load_pyfunc(
+            directory=directory, mlmodel=mlmodel, trust=trust, **options
+        ).python_model
 
     def load_pyfunc(
-        self, *, directory: Path, mlmodel: Model, model_config: Mapping[str, Any] | None = None
+        self,
+        *,
+        directory: Path,
+        mlmodel: Model,
+        trust: ModelTrust,
+        model_config: Mapping[str, Any] | None = None,
     ) -> PythonModelPredictor:
         conf = mlmodel.pyfunc_conf or {}
         file_name = conf.get("python_model")
         if not file_name:
             raise InvalidInputError(f"{directory}/MLmodel does not name its python_model file")
+        data = trust.code_bytes(directory / file_name, "a cloudpickle file")
         cloudpickle = require("cloudpickle", "loading a custom python model")
         try:
-            with open(directory / file_name, "rb") as handle:
-                python_model = cloudpickle.load(handle)
-        except FileNotFoundError:
-            raise NotFoundError(f"the model file {directory / file_name} is missing") from None
+            python_model = cloudpickle.loads(data)
         except ModuleNotFoundError as exc:
             raise InvalidInputError(
                 f"{file_name} needs the module {exc.name!r}, which is not installed here"
@@ -130,11 +147,16 @@ class PythonModelPredictor:
 
 
 def load_for_mlflow(data_path: str, model_config: Mapping[str, Any] | None = None) -> Any:
-    """MLflow's loader protocol (``loader_module._load_pyfunc(path)``) for mlcli models."""
+    """MLflow's loader protocol (``loader_module._load_pyfunc(path)``) for mlcli models.
+    The caller chose MLflow, so MLflow's pickle policy decides:
+    ``MLFLOW_ALLOW_PICKLE_DESERIALIZATION``, on unless set to false (mlcli's records
+    and ``MLCLI_ALLOW_PICKLE`` still let the model in when it is false)."""
     directory = Path(data_path)
     mlmodel = Model.load(directory)
+    mlflow_allows = os.environ.get(MLFLOW_PICKLE_OPT_IN_VARIABLE, "true").strip().lower()
+    trust = trust_for(directory, allow_pickle=mlflow_allows == "true")
     return PythonFunctionFlavor().load_pyfunc(
-        directory=directory, mlmodel=mlmodel, model_config=model_config
+        directory=directory, mlmodel=mlmodel, trust=trust, model_config=model_config
     )
 
 

@@ -1,11 +1,16 @@
 """The ``sklearn`` flavor: scikit-learn estimators in skops (the default) or cloudpickle.
 
-skops stores an estimator without pickle, so loading one cannot run arbitrary code;
-it refuses types it does not trust unless they are named. mlcli records the
-scikit-learn classes a model needs beyond skops' defaults in ``skops_trusted_types``
-(MLflow reads the same list); types from any other package must be named by the
-caller, when saving and again when loading. cloudpickle (and MLflow's "pickle") run
-whatever the file says when it is loaded: use them only for models you trust.
+skops stores an estimator without pickle, so loading one cannot run arbitrary code as
+long as only safe types are allowed in. Which types are trusted is mlcli's decision,
+never the model file's: skops' own defaults, and classes (not functions) from
+scikit-learn, NumPy and SciPy; anything else only when the caller names it in
+``skops_trusted_types``, when mlcli wrote the file itself (its digest is recorded,
+:mod:`mlcli.models.trust`), or with the pickle opt-in. The ``skops_trusted_types`` list
+in MLmodel is written for MLflow's sake and never read here.
+
+cloudpickle (and MLflow's "pickle") run whatever the file says when it is loaded: they
+load through :class:`~mlcli.models.trust.ModelTrust`, which lets in the files mlcli
+wrote and, with the user's opt-in, any other.
 
 The python_function section says ``loader_module: mlflow.sklearn``, so that MLflow
 loads these models with its own sklearn loader; mlcli maps that name back here.
@@ -20,9 +25,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from mlcli.errors import InvalidInputError
+from mlcli.models.errors import UntrustedModelError
 from mlcli.models.flavors.base import Flavor, SavedFlavor
 from mlcli.models.mlmodel import PYFUNC, Model
 from mlcli.models.packages import installed_version, require
+from mlcli.models.trust import OPT_IN_HINT, ModelTrust, digest_of, read_model_file
 
 FLAVOR_NAME = "sklearn"
 SERIALIZATION_FORMATS = ("skops", "cloudpickle", "pickle")
@@ -34,7 +41,9 @@ PREDICT_METHODS = (
     "decision_function",
     "transform",
 )
-_AUTO_TRUSTED = "sklearn."  # scikit-learn's own classes (a forest's Tree, for one)
+# Packages whose classes mlcli trusts in a skops file (functions are left to skops'
+# defaults: a trusted function can be called on the input by a FunctionTransformer).
+TRUSTED_CLASS_PACKAGES = ("sklearn", "numpy", "scipy")
 
 
 class SklearnFlavor(Flavor):
@@ -92,33 +101,47 @@ class SklearnFlavor(Flavor):
         needs = ["scikit-learn", serializer, "numpy", "scipy"]
         if installed_version("pandas"):
             needs.append("pandas")
-        return SavedFlavor(flavors, needs, predict=getattr(model, pyfunc_predict_fn))
+        return SavedFlavor(
+            flavors, needs, predict=getattr(model, pyfunc_predict_fn), digests=[digest_of(data)]
+        )
+
+    def code_files(self, *, directory: Path, mlmodel: Model) -> list[Path]:
+        serialization = mlmodel.flavors.get(FLAVOR_NAME, {}).get("serialization_format")
+        return [] if serialization == "skops" else [_model_file(directory, mlmodel)]
 
     def load_native(
-        self, *, directory: Path, mlmodel: Model, skops_trusted_types: Iterable[str] = ()
+        self,
+        *,
+        directory: Path,
+        mlmodel: Model,
+        trust: ModelTrust,
+        skops_trusted_types: Iterable[str] = (),
     ) -> Any:
         conf = mlmodel.flavors.get(FLAVOR_NAME, {})
-        pyfunc = mlmodel.pyfunc_conf or {}
-        file_name = conf.get("pickled_model") or pyfunc.get("model_path") or pyfunc.get("data")
-        if not file_name:
-            raise InvalidInputError(f"{directory}/MLmodel does not say where the model file is")
-        path = directory / file_name
+        path = _model_file(directory, mlmodel)
         serialization = conf.get("serialization_format", "pickle")
         require("sklearn", "loading a scikit-learn model")
         if serialization == "skops":
-            recorded = conf.get("skops_trusted_types") or []
-            return _skops_load(path, recorded, set(skops_trusted_types))
+            return _skops_load(path, set(skops_trusted_types), trust)
         if serialization not in SERIALIZATION_FORMATS:
             raise InvalidInputError(f"unknown serialization format {serialization!r} in MLmodel")
+        data = trust.code_bytes(path, f"a {serialization} file")
         loader = pickle if serialization == "pickle" else require("cloudpickle", "loading")
-        with open(path, "rb") as handle:
-            return loader.load(handle)
+        return loader.loads(data)
 
     def load_pyfunc(
-        self, *, directory: Path, mlmodel: Model, skops_trusted_types: Iterable[str] = ()
+        self,
+        *,
+        directory: Path,
+        mlmodel: Model,
+        trust: ModelTrust,
+        skops_trusted_types: Iterable[str] = (),
     ) -> SklearnPredictor:
         estimator = self.load_native(
-            directory=directory, mlmodel=mlmodel, skops_trusted_types=skops_trusted_types
+            directory=directory,
+            mlmodel=mlmodel,
+            trust=trust,
+            skops_trusted_types=skops_trusted_types,
         )
         predict_fn = (mlmodel.pyfunc_conf or {}).get("predict_fn", "predict")
         return SklearnPredictor(estimator, predict_fn)
@@ -156,6 +179,15 @@ class SklearnPredictor:
         return self.estimator
 
 
+def _model_file(directory: Path, mlmodel: Model) -> Path:
+    conf = mlmodel.flavors.get(FLAVOR_NAME, {})
+    pyfunc = mlmodel.pyfunc_conf or {}
+    file_name = conf.get("pickled_model") or pyfunc.get("model_path") or pyfunc.get("data")
+    if not file_name:
+        raise InvalidInputError(f"{directory}/MLmodel does not say where the model file is")
+    return directory / file_name
+
+
 def _skops_dump(model: Any, trusted: list[str]) -> tuple[bytes, list[str] | None]:
     """The skops bytes, and the types loading them needs beyond skops' defaults."""
     sio = require("skops.io", "saving a model in the skops format (the default)")
@@ -167,7 +199,7 @@ def _skops_dump(model: Any, trusted: list[str]) -> tuple[bytes, list[str] | None
             "use serialization_format='cloudpickle'"
         ) from None
     needed = set(sio.get_untrusted_types(data=data))
-    refused = sorted(t for t in needed - set(trusted) if not t.startswith(_AUTO_TRUSTED))
+    refused = sorted(t for t in needed - set(trusted) if not is_trusted_class(t))
     if refused:
         raise InvalidInputError(
             "the model uses types skops does not trust by default: "
@@ -178,21 +210,50 @@ def _skops_dump(model: Any, trusted: list[str]) -> tuple[bytes, list[str] | None
     return data, sorted(needed) or None
 
 
-def _skops_load(path: Path, recorded: list[str], caller_trusted: set[str]) -> Any:
+def _skops_load(path: Path, caller_trusted: set[str], trust: ModelTrust) -> Any:
+    """The estimator in a skops file, with the types mlcli trusts (see the module's
+    docstring); a type outside them is an UntrustedModelError naming it."""
     sio = require("skops.io", "loading a model saved in the skops format")
     exceptions = require("skops.io.exceptions", "loading a model saved in the skops format")
-    refused = [t for t in recorded if not t.startswith(_AUTO_TRUSTED) and t not in caller_trusted]
-    if refused:
-        raise InvalidInputError(
-            f"{path.name} asks to trust types from outside scikit-learn: "
-            + ", ".join(refused)
-            + "; pass skops_trusted_types=[...] to load_model if you trust the model's source"
-        )
-    trusted = sorted(set(recorded) | caller_trusted) or None
+    data = read_model_file(path)
     try:
-        return sio.load(path, trusted=trusted)
+        needed = sio.get_untrusted_types(data=data)
+    except Exception as exc:  # not a skops file at all: a zip error, a bad schema...
+        raise InvalidInputError(f"{path.name} is not a readable skops file ({exc})") from None
+    if trust.allow_pickle or trust.is_recorded(digest_of(data)):
+        trusted = list(needed)
+    else:
+        trusted = [t for t in needed if t in caller_trusted or is_trusted_class(t)]
+        refused = sorted(set(needed) - set(trusted))
+        if refused:
+            raise UntrustedModelError(
+                f"refusing to load {path}: it holds types mlcli does not trust: "
+                + ", ".join(refused)
+                + f"; name them in skops_trusted_types=[...], or {OPT_IN_HINT}"
+            )
+    try:
+        return sio.loads(data, trusted=trusted or None)
     except exceptions.UntrustedTypesFoundException as exc:
-        raise InvalidInputError(
-            f"{path.name} holds types that are not trusted ({exc}); pass "
-            "skops_trusted_types=[...] to load_model if you trust the model's source"
+        raise UntrustedModelError(
+            f"refusing to load {path}: it holds types that are not trusted ({exc}); {OPT_IN_HINT}"
         ) from None
+
+
+def is_trusted_class(name: str) -> bool:
+    """Whether ``name`` (``package.module.Class``) is a class of a package mlcli trusts.
+    Functions are not (see TRUSTED_CLASS_PACKAGES); dunder modules (``__main__``) are never
+    imported, since importing one runs it."""
+    import importlib
+
+    module_name, _, attribute = name.rpartition(".")
+    parts = module_name.split(".")
+    if parts[0] not in TRUSTED_CLASS_PACKAGES or not attribute.isidentifier():
+        return False
+    if any(not part.isidentifier() or part.startswith("__") for part in parts):
+        return False
+    try:
+        candidate = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError):
+        return False
+    origin = getattr(candidate, "__module__", "") or ""
+    return isinstance(candidate, type) and origin.split(".")[0] in TRUSTED_CLASS_PACKAGES
