@@ -17,6 +17,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,12 @@ def temp_name(target: Path) -> Path:
 
 
 def is_temp_name(name: str) -> bool:
-    return name.startswith(TEMP_PREFIX) and name.endswith(TEMP_SUFFIX)
+    """Whether ``name`` is one :func:`temp_name` makes (or ``tempfile.mkstemp`` made,
+    before): ``.<name>.<8 random characters>.tmp``."""
+    return _TEMP_NAME.fullmatch(name) is not None
+
+
+_TEMP_NAME = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp", re.DOTALL)
 
 
 def create_temp_file(target: Path) -> tuple[int, str]:

@@ -156,7 +156,8 @@ class RunIndex:
         with contextlib.suppress(sqlite3.Error):
             self.db.close()
         if discard:
-            _delete_index_files(self.path)
+            with contextlib.suppress(PermissionError):  # not ours: open falls back to our own
+                _delete_index_files(self.path)
         connection, self.path = _open_connection(self.layout)
         self.db = connection
         self._identity = _file_identity(self.path)

@@ -232,3 +232,18 @@ def test_gc_removes_abandoned_folders_but_not_fresh_ones(tmp_path: Path, name: s
     result = json.loads(_mlcli(store, "gc", "--json").stdout)
     assert result["temporary_files"] == [{"path": f"runs/{name}", "bytes": 1000}]
     assert not abandoned.exists()
+
+
+def test_gc_leaves_a_file_that_only_looks_temporary(tmp_path: Path) -> None:
+    """Only the names writers give their temporary files (``.<name>.<8 random>.tmp``)
+    are leftovers: a user's own ``.notes.tmp`` is data, however old."""
+    store = tmp_path / ".mlruns"
+    Store.initialize(store)
+    client = MlcliClient(Store.open(store))
+    run_id = client.create_run("0").run_id
+    client.store.close()
+    mine = store / "runs" / run_id / "artifacts" / ".notes.tmp"
+    mine.write_text("keep me")
+    os.utime(mine, (time.time() - 7200, time.time() - 7200))
+    assert json.loads(_mlcli(store, "gc", "--json").stdout)["temporary_files"] == []
+    assert mine.read_text() == "keep me"
