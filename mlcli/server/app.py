@@ -29,13 +29,9 @@ from mlcli.server import artifacts, experiments, logged_models, registry, runs
 from mlcli.server.backend import Backend, Endpoint
 from mlcli.server.config import ServerConfig
 from mlcli.server.fields import Fields
-from mlcli.server.guard import Guard
-from mlcli.serving.errors import (
-    EndpointNotFoundError,
-    MethodNotAllowedError,
-    RequestTooLargeError,
-    UnsupportedMediaTypeError,
-)
+from mlcli.serving.bodies import check_declared_size, read_body, require_json, stream_body
+from mlcli.serving.errors import EndpointNotFoundError, MethodNotAllowedError
+from mlcli.serving.guard import Guard
 from mlcli.serving.log import AccessLog, ServerLog
 
 if TYPE_CHECKING:
@@ -135,6 +131,7 @@ class TrackingApp:
             else:
                 body = await self._body(request)
                 fields = Fields.from_json(body, request.path_params)
+            fields.check(endpoint.kinds)  # every field, read by the handler or not
             reply = await run_in_threadpool(_guarded, endpoint, self.backend, fields)
             return _json(reply)
 
@@ -188,43 +185,25 @@ class TrackingApp:
     # -- bodies ----------------------------------------------------------------------------------
 
     async def _body(self, request: Request) -> bytes:
-        limit = self.config.max_body_bytes
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            raise _too_large(limit, "--max-body-size")
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise _too_large(limit, "--max-body-size")
-            chunks.append(chunk)
-        body = b"".join(chunks)
-        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if body.strip() and media_type != "application/json":
-            raise UnsupportedMediaTypeError(
-                f"send the request body as JSON (Content-Type: application/json), not "
-                f"{media_type or 'without a Content-Type'}"
-            )
-        return body
+        """A JSON request's body; its content type is checked before it is read, and
+        even when it is empty (CSRF: see ``mlcli.serving.bodies``)."""
+        require_json(request.headers.get("content-type"))
+        return await read_body(request, self.config.max_body_bytes, "--max-body-size")
 
     async def _upload(self, request: Request, path: str) -> None:
+        """An artifact PUT, streamed into a temporary file renamed into place when whole.
+        Any content type will do: a foreign page cannot PUT without a CORS preflight."""
         from starlette.concurrency import run_in_threadpool
 
-        limit = self.config.max_artifact_bytes
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            raise _too_large(limit, "--max-artifact-size")
+        limit, option = self.config.max_artifact_bytes, "--max-artifact-size"
+        check_declared_size(request, limit, option)  # before anything is opened
         destination, fd, temporary = await run_in_threadpool(
             artifacts.open_upload, self.backend, path
         )
         complete = False
         try:
             with os.fdopen(fd, "wb") as handle:
-                size = 0
-                async for chunk in request.stream():
-                    size += len(chunk)
-                    if size > limit:
-                        raise _too_large(limit, "--max-artifact-size")
+                async for chunk in stream_body(request, limit, option):
                     handle.write(chunk)
             complete = True
         finally:
@@ -253,9 +232,3 @@ def _error(error: MlcliError) -> Response:
     if len(message) > 4000:
         message = message[:4000] + "..."
     return _json({"error_code": error.error_code, "message": message}, error.http_status)
-
-
-def _too_large(limit: int, option: str) -> RequestTooLargeError:
-    return RequestTooLargeError(
-        f"the request body exceeds the server's limit of {limit} bytes ({option})"
-    )

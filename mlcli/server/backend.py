@@ -8,8 +8,8 @@ any number of writers (DESIGN.md section 3), so nothing else is serialised.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -54,11 +54,13 @@ Handler = Callable[[Backend, Fields], dict[str, Any]]
 @dataclass(frozen=True)
 class Endpoint:
     """One REST method: ``path`` is relative to ``/api/2.0/mlflow`` (``{name}`` marks a
-    path parameter)."""
+    path parameter); ``kinds`` names the fields whose kind differs from the usual
+    (:data:`mlcli.server.fields.KINDS`)."""
 
     method: str
     path: str
     handler: Handler
+    kinds: Mapping[str, str] = field(default_factory=dict)
 
 
 def run_id_of(fields: Fields) -> str:

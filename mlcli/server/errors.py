@@ -5,23 +5,20 @@ Each carries the HTTP status and MLflow ``error_code`` of its JSON body
 (``INVALID_PARAMETER_VALUE`` 400, ``RESOURCE_ALREADY_EXISTS`` 400,
 ``RESOURCE_DOES_NOT_EXIST`` 404)::
 
-    InvalidInputError
-    └── MalformedRequestError        400  MALFORMED_REQUEST    not JSON, not an object
     MlcliError
     └── UnauthenticatedError         401  UNAUTHENTICATED      no or a wrong bearer token
 
-The scoring server's ``RequestTooLargeError`` (413), ``UnsupportedMediaTypeError``
-(415), ``EndpointNotFoundError`` (404) and ``MethodNotAllowedError`` (405) serve here
-too.
+The scoring server's ``MalformedRequestError`` (400), ``RequestTooLargeError`` (413),
+``UnsupportedMediaTypeError`` (415), ``EndpointNotFoundError`` (404) and
+``MethodNotAllowedError`` (405) serve here too.
 """
 
 from __future__ import annotations
 
-from mlcli.errors import InvalidInputError, MlcliError
+from mlcli.errors import MlcliError
+from mlcli.serving.errors import MalformedRequestError
 
-
-class MalformedRequestError(InvalidInputError):
-    error_code = "MALFORMED_REQUEST"
+__all__ = ["MalformedRequestError", "UnauthenticatedError"]
 
 
 class UnauthenticatedError(MlcliError):

@@ -5,20 +5,89 @@ other request carries a JSON object. Every accessor raises
 :class:`~mlcli.errors.InvalidInputError` (HTTP 400, ``INVALID_PARAMETER_VALUE``) for a
 missing required field or a value of the wrong type, naming the field, so that no
 client input reaches the store unchecked and nothing a client sends becomes a 500.
+
+Before a handler runs, :meth:`Fields.check` gives every field of MLflow's messages
+that the request carries its type (:data:`KINDS`, per endpoint where a name means two
+things), whether or not the handler reads it: a malformed field is a 400, never
+silently ignored. Names MLflow does not know are ignored, as MLflow's clients of
+other versions send fields this server has no use for.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
 from mlcli.errors import InvalidInputError
-from mlcli.server.errors import MalformedRequestError
+from mlcli.serving.bodies import parse_json
+from mlcli.serving.errors import MalformedRequestError
 
 _MAX_INT64 = 2**63 - 1
+_MAX_TIME_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z: what dates can show
 _NON_FINITE = {"nan": math.nan, "infinity": math.inf, "-infinity": -math.inf, "inf": math.inf}
+
+# The kinds of the fields of MLflow's request messages, by name; an endpoint where a
+# name means something else says so (``Endpoint.kinds``).
+STRING, INT64, TIME, DOUBLE, BOOL, STRINGS, OBJECTS = (
+    "string", "int64", "time", "double", "bool", "strings", "objects",
+)  # fmt: skip
+KINDS: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "experiment_id",
+            "experiment_name",
+            "name",
+            "new_name",
+            "artifact_location",
+            "run_id",
+            "run_uuid",
+            "run_name",
+            "user_id",
+            "status",
+            "key",
+            "value",
+            "metric_key",
+            "filter",
+            "page_token",
+            "path",
+            "view_type",
+            "run_view_type",
+            "model_id",
+            "source_run_id",
+            "model_type",
+            "tag_key",
+            "artifact_directory_path",
+            "description",
+            "alias",
+            "version",
+            "source",
+            "stage",
+            "dataset_name",
+            "dataset_digest",
+            "field_name",
+        ),
+        STRING,
+    ),
+    "max_results": INT64,
+    "step": INT64,
+    "start_time": TIME,
+    "end_time": TIME,
+    "timestamp": TIME,
+    "archive_existing_versions": BOOL,
+    "ascending": BOOL,
+    "experiment_ids": STRINGS,
+    "order_by": STRINGS,
+    "stages": STRINGS,
+    "tags": OBJECTS,
+    "params": OBJECTS,
+    "metrics": OBJECTS,
+    "models": OBJECTS,
+}
+# Inside the objects of a list field (a batch's metrics are numbers, its tags text).
+ITEM_KINDS: dict[str, dict[str, str]] = {"metrics": {"value": DOUBLE}}
 
 
 class Fields:
@@ -30,12 +99,11 @@ class Fields:
     def from_json(cls, body: bytes, path: dict[str, str] | None = None) -> Fields:
         if not body.strip():
             return cls({}, path)
-        try:
-            document = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise MalformedRequestError(f"the request body is not valid JSON: {exc}") from None
+        document = parse_json(body)
         if not isinstance(document, dict):
-            raise MalformedRequestError("the request body must be a JSON object")
+            raise MalformedRequestError(
+                f"the request body must be a JSON object, not {_json_type(document)}"
+            )
         return cls(document, path)
 
     @classmethod
@@ -54,6 +122,21 @@ class Fields:
             else:
                 values[name] = value
         return cls(values, path)
+
+    def check(self, kinds: Mapping[str, str] | None = None, *, items: bool = True) -> Fields:
+        """Every known field present has its kind (``kinds`` overrides :data:`KINDS`),
+        and so has every known field of the objects in its lists (one level down: no
+        MLflow message nests deeper)."""
+        table = {**KINDS, **(kinds or {})}
+        sent = Fields(self.values)  # what the body says, even where the path decides
+        for name in list(self.values):
+            kind = table.get(name)
+            if kind is not None:
+                sent._check_kind(name, kind)
+            if kind == OBJECTS and items:
+                for item in sent.objects(name):
+                    item.check(ITEM_KINDS.get(name), items=False)
+        return self
 
     # -- scalars -----------------------------------------------------------------------------
 
@@ -89,6 +172,13 @@ class Fields:
                 raise _invalid(name, value, "an integer") from None
         if not isinstance(value, int) or abs(value) > _MAX_INT64:
             raise _invalid(name, value, "a 64-bit integer")
+        return value
+
+    def time(self, name: str, *, required: bool = False) -> int | None:
+        """Milliseconds since the epoch, from 1970 to the end of year 9999."""
+        value = self.integer(name, required=required)
+        if value is not None and not 0 <= value <= _MAX_TIME_MS:
+            raise _invalid(name, value, "milliseconds since 1970 (0 to 253402300799999)")
         return value
 
     def number(self, name: str, *, required: bool = False) -> float | None:
@@ -146,6 +236,13 @@ class Fields:
 
     # -- internals ---------------------------------------------------------------------------
 
+    def _check_kind(self, name: str, kind: str) -> None:
+        readers: dict[str, Callable[[str], Any]] = {
+            STRING: self.string, INT64: self.integer, TIME: self.time, DOUBLE: self.number,
+            BOOL: self.boolean, STRINGS: self.strings, OBJECTS: self.objects,
+        }  # fmt: skip
+        readers[kind](name)
+
     def _get(self, name: str, required: bool) -> Any:
         value = self.path.get(name, self.values.get(name))
         if value is None and required:
@@ -154,7 +251,20 @@ class Fields:
 
 
 def _invalid(name: str, value: Any, expected: str) -> InvalidInputError:
-    shown = json.dumps(value, default=str)
-    if len(shown) > 80:
-        shown = shown[:77] + "..."
+    if isinstance(value, (dict, list)):
+        shown = _json_type(value)  # never a deep document in a message
+    else:
+        shown = json.dumps(value, default=str)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
     return InvalidInputError(f"invalid value {shown} for parameter {name!r}: expected {expected}")
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return {str: "a string", list: "an array", dict: "an object"}.get(type(value), "a value")

@@ -17,7 +17,7 @@ from typing import Any
 from mlcli.errors import InvalidInputError, NotFoundError
 from mlcli.server import shapes
 from mlcli.server.backend import Backend, Endpoint, run_id_of
-from mlcli.server.fields import Fields
+from mlcli.server.fields import OBJECTS, Fields
 from mlcli.server.filters import EntityFilter, Record, sort_records
 from mlcli.server.paging import decode_token, max_results, page
 from mlcli.server.tags import tags_to_store, to_store
@@ -245,7 +245,7 @@ def _point(metric: Metric) -> tuple[str, str, int, int]:
 
 ENDPOINTS = [
     Endpoint("POST", "/logged-models", create),
-    Endpoint("POST", "/logged-models/search", search),
+    Endpoint("POST", "/logged-models/search", search, {"order_by": OBJECTS}),
     Endpoint("GET", "/logged-models/{model_id}", get),
     Endpoint("PATCH", "/logged-models/{model_id}", finalize),
     Endpoint("DELETE", "/logged-models/{model_id}", delete),

@@ -17,7 +17,7 @@ from mlcli.errors import InvalidInputError
 from mlcli.server import shapes
 from mlcli.server.backend import Backend, Endpoint, run_id_of
 from mlcli.server.experiments import view_type
-from mlcli.server.fields import Fields
+from mlcli.server.fields import DOUBLE, Fields
 from mlcli.server.logged_models import log_model_metrics
 from mlcli.server.paging import decode_token, encode_token, max_results
 from mlcli.server.tags import (
@@ -30,6 +30,7 @@ from mlcli.server.tags import (
     to_store,
 )
 from mlcli.store import Metric, RunStatus
+from mlcli.store.validation import validate_run_name
 from mlcli.tracking.client import make_metric
 
 # MLflow's limits on one log-batch request (REFERENCE.md section 9).
@@ -46,7 +47,7 @@ def create(backend: Backend, fields: Fields) -> dict[str, Any]:
         run_name=fields.string("run_name") or tags.get(RUN_NAME) or None,
         tags=tags,
         parent_run_id=tags.get(PARENT_RUN_ID) or None,
-        start_time=fields.integer("start_time"),
+        start_time=fields.time("start_time"),
         user_id=fields.string("user_id") or tags.get(USER) or None,
     )
     return {"run": shapes.run(run)}
@@ -58,16 +59,24 @@ def get(backend: Backend, fields: Fields) -> dict[str, Any]:
 
 
 def update(backend: Backend, fields: Fields) -> dict[str, Any]:
+    """Everything is checked before the first write, so a refused update changes nothing."""
     client = backend.client
     run_id = client.resolve_run_id(run_id_of(fields))
     status = (fields.string("status") or "").upper()
     name = fields.string("run_name") or None
+    end_time = fields.time("end_time")
     if status and status not in RunStatus.ALL:
         raise InvalidInputError(
             f"invalid status {status!r}: expected one of {', '.join(RunStatus.ALL)}"
         )
+    if end_time is not None and status not in RunStatus.TERMINAL:
+        raise InvalidInputError(
+            "end_time is the time a run ended: send it with status FINISHED, FAILED or KILLED"
+        )
+    if name is not None:
+        validate_run_name(name)
     if status in RunStatus.TERMINAL:
-        client.set_terminated(run_id, status, fields.integer("end_time"))
+        client.set_terminated(run_id, status, end_time)
     elif status:
         client.update_run(run_id, status=status)
     run = client.update_run(run_id, name=name)
@@ -179,7 +188,7 @@ def _metric(fields: Fields) -> Metric:
     value = fields.number("value")
     if value is None:
         raise InvalidInputError(f"missing value for metric {key!r}")
-    timestamp = fields.integer("timestamp")
+    timestamp = fields.time("timestamp")
     return make_metric(
         key, value, fields.integer("step"), now_ms() if timestamp is None else timestamp
     )
@@ -220,7 +229,7 @@ ENDPOINTS = [
     Endpoint("POST", "/runs/update", update),
     Endpoint("POST", "/runs/delete", delete),
     Endpoint("POST", "/runs/restore", restore),
-    Endpoint("POST", "/runs/log-metric", log_metric),
+    Endpoint("POST", "/runs/log-metric", log_metric, {"value": DOUBLE}),
     Endpoint("POST", "/runs/log-parameter", log_param),
     Endpoint("POST", "/runs/set-tag", set_tag),
     Endpoint("POST", "/runs/delete-tag", delete_tag),

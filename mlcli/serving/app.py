@@ -20,15 +20,15 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from mlcli.errors import MlcliError
-from mlcli.models.errors import ScoringInputError
+from mlcli.serving.bodies import read_body
 from mlcli.serving.config import ServeConfig
 from mlcli.serving.errors import (
     EndpointNotFoundError,
     MethodNotAllowedError,
     ModelNotReadyError,
     PredictionTimeoutError,
-    RequestTooLargeError,
 )
+from mlcli.serving.guard import Guard
 from mlcli.serving.log import VERSION_HEADER, AccessLog, ServerLog
 from mlcli.serving.protocol import JSON, content_kind, encode, error_body, score
 from mlcli.serving.served import ServedModel, load_served_model
@@ -49,9 +49,13 @@ def create_app(
     client: MlcliClient,
     served: ServedModel | None = None,
     log: ServerLog | None = None,
+    token: str | None = None,
 ) -> Any:
-    """The ASGI app; it loads the model at start-up unless ``served`` is given."""
-    return ScoringServer(config, client, served, log or ServerLog()).asgi()
+    """The ASGI app; it loads the model at start-up unless ``served`` is given. It
+    answers as every mlcli server does (:mod:`mlcli.serving.guard`): a loopback server
+    only for loopback Host names, and with ``token`` only to requests bearing it."""
+    app = ScoringServer(config, client, served, log or ServerLog()).asgi()
+    return Guard(app, config.host, token)
 
 
 def app_from_environment() -> Any:
@@ -162,23 +166,7 @@ class ScoringServer:
         return served
 
     async def _read_body(self, request: Request) -> bytes:
-        limit = self.config.max_body_bytes
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            raise _too_large(int(declared), limit)
-        from starlette.requests import ClientDisconnect
-
-        chunks = []
-        size = 0
-        try:
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > limit:
-                    raise _too_large(None, limit)
-                chunks.append(chunk)
-        except ClientDisconnect:
-            raise ScoringInputError("the client went away before sending the whole body") from None
-        return b"".join(chunks)
+        return await read_body(request, self.config.max_body_bytes, "--max-body-size")
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Any) -> AsyncIterator[None]:
@@ -228,18 +216,3 @@ def _response(body: bytes, version: bytes | None = None, status: int = 200) -> R
     if version is not None:
         response.raw_headers.append((VERSION_HEADER, version))
     return response
-
-
-def _too_large(size: int | None, limit: int) -> RequestTooLargeError:
-    what = "the request body" if size is None else f"the request body ({_bytes(size)})"
-    return RequestTooLargeError(
-        f"{what} exceeds the server's limit of {_bytes(limit)} (--max-body-size); "
-        "send fewer rows per request"
-    )
-
-
-def _bytes(size: int) -> str:
-    for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
-        if size >= scale:
-            return f"{size / scale:.1f} {unit}"
-    return f"{size} bytes"

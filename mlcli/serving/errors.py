@@ -4,6 +4,7 @@ Each carries its HTTP status and the ``error_code`` of the JSON body
 ``{"error_code": ..., "message": ...}``::
 
     InvalidInputError                     400  (and everything under it: bad JSON, CSV, schema)
+    ├── MalformedRequestError             400  MALFORMED_REQUEST  not JSON, too deep, not an object
     ├── RequestTooLargeError              413  REQUEST_LIMIT_EXCEEDED
     └── UnsupportedMediaTypeError         415  UNSUPPORTED_MEDIA_TYPE
     NotFoundError
@@ -17,6 +18,10 @@ Each carries its HTTP status and the ``error_code`` of the JSON body
 from __future__ import annotations
 
 from mlcli.errors import InvalidInputError, MlcliError, NotFoundError
+
+
+class MalformedRequestError(InvalidInputError):
+    error_code = "MALFORMED_REQUEST"
 
 
 class RequestTooLargeError(InvalidInputError):

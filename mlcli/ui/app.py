@@ -12,7 +12,7 @@ assets under ``/static/``, and the one HTML page every other path serves.
     GET  /api/metric-history?runs=&keys=          metric histories, by step and time
     GET  /api/compare?runs=&columns=              runs side by side
     GET  /api/models, /api/models/{name}          the registry and a model's history
-    POST /api/models/{name}/versions/{v}/promote  a gated promotion (JSON body)
+    POST /api/models/{name}/versions/{v}/promote  a gated promotion (JSON body, <= 64 KiB)
 
 Errors are JSON ``{"error_code", "message"}`` with the status of the mlcli error
 (InvalidInputError 400, NotFoundError 404, a refused promotion 409, ...); a filter
@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from mlcli.errors import InvalidInputError, MlcliError
 from mlcli.search import FilterSyntaxError
+from mlcli.serving.bodies import parse_json, read_body
+from mlcli.serving.guard import Guard as ServerGuard
 from mlcli.ui.guard import FILE_CSP_HEADER, Guard
 from mlcli.ui.runs_table import DEFAULT_PAGE_SIZE, DEFAULT_SORT, RunsView
 
@@ -44,13 +46,18 @@ if TYPE_CHECKING:
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 PAGE_ROUTES = ("/", "/experiments/{experiment_id}", "/runs/{run_id}", "/compare", "/models")
+# A write (a promotion) is a few short fields; its comment goes to the registry's
+# events.jsonl, so the body is refused (413) before it is read beyond this.
+MAX_WRITE_BYTES = 64 * 1024
+WRITE_LIMIT = "the dashboard's limit for a promotion"
 _log = logging.getLogger("mlcli.ui")
 T = TypeVar("T")
 
 
-def create_app(client: MlcliClient, host: str = "127.0.0.1") -> Any:
-    """The dashboard over ``client``'s store, guarded for a server listening on ``host``."""
-    return Guard(Dashboard(client).starlette(), host)
+def create_app(client: MlcliClient, host: str = "127.0.0.1", token: str | None = None) -> Any:
+    """The dashboard over ``client``'s store, guarded for a server listening on ``host``
+    (and asking for ``token``, when given, as ``Authorization: Bearer``)."""
+    return Guard(ServerGuard(Dashboard(client).starlette(), host, token))
 
 
 class Dashboard:
@@ -212,10 +219,7 @@ class Dashboard:
 
         from mlcli.ui.registry_view import promote_version, promotion_request
 
-        try:
-            body = json.loads(await request.body())
-        except ValueError:
-            raise InvalidInputError("the request body is not valid JSON") from None
+        body = parse_json(await read_body(request, MAX_WRITE_BYTES, WRITE_LIMIT))
         promotion = promotion_request(
             request.path_params["name"], request.path_params["version"], body
         )

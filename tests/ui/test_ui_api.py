@@ -348,7 +348,12 @@ def test_bad_promotions_change_nothing(
 
 def test_foreign_host_names_are_refused(ui_server: UiServer) -> None:
     rebound = ui_server.request("GET", "/api/experiments", headers={"Host": "attacker.example"})
-    assert rebound.status == 421
+    assert rebound.status == 403  # the same answer as mlcli server and mlcli serve give
+    assert rebound.json() == {
+        "error_code": "PERMISSION_DENIED",
+        "message": "this server does not answer for host 'attacker.example'",
+    }
+    assert rebound.headers["x-frame-options"] == "DENY"  # refusals carry the headers too
     local = ui_server.request(
         "GET", "/api/experiments", headers={"Host": f"localhost:{ui_server.port}"}
     )
