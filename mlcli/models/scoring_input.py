@@ -7,10 +7,12 @@ JSON bodies are an object with exactly one of these keys, plus optional ``params
     {"instances": [[1, 2], [3, 4]]}          TF-serving rows (or records)
     {"inputs": {"x": [1, 3], "y": [2, 4]}}   TF-serving columns (or rows)
 
-CSV bodies have a header row. The model's input schema, when given, shapes the result:
-columns for a column schema (string columns are kept as text, so "007" stays "007"),
-arrays for a tensor schema. Used by ``mlcli models predict`` and the scoring server;
-malformed bodies raise :class:`ScoringInputError` (HTTP 400).
+CSV bodies have a header row, and every row as many fields as the header (a row
+with more or fewer is refused, naming its line). The model's input schema, when
+given, shapes the result: columns for a column schema (string columns are kept as
+text, so "007" stays "007"), arrays for a tensor schema. Used by ``mlcli models
+predict`` and the scoring server; malformed bodies raise :class:`ScoringInputError`
+(HTTP 400).
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ class ScoringInput:
 def parse_json_input(body: str | bytes, schema: Schema | None = None) -> ScoringInput:
     try:
         document = json.loads(body)
+    except RecursionError:
+        raise ScoringInputError("invalid JSON input: arrays or objects nest too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ScoringInputError(f"invalid JSON input: {exc}") from None
     if not isinstance(document, dict):
@@ -69,10 +73,47 @@ def parse_csv_input(body: str | bytes, schema: Schema | None = None) -> Any:
     try:
         frame = pd.read_csv(io.StringIO(text), dtype=dtypes or None, keep_default_na=True)
     except (ValueError, pd.errors.ParserError) as exc:
+        check_csv_rows(text)  # the same message as below for a row of the wrong length
         raise ScoringInputError(f"invalid CSV input: {str(exc).strip().splitlines()[0]}") from None
+    # pandas takes the extra fields of a first row longer than the header for an index
+    # (a longer row after it is an error), and fills short rows with NaN: a shifted or
+    # made-up table, never scored. The first row is checked always, every row again
+    # only when there are NaNs to explain.
+    check_csv_rows(text, rows=2)
+    if frame.isna().to_numpy().any():
+        check_csv_rows(text)
     if schema is not None and schema.is_tensor:
         return frame.to_numpy()
     return frame
+
+
+def check_csv_rows(text: str, rows: int | None = None) -> None:
+    """ScoringInputError naming the first row whose number of fields is not the
+    header's (blank lines are skipped, as pandas skips them); only the first ``rows``
+    rows, the header included, when given."""
+    import csv
+
+    reader = csv.reader(io.StringIO(text))
+    header: list[str] | None = None
+    seen = 0
+    start = 1  # the line the next record starts on
+    try:
+        for row in reader:
+            if row and (len(row) > 1 or row[0].strip()):  # not a blank line
+                if header is None:
+                    header = row
+                elif len(row) != len(header):
+                    raise ScoringInputError(
+                        f"invalid CSV input: line {start} has {len(row)} fields, the header "
+                        f"has {len(header)}: every row needs one value per column (an empty "
+                        "one for a missing value)"
+                    )
+                seen += 1
+                if rows is not None and seen >= rows:
+                    return
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise ScoringInputError(f"invalid CSV input: line {reader.line_num}: {exc}") from None
 
 
 def parse_input(body: str | bytes, content_type: str, schema: Schema | None) -> ScoringInput:
