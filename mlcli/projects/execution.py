@@ -4,7 +4,8 @@ process group stopped when ``mlcli run`` is interrupted.
 The child runs in a session (and so a process group) of its own: a Ctrl-C in the
 terminal reaches ``mlcli run`` alone, which forwards the signal to the whole group,
 escalates to SIGKILL after a grace period (or at a second signal), and records the
-run as KILLED. The same happens on SIGTERM (``scancel``, ``kill``) and SIGHUP.
+run as KILLED. The same happens on SIGTERM (``scancel``, ``kill``) and SIGHUP. If
+``mlcli run`` is killed outright, a watchdog stops the group (``watchdog.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import IO, Protocol
 
 from mlcli.errors import EnvironmentFailure
+from mlcli.projects.watchdog import GroupWatchdog
 
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _CHUNK = 64 * 1024
@@ -109,6 +111,7 @@ class ProcessExecution:
     def __init__(
         self, argv: Sequence[str], cwd: Path, environ: Mapping[str, str], sink: OutputSink
     ) -> None:
+        self._watchdog = GroupWatchdog(kill_grace_seconds())
         try:
             self.process = subprocess.Popen(
                 list(argv),
@@ -119,7 +122,9 @@ class ProcessExecution:
                 start_new_session=True,
             )
         except OSError as exc:
+            self._watchdog.release()
             raise EnvironmentFailure(f"cannot start {argv[0]}: {exc.strerror or exc}") from None
+        self._watchdog.guard(self.process.pid)  # its process group has its pid
         assert self.process.stdout is not None and self.process.stderr is not None
         self._threads = [
             sink.pump(1, _chunks(self.process.stdout)),
@@ -132,6 +137,7 @@ class ProcessExecution:
 
     def wait(self) -> int:
         code = self.process.wait()
+        self._watchdog.release()
         # A background process the entry point left behind may hold the pipes open;
         # its later output is not waited for.
         deadline = time.monotonic() + OUTPUT_DRAIN_SECONDS

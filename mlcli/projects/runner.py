@@ -8,7 +8,9 @@ user gave them), prepares the environment, runs the command with the run attache
 (``MLCLI_RUN_ID``, ``MLCLI_STORE``, ``MLCLI_EXPERIMENT_ID``), saves its output as
 ``logs/stdout.txt`` and ``logs/stderr.txt``, and ends the run: FINISHED on exit 0,
 FAILED otherwise, KILLED when interrupted. Whatever happens after the run exists,
-it is never left RUNNING.
+it is never left RUNNING: this process is recorded as the run's owner, so that if
+it is killed outright (SIGKILL) the next reader ends the run FAILED, and a watchdog
+stops the entry point's process group (``execution.py``).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from mlcli.projects.lineage import DIFF_ARTIFACT, GitLineage, collect_lineage
 from mlcli.projects.parameters import ResolvedParameters, render_command, resolve_parameters
 from mlcli.projects.spec import DEFAULT_ENTRY_POINT, EntryPoint, Project, load_project
 from mlcli.store import RunStatus
+from mlcli.store.ownership import this_process
 from mlcli.tracking.client import TrackingClient
 
 STDOUT_LOG = "logs/stdout.txt"
@@ -163,6 +166,7 @@ class _Launch:
             run_name=plan.request.run_name,
             tags={**project_tags(plan), **plan.request.tags},
             parent_run_id=parent_run_id(client, plan.request),
+            owner=this_process(),
         )
         run_id = run.info.run_id
         self.feedback.info(

@@ -32,6 +32,7 @@ from mlcli.store.damage import experiment_doc_problem, read_document
 from mlcli.store.entities import Metric, RunStatus
 from mlcli.store.fileio import LOG_CHUNK_BYTES, file_size
 from mlcli.store.layout import StoreLayout
+from mlcli.store.ownership import end_if_orphaned
 from mlcli.store.scan import LOGS, LogRead, RunRead, file_signature, read_runs
 
 SCHEMA_VERSION = "1"
@@ -166,7 +167,9 @@ class RunIndex:
 
     def refresh(self) -> RefreshResult:
         """Bring the index up to date with the files (see the module's docstring)."""
-        return self._healthy(self._refresh)
+        result = self._healthy(self._refresh)
+        self._healthy(self._end_orphaned_runs)
+        return result
 
     def _refresh(self) -> RefreshResult:
         on_disk = set(_list_run_ids(self.layout))
@@ -203,9 +206,27 @@ class RunIndex:
             self._set_meta("journal_identity", self.journal.identity())
         return RefreshResult(len(to_scan), len(gone))
 
+    def _end_orphaned_runs(self, run_ids: list[str] | None = None) -> None:
+        """End the RUNNING runs whose owner process is gone (``ownership.py``): every run
+        the index holds as RUNNING, or those of ``run_ids`` (indexed yet or not)."""
+        if run_ids is None:
+            candidates = [
+                row[0]
+                for row in self.db.execute(
+                    "SELECT run_id FROM runs WHERE status = ?", (RunStatus.RUNNING,)
+                )
+            ]
+        else:
+            rows = {row[0]: row for row in self._known_rows(run_ids)}
+            candidates = [r for r in run_ids if r not in rows or rows[r][1] == RunStatus.RUNNING]
+        ended = [run_id for run_id in candidates if end_if_orphaned(self.layout, run_id)]
+        if ended and run_ids is None:
+            self._refresh_runs(ended)
+
     def refresh_runs(self, run_ids: Iterable[str]) -> None:
         """Bring just these runs up to date (``get_run`` needs no directory listing)."""
         run_ids = list(run_ids)
+        self._healthy(lambda: self._end_orphaned_runs(run_ids))
         self._healthy(lambda: self._refresh_runs(run_ids))
 
     def _refresh_runs(self, run_ids: list[str]) -> None:

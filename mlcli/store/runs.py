@@ -30,6 +30,7 @@ from mlcli.store.fileio import (
 )
 from mlcli.store.layout import ARTIFACTS_DIR, RUN_DOC, TAGS_LOG, StoreLayout
 from mlcli.store.lock import FileLock
+from mlcli.store.ownership import OWNER_FIELD, Owner
 from mlcli.store.records import (
     decode_metric_log,
     fold_metric_log,
@@ -91,8 +92,10 @@ class RunFiles:
         start_time: int | None = None,
         status: str = RunStatus.RUNNING,
         run_id: str | None = None,
+        owner: Owner | None = None,
     ) -> RunInfo:
-        """A new run; ``run_id`` keeps a given id (an import's) instead of a random one."""
+        """A new run; ``run_id`` keeps a given id (an import's) instead of a random one;
+        ``owner``: the process that will end it (see ``ownership.py``)."""
         run_id = uuid.uuid4().hex if run_id is None else validate_run_id(run_id)
         if self.exists(run_id):
             raise ConflictError(f"a run with id {run_id} already exists")
@@ -112,6 +115,8 @@ class RunFiles:
                 "user_id": user_id,
                 "parent_run_id": parent_run_id,
             }
+            if owner is not None:
+                doc[OWNER_FIELD] = owner.to_doc()
             write_json_atomic(staging / RUN_DOC, doc)
             all_tags = {RUN_NAME_TAG: run_name, USER_TAG: user_id, **tags}
             if parent_run_id:
@@ -150,14 +155,18 @@ class RunFiles:
         self.journal.note(run_id)
         return self._info(doc)
 
-    def set_status(self, run_id: str, status: str, end_time: int | None = None) -> RunInfo:
+    def set_status(
+        self, run_id: str, status: str, end_time: int | None = None, owner: Owner | None = None
+    ) -> RunInfo:
+        """A live status records ``owner`` as the run's owner (None: nobody watched)."""
         if status not in RunStatus.ALL:
             raise InvalidInputError(
                 f"invalid run status {status!r}: expected one of {', '.join(RunStatus.ALL)}"
             )
         if status in RunStatus.TERMINAL:
             return self.update(run_id, status=status, end_time=end_time or now_ms())
-        return self.update(run_id, status=status, end_time=None)
+        owner_doc = owner.to_doc() if owner is not None else None
+        return self.update(run_id, status=status, end_time=None, **{OWNER_FIELD: owner_doc})
 
     def set_lifecycle(self, run_id: str, stage: str) -> RunInfo:
         deleted_time = now_ms() if stage == LifecycleStage.DELETED else None

@@ -6,6 +6,8 @@ signal to its entry point's process group, waits for it (``MLCLI_KILL_GRACE``), 
 its run KILLED and prints its outcome as JSON, which is how the sweep learns the
 run id and status. Being in its own session, a trial does not get the terminal's
 Ctrl-C directly, so it is signalled once, by the sweep, and keeps its grace period.
+Should the sweep itself be killed outright, a watchdog per trial signals the trial's
+``mlcli run`` the same way (``projects/watchdog.py``), so that no trial outlives it.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from dataclasses import dataclass
 from typing import IO
 
 from mlcli.errors import EnvironmentFailure
-from mlcli.projects.execution import exit_code_for_signal
+from mlcli.projects.execution import exit_code_for_signal, kill_grace_seconds
+from mlcli.projects.watchdog import GroupWatchdog
 from mlcli.store import RunStatus
 from mlcli.sweeps.samplers import Trial
 
@@ -82,6 +85,9 @@ class TrialProcess:
         self._done = done
         self._started = time.monotonic()
         self._error: str | None = None
+        # The trial's mlcli run gets the grace period first, then its own for its
+        # entry point: the watchdog waits for both.
+        self._watchdog = GroupWatchdog(2 * kill_grace_seconds() + 5)
         try:
             self.process = subprocess.Popen(
                 list(argv),
@@ -92,7 +98,9 @@ class TrialProcess:
                 start_new_session=True,
             )
         except OSError as exc:
+            self._watchdog.release()
             raise EnvironmentFailure(f"cannot start a trial: {exc.strerror or exc}") from None
+        self._watchdog.guard(self.process.pid)
         self._watcher = threading.Thread(
             target=self._watch, name=f"mlcli-trial-{trial.number}", daemon=True
         )
@@ -115,6 +123,7 @@ class TrialProcess:
         relay.start()
         report = self.process.stdout.read()
         code = self.process.wait()
+        self._watchdog.release()
         # A process the trial left behind may hold its stderr open: not waited for.
         relay.join(timeout=OUTPUT_DRAIN_SECONDS)
         self.process.stdout.close()

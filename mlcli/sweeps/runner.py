@@ -23,6 +23,7 @@ from mlcli.projects.feedback import Feedback, SilentFeedback
 from mlcli.projects.runner import FAILURE_TAG, RunPlan, parent_run_id, run_experiment_id
 from mlcli.store import Run, RunStatus
 from mlcli.store.entities import json_number
+from mlcli.store.ownership import this_process
 from mlcli.sweeps.command import mlcli_command, trial_arguments, trial_environment
 from mlcli.sweeps.objective import Objective
 from mlcli.sweeps.parent import (
@@ -111,6 +112,7 @@ def run_sweep(
         run_name=run_plan.request.run_name,
         tags=parent_tags(plan),
         parent_run_id=parent_run_id(client, run_plan.request),
+        owner=this_process(),
     )
     sweep = _Sweep(plan, client, feedback or SilentFeedback(), echo, parent, experiment_id)
     return sweep.run()

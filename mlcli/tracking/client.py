@@ -27,6 +27,7 @@ from mlcli.store import (
 )
 from mlcli.store.layout import DEFAULT_EXPERIMENT_ID
 from mlcli.store.locate import StoreAnnouncer
+from mlcli.store.ownership import Owner
 from mlcli.store.runs import check_param_conflicts
 from mlcli.store.validation import (
     MAX_BATCH_ITEMS,
@@ -122,9 +123,11 @@ class TrackingClient:
         *,
         user_id: str | None = None,
         run_id: str | None = None,
+        owner: Owner | None = None,
     ) -> Run:
         """A new RUNNING run. ``user_id`` defaults to this process's user (a server
-        passes its client's); ``run_id`` keeps a given id (an import's)."""
+        passes its client's); ``run_id`` keeps a given id (an import's); ``owner`` is
+        the process that will end it, if one does (``mlcli.store.ownership``)."""
         store = self.writable_store()
         experiment = store.experiments.get(str(experiment_id or DEFAULT_EXPERIMENT_ID))
         if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
@@ -145,6 +148,7 @@ class TrackingClient:
             parent_run_id=parent_run_id,
             start_time=None if start_time is None else validate_timestamp(start_time),
             run_id=run_id,
+            owner=owner,
         )
         return self.get_run(info.run_id)
 

@@ -7,7 +7,8 @@ the run ``mlcli run`` created; that run is ended by its owner, not by the child.
 
 A run left open is ended at interpreter exit: FINISHED, or FAILED after an uncaught
 exception, KILLED after Ctrl-C or SIGTERM, so that no run stays RUNNING because its
-process ended.
+process ended. A run this process creates or resumes records it as its owner, so
+that after a SIGKILL the next reader ends it FAILED (``mlcli.store.ownership``).
 """
 
 from __future__ import annotations
@@ -133,8 +134,8 @@ class _Session:
 
     def _resume(self, client: TrackingClient, run_id: str, attached: bool) -> ActiveRun:
         run = client.get_run(run_id)
-        if not attached and run.info.status != RunStatus.RUNNING:
-            client.store.runs.set_status(run.info.run_id, RunStatus.RUNNING)
+        if not attached:  # this process ends it now, so it owns it
+            client.store.runs.set_status(run.info.run_id, RunStatus.RUNNING, owner=this_process())
             run = client.get_run(run.info.run_id)
         return ActiveRun(run, attached=attached)
 
@@ -156,6 +157,7 @@ class _Session:
             run_name=run_name,
             tags=all_tags,
             parent_run_id=parent,
+            owner=this_process(),
         )
         return ActiveRun(run, attached=False)
 
@@ -373,10 +375,10 @@ def log_metric(
         step = validate_step(step)
     if timestamp is None:
         timestamp = now_ms()
-    metric_buffer().add(_session.client.store.runs, active.run_id, key, value, step, timestamp)  # type: ignore[union-attr]
-
     elif type(timestamp) is not int or not 0 <= timestamp <= MAX_INT64:
         timestamp = validate_timestamp(timestamp)
+    metric_buffer().add(_session.client.store.runs, active.run_id, key, value, step, timestamp)  # type: ignore[union-attr]
+
 
 def log_metrics(
     metrics: Mapping[str, float], step: int | None = None, timestamp: int | None = None

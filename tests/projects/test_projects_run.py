@@ -8,6 +8,7 @@ import os
 import platform
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -499,3 +500,72 @@ def test_a_background_process_holding_the_output_does_not_hold_the_run(
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.kill(daemon, signal.SIGKILL)
+
+
+def _ended(pid: int, timeout: float = 60) -> bool:
+    """Whether ``pid`` is gone (or a zombie nobody has reaped yet) within ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        if state in ("Z", "X"):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+LONG_SLEEPER = {
+    "MLproject": "entry_points: {main: {command: 'python sleeper.py'}}\n",
+    "sleeper.py": """
+        import os, subprocess, time
+        child = subprocess.Popen(["sleep", "600"])
+        with open("pids.tmp", "w") as handle:
+            handle.write(f"{os.getpid()} {child.pid}")
+        os.rename("pids.tmp", "pids")
+        time.sleep(600)
+    """,
+}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_a_sigkilled_mlcli_run_takes_its_entry_point_along_and_its_run_ends_failed(
+    store_root: Path, workdir: Path, make_project: MakeProject
+):
+    project = make_project(LONG_SLEEPER, name="quiet")
+    env = {**os.environ, "MLCLI_STORE": str(store_root)}
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "mlcli", "run", str(project)],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        pids = [int(pid) for pid in _wait_for(project / "pids").split()]
+    finally:
+        runner.kill()  # SIGKILL: mlcli run can neither forward it nor end its run
+        runner.wait()
+    try:
+        assert all(_ended(pid) for pid in pids), "the entry point outlived mlcli run"
+    finally:
+        for pid in pids:  # a failure here must not leave them running for ten minutes
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    (run_id,) = os.listdir(store_root / "runs")
+    shown = subprocess.run(
+        [sys.executable, "-m", "mlcli", "runs", "show", run_id, "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.returncode == 0, shown.stderr
+    run = json.loads(shown.stdout)
+    assert run["status"] == RunStatus.FAILED and run["end_time"] is not None
+    reason = (
+        f"owner process {runner.pid} on host {socket.gethostname()} exited without ending the run"
+    )
+    assert run["tags"]["mlcli.endReason"] == reason

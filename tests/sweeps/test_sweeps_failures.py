@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -173,7 +174,8 @@ def test_a_signal_stops_a_parallel_sweep_and_every_trial(
 def test_a_trial_killed_outright_still_ends_its_run(
     tmp_path: Path, store_root: Path, workdir: Path, trials_project: Path
 ) -> None:
-    """SIGKILL to a trial's ``mlcli run`` leaves its run RUNNING; the sweep ends it."""
+    """SIGKILL to a trial's ``mlcli run`` leaves its run RUNNING, owned by a process
+    that is gone: the sweep's next read ends it FAILED, with the reason."""
     env = {**os.environ, "MLCLI_STORE": str(store_root)}
     sweep = subprocess.Popen(
         [
@@ -208,8 +210,57 @@ def test_a_trial_killed_outright_still_ends_its_run(
     parent, (child,) = sweep_runs(store_root)
     assert parent.info.status == RunStatus.FAILED
     assert child.info.status == RunStatus.FAILED
-    assert "the sweep ended it" in child.data.tags["mlcli.project.failureReason"]
+    assert child.data.tags["mlcli.endReason"] == (
+        f"owner process {trial_mlcli} on host {socket.gethostname()} exited without ending the run"
+    )
     assert not _gone([entry, grandchild])
+
+
+@pytest.mark.slow
+def test_a_sweep_killed_outright_takes_its_trials_along(
+    tmp_path: Path, store_root: Path, workdir: Path, trials_project: Path
+) -> None:
+    """SIGKILL to the sweep: each trial's watchdog stops the trial's ``mlcli run`` as a
+    signal would (its run ends KILLED), and the parent, whose owner is gone, is ended
+    FAILED by the next reader."""
+    env = {**os.environ, "MLCLI_STORE": str(store_root)}
+    sweep = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mlcli",
+            "run",
+            str(trials_project),
+            "-e",
+            "sleep",
+            *LOCAL,
+            "-P",
+            "x=[1,2,3]",
+            "--parallel",
+            "2",
+        ],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        started = _wait_for([trials_project / f"pids-{x}" for x in (1, 2)])
+    finally:
+        sweep.kill()
+        sweep.wait()
+    entry_points = [pid for pair in started for pid in pair]
+    # (they would sleep 60 s; the watchdogs stop them at once)
+    assert not _gone(entry_points, timeout=45), "an entry point outlived the sweep"
+    deadline = time.monotonic() + 60
+    while processes_under(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not processes_under(tmp_path), "a trial process outlived the sweep"
+    parent, children = sweep_runs(store_root)
+    assert parent.info.status == RunStatus.FAILED
+    assert parent.data.tags["mlcli.endReason"].startswith(f"owner process {sweep.pid} ")
+    assert [r.info.status for r in children] == [RunStatus.KILLED] * 2
+    assert not (trials_project / "pids-3").exists()
 
 
 def _mlcli_run_ancestor(pid: int) -> int:

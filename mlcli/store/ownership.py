@@ -1,0 +1,215 @@
+"""Who owns a RUNNING run, and ending the run when its owner is gone.
+
+A process that owns a run's lifetime (``mlcli run``, a sweep, ``mlcli.start_run``)
+records itself in ``run.json`` as ``owner``: host name, boot id, pid namespace, pid
+and the process's start time (``/proc/<pid>/stat`` field 22, so that a reused pid is
+not mistaken for the owner). A run created by ``mlcli runs create``, the
+``TrackingClient`` or the server has no owner: the shell script or remote client that
+ends it is not a process mlcli can watch, so it is never ended for it.
+
+A reader that finds a RUNNING run whose owner lived on this host and is gone (the
+process no longer exists, is another process now, is a zombie, or the host has
+rebooted since) ends it FAILED, with the reason in the ``mlcli.endReason`` tag and
+the run's last write as its end time. It does so under the run's lock after reading
+the document again, so two readers racing end it once. An owner on another host (or
+in another pid namespace: a container) cannot be judged from here and is left alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from mlcli.errors import MlcliError
+from mlcli.store.changes import ChangeJournal
+from mlcli.store.entities import RunStatus
+from mlcli.store.fileio import append_bytes, read_json, write_json_atomic
+from mlcli.store.layout import StoreLayout
+from mlcli.store.lock import FileLock
+from mlcli.store.records import key_value_line
+
+OWNER_FIELD = "owner"
+END_REASON_TAG = "mlcli.endReason"
+_PROC = Path("/proc")
+
+
+@dataclass(frozen=True)
+class Owner:
+    host: str
+    boot: str | None  # the kernel's boot id (Linux)
+    pid_namespace: str | None  # e.g. "pid:[4026531836]" (Linux)
+    pid: int
+    started: str  # the process's start time, in the kernel's own units
+
+    def to_doc(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_doc(cls, doc: Any) -> Owner | None:
+        if not isinstance(doc, dict):
+            return None
+        try:
+            return cls(
+                host=str(doc["host"]),
+                boot=None if doc.get("boot") is None else str(doc["boot"]),
+                pid_namespace=(
+                    None if doc.get("pid_namespace") is None else str(doc["pid_namespace"])
+                ),
+                pid=int(doc["pid"]),
+                started=str(doc["started"]),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def describe(self) -> str:
+        return f"owner process {self.pid} on host {self.host}"
+
+
+_this: list[Owner | None] = []  # cached per process (reset in a forked child)
+
+
+def this_process() -> Owner | None:
+    """This process as an owner; None where it cannot be identified reliably."""
+    if not _this:
+        _this.append(_identify(os.getpid()))
+    return _this[0]
+
+
+def _identify(pid: int) -> Owner | None:
+    host = socket.gethostname()
+    if _proc_available():
+        started = _proc_start(pid)
+        if started is None:
+            return None
+        return Owner(host, _boot_id(), _pid_namespace(), pid, started[0])
+    psutil = _psutil()
+    if psutil is None:
+        return None
+    try:
+        # No boot id: psutil's boot time moves with clock adjustments.
+        return Owner(host, None, None, pid, repr(psutil.Process(pid).create_time()))
+    except psutil.Error:
+        return None
+
+
+def is_gone(owner: Owner) -> bool:
+    """True when ``owner`` surely no longer runs; False when alive or not knowable here
+    (another host, another pid namespace, no way to look)."""
+    me = this_process()
+    if me is None or owner.host != me.host:
+        return False
+    if owner.boot is not None and me.boot is not None and owner.boot != me.boot:
+        return True  # the host rebooted since
+    if _proc_available():
+        if owner.pid_namespace is None or owner.pid_namespace != me.pid_namespace:
+            return False
+        now = _proc_start(owner.pid)
+        return now is None or now[0] != owner.started or now[1] in ("Z", "X")
+    psutil = _psutil()
+    if psutil is None:
+        return False
+    try:
+        process = psutil.Process(owner.pid)
+        return (
+            repr(process.create_time()) != owner.started or process.status() == psutil.STATUS_ZOMBIE
+        )
+    except psutil.NoSuchProcess:
+        return True
+    except psutil.Error:
+        return False
+
+
+def end_if_orphaned(layout: StoreLayout, run_id: str) -> bool:
+    """End ``run_id`` FAILED if it is RUNNING and its owner is gone; True if ended here.
+    Never raises for a run it cannot read or write (a damaged or read-only store)."""
+    try:
+        owner = _running_owner(_read_doc(layout, run_id))
+        if owner is None or not is_gone(owner):
+            return False
+        with FileLock(layout.run_lock(run_id)):
+            doc = _read_doc(layout, run_id)
+            if _running_owner(doc) != owner:  # ended, or resumed by another, meanwhile
+                return False
+            end_time = _last_write_ms(layout, run_id, doc)
+            reason = f"{owner.describe()} exited without ending the run"
+            append_bytes(layout.tags_log(run_id), key_value_line(END_REASON_TAG, reason).encode())
+            doc.update(status=RunStatus.FAILED, end_time=end_time)
+            write_json_atomic(layout.run_doc(run_id), doc)
+        ChangeJournal(layout.changes_log).note(run_id)  # as every write to a run does
+        return True
+    except (OSError, ValueError, MlcliError):
+        return False
+
+
+def _running_owner(doc: dict[str, Any] | None) -> Owner | None:
+    if not doc or doc.get("status") != RunStatus.RUNNING:
+        return None
+    return Owner.from_doc(doc.get(OWNER_FIELD))
+
+
+def _read_doc(layout: StoreLayout, run_id: str) -> dict[str, Any] | None:
+    try:
+        doc = read_json(layout.run_doc(run_id))
+    except Exception:  # missing or damaged: not this module's to report
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def _last_write_ms(layout: StoreLayout, run_id: str, doc: dict[str, Any]) -> int:
+    """When the run was last written to: the best guess of when its owner died."""
+    latest = 0.0
+    for path in (
+        layout.run_doc(run_id),
+        layout.params_log(run_id),
+        layout.metrics_log(run_id),
+        layout.tags_log(run_id),
+    ):
+        with contextlib.suppress(OSError):
+            latest = max(latest, path.stat().st_mtime)
+    return max(int(latest * 1000), int(doc.get("start_time") or 0))
+
+
+def _proc_available() -> bool:
+    return sys.platform.startswith("linux") and (_PROC / "self" / "stat").exists()
+
+
+def _proc_start(pid: int) -> tuple[str, str] | None:
+    """(start time in clock ticks since boot, state letter) of ``pid``; None if none."""
+    try:
+        raw = (_PROC / str(pid) / "stat").read_bytes()
+    except OSError:
+        return None
+    fields = raw[raw.rfind(b")") + 2 :].split()
+    if len(fields) < 20:
+        return None
+    return fields[19].decode(), fields[0].decode()
+
+
+def _boot_id() -> str | None:
+    try:
+        return (_PROC / "sys" / "kernel" / "random" / "boot_id").read_text().strip() or None
+    except OSError:
+        return None
+
+
+def _pid_namespace() -> str | None:
+    try:
+        return os.readlink(_PROC / "self" / "ns" / "pid")
+    except OSError:
+        return None
+
+
+def _psutil() -> Any:
+    try:
+        import psutil
+    except ImportError:
+        return None
+    return psutil
+
+
+os.register_at_fork(after_in_child=_this.clear)
