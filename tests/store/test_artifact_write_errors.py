@@ -65,6 +65,7 @@ def _files(client: MlcliClient, run_id: str) -> list[str]:
             "the file system",
         ),
     ],
+    ids=["name-too-long", "beneath-a-file", "deeper-beneath-a-file", "path-too-long"],
 )
 def test_log_artifact_refuses_with_one_line(
     run: tuple[MlcliClient, str], tmp_path: Path, artifact_path: str, message: str
@@ -125,6 +126,7 @@ def test_a_folder_copy_checks_every_name_before_the_first_write(
         ("folder", "cannot write artifact 'folder': it is a folder"),
         ("c" * 242, "longer than the 241 an artifact name may have"),
     ],
+    ids=["nul", "surrogate", "beneath-a-file", "a-folder", "name-too-long"],
 )
 def test_the_python_api_raises_invalid_input(
     run: tuple[MlcliClient, str], name: str, message: str
