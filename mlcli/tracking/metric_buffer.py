@@ -71,11 +71,14 @@ class MetricBuffer:
                 lines = self._pending[(runs, run_id)] = []
             lines.append(line)
             self._count += 1
-            if self._pending_since is None:
-                self._pending_since = now
+            oldest = self._pending_since
+            if oldest is None:
+                oldest = self._pending_since = now
                 self._wake.notify()  # the flusher sleeps until this point is due
-            oldest = self._oldest_unwritten()
-            late = oldest is not None and now - oldest >= self.max_unwritten_seconds
+            writing = self._writing_since
+            if writing is not None and writing < oldest:
+                oldest = writing
+            late = now - oldest >= self.max_unwritten_seconds
             full = self._count >= self.flush_points
         if full:
             self.flush()
