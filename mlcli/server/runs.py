@@ -122,16 +122,22 @@ def delete_tag(backend: Backend, fields: Fields) -> dict[str, Any]:
 
 
 def log_batch(backend: Backend, fields: Fields) -> dict[str, Any]:
+    """Everything is checked first (models and parent included); the run's params, tags
+    and metrics are then written as one batch, which readers see whole or not at all."""
     run_id = backend.writable_run(run_id_of(fields))
     items = fields.objects("metrics")
     params = fields.key_values("params")
-    tags = fields.key_values("tags")
+    tags = tags_to_store(dict(fields.key_values("tags")))
     _check_batch_size(len(items), len(params), len(tags))
     metrics = [_metric(item) for item in items]
     linked = [(item.string("model_id"), m) for item, m in zip(items, metrics, strict=True)]
+    for model_id in {model_id for model_id, _ in linked if model_id}:
+        backend.logged_models.get(model_id)  # NotFoundError before anything is written
+    parent = _parent_of(backend, tags)
     plain = [m for model_id, m in linked if not model_id]
-    backend.client.log_batch(run_id, metrics=plain, params=params)
-    _set_tags(backend, run_id, tags)
+    backend.client.log_batch(run_id, metrics=plain, params=params, tags=tags)
+    if parent:
+        backend.store.runs.update(run_id, parent_run_id=parent)
     log_model_metrics(backend, run_id, [(mid, m) for mid, m in linked if mid])
     return {}
 
@@ -196,10 +202,17 @@ def _metric(fields: Fields) -> Metric:
 
 def _set_tags(backend: Backend, run_id: str, pairs: list[tuple[str, str]]) -> None:
     tags = tags_to_store(dict(pairs))
+    parent = _parent_of(backend, tags)
     backend.client.log_batch(run_id, tags=tags)
+    if parent:
+        backend.store.runs.update(run_id, parent_run_id=parent)
+
+
+def _parent_of(backend: Backend, tags: dict[str, str]) -> str | None:
+    """The full id of the parent a tag names: a parent set after the run was created
+    goes into the run document too."""
     parent = tags.get(PARENT_RUN_ID)
-    if parent:  # a parent set after the run was created: the run document says so too
-        backend.store.runs.update(run_id, parent_run_id=backend.client.resolve_run_id(parent))
+    return backend.client.resolve_run_id(parent) if parent else None
 
 
 def _check_batch_size(metrics: int, params: int, tags: int) -> None:

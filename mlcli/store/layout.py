@@ -17,6 +17,8 @@ RUN_DOC = "run.json"
 PARAMS_LOG = "params.jsonl"
 METRICS_LOG = "metrics.jsonl"
 TAGS_LOG = "tags.jsonl"
+BATCHES_LOG = "batches.jsonl"  # commit lines of multi-line batches (see batches.py)
+RUN_LOCK = ".lock"
 ARTIFACTS_DIR = "artifacts"
 EXPERIMENT_DOC = "experiment.json"
 LOGGED_MODELS_DIR = "logged_models"
@@ -57,7 +59,7 @@ class StoreLayout:
         return self.runs_dir / run_id / RUN_DOC
 
     def run_lock(self, run_id: str) -> Path:
-        return self.runs_dir / run_id / ".lock"
+        return self.runs_dir / run_id / RUN_LOCK
 
     def params_log(self, run_id: str) -> Path:
         return self.runs_dir / run_id / PARAMS_LOG
@@ -67,6 +69,9 @@ class StoreLayout:
 
     def tags_log(self, run_id: str) -> Path:
         return self.runs_dir / run_id / TAGS_LOG
+
+    def batches_log(self, run_id: str) -> Path:
+        return self.runs_dir / run_id / BATCHES_LOG
 
     def artifacts_dir(self, run_id: str) -> Path:
         return self.runs_dir / run_id / ARTIFACTS_DIR

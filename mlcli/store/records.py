@@ -5,6 +5,9 @@
                    {"key": "k", "value": null}                         deletes the tag
     metrics.jsonl  {"key": "loss", "value": 0.5, "step": 1, "timestamp": 1700000000000}
 
+A line of a multi-line batch also carries ``"batch": "<id>"``, and readers see it only
+once the batch has committed (see ``batches.py``).
+
 Metric values that JSON cannot carry are written as the strings "NaN", "Infinity"
 and "-Infinity", so that ``jq`` and every other JSON reader can read the files.
 """
@@ -24,7 +27,8 @@ from mlcli.store.fileio import parse_lines
 _encode_string = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
 
 
-def metric_line(key: str, value: float, step: int, timestamp: int) -> str:
+def metric_line(key: str, value: float, step: int, timestamp: int, batch: str | None = None) -> str:
+    """One line of metrics.jsonl; ``batch`` marks a line of a multi-line batch."""
     if value != value:
         text = '"NaN"'
     elif value == math.inf:
@@ -33,11 +37,19 @@ def metric_line(key: str, value: float, step: int, timestamp: int) -> str:
         text = '"-Infinity"'
     else:
         text = repr(value)
-    return f'{{"key":{_encode_string(key)},"value":{text},"step":{step},"timestamp":{timestamp}}}\n'
+    marker = f',"batch":"{batch}"' if batch else ""
+    return (
+        f'{{"key":{_encode_string(key)},"value":{text},"step":{step},'
+        f'"timestamp":{timestamp}{marker}}}\n'
+    )
 
 
-def key_value_line(key: str, value: str | None) -> str:
-    return json.dumps({"key": key, "value": value}, ensure_ascii=False) + "\n"
+def key_value_line(key: str, value: str | None, batch: str | None = None) -> str:
+    """One line of params.jsonl or tags.jsonl; ``batch`` as in :func:`metric_line`."""
+    record: dict[str, Any] = {"key": key, "value": value}
+    if batch:
+        record["batch"] = batch
+    return json.dumps(record, ensure_ascii=False) + "\n"
 
 
 def decode_metric(record: dict[str, Any]) -> Metric | None:
@@ -92,7 +104,7 @@ _INTEGER = rb"-?(?:0|[1-9]\d*)"
 _METRIC_LINE = re.compile(
     rb'\{"key":"([^"\\\x00-\x1f]*)",'
     rb'"value":(' + _INTEGER + rb'(?:\.\d+)?(?:[eE][-+]?\d+)?|"NaN"|"Infinity"|"-Infinity"),'
-    rb'"step":(' + _INTEGER + rb'),"timestamp":(' + _INTEGER + rb")\}\n"
+    rb'"step":(' + _INTEGER + rb'),"timestamp":(' + _INTEGER + rb')(?:,"batch":"[0-9a-f]{16}")?\}\n'
 )
 _first = itemgetter(0)
 _NON_FINITE = {b'"NaN"': math.nan, b'"Infinity"': math.inf, b'"-Infinity"': -math.inf}

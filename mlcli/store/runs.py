@@ -17,6 +17,13 @@ from typing import Any
 
 from mlcli.clock import now_ms
 from mlcli.errors import ConflictError, InvalidInputError, NotFoundError, StoreError
+from mlcli.store.batches import (
+    commit_line,
+    new_batch_id,
+    read_committed,
+    visible_bytes,
+    visible_records,
+)
 from mlcli.store.changes import ChangeJournal
 from mlcli.store.damage import run_doc_problem
 from mlcli.store.entities import LifecycleStage, Metric, RunInfo, RunStatus
@@ -39,7 +46,7 @@ from mlcli.store.records import (
     key_value_line,
     metric_line,
 )
-from mlcli.store.validation import validate_run_id, validate_run_id_prefix
+from mlcli.store.validation import validate_run_id, validate_run_id_prefix, validate_run_name
 
 RUN_NAME_TAG = "mlcli.runName"
 PARENT_RUN_TAG = "mlcli.parentRunId"
@@ -97,6 +104,7 @@ class RunFiles:
         """A new run; ``run_id`` keeps a given id (an import's) instead of a random one;
         ``owner``: the process that will end it (see ``ownership.py``)."""
         run_id = uuid.uuid4().hex if run_id is None else validate_run_id(run_id)
+        validate_run_name(run_name)  # every path (an import's too) ends here
         if self.exists(run_id):
             raise ConflictError(f"a run with id {run_id} already exists")
         self.layout.runs_dir.mkdir(parents=True, exist_ok=True)
@@ -119,6 +127,7 @@ class RunFiles:
                 doc[OWNER_FIELD] = owner.to_doc()
             write_json_atomic(staging / RUN_DOC, doc)
             all_tags = {RUN_NAME_TAG: run_name, USER_TAG: user_id, **tags}
+            all_tags[RUN_NAME_TAG] = run_name  # the run's name, whatever the tags said
             if parent_run_id:
                 all_tags[PARENT_RUN_TAG] = parent_run_id
             lines = "".join(key_value_line(k, v) for k, v in all_tags.items())
@@ -149,9 +158,7 @@ class RunFiles:
 
     def update(self, run_id: str, **changes: Any) -> RunInfo:
         with FileLock(self.layout.run_lock(run_id)):
-            doc = self.read_doc(run_id)
-            doc.update(changes)
-            write_json_atomic(self.layout.run_doc(run_id), doc)
+            doc = self._rewrite_doc(run_id, changes)
         self.journal.note(run_id)
         return self._info(doc)
 
@@ -184,26 +191,58 @@ class RunFiles:
 
     def log_params(self, run_id: str, params: dict[str, str]) -> None:
         """Append params; the same value again is fine, a different one a ConflictError."""
-        if not params:
-            return
-        with FileLock(self.layout.run_lock(run_id)):
-            existing = self.read_params(run_id)
-            conflicts = check_param_conflicts(run_id, existing, params)
-            if conflicts:
-                raise conflicts
-            new = {k: v for k, v in params.items() if k not in existing}
-            if new:
-                lines = "".join(key_value_line(k, v) for k, v in new.items())
-                self._append(run_id, self.layout.params_log(run_id), lines.encode())
+        self.log_batch(run_id, params=params)
 
     def set_tags(self, run_id: str, tags: dict[str, str | None]) -> None:
         """Set tags (a value of None deletes the tag)."""
-        if not tags:
-            return
-        lines = "".join(key_value_line(k, v) for k, v in tags.items())
-        self._append(run_id, self.layout.tags_log(run_id), lines.encode())
-        if tags.get(RUN_NAME_TAG):
-            self.update(run_id, run_name=tags[RUN_NAME_TAG])
+        self.log_batch(run_id, tags=tags)
+
+    def log_batch(
+        self,
+        run_id: str,
+        *,
+        params: dict[str, str] | None = None,
+        tags: dict[str, str | None] | None = None,
+        metrics: list[Metric] | None = None,
+    ) -> None:
+        """Append params, tags and metrics as one batch that readers see whole or not
+        at all (see ``batches.py``). Params follow :meth:`log_params`'s rule; a tag
+        value of None deletes the tag; ``mlcli.runName`` renames the run.
+
+        Everything is checked and encoded before the first write, and the writes hold
+        the run's lock, from the first line to the commit line.
+        """
+        params, tags, metrics = params or {}, tags or {}, metrics or []
+        name = tags.get(RUN_NAME_TAG)
+        if name is not None:
+            validate_run_name(name)
+        with FileLock(self.layout.run_lock(run_id)):
+            existing = self.read_params(run_id) if params else {}
+            conflict = check_param_conflicts(run_id, existing, params)
+            if conflict:
+                raise conflict
+            new_params = {k: v for k, v in params.items() if k not in existing}
+            count = len(new_params) + len(tags) + len(metrics)
+            if not count:
+                return
+            batch = new_batch_id() if count > 1 else None
+            texts = [
+                (self.layout.params_log(run_id), new_params.items(), key_value_line),
+                (self.layout.tags_log(run_id), tags.items(), key_value_line),
+            ]
+            parts = [
+                (path, "".join(line(k, v, batch) for k, v in items).encode())
+                for path, items, line in texts
+            ]
+            metric_text = "".join(
+                metric_line(m.key, m.value, m.step, m.timestamp, batch) for m in metrics
+            )
+            parts.append((self.layout.metrics_log(run_id), metric_text.encode()))
+            if batch:
+                parts.append((self.layout.batches_log(run_id), commit_line(batch, count)))
+            self._append_parts(run_id, [(path, data) for path, data in parts if data])
+            if name:
+                self._rewrite_doc(run_id, {"run_name": name})
 
     def append_metrics(self, run_id: str, metrics: list[Metric]) -> None:
         if not metrics:
@@ -217,19 +256,24 @@ class RunFiles:
 
     def read_params(self, run_id: str) -> dict[str, str]:
         params: dict[str, str] = {}
-        fold_params(read_log_records(self.layout.params_log(run_id)), params)
+        committed = read_committed(self.layout.batches_log(run_id))
+        records = read_log_records(self.layout.params_log(run_id))
+        fold_params(visible_records(records, committed), params)
         return params
 
     def read_tags(self, run_id: str) -> dict[str, str]:
         tags: dict[str, str] = {}
-        fold_tags(read_log_records(self.layout.tags_log(run_id)), tags)
+        committed = read_committed(self.layout.batches_log(run_id))
+        records = read_log_records(self.layout.tags_log(run_id))
+        fold_tags(visible_records(records, committed), tags)
         return tags
 
     def read_latest_metrics(self, run_id: str) -> dict[str, Metric]:
         """The latest point per key, from the log itself (read a chunk at a time)."""
         latest: dict[str, Metric] = {}
+        committed = read_committed(self.layout.batches_log(run_id))
         for data, _ in read_log_chunks(self.layout.metrics_log(run_id)):
-            fold_metric_log(data, latest)
+            fold_metric_log(visible_bytes(data, committed), latest)
         return latest
 
     def read_metric_history(self, run_id: str, key: str | None = None) -> list[Metric]:
@@ -245,13 +289,20 @@ class RunFiles:
         """
         if not self.exists(run_id):
             raise NotFoundError(f"no run with id {run_id!r}")
-        return _metric_points(self.layout.metrics_log(run_id), key, chunk_size)
+        return _metric_points(
+            self.layout.metrics_log(run_id), self.layout.batches_log(run_id), key, chunk_size
+        )
 
     # -- internals -------------------------------------------------------------------------
 
     def _append(self, run_id: str, path: Path, data: bytes) -> None:
+        self._append_parts(run_id, [(path, data)])
+
+    def _append_parts(self, run_id: str, parts: list[tuple[Path, bytes]]) -> None:
+        """Append to several logs, in order (each part one write)."""
         try:
-            append_bytes(path, data)
+            for path, data in parts:
+                append_bytes(path, data)
         except FileNotFoundError:
             raise NotFoundError(f"no run with id {run_id!r}") from None
         # Read the status after the append: if the run is no longer live, a reader may
@@ -263,13 +314,23 @@ class RunFiles:
         if status not in RunStatus.LIVE:
             self.journal.note(run_id)
 
+    def _rewrite_doc(self, run_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """Apply ``changes`` to run.json; the caller holds the run's lock."""
+        doc = self.read_doc(run_id)
+        doc.update(changes)
+        write_json_atomic(self.layout.run_doc(run_id), doc)
+        return doc
+
     def _info(self, doc: dict[str, Any]) -> RunInfo:
         return run_info_from_doc(doc, self.layout.artifacts_dir(doc["run_id"]).as_uri())
 
 
-def _metric_points(path: Path, key: str | None, chunk_size: int) -> Iterator[Metric]:
+def _metric_points(
+    path: Path, batches_path: Path, key: str | None, chunk_size: int
+) -> Iterator[Metric]:
+    committed = read_committed(batches_path)  # before the log: see batches.py
     for data, _ in read_log_chunks(path, 0, chunk_size):
-        yield from decode_metric_log(data, key)
+        yield from decode_metric_log(visible_bytes(data, committed), key)
 
 
 def run_info_from_doc(doc: dict[str, Any], artifact_uri: str) -> RunInfo:

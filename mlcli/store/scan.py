@@ -24,10 +24,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlcli.store.batches import no_batch_being_written, read_committed, visible_bytes
 from mlcli.store.damage import read_document, run_doc_problem
 from mlcli.store.entities import Metric
 from mlcli.store.fileio import LOG_CHUNK_BYTES, parse_lines, read_log_chunks
-from mlcli.store.layout import RUN_DOC
+from mlcli.store.layout import BATCHES_LOG, RUN_DOC, RUN_LOCK
 from mlcli.store.records import fold_metric_log
 
 LOGS = ("params", "tags", "metrics")
@@ -57,9 +58,16 @@ class RunRead:
 ReadRequest = tuple[str, str | None, tuple[int, int, int]]
 
 
-def read_run(runs_dir: str, request: ReadRequest, chunk_size: int = LOG_CHUNK_BYTES) -> RunRead:
+def read_run(
+    runs_dir: str, request: ReadRequest, chunk_size: int = LOG_CHUNK_BYTES, settled: bool = False
+) -> RunRead:
     """What changed in one run's files; each log is read ``chunk_size`` bytes at a
-    time and folded as it goes, so a log of any length costs bounded memory."""
+    time and folded as it goes, so a log of any length costs bounded memory.
+
+    Lines of a batch that has not committed are left out; the read never ends inside
+    such a batch, since the offsets it returns are never read again (``settled``: the
+    caller holds the run's lock shared, so no batch is half-way; see ``batches.py``).
+    """
     run_id, known_signature, offsets = request
     run_dir = f"{runs_dir}{os.sep}{run_id}"  # os.path.join costs more, 40,000 times over
     doc_path = f"{run_dir}{os.sep}{RUN_DOC}"
@@ -77,6 +85,8 @@ def read_run(runs_dir: str, request: ReadRequest, chunk_size: int = LOG_CHUNK_BY
         if result.damage is not None:
             return result
         result.doc = doc
+    committed = read_committed(f"{run_dir}{os.sep}{BATCHES_LOG}")  # before the logs
+    hidden: set[str] = set()
     for log, offset in zip(LOGS, offsets, strict=True):
         path = f"{run_dir}{os.sep}{log}.jsonl"
         replaced = False
@@ -95,12 +105,17 @@ def read_run(runs_dir: str, request: ReadRequest, chunk_size: int = LOG_CHUNK_BY
             if read is None:
                 read = LogRead(end, replaced)
             read.end = end
-            _fold_chunk(log, data, read)
+            _fold_chunk(log, visible_bytes(data, committed, hidden), read)
         if read is None:
             if not replaced:
                 continue
             read = LogRead(offset, replaced)
         result.logs[log] = read
+    if hidden and not settled:
+        # A batch half-written: wait for its writer to let go of the run's lock, then
+        # read again. Whatever is still uncommitted then was left by a writer that died.
+        with no_batch_being_written(f"{run_dir}{os.sep}{RUN_LOCK}"):
+            return read_run(runs_dir, request, chunk_size, settled=True)
     return result
 
 

@@ -58,7 +58,7 @@ def validate_key(key: object, kind: str = "key") -> str:
 
 
 def validate_param_value(key: str, value: object) -> str:
-    text = "" if value is None else str(value)
+    text = _utf8("" if value is None else str(value), f"value of param {key!r}")
     if len(text) > MAX_PARAM_VALUE_LENGTH:
         raise InvalidInputError(
             f"value of param {key!r} is {len(text)} characters long; "
@@ -70,7 +70,7 @@ def validate_param_value(key: str, value: object) -> str:
 def validate_tag_value(key: str, value: object, limit: int = MAX_TAG_VALUE_LENGTH) -> str:
     """A tag value; the run-name tags (``mlcli.runName``, ``mlflow.runName``) must also be
     valid run names, since they rename the run."""
-    text = "" if value is None else str(value)
+    text = _utf8("" if value is None else str(value), f"value of tag {key!r}")
     if len(text) > limit:
         raise InvalidInputError(
             f"value of tag {key!r} is {len(text)} characters long; the limit is {limit}"
@@ -133,6 +133,16 @@ def _out_of_range(key: str, value: object) -> InvalidInputError:
     )
 
 
+def _utf8(text: str, what: str) -> str:
+    """``text``, which must be encodable: a lone surrogate (an undecodable byte that
+    Python smuggled in) can be written to no file of the store."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInputError(f"{what} is not valid UTF-8 text") from None
+    return text
+
+
 def _shorten(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else f"{text[:limit]}..."
 
@@ -175,7 +185,7 @@ def validate_experiment_name(name: object) -> str:
         )
     if _CONTROL_CHARS.search(name):
         raise InvalidInputError(f"invalid experiment name {name!r}: control characters")
-    return name
+    return _utf8(name, "the experiment name")
 
 
 def validate_run_name(name: object) -> str:
@@ -188,7 +198,7 @@ def validate_run_name(name: object) -> str:
             f"invalid run name {_shorten(name)!r}: control characters (such as a newline) "
             "are not allowed"
         )
-    return name
+    return _utf8(name, "the run name")
 
 
 def validate_run_id(run_id: object) -> str:

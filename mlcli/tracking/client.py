@@ -28,7 +28,6 @@ from mlcli.store import (
 from mlcli.store.layout import DEFAULT_EXPERIMENT_ID
 from mlcli.store.locate import StoreAnnouncer
 from mlcli.store.ownership import Owner
-from mlcli.store.runs import check_param_conflicts
 from mlcli.store.validation import (
     MAX_BATCH_ITEMS,
     validate_key,
@@ -241,7 +240,8 @@ class TrackingClient:
         params: Mapping[str, Any] | Iterable[tuple[str, Any]] = (),
         tags: Mapping[str, Any] | Iterable[tuple[str, Any]] = (),
     ) -> dict[str, Any]:
-        """Validate everything first, then write: a bad item writes nothing."""
+        """Validate everything first, then write one batch that readers see whole or not
+        at all, even if this process is killed half-way: a bad item writes nothing."""
         clean_metrics = [_as_metric(m) for m in metrics]
         clean_params = _validated_params(params)
         clean_tags = _validated_tags(tags)
@@ -249,14 +249,9 @@ class TrackingClient:
         if total > MAX_BATCH_ITEMS * 100:
             raise InvalidInputError(f"a batch of {total} items is too large")
         run_id = self._writable_run(run_id)
-        runs = self.store.runs
-        if clean_params:
-            conflict = check_param_conflicts(run_id, runs.read_params(run_id), clean_params)
-            if conflict:
-                raise conflict
-            runs.log_params(run_id, clean_params)
-        runs.set_tags(run_id, clean_tags)
-        runs.append_metrics(run_id, clean_metrics)
+        self.store.runs.log_batch(
+            run_id, params=clean_params, tags=dict(clean_tags), metrics=clean_metrics
+        )
         return {"metrics": clean_metrics, "params": clean_params, "tags": clean_tags}
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:

@@ -1,0 +1,103 @@
+"""A batch of params, tags and metrics appears to readers whole, or not at all.
+
+A batch of more than one line spans up to three logs (params, tags, metrics), and a
+write of many lines can be cut short (a kill, a full disk). So every line of such a
+batch carries the batch's id, and once all of them are written the writer appends
+one commit line to the run's ``batches.jsonl``::
+
+    params.jsonl   {"key": "lr", "value": "0.1", "batch": "3f9c2a1b5e7d4c60"}
+    metrics.jsonl  {"key":"loss","value":0.5,"step":1,"timestamp":17,"batch":"3f9c2a1b5e7d4c60"}
+    batches.jsonl  {"batch": "3f9c2a1b5e7d4c60", "lines": 7}
+
+Readers read the commit log before the other logs and skip every line whose batch
+has not committed: a batch whose writer died half-way stays invisible for good, one
+being written becomes visible, whole, when its commit line lands. Lines without a
+batch id (single writes, the fluent API's buffered metrics) are always visible.
+
+Batch writers hold the run's lock from their first line to their commit. The index,
+which must not step past a batch still being written (it reads each log once, from
+where it stopped), waits for that lock when it meets uncommitted lines and reads
+again: under the lock, an uncommitted batch is one whose writer died.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import uuid
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from mlcli.store.fileio import read_log_records
+
+BATCH_FIELD = "batch"
+# As written by key_value_line (json.dumps: a space after ':') and metric_line (none).
+_MARKER = re.compile(rb'"batch": ?"([0-9a-f]{16})"')
+_MARKER_TEXT = b'"batch":'
+
+
+def new_batch_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def commit_line(batch_id: str, lines: int) -> bytes:
+    return json.dumps({BATCH_FIELD: batch_id, "lines": lines}).encode() + b"\n"
+
+
+def read_committed(path: str | os.PathLike[str]) -> frozenset[str]:
+    """The ids of the batches that committed, from a run's ``batches.jsonl``."""
+    return frozenset(
+        record[BATCH_FIELD]
+        for record in read_log_records(path)
+        if isinstance(record.get(BATCH_FIELD), str)
+    )
+
+
+def visible_bytes(data: bytes, committed: frozenset[str], hidden: set[str] | None = None) -> bytes:
+    """The complete lines of ``data`` that a reader may see: those of no batch or of a
+    committed one. The ids of batches left out are added to ``hidden``."""
+    if _MARKER_TEXT not in data:
+        return data
+    uncommitted = {raw.decode() for raw in _MARKER.findall(data)} - committed
+    if not uncommitted:
+        return data
+    if hidden is not None:
+        hidden |= uncommitted
+    return b"".join(line + b"\n" for line in data.split(b"\n")[:-1] if _visible(line, committed))
+
+
+def visible_records(
+    records: Iterable[dict[str, Any]], committed: frozenset[str], hidden: set[str] | None = None
+) -> Iterator[dict[str, Any]]:
+    """The records of no batch or of a committed one (see :func:`visible_bytes`)."""
+    for record in records:
+        batch = record.get(BATCH_FIELD)
+        if batch is None or batch in committed:
+            yield record
+        elif hidden is not None:
+            hidden.add(str(batch))
+
+
+@contextlib.contextmanager
+def no_batch_being_written(lock_path: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold the run's lock shared: while it is held, no batch writer is half-way. A
+    lock that cannot be opened (no writer ever made one) has nothing to wait for."""
+    try:
+        fd = os.open(lock_path, os.O_RDONLY)
+    except OSError:
+        yield
+        return
+    try:
+        with contextlib.suppress(OSError):  # a filesystem without locks: read as it is
+            fcntl.flock(fd, fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _visible(line: bytes, committed: frozenset[str]) -> bool:
+    found = _MARKER.search(line)
+    return found is None or found.group(1).decode() in committed
