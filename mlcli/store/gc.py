@@ -110,7 +110,7 @@ def _run_held(store: Store, run_id: str, dry_run: bool) -> Iterator[bool]:
         return
     try:
         lock = FileLock(store.layout.run_lock(run_id)).__enter__()
-    except (FileNotFoundError, NotADirectoryError):
+    except (NotFoundError, NotADirectoryError):
         yield False
         return
     try:

@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from types import TracebackType
 
+from mlcli.errors import NotFoundError
+
 
 class FileLock:
     def __init__(self, path: Path) -> None:
@@ -19,7 +21,10 @@ class FileLock:
         self._fd: int | None = None
 
     def __enter__(self) -> FileLock:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        except FileNotFoundError:  # its folder is gone (a run purged meanwhile, say)
+            raise NotFoundError(f"{self.path.parent} no longer exists") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
         except BaseException:

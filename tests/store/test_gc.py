@@ -247,3 +247,55 @@ def test_gc_leaves_a_file_that_only_looks_temporary(tmp_path: Path) -> None:
     os.utime(mine, (time.time() - 7200, time.time() - 7200))
     assert json.loads(_mlcli(store, "gc", "--json").stdout)["temporary_files"] == []
     assert mine.read_text() == "keep me"
+
+
+# gc's side of the race, holding the run's lock: check, then purge, when told.
+_PURGER = """
+import sys
+from pathlib import Path
+from mlcli.store.layout import StoreLayout
+from mlcli.store.lock import FileLock
+from mlcli.store.runs import RunFiles
+
+layout = StoreLayout(Path(sys.argv[1]))
+with FileLock(layout.run_lock(sys.argv[2])):
+    print("holding", flush=True)
+    sys.stdin.readline()
+    RunFiles(layout).purge(sys.argv[2])
+"""
+
+
+def test_a_restore_that_waited_for_a_purge_says_the_run_is_gone(tmp_path: Path) -> None:
+    store = tmp_path / ".mlruns"
+    run_id = _deleted_run(store)
+    lock = store / "runs" / run_id / ".lock"
+    with _holder(_PURGER, str(store), run_id) as purger:
+        restore = subprocess.Popen(
+            [sys.executable, "-m", "mlcli", "runs", "restore", run_id],
+            env=_environment(store),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        with restore:
+            deadline = time.monotonic() + 120
+            while not _waits_for_lock(restore.pid, lock):
+                assert restore.poll() is None, restore.communicate()
+                assert time.monotonic() < deadline, "the restore never reached the run's lock"
+                time.sleep(0.02)
+            _release(purger)
+            out, err = restore.communicate(timeout=120)
+    assert (restore.returncode, out) == (2, "")
+    assert err == f"mlcli: error: no run with id {run_id!r}\n"
+    assert not (store / "runs" / run_id).exists()
+
+
+def test_a_lock_in_a_folder_that_is_gone_is_a_not_found_error(tmp_path: Path) -> None:
+    from mlcli.errors import NotFoundError
+    from mlcli.store.lock import FileLock
+
+    with (
+        pytest.raises(NotFoundError, match="no longer exists"),
+        FileLock(tmp_path / "purged-run" / ".lock"),
+    ):
+        pass
