@@ -128,9 +128,12 @@ def build_docker(
 
     out = Output(json_mode=json_, quiet=quiet)
     request = ImageRequest(model_uri, name, base_image, output_dir, build=not no_build, port=port)
+    from mlcli.cli.notices import warnings_as_notices
+
     display = _BuildDisplay(out)
     try:
-        result = build_model_image(request, cli_state(ctx).mlcli_client(), display)
+        with warnings_as_notices(out):  # links left out of the model's copy
+            result = build_model_image(request, cli_state(ctx).mlcli_client(), display)
     finally:
         display.clear()
     build = result.build

@@ -28,6 +28,7 @@ from pathlib import Path
 from mlcli.errors import InvalidInputError
 from mlcli.serving.origin import ModelOrigin
 from mlcli.serving.requirements import ServingRequirements
+from mlcli.store.trees import copy_tree
 from mlcli.version import __version__
 
 MARKER = ".mlcli-build-context"
@@ -114,11 +115,8 @@ def write_context(spec: ContextSpec, directory: Path) -> Path:
     (directory / "Dockerfile").write_text(dockerfile(spec))
     (directory / "requirements.txt").write_text("".join(f"{r}\n" for r in spec.needs.lines))
     (directory / spec.needs.wheel.filename).write_bytes(spec.needs.wheel.data)
-    shutil.copytree(
-        spec.origin.directory,
-        directory / "model",
-        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
-    )
+    # A link leading out of the model's folder is left out of the image, with a warning.
+    copy_tree(spec.origin.directory, directory / "model", ("__pycache__", "*.pyc")).warn()
     (directory / ".dockerignore").write_text(f"{MARKER}\n")
     (directory / MARKER).write_text(f"mlcli {__version__} build context for {spec.origin.uri}\n")
     return directory

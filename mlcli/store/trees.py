@@ -17,9 +17,11 @@ The folder named by the caller is itself followed when it is a link: the user ch
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import shutil
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +57,7 @@ class Tree:
     what was skipped."""
 
     root: Path
+    ignore: tuple[str, ...] = ()  # name patterns left out without a word (``*.pyc``)
     files: list[TreeFile] = field(default_factory=list)
     folders: list[str] = field(default_factory=list)
     skipped: list[SkippedEntry] = field(default_factory=list)
@@ -66,18 +69,21 @@ class Tree:
             warnings.warn(str(entry), SkippedFileWarning, stacklevel=3)
 
 
-def walk_tree(source: str | os.PathLike[str]) -> Tree:
-    """Every file and folder under ``source`` reachable without leaving it, sorted."""
+def walk_tree(source: str | os.PathLike[str], ignore: Iterable[str] = ()) -> Tree:
+    """Every file and folder under ``source`` reachable without leaving it, sorted;
+    entries whose name matches a pattern of ``ignore`` are left out silently."""
     root = os.path.realpath(source)
-    tree = Tree(Path(source))
+    tree = Tree(Path(source), tuple(ignore))
     _visit(tree, root, root, "", (root,))
     return tree
 
 
-def copy_tree(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> Tree:
+def copy_tree(
+    source: str | os.PathLike[str], target: str | os.PathLike[str], ignore: Iterable[str] = ()
+) -> Tree:
     """Copy ``source`` to ``target`` (created; existing files are replaced) as
     :func:`walk_tree` finds it; returns the walk, whose ``skipped`` the caller reports."""
-    tree = walk_tree(source)
+    tree = walk_tree(source, ignore)
     destination = Path(target)
     destination.mkdir(parents=True, exist_ok=True)
     for folder in tree.folders:
@@ -108,6 +114,8 @@ def _visit(
         tree.skipped.append(SkippedEntry(relative or ".", "unreadable", reason))
         return
     for entry in entries:
+        if any(fnmatch.fnmatch(entry.name, pattern) for pattern in tree.ignore):
+            continue
         child = f"{relative}/{entry.name}" if relative else entry.name
         path = os.path.join(directory, entry.name)
         if entry.is_symlink():

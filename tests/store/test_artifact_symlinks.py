@@ -63,8 +63,7 @@ def _skipped_lines(label: str) -> list[str]:
         "mlcli: warning: skipped dangling -> nowhere: a symbolic link that leads nowhere",
         f"mlcli: warning: skipped keys -> ../secret-dir: a symbolic link leading outside {label}",
         "mlcli: warning: skipped pipe: not a regular file or folder",
-        "mlcli: warning: skipped same/up -> ..: a symbolic link to a folder that holds it "
-        "(a loop)",
+        "mlcli: warning: skipped same/up -> ..: a symbolic link to a folder that holds it (a loop)",
         f"mlcli: warning: skipped secret -> ../secret.txt: a symbolic link leading outside {label}",
         "mlcli: warning: skipped sub/up -> ..: a symbolic link to a folder that holds it (a loop)",
     ]
