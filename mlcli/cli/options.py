@@ -35,7 +35,9 @@ OrderByOption = Annotated[
     list[str] | None,
     typer.Option("--order-by", "-o", help="KEY [ASC|DESC], repeatable (default: newest first)."),
 ]
-LimitOption = Annotated[int | None, typer.Option("--limit", "-n", min=0, help="At most N runs.")]
+LimitOption = Annotated[
+    int | None, typer.Option("--limit", "-n", min=0, max=2**63 - 1, help="At most N runs.")
+]
 AllowPickleOption = Annotated[
     bool,
     typer.Option(

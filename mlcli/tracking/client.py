@@ -30,6 +30,7 @@ from mlcli.store.locate import StoreAnnouncer
 from mlcli.store.ownership import Owner
 from mlcli.store.validation import (
     MAX_BATCH_ITEMS,
+    MAX_INT64,
     validate_key,
     validate_metric_value,
     validate_param_value,
@@ -197,10 +198,10 @@ class TrackingClient:
         offset: int = 0,
     ) -> list[Run]:
         _flush_buffered_metrics()
-        if max_results is not None and max_results < 0:
-            raise InvalidInputError(f"invalid max_results {max_results}: must be ≥ 0")
-        if offset < 0:
-            raise InvalidInputError(f"invalid offset {offset}: must be ≥ 0")
+        if max_results is not None and not 0 <= max_results <= MAX_INT64:
+            raise InvalidInputError(f"invalid max_results {max_results}: must be 0 to 2**63-1")
+        if not 0 <= offset <= MAX_INT64:
+            raise InvalidInputError(f"invalid offset {offset}: must be 0 to 2**63-1")
         return self.store.search_runs(
             experiment_ids, filter_string, order_by, max_results, run_view_type, offset
         )

@@ -235,3 +235,9 @@ def test_a_batch_splits_lines_on_line_feeds_only(cli, run_id: str, store_root: P
     assert result.exit_code == 0, result.stderr
     store = Store.open(store_root)
     assert store.runs.read_tags(run_id)["note"] == text
+
+
+def test_a_limit_beyond_int64_is_one_line_and_exit_2(cli, run_id: str) -> None:
+    result = cli("runs", "list", "--limit", "9" * 30)
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith("mlcli: error: Invalid value for '--limit'")

@@ -61,3 +61,11 @@ def test_the_fluent_api_refuses_steps_and_timestamps_out_of_range(
             mlcli.log_metric("m", 1.0, step=step, timestamp=timestamp)  # type: ignore[arg-type]
         assert str(caught.value).startswith(message)
     assert mlcli.get_metric_history(run.run_id, "m") == []
+
+
+@pytest.mark.parametrize(("limit", "offset"), [(10**30, 0), (None, 2**63), (-1, 0)])
+def test_search_refuses_a_limit_or_offset_beyond_int64(
+    store_root: Path, limit: int | None, offset: int
+) -> None:
+    with pytest.raises(InvalidInputError, match="must be 0 to 2\\*\\*63-1"):
+        TrackingClient(store_root).search_runs(max_results=limit, offset=offset)
