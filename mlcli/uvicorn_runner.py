@@ -3,6 +3,10 @@
 The socket is bound before uvicorn starts, so a taken port is a one-line error and
 ``--port 0`` can say which port it got; and a SIGTERM or Ctrl-C that stops the
 server after its requests finish is its normal end, so the process exits 0.
+
+None of them listens on a network address without authentication unless told to
+(:func:`check_exposure`): on a loopback address only this machine's users reach it,
+on any other address anyone who can route a packet to it does.
 """
 
 from __future__ import annotations
@@ -11,9 +15,25 @@ import contextlib
 import socket
 from collections.abc import Iterator
 
-from mlcli.errors import EnvironmentFailure
+from mlcli.errors import EnvironmentFailure, InvalidInputError
 
 BACKLOG = 2048  # uvicorn's own default
+
+
+def check_exposure(
+    host: str, *, authenticated: bool, allow_unauthenticated: bool, exposes: str
+) -> None:
+    """Refuse to serve on a non-loopback ``host`` without a token, unless the user
+    passed ``--allow-unauthenticated``; ``exposes`` says what anyone could then do."""
+    from mlcli.serving.guard import is_loopback
+
+    if authenticated or allow_unauthenticated or is_loopback(host):
+        return
+    raise InvalidInputError(
+        f"refusing to listen on {host} without authentication: anyone who can reach it "
+        f"could {exposes}; give --auth-token-file FILE, or --allow-unauthenticated if a "
+        "firewall or an authenticating proxy already guards this address"
+    )
 
 
 def bind_socket(host: str, port: int) -> socket.socket:

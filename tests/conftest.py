@@ -25,9 +25,22 @@ _ENV_VARS = (
     "MLCLI_EXPERIMENT_ID",
     "MLCLI_DEBUG",
     "MLCLI_ALLOW_PICKLE",
-    "MLCLI_DATA_DIR",
     "MLFLOW_ALLOW_PICKLE_DESERIALIZATION",
 )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """mlcli's per-user data (the trust records of the models that tests save) in one
+    folder for the whole session (session fixtures save models too), never the
+    developer's own. Processes that tests start inherit it."""
+    previous = os.environ.get("MLCLI_DATA_DIR")
+    os.environ["MLCLI_DATA_DIR"] = str(tmp_path_factory.mktemp("mlcli-data"))
+    yield
+    if previous is None:
+        os.environ.pop("MLCLI_DATA_DIR", None)
+    else:
+        os.environ["MLCLI_DATA_DIR"] = previous
 
 
 @pytest.fixture(autouse=True)
@@ -36,7 +49,6 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     for name in _ENV_VARS:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setenv("MLCLI_DATA_DIR", str(tmp_path / "data"))  # the user's trust records
 
 
 _LOADED_PROBE = """

@@ -9,7 +9,13 @@ from typing import Annotated
 
 import typer
 
-from mlcli.cli.options import JsonOption, QuietOption
+from mlcli.cli.options import (
+    AllowPickleOption,
+    AllowUnauthenticatedOption,
+    AuthTokenFileOption,
+    JsonOption,
+    QuietOption,
+)
 from mlcli.cli.output import Output
 from mlcli.cli.state import cli_state
 
@@ -61,13 +67,17 @@ def serve(
     watch_interval: Annotated[
         float, typer.Option("--watch-interval", help="Seconds between looks with --watch.")
     ] = 5.0,
+    allow_pickle: AllowPickleOption = False,
+    auth_token_file: AuthTokenFileOption = None,
+    allow_unauthenticated: AllowUnauthenticatedOption = False,
 ) -> None:
     """Serve a model over HTTP with MLflow's scoring protocol until SIGTERM or Ctrl-C.
 
     POST /invocations takes JSON (dataframe_split, dataframe_records, instances or
     inputs, plus params) or CSV and answers {"predictions": ...}; bad input is a 400
     with {"error_code", "message"}. GET /ping, /health, /version and /metadata.
-    One access line per request goes to stderr.
+    One access line per request goes to stderr. Listens on 127.0.0.1 unless told;
+    another --host needs --auth-token-file (or --allow-unauthenticated).
 
     Example: mlcli serve -m models:/iris@champion --port 5000 --watch
     """
@@ -85,7 +95,11 @@ def serve(
         watch=watch,
         watch_interval=watch_interval,
         env_manager=env_manager,
+        auth_token_file=None if auth_token_file is None else str(auth_token_file),
+        allow_unauthenticated=allow_unauthenticated,
     )
+    if allow_pickle:  # for this process, its workers, its virtualenv and --watch reloads
+        allow_pickles_from_here_on()
     code = serve_model(config, cli_state(ctx).mlcli_client(), feedback=Output())
     if code:
         raise typer.Exit(code)
@@ -112,6 +126,7 @@ def build_docker(
         bool, typer.Option("--no-build", help="Only write the context (needs --output-dir).")
     ] = False,
     port: Annotated[int, typer.Option("--port", help="Port the container serves on.")] = 8080,
+    allow_pickle: AllowPickleOption = False,
     json_: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
@@ -121,13 +136,23 @@ def build_docker(
     wheel of this mlcli; requirements are installed before the model is copied, so a
     new model version rebuilds in seconds. The build goes through the Docker Engine
     API of DOCKER_HOST, with progress on stderr. Prints the image tag.
+    The container listens on every interface without authentication: publish its
+    port only where it should be reached (docker run -p 127.0.0.1:8080:8080 ...).
 
     Example: mlcli build-docker -m models:/iris@champion -n iris:3 && docker run -p 8080:8080 iris:3
     """
     from mlcli.images import ImageRequest, build_model_image
 
     out = Output(json_mode=json_, quiet=quiet)
-    request = ImageRequest(model_uri, name, base_image, output_dir, build=not no_build, port=port)
+    request = ImageRequest(
+        model_uri,
+        name,
+        base_image,
+        output_dir,
+        build=not no_build,
+        port=port,
+        allow_pickle=allow_pickle,
+    )
     from mlcli.cli.notices import warnings_as_notices
 
     display = _BuildDisplay(out)
@@ -155,6 +180,15 @@ def build_docker(
         f"{build.cached_steps} of {build.steps} steps from cache"
     )
     out.line(result.tag)
+
+
+def allow_pickles_from_here_on() -> None:
+    """--allow-pickle, for everything this command starts (MLCLI_ALLOW_PICKLE=1)."""
+    import os
+
+    from mlcli.models.trust import PICKLE_OPT_IN_VARIABLE
+
+    os.environ[PICKLE_OPT_IN_VARIABLE] = "1"
 
 
 class _BuildDisplay:

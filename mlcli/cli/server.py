@@ -3,12 +3,16 @@ MLflow's stores into mlcli."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from mlcli.cli.options import JsonOption, QuietOption
+from mlcli.cli.options import (
+    AllowUnauthenticatedOption,
+    AuthTokenFileOption,
+    JsonOption,
+    QuietOption,
+)
 from mlcli.cli.output import Output
 from mlcli.cli.state import cli_state
 
@@ -23,14 +27,8 @@ def server(
     workers: Annotated[
         int, typer.Option("--workers", "-w", help="Worker processes sharing the port.")
     ] = 1,
-    auth_token_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--auth-token-file",
-            help="Require 'Authorization: Bearer <token>' on every request, with the token "
-            "in this file (clients set MLFLOW_TRACKING_TOKEN).",
-        ),
-    ] = None,
+    auth_token_file: AuthTokenFileOption = None,
+    allow_unauthenticated: AllowUnauthenticatedOption = False,
     max_body_size: Annotated[
         str,
         typer.Option("--max-body-size", help="Largest JSON request (e.g. 16MiB); 413 above."),
@@ -45,7 +43,8 @@ def server(
     Point MLflow clients at it with MLFLOW_TRACKING_URI=http://HOST:PORT: experiments,
     runs, metrics, artifacts (proxied), logged models and the model registry all land
     in this store, where every mlcli command sees them. Listens on 127.0.0.1 unless
-    told; use --auth-token-file on a network. One access line per request on stderr.
+    told; another --host needs --auth-token-file (or --allow-unauthenticated, when a
+    firewall or proxy guards it). One access line per request on stderr.
 
     Example: mlcli server --port 5000 & MLFLOW_TRACKING_URI=http://127.0.0.1:5000 python train.py
     """
@@ -59,6 +58,7 @@ def server(
         port=port,
         workers=workers,
         auth_token_file=None if auth_token_file is None else str(auth_token_file),
+        allow_unauthenticated=allow_unauthenticated,
         max_body_bytes=parse_size(max_body_size),
         max_artifact_bytes=parse_size(max_artifact_size),
     )

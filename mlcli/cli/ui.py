@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from mlcli.cli.options import AllowUnauthenticatedOption, AuthTokenFileOption
 from mlcli.cli.output import Output
 from mlcli.cli.state import cli_state
 
@@ -20,19 +21,28 @@ def ui(
     open_browser: Annotated[
         bool, typer.Option("--open", help="Open the dashboard in the default web browser.")
     ] = False,
+    auth_token_file: AuthTokenFileOption = None,
+    allow_unauthenticated: AllowUnauthenticatedOption = False,
 ) -> None:
     """Serve a web dashboard of the store until Ctrl-C.
 
     Experiments, a runs table with filters, run pages with charts and artifacts,
     comparisons and the model registry. Read-only, except for promotions from the
     registry page, which go through the same gates and history as mlcli promote.
-    Listens on 127.0.0.1 unless told.
+    Listens on 127.0.0.1 unless told; another --host needs --auth-token-file (or
+    --allow-unauthenticated, when a firewall or proxy guards it).
 
     Example: mlcli ui --port 5005 --open
     """
     from mlcli.ui.server import UiConfig, serve_ui
 
-    config = UiConfig(host=host, port=port, open_browser=open_browser)
+    config = UiConfig(
+        host=host,
+        port=port,
+        open_browser=open_browser,
+        auth_token_file=None if auth_token_file is None else str(auth_token_file),
+        allow_unauthenticated=allow_unauthenticated,
+    )
     out = Output()
     code = serve_ui(config, cli_state(ctx).mlcli_client(), announce=out.info)
     if code:

@@ -48,6 +48,7 @@ class ImageRequest:
     output_dir: Path | None = None
     build: bool = True
     port: int = 8080
+    allow_pickle: bool = False  # the user trusts the model's pickles (see mlcli.models.trust)
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,8 @@ def build_model_image(
 ) -> ImageResult:
     """Write the build context of the model and (unless ``build`` is False) build it."""
     from mlcli.images.build import build_context, connect_engine, require_base_image
+    from mlcli.models.pyfunc_model import check_trusted
+    from mlcli.models.trust import trust_for
     from mlcli.serving.origin import locate_model
     from mlcli.serving.requirements import serving_requirements
 
@@ -79,12 +82,18 @@ def build_model_image(
         raise InvalidInputError(f"--port must be 1-65535, not {request.port}")
     origin = locate_model(request.model_uri, client)
     tag = image_tag(request.name, origin.name, origin.version)
+    trust = trust_for(
+        origin.directory, store_root=client.store.root, allow_pickle=request.allow_pickle
+    )
+    trusted = check_trusted(origin.directory, trust)  # an untrusted pickle: before any build
     spec = ContextSpec(
         origin,
         serving_requirements(origin.directory),
         base_image=request.base_image,
         port=request.port,
         labels=image_labels(origin),
+        trusted_digests=tuple(trusted),
+        allow_pickle=trust.allow_pickle,
     )
     engine = None
     if request.build:  # before writing anything: no engine is a quick, clear error

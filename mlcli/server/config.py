@@ -27,6 +27,7 @@ class ServerConfig:
     port: int = DEFAULT_PORT
     workers: int = 1
     auth_token_file: str | None = None
+    allow_unauthenticated: bool = False  # a network address without a token (see check_exposure)
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES  # a JSON request
     max_artifact_bytes: int = DEFAULT_MAX_ARTIFACT_BYTES  # one uploaded file
     access_log: bool = True

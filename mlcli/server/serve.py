@@ -12,7 +12,7 @@ import os
 
 from mlcli.server.config import CONFIG_VARIABLE, ServerConfig
 from mlcli.serving.log import ServerLog
-from mlcli.uvicorn_runner import bind_socket, clean_exit_server_class
+from mlcli.uvicorn_runner import bind_socket, check_exposure, clean_exit_server_class
 
 FACTORY = "mlcli.server.app:app_from_environment"
 
@@ -24,6 +24,12 @@ def run_server(config: ServerConfig, log: ServerLog | None = None) -> int:
 
     log = log or ServerLog(name="mlcli server")
     token = config.token()  # a bad token file is an error before anything listens
+    check_exposure(
+        config.host,
+        authenticated=token is not None,
+        allow_unauthenticated=config.allow_unauthenticated,
+        exposes="read, change and delete everything in the store",
+    )
     if config.workers == 1:
         app: object = create_app(config, log)
     else:

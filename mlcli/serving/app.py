@@ -64,7 +64,7 @@ def app_from_environment() -> Any:
     from mlcli.client import MlcliClient
 
     config = ServeConfig.from_environment()
-    return create_app(config, MlcliClient(config.store))
+    return create_app(config, MlcliClient(config.store), token=config.token())
 
 
 class ScoringServer:

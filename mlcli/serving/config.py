@@ -30,6 +30,8 @@ class ServeConfig:
     store: str | None = None  # the store root, for runs:/ and models:/ URIs
     access_log: bool = True
     env_manager: str = "local"
+    auth_token_file: str | None = None  # requests must bear the token in this file
+    allow_unauthenticated: bool = False  # a network address without a token (see check_exposure)
 
     def __post_init__(self) -> None:
         checks = (
@@ -46,6 +48,14 @@ class ServeConfig:
         for ok, message in checks:
             if not ok:
                 raise InvalidInputError(message)
+
+    def token(self) -> str | None:
+        """The bearer token every request must carry, or None (no authentication)."""
+        from pathlib import Path
+
+        from mlcli.server.config import read_token
+
+        return None if self.auth_token_file is None else read_token(Path(self.auth_token_file))
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

@@ -17,7 +17,7 @@ from mlcli.errors import EnvironmentFailure, InvalidInputError
 from mlcli.models.uri import LocalModelUri, parse_model_uri
 from mlcli.serving.config import CONFIG_VARIABLE, ServeConfig
 from mlcli.serving.log import ServerLog
-from mlcli.uvicorn_runner import bind_socket, clean_exit_server_class
+from mlcli.uvicorn_runner import bind_socket, check_exposure, clean_exit_server_class
 
 if TYPE_CHECKING:
     from mlcli.client import MlcliClient
@@ -37,6 +37,12 @@ def serve(
     from mlcli.serving.origin import locate_model
 
     log = log or ServerLog()
+    check_exposure(
+        config.host,
+        authenticated=config.token() is not None,  # a bad token file: an error right away
+        allow_unauthenticated=config.allow_unauthenticated,
+        exposes="use the model and read its metadata",
+    )
     config = with_store(config, client)
     origin = locate_model(config.model_uri, client)
     if config.watch and not origin.movable:
@@ -72,7 +78,7 @@ def run_uvicorn(
     served = load_served_model(config.model_uri, client) if config.workers == 1 else None
     if served is not None:
         origin = served.origin
-        app: object = create_app(config, client, served, log)
+        app: object = create_app(config, client, served, log, token=config.token())
     else:
         os.environ[CONFIG_VARIABLE] = config.to_json()
         app = FACTORY

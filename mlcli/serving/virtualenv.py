@@ -86,6 +86,10 @@ def local_serve_args(config: ServeConfig) -> list[str]:
     args += ["--max-body-size", str(config.max_body_bytes), "--env-manager", "local"]
     if config.watch:
         args += ["--watch", "--watch-interval", f"{config.watch_interval:g}"]
+    if config.auth_token_file is not None:
+        args += ["--auth-token-file", config.auth_token_file]
+    if config.allow_unauthenticated:
+        args.append("--allow-unauthenticated")
     return args
 
 

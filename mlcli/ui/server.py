@@ -11,10 +11,11 @@ import threading
 import webbrowser
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlcli.errors import InvalidInputError
-from mlcli.uvicorn_runner import bind_socket, clean_exit_server_class
+from mlcli.uvicorn_runner import bind_socket, check_exposure, clean_exit_server_class
 
 if TYPE_CHECKING:
     from mlcli.client import MlcliClient
@@ -28,6 +29,8 @@ class UiConfig:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     open_browser: bool = False
+    auth_token_file: str | None = None  # requests must bear the token in this file
+    allow_unauthenticated: bool = False  # a network address without a token (see check_exposure)
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -44,8 +47,19 @@ def serve_ui(
 
     from mlcli.ui.app import create_app
 
+    token = None
+    if config.auth_token_file is not None:
+        from mlcli.server.config import read_token
+
+        token = read_token(Path(config.auth_token_file))
+    check_exposure(
+        config.host,
+        authenticated=token is not None,
+        allow_unauthenticated=config.allow_unauthenticated,
+        exposes="read every run, artifact and model in the store and promote models",
+    )
     store = client.store  # a missing store is an error before anything listens
-    app = create_app(client, config.host)
+    app = create_app(client, config.host, token)
     sock = bind_socket(config.host, config.port)
     url = page_url(*sock.getsockname()[:2])
     settings = uvicorn.Config(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -140,7 +139,9 @@ def test_registered_model_name_is_checked_before_logging(
     assert not (store / "runs" / run_id / "artifacts" / "model").exists()
 
 
-def test_save_model_to_a_path_and_untrusted_skops_types(tmp_path: Path, iris: Any) -> None:
+def test_save_model_to_a_path_and_untrusted_skops_types(
+    tmp_path: Path, iris: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from sklearn.preprocessing import FunctionTransformer
 
     features, _ = iris
@@ -156,18 +157,11 @@ def test_save_model_to_a_path_and_untrusted_skops_types(tmp_path: Path, iris: An
     )
     model = load_model(str(tmp_path / "t"))  # mlcli wrote it: its types are trusted
     assert np.allclose(np.asarray(model.predict(features)), np.log1p(features.to_numpy()))
-    _forget_what_mlcli_wrote()  # the same file, as if it came from somewhere else
+    monkeypatch.setenv("MLCLI_DATA_DIR", str(tmp_path / "elsewhere"))  # records forgotten
     with pytest.raises(UntrustedModelError, match=r"types mlcli does not trust: .*_log_plus_one"):
         load_model(str(tmp_path / "t"))
     model = load_model(str(tmp_path / "t"), skops_trusted_types=trusted)
     assert np.allclose(np.asarray(model.predict(features)), np.log1p(features.to_numpy()))
-
-
-def _forget_what_mlcli_wrote() -> None:
-    """Remove the user's trust records (tests keep them in MLCLI_DATA_DIR)."""
-    import shutil
-
-    shutil.rmtree(os.environ["MLCLI_DATA_DIR"])
 
 
 def _log_plus_one(x: Any) -> Any:

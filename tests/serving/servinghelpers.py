@@ -110,6 +110,7 @@ def start_server(
 ) -> Server:
     """``mlcli serve ARGS --port 0`` (any free port, read from its first line)."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("MLCLI_")}
+    environ["MLCLI_DATA_DIR"] = os.environ["MLCLI_DATA_DIR"]  # the test's own trust records
     environ.update(env or {})
     # the custom test models are classes of this folder's modules, pickled by reference
     environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), environ.get("PYTHONPATH")]))

@@ -30,8 +30,13 @@ ROWS = {"dataframe_split": {
 }}  # fmt: skip
 
 
-def build_docker(*args: str, store: Path | None = None, check: bool = True) -> Any:
+def build_docker(
+    *args: str, store: Path | None = None, check: bool = True, data_dir: Path | None = None
+) -> Any:
+    """``mlcli build-docker ARGS``; ``data_dir`` stands for the user's data folder (its
+    trust records), the session's by default."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLCLI_")}
+    env["MLCLI_DATA_DIR"] = str(data_dir or os.environ["MLCLI_DATA_DIR"])
     if store is not None:
         env["MLCLI_STORE"] = str(store)
     result = subprocess.run(
@@ -69,6 +74,7 @@ def test_the_context_holds_dockerfile_model_requirements_and_wheel(context: Path
         "mlcli-0.1.0-py3-none-any.whl",
         "model",
         "requirements.txt",
+        "trusted-models",
     ]
     assert (context / "model" / "MLmodel").is_file()
     requirements = (context / "requirements.txt").read_text().splitlines()
@@ -95,7 +101,51 @@ def test_the_dockerfile_installs_requirements_before_copying_the_model(context: 
     healthcheck = next(line for line in lines if line.startswith("HEALTHCHECK"))
     assert "/ping" in healthcheck and "python" in healthcheck and "curl" not in healthcheck
     entry = json.loads(next(line for line in lines if line.startswith("ENTRYPOINT"))[11:])
-    assert entry == ["mlcli", "serve", "-m", "/opt/ml/model", "--host", "0.0.0.0", "--port", "8080"]
+    assert entry == ["mlcli", "serve", "-m", "/opt/ml/model", "--host", "0.0.0.0", "--port",
+                     "8080", "--allow-unauthenticated"]  # fmt: skip
+    # the image trusts the files mlcli wrote, as the builder did, and nobody may add to it
+    records = next(n for n, line in enumerate(lines) if line.startswith("COPY trusted-models "))
+    assert model < records < user
+    assert "MLCLI_DATA_DIR=/opt/mlcli/data" in next(line for line in lines if "HOME=" in line)
+    assert lines[records] == "COPY trusted-models /opt/mlcli/data/trusted-models"
+
+
+def test_the_image_carries_the_trust_records_of_the_model_mlcli_wrote(
+    context: Path, serving_store: Path
+) -> None:
+    import hashlib
+
+    skops = (context / "model" / "model.skops").read_bytes()
+    records = {p.name for p in (context / "trusted-models").iterdir()}
+    assert records == {".keep", hashlib.sha256(skops).hexdigest()}
+
+
+def test_a_pickle_mlcli_did_not_write_is_built_only_with_allow_pickle(
+    tmp_path: Path, serving_store: Path
+) -> None:
+    """The scale model is a cloudpickle; for a user without its trust record (another
+    user's data folder) it is refused before anything is built, and with --allow-pickle
+    the image serves it with --allow-pickle."""
+    stranger = tmp_path / "stranger-data"
+    args = ("-m", "models:/scale/1", "--no-build")
+    refused = build_docker(*args, "-o", str(tmp_path / "a"), store=serving_store,
+                           check=False, data_dir=stranger)  # fmt: skip
+    assert refused.returncode == 2
+    assert refused.stderr.count("\n") == 1 and "--allow-pickle" in refused.stderr
+    assert "python_model.pkl" in refused.stderr and not (tmp_path / "a").exists()
+    build_docker(*args, "-o", str(tmp_path / "b"), "--allow-pickle", store=serving_store,
+                 data_dir=stranger)  # fmt: skip
+    lines = (tmp_path / "b" / "Dockerfile").read_text().splitlines()
+    entry = json.loads(next(line for line in lines if line.startswith("ENTRYPOINT"))[11:])
+    assert entry[-2:] == ["--allow-unauthenticated", "--allow-pickle"]
+    # its own user (the session's records) needs no opt-in: the records go into the image
+    build_docker(*args, "-o", str(tmp_path / "c"), store=serving_store)
+    lines = (tmp_path / "c" / "Dockerfile").read_text().splitlines()
+    assert "--allow-pickle" not in next(line for line in lines if line.startswith("ENTRYPOINT"))
+    pickle = (tmp_path / "c" / "model" / "python_model.pkl").read_bytes()
+    import hashlib
+
+    assert (tmp_path / "c" / "trusted-models" / hashlib.sha256(pickle).hexdigest()).is_file()
 
 
 def test_the_dockerfile_labels_the_model(context: Path) -> None:
