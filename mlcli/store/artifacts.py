@@ -117,6 +117,8 @@ class ArtifactRepository:
         directory = self.resolve(relative) if relative else self.root
         if directory.is_file():
             return [FileInfo(relative, False, directory.stat().st_size)]
+        if not directory.is_dir():  # no artifacts yet, or a FIFO someone put there
+            return [FileInfo(relative, False, None)] if relative else []
         entries = []
         for entry in os.scandir(directory):
             if entry.name.startswith(".") and entry.name.endswith(".tmp"):

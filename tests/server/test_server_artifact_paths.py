@@ -60,6 +60,8 @@ def test_planted_links_are_listed_and_never_served(start_server: Any, tmp_path: 
     }
     inside = server.request("GET", f"{root}/m/inside")
     assert (inside.status, inside.body) == (200, b"flavors: {}\n")
+    os.mkfifo(folder.parent / "pipe")  # reading it would block the server forever
+    assert "'pipe' is not a regular file" in _bad_request(server.request("GET", f"{root}/pipe"))
     # registering the model from the run refuses it rather than copy the secret
     refused = server.api(
         "POST",

@@ -45,6 +45,10 @@ def test_a_planted_link_is_listed_as_a_link_and_never_sent(
             assert "escapes the run's artifacts" in reply.json()["message"]
     listed_through = server.get(f"/api/runs/{run}/artifacts", path="links/keys")
     assert listed_through.status == 400 and SECRET.encode() not in listed_through.body
+    os.mkfifo(artifacts / "links" / "pipe")  # reading it would block the server forever
+    for endpoint in ("artifacts/file", "artifacts/preview"):
+        reply = server.get(f"/api/runs/{run}/{endpoint}", path="links/pipe")
+        assert reply.status == 400 and "is not a regular file" in reply.json()["message"]
     # a link to a file inside the run's artifacts is sent as that file
     alias = server.get(f"/api/runs/{run}/artifacts/file", path="links/alias.txt", download=1)
     assert (alias.status, alias.body) == (200, b"plain")
