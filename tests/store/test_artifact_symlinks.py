@@ -249,3 +249,23 @@ def test_a_loop_of_links_is_skipped_not_followed(tmp_path: Path) -> None:
         ("b", "dangling"),
         ("self", "loop"),
     ]
+
+
+def test_a_custom_models_artifact_folder_leaves_links_out(tmp_path: Path) -> None:
+    pytest.importorskip("cloudpickle")
+    import mlcli.pyfunc
+
+    class Constant(mlcli.pyfunc.PythonModel):
+        def predict(self, context: object, model_input: object) -> list[int]:
+            return [1]
+
+    model = _hostile_folder(tmp_path)
+    target = tmp_path / "saved"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        mlcli.pyfunc.save_model(target, Constant(), artifacts={"data": str(model)})
+    skipped = [str(w.message) for w in caught if w.category is SkippedFileWarning]
+    assert len(skipped) == 6 and skipped[4].startswith("skipped secret -> ../secret.txt")
+    copied = target / "artifacts" / "model"
+    assert (copied / "alias.bin").read_text() == "weights"
+    _assert_no_secret_and_no_link(target)
