@@ -21,24 +21,43 @@ def init(
     directory: Annotated[
         Path, typer.Argument(help="Where to create .mlruns (default: here).")
     ] = Path("."),
+    shared: Annotated[
+        str,
+        typer.Option(
+            "--shared",
+            metavar="umask|group",
+            help="group: writable by the group of the folder that holds it, whatever "
+            "each member's umask (POSIX ACLs). umask (default): as the umask says.",
+        ),
+    ] = "umask",
     quiet: QuietOption = False,
 ) -> None:
-    """Create a .mlruns store here (idempotent).
+    """Create a .mlruns store here (idempotent; --shared=group also converts one).
 
     Inside a git work tree, .mlruns/ is added to the .gitignore beside it.
 
-    Example: mlcli init
+    Example: mlcli init --shared=group
     """
+    from mlcli.errors import InvalidInputError
     from mlcli.store import Store
     from mlcli.store.layout import STORE_DIRNAME
     from mlcli.store.locate import ensure_gitignored
 
+    if shared not in ("umask", "group"):
+        raise InvalidInputError(f"invalid --shared {shared!r}: expected umask or group")
     explicit = cli_state(ctx).store
     root = Path(explicit).resolve() if explicit else (directory / STORE_DIRNAME).resolve()
     _, created = Store.initialize(root)
+    group = None
+    if shared == "group":
+        from mlcli.store.sharing import share_with_group
+
+        group = share_with_group(root)
     ignored = ensure_gitignored(root)
     out = Output(quiet=quiet)
     out.info(f"{'Created' if created else 'Found'} an mlcli store at {root}")
+    if group is not None:
+        out.info(f"Shared it with group {group}: its members can write it, whatever their umask")
     if ignored:
         out.info(f"Added {root.name}/ to {root.parent / '.gitignore'}")
 

@@ -34,6 +34,7 @@ from mlcli.store.fileio import LOG_CHUNK_BYTES, file_size
 from mlcli.store.layout import StoreLayout
 from mlcli.store.ownership import end_if_orphaned
 from mlcli.store.scan import LOGS, LogRead, RunRead, file_signature, read_runs
+from mlcli.store.sharing import share_like_folder
 
 SCHEMA_VERSION = "1"
 
@@ -645,6 +646,7 @@ def _connect_checked(path: Path, root: Path) -> sqlite3.Connection:
     for attempt in range(2):
         try:
             db = _connect(path)
+            share_like_folder(path)  # a store shared with a group shares its index too
             if _is_current(db, root):
                 return db
             _reset(db, root)

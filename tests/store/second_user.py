@@ -37,24 +37,34 @@ class SecondUser:
     mounts: str  # the shell lines that let it reach the interpreter and mlcli
 
     def run(
-        self, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+        self,
+        *args: str,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+        groups: tuple[int, ...] = (),
     ) -> subprocess.CompletedProcess[str]:
-        """``python -m mlcli ARGS`` as this user."""
-        return self.command([_interpreter(), "-m", "mlcli", *args], cwd=cwd, env=env)
+        """``python -m mlcli ARGS`` as this user (a member of ``groups`` too)."""
+        argv = [_interpreter(), "-m", "mlcli", *args]
+        return self.command(argv, cwd=cwd, env=env, groups=groups)
 
     def command(
-        self, argv: list[str], cwd: Path | None = None, env: dict[str, str] | None = None
+        self,
+        argv: list[str],
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+        groups: tuple[int, ...] = (),
     ) -> subprocess.CompletedProcess[str]:
-        """Any command as this user."""
+        """Any command as this user, with umask 022 (a member of ``groups`` too)."""
+        membership = f"--groups={','.join(map(str, groups))}" if groups else "--clear-groups"
         switch = [
             "setpriv",
             f"--reuid={self.uid}",
             f"--regid={self.gid}",
-            "--clear-groups",
+            membership,
             "--",
             *argv,
         ]
-        script = f"{self.mounts}\nexec {shlex.join(switch)}"
+        script = f"{self.mounts}\numask 022\nexec {shlex.join(switch)}"
         environ = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": str(self.home),

@@ -1,9 +1,12 @@
 """Files honour the umask (issue 15, finding 17): a store written by one Unix user is
 readable by another as far as the writer's umask allows, whichever path wrote each file
-(atomic documents, logged text and figures, server uploads, --plot-file output)."""
+(atomic documents, logged text and figures, server uploads, --plot-file output); and a
+store made with ``mlcli init --shared=group`` is writable by the group's members
+whatever their umask (DESIGN.md 8.6)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
@@ -135,3 +138,63 @@ def test_files_stay_private_under_umask_077(
     read = peer.command(["cat", str(store / "VERSION")])
     assert read.returncode != 0
     assert "Permission denied" in read.stderr
+
+
+TEAM_GID = 4242  # any group id will do: setpriv makes the second user a member of it
+
+
+def _team_folder(shared_folder: Path, name: str) -> Path:
+    """A project folder that belongs to the team's group."""
+    folder = Path(tempfile.mkdtemp(prefix=name, dir=shared_folder))
+    os.chown(folder, 0, TEAM_GID)
+    folder.chmod(0o775)
+    return folder
+
+
+def test_a_store_shared_with_a_group_is_written_by_its_members_whatever_their_umask(
+    peer: SecondUser, shared_folder: Path, tmp_path: Path
+) -> None:
+    folder = _team_folder(shared_folder, "team-")
+    store = folder / ".mlruns"
+    _writer("-m", "mlcli", "init", str(folder), "--shared=group", store=store, umask=0o022,
+            cwd=folder)  # fmt: skip
+    mine = _writer("-m", "mlcli", "runs", "create", "-q", store=store, umask=0o022, cwd=folder)
+    mine = mine.strip()
+
+    env = {"MLCLI_STORE": str(store)}
+    team = (TEAM_GID,)
+    logged = peer.run("log", "metric", "loss", "0.5", "--run", mine, env=env, groups=team)
+    assert logged.returncode == 0, logged.stderr
+    tagged = peer.run("runs", "end", mine, env=env, groups=team)  # replaces run.json
+    assert tagged.returncode == 0, tagged.stderr
+    created = peer.run("runs", "create", "-q", env=env, groups=team)
+    assert created.returncode == 0, created.stderr
+    theirs = created.stdout.strip()
+
+    listed = json.loads(
+        _writer("-m", "mlcli", "runs", "list", "--json", store=store, umask=0o022, cwd=folder)
+    )
+    by_id = {run["run_id"]: run for run in listed}
+    assert set(by_id) == {mine, theirs}
+    assert by_id[mine]["metrics"]["loss"] == 0.5
+    assert by_id[mine]["status"] == "FINISHED"
+    for path in (store / "runs" / theirs / "run.json", store / "runs" / mine / "run.json"):
+        st = path.stat()
+        assert (st.st_gid, stat.S_IMODE(st.st_mode)) == (TEAM_GID, 0o664), path
+    run_folder = (store / "runs" / theirs).stat()
+    assert run_folder.st_gid == TEAM_GID and run_folder.st_mode & stat.S_ISGID
+
+
+def test_without_sharing_a_member_with_umask_022_cannot_write(
+    peer: SecondUser, shared_folder: Path
+) -> None:
+    folder = _team_folder(shared_folder, "solo-")
+    store = folder / ".mlruns"
+    _writer("-m", "mlcli", "init", str(folder), store=store, umask=0o022, cwd=folder)
+    mine = _writer("-m", "mlcli", "runs", "create", "-q", store=store, umask=0o022, cwd=folder)
+    logged = peer.run(
+        "log", "metric", "loss", "0.5", "--run", mine.strip(),
+        env={"MLCLI_STORE": str(store)}, groups=(TEAM_GID,),
+    )  # fmt: skip
+    assert logged.returncode == 1
+    assert logged.stderr.startswith("mlcli: error: Permission denied: ")
