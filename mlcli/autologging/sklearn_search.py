@@ -17,6 +17,7 @@ from typing import Any
 
 from mlcli.autologging.runs import AUTOLOG_TAG
 from mlcli.store import RunStatus
+from mlcli.store.ownership import this_process
 from mlcli.tracking.client import TrackingClient
 
 CV_RESULTS_ARTIFACT = "cv_results.csv"
@@ -47,7 +48,10 @@ def log_search(
     tags = {**estimator_tags(search.estimator), AUTOLOG_TAG: "sklearn"}
     for index in best_candidates(results, _rank_key(search, results), max_tuning_runs):
         child = client.create_run(
-            experiment_id=parent.info.experiment_id, tags=tags, parent_run_id=run_id
+            experiment_id=parent.info.experiment_id,
+            tags=tags,
+            parent_run_id=run_id,
+            owner=this_process(),  # ended below; a SIGKILL in between is noticed
         )
         client.log_batch(
             child.run_id,

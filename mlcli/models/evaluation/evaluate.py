@@ -149,7 +149,9 @@ def _evaluation_run(
     experiment_id = None
     if experiment:
         experiment_id = client.get_or_create_experiment(experiment).experiment_id
-    run = client.create_run(experiment_id)
+    from mlcli.store.ownership import this_process
+
+    run = client.create_run(experiment_id, owner=this_process())  # ended below, or if killed
     status = "FAILED"
     try:
         yield run.run_id
