@@ -7,26 +7,11 @@ says so (``runs list`` warns with the path), and ``mlcli fsck`` lists it.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 from mlcli.store.entities import LifecycleStage, RunStatus
 
 _STAGES = (LifecycleStage.ACTIVE, LifecycleStage.DELETED)
-
-
-def read_document(path: str | Path) -> tuple[Any, str | None]:
-    """(the JSON document, None), or (None, what is wrong with it). A missing file
-    raises FileNotFoundError: it is not damaged, it is not there."""
-    with open(path, "rb") as handle:
-        data = handle.read()
-    if not data.strip():
-        return None, "empty (a write cut short?)"
-    try:
-        return json.loads(data), None
-    except ValueError as exc:
-        return None, f"not valid JSON ({exc})"
 
 
 def run_doc_problem(doc: Any) -> str | None:

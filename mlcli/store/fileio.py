@@ -101,12 +101,24 @@ _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 def read_json(path: Path) -> Any:
     """A JSON document; StoreError names the file when it is not valid JSON."""
+    document, problem = read_document(path)
+    if problem is not None:
+        raise StoreError(f"{path} is {problem}; see 'mlcli fsck'")
+    return document
+
+
+def read_document(path: str | os.PathLike[str]) -> tuple[Any, str | None]:
+    """(the JSON document, None), or (None, what is wrong with it), for readers that
+    report damage rather than fail on it. A missing file raises FileNotFoundError: it
+    is not damaged, it is not there."""
     with open(path, "rb") as handle:
         data = handle.read()
+    if not data.strip():
+        return None, "empty (a write cut short?)"
     try:
-        return json.loads(data)
+        return json.loads(data), None
     except ValueError as exc:
-        raise StoreError(f"{path} is not valid JSON ({exc}); see 'mlcli fsck'") from None
+        return None, f"not valid JSON ({exc})"
 
 
 def append_bytes(path: Path, data: bytes) -> None:

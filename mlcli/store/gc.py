@@ -108,12 +108,10 @@ def _run_held(store: Store, run_id: str, dry_run: bool) -> Iterator[bool]:
     if dry_run:
         yield store.runs.exists(run_id)
         return
-    try:
-        lock = FileLock(store.layout.run_lock(run_id)).__enter__()
-    except (NotFoundError, NotADirectoryError):
-        yield False
-        return
-    try:
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(FileLock(store.layout.run_lock(run_id)))
+        except (NotFoundError, NotADirectoryError):
+            yield False
+            return
         yield True
-    finally:
-        lock.__exit__(None, None, None)

@@ -28,9 +28,9 @@ from typing import Any, TypeVar
 
 from mlcli.errors import StoreError
 from mlcli.store.changes import ChangeJournal
-from mlcli.store.damage import experiment_doc_problem, read_document
+from mlcli.store.damage import experiment_doc_problem
 from mlcli.store.entities import Metric, RunStatus
-from mlcli.store.fileio import LOG_CHUNK_BYTES, file_size
+from mlcli.store.fileio import LOG_CHUNK_BYTES, file_size, read_document
 from mlcli.store.layout import StoreLayout
 from mlcli.store.ownership import end_if_orphaned
 from mlcli.store.scan import LOGS, LogRead, RunRead, file_signature, read_runs

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlcli.store.batches import no_batch_being_written, read_committed, visible_bytes
-from mlcli.store.damage import read_document, run_doc_problem
+from mlcli.store.damage import run_doc_problem
 from mlcli.store.entities import Metric
-from mlcli.store.fileio import LOG_CHUNK_BYTES, parse_lines, read_log_chunks
+from mlcli.store.fileio import LOG_CHUNK_BYTES, parse_lines, read_document, read_log_chunks
 from mlcli.store.layout import BATCHES_LOG, RUN_DOC, RUN_LOCK
 from mlcli.store.records import fold_metric_log
 

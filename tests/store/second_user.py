@@ -114,11 +114,6 @@ def second_user(workspace: Path) -> SecondUser:
     return user
 
 
-def reachable_by_others(path: Path) -> bool:
-    """Whether a user with no rights but "other" can enter every folder up to ``path``."""
-    return all(os.stat(folder).st_mode & 0o001 for folder in (path, *path.parents))
-
-
 def _account() -> pwd.struct_passwd:
     for name in PEER_NAMES:
         try:
