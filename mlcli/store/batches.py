@@ -61,7 +61,7 @@ def visible_bytes(data: bytes, committed: frozenset[str], hidden: set[str] | Non
     committed one. The ids of batches left out are added to ``hidden``."""
     if _MARKER_TEXT not in data:
         return data
-    uncommitted = {raw.decode() for raw in _MARKER.findall(data)} - committed
+    uncommitted = {raw.decode() for raw in set(_MARKER.findall(data))} - committed
     if not uncommitted:
         return data
     if hidden is not None:
