@@ -20,6 +20,7 @@ import contextlib
 import os
 import subprocess
 import sys
+import threading
 
 # Runs with -I -S: no site-packages, no mlcli import; a few milliseconds to start.
 _WATCHDOG = """
@@ -91,9 +92,8 @@ class GroupWatchdog:
         self._open = False
         with contextlib.suppress(OSError):
             os.close(self._write_end)
-        if self._process is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self._process.wait(timeout=5)
+        if self._process is not None:  # reaped aside: its exit is not worth waiting for
+            threading.Thread(target=self._process.wait, name="mlcli-watchdog", daemon=True).start()
 
     def _send(self, data: bytes) -> None:
         if self._open:
