@@ -34,6 +34,7 @@ from mlcli.store.trees import is_inside
 
 _RESERVED = frozenset({"tags", "datasets", "traces", "models", ".trash"})
 _MODEL_STATUS = {1: "PENDING", 2: "READY", 3: "FAILED"}
+_C_LOADER_MAX_CHARS = 20_000  # at most 10,000 levels of nesting: libyaml survives those
 
 
 class FileStoreSource(MlflowSource):
@@ -201,11 +202,17 @@ def _yaml(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except (FileNotFoundError, NotADirectoryError):
         return {}
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    # libyaml composes on the C stack: a document nested some 30,000 deep crashes the
+    # interpreter. A short one cannot nest that deep; a long one takes Python's loader,
+    # which raises RecursionError instead.
+    fast = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader = fast if len(text) < _C_LOADER_MAX_CHARS else yaml.SafeLoader
     try:
         document = yaml.load(text, Loader=loader)
     except yaml.YAMLError as exc:
         raise InvalidInputError(f"{path} is not valid YAML: {exc}") from None
+    except RecursionError:
+        raise InvalidInputError(f"{path} nests too deeply to be read") from None
     return document if isinstance(document, dict) else {}
 
 

@@ -30,6 +30,7 @@ from mlcli.server.tags import PARENT_RUN_ID, RUN_NAME, USER, tags_to_store
 from mlcli.store import LifecycleStage, RunStatus, ViewType
 from mlcli.store.logged_models import LoggedModelFiles
 from mlcli.store.validation import (
+    printable_run_name,
     validate_key,
     validate_param_value,
     validate_run_id,
@@ -157,7 +158,9 @@ class Importer:
     def _write_run(
         self, run: SourceRun, run_id: str, experiment_id: str, models: list[Any]
     ) -> None:
-        tags = _clean_tags(tags_to_store(run.tags))
+        raw_tags = tags_to_store(run.tags)
+        name = self._run_name(run.name or raw_tags.get(RUN_NAME) or "", run_id)
+        tags = _clean_tags({**raw_tags, RUN_NAME: name})
         params = {
             validate_key(k, "param key"): validate_param_value(k, v) for k, v in run.params.items()
         }
@@ -168,7 +171,7 @@ class Importer:
         runs = self.store.runs
         runs.create(
             experiment_id=experiment_id,
-            run_name=run.name or tags.get(RUN_NAME) or run_id[:8],
+            run_name=name,
             user_id=run.user_id or tags.get(USER) or "unknown",
             tags={**tags, INCOMPLETE_TAG: "true", SOURCE_TAG: self.source.label},
             parent_run_id=parent.lower() if parent else None,
@@ -195,6 +198,16 @@ class Importer:
             else None,
         )
         runs.set_tags(run_id, {INCOMPLETE_TAG: None})
+
+    def _run_name(self, name: str, run_id: str) -> str:
+        """MLflow lets a run's name hold a newline, which would forge rows of mlcli's run
+        listings: such characters become spaces, with a warning, and the run is kept."""
+        shown = printable_run_name(name)
+        if shown != name:
+            self.report.warnings.append(
+                f"run {run_id}: control characters in its name {name!r} became spaces"
+            )
+        return shown if shown.strip() else run_id[:8]
 
     def _logged_model(self, model: Any, run_id: str, experiment_id: str) -> None:
         if self.logged_models.find_run(model.model_id) is not None:

@@ -201,6 +201,11 @@ def validate_run_name(name: object) -> str:
     return _utf8(name, "the run name")
 
 
+def printable_run_name(name: str) -> str:
+    """``name`` with each control character (a newline, a tab) made a space."""
+    return _CONTROL_CHARS.sub(" ", name)
+
+
 def validate_run_id(run_id: object) -> str:
     """A full run id: 32 lowercase hexadecimal characters (MLflow's run ids qualify)."""
     if not isinstance(run_id, str) or len(run_id) != 32 or not _RUN_ID_PATTERN.fullmatch(run_id):
