@@ -241,3 +241,17 @@ def test_a_limit_beyond_int64_is_one_line_and_exit_2(cli, run_id: str) -> None:
     result = cli("runs", "list", "--limit", "9" * 30)
     assert result.exit_code == 2 and result.stderr.count("\n") == 1
     assert result.stderr.startswith("mlcli: error: Invalid value for '--limit'")
+
+
+def test_any_input_nested_too_deeply_is_one_line_and_exit_2(cli, tmp_path: Path) -> None:
+    """The backstop at the CLI's edge: here an MLmodel file, read by PyYAML."""
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "MLmodel").write_text("flavors: " + "[" * 5000 + "]" * 5000)
+    inputs = tmp_path / "in.json"
+    inputs.write_text('{"inputs": [[1]]}')
+    result = cli("models", "predict", "-m", str(model), "-i", str(inputs))
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "mlcli: error: the input nests too deeply to be read\n",
+    )
