@@ -12,7 +12,7 @@ MAX_TAG_VALUE_LENGTH = 100_000
 
 _ALIAS = re.compile(r"^[\w-]+\Z")
 _RESERVED_ALIAS = re.compile(r"^(latest|v\d+)\Z", re.IGNORECASE)
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # as run names
 
 
 def validate_model_name(name: object) -> str:

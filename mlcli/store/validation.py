@@ -26,7 +26,9 @@ RUN_NAME_TAGS = ("mlcli.runName", "mlflow.runName")
 # fullmatch, never ``$``: ``$`` also matches before a final newline ("k\n" would pass).
 _KEY_PATTERN = re.compile(r"[/\w.\- :]*")
 _RUN_ID_PATTERN = re.compile(r"[0-9a-f]{1,32}")
-_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+# C0 and C1 controls and the Unicode line and paragraph separators: a terminal or a
+# reader splitting lines may break a name at any of them.
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 MAX_INT64 = 2**63 - 1
 
 

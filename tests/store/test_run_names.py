@@ -12,7 +12,10 @@ from mlcli.errors import InvalidInputError
 from mlcli.store import Store
 
 
-@pytest.mark.parametrize("name", ["evil\nrow", "tab\there", " ", "x" * 501, "bad\udcff"])
+@pytest.mark.parametrize(
+    "name",
+    ["evil\nrow", "tab\there", "nel\x85row", "sep\u2028row", " ", "x" * 501, "bad\udcff"],
+)
 def test_the_store_refuses_a_run_name_no_listing_can_show(store_root: Path, name: str) -> None:
     store = Store.open(store_root)
     with pytest.raises(InvalidInputError, match="run name"):
