@@ -104,7 +104,9 @@ def record_written(digests: Iterable[str], record_dirs: Iterable[Path]) -> None:
     for folder in record_dirs:
         folder.mkdir(parents=True, exist_ok=True)
         for digest in digests:
-            (folder / digest).touch()
+            record = folder / digest
+            if not record.exists():  # another user's record stays as it is
+                record.touch()
 
 
 def store_records_dir(store_root: Path) -> Path:

@@ -229,3 +229,29 @@ def test_a_code_folder_is_put_on_the_path_only_with_the_opt_in(tmp_path: Path) -
         assert str(code) in sys.path
     finally:
         sys.path.remove(str(code))
+
+
+def test_skops_trusts_scikit_learn_classes_but_not_functions_it_did_not_write(
+    tmp_path: Path, iris: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """mlcli's trust list for a skops file it did not write: classes of scikit-learn,
+    NumPy and SciPy (a forest's Tree), not functions (here numpy's exec-ing runstring)."""
+    import numpy as np
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.preprocessing import FunctionTransformer
+
+    features, labels = iris
+    forest = RandomForestClassifier(n_estimators=3, random_state=0).fit(features, labels)
+    mlcli.sklearn.save_model(forest, tmp_path / "forest")
+    runner = FunctionTransformer(np.testing.runstring)
+    mlcli.sklearn.save_model(
+        runner,
+        tmp_path / "runner",
+        pyfunc_predict_fn="transform",
+        skops_trusted_types=["numpy.testing._private.utils.runstring"],
+    )
+    monkeypatch.setenv("MLCLI_DATA_DIR", str(tmp_path / "another-user"))
+    loaded = mlcli.sklearn.load_model(str(tmp_path / "forest"))
+    assert list(loaded.predict(features)) == list(forest.predict(features))
+    with pytest.raises(UntrustedModelError, match=r"does not trust: numpy\.testing.*runstring"):
+        mlcli.sklearn.load_model(str(tmp_path / "runner"))
