@@ -71,6 +71,7 @@ def build_model_image(
 ) -> ImageResult:
     """Write the build context of the model and (unless ``build`` is False) build it."""
     from mlcli.images.build import build_context, connect_engine, require_base_image
+    from mlcli.models.environment import check_environment_trusted
     from mlcli.models.pyfunc_model import check_trusted
     from mlcli.models.trust import trust_for
     from mlcli.serving.origin import locate_model
@@ -86,6 +87,7 @@ def build_model_image(
         origin.directory, store_root=client.store.root, allow_pickle=request.allow_pickle
     )
     trusted = check_trusted(origin.directory, trust)  # an untrusted pickle: before any build
+    check_environment_trusted(origin.directory, trust)  # the build installs what it names
     spec = ContextSpec(
         origin,
         serving_requirements(origin.directory),

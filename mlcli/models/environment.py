@@ -4,6 +4,10 @@
 detected), ``python_env.yaml`` names the Python version and the pip/setuptools/wheel
 of the saving environment and points at the requirements, and ``conda.yaml`` says the
 same for conda, in the forms MLflow writes and reads.
+
+Building an environment from them installs (and so runs) whatever packages they name:
+``--env-manager virtualenv`` does that only for files mlcli wrote, or with the user's
+opt-in (:func:`check_environment_trusted`, :mod:`mlcli.models.trust`).
 """
 
 from __future__ import annotations
@@ -11,13 +15,18 @@ from __future__ import annotations
 import platform
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlcli.models.packages import pinned
+
+if TYPE_CHECKING:
+    from mlcli.models.trust import ModelTrust
 
 REQUIREMENTS_FILE = "requirements.txt"
 PYTHON_ENV_FILE = "python_env.yaml"
 CONDA_FILE = "conda.yaml"
 BUILD_TOOLS = ("pip", "setuptools", "wheel")
+ENVIRONMENT_FILES = (REQUIREMENTS_FILE, PYTHON_ENV_FILE, CONDA_FILE)
 
 
 def requirement_lines(
@@ -67,6 +76,27 @@ def write_environment(directory: Path, requirements: list[str]) -> dict[str, str
     }
     (directory / CONDA_FILE).write_text(yaml.safe_dump(conda, sort_keys=False))
     return {"conda": CONDA_FILE, "virtualenv": PYTHON_ENV_FILE}
+
+
+def environment_digests(directory: Path) -> list[str]:
+    """The sha256 of the environment files just written into ``directory``."""
+    from mlcli.models.trust import digest_of
+
+    return [
+        digest_of((directory / name).read_bytes())
+        for name in ENVIRONMENT_FILES
+        if (directory / name).is_file()
+    ]
+
+
+def check_environment_trusted(directory: Path, trust: ModelTrust) -> None:
+    """Before an environment is built from the model in ``directory``: its environment
+    files must be ones mlcli wrote, or the user must have opted in."""
+    for name in ENVIRONMENT_FILES:
+        if (directory / name).is_file():
+            trust.code_bytes(
+                directory / name, "an environment file, whose packages would be installed and run"
+            )
 
 
 def read_requirements(directory: Path) -> list[str]:

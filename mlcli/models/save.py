@@ -1,9 +1,10 @@
 """``save_model``: write a model directory (``MLmodel``, the flavor's files, the input
 example and the environment files), whatever the flavor.
 
-The digest of every file the flavor serialized is recorded as trusted (the user's
-records; ``log_model`` adds the store's), so that mlcli's own models load without the
-pickle opt-in (:mod:`mlcli.models.trust`)."""
+The digest of every file the flavor serialized, and of the environment files, is
+recorded as trusted (the user's records; ``log_model`` adds the store's), so that
+mlcli's own models load, and build their environments, without the opt-in
+(:mod:`mlcli.models.trust`)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from mlcli.errors import ConflictError
-from mlcli.models.environment import requirement_lines, write_environment
+from mlcli.models.environment import environment_digests, requirement_lines, write_environment
 from mlcli.models.flavors import Flavor, SavedFlavor, flavor_for_model, get_flavor
 from mlcli.models.input_example import example_as_data, save_input_example
 from mlcli.models.mlmodel import PYFUNC, Model, directory_size
@@ -80,7 +81,6 @@ def write_model(
     created = _prepare(directory)
     try:
         saved = chosen.save(model, directory, **flavor_options)
-        record_written(saved.digests, [user_records_dir(), *trust_records])
         example_info = None
         if input_example is not None:
             example_info = save_input_example(input_example, directory)
@@ -90,6 +90,8 @@ def write_model(
             saved.requirements, pip_requirements, extra_pip_requirements
         )
         env = write_environment(directory, requirements)
+        written = [*saved.digests, *environment_digests(directory)]
+        record_written(written, [user_records_dir(), *trust_records])
         if PYFUNC in saved.flavors:
             saved.flavors[PYFUNC].update(env=env, python_version=platform.python_version())
         mlmodel = Model(

@@ -115,9 +115,10 @@ def test_the_image_carries_the_trust_records_of_the_model_mlcli_wrote(
 ) -> None:
     import hashlib
 
-    skops = (context / "model" / "model.skops").read_bytes()
+    written = ("model.skops", "requirements.txt", "python_env.yaml", "conda.yaml")
+    digests = {hashlib.sha256((context / "model" / n).read_bytes()).hexdigest() for n in written}
     records = {p.name for p in (context / "trusted-models").iterdir()}
-    assert records == {".keep", hashlib.sha256(skops).hexdigest()}
+    assert records == {".keep", *digests}
 
 
 def test_a_pickle_mlcli_did_not_write_is_built_only_with_allow_pickle(
