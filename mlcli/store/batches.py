@@ -17,7 +17,10 @@ batch id (single writes, the fluent API's buffered metrics) are always visible.
 Batch writers hold the run's lock from their first line to their commit. The index,
 which must not step past a batch still being written (it reads each log once, from
 where it stopped), waits for that lock when it meets uncommitted lines and reads
-again: under the lock, an uncommitted batch is one whose writer died.
+again: under the lock, an uncommitted batch is one whose writer died. A writer that
+holds the lock longer than ``WRITER_WAIT_SECONDS`` (a stopped process) is waited for
+no longer: the index then reads each log up to the first uncommitted line only, and
+reads on from there next time.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import fcntl
 import json
 import os
 import re
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -34,6 +38,7 @@ from typing import Any
 from mlcli.store.fileio import read_log_records
 
 BATCH_FIELD = "batch"
+WRITER_WAIT_SECONDS = 10.0  # how long a reader waits for a batch writer (see below)
 # As written by key_value_line (json.dumps: a space after ':') and metric_line (none).
 _MARKER = re.compile(rb'"batch": ?"([0-9a-f]{16})"')
 _MARKER_TEXT = b'"batch":'
@@ -81,21 +86,49 @@ def visible_records(
             hidden.add(str(batch))
 
 
+def first_uncommitted(data: bytes, committed: frozenset[str]) -> int | None:
+    """Where in ``data`` (complete lines) the first line of an uncommitted batch starts."""
+    if _MARKER_TEXT not in data:
+        return None
+    for found in _MARKER.finditer(data):
+        if found.group(1).decode() not in committed:
+            return data.rfind(b"\n", 0, found.start()) + 1
+    return None
+
+
 @contextlib.contextmanager
-def no_batch_being_written(lock_path: str | os.PathLike[str]) -> Iterator[None]:
-    """Hold the run's lock shared: while it is held, no batch writer is half-way. A
-    lock that cannot be opened (no writer ever made one) has nothing to wait for."""
+def batch_writers_done(
+    lock_path: str | os.PathLike[str], timeout: float = WRITER_WAIT_SECONDS
+) -> Iterator[bool]:
+    """Hold the run's lock shared, waiting at most ``timeout`` seconds for a batch
+    writer to let go of it. Yields True while it is held (no batch is half-way then),
+    or when there is no lock to hold (no writer ever made one); False when a writer
+    still holds it, stopped perhaps (SIGSTOP, a suspended job)."""
     try:
         fd = os.open(lock_path, os.O_RDONLY)
     except OSError:
-        yield
+        yield True
         return
     try:
-        with contextlib.suppress(OSError):  # a filesystem without locks: read as it is
-            fcntl.flock(fd, fcntl.LOCK_SH)
-        yield
+        yield _lock_shared(fd, timeout)
     finally:
         os.close(fd)  # releases the lock
+
+
+def _lock_shared(fd: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    pause = 0.001
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+        except OSError:  # a filesystem without locks: read what is there
+            return True
 
 
 def _visible(line: bytes, committed: frozenset[str]) -> bool:

@@ -24,7 +24,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlcli.store.batches import no_batch_being_written, read_committed, visible_bytes
+from mlcli.store.batches import (
+    batch_writers_done,
+    first_uncommitted,
+    read_committed,
+    visible_bytes,
+)
 from mlcli.store.damage import run_doc_problem
 from mlcli.store.entities import Metric
 from mlcli.store.fileio import LOG_CHUNK_BYTES, parse_lines, read_document, read_log_chunks
@@ -59,14 +64,17 @@ ReadRequest = tuple[str, str | None, tuple[int, int, int]]
 
 
 def read_run(
-    runs_dir: str, request: ReadRequest, chunk_size: int = LOG_CHUNK_BYTES, settled: bool = False
+    runs_dir: str, request: ReadRequest, chunk_size: int = LOG_CHUNK_BYTES, batches: str = "wait"
 ) -> RunRead:
     """What changed in one run's files; each log is read ``chunk_size`` bytes at a
     time and folded as it goes, so a log of any length costs bounded memory.
 
-    Lines of a batch that has not committed are left out; the read never ends inside
-    such a batch, since the offsets it returns are never read again (``settled``: the
-    caller holds the run's lock shared, so no batch is half-way; see ``batches.py``).
+    Lines of a batch that has not committed are left out, and the read never steps
+    past a batch still being written, since the offsets it returns are not read again
+    (see ``batches.py``). Meeting one, it waits for the batch's writer and reads again
+    (``batches="settled"``: no batch is half-way, so one without its commit line never
+    will have it); if the writer holds on, it reads each log up to its first
+    uncommitted line (``batches="stop"``).
     """
     run_id, known_signature, offsets = request
     run_dir = f"{runs_dir}{os.sep}{run_id}"  # os.path.join costs more, 40,000 times over
@@ -104,18 +112,23 @@ def read_run(
         for data, end in read_log_chunks(path, offset, chunk_size):
             if read is None:
                 read = LogRead(end, replaced)
+            cut = first_uncommitted(data, committed) if batches == "stop" else None
+            if cut is not None:
+                data, end = data[:cut], end - (len(data) - cut)
             read.end = end
             _fold_chunk(log, visible_bytes(data, committed, hidden), read)
+            if cut is not None:
+                break
         if read is None:
             if not replaced:
                 continue
             read = LogRead(offset, replaced)
         result.logs[log] = read
-    if hidden and not settled:
+    if hidden and batches == "wait":
         # A batch half-written: wait for its writer to let go of the run's lock, then
         # read again. Whatever is still uncommitted then was left by a writer that died.
-        with no_batch_being_written(f"{run_dir}{os.sep}{RUN_LOCK}"):
-            return read_run(runs_dir, request, chunk_size, settled=True)
+        with batch_writers_done(f"{run_dir}{os.sep}{RUN_LOCK}") as done:
+            return read_run(runs_dir, request, chunk_size, "settled" if done else "stop")
     return result
 
 

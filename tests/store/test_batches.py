@@ -4,6 +4,7 @@ skip it until the batch's commit line is in ``batches.jsonl``."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -134,7 +135,7 @@ def test_a_batch_being_written_is_seen_whole_once_it_commits(
         _append(run_dir / "params.jsonl", "\n")
         reader = threading.Thread(target=lambda: seen.update(_seen(Store.open(store_root), run_id)))
         reader.start()
-        _wait_for_a_blocked_lock(os.getpid())
+        _wait_for_a_second_opener(run_dir / ".lock")
         _append(
             run_dir / "metrics.jsonl",
             f'{{"key":"m","value":1.0,"step":0,"timestamp":1,"batch":"{BATCH}"}}\n',
@@ -144,6 +145,21 @@ def test_a_batch_being_written_is_seen_whole_once_it_commits(
     assert not reader.is_alive()
     assert (seen["index params"], seen["index metrics"], seen["search"]) == ("1", True, [run_id])
     assert _seen(store, run_id)["index params"] == "1"
+
+
+def _wait_for_a_second_opener(path: Path) -> None:
+    """Until this process holds ``path`` open twice: the test's lock, and the reader
+    waiting to lock it too."""
+    target = os.path.realpath(path)
+    for _ in range(12_000):
+        opened = 0
+        for fd in os.listdir("/proc/self/fd"):
+            with contextlib.suppress(OSError):
+                opened += os.readlink(f"/proc/self/fd/{fd}") == target
+        if opened >= 2:
+            return
+        threading.Event().wait(0.01)
+    raise AssertionError("the reader never waited for the writer's lock")
 
 
 def _wait_for_a_blocked_lock(pid: int) -> None:
@@ -223,3 +239,37 @@ def test_a_writer_killed_between_its_writes_leaves_nothing_visible(
     client.log_batch(run_id, metrics=[("m", 7.0, 0), ("m", 8.0, 1)], params={"p": "1"})
     assert _seen(store, run_id)["history"] == [7.0, 8.0]
     assert _seen(store, run_id)["index params"] == "1"
+
+
+@pytest.mark.slow
+def test_a_stopped_writer_holds_no_reader_and_its_batch_is_not_lost(
+    client: TrackingClient, store_root: Path, tmp_path: Path
+) -> None:
+    """A writer stopped mid-batch (SIGSTOP, as a suspended job is) keeps the run's lock:
+    readers wait for it a while, then read up to its batch, and see the batch whole
+    once the writer goes on and commits it."""
+    run_id = client.create_run().run_id
+    store = Store.open(store_root)
+    store.get_run(run_id)
+    run_dir = store_root / "runs" / run_id
+    script = tmp_path / "writer.py"
+    script.write_text(textwrap.dedent(WRITER))
+    fd = os.open(run_dir / "metrics.jsonl", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        writer = subprocess.Popen([sys.executable, str(script), str(store_root), run_id])
+        _wait_for_a_blocked_lock(writer.pid)
+        os.kill(writer.pid, signal.SIGSTOP)
+    finally:
+        os.close(fd)
+    try:
+        client.log_metric(run_id, "other", 1.0)  # a write that is no batch, after it
+        assert _seen(store, run_id) == NOTHING
+        assert "other" in store.get_run(run_id).data.latest_metrics
+    finally:
+        os.kill(writer.pid, signal.SIGCONT)
+    assert writer.wait(timeout=120) == 0
+    seen = _seen(store, run_id)
+    assert (seen["index params"], seen["index tags"], seen["search"]) == ("1", "v", [run_id])
+    assert len(seen["history"]) == 5000  # type: ignore[arg-type]
+    assert "other" in store.get_run(run_id).data.latest_metrics
