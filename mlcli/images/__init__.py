@@ -74,6 +74,7 @@ def build_model_image(
     from mlcli.models.environment import check_environment_trusted
     from mlcli.models.pyfunc_model import check_trusted
     from mlcli.models.trust import trust_for
+    from mlcli.models.uri import store_root_of
     from mlcli.serving.origin import locate_model
     from mlcli.serving.requirements import serving_requirements
 
@@ -84,7 +85,7 @@ def build_model_image(
     origin = locate_model(request.model_uri, client)
     tag = image_tag(request.name, origin.name, origin.version)
     trust = trust_for(
-        origin.directory, store_root=client.store.root, allow_pickle=request.allow_pickle
+        origin.directory, store_root=store_root_of(client), allow_pickle=request.allow_pickle
     )
     trusted = check_trusted(origin.directory, trust)  # an untrusted pickle: before any build
     check_environment_trusted(origin.directory, trust)  # the build installs what it names

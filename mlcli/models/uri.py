@@ -111,7 +111,7 @@ def resolve_model_uri(
     parsed = parse_model_uri(uri) if isinstance(uri, str) else uri
     if isinstance(parsed, LocalModelUri):
         directory = _model_dir(parsed.path.expanduser(), str(parsed))
-        return ResolvedModel(parsed, directory, store_root=_store_root(client))
+        return ResolvedModel(parsed, directory, store_root=store_root_of(client))
     if client is None:
         from mlcli.tracking import TrackingClient
 
@@ -132,7 +132,7 @@ def resolve_model_uri(
     return ResolvedModel(parsed, model_dir, run_id, client.store.root)
 
 
-def _store_root(client: TrackingClient | None) -> Path | None:
+def store_root_of(client: TrackingClient | None) -> Path | None:
     """The root of ``client``'s store, or None when there is no client or no store."""
     from mlcli.errors import MlcliError
 

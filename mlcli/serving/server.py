@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import os
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlcli.errors import EnvironmentFailure, InvalidInputError
@@ -54,22 +53,14 @@ def serve(
     if config.env_manager == "virtualenv":
         from mlcli.models.environment import check_environment_trusted
         from mlcli.models.trust import trust_for
+        from mlcli.models.uri import store_root_of
         from mlcli.serving.virtualenv import serve_in_virtualenv
 
-        trust = trust_for(origin.directory, store_root=_store_root(client))
+        trust = trust_for(origin.directory, store_root=store_root_of(client))
         check_environment_trusted(origin.directory, trust)  # before anything is installed
 
         return serve_in_virtualenv(config, origin, feedback)
     return run_uvicorn(config, client, origin, log)
-
-
-def _store_root(client: MlcliClient) -> Path | None:
-    from mlcli.errors import MlcliError
-
-    try:
-        return client.store.root
-    except MlcliError:  # a model given by path, and no store
-        return None
 
 
 def with_store(config: ServeConfig, client: MlcliClient) -> ServeConfig:
