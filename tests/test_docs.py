@@ -94,3 +94,20 @@ def test_readme_starts_with_the_two_commands_ci_runs() -> None:
     first_block = readme.split("```", 2)[1]
     assert setup in first_block and tests in first_block
     assert setup in ci and tests in ci
+
+
+def test_every_test_the_security_page_names_exists() -> None:
+    """docs/security.md names the test that holds each promise: every file and test it
+    names is there (a test renamed or deleted would leave the page claiming what nothing
+    checks). A bare ```::name``` continues the file named before it."""
+    import re
+
+    page = (DOCS / "security.md").read_text()
+    source, checked = "", 0
+    for file, test in re.findall(r"`(tests/[\w/]+\.py)?(?:::(\w+))?`", page):
+        if file:
+            source = (ROOT / file).read_text()
+        if test:
+            assert f"def {test}(" in source, f"{file or 'the file before'}::{test} is no test"
+            checked += 1
+    assert checked >= 15
