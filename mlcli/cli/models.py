@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from mlcli.cli.notices import warnings_as_notices
 from mlcli.cli.options import (
     AllowPickleOption,
     ExperimentOption,
@@ -63,7 +62,7 @@ def predict(
     kind = content_type or ("csv" if input_.lower().endswith(".csv") else "json")
     body = sys.stdin.read() if input_ == "-" else _read(Path(input_))
     out = Output()
-    with _warnings_to(out):
+    with warnings_as_notices(out):
         result = predict_body(
             model_uri, body, kind, client=get_client(ctx), allow_pickle=allow_pickle
         )
@@ -121,7 +120,7 @@ def evaluate(
 
     out = Output(json_mode=json_, quiet=quiet)
     try:
-        with _warnings_to(out):
+        with warnings_as_notices(out):
             result = evaluate_model(
                 model_uri,
                 data,
@@ -175,17 +174,3 @@ def _read(path: Path) -> str:
         return path.read_text()
     except FileNotFoundError:
         raise NotFoundError(f"no such file: {path}") from None
-
-
-@contextlib.contextmanager
-def _warnings_to(out: Output) -> Iterator[None]:
-    """Show the core's warnings (ignored columns, unknown params) as one-line notices."""
-    import warnings
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UserWarning)
-        try:
-            yield
-        finally:
-            for warning in caught:
-                out.warn(str(warning.message))
