@@ -173,6 +173,16 @@ def _wait_for_a_blocked_lock(pid: int) -> None:
     raise AssertionError(f"process {pid} never waited for a lock")
 
 
+def _wait_until_stopped(pid: int) -> None:
+    """Until process ``pid`` is stopped by a signal (state T in /proc/<pid>/stat)."""
+    for _ in range(12_000):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        if stat[stat.rindex(")") + 2] == "T":
+            return
+        threading.Event().wait(0.01)
+    raise AssertionError(f"process {pid} never stopped")
+
+
 def test_log_batch_with_an_unwritable_value_writes_nothing(
     client: TrackingClient, store_root: Path
 ) -> None:
@@ -260,6 +270,9 @@ def test_a_stopped_writer_holds_no_reader_and_its_batch_is_not_lost(
         writer = subprocess.Popen([sys.executable, str(script), str(store_root), run_id])
         _wait_for_a_blocked_lock(writer.pid)
         os.kill(writer.pid, signal.SIGSTOP)
+        # A stop signal is delivered later: released before the writer is stopped, the
+        # lock could still go to it on its way to stopping.
+        _wait_until_stopped(writer.pid)
     finally:
         os.close(fd)
     try:
