@@ -121,7 +121,12 @@ def test_an_alias_move_is_served_without_a_failed_request(
         versions = [v for v, _ in outcomes]
         # one connection stays with one worker: once it saw version 2, never 1 again
         assert "1" not in versions[versions.index("2") :] if "2" in versions else True
-    assert server.request("GET", "/metadata").json()["model_version"] == 2
+    # a new connection may reach a worker whose watcher has not looked yet: it will
+    wait_for(
+        lambda: server.request("GET", "/metadata").json()["model_version"] == 2,
+        30,
+        "/metadata to name version 2",
+    )
     assert "now serving models:/scale@live version 2 (was version 1)" in server.log()
 
 
