@@ -26,6 +26,9 @@ from typing import Protocol
 _PROC = Path("/proc")
 
 
+_ENDED = frozenset({"Z", "X", "x"})  # /proc/<pid>/stat states: zombie, dead
+
+
 @dataclass(frozen=True)
 class TreeCounters:
     cpu_seconds: float
@@ -57,8 +60,8 @@ class ProcTree:
 
     def read(self) -> TreeCounters | None:
         stats = self._session_stats() if self.session is not None else self._descendant_stats()
-        if self.root not in stats:
-            return None
+        if self.root not in stats or stats[self.root][0] in _ENDED:
+            return None  # an exited root not yet reaped would read as a tree of 0 bytes
         members = self._members(stats)
         cpu_ticks = rss_pages = 0
         read = write = 0
@@ -190,6 +193,8 @@ class PsutilTree:
     def read(self) -> TreeCounters | None:
         psutil = self._psutil
         try:
+            if self.root.status() in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD):
+                return None  # exited, not yet reaped: its tree has ended
             members = [self.root, *self.root.children(recursive=True)]
         except psutil.Error:
             return None

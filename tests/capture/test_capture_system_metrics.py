@@ -114,6 +114,25 @@ def test_the_reader_says_when_the_root_is_gone() -> None:
     assert ProcTree(process.pid).read() is None
 
 
+@linux_only
+@pytest.mark.parametrize("reader", [ProcTree, PsutilTree])
+def test_an_exited_root_not_yet_reaped_is_an_ended_tree(reader) -> None:
+    """Between its exit and its parent's wait, a process is a zombie holding no memory:
+    a sample then would log a final 0 MB, so the tree counts as ended."""
+    if reader is PsutilTree:
+        pytest.importorskip("psutil")
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        stat = Path(f"/proc/{process.pid}/stat")
+        deadline = time.monotonic() + 60
+        while stat.read_text().rsplit(")", 1)[1].split()[0] != "Z":
+            assert time.monotonic() < deadline, "the child never exited"
+            time.sleep(0.02)
+        assert reader(process.pid).read() is None
+    finally:
+        process.wait()
+
+
 def test_psutil_agrees_with_proc(busy_tree: subprocess.Popen[bytes]) -> None:
     pytest.importorskip("psutil")
     started = time.monotonic()
