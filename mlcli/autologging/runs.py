@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from mlcli import system_tags
 from mlcli.store import RunStatus
-
-AUTOLOG_TAG = "mlcli.autologging"
 
 
 @contextmanager
@@ -26,11 +25,11 @@ def autolog_run(flavor: str) -> Iterator[str]:
     active = fluent.active_run()
     fresh = active is None
     if active is None:
-        active = fluent.start_run(tags={AUTOLOG_TAG: flavor})
+        active = fluent.start_run(tags={system_tags.AUTOLOGGING: flavor})
         started.append(active.run_id)
         fresh = not active.attached
-    if not fresh and AUTOLOG_TAG in fluent.get_run(active.run_id).data.tags:
-        active = fluent.start_run(nested=True, tags={AUTOLOG_TAG: flavor})
+    if not fresh and system_tags.AUTOLOGGING in fluent.get_run(active.run_id).data.tags:
+        active = fluent.start_run(nested=True, tags={system_tags.AUTOLOGGING: flavor})
         started.append(active.run_id)
     try:
         yield active.run_id

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from types import FunctionType
 from typing import Any
 
+from mlcli import system_tags
 from mlcli.autologging.patching import OutermostCall, Patches, wrap_method
-from mlcli.autologging.runs import AUTOLOG_TAG, autolog_run
+from mlcli.autologging.runs import autolog_run
 from mlcli.errors import ConflictError, MlcliError
 from mlcli.store.validation import MAX_PARAM_VALUE_LENGTH
 
@@ -223,7 +224,7 @@ def _log_params_and_tags(
             params[validate_key(key, "param key")] = _param_value(value)
         except MlcliError:
             continue
-    tags = {**estimator_tags(estimator), AUTOLOG_TAG: FLAVOR}
+    tags = {**estimator_tags(estimator), system_tags.AUTOLOGGING: FLAVOR}
     client.log_batch(run_id, metrics=[(k, v, 0) for k, v in metrics.items()], tags=tags)
     items = list(params.items())
     for start in range(0, len(items), _PARAMS_PER_BATCH):

@@ -15,7 +15,7 @@ import io
 import math
 from typing import Any
 
-from mlcli.autologging.runs import AUTOLOG_TAG
+from mlcli import system_tags
 from mlcli.store import RunStatus
 from mlcli.store.ownership import this_process
 from mlcli.tracking.client import TrackingClient
@@ -45,7 +45,7 @@ def log_search(
         metrics.append(("best_cv_score", float(best_score), 0))
     client.log_batch(run_id, metrics=metrics, params=params)
     parent = client.get_run(run_id)
-    tags = {**estimator_tags(search.estimator), AUTOLOG_TAG: "sklearn"}
+    tags = {**estimator_tags(search.estimator), system_tags.AUTOLOGGING: "sklearn"}
     for index in best_candidates(results, _rank_key(search, results), max_tuning_runs):
         child = client.create_run(
             experiment_id=parent.info.experiment_id,

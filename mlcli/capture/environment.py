@@ -22,11 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlcli import system_tags
 from mlcli.capture.gpu import GpuSample, describe_gpus
 
 REQUIREMENTS_ARTIFACT = "environment/requirements.txt"
-PYTHON_VERSION_TAG = "mlcli.python.version"
-CAPTURE_ERROR_TAG = "mlcli.environment.captureError"
 #: The package listing, a standalone script of the standard library only: run by the
 #: environment's own ``python``, or imported here for the environment mlcli runs in.
 LISTING_SCRIPT = Path(__file__).with_name("listing.py")
@@ -88,16 +87,16 @@ def environment_from(data: dict[str, Any]) -> PythonEnvironment:
 
 def machine_tags(gpus: list[GpuSample]) -> dict[str, str]:
     """``mlcli.system.*`` tags: CPU count and model, memory, GPU count and models."""
-    tags = {"mlcli.system.cpuCount": str(os.cpu_count() or 0)}
+    tags = {system_tags.SYSTEM_CPU_COUNT: str(os.cpu_count() or 0)}
     model = cpu_model()
     if model:
-        tags["mlcli.system.cpu"] = model
+        tags[system_tags.SYSTEM_CPU] = model
     memory = total_memory_bytes()
     if memory:
-        tags["mlcli.system.memory"] = f"{memory / 1e9:.1f} GB"
-    tags["mlcli.system.gpuCount"] = str(len(gpus))
+        tags[system_tags.SYSTEM_MEMORY] = f"{memory / 1e9:.1f} GB"
+    tags[system_tags.SYSTEM_GPU_COUNT] = str(len(gpus))
     if gpus:
-        tags["mlcli.system.gpu"] = describe_gpus(gpus)
+        tags[system_tags.SYSTEM_GPU] = describe_gpus(gpus)
     return tags
 
 

@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mlcli import system_tags
 from mlcli.capture.environment import (
-    CAPTURE_ERROR_TAG,
-    PYTHON_VERSION_TAG,
     REQUIREMENTS_ARTIFACT,
     PythonEnvironment,
     current_environment,
@@ -174,7 +173,7 @@ class RunCapture:
                 gpus.close()
             tags.update(machine_tags(samples))
             if environment.name == "docker":
-                tags[CAPTURE_ERROR_TAG] = "packages are not listed inside containers"
+                tags[system_tags.CAPTURE_ERROR] = "packages are not listed inside containers"
             elif environment.name == "local":  # mlcli's own environment: no process needed
                 tags.update(self._record(current_environment()))
             else:
@@ -202,16 +201,18 @@ class RunCapture:
                 sink.close()
             if code != 0:
                 lines = err.read_text(errors="replace").strip().splitlines() or ["no output"]
-                return {CAPTURE_ERROR_TAG: f"listing the packages failed: {lines[-1][:500]}"}
+                return {
+                    system_tags.CAPTURE_ERROR: f"listing the packages failed: {lines[-1][:500]}"
+                }
             try:
                 listed = parse_freeze_output(out.read_text(errors="replace"))
             except (ValueError, KeyError, TypeError) as exc:
-                return {CAPTURE_ERROR_TAG: f"could not read the package listing: {exc}"}
+                return {system_tags.CAPTURE_ERROR: f"could not read the package listing: {exc}"}
         return self._record(listed)
 
     def _record(self, listed: PythonEnvironment) -> dict[str, str]:
         self.client.log_text(self.run_id, listed.requirements_text(), REQUIREMENTS_ARTIFACT)
-        return {PYTHON_VERSION_TAG: listed.python_version}
+        return {system_tags.PYTHON_VERSION: listed.python_version}
 
 
 def scalars_of_output(text: str, options: CaptureOptions, project_dir: Path | None) -> list[Scalar]:

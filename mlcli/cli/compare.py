@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from mlcli import system_tags
 from mlcli.cli.options import (
     ExperimentOption,
     FilterOption,
@@ -306,7 +307,7 @@ def render_diff(out: Output, result: RunDiff) -> None:
     from mlcli.compare.formats import SHORT_COMMIT, SHORT_ID
 
     for label, run in (("A", result.run_a), ("B", result.run_b)):
-        commit = run.data.tags.get("mlcli.source.git.commit")
+        commit = run.data.tags.get(system_tags.GIT_COMMIT)
         at = f"  (commit {commit[:SHORT_COMMIT]})" if commit else ""
         out.line(f"Run {label}  {run.run_id[:SHORT_ID]}  {run.info.run_name}{at}")
     _mapping_section(out, "Params", result.params)

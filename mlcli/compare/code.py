@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlcli.compare.columns import GIT_COMMIT_TAG
+from mlcli import system_tags
 from mlcli.store.locate import git_toplevel
 
-SOURCE_NAME_TAG = "mlcli.source.name"
 # The artifact ``mlcli run`` records when the work tree had uncommitted changes
 # (mlcli/projects/lineage.py: DIFF_ARTIFACT).
 UNCOMMITTED_DIFF = "source/uncommitted.diff"
@@ -101,14 +100,14 @@ def diff_code(
     cwd: Path,
     repository: Path | None = None,
 ) -> CodeDiff:
-    commit_a, commit_b = tags_a.get(GIT_COMMIT_TAG), tags_b.get(GIT_COMMIT_TAG)
+    commit_a, commit_b = tags_a.get(system_tags.GIT_COMMIT), tags_b.get(system_tags.GIT_COMMIT)
     uncommitted = {
         "uncommitted_a": read_uncommitted(artifacts_a),
         "uncommitted_b": read_uncommitted(artifacts_b),
     }
     if not commit_a or not commit_b:
         which = "neither run" if not commit_a and not commit_b else "only one run"
-        note = f"{which} recorded a git commit (tag {GIT_COMMIT_TAG})"
+        note = f"{which} recorded a git commit (tag {system_tags.GIT_COMMIT})"
         return CodeDiff(commit_a, commit_b, note=note, **uncommitted)
     candidates = _candidate_repositories(cwd, repository, (tags_a, tags_b))
     try:
@@ -168,7 +167,7 @@ def _candidate_repositories(
         starts.append(named)
     starts.append(cwd)
     for tags in tag_sets:
-        source = tags.get(SOURCE_NAME_TAG)
+        source = tags.get(system_tags.SOURCE_NAME)
         if source and os.path.isabs(source) and os.path.exists(source):
             path = Path(source)
             starts.append(path if path.is_dir() else path.parent)

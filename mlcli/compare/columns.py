@@ -16,7 +16,6 @@ from mlcli.errors import InvalidInputError
 from mlcli.store import Run
 
 ColumnKind = Literal["info", "param", "metric", "tag"]
-GIT_COMMIT_TAG = "mlcli.source.git.commit"
 
 IDENTITY = ("run_id", "run_name")
 INFO = ("status", "start_time", "duration_ms", "git_commit")

@@ -11,15 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from mlcli import system_tags
 from mlcli.compare.code import CodeDiff, diff_code
-from mlcli.compare.columns import GIT_COMMIT_TAG
 from mlcli.compare.direction import Directions
 from mlcli.compare.packages import read_packages
 from mlcli.store import Run
 from mlcli.store.entities import json_number
 from mlcli.tracking import TrackingClient
 
-SYSTEM_TAG_PREFIX = "mlcli."
 Status = Literal["added", "removed", "changed", "unchanged"]
 
 
@@ -181,8 +180,8 @@ def diff_runs(
 
 
 def _split_tags(tags: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
-    user = {k: v for k, v in tags.items() if not k.startswith(SYSTEM_TAG_PREFIX)}
-    system = {k: v for k, v in tags.items() if k.startswith(SYSTEM_TAG_PREFIX)}
+    user = {k: v for k, v in tags.items() if not k.startswith(system_tags.PREFIX)}
+    system = {k: v for k, v in tags.items() if k.startswith(system_tags.PREFIX)}
     return user, system
 
 
@@ -191,7 +190,7 @@ def _run_summary(run: Run) -> dict[str, Any]:
         "run_id": run.info.run_id,
         "run_name": run.info.run_name,
         "experiment_id": run.info.experiment_id,
-        "git_commit": run.data.tags.get(GIT_COMMIT_TAG),
+        "git_commit": run.data.tags.get(system_tags.GIT_COMMIT),
     }
 
 

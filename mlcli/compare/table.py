@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlcli.compare.columns import GIT_COMMIT_TAG, IDENTITY, Column, choose_columns
+from mlcli import system_tags
+from mlcli.compare.columns import IDENTITY, Column, choose_columns
 from mlcli.compare.direction import Directions
 from mlcli.store import Run
 from mlcli.store.entities import json_number
@@ -74,7 +75,7 @@ def cell_value(run: Run, column: Column) -> Value:
     if column.name == "duration_ms":
         return None if info.end_time is None else info.end_time - info.start_time
     if column.name == "git_commit":
-        return run.data.tags.get(GIT_COMMIT_TAG)
+        return run.data.tags.get(system_tags.GIT_COMMIT)
     value: Value = getattr(info, column.name)
     return value
 

@@ -22,11 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlcli import system_tags
 from mlcli.client import MlcliClient
 from mlcli.errors import InvalidInputError, MlcliError, NotFoundError
 from mlcli.mlflow_import.records import MlflowSource, SourceModel, SourceRun, SourceVersion
 from mlcli.registry.entities import Stage
-from mlcli.server.tags import PARENT_RUN_ID, RUN_NAME, USER, tags_to_store
+from mlcli.server.tags import tags_to_store
 from mlcli.store import LifecycleStage, RunStatus, ViewType
 from mlcli.store.logged_models import LoggedModelFiles
 from mlcli.store.validation import (
@@ -37,8 +38,6 @@ from mlcli.store.validation import (
     validate_tag_value,
 )
 
-INCOMPLETE_TAG = "mlcli.import.incomplete"
-SOURCE_TAG = "mlcli.import.source"
 _METRIC_CHUNK = 10_000
 
 Progress = Callable[[int, int], None]
@@ -142,7 +141,7 @@ class Importer:
             return
         runs = self.store.runs
         if runs.exists(run_id):
-            if INCOMPLETE_TAG not in runs.read_tags(run_id):
+            if system_tags.IMPORT_INCOMPLETE not in runs.read_tags(run_id):
                 self.report.runs_skipped += 1
                 return
             runs.purge(run_id)  # an interrupted import of this run: start it again
@@ -159,21 +158,25 @@ class Importer:
         self, run: SourceRun, run_id: str, experiment_id: str, models: list[Any]
     ) -> None:
         raw_tags = tags_to_store(run.tags)
-        name = self._run_name(run.name or raw_tags.get(RUN_NAME) or "", run_id)
-        tags = _clean_tags({**raw_tags, RUN_NAME: name})
+        name = self._run_name(run.name or raw_tags.get(system_tags.RUN_NAME) or "", run_id)
+        tags = _clean_tags({**raw_tags, system_tags.RUN_NAME: name})
         params = {
             validate_key(k, "param key"): validate_param_value(k, v) for k, v in run.params.items()
         }
         metrics = self.source.metrics(run)
         for metric in metrics:
             validate_key(metric.key, "metric key")
-        parent = tags.get(PARENT_RUN_ID) or None
+        parent = tags.get(system_tags.PARENT_RUN_ID) or None
         runs = self.store.runs
         runs.create(
             experiment_id=experiment_id,
             run_name=name,
-            user_id=run.user_id or tags.get(USER) or "unknown",
-            tags={**tags, INCOMPLETE_TAG: "true", SOURCE_TAG: self.source.label},
+            user_id=run.user_id or tags.get(system_tags.USER) or "unknown",
+            tags={
+                **tags,
+                system_tags.IMPORT_INCOMPLETE: "true",
+                system_tags.IMPORT_SOURCE: self.source.label,
+            },
             parent_run_id=parent.lower() if parent else None,
             start_time=run.start_time,
             run_id=run_id,
@@ -197,7 +200,7 @@ class Importer:
             if run.lifecycle_stage == LifecycleStage.DELETED
             else None,
         )
-        runs.set_tags(run_id, {INCOMPLETE_TAG: None})
+        runs.set_tags(run_id, {system_tags.IMPORT_INCOMPLETE: None})
 
     def _run_name(self, name: str, run_id: str) -> str:
         """MLflow lets a run's name hold a newline, which would forge rows of mlcli's run
@@ -275,7 +278,7 @@ class Importer:
             return
         commit = None
         if run_id and self.store.runs.exists(run_id):
-            commit = self.store.runs.read_tags(run_id).get("mlcli.source.git.commit")
+            commit = self.store.runs.read_tags(run_id).get(system_tags.GIT_COMMIT)
         created = registry.create_version(
             name,
             files,

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlcli import system_tags
 from mlcli.errors import ConflictError, InvalidInputError
 from mlcli.models.mlmodel import Model
 from mlcli.models.registry_link import RegistryLink, registry_link
@@ -28,8 +29,6 @@ from mlcli.store.validation import MAX_TAG_VALUE_LENGTH
 
 if TYPE_CHECKING:
     from mlcli.tracking import TrackingClient
-
-HISTORY_TAG = "mlcli.log-model.history"
 
 
 @dataclass(frozen=True)
@@ -152,7 +151,7 @@ def _save_in_place(
 def _append_history(client: TrackingClient, run_id: str, mlmodel: Model) -> None:
     """Add the model to the run's history tag, dropping the oldest entries if the tag
     would outgrow the tag value limit."""
-    raw = client.get_run(run_id).data.tags.get(HISTORY_TAG)
+    raw = client.get_run(run_id).data.tags.get(system_tags.LOG_MODEL_HISTORY)
     try:
         history = json.loads(raw) if raw else []
     except ValueError:
@@ -171,4 +170,4 @@ def _append_history(client: TrackingClient, run_id: str, mlmodel: Model) -> None
         history = history[1:]
         text = json.dumps(history)
     if len(text) <= MAX_TAG_VALUE_LENGTH:
-        client.set_tag(run_id, HISTORY_TAG, text)
+        client.set_tag(run_id, system_tags.LOG_MODEL_HISTORY, text)

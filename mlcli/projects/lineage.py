@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from mlcli import system_tags
 from mlcli.store.locate import git_toplevel
 
 _log = logging.getLogger("mlcli")
@@ -37,13 +38,13 @@ class GitLineage:
 
     def tags(self) -> dict[str, str]:
         """The ``mlcli.source.git.*`` tags (absent values are left out)."""
-        tags = {"mlcli.source.git.dirty": "true" if self.dirty else "false"}
+        tags = {system_tags.GIT_DIRTY: "true" if self.dirty else "false"}
         if self.commit:
-            tags["mlcli.source.git.commit"] = self.commit
+            tags[system_tags.GIT_COMMIT] = self.commit
         if self.branch:
-            tags["mlcli.source.git.branch"] = self.branch
+            tags[system_tags.GIT_BRANCH] = self.branch
         if self.repo_url:
-            tags["mlcli.source.git.repoURL"] = self.repo_url
+            tags[system_tags.GIT_REPO_URL] = self.repo_url
         return tags
 
     def uncommitted_changes(self) -> str | None:

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import IO
 
+from mlcli import system_tags
 from mlcli.capture.run_capture import CaptureOptions, CapturePlan, RunCapture, plan_capture
 from mlcli.errors import MlcliError, NotFoundError
 from mlcli.projects import mlflow_compat
@@ -50,7 +51,6 @@ from mlcli.tracking.client import TrackingClient
 
 STDOUT_LOG = "logs/stdout.txt"
 STDERR_LOG = "logs/stderr.txt"
-FAILURE_TAG = "mlcli.project.failureReason"
 
 
 @dataclass(frozen=True)
@@ -216,7 +216,7 @@ class _Launch:
             self.command = render_command(
                 plan.entry_point.command, plan.parameters, environment.map_path
             )
-            tags = {**environment.tags, "mlcli.project.command": self.command}
+            tags = {**environment.tags, system_tags.PROJECT_COMMAND: self.command}
             client.log_batch(run_id, tags=tags)
             capture.start_environment(environment, plan.project.directory, context)
             with mlflow_compat.attached(plan.request.mlflow_compat, plan.project, context) as ctx:
@@ -257,9 +257,9 @@ class _Launch:
     def _end(self, run_id: str, status: str, code: int | None, reason: str | None) -> None:
         tags = {}
         if code is not None:
-            tags["mlcli.project.exitCode"] = str(code)
+            tags[system_tags.PROJECT_EXIT_CODE] = str(code)
         if reason:
-            tags[FAILURE_TAG] = reason[:8000]
+            tags[system_tags.PROJECT_FAILURE_REASON] = reason[:8000]
         if tags:
             self.client.log_batch(run_id, tags=tags)
         self.client.set_terminated(run_id, status)
@@ -271,17 +271,17 @@ class _Launch:
 def project_tags(plan: RunPlan) -> dict[str, str]:
     """The tags of a run of ``plan``: source, entry point, environment, host, lineage."""
     tags = {
-        "mlcli.source.type": "PROJECT",
-        "mlcli.source.name": plan.source.name,
-        "mlcli.project.entryPoint": plan.entry_point.name,
-        "mlcli.project.env": plan.env_manager.name,
-        "mlcli.host": socket.gethostname(),
-        "mlcli.platform": platform.platform(),
+        system_tags.SOURCE_TYPE: "PROJECT",
+        system_tags.SOURCE_NAME: plan.source.name,
+        system_tags.PROJECT_ENTRY_POINT: plan.entry_point.name,
+        system_tags.PROJECT_ENV: plan.env_manager.name,
+        system_tags.HOST: socket.gethostname(),
+        system_tags.PLATFORM: platform.platform(),
     }
     if plan.project.name:
-        tags["mlcli.project.name"] = plan.project.name
+        tags[system_tags.PROJECT_NAME] = plan.project.name
     if plan.request.version:
-        tags["mlcli.project.version"] = plan.request.version
+        tags[system_tags.PROJECT_VERSION] = plan.request.version
     if plan.lineage is not None:
         tags.update(plan.lineage.tags())
     return tags

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from mlcli import system_tags
 from mlcli.registry.entities import ModelVersion
 from mlcli.registry.names import validate_model_name
 
 if TYPE_CHECKING:
     from mlcli.client import MlcliClient
-
-GIT_COMMIT_TAG = "mlcli.source.git.commit"
 
 
 def register_model(
@@ -35,7 +34,7 @@ def register_model(
     else:
         source = str(resolved.uri)
     run_id = resolved.run_id
-    commit = client.get_run(run_id).data.tags.get(GIT_COMMIT_TAG) if run_id else None
+    commit = client.get_run(run_id).data.tags.get(system_tags.GIT_COMMIT) if run_id else None
     return client.registry(create=True).create_version(
         name, resolved.directory, source, run_id, commit, description, tags
     )

@@ -14,14 +14,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
+from mlcli import system_tags
 from mlcli.search.nodes import And, Compare, Field, Node, Not, Or, OrderKey
 
-MLFLOW_PREFIX = "mlflow."
-MLCLI_PREFIX = "mlcli."
-
-RUN_NAME = "mlcli.runName"
-USER = "mlcli.user"
-PARENT_RUN_ID = "mlcli.parentRunId"
+MLFLOW_PREFIX = system_tags.MLFLOW_PREFIX
+MLCLI_PREFIX = system_tags.PREFIX
 
 
 def to_store(key: str) -> str:

@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlcli import system_tags
 from mlcli.models.uri import RegistryModelUri, parse_model_uri, resolve_model_uri
 
 if TYPE_CHECKING:
     from mlcli.client import MlcliClient
     from mlcli.registry import ModelVersion
-
-GIT_COMMIT_TAG = "mlcli.source.git.commit"
 
 
 @dataclass(frozen=True)
@@ -98,6 +97,6 @@ def _run_commit(client: MlcliClient, run_id: str | None) -> str | None:
     if run_id is None:
         return None
     try:
-        return client.get_run(run_id).data.tags.get(GIT_COMMIT_TAG)
+        return client.get_run(run_id).data.tags.get(system_tags.GIT_COMMIT)
     except MlcliError:  # the run was deleted or lives in another store
         return None

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from mlcli import system_tags
 from mlcli.errors import MlcliError
 from mlcli.store.changes import ChangeJournal
 from mlcli.store.entities import RunStatus
@@ -34,7 +35,6 @@ from mlcli.store.lock import FileLock
 from mlcli.store.records import key_value_line
 
 OWNER_FIELD = "owner"
-END_REASON_TAG = "mlcli.endReason"
 _PROC = Path("/proc")
 
 
@@ -137,7 +137,9 @@ def end_if_orphaned(layout: StoreLayout, run_id: str) -> bool:
                 return False
             end_time = _last_write_ms(layout, run_id, doc)
             reason = f"{owner.describe()} exited without ending the run"
-            append_bytes(layout.tags_log(run_id), key_value_line(END_REASON_TAG, reason).encode())
+            append_bytes(
+                layout.tags_log(run_id), key_value_line(system_tags.END_REASON, reason).encode()
+            )
             doc.update(status=RunStatus.FAILED, end_time=end_time)
             write_json_atomic(layout.run_doc(run_id), doc)
         ChangeJournal(layout.changes_log).note(run_id)  # as every write to a run does

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from mlcli import system_tags
 from mlcli.clock import now_ms
 from mlcli.errors import ConflictError, InvalidInputError, NotFoundError, StoreError
 from mlcli.store.batches import (
@@ -47,10 +48,6 @@ from mlcli.store.records import (
     metric_line,
 )
 from mlcli.store.validation import validate_run_id, validate_run_id_prefix, validate_run_name
-
-RUN_NAME_TAG = "mlcli.runName"
-PARENT_RUN_TAG = "mlcli.parentRunId"
-USER_TAG = "mlcli.user"
 
 
 class RunFiles:
@@ -126,10 +123,10 @@ class RunFiles:
             if owner is not None:
                 doc[OWNER_FIELD] = owner.to_doc()
             write_json_atomic(staging / RUN_DOC, doc)
-            all_tags = {RUN_NAME_TAG: run_name, USER_TAG: user_id, **tags}
-            all_tags[RUN_NAME_TAG] = run_name  # the run's name, whatever the tags said
+            all_tags = {system_tags.RUN_NAME: run_name, system_tags.USER: user_id, **tags}
+            all_tags[system_tags.RUN_NAME] = run_name  # the run's name, whatever the tags said
             if parent_run_id:
-                all_tags[PARENT_RUN_TAG] = parent_run_id
+                all_tags[system_tags.PARENT_RUN_ID] = parent_run_id
             lines = "".join(key_value_line(k, v) for k, v in all_tags.items())
             append_bytes(staging / TAGS_LOG, lines.encode())
             (staging / ARTIFACTS_DIR).mkdir()
@@ -213,7 +210,7 @@ class RunFiles:
         the run's lock, from the first line to the commit line.
         """
         params, tags, metrics = params or {}, tags or {}, metrics or []
-        name = tags.get(RUN_NAME_TAG)
+        name = tags.get(system_tags.RUN_NAME)
         if name is not None:
             validate_run_name(name)
         with FileLock(self.layout.run_lock(run_id)):

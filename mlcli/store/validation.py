@@ -12,6 +12,7 @@ import numbers
 import posixpath
 import re
 
+from mlcli import system_tags
 from mlcli.errors import InvalidInputError
 
 MAX_KEY_LENGTH = 250
@@ -21,7 +22,7 @@ MAX_EXPERIMENT_NAME_LENGTH = 500
 MAX_EXPERIMENT_TAG_VALUE_LENGTH = 20000
 MAX_RUN_NAME_LENGTH = 500
 MAX_BATCH_ITEMS = 1000
-RUN_NAME_TAGS = ("mlcli.runName", "mlflow.runName")
+RUN_NAME_TAGS = (system_tags.RUN_NAME, system_tags.MLFLOW_NAMES[system_tags.RUN_NAME])
 
 # fullmatch, never ``$``: ``$`` also matches before a final newline ("k\n" would pass).
 _KEY_PATTERN = re.compile(r"[/\w.\- :]*")

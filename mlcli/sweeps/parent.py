@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mlcli import system_tags
 from mlcli.compare import NoRunError, best_run
-from mlcli.projects.runner import FAILURE_TAG, project_tags
+from mlcli.projects.runner import project_tags
 from mlcli.search import And, Compare, Field, Node
 from mlcli.store import Run, RunStatus
 from mlcli.sweeps.objective import Objective
@@ -27,7 +28,6 @@ from mlcli.sweeps.tags import (
     DIRECTION_TAG,
     OBJECTIVE_TAG,
     PARALLEL_TAG,
-    PARENT_RUN_TAG,
     SAMPLER_TAG,
     SEED_TAG,
     SPEC_TAG,
@@ -62,7 +62,7 @@ def parent_tags(plan: SweepPlan) -> dict[str, str]:
 
 def children_filter(parent_id: str, *extra: Node) -> str:
     """A filter matching the runs whose parent is ``parent_id`` (and ``extra``)."""
-    node: Node = Compare(Field("tag", PARENT_RUN_TAG), "=", parent_id)
+    node: Node = Compare(Field("tag", system_tags.PARENT_RUN_ID), "=", parent_id)
     return str(And((node, *extra)) if extra else node)
 
 
@@ -102,7 +102,7 @@ def end_stragglers(client: TrackingClient, parent_id: str, status: str) -> list[
     ended = []
     for run in client.search_runs(None, children_filter(parent_id, running)):
         reason = "the trial's mlcli run ended before it could end its run; the sweep ended it"
-        client.log_batch(run.run_id, tags={FAILURE_TAG: reason})
+        client.log_batch(run.run_id, tags={system_tags.PROJECT_FAILURE_REASON: reason})
         client.set_terminated(run.run_id, status)
         ended.append(run.run_id)
     return ended

@@ -17,10 +17,11 @@ import queue
 from dataclasses import dataclass, replace
 from typing import IO, Any
 
+from mlcli import system_tags
 from mlcli.errors import MlcliError
 from mlcli.projects.execution import Interruptions, RunInterrupted, exit_code_for_signal
 from mlcli.projects.feedback import Feedback, SilentFeedback
-from mlcli.projects.runner import FAILURE_TAG, RunPlan, parent_run_id, run_experiment_id
+from mlcli.projects.runner import RunPlan, parent_run_id, run_experiment_id
 from mlcli.store import Run, RunStatus
 from mlcli.store.entities import json_number
 from mlcli.store.ownership import this_process
@@ -276,7 +277,7 @@ class _Sweep:
         """After an error: trial runs left RUNNING and the parent end FAILED."""
         parent_id = self.parent.run_id
         end_stragglers(self.client, parent_id, RunStatus.FAILED)
-        self.client.log_batch(parent_id, tags={FAILURE_TAG: reason[:8000]})
+        self.client.log_batch(parent_id, tags={system_tags.PROJECT_FAILURE_REASON: reason[:8000]})
         self.client.set_terminated(parent_id, RunStatus.FAILED)
         self.feedback.info(f"Sweep {parent_id} FAILED")
 

@@ -10,19 +10,19 @@ store, as for every child run).
 
 from __future__ import annotations
 
-from mlcli.store.runs import PARENT_RUN_TAG
+from mlcli import system_tags
 
-SAMPLER_TAG = "mlcli.sweep.sampler"
-SPEC_TAG = "mlcli.sweep.spec"
-SEED_TAG = "mlcli.sweep.seed"
-TRIALS_TAG = "mlcli.sweep.trials"
-PARALLEL_TAG = "mlcli.sweep.parallel"
-OBJECTIVE_TAG = "mlcli.sweep.objective"
-DIRECTION_TAG = "mlcli.sweep.direction"
+SAMPLER_TAG = system_tags.SWEEP_SAMPLER
+SPEC_TAG = system_tags.SWEEP_SPEC
+SEED_TAG = system_tags.SWEEP_SEED
+TRIALS_TAG = system_tags.SWEEP_TRIALS
+PARALLEL_TAG = system_tags.SWEEP_PARALLEL
+OBJECTIVE_TAG = system_tags.SWEEP_OBJECTIVE
+DIRECTION_TAG = system_tags.SWEEP_DIRECTION
 BEST_RUN_TAG = "best_run_id"
-BEST_RUN_SYSTEM_TAG = "mlcli.sweep.bestRunId"
-BEST_TRIAL_TAG = "mlcli.sweep.bestTrial"
-TRIAL_TAG = "mlcli.sweep.trial"
+BEST_RUN_SYSTEM_TAG = system_tags.SWEEP_BEST_RUN_ID
+BEST_TRIAL_TAG = system_tags.SWEEP_BEST_TRIAL
+TRIAL_TAG = system_tags.SWEEP_TRIAL
 TRIALS_ARTIFACT = "sweep/trials.json"
 
 __all__ = [
@@ -32,7 +32,6 @@ __all__ = [
     "DIRECTION_TAG",
     "OBJECTIVE_TAG",
     "PARALLEL_TAG",
-    "PARENT_RUN_TAG",
     "SAMPLER_TAG",
     "SEED_TAG",
     "SPEC_TAG",

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from mlcli import system_tags
 from mlcli.clock import now_ms
 from mlcli.errors import ConflictError, InvalidInputError, NotFoundError
 from mlcli.store import (
@@ -135,7 +136,7 @@ class TrackingClient:
                 f"experiment {experiment.name!r} is deleted; restore it before adding runs"
             )
         tags = dict(tags or {})
-        name = run_name or tags.get("mlcli.runName") or generate_run_name()
+        name = run_name or tags.get(system_tags.RUN_NAME) or generate_run_name()
         validate_run_name(name)
         clean_tags = _validated_tags(tags)
         if parent_run_id is not None:
@@ -179,7 +180,7 @@ class TrackingClient:
             self.store.runs.set_status(run_id, status.upper())
         if name is not None:
             validate_run_name(name)
-            self.store.runs.set_tags(run_id, {"mlcli.runName": name})
+            self.store.runs.set_tags(run_id, {system_tags.RUN_NAME: name})
         return self.get_run(run_id)
 
     def delete_run(self, run_id: str) -> None:

@@ -6,6 +6,8 @@ import getpass
 import os
 import sys
 
+from mlcli import system_tags
+
 
 def current_user() -> str:
     try:
@@ -17,7 +19,7 @@ def current_user() -> str:
 def script_source_tags() -> dict[str, str]:
     """``mlcli.source.name``/``.type`` for a run started from a Python process."""
     script = sys.argv[0] if sys.argv and sys.argv[0] else ""
-    tags = {"mlcli.source.type": "LOCAL"}
+    tags = {system_tags.SOURCE_TYPE: "LOCAL"}
     if script and script not in ("-c", "-m"):
-        tags["mlcli.source.name"] = os.path.abspath(script)
+        tags[system_tags.SOURCE_NAME] = os.path.abspath(script)
     return tags

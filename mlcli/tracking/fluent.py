@@ -24,6 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from mlcli import system_tags
 from mlcli.clock import now_ms
 from mlcli.errors import InvalidInputError
 from mlcli.store import Experiment, FileInfo, Metric, Run, RunInfo, RunStatus, ViewType
@@ -151,7 +152,7 @@ class _Session:
         parent = self.stack[-1].run_id if self.stack else None
         all_tags = {**script_source_tags(), **(tags or {})}
         if description:
-            all_tags["mlcli.note.content"] = description
+            all_tags[system_tags.NOTE_CONTENT] = description
         run = client.create_run(
             experiment_id=self.resolve_experiment(client, experiment, experiment_id),
             run_name=run_name,

@@ -8,9 +8,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from mlcli import system_tags
 from mlcli.compare.code import UNCOMMITTED_DIFF
 from mlcli.errors import MlcliError
-from mlcli.models.log import HISTORY_TAG
 from mlcli.models.mlmodel import MLMODEL_FILE
 from mlcli.models.signature import ColSpec, TensorSpec
 from mlcli.store import Run
@@ -18,8 +18,6 @@ from mlcli.store.artifacts import ArtifactRepository, normalize_artifact_path
 from mlcli.store.entities import json_number
 from mlcli.tracking import TrackingClient
 
-GIT_TAG_PREFIX = "mlcli.source.git."
-SYSTEM_TAG_PREFIX = "mlcli."
 MAX_DIFF_BYTES = 512 * 1024
 # How much of an artifact tree is searched for MLmodel files (a run may hold many files).
 MODEL_SEARCH_DEPTH = 3
@@ -56,8 +54,8 @@ def run_detail(client: TrackingClient, run_ref: str) -> dict[str, Any]:
             }
             for m in sorted(run.data.latest_metrics.values(), key=lambda m: m.key)
         ],
-        "tags": {k: v for k, v in sorted(tags.items()) if not k.startswith(SYSTEM_TAG_PREFIX)},
-        "system_tags": {k: v for k, v in sorted(tags.items()) if k.startswith(SYSTEM_TAG_PREFIX)},
+        "tags": {k: v for k, v in sorted(tags.items()) if not k.startswith(system_tags.PREFIX)},
+        "system_tags": {k: v for k, v in sorted(tags.items()) if k.startswith(system_tags.PREFIX)},
         "lineage": lineage(run, artifacts),
         "models": logged_models(run, artifacts),
     }
@@ -67,7 +65,9 @@ def lineage(run: Run, artifacts: ArtifactRepository) -> dict[str, Any] | None:
     """The ``mlcli.source.git.*`` tags and the recorded uncommitted diff; None without."""
     tags = run.data.tags
     git = {
-        k.removeprefix(GIT_TAG_PREFIX): v for k, v in tags.items() if k.startswith(GIT_TAG_PREFIX)
+        k.removeprefix(system_tags.GIT_PREFIX): v
+        for k, v in tags.items()
+        if k.startswith(system_tags.GIT_PREFIX)
     }
     diff_file = artifacts.root / UNCOMMITTED_DIFF
     if not git and not diff_file.is_file():
@@ -86,7 +86,7 @@ def lineage(run: Run, artifacts: ArtifactRepository) -> dict[str, Any] | None:
         "branch": git.get("branch"),
         "repo_url": git.get("repoURL"),
         "dirty": git.get("dirty") == "true" if "dirty" in git else None,
-        "source_name": tags.get("mlcli.source.name"),
+        "source_name": tags.get(system_tags.SOURCE_NAME),
         "diff": diff,
     }
 
@@ -94,7 +94,7 @@ def lineage(run: Run, artifacts: ArtifactRepository) -> dict[str, Any] | None:
 def logged_models(run: Run, artifacts: ArtifactRepository) -> list[dict[str, Any]]:
     """Model directories among the artifacts: those the run's ``mlcli.log-model.history``
     names, and any other directory holding an ``MLmodel`` file near the top."""
-    paths = dict.fromkeys(_history_paths(run.data.tags.get(HISTORY_TAG)))
+    paths = dict.fromkeys(_history_paths(run.data.tags.get(system_tags.LOG_MODEL_HISTORY)))
     paths.update(dict.fromkeys(_model_directories(artifacts.root)))
     models = []
     for path in paths:

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mlcli.compare.columns import GIT_COMMIT_TAG
+from mlcli import system_tags
 from mlcli.errors import InvalidInputError
 from mlcli.store import Run
 from mlcli.store.entities import json_number
@@ -39,7 +39,7 @@ _ORDER_KEYS = {
     "start_time": "attributes.start_time",
     "duration": "attributes.duration",
     "user_id": "attributes.user_id",
-    "git_commit": f"tags.`{GIT_COMMIT_TAG}`",
+    "git_commit": f"tags.`{system_tags.GIT_COMMIT}`",
 }
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\Z")
 
@@ -164,7 +164,7 @@ def cell(run: Run, key: str) -> str | int | float | None:
     if key == "duration":
         return None if info.end_time is None else info.end_time - info.start_time
     if key == "git_commit":
-        return data.tags.get(GIT_COMMIT_TAG)
+        return data.tags.get(system_tags.GIT_COMMIT)
     if key in ("run_id", "run_name", "status", "start_time", "user_id"):
         value: str | int = getattr(info, key)
         return value

@@ -10,10 +10,10 @@ import pytest
 
 import mlcli
 import mlcli.sklearn
+from mlcli import system_tags
 from mlcli.errors import ConflictError, InvalidInputError
 from mlcli.models import Model, load_model
 from mlcli.models.errors import UntrustedModelError
-from mlcli.models.log import HISTORY_TAG
 
 np = pytest.importorskip("numpy")
 
@@ -101,7 +101,7 @@ def test_the_model_directory_matches_mlflows_layout(
 def test_each_logged_model_is_recorded_on_the_run(run_id: str, iris_classifier: Any) -> None:
     first = mlcli.sklearn.log_model(iris_classifier, "a")
     mlcli.sklearn.log_model(iris_classifier, "b", serialization_format="cloudpickle")
-    history = json.loads(mlcli.get_run(run_id).data.tags[HISTORY_TAG])
+    history = json.loads(mlcli.get_run(run_id).data.tags[system_tags.LOG_MODEL_HISTORY])
     assert [entry["artifact_path"] for entry in history] == ["a", "b"]
     assert history[0]["model_uuid"] == first.model_uuid
     assert history[0]["run_id"] == run_id

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from trackingserver import HERE
 
+from mlcli import system_tags
 from mlcli.client import MlcliClient
-from mlcli.mlflow_import.importer import INCOMPLETE_TAG, SOURCE_TAG
 
 pytestmark = [pytest.mark.slow, pytest.mark.mlflow]
 pytest.importorskip("mlflow")
@@ -68,7 +68,7 @@ def test_runs_histories_and_artifacts_are_reproduced(
         assert run.info.lifecycle_stage == want["lifecycle_stage"]
         assert run.data.params == want["params"]
         mapped = {k.replace("mlflow.", "mlcli.", 1): v for k, v in want["tags"].items()}
-        assert {k: v for k, v in run.data.tags.items() if k != SOURCE_TAG} == mapped
+        assert {k: v for k, v in run.data.tags.items() if k != system_tags.IMPORT_SOURCE} == mapped
         for key, points in want["history"].items():
             history = client.get_metric_history(run_id, key)
             got = sorted({(m.step, repr(m.value), m.timestamp) for m in history})
@@ -131,12 +131,14 @@ def test_an_interrupted_run_import_is_done_again(
     _import(cli, store, location)
     client = MlcliClient(store)
     parent = expected["parent"]
-    client.store.runs.set_tags(parent, {INCOMPLETE_TAG: "true"})  # as if cut off half-way
+    client.store.runs.set_tags(
+        parent, {system_tags.IMPORT_INCOMPLETE: "true"}
+    )  # as if cut off half-way
     client.store.runs.append_metrics(parent, [])
     again = _import(cli, store, location)
     assert again["runs_imported"] == 1
     run = client.get_run(parent)
-    assert INCOMPLETE_TAG not in run.data.tags
+    assert system_tags.IMPORT_INCOMPLETE not in run.data.tags
     assert len(client.get_metric_history(parent, "loss")) == 5
 
 

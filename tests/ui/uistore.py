@@ -12,8 +12,8 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mlcli import system_tags
 from mlcli.client import MlcliClient
-from mlcli.models.log import HISTORY_TAG
 from mlcli.models.mlmodel import Model
 from mlcli.models.signature import ColSpec, ModelSignature, Schema
 
@@ -115,7 +115,7 @@ def _add_model(client: MlcliClient, run_id: str, work: Path) -> None:
     (directory / "weights.bin").write_bytes(b"\x00\x01\x02")
     client.log_artifacts(run_id, directory, "model")
     entry = {"run_id": run_id, "artifact_path": "model", "flavors": {"python_function": {}}}
-    client.set_tag(run_id, HISTORY_TAG, json.dumps([entry]))
+    client.set_tag(run_id, system_tags.LOG_MODEL_HISTORY, json.dumps([entry]))
 
 
 def _add_hostile_run(client: MlcliClient, experiment_id: str, work: Path) -> str:

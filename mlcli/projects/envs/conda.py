@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlcli import system_tags
 from mlcli.errors import EnvironmentFailure, InvalidInputError
 from mlcli.projects.cache import digest, env_root
 from mlcli.projects.envs.base import Environment, EnvManager, shell
@@ -82,9 +83,9 @@ class CondaEnvManager(EnvManager):
             prefix=prefix,
             shims=host_shims(),
             tags={
-                "mlcli.project.envPath": str(prefix),
-                "mlcli.project.envCached": "true" if cached else "false",
-                "mlcli.project.condaExe": executable,
+                system_tags.PROJECT_ENV_PATH: str(prefix),
+                system_tags.PROJECT_ENV_CACHED: "true" if cached else "false",
+                system_tags.PROJECT_CONDA_EXE: executable,
             },
         )
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlcli import system_tags
 from mlcli.errors import EnvironmentFailure, InvalidInputError
 from mlcli.projects.envs.base import Environment, EnvManager, RunContext
 from mlcli.projects.envs.docker_args import parse_docker_args
@@ -223,9 +224,9 @@ class DockerEnvManager(EnvManager):
             docker_kwargs=parse_docker_args(self.options.docker_args),
             project_mounted=not self.options.build_image,
             tags={
-                "mlcli.docker.image.uri": tag,
-                "mlcli.docker.image.id": image.id,
-                "mlcli.docker.baseImage": docker_env.image,
+                system_tags.DOCKER_IMAGE_URI: tag,
+                system_tags.DOCKER_IMAGE_ID: image.id,
+                system_tags.DOCKER_BASE_IMAGE: docker_env.image,
             },
         )
 

@@ -6,6 +6,7 @@ import platform
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from mlcli import system_tags
 from mlcli.projects.envs.base import Environment, EnvManager, shell
 from mlcli.projects.envs.shims import Shims, host_shims, prepend_path
 from mlcli.projects.feedback import Feedback
@@ -30,5 +31,5 @@ class LocalEnvManager(EnvManager):
     def prepare(self, project: Project, feedback: Feedback) -> Environment:
         return LocalEnvironment(
             shims=host_shims(),
-            tags={"mlcli.python.version": platform.python_version()},
+            tags={system_tags.PYTHON_VERSION: platform.python_version()},
         )

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlcli import system_tags
 from mlcli.errors import EnvironmentFailure, InvalidInputError
 from mlcli.projects.cache import env_root, publishing
 from mlcli.projects.envs.base import Environment, EnvManager, shell
@@ -86,9 +87,9 @@ class VirtualenvManager(EnvManager):
             path=path,
             shims=host_shims(),
             tags={
-                "mlcli.project.envPath": str(path),
-                "mlcli.project.envCached": "true" if cached else "false",
-                "mlcli.python.version": _recorded_python(path),
+                system_tags.PROJECT_ENV_PATH: str(path),
+                system_tags.PROJECT_ENV_CACHED: "true" if cached else "false",
+                system_tags.PYTHON_VERSION: _recorded_python(path),
             },
         )
 

@@ -1,0 +1,97 @@
+"""Every ``mlcli.*`` system tag key, in one place (as MLflow's ``mlflow_tags.py``).
+
+A leaf module with no imports, so that every layer (the store included) can name a
+key without importing upward. Tag keys are part of the contract: runs written by one
+version are read by the next, and users filter on them (``tags.`mlcli.user` = 'ana'``).
+
+``MLFLOW_NAMES`` pairs each key with MLflow's tag of the same meaning. The tracking
+server and ``mlcli import-mlflow`` translate by the prefix rule (``mlflow.X`` <->
+``mlcli.X``, see ``server/tags.py``); the mapping names the keys that rule is for.
+"""
+
+from __future__ import annotations
+
+PREFIX = "mlcli."  # every system tag key starts with it
+MLFLOW_PREFIX = "mlflow."  # MLflow's system tags, translated to PREFIX by the server
+
+# Run identity, set by the store.
+RUN_NAME = "mlcli.runName"  # the run's name
+PARENT_RUN_ID = "mlcli.parentRunId"  # the id of the parent of a nested run
+USER = "mlcli.user"  # who started the run
+END_REASON = "mlcli.endReason"  # why the store ended a run its owner left behind
+NOTE_CONTENT = "mlcli.note.content"  # the run's description
+
+# Where the code came from (tracking context and project lineage).
+SOURCE_TYPE = "mlcli.source.type"  # LOCAL or PROJECT
+SOURCE_NAME = "mlcli.source.name"  # the script or project that ran
+GIT_PREFIX = "mlcli.source.git."  # every git lineage tag starts with it
+GIT_COMMIT = "mlcli.source.git.commit"  # the commit the code was at
+GIT_BRANCH = "mlcli.source.git.branch"  # the branch checked out
+GIT_DIRTY = "mlcli.source.git.dirty"  # "true" when the work tree had changes
+GIT_REPO_URL = "mlcli.source.git.repoURL"  # the remote the repository came from
+
+# The machine and environment a run ran on.
+HOST = "mlcli.host"  # the host name
+PLATFORM = "mlcli.platform"  # the operating system, as platform.platform()
+PYTHON_VERSION = "mlcli.python.version"  # the interpreter's version
+CAPTURE_ERROR = "mlcli.environment.captureError"  # why capture failed
+SYSTEM_CPU_COUNT = "mlcli.system.cpuCount"  # logical CPUs
+SYSTEM_CPU = "mlcli.system.cpu"  # the CPU model
+SYSTEM_MEMORY = "mlcli.system.memory"  # total memory, e.g. "16.0 GB"
+SYSTEM_GPU_COUNT = "mlcli.system.gpuCount"  # GPUs seen
+SYSTEM_GPU = "mlcli.system.gpu"  # the GPUs, described
+
+# Project runs (``mlcli run`` of an MLproject).
+PROJECT_NAME = "mlcli.project.name"  # the MLproject's name
+PROJECT_VERSION = "mlcli.project.version"  # the version asked for (a git ref)
+PROJECT_ENTRY_POINT = "mlcli.project.entryPoint"  # the entry point that ran
+PROJECT_ENV = "mlcli.project.env"  # the environment manager
+PROJECT_COMMAND = "mlcli.project.command"  # the command line that ran
+PROJECT_EXIT_CODE = "mlcli.project.exitCode"  # the command's exit code
+PROJECT_FAILURE_REASON = "mlcli.project.failureReason"  # why the project failed
+PROJECT_ENV_PATH = "mlcli.project.envPath"  # the virtualenv or conda prefix used
+PROJECT_ENV_CACHED = "mlcli.project.envCached"  # "true" when it was reused
+PROJECT_CONDA_EXE = "mlcli.project.condaExe"  # the conda executable used
+DOCKER_IMAGE_URI = "mlcli.docker.image.uri"  # the image built for the run
+DOCKER_IMAGE_ID = "mlcli.docker.image.id"  # its id
+DOCKER_BASE_IMAGE = "mlcli.docker.baseImage"  # the image it was built from
+
+# Sweeps (see docs/sweeps.md).
+SWEEP_SAMPLER = "mlcli.sweep.sampler"  # the sampler's name
+SWEEP_SPEC = "mlcli.sweep.spec"  # the -P values as given
+SWEEP_SEED = "mlcli.sweep.seed"  # the sampler's seed
+SWEEP_TRIALS = "mlcli.sweep.trials"  # how many trials
+SWEEP_PARALLEL = "mlcli.sweep.parallel"  # how many at once
+SWEEP_OBJECTIVE = "mlcli.sweep.objective"  # the metric optimised
+SWEEP_DIRECTION = "mlcli.sweep.direction"  # min or max
+SWEEP_BEST_RUN_ID = "mlcli.sweep.bestRunId"  # the best trial's run id
+SWEEP_BEST_TRIAL = "mlcli.sweep.bestTrial"  # the best trial's number
+SWEEP_TRIAL = "mlcli.sweep.trial"  # on a trial's run: its number
+
+# Models, autologging and imports.
+LOG_MODEL_HISTORY = "mlcli.log-model.history"  # the models logged by the run (JSON)
+AUTOLOGGING = "mlcli.autologging"  # the flavor that autologged the run
+IMPORT_SOURCE = "mlcli.import.source"  # the MLflow store a run was imported from
+IMPORT_INCOMPLETE = "mlcli.import.incomplete"  # set while an import is unfinished
+PROMPT_IS_PROMPT = "mlcli.prompt.is_prompt"  # on a registered model that is a prompt
+
+# MLflow's tag for each key that has one (the server shows PREFIX keys to MLflow
+# clients under these names, and stores these names under PREFIX).
+MLFLOW_NAMES: dict[str, str] = {
+    RUN_NAME: "mlflow.runName",
+    PARENT_RUN_ID: "mlflow.parentRunId",
+    USER: "mlflow.user",
+    NOTE_CONTENT: "mlflow.note.content",
+    SOURCE_TYPE: "mlflow.source.type",
+    SOURCE_NAME: "mlflow.source.name",
+    GIT_COMMIT: "mlflow.source.git.commit",
+    GIT_BRANCH: "mlflow.source.git.branch",
+    GIT_REPO_URL: "mlflow.source.git.repoURL",
+    PROJECT_ENTRY_POINT: "mlflow.project.entryPoint",
+    PROJECT_ENV: "mlflow.project.env",
+    DOCKER_IMAGE_URI: "mlflow.docker.image.uri",
+    DOCKER_IMAGE_ID: "mlflow.docker.image.id",
+    LOG_MODEL_HISTORY: "mlflow.log-model.history",
+    AUTOLOGGING: "mlflow.autologging",
+    PROMPT_IS_PROMPT: "mlflow.prompt.is_prompt",
+}
