@@ -1,14 +1,9 @@
 """The filter and order semantics in plain Python, over ``Run`` objects.
 
-This is the reference the SQL compiler is tested against; both follow these rules:
+This is the reference the SQL compiler is tested against. One comparison means what
+``semantics.py`` says (shared with every other search); in addition:
 
-- A comparison never matches a run that lacks the key, nor a metric whose latest
-  value is NaN (``!=``, ``NOT IN`` and ``NOT LIKE`` included). Only ``IS NULL``
-  matches a missing key; a NaN metric is present, so it is not NULL.
 - ``NOT`` is plain boolean negation: ``NOT (params.x = 'a')`` matches runs without x.
-- Text (params, tags, text attributes) compared with a number compares as a number
-  when the text is a plain decimal number (see ``numeric.py``), and never otherwise.
-- ``IN`` is a chain of ``=`` joined by OR, ``NOT IN`` a chain of ``!=`` joined by AND.
 - Sorting puts missing values and NaN last in either direction; ties fall to the
   next key, then to ``start_time DESC, run_id ASC``.
 """
@@ -16,23 +11,12 @@ This is the reference the SQL compiler is tested against; both follow these rule
 from __future__ import annotations
 
 import math
-import operator
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from mlcli.search.nodes import PATTERN, And, Compare, Field, Node, Not, Or, OrderKey, Scalar
-from mlcli.search.numeric import is_numeric_text
-from mlcli.search.patterns import compile_like
+from mlcli.search.nodes import And, Field, Node, Not, Or, OrderKey
+from mlcli.search.semantics import compare, tag_value
 from mlcli.store.entities import Run
-
-_OPS: dict[str, Callable[[Any, Any], bool]] = {
-    "=": operator.eq,
-    "!=": operator.ne,
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-}
 
 TIEBREAK = (
     OrderKey(Field("attribute", "start_time"), descending=True),
@@ -50,7 +34,9 @@ def evaluate(node: Node | None, run: Run) -> bool:
         return any(evaluate(item, run) for item in node.items)
     if isinstance(node, Not):
         return not evaluate(node.item, run)
-    return _matches(node, field_value(node.field, run))
+    if node.field.kind == "tag":  # filters see implied tags; orders do not
+        return compare(tag_value(run.data.tags, node.field.key), node.op, node.value)
+    return compare(field_value(node.field, run), node.op, node.value)
 
 
 def field_value(field: Field, run: Run) -> str | float | int | None:
@@ -85,35 +71,3 @@ def order_runs(runs: Iterable[Run], keys: Sequence[OrderKey]) -> list[Run]:
         present.sort(key=lambda pair: pair[0], reverse=key.descending)
         result = [run for _, run in present] + missing
     return result
-
-
-def _matches(node: Compare, stored: str | float | int | None) -> bool:
-    op, value = node.op, node.value
-    if op == "IS NULL":
-        return stored is None
-    if op == "IS NOT NULL":
-        return stored is not None
-    if stored is None or (isinstance(stored, float) and math.isnan(stored)):
-        return False
-    if op == "IN":
-        assert isinstance(value, tuple)
-        return any(_test(stored, "=", item) for item in value)
-    if op == "NOT IN":
-        assert isinstance(value, tuple)
-        return all(_test(stored, "!=", item) for item in value)
-    assert isinstance(value, (str, float))
-    if op in PATTERN:
-        assert isinstance(stored, str) and isinstance(value, str)
-        found = compile_like(value, ignore_case="ILIKE" in op).matches(stored)
-        return found != op.startswith("NOT")
-    return _test(stored, op, value)
-
-
-def _test(stored: str | float | int, op: str, literal: Scalar) -> bool:
-    if isinstance(literal, str):
-        return isinstance(stored, str) and _OPS[op](stored, literal)
-    if isinstance(stored, str):
-        if not is_numeric_text(stored):
-            return False
-        stored = float(stored)
-    return _OPS[op](stored, literal)

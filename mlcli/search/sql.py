@@ -15,6 +15,7 @@ from typing import Any
 from mlcli.search.keys import ATTRIBUTES
 from mlcli.search.nodes import (
     EQUALITY,
+    NULL_TEST,
     ORDERING,
     And,
     Compare,
@@ -27,6 +28,7 @@ from mlcli.search.nodes import (
 from mlcli.search.numeric import as_number_sql, numeric_guard_sql
 from mlcli.search.parser import parse_filter, parse_order_by
 from mlcli.search.patterns import compile_like
+from mlcli.search.semantics import IMPLIED_TAGS, compare
 
 DEFAULT_ORDER = "r.start_time DESC, r.run_id ASC"
 _TABLES = {"metric": ("latest_metrics", "m"), "param": ("params", "p"), "tag": ("tags", "t")}
@@ -114,6 +116,14 @@ def _compare(node: Compare, args: list[Any]) -> str:
         if attribute.nullable:
             return f"({column} IS NOT NULL AND {condition})"
         return condition
+    if kind == "tag" and node.field.key in IMPLIED_TAGS:
+        return _implied_tag(node, args)
+    return _stored(node, args)
+
+
+def _stored(node: Compare, args: list[Any]) -> str:
+    """The test of a metric, param or tag as the run stores it (missing: no match)."""
+    kind, op = node.field.kind, node.op
     table, alias = _TABLES[kind]
     lookup = f"r.run_id IN (SELECT {alias}.run_id FROM {table} {alias} WHERE {alias}.key = ?"
     args.append(node.field.key)
@@ -123,6 +133,19 @@ def _compare(node: Compare, args: list[Any]) -> str:
         return f"{lookup})"
     condition = _value_condition(f"{alias}.value", node, kind == "metric", args)
     return f"{lookup} AND {condition})"
+
+
+def _implied_tag(node: Compare, args: list[Any]) -> str:
+    """A tag with a value when missing (``semantics.IMPLIED_TAGS``): the stored value
+    when the run has the tag, else the implied one, tested here with ``compare``."""
+    key = node.field.key
+    if compare(IMPLIED_TAGS[key], node.op, node.value):
+        stored = "1" if node.op in NULL_TEST else _stored(node, args)
+        args.append(key)
+        return f"({stored} OR r.run_id NOT IN (SELECT t.run_id FROM tags t WHERE t.key = ?))"
+    if node.op in NULL_TEST:
+        return "0"
+    return _stored(node, args)
 
 
 def _value_condition(column: str, node: Compare, numeric: bool, args: list[Any]) -> str:

@@ -8,17 +8,18 @@ Conditions are joined by AND; a key is an attribute of the entity (``name``, or
 ``attributes.name``), ``tags.<key>`` or ``params.<key>`` (backticks or quotes around
 keys with odd characters). Operators: ``= != < <= > >=`` on numbers, ``= != LIKE ILIKE``
 and ``IN``/``NOT IN`` on text, ``IS NULL``/``IS NOT NULL`` on tags. These lists are
-small, so they are matched in Python.
+small, so they are matched in Python, with the comparisons of every other search
+(``mlcli.search.semantics``: escapes in LIKE, missing values, implied tags).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from mlcli.errors import InvalidInputError
+from mlcli.search.semantics import compare, tag_value
 from mlcli.search.tokens import Kind, Token, tokenize
 from mlcli.server.tags import to_store
 
@@ -51,23 +52,14 @@ class Condition:
     value: Value
 
     def test(self, record: Record) -> bool:
-        source = {"attribute": record.attributes, "tag": record.tags, "param": record.params}
-        actual = source[self.kind].get(self.key)
-        if self.op == "IS NULL":
-            return actual is None
-        if self.op == "IS NOT NULL":
-            return actual is not None
-        if actual is None:
-            return False
-        if isinstance(self.value, float):
-            return _compare(float(actual), self.op, self.value)
-        if self.op in ("IN", "NOT IN"):
-            assert isinstance(self.value, tuple)
-            return (str(actual) in self.value) == (self.op == "IN")
-        if self.op in ("LIKE", "ILIKE"):
-            assert isinstance(self.value, str)
-            return like(self.value, self.op == "ILIKE").fullmatch(str(actual)) is not None
-        return _compare(str(actual), self.op, str(self.value))
+        """``search.semantics.compare``: the same rules as every other search."""
+        if self.kind == "tag":
+            return compare(tag_value(record.tags, self.key), self.op, self.value)
+        source = record.attributes if self.kind == "attribute" else record.params
+        actual = source.get(self.key)
+        if actual is not None and not isinstance(self.value, float):
+            actual = str(actual)  # a text attribute compares as text
+        return compare(actual, self.op, self.value)
 
 
 class EntityFilter:
@@ -226,26 +218,6 @@ def sort_records(
         present.sort(key=getter, reverse=descending)
         result = present + [item for item in result if getter(item) is None]
     return result
-
-
-def like(pattern: str, ignore_case: bool) -> re.Pattern[str]:
-    """SQL LIKE as a regular expression: ``%`` any text, ``_`` one character."""
-    parts = ("." * (ch == "_") or ".*" * (ch == "%") or re.escape(ch) for ch in pattern)
-    return re.compile("".join(parts), re.IGNORECASE | re.DOTALL if ignore_case else re.DOTALL)
-
-
-def _compare(actual: Any, op: str, expected: Any) -> bool:
-    if op == "=":
-        return bool(actual == expected)
-    if op == "!=":
-        return bool(actual != expected)
-    if op == "<":
-        return bool(actual < expected)
-    if op == "<=":
-        return bool(actual <= expected)
-    if op == ">":
-        return bool(actual > expected)
-    return bool(actual >= expected)
 
 
 def _is_word(token: Token, word: str) -> bool:
