@@ -6,19 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 from mlcli.registry.entities import ModelVersion, RegisteredModel, RegistryEvent
-from mlcli.registry.files import ModelRegistry
+from mlcli.registry.files import ModelRegistry, store_registry
 from mlcli.registry.names import parse_version
 from mlcli.registry.promotion import Promotion, PromotionResult, promote
 from mlcli.tracking.client import TrackingClient
-from mlcli.tracking.context import current_user
 
 
 class MlcliClient(TrackingClient):
     """Everything :class:`TrackingClient` does, plus the model registry."""
 
     def registry(self, create: bool = False) -> ModelRegistry:
-        store = self.writable_store() if create else self.store
-        return ModelRegistry(store.layout, current_user())
+        return store_registry(self, create=create)
 
     # -- registered models -------------------------------------------------------------------
 
@@ -56,9 +54,9 @@ class MlcliClient(TrackingClient):
     ) -> ModelVersion:
         """Copy the model at ``model_uri`` into the registry as the next version of
         ``name`` (creating the registered model if needed)."""
-        from mlcli.registry.register import register_model
+        from mlcli.models import registry_link
 
-        return register_model(self, model_uri, name, description or "", tags)
+        return registry_link.register_model(self, model_uri, name, description or "", tags)
 
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
         return self.registry().get_version(name, parse_version(version))

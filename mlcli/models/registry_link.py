@@ -5,6 +5,11 @@ Two things need the registry: resolving ``models:/`` URIs, and
 :func:`registry_link` gives the one backed by the store's registry
 (``.mlruns/models/<name>/versions/<n>/artifacts``). Callers, tests and a future remote
 registry pass their own link instead.
+
+The arrow points one way: models use the registry (``mlcli.registry``), the registry
+never imports models, and neither imports the client (``mlcli.client``), which sits
+on top of both. That is why :func:`register_model`, which resolves a model URI before
+the registry copies the model, lives here.
 """
 
 from __future__ import annotations
@@ -15,8 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from mlcli.client import MlcliClient
     from mlcli.models.uri import RegistryModelUri
+    from mlcli.registry import ModelVersion
     from mlcli.tracking import TrackingClient
 
 
@@ -47,13 +52,14 @@ class RegistryLink(ABC):
 class StoreRegistryLink(RegistryLink):
     """The registry kept in the store (``mlcli.registry``)."""
 
-    def __init__(self, client: MlcliClient) -> None:
+    def __init__(self, client: TrackingClient) -> None:
         self.client = client
 
     def model_version_dir(self, *, uri: RegistryModelUri) -> tuple[Path, str | None]:
         from mlcli.errors import NotFoundError
+        from mlcli.registry.files import store_registry
 
-        registry = self.client.registry()
+        registry = store_registry(self.client)
         if uri.version is not None:
             version = registry.get_version(uri.name, uri.version)
         elif uri.alias is not None:
@@ -75,14 +81,36 @@ class StoreRegistryLink(RegistryLink):
     def register(
         self, *, name: str, model_uri: str, model_dir: Path, run_id: str | None
     ) -> RegisteredVersion:
-        version = self.client.register_model(model_uri, name)
+        version = register_model(self.client, model_uri, name)
         return RegisteredVersion(version.name, version.version)
 
 
 def registry_link(client: TrackingClient) -> RegistryLink:
     """The registry of the store ``client`` works on."""
-    from mlcli.client import MlcliClient
-
-    if not isinstance(client, MlcliClient):
-        client = MlcliClient(client.store)
     return StoreRegistryLink(client)
+
+
+def register_model(
+    client: TrackingClient,
+    model_uri: str,
+    name: str,
+    description: str = "",
+    tags: dict[str, str] | None = None,
+) -> ModelVersion:
+    """The model at ``model_uri`` (a path, ``runs:/``, or ``models:/`` to copy a version)
+    becomes version N of ``name`` in the store's registry."""
+    from mlcli.models.uri import LocalModelUri, RunModelUri, resolve_model_uri
+    from mlcli.registry.names import validate_model_name
+    from mlcli.registry.register import register_version
+
+    validate_model_name(name)  # before anything is resolved or copied
+    resolved = resolve_model_uri(model_uri, client=client, registry=StoreRegistryLink(client))
+    if isinstance(resolved.uri, RunModelUri):
+        source = f"runs:/{resolved.run_id}/{resolved.uri.path}"
+    elif isinstance(resolved.uri, LocalModelUri):
+        source = str(resolved.directory.resolve())
+    else:
+        source = str(resolved.uri)
+    return register_version(
+        client, name, resolved.directory, source, resolved.run_id, description, tags
+    )

@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlcli.clock import now_ms
 from mlcli.errors import ConflictError, InvalidInputError, NotFoundError
@@ -37,6 +37,9 @@ from mlcli.store.layout import StoreLayout
 from mlcli.store.lock import FileLock
 from mlcli.store.trees import copy_tree
 from mlcli.store.validation import validate_key, validate_tag_value
+
+if TYPE_CHECKING:
+    from mlcli.tracking import TrackingClient
 
 
 class ModelRegistry:
@@ -439,6 +442,15 @@ class ModelRegistry:
         event = RegistryEvent(now_ms(), self.user, action, version, from_value, to_value, comment)
         line = json.dumps(event.to_dict(), ensure_ascii=False) + "\n"
         append_bytes(self.layout.model_events(name), line.encode())
+
+
+def store_registry(client: TrackingClient, *, create: bool = False) -> ModelRegistry:
+    """The registry in the store ``client`` works on, acting as the current user;
+    ``create`` makes the store first if there is none yet (for writes)."""
+    from mlcli.tracking.context import current_user
+
+    store = client.writable_store() if create else client.store
+    return ModelRegistry(store.layout, current_user())
 
 
 def _clean_tags(tags: dict[str, str]) -> dict[str, str]:
