@@ -36,6 +36,7 @@ from mlcli.projects.envs.docker_images import (
     relative_inside,
     runtime_image,
 )
+from mlcli.projects.envs.docker_sdk import require_docker_sdk
 from mlcli.projects.execution import Execution, OutputSink
 from mlcli.projects.feedback import Feedback
 from mlcli.projects.spec import DockerEnv, Project
@@ -47,6 +48,7 @@ def connect() -> Any:
     """A Docker client for the engine of this environment; EnvironmentFailure if none
     answers. The engine's API version is asked with a client that needs none, then
     used for the real one."""
+    require_docker_sdk("talking to a Docker engine")
     import docker
     import docker.constants
     import docker.errors
@@ -196,6 +198,7 @@ class DockerEnvManager(EnvManager):
     name = "docker"
 
     def check(self, project: Project) -> None:
+        require_docker_sdk("the docker environment")
         docker_env = _docker_env(project)
         parse_docker_args(self.options.docker_args)
         _host_variables(docker_env)

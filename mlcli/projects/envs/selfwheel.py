@@ -19,7 +19,7 @@ from mlcli.projects.envs.shims import mlcli_package_dir
 from mlcli.version import __version__
 
 _EPOCH = (1980, 1, 1, 0, 0, 0)
-_HOST_ONLY = {"docker", "gitpython", "virtualenv"}  # needed to launch projects, not to log
+_HOST_ONLY = {"docker", "virtualenv"}  # needed to launch projects, not to log
 
 
 @dataclass(frozen=True)
