@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlcli.errors import InvalidInputError
+from mlcli.known_keys import reject_unknown_keys
 from mlcli.store.validation import validate_key
 
 _KEY = r"[A-Za-z_][\w.\-/]*"
@@ -99,12 +100,9 @@ def outputs_section(section: Any, where: str) -> ScalarPatterns | bool | None:
         return None
     if not isinstance(section, dict):
         raise InvalidInputError(f"{where}: 'outputs' must be a mapping such as {{scalars: [...]}}")
-    unknown = set(section) - {"scalars"}
-    if unknown:
-        raise InvalidInputError(
-            f"{where}: unknown key(s) under 'outputs': {', '.join(sorted(map(str, unknown)))} "
-            "(valid: scalars)"
-        )
+    reject_unknown_keys(
+        section, {"scalars"}, where=where, what="key(s) under 'outputs':", hint="valid: scalars"
+    )
     scalars = section.get("scalars")
     if scalars is None:
         return None

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import math
-import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -124,115 +121,9 @@ def log_batch(
 
     Example: python train.py | mlcli log batch - --run 3f2a
     """
+    from mlcli.cli.inputs import read_input
+    from mlcli.tracking.batch_lines import parse_batch
+
     run_id = require_run(run)
-    metrics, params, tags = parse_batch(_read_batch(file))
-    get_client(ctx).log_batch(run_id, metrics=metrics, params=params, tags=tags)
-
-
-def _read_batch(file: str) -> str:
-    """The batch's text, which must be UTF-8: an undecodable byte is an error naming its
-    line, before anything is logged."""
-    if file == "-":
-        buffer = getattr(sys.stdin, "buffer", None)
-        data: bytes | str = buffer.read() if buffer is not None else sys.stdin.read()
-    else:
-        try:
-            data = Path(file).read_bytes()
-        except FileNotFoundError:
-            raise NotFoundError(f"no such file: {file}") from None
-        except IsADirectoryError:
-            raise InvalidInputError(f"{file} is a directory, not a JSON-lines file") from None
-    try:
-        if isinstance(data, bytes):
-            return data.decode()
-        data.encode()  # a text stream hands undecodable bytes over as surrogates
-        return data
-    except UnicodeError as exc:
-        line = data[: exc.start].count("\n" if isinstance(data, str) else b"\n") + 1
-        raise InvalidInputError(f"line {line}: not valid UTF-8 text") from None
-
-
-def parse_batch(text: str) -> tuple[list[Any], list[tuple[str, Any]], list[tuple[str, Any]]]:
-    """Metrics, params and tags from JSON lines; InvalidInputError names the bad line.
-
-    Lines end at a line feed only: a raw U+2028 or U+0085 inside a JSON string is valid
-    JSON, not a line break.
-    """
-    from mlcli.store.validation import (
-        parse_metric_value,
-        validate_key,
-        validate_param_value,
-        validate_tag_value,
-    )
-    from mlcli.tracking.client import make_metric
-
-    metrics: list[Any] = []
-    params: list[tuple[str, Any]] = []
-    tags: list[tuple[str, Any]] = []
-    for number, line in enumerate(text.split("\n"), 1):
-        if not line.strip():
-            continue
-        try:
-            record = parse_json_line(line)
-            kind = _batch_kind(record)
-            if record.get("value") is None:
-                raise InvalidInputError(f"{kind} {record[kind]!r} has no value")
-            if kind == "metric":
-                value = record["value"]
-                if isinstance(value, str):
-                    value = parse_metric_value(record["metric"], value)
-                metrics.append(
-                    make_metric(
-                        record["metric"], value, record.get("step"), record.get("timestamp")
-                    )
-                )
-            elif kind == "param":
-                key = validate_key(record["param"], "param key")
-                params.append((key, validate_param_value(key, _scalar(kind, record))))
-            else:
-                key = validate_key(record["tag"], "tag key")
-                tags.append((key, validate_tag_value(key, _scalar(kind, record))))
-        except InvalidInputError as exc:
-            raise InvalidInputError(f"line {number}: {exc.message}") from None
-    return metrics, params, tags
-
-
-def parse_json_line(line: str) -> Any:
-    """One JSON value, strictly: a number beyond a double's range (``1e309``) or nesting
-    deeper than Python can parse is an InvalidInputError, like any other bad JSON."""
-    try:
-        return json.loads(line, parse_float=_finite_float)
-    except RecursionError:
-        raise InvalidInputError("not valid JSON (nested too deeply)") from None
-    except ValueError as exc:
-        raise InvalidInputError(f"not valid JSON ({getattr(exc, 'msg', exc)})") from None
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if math.isinf(value):
-        raise ValueError(f"the number {text[:40]} is out of the range of a double")
-    return value
-
-
-def _scalar(kind: str, record: dict[str, Any]) -> Any:
-    value = record["value"]
-    if isinstance(value, (dict, list)):
-        raise InvalidInputError(
-            f"the value of {kind} {record[kind]!r} must be a string or a number"
-        )
-    return value
-
-
-def _batch_kind(record: Any) -> str:
-    if not isinstance(record, dict):
-        raise InvalidInputError('expected an object such as {"metric": "loss", "value": 0.3}')
-    kinds = [k for k in ("metric", "param", "tag") if k in record]
-    if len(kinds) != 1:
-        raise InvalidInputError('expected exactly one of "metric", "param" or "tag"')
-    unknown = set(record) - {kinds[0], "value", "step", "timestamp"}
-    if unknown:
-        raise InvalidInputError(f"unknown field(s): {', '.join(sorted(unknown))}")
-    if not isinstance(record[kinds[0]], str):
-        raise InvalidInputError(f'"{kinds[0]}" must be a string')
-    return kinds[0]
+    batch = parse_batch(read_input(file, "a JSON-lines file"))
+    get_client(ctx).log_batch(run_id, metrics=batch.metrics, params=batch.params, tags=batch.tags)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -57,10 +56,11 @@ def predict(
     """
     import json
 
+    from mlcli.cli.inputs import read_input
     from mlcli.models.scoring import predict_body
 
     kind = content_type or ("csv" if input_.lower().endswith(".csv") else "json")
-    body = sys.stdin.read() if input_ == "-" else _read(Path(input_))
+    body = read_input(input_, "an input file")
     out = Output()
     with warnings_as_notices(out):
         result = predict_body(
@@ -165,12 +165,3 @@ def _render_evaluation(out: Output, result: EvaluationResult) -> None:
 
 def _number(value: float | None) -> str:
     return "" if value is None else f"{value:.6g}"
-
-
-def _read(path: Path) -> str:
-    from mlcli.errors import NotFoundError
-
-    try:
-        return path.read_text()
-    except FileNotFoundError:
-        raise NotFoundError(f"no such file: {path}") from None

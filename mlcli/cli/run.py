@@ -381,14 +381,9 @@ def _test_output_scalars(out: Output, path: str, uri: str, capture: Any) -> None
     from pathlib import Path
 
     from mlcli.capture.run_capture import scalars_of_output
-    from mlcli.errors import NotFoundError
+    from mlcli.cli.inputs import read_input
 
-    try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(errors="replace")
-    except FileNotFoundError:
-        raise NotFoundError(f"no such file: {path}") from None
-    except IsADirectoryError:
-        raise InvalidInputError(f"{path} is a directory, not an output file") from None
+    text = read_input(path, "an output file", replace_undecodable=True)
     scalars = scalars_of_output(text, capture, Path(uri))
     if out.json_mode:
         out.json([s.to_dict() for s in scalars])

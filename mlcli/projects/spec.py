@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mlcli.errors import InvalidInputError, NotFoundError
+from mlcli.known_keys import reject_unknown_keys
 from mlcli.projects.parameters import Parameter, canonical_type
 
 MLPROJECT = "MLproject"
@@ -182,12 +183,9 @@ def _parameter(name: str, declaration: Any, where: str) -> Parameter:
         return Parameter(name=name, type=canonical_type(declaration, here))
     if not isinstance(declaration, dict):
         raise InvalidInputError(f"{here}: expected a type name or {{type, default}}")
-    unknown = set(declaration) - {"type", "default"}
-    if unknown:
-        raise InvalidInputError(
-            f"{here}: unknown key(s) {', '.join(sorted(map(str, unknown)))} "
-            "(a parameter has 'type' and 'default')"
-        )
+    reject_unknown_keys(
+        declaration, {"type", "default"}, where=here, hint="a parameter has 'type' and 'default'"
+    )
     type_name = declaration.get("type") or "string"
     if not isinstance(type_name, str):
         raise InvalidInputError(f"{here}: 'type' must be a type name")
@@ -226,12 +224,13 @@ def _docker_env(value: Any, where: str) -> DockerEnv | None:
     here = f"{where}: docker_env"
     if not isinstance(value, dict):
         raise InvalidInputError(f"{here} must be a mapping with an 'image'")
-    unknown = set(value) - {"image", "volumes", "environment"}
-    if unknown:
-        raise InvalidInputError(
-            f"{here}: unknown key(s) {', '.join(sorted(map(str, unknown)))} (valid: image, "
-            "volumes, environment; extra docker options go on the command line with -A)"
-        )
+    reject_unknown_keys(
+        value,
+        {"image", "volumes", "environment"},
+        where=here,
+        hint="valid: image, volumes, environment; "
+        "extra docker options go on the command line with -A",
+    )
     image = value.get("image")
     if not isinstance(image, str) or not image:
         raise InvalidInputError(f"{here} needs an 'image' string")

@@ -213,3 +213,21 @@ MODEL_LIBRARIES = {"pandas", "numpy", "sklearn", "skops", "cloudpickle", "matplo
 )
 def test_help_imports_no_model_libraries(args: list[str], tmp_path: Path, loaded_modules) -> None:
     assert loaded_modules(*args, cwd=tmp_path) & MODEL_LIBRARIES == set()
+
+
+def test_predict_reads_its_input_as_every_command_does(
+    cli: Any, logged: str, workdir: Path
+) -> None:
+    """One reader for "a file or -": bad bytes or a directory are one-line errors."""
+    uri = f"runs:/{logged}/model"
+    (workdir / "rows.json").write_bytes(b'{"dataframe_split":\n {"columns": ["\xff"]}}\n')
+    (workdir / "rows").mkdir()
+    result = cli("models", "predict", "-m", uri, "-i", "rows.json")
+    assert (result.exit_code, result.stderr) == (2, "mlcli: error: line 2: not valid UTF-8 text\n")
+    result = cli("models", "predict", "-m", uri, "-i", "rows")
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "mlcli: error: rows is a directory, not an input file\n",
+    )
+    result = cli("models", "predict", "-m", uri, "-i", "missing.json")
+    assert result.stderr == "mlcli: error: no such file: missing.json\n"

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mlcli.errors import InvalidInputError
+from mlcli.known_keys import reject_unknown_keys
 from mlcli.projects.cache import digest
 
 _INCLUDE = re.compile(r"^(-r|--requirement|-c|--constraint)(\s*=\s*|\s+|(?=\S))(\S.*)$")
@@ -34,12 +35,12 @@ class PythonEnvSpec:
         document = load_yaml_file(path, "the python_env file") or {}
         if not isinstance(document, dict):
             raise InvalidInputError(f"{path}: expected a mapping with python and dependencies")
-        unknown = set(document) - {"python", "build_dependencies", "dependencies"}
-        if unknown:
-            raise InvalidInputError(
-                f"{path}: unknown key(s) {', '.join(sorted(map(str, unknown)))} "
-                "(valid: python, build_dependencies, dependencies)"
-            )
+        reject_unknown_keys(
+            document,
+            {"python", "build_dependencies", "dependencies"},
+            where=str(path),
+            hint="valid: python, build_dependencies, dependencies",
+        )
         python = document.get("python")
         if python is not None and (not isinstance(python, str) or not _VERSION.match(python)):
             raise InvalidInputError(
