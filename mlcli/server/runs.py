@@ -21,9 +21,6 @@ from mlcli.server.fields import DOUBLE, Fields
 from mlcli.server.logged_models import log_model_metrics
 from mlcli.server.paging import decode_token, encode_token, max_results
 from mlcli.server.tags import (
-    PARENT_RUN_ID,
-    RUN_NAME,
-    USER,
     filter_to_store,
     order_by_to_store,
     tags_to_store,
@@ -31,6 +28,7 @@ from mlcli.server.tags import (
 )
 from mlcli.store import Metric, RunStatus
 from mlcli.store.validation import validate_run_name
+from mlcli.system_tags import PARENT_RUN_ID, RUN_NAME, USER
 from mlcli.tracking.client import make_metric
 
 # MLflow's limits on one log-batch request (REFERENCE.md section 9).
