@@ -1,4 +1,4 @@
-"""Reading an MLflow file store (``mlruns/``, REFERENCE.md section 1) without MLflow.
+"""Reading an MLflow file store (``mlruns/``, the layout below) without MLflow.
 
     <exp>/meta.yaml, <exp>/tags/<key>                 experiments (.trash/<exp> when deleted)
     <exp>/<run>/meta.yaml, params/, tags/, metrics/   runs; a metric file holds
@@ -83,7 +83,7 @@ class FileStoreSource(MlflowSource):
                 if metric is None:
                     continue
                 point = (key, repr(metric.value), metric.step, metric.timestamp)
-                if point not in seen:  # log_model re-logs a run's points (REFERENCE 1.5)
+                if point not in seen:  # MLflow's log_model re-logs a run's points
                     seen.add(point)
                     metrics.append(metric)
         return metrics

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from mlcli.store import Metric
 
-# MLflow's RunStatus enum, as the file store writes it (REFERENCE.md section 1.4).
+# MLflow's RunStatus enum, as its file store writes it (a number in meta.yaml).
 RUN_STATUS_NUMBERS = {1: "RUNNING", 2: "SCHEDULED", 3: "FINISHED", 4: "FAILED", 5: "KILLED"}
 DELETED_STAGE = "Deleted_Internal"
 

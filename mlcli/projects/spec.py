@@ -1,6 +1,6 @@
 """The MLproject file: what a project is called, where it runs, and its entry points.
 
-The format is MLflow's (REFERENCE.md section 2.1), read strictly: a malformed
+The format is MLflow's (docs/projects.md), read strictly: a malformed
 file, an unknown parameter type or two environment fields at once is one clear
 InvalidInputError, raised before any run exists. Without an MLproject, a project is
 its directory and its entry points are its ``.py`` and ``.sh`` files.

@@ -1,4 +1,4 @@
-"""Which registered-model names and aliases are allowed (REFERENCE.md sections 1.9, 7)."""
+"""Which registered-model names and aliases are allowed (MLflow's rules, docs/registry.md)."""
 
 from __future__ import annotations
 

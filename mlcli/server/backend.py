@@ -2,7 +2,7 @@
 
 Handlers run in a thread pool, so each thread gets its own :class:`MlcliClient` (and
 with it its own connection to the SQLite index); the files underneath are safe for
-any number of writers (DESIGN.md section 3), so nothing else is serialised.
+any number of writers (docs/store.md, "Guarantees"), so nothing else is serialised.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ from mlcli.store.validation import validate_run_name
 from mlcli.system_tags import PARENT_RUN_ID, RUN_NAME, USER
 from mlcli.tracking.client import make_metric
 
-# MLflow's limits on one log-batch request (REFERENCE.md section 9).
+# MLflow's limits on one log-batch request (its REST API's LogBatch).
 MAX_BATCH_METRICS = 1000
 MAX_BATCH_PARAMS = 100
 MAX_BATCH_TAGS = 100

@@ -71,7 +71,7 @@ def create_temp_file(target: Path) -> tuple[int, str]:
 
     Unlike ``tempfile.mkstemp`` (always mode 0600), the file is created with mode 0666
     and the kernel applies the umask and any default ACL, as for any ordinary file: a
-    store shared by a group stays readable by that group (DESIGN.md 8.6).
+    store shared by a group stays readable by that group (``mlcli init --shared=group``).
     """
     for _ in range(_TEMP_ATTEMPTS):
         path = temp_name(target)

@@ -1,4 +1,4 @@
-"""Where each file of a ``.mlruns`` store lives (DESIGN.md section 3).
+"""Where each file of a ``.mlruns`` store lives (the layout in docs/store.md).
 
 This is the only module that knows the layout; everything else asks it for paths.
 """

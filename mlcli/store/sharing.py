@@ -1,4 +1,4 @@
-"""A store a Unix group can write (``mlcli init --shared=group``, DESIGN.md 8.6), like
+"""A store a Unix group can write (``mlcli init --shared=group``, docs/store.md), like
 git's ``core.sharedRepository=group``.
 
 Every file mlcli writes honours the umask (see ``fileio.create_temp_file``), and a

@@ -1,6 +1,6 @@
 """Validation of names, keys and values at the edge of the store.
 
-The limits follow MLflow's (REFERENCE.md section 9) so that anything mlcli accepts
+The limits follow MLflow's (its REST API's) so that anything mlcli accepts
 MLflow accepts too. Unlike MLflow, over-long values are refused, not truncated:
 a silently shortened value is a lost value.
 """

@@ -14,7 +14,7 @@ import mlcli.sklearn
 from mlcli.errors import InvalidInputError, NotFoundError
 from mlcli.models import Model, load_model
 
-# Written by MLflow 3.18's mlflow.sklearn.log_model (REFERENCE.md 4.1), trimmed.
+# Written by MLflow 3.18's mlflow.sklearn.log_model, trimmed.
 MLFLOW_MLMODEL = """\
 artifact_path: file:///tmp/mlruns/1/models/m-e96c/artifacts
 flavors:

@@ -150,7 +150,7 @@ def test_mlflows_own_scoring_client_works_unchanged(
 
 
 def test_response_shapes_match_mlflows(iris_server: Server, iris: tuple[Any, Any]) -> None:
-    """The shapes REFERENCE.md section 5 records from MLflow 3.18: every success is
+    """The shapes MLflow 3.18's scoring server answers with: every success is
     exactly {"predictions": [...]}, every error a JSON object with error_code and message."""
     _, rows = iris
     for body in (

@@ -2,7 +2,7 @@
 readable by another as far as the writer's umask allows, whichever path wrote each file
 (atomic documents, logged text and figures, server uploads, --plot-file output); and a
 store made with ``mlcli init --shared=group`` is writable by the group's members
-whatever their umask (DESIGN.md 8.6)."""
+whatever their umask."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """``python_env.yaml``: the Python version and pip requirements of a virtualenv.
 
-The format is MLflow's (REFERENCE.md section 3.1). ``-r``/``-c`` lines name files
+The format is MLflow's (``python:`` and ``dependencies:``). ``-r``/``-c`` lines name files
 relative to the project; their contents (and those of files they include) are part
 of the cache key, so editing ``requirements.txt`` gives a new environment.
 """
