@@ -32,17 +32,25 @@ def list_experiments(
     """
     from mlcli.clock import format_timestamp
     from mlcli.store import ViewType
+    from mlcli.tracking.activity import experiments_activity
 
     if deleted and all_:
         raise InvalidInputError("--deleted and --all cannot be used together")
     view = ViewType.ALL if all_ else ViewType.DELETED_ONLY if deleted else ViewType.ACTIVE_ONLY
     client = get_client(ctx)
     experiments = client.search_experiments(view)
-    counts = client.store.count_runs()
+    activity = experiments_activity(client.store, experiments)
     out = Output(json_mode=json_, quiet=quiet)
     if json_:
         out.json(
-            [{**e.to_dict(), "run_count": counts.get(e.experiment_id, 0)} for e in experiments]
+            [
+                {
+                    **e.to_dict(),
+                    "run_count": activity[e.experiment_id].run_count,
+                    "last_activity": activity[e.experiment_id].last_activity,
+                }
+                for e in experiments
+            ]
         )
     elif quiet:
         out.lines([e.experiment_id for e in experiments])
@@ -52,8 +60,8 @@ def list_experiments(
             [
                 e.experiment_id,
                 e.name,
-                counts.get(e.experiment_id, 0),
-                format_timestamp(e.last_update_time),
+                activity[e.experiment_id].run_count,
+                format_timestamp(activity[e.experiment_id].last_activity),
             ]
             + ([e.lifecycle_stage] if view != "active" else [])
             for e in experiments

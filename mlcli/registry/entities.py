@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,3 +117,13 @@ class RegistryEvent:
             to_value=record.get("to"),
             comment=record.get("comment"),
         )
+
+
+def model_last_update(
+    document_time: int, versions: Iterable[ModelVersion], events: Iterable[RegistryEvent]
+) -> int:
+    """When a registered model last changed, the one definition every view shows (``models
+    list`` UPDATED, the UI, the server's ``last_updated_timestamp``): the newest of its own
+    document (description, tags), its versions, and its audit trail (promotions, stage
+    transitions, aliases set or removed, versions added or deleted)."""
+    return max([document_time, *(v.last_update_time for v in versions), *(e.time for e in events)])

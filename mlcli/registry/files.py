@@ -26,7 +26,13 @@ from typing import TYPE_CHECKING, Any
 
 from mlcli.clock import now_ms
 from mlcli.errors import ConflictError, InvalidInputError, NotFoundError
-from mlcli.registry.entities import ModelVersion, RegisteredModel, RegistryEvent, Stage
+from mlcli.registry.entities import (
+    ModelVersion,
+    RegisteredModel,
+    RegistryEvent,
+    Stage,
+    model_last_update,
+)
 from mlcli.registry.names import (
     MAX_TAG_VALUE_LENGTH,
     validate_alias,
@@ -72,18 +78,20 @@ class ModelRegistry:
 
     def get_model(self, name: str) -> RegisteredModel:
         doc = self._model_doc(name)
-        versions = self._version_numbers(name)
+        versions = self._versions(name, self._version_numbers(name))
+        records, _ = read_log(self.layout.model_events(name))
         return RegisteredModel(
             name=name,
             description=doc.get("description") or "",
             tags=dict(doc.get("tags") or {}),
             creation_time=doc.get("creation_time", 0),
-            last_update_time=doc.get("last_update_time", 0),
-            aliases=self._aliases(name),
-            latest_version=max(
-                (v.version for v in self._versions(name, versions) if not v.deleted),
-                default=None,
+            last_update_time=model_last_update(
+                doc.get("last_update_time", 0),
+                versions,
+                [RegistryEvent.from_dict(r) for r in records],
             ),
+            aliases=self._aliases(name),
+            latest_version=max((v.version for v in versions if not v.deleted), default=None),
         )
 
     def list_models(self) -> list[RegisteredModel]:

@@ -12,6 +12,7 @@ from mlcli.server.filters import EntityFilter, Record, sort_records
 from mlcli.server.paging import decode_token, max_results, page
 from mlcli.server.tags import tags_to_store, to_store
 from mlcli.store import Experiment, ViewType
+from mlcli.tracking.activity import with_last_activity
 
 VIEW_TYPES = {
     "ACTIVE_ONLY": ViewType.ACTIVE_ONLY, "1": ViewType.ACTIVE_ONLY,
@@ -52,7 +53,7 @@ def create(backend: Backend, fields: Fields) -> dict[str, Any]:
 
 def get(backend: Backend, fields: Fields) -> dict[str, Any]:
     experiment = backend.client.get_experiment(fields.required("experiment_id"))
-    return {"experiment": shapes.experiment(experiment)}
+    return {"experiment": _shape(backend, experiment)}
 
 
 def get_by_name(backend: Backend, fields: Fields) -> dict[str, Any]:
@@ -61,7 +62,7 @@ def get_by_name(backend: Backend, fields: Fields) -> dict[str, Any]:
     found = experiments.find_by_name(name) or experiments.find_by_name(name, ViewType.ALL)
     if found is None:
         raise NotFoundError(f"no experiment named {name!r}")
-    return {"experiment": shapes.experiment(found)}
+    return {"experiment": _shape(backend, found)}
 
 
 def search(backend: Backend, fields: Fields) -> dict[str, Any]:
@@ -69,7 +70,8 @@ def search(backend: Backend, fields: Fields) -> dict[str, Any]:
     limit = max_results(fields.integer("max_results"), 1000)
     offset = decode_token(fields.string("page_token"))
     condition = EntityFilter(fields.string("filter"), _ATTRIBUTES)
-    found = [e for e in backend.client.search_experiments(view) if condition.matches(_record(e))]
+    listed = with_last_activity(backend.store, backend.client.search_experiments(view))
+    found = [e for e in listed if condition.matches(_record(e))]
     ordered = sort_records(
         found,
         fields.strings("order_by"),
@@ -108,6 +110,11 @@ def set_tag(backend: Backend, fields: Fields) -> dict[str, Any]:
     key = to_store(fields.required("key"))
     backend.client.set_experiment_tag(experiment_id, key, fields.string("value", default=""))
     return {}
+
+
+def _shape(backend: Backend, experiment: Experiment) -> dict[str, Any]:
+    """The experiment as MLflow shows it, ``last_update_time`` being its last activity."""
+    return shapes.experiment(with_last_activity(backend.store, [experiment])[0])
 
 
 def _record(experiment: Experiment) -> Record:

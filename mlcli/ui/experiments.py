@@ -5,20 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from mlcli.tracking import TrackingClient
+from mlcli.tracking.activity import experiments_activity
 
 
 def experiments_list(client: TrackingClient) -> dict[str, Any]:
     """Active experiments, the most recently active first (empty ones last, by name)."""
-    activity = client.store.experiment_activity()
-    rows = []
-    for experiment in client.search_experiments():
-        count, last = activity.get(experiment.experiment_id, (0, None))
+    experiments = client.search_experiments()
+    activity = experiments_activity(client.store, experiments)
+    rows: list[dict[str, Any]] = []
+    for experiment in experiments:
+        summary = activity[experiment.experiment_id]
         rows.append(
             {
                 "experiment_id": experiment.experiment_id,
                 "name": experiment.name,
-                "run_count": count,
-                "last_activity": max(last or 0, experiment.last_update_time or 0) or None,
+                "run_count": summary.run_count,
+                "last_activity": summary.last_activity,
                 "creation_time": experiment.creation_time,
                 "tags": dict(experiment.tags),
             }
