@@ -83,7 +83,7 @@ def create(
 
     Example: mlcli experiments create churn-model --tag team=growth
     """
-    from mlcli.cli.runs import parse_key_values
+    from mlcli.assignments import parse_key_values
 
     client = get_client(ctx)
     experiment_id = client.create_experiment(name, parse_key_values(tag or [], "--tag"))

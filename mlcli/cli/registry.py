@@ -48,7 +48,7 @@ def register(
     Example: mlcli register runs:/3f2a/model --name churn
     """
     from mlcli.cli.notices import warnings_as_notices
-    from mlcli.cli.runs import parse_key_values
+    from mlcli.assignments import parse_key_values
 
     out = Output(json_mode=json_, quiet=quiet)
     with warnings_as_notices(out):
@@ -275,7 +275,7 @@ def tag(
 
     Example: mlcli models tag churn 2 validated=yes owner=ml-team
     """
-    from mlcli.cli.runs import parse_key_values
+    from mlcli.assignments import parse_key_values
 
     version = items[0] if items and "=" not in items[0] else None
     pairs = parse_key_values(items[1:] if version else items, "tag")

@@ -228,9 +228,9 @@ def run(
 
     Example: mlcli run . -e train -P alpha=0.5 --experiment demo
     """
+    from mlcli.assignments import parse_assignments
     from mlcli.capture.run_capture import CaptureOptions
     from mlcli.projects import RunRequest, run_project
-    from mlcli.projects.parameters import parse_assignments
     from mlcli.sweeps.spec import parse_sweep
 
     out = Output(json_mode=json_, quiet=quiet)

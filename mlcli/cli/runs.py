@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from mlcli.assignments import parse_key_values
 from mlcli.cli.options import (
     ExperimentOption,
     FilterOption,
@@ -262,16 +263,6 @@ def render_run(out: Output, run: Run) -> None:
         if pairs:
             out.line()
             out.fields(pairs, title=title)
-
-
-def parse_key_values(items: list[str], option: str) -> dict[str, str]:
-    result = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise InvalidInputError(f"{option} expects KEY=VALUE, got {item!r}")
-        result[key] = value
-    return result
 
 
 def _size(size: int | None) -> str:

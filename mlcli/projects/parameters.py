@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,20 +68,6 @@ def canonical_type(type_name: str, where: str) -> str:
         valid = ", ".join(PARAMETER_TYPES)
         raise InvalidInputError(f"{where}: unknown type {type_name!r} (valid types: {valid})")
     return canonical
-
-
-def parse_assignments(items: Iterable[str], option: str = "-P") -> dict[str, str]:
-    """``["alpha=0.1", "name=a=b"]`` -> ``{"alpha": "0.1", "name": "a=b"}``; a name
-    given twice is an error."""
-    result: dict[str, str] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise InvalidInputError(f"{option} expects NAME=VALUE, got {item!r}")
-        if name in result:
-            raise InvalidInputError(f"parameter {name!r} is given twice with {option}")
-        result[name] = value
-    return result
 
 
 def resolve_parameters(

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from mlcli.assignments import parse_assignments, parse_key_values
 from mlcli.errors import InvalidInputError
 from mlcli.projects.parameters import (
     Parameter,
-    parse_assignments,
     render_command,
     resolve_parameters,
 )
@@ -118,6 +118,12 @@ def test_assignments_split_on_the_first_equals_sign() -> None:
         parse_assignments(["novalue"])
     with pytest.raises(InvalidInputError, match="parameter 'a' is given twice"):
         parse_assignments(["a=1", "a=2"])
+
+
+def test_tag_options_take_the_last_value_of_a_key() -> None:
+    assert parse_key_values(["a=1", "a=2"], "--tag") == {"a": "2"}
+    with pytest.raises(InvalidInputError, match=r"^--tag expects KEY=VALUE, got 'a'$"):
+        parse_key_values(["a"], "--tag")
 
 
 def test_undeclared_names_must_be_valid_param_keys(project: Path) -> None:
