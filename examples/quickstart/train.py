@@ -35,9 +35,9 @@ def main() -> None:
     with mlcli.start_run():
         mlcli.set_tag("label", args.label)
         for epoch in range(args.epochs):
-            errors = [w * x + b - y for x, y in zip(xs, ys)]
+            errors = [w * x + b - y for x, y in zip(xs, ys, strict=True)]
             loss = sum(e * e for e in errors) / n
-            w -= args.alpha * 2 * sum(e * x for e, x in zip(errors, xs)) / n
+            w -= args.alpha * 2 * sum(e * x for e, x in zip(errors, xs, strict=True)) / n
             b -= args.alpha * 2 * sum(errors) / n
             mlcli.log_metric("loss", loss, step=epoch)
             if loss > DIVERGED:
