@@ -1,5 +1,6 @@
-"""``build-docker`` without the ``docker`` extra: writing a context needs no SDK,
-building one fails with one line naming the extra."""
+"""``build-docker`` without the ``docker`` extra: writing a context needs no SDK (and
+the image it describes gets no SDK either), building one fails with one line naming
+the extra."""
 
 from __future__ import annotations
 
@@ -44,3 +45,8 @@ def test_writing_the_context_needs_no_sdk(serving_store: Path, tmp_path: Path) -
     )
     assert result.returncode == 0, result.stderr
     assert (output / "Dockerfile").is_file()
+    # the image gets mlcli's runtime requirements, and nothing only the host needs
+    lines = (output / "requirements.txt").read_text().splitlines()
+    names = {line.split("==")[0] for line in lines}
+    assert {"typer", "rich", "pyyaml", "starlette", "uvicorn"} <= names, lines
+    assert not names & {"docker", "gitpython", "virtualenv"}, lines

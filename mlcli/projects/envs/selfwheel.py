@@ -19,7 +19,9 @@ from mlcli.projects.envs.shims import mlcli_package_dir
 from mlcli.version import __version__
 
 _EPOCH = (1980, 1, 1, 0, 0, 0)
-_HOST_ONLY = {"docker", "virtualenv"}  # needed to launch projects, not to log
+# needed to launch projects, not to log in a container; gitpython and docker stay listed
+# for installs whose metadata predates their removal (docker is now the extra "docker")
+_HOST_ONLY = {"docker", "gitpython", "virtualenv"}
 
 
 @dataclass(frozen=True)
