@@ -289,20 +289,17 @@ def project_tags(plan: RunPlan) -> dict[str, str]:
 
 def run_experiment_id(client: TrackingClient, reference: str | None) -> str:
     """The experiment named (or numbered) ``reference``, created by name if missing;
-    without one, ``MLCLI_EXPERIMENT_NAME``, ``MLCLI_EXPERIMENT_ID``, or Default."""
-    name = reference or os.environ.get("MLCLI_EXPERIMENT_NAME")
-    store = client.writable_store()
-    if name:
-        try:
-            return client.resolve_experiment(name).experiment_id
-        except NotFoundError:
-            return client.get_or_create_experiment(name).experiment_id
-    env_id = os.environ.get("MLCLI_EXPERIMENT_ID")
-    if env_id:
-        return store.experiments.get(env_id).experiment_id
+    without one, the rule every run follows (:mod:`mlcli.tracking.default_experiment`)."""
     from mlcli.store.layout import DEFAULT_EXPERIMENT_ID
+    from mlcli.tracking.default_experiment import environment_experiment_id
 
-    return DEFAULT_EXPERIMENT_ID
+    client.writable_store()
+    if reference:
+        try:
+            return client.resolve_experiment(reference).experiment_id
+        except NotFoundError:
+            return client.get_or_create_experiment(reference).experiment_id
+    return environment_experiment_id(client) or DEFAULT_EXPERIMENT_ID
 
 
 def parent_run_id(client: TrackingClient, request: RunRequest) -> str | None:

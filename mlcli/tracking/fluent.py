@@ -171,10 +171,9 @@ class _Session:
             return client.get_experiment(experiment_id).experiment_id
         if self.experiment_id:
             return self.experiment_id
-        env_name = os.environ.get("MLCLI_EXPERIMENT_NAME")
-        if env_name:
-            return client.get_or_create_experiment(env_name).experiment_id
-        return os.environ.get("MLCLI_EXPERIMENT_ID") or None
+        from mlcli.tracking.default_experiment import environment_experiment_id
+
+        return environment_experiment_id(client)
 
     def end_run(self, status: str, run_id: str | None = None) -> None:
         with self.lock:

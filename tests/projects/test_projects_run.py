@@ -303,6 +303,22 @@ def test_the_experiment_can_come_from_the_environment(
     assert only_run(workdir).experiment_name == "from-env"
 
 
+def test_the_environment_names_the_experiment_as_for_start_run(
+    cli, store_root: Path, workdir: Path, project: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """One rule: ``MLCLI_EXPERIMENT_NAME`` is a name for ``mlcli run`` as for the Python
+    API, even when it looks like the id of another experiment."""
+    import mlcli
+    from mlcli.tracking import TrackingClient
+
+    other = TrackingClient(store_root).create_experiment("other")
+    monkeypatch.setenv("MLCLI_EXPERIMENT_NAME", other)
+    assert cli("run", str(project)).exit_code == 0
+    with mlcli.start_run():
+        pass
+    assert [run.experiment_name for run in all_runs(workdir)] == [other, other]
+
+
 def test_quiet_prints_only_the_run_id_on_stdout(
     cli, store_root: Path, workdir: Path, project: Path
 ):
