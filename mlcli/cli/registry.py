@@ -47,8 +47,8 @@ def register(
 
     Example: mlcli register runs:/3f2a/model --name churn
     """
-    from mlcli.cli.notices import warnings_as_notices
     from mlcli.assignments import parse_key_values
+    from mlcli.cli.notices import warnings_as_notices
 
     out = Output(json_mode=json_, quiet=quiet)
     with warnings_as_notices(out):
