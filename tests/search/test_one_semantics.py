@@ -6,10 +6,14 @@ and logged models use it). The same cases run over REST in
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from filter_cases import CASE_IDS, CASES, NAMES, STORED_PROMPT, tags_of
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from mlcli.search import evaluate, parse_filter
+from mlcli.search import Compare, Field, evaluate, parse_filter
 from mlcli.server.filters import EntityFilter, Record
 from mlcli.tracking import TrackingClient
 
@@ -45,3 +49,57 @@ def test_the_issues_case_agrees(client: TrackingClient) -> None:
     text = "tags.k LIKE 'a\\\\_b'"
     assert EntityFilter(text, {"name": "text"}).matches(Record({"name": "x"}, {"k": "a_b"}))
     assert [run.info.run_name for run in client.search_runs(["0"], text)] == ["n1"]
+
+
+# -- property: random AND-chains of tag and param comparisons --------------------------------
+
+TEXT_VALUES = ["a_b", "axb", "A_B", "a%b", "a\\b", "", "0.1", "10", "É", "é", "true", "false"]
+PATTERNS = ["%", "a%", "A%", "_", "a\\_b", "a\\%b", "a\\\\b", "a_b", "%b", "é%", "", "t%"]
+TAG_KEYS = ["t", "u", "never", "mlcli.prompt.is_prompt"]
+PARAM_KEYS = ["p", "never"]
+ENTITY_OPS = ["=", "!=", "LIKE", "ILIKE", "IN", "NOT IN", "IS NULL", "IS NOT NULL"]
+
+
+@pytest.fixture(scope="module")
+def random_runs(tmp_path_factory: pytest.TempPathFactory) -> TrackingClient:
+    rng = random.Random(16)
+    client = TrackingClient(tmp_path_factory.mktemp("random-runs") / ".mlruns")
+    for i in range(30):
+        tags = {k: rng.choice(TEXT_VALUES) for k in TAG_KEYS if k != "never" and rng.random() < 0.7}
+        run = client.create_run("0", run_name=f"r{i}", tags=tags)
+        if rng.random() < 0.7:
+            client.log_param(run.info.run_id, "p", rng.choice(TEXT_VALUES))
+    return client
+
+
+@st.composite
+def entity_comparisons(draw: st.DrawFn) -> Compare:
+    field = draw(
+        st.one_of(
+            st.sampled_from([Field("tag", k) for k in TAG_KEYS]),
+            st.sampled_from([Field("param", k) for k in PARAM_KEYS]),
+        )
+    )
+    op = draw(st.sampled_from(ENTITY_OPS))
+    if op in ("IS NULL", "IS NOT NULL"):
+        return Compare(field, op, None)
+    if op in ("IN", "NOT IN"):
+        return Compare(field, op, tuple(draw(st.lists(st.sampled_from(TEXT_VALUES), min_size=1))))
+    return Compare(field, op, draw(st.sampled_from(PATTERNS if "LIKE" in op else TEXT_VALUES)))
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(chain=st.lists(entity_comparisons(), min_size=1, max_size=3))
+def test_run_search_in_sql_and_the_entity_filter_agree(
+    random_runs: TrackingClient, chain: list[Compare]
+) -> None:
+    text = " AND ".join(map(str, chain))
+    runs = random_runs.search_runs(["0"])
+    condition = EntityFilter(text, {"name": "text"}, kinds=("attribute", "tag", "param"))
+    by_entity_filter = {
+        run.info.run_name
+        for run in runs
+        if condition.matches(Record({"name": run.info.run_name}, run.data.tags, run.data.params))
+    }
+    in_sql = {run.info.run_name for run in random_runs.search_runs(["0"], text)}
+    assert in_sql == by_entity_filter
