@@ -93,7 +93,7 @@ PATTERNS = [
 
 METRIC_KEYS = ["a", "b", "val.loss", "never"]
 PARAM_KEYS = ["p", "q", "learning rate", "never"]
-TAG_KEYS = ["t", "u", "never"]
+TAG_KEYS = ["t", "u", "mlcli.prompt.is_prompt", "never"]  # the prompt marker is implied
 TEXT_ATTRIBUTES = ["run_name", "status", "user_id", "experiment_id", "run_id"]
 NUMERIC_ATTRIBUTES = ["start_time", "end_time"]
 
