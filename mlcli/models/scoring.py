@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from mlcli.errors import MlcliError
 from mlcli.models.errors import ModelPredictionError
 from mlcli.models.input_example import jsonable
-from mlcli.models.scoring_input import parse_input
+from mlcli.models.scoring_input import ScoringInput, parse_input
 
 if TYPE_CHECKING:
     from mlcli.models.pyfunc_model import PyFuncModel
@@ -23,13 +23,18 @@ def score_request(model: PyFuncModel, body: str | bytes, content_type: str) -> d
     """``{"predictions": ...}`` for a JSON or CSV request body."""
     signature = model.signature
     request = parse_input(body, content_type, None if signature is None else signature.inputs)
+    return {"predictions": predictions_to_jsonable(predict(model, request))}
+
+
+def predict(model: PyFuncModel, request: ScoringInput) -> Any:
+    """The model's predictions for a parsed request; its own failure (any exception
+    from its code, on input a client sent) is a one-line ModelPredictionError."""
     try:
-        predictions = model.predict(request.data, request.params)
+        return model.predict(request.data, request.params)
     except MlcliError:
         raise
-    except Exception as exc:  # the model's own code, on input a client sent
-        raise ModelPredictionError(f"the model failed on this input: {_one_line(exc)}") from exc
-    return {"predictions": predictions_to_jsonable(predictions)}
+    except Exception as exc:
+        raise ModelPredictionError(f"the model failed on this input: {one_line(exc)}") from exc
 
 
 def predict_body(
@@ -54,6 +59,7 @@ def predictions_to_jsonable(predictions: Any) -> Any:
     return jsonable(predictions)
 
 
-def _one_line(exc: Exception) -> str:
+def one_line(exc: BaseException) -> str:
+    """An exception as one line of at most ~300 characters, with its type."""
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__

@@ -21,8 +21,8 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from mlcli.errors import MlcliError
-from mlcli.models.errors import ModelPredictionError, ScoringInputError
-from mlcli.models.scoring import predictions_to_jsonable
+from mlcli.models.errors import ScoringInputError
+from mlcli.models.scoring import one_line, predict, predictions_to_jsonable
 from mlcli.models.scoring_input import ScoringInput, parse_csv_input, parse_json_input
 from mlcli.serving.errors import UnsupportedMediaTypeError
 
@@ -63,14 +63,7 @@ def content_kind(header: str | None) -> str:
 
 def score(model: PyFuncModel, body: bytes, kind: str) -> bytes:
     """The JSON response body ``{"predictions": ...}`` for one request body."""
-    request = parse_body(model, body, kind)
-    try:
-        predictions = model.predict(request.data, request.params)
-    except MlcliError:
-        raise
-    except Exception as exc:  # the model's own code, on input a client sent
-        raise ModelPredictionError(f"the model failed on this input: {one_line(exc)}") from exc
-    return encode_predictions(predictions)
+    return encode_predictions(predict(model, parse_body(model, body, kind)))
 
 
 def encode_predictions(predictions: Any) -> bytes:
@@ -109,11 +102,6 @@ def error_body(exc: MlcliError) -> bytes:
 def encode(document: Any) -> bytes:
     """JSON bytes; anything JSON has no type for (a date in MLmodel's YAML) as text."""
     return json.dumps(document, allow_nan=False, ensure_ascii=False, default=str).encode()
-
-
-def one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
 
 
 def _utf8(body: bytes) -> str:
