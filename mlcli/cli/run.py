@@ -11,7 +11,6 @@ import typer
 from mlcli.cli.options import ExperimentOption, JsonOption, QuietOption
 from mlcli.cli.output import Output
 from mlcli.cli.state import client as get_client
-from mlcli.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from mlcli.sweeps import SweepPlan, SweepRequest, SweepResult
@@ -231,6 +230,7 @@ def run(
     from mlcli.assignments import parse_assignments
     from mlcli.capture.run_capture import CaptureOptions
     from mlcli.projects import RunRequest, run_project
+    from mlcli.sweeps.choice import SweepRequest, wants_sweep
     from mlcli.sweeps.spec import parse_sweep
 
     out = Output(json_mode=json_, quiet=quiet)
@@ -258,44 +258,20 @@ def run(
         capture=capture,
         mlflow_compat=mlflow_compat,
     )
-    if spec.is_sweep or sweep is not None or dry_run:
-        if mlflow_compat:
-            raise InvalidInputError(
-                "--mlflow-compat does not reach a sweep's trials: put 'mlflow_compat: true' "
-                "in the MLproject instead"
-            )
-        from mlcli.sweeps import SweepRequest
-
-        sweep_request = SweepRequest(
-            request,
-            spec,
-            sampler=sweep,
-            trials=trials,
-            seed=seed,
-            objective=objective,
-            direction=direction,
-            parallel=parallel,
-            fail_fast=fail_fast,
-        )
+    sweep_request = SweepRequest(
+        request,
+        spec,
+        sampler=sweep,
+        trials=trials,
+        seed=seed,
+        objective=objective,
+        direction=direction,
+        parallel=parallel,
+        fail_fast=fail_fast,
+    )
+    if wants_sweep(sweep_request, planning=dry_run):
         _sweep(ctx, out, sweep_request, dry_run)
         return
-    given = [
-        name
-        for name, value in (
-            ("--trials", trials),
-            ("--seed", seed),
-            ("--objective", objective),
-            ("--direction", direction),
-            ("--parallel", parallel if parallel != 1 else None),
-            ("--fail-fast", fail_fast or None),
-        )
-        if value is not None
-    ]
-    if given:
-        raise InvalidInputError(
-            f"{given[0]} is for sweeps: give a list or a distribution as a -P value, "
-            "e.g. -P 'lr=[0.1,0.01]'"
-        )
     sys.stdout.flush()
     result = run_project(
         request,

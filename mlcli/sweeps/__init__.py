@@ -32,8 +32,9 @@ _LAZY: dict[str, str] = {
     "parse_objective": "mlcli.sweeps.objective",
     "BestTrial": "mlcli.sweeps.parent",
     "SweepPlan": "mlcli.sweeps.planning",
-    "SweepRequest": "mlcli.sweeps.planning",
+    "SweepRequest": "mlcli.sweeps.choice",
     "plan_sweep": "mlcli.sweeps.planning",
+    "wants_sweep": "mlcli.sweeps.choice",
     "TrialOutcome": "mlcli.sweeps.process",
     "SweepTrials": "mlcli.sweeps.results",
     "sweep_trials": "mlcli.sweeps.results",
@@ -61,12 +62,14 @@ __all__ = [
     "plan_sweep",
     "run_sweep",
     "sweep_trials",
+    "wants_sweep",
 ]
 
 if TYPE_CHECKING:
+    from mlcli.sweeps.choice import SweepRequest, wants_sweep
     from mlcli.sweeps.objective import Objective, parse_objective
     from mlcli.sweeps.parent import BestTrial
-    from mlcli.sweeps.planning import SweepPlan, SweepRequest, plan_sweep
+    from mlcli.sweeps.planning import SweepPlan, plan_sweep
     from mlcli.sweeps.process import TrialOutcome
     from mlcli.sweeps.results import SweepTrials, sweep_trials
     from mlcli.sweeps.runner import SweepResult, run_sweep

@@ -16,30 +16,15 @@ from typing import Any
 from mlcli.errors import InvalidInputError
 from mlcli.projects.fetch import fetch_project
 from mlcli.projects.parameters import check_value, resolve_parameters
-from mlcli.projects.runner import RunPlan, RunRequest, plan_run
+from mlcli.projects.runner import RunPlan, plan_run
 from mlcli.projects.spec import EntryPoint, Project, load_project
 from mlcli.store.validation import validate_param_value
+from mlcli.sweeps.choice import SweepRequest, check_sweep_options
 from mlcli.sweeps.objective import Objective, parse_objective
 from mlcli.sweeps.samplers import Sampler, Trial, sampler_class
 from mlcli.sweeps.spec import SweepSpec
 
 MAX_PARALLEL = 256
-
-
-@dataclass(frozen=True)
-class SweepRequest:
-    """What ``mlcli run`` was asked to sweep. ``run`` says what each trial runs (its
-    ``parameters`` are ignored: ``spec`` has them)."""
-
-    run: RunRequest
-    spec: SweepSpec
-    sampler: str | None = None
-    trials: int | None = None
-    seed: int | None = None
-    objective: str | None = None
-    direction: str | None = None
-    parallel: int = 1
-    fail_fast: bool = False
 
 
 @dataclass(frozen=True)
@@ -86,6 +71,7 @@ class SweepPlan:
 
 def plan_sweep(request: SweepRequest) -> SweepPlan:
     """Check ``request``; every error is raised before anything is created or run."""
+    check_sweep_options(request)
     spec = request.spec
     if not spec.is_sweep:
         raise InvalidInputError(

@@ -363,3 +363,26 @@ def test_every_trial_of_a_git_project_runs_the_commit_the_sweep_resolved(
         assert child.data.tags["mlcli.project.version"] == commit
         assert child.data.tags["mlcli.source.name"] == str(trials_project)
     assert parent.data.tags["best_run_id"] == children[1].run_id  # score 3 > 1
+
+
+def test_the_python_api_refuses_the_options_mlcli_run_refuses(workdir: Path, example: Path) -> None:
+    """The run-or-sweep rules live in the core: the Python API gets them too."""
+    from mlcli.errors import InvalidInputError
+    from mlcli.projects import RunRequest
+    from mlcli.sweeps import SweepRequest, parse_sweep, plan_sweep, run_sweep, wants_sweep
+
+    run = RunRequest(uri=str(example), env_manager="local")
+    swept, fixed = parse_sweep({"alpha": "[0.1,0.2]"}), parse_sweep({"alpha": "0.1"})
+    assert wants_sweep(SweepRequest(run, swept)) is True
+    assert wants_sweep(SweepRequest(run, fixed)) is False
+    with pytest.raises(InvalidInputError, match=r"^--trials is for sweeps: give a list"):
+        wants_sweep(SweepRequest(run, fixed, trials=3))
+    with pytest.raises(InvalidInputError, match=r"^--fail-fast is for sweeps"):
+        wants_sweep(SweepRequest(run, fixed, fail_fast=True))
+    compat = SweepRequest(
+        RunRequest(uri=str(example), env_manager="local", mlflow_compat=True), swept
+    )
+    for call in (wants_sweep, plan_sweep, run_sweep):
+        with pytest.raises(InvalidInputError, match=r"^--mlflow-compat does not reach a sweep"):
+            call(compat)
+    assert not (workdir / ".mlruns").exists()

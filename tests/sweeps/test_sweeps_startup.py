@@ -17,9 +17,10 @@ def _sweep_modules(loaded_modules, args: list[str], cwd: Path) -> set[str]:
 def test_a_plain_run_reads_its_values_and_nothing_more(tmp_path: Path, loaded_modules) -> None:
     (tmp_path / "train.py").write_text("print('ok')\n")
     args = ["run", str(tmp_path), "-e", "train.py", "-P", 'x="[1]"']
+    # choice: whether the values make a sweep, and the options only a sweep takes
     assert _sweep_modules(loaded_modules, args, tmp_path) == {
-        "mlcli.sweeps.domains", "mlcli.sweeps.expressions", "mlcli.sweeps.quoting",
-        "mlcli.sweeps.spec",
+        "mlcli.sweeps.choice", "mlcli.sweeps.domains", "mlcli.sweeps.expressions",
+        "mlcli.sweeps.quoting", "mlcli.sweeps.spec",
     }  # fmt: skip
 
 
