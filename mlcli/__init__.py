@@ -61,7 +61,7 @@ if TYPE_CHECKING:
     from mlcli.autologging import autolog
     from mlcli.client import MlcliClient, register_model
     from mlcli.errors import MlcliError
-    from mlcli.models.evaluation import evaluate
+    from mlcli.models.evaluation.evaluate import evaluate  # the function, not its module
     from mlcli.models.log import log_model
     from mlcli.tracking import TrackingClient
     from mlcli.tracking.fluent import (

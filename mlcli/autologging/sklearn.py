@@ -97,7 +97,7 @@ def _patch_library() -> None:
         if original is not None:
             original.__get__(None, cls)(**kwargs)
         else:
-            super(BaseEstimator, cls).__init_subclass__(**kwargs)  # type: ignore[misc]
+            super(BaseEstimator, cls).__init_subclass__(**kwargs)
         _patch_class(cls)
 
     _state.patches.replace(BaseEstimator, "__init_subclass__", classmethod(__init_subclass__))

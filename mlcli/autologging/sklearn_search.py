@@ -93,7 +93,7 @@ def cv_results_csv(results: dict[str, Any]) -> str:
 
 
 def _cell(values: Any, index: int) -> str:
-    mask = getattr(values, "mask", None)
+    mask: Any = getattr(values, "mask", None)  # numpy's, when values is a masked array
     if getattr(mask, "ndim", 0) and mask[index]:  # a masked array with a mask per cell
         return ""
     value = values[index]

@@ -185,7 +185,7 @@ def split_lines(text: str) -> list[str]:
 def _default_pairs(line: str) -> list[tuple[str, str]]:
     if ":" not in line and "=" not in line:
         return []
-    pairs = []
+    pairs: list[tuple[str, str]] = []
     position = 0
     for match in _PAIR.finditer(line):
         gap = _GAP.fullmatch(line, position, match.start())

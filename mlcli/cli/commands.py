@@ -44,11 +44,11 @@ def load_command(name: str) -> Any:
     """The Click command (or group) for the top-level command ``name``."""
     module, _, attribute = COMMANDS[name].partition(":")
     target = getattr(import_module(module), attribute)
-    if isinstance(target, typer.Typer):
-        command = typer.main.get_group(target)  # a group even with one subcommand
-    else:
+    if not isinstance(target, typer.Typer):
         single = typer.Typer(add_completion=False)
         single.command(name)(target)
         command = typer.main.get_command(single)
+    else:
+        command = typer.main.get_group(target)  # a group even with one subcommand
     command.name = name
     return command

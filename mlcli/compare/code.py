@@ -15,7 +15,7 @@ import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from mlcli import system_tags
 from mlcli.store.locate import git_toplevel
@@ -63,6 +63,13 @@ class UncommittedChanges:
         }
 
 
+class _Uncommitted(TypedDict):
+    """The uncommitted changes of both runs, passed to every :class:`CodeDiff`."""
+
+    uncommitted_a: UncommittedChanges | None
+    uncommitted_b: UncommittedChanges | None
+
+
 @dataclass(frozen=True)
 class CodeDiff:
     commit_a: str | None
@@ -101,7 +108,7 @@ def diff_code(
     repository: Path | None = None,
 ) -> CodeDiff:
     commit_a, commit_b = tags_a.get(system_tags.GIT_COMMIT), tags_b.get(system_tags.GIT_COMMIT)
-    uncommitted = {
+    uncommitted: _Uncommitted = {
         "uncommitted_a": read_uncommitted(artifacts_a),
         "uncommitted_b": read_uncommitted(artifacts_b),
     }

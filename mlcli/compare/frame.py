@@ -43,7 +43,10 @@ def runs_frame(runs: Sequence[Run]) -> Any:
         "status": [r.info.status for r in runs],
         "artifact_uri": [r.info.artifact_uri for r in runs],
         "start_time": pd.to_datetime([r.info.start_time for r in runs], unit="ms", utc=True),
-        "end_time": pd.to_datetime([r.info.end_time for r in runs], unit="ms", utc=True),
+        # pandas-stubs refuse None in the list, which pandas turns into NaT as documented
+        "end_time": pd.to_datetime(  # type: ignore[call-overload]
+            [r.info.end_time for r in runs], unit="ms", utc=True
+        ),
     }
     for key in metrics:
         columns[f"metrics.{key}"] = pd.array(

@@ -28,7 +28,7 @@ from mlcli.errors import InvalidInputError, MlcliError, NotFoundError
 from mlcli.mlflow_import.records import MlflowSource, SourceModel, SourceRun, SourceVersion
 from mlcli.registry.entities import Stage
 from mlcli.server.tags import tags_to_store
-from mlcli.store import LifecycleStage, RunStatus, ViewType
+from mlcli.store import Experiment, LifecycleStage, RunStatus, ViewType
 from mlcli.store.logged_models import LoggedModelFiles
 from mlcli.store.validation import (
     printable_run_name,
@@ -115,6 +115,7 @@ class Importer:
 
     def _experiment(self, experiment: Any) -> str:
         files = self.store.experiments
+        target: Experiment | None
         if experiment.experiment_id == "0" and experiment.name == "Default":
             target = files.get("0")
         else:

@@ -70,7 +70,7 @@ class SqliteSource(MlflowSource):
                 experiment_id=experiment_id,
                 name=name or "",
                 user_id=user or "",
-                status=RUN_STATUS_NUMBERS.get(status, status)
+                status=RUN_STATUS_NUMBERS.get(status, str(status))
                 if isinstance(status, int)
                 else status,
                 start_time=int(start or 0),

@@ -119,8 +119,10 @@ def _object_type(name: str | None, values: list[Any]) -> str:
     kinds = {_scalar_type(v) for v in values}
     if kinds <= {"long", "double"} and kinds:
         return "double" if "double" in kinds else "long"
-    if len(kinds) == 1 and None not in kinds:
-        return kinds.pop()
+    if len(kinds) == 1:
+        (kind,) = kinds
+        if kind is not None:
+            return kind
     if not values:
         return "string"
     label = f"column {name!r}" if name is not None else "the input"

@@ -151,7 +151,7 @@ def _to_datetime(pd: Any, series: Any, values: Any) -> Any:
 
 
 def _to_binary(pd: Any, series: Any, values: Any) -> Any:
-    decoded = []
+    decoded: list[bytes | None] = []
     for row, value in zip(series.index, series.tolist(), strict=True):
         if isinstance(value, bytes | bytearray):
             decoded.append(bytes(value))

@@ -127,9 +127,9 @@ def resolve_model_uri(
             parsed, _stored_model_dir(directory, str(parsed)), run_id, client.store.root
         )
     link = registry if registry is not None else registry_link(client)
-    directory, run_id = link.model_version_dir(uri=parsed)
+    directory, source_run_id = link.model_version_dir(uri=parsed)
     model_dir = _stored_model_dir(directory, str(parsed))
-    return ResolvedModel(parsed, model_dir, run_id, client.store.root)
+    return ResolvedModel(parsed, model_dir, source_run_id, client.store.root)
 
 
 def store_root_of(client: TrackingClient | None) -> Path | None:

@@ -262,4 +262,5 @@ def _docker_variable(item: Any, where: str) -> tuple[str, str | None]:
 
 
 def _kind(value: Any) -> str:
-    return {list: "a list", str: "a string"}.get(type(value), type(value).__name__)
+    names: dict[type, str] = {list: "a list", str: "a string"}
+    return names.get(type(value), type(value).__name__)

@@ -182,7 +182,7 @@ def _comparisons(node: Node) -> Iterator[Compare]:
     if isinstance(node, Compare):
         yield node
     elif hasattr(node, "items"):
-        for item in node.items:  # type: ignore[union-attr]
+        for item in node.items:
             yield from _comparisons(item)
     else:
-        yield from _comparisons(node.item)  # type: ignore[union-attr]
+        yield from _comparisons(node.item)

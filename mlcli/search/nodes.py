@@ -6,8 +6,9 @@ messages only), and ``str(node)`` prints filter text that parses back to the nod
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from mlcli.search.tokens import is_word_char
@@ -55,7 +56,7 @@ class Compare:
     field: Field
     op: str
     value: Value
-    position: int = field(default=0, compare=False)
+    position: int = dataclasses.field(default=0, compare=False)  # `field` is taken above
 
     def __str__(self) -> str:
         if self.op in NULL_TEST:

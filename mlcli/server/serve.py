@@ -9,6 +9,8 @@ Ctrl-C lets the requests in flight finish, then the server exits 0.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import Any
 
 from mlcli.server.config import CONFIG_VARIABLE, ServerConfig
 from mlcli.serving.log import ServerLog
@@ -31,7 +33,7 @@ def run_server(config: ServerConfig, log: ServerLog | None = None) -> int:
         exposes="read, change and delete everything in the store",
     )
     if config.workers == 1:
-        app: object = create_app(config, log)
+        app: Callable[..., Any] | str = create_app(config, log)
     else:
         os.environ[CONFIG_VARIABLE] = config.to_json()
         app = FACTORY

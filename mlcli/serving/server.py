@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import math
 import os
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from mlcli.errors import EnvironmentFailure, InvalidInputError
 from mlcli.models.uri import LocalModelUri, parse_model_uri
@@ -84,7 +85,9 @@ def run_uvicorn(
     served = load_served_model(config.model_uri, client) if config.workers == 1 else None
     if served is not None:
         origin = served.origin
-        app: object = create_app(config, client, served, log, token=config.token())
+        app: Callable[..., Any] | str = create_app(
+            config, client, served, log, token=config.token()
+        )
     else:
         os.environ[CONFIG_VARIABLE] = config.to_json()
         app = FACTORY

@@ -16,6 +16,7 @@ first file is written.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import errno
 import os
@@ -131,7 +132,7 @@ class ArtifactRepository:
             entries.append(FileInfo(child, is_dir, None if is_dir else entry.stat().st_size))
         return sorted(entries, key=lambda f: (not f.is_dir, f.path))
 
-    def list_all(self) -> list[FileInfo]:
+    def list_all(self) -> builtins.list[FileInfo]:  # `list` is a method here
         """Every file, recursively; symbolic links are listed as links, not followed."""
         if not self.root.is_dir():
             return []

@@ -7,6 +7,7 @@ experiments lock so that two processes creating "demo" at once get one experimen
 
 from __future__ import annotations
 
+import builtins
 import os
 import shutil
 from typing import Any
@@ -165,7 +166,7 @@ class ExperimentFiles:
             except FileExistsError:
                 candidate += 1
 
-    def _documents(self) -> list[dict[str, Any]]:
+    def _documents(self) -> builtins.list[dict[str, Any]]:  # `list` is a method here
         try:
             names = os.listdir(self.layout.experiments_dir)
         except FileNotFoundError:

@@ -158,13 +158,13 @@ class _Checker:
                     self.add(path, "damaged-line", f"line {number}: {problem}")
         if torn is not None:
             number, size = torn
-            problem = self.add(
+            torn_problem = self.add(
                 path, "torn-line", f"line {number} is cut short ({size} bytes, no newline)"
             )
             if self.repair:
                 trimmed = _trim_torn_line(path)
                 if trimmed:
-                    problem.repaired = f"trimmed the torn line ({trimmed} bytes)"
+                    torn_problem.repaired = f"trimmed the torn line ({trimmed} bytes)"
 
     def experiments(self, folder: Path, young: float) -> None:
         for entry in _visible_folders(folder):

@@ -133,7 +133,7 @@ def end_if_orphaned(layout: StoreLayout, run_id: str) -> bool:
             return False
         with FileLock(layout.run_lock(run_id)):
             doc = _read_doc(layout, run_id)
-            if _running_owner(doc) != owner:  # ended, or resumed by another, meanwhile
+            if doc is None or _running_owner(doc) != owner:  # ended, or resumed, meanwhile
                 return False
             end_time = _last_write_ms(layout, run_id, doc)
             reason = f"{owner.describe()} exited without ending the run"

@@ -24,7 +24,7 @@ from typing import Any
 from mlcli.store.entities import Metric, parse_json_number
 from mlcli.store.fileio import parse_lines
 
-_encode_string = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+_encode_string = json.encoder.encode_basestring_ascii
 
 
 def metric_line(key: str, value: float, step: int, timestamp: int, batch: str | None = None) -> str:

@@ -93,7 +93,7 @@ def validate_metric_value(key: str, value: object) -> float:
         raise InvalidInputError(f"invalid value {value!r} for metric {key!r}: must be a number")
     if isinstance(value, numbers.Real) or hasattr(value, "__float__"):
         try:
-            number = float(value)  # type: ignore[arg-type]
+            number = float(value)
         except OverflowError:
             raise _out_of_range(key, value) from None
         except (TypeError, ValueError):
@@ -171,7 +171,8 @@ def validate_timestamp(timestamp: object) -> int:
         )
     if isinstance(timestamp, float) and not math.isfinite(timestamp):
         raise InvalidInputError(f"invalid timestamp {timestamp!r}: must be finite")
-    value = int(timestamp)
+    # typeshed gives numbers.Real no __int__, yet int() takes every Real (float, Fraction, numpy)
+    value = int(timestamp)  # type: ignore[call-overload]
     if not 0 <= value <= MAX_INT64:
         raise InvalidInputError(
             f"invalid timestamp {_shorten(str(timestamp))}: must be a non-negative int64"

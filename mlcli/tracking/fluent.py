@@ -123,8 +123,9 @@ class _Session:
                     "mlcli.end_run(), or start a nested run with start_run(nested=True)"
                 )
             attached_id = os.environ.get("MLCLI_RUN_ID") if not self.stack else None
-            if run_id or attached_id:
-                active = self._resume(client, run_id or attached_id, attached=not run_id)
+            resumed_id = run_id or attached_id
+            if resumed_id:
+                active = self._resume(client, resumed_id, attached=not run_id)
             else:
                 active = self._create(
                     client, experiment, experiment_id, run_name, tags, description

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from mlcli.models.mlmodel import Model
-from mlcli.models.trust import ModelTrust
 
 
 class Predictor(Protocol):
@@ -47,14 +46,16 @@ class Flavor(ABC):
         """Whether ``model`` is an object this flavor saves."""
 
     @abstractmethod
-    def save(self, model: Any, directory: Path, **options: Any) -> SavedFlavor:
-        """Write the model's files into ``directory`` (which exists and is empty)."""
+    def save(self, model: Any, directory: Path, *args: Any, **options: Any) -> SavedFlavor:
+        """Write the model's files into ``directory`` (which exists and is empty).
+        ``options`` are the flavor's own keywords, which its override names."""
 
     @abstractmethod
-    def load_pyfunc(
-        self, *, directory: Path, mlmodel: Model, trust: ModelTrust, **options: Any
-    ) -> Predictor:
-        """The model as a Predictor; every file that runs code goes through ``trust``."""
+    def load_pyfunc(self, *args: Any, **options: Any) -> Predictor:
+        """The model as a Predictor, called with the keywords ``directory: Path``,
+        ``mlmodel: Model``, ``trust: ModelTrust`` and the flavor's own options (which its
+        override names, hence this open signature); every file that runs code goes
+        through ``trust``."""
 
     def code_files(self, *, directory: Path, mlmodel: Model) -> list[Path]:
         """The files of the model that run code when loaded (pickles), which must be
@@ -62,7 +63,5 @@ class Flavor(ABC):
         return []
 
     @abstractmethod
-    def load_native(
-        self, *, directory: Path, mlmodel: Model, trust: ModelTrust, **options: Any
-    ) -> Any:
-        """The model as the object that was saved."""
+    def load_native(self, *args: Any, **options: Any) -> Any:
+        """The model as the object that was saved; called as :meth:`load_pyfunc` is."""

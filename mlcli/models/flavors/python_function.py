@@ -24,7 +24,7 @@ import inspect
 import os
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -205,7 +205,7 @@ def _distributions_used_by(model: Any) -> list[str]:
 
     modules = {cls.__module__ for cls in type(model).__mro__}
     for value in vars(model).values():
-        items = value.values() if isinstance(value, Mapping) else [value]
+        items: Iterable[Any] = value.values() if isinstance(value, Mapping) else [value]
         if isinstance(value, list | tuple):
             items = value
         modules.update(type(item).__module__ for item in items)

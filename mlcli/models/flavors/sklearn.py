@@ -83,7 +83,7 @@ class SklearnFlavor(Flavor):
                 model, protocol=pickle.DEFAULT_PROTOCOL
             )
         (directory / file_name).write_bytes(data)
-        flavors = {
+        flavors: dict[str, dict[str, Any]] = {
             PYFUNC: {
                 "loader_module": "mlflow.sklearn",
                 "model_path": file_name,

@@ -74,9 +74,9 @@ def discover() -> list[Interpreter]:
     for path in _uv_pythons() + _path_pythons():
         if path in found:
             continue
-        version = _ask_version(path)
-        if version is not None:
-            found[path] = Interpreter(path, version)
+        asked = _ask_version(path)
+        if asked is not None:
+            found[path] = Interpreter(path, asked)
     return list(found.values())
 
 
