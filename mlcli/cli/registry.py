@@ -14,7 +14,7 @@ from mlcli.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from mlcli.client import MlcliClient
-    from mlcli.registry import ModelVersion
+    from mlcli.store import Run
 
 models_app = typer.Typer(
     help="Registered models: list, show, history, describe, tag, delete.", no_args_is_help=True
@@ -182,7 +182,8 @@ def show(ctx: typer.Context, name: NameArgument, json_: JsonOption = False) -> N
     client = _client(ctx)
     model = client.get_registered_model(name)
     versions = client.search_model_versions(name)
-    metrics = {v.version: _run_metrics(client, v) for v in versions}
+    runs = client.get_runs([v.run_id for v in versions if v.run_id])
+    metrics = {v.version: _run_metrics(runs.get(v.run_id or "")) for v in versions}
     out = Output(json_mode=json_)
     if json_:
         out.json(
@@ -337,15 +338,9 @@ def alias_delete(ctx: typer.Context, name: NameArgument, alias: str) -> None:
     Output().info(f"Removed @{alias} from {name!r}")
 
 
-def _run_metrics(client: MlcliClient, version: ModelVersion) -> dict[str, float]:
-    from mlcli.errors import MlcliError
-
-    if not version.run_id:
-        return {}
-    try:
-        return client.get_run(version.run_id).data.metrics
-    except MlcliError:
-        return {}
+def _run_metrics(run: Run | None) -> dict[str, float]:
+    """A version's source run's metrics; none when it has no run, or its run is gone."""
+    return {} if run is None else run.data.metrics
 
 
 def _json_metrics(metrics: dict[str, float]) -> dict[str, float | str]:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mlcli.errors import NotFoundError, StoreError
+from mlcli.errors import MlcliError, NotFoundError, StoreError
 from mlcli.store.artifacts import ArtifactRepository
 from mlcli.store.entities import (
     LifecycleStage,
@@ -100,6 +100,25 @@ class Store:
         if not runs:  # the index could not read it: fall back to the files themselves
             return self._run_from_files(run_id)
         return runs[0]
+
+    def get_runs(self, run_ids: Sequence[str]) -> dict[str, Run]:
+        """:meth:`get_run` for many runs at once: one refresh and one index query, not one
+        per run. Ids that name no run (or a run that cannot be read) are left out."""
+        present = []
+        for run_id in dict.fromkeys(run_ids):
+            try:
+                self.runs.info(run_id)
+            except MlcliError:
+                continue
+            present.append(run_id)
+        self.index.refresh_runs(present)
+        runs = {run.info.run_id: run for run in self.runs_by_id(present)}
+        for run_id in (r for r in present if r not in runs):  # as get_run: from the files
+            try:
+                runs[run_id] = self._run_from_files(run_id)
+            except MlcliError:
+                continue
+        return runs
 
     def runs_by_id(self, run_ids: Sequence[str]) -> list[Run]:
         """Runs from the index, in the order given; ids the index lacks are left out."""

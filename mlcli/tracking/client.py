@@ -161,6 +161,11 @@ class TrackingClient:
         _flush_buffered_metrics()
         return self.store.get_run(self.resolve_run_id(run_id))
 
+    def get_runs(self, run_ids: Sequence[str]) -> dict[str, Run]:
+        """Runs by full id, read together; ids that name no readable run are left out."""
+        _flush_buffered_metrics()
+        return self.store.get_runs(run_ids)
+
     def set_terminated(
         self, run_id: str, status: str = RunStatus.FINISHED, end_time: int | None = None
     ) -> Run:

@@ -107,3 +107,14 @@ def test_describe_tag_alias_and_delete(cli, churn: list[str]) -> None:
     ]
     assert cli("models", "delete", "churn", "--yes").exit_code == 0
     assert cli("models", "list", "-q").stdout == ""
+
+
+def test_show_reads_every_version_run_and_skips_a_run_that_is_gone(
+    cli, churn: list[str], store_root
+) -> None:
+    import shutil
+
+    shutil.rmtree(store_root / "runs" / churn[0])
+    shown = cli("models", "show", "churn", "--json")
+    assert shown.exit_code == 0, shown.stderr
+    assert [v["run_metrics"] for v in shown.json()["versions"]] == [{}, {"accuracy": 0.86}]

@@ -29,6 +29,22 @@ def test_create_run_names_it_and_records_user_and_parent(client: TrackingClient)
     assert child.data.tags["k"] == "v"
 
 
+def test_many_runs_are_read_in_one_index_query(client: TrackingClient) -> None:
+    """``models show`` reads its versions' runs together, not one query per run."""
+    run_ids = [client.create_run().run_id for _ in range(4)]
+    for number, run_id in enumerate(run_ids):
+        client.log_metric(run_id, "acc", number / 10)
+    statements: list[str] = []
+    client.store.index.db.set_trace_callback(statements.append)
+    runs = client.get_runs([*run_ids, "f" * 32, "../up", run_ids[0]])
+    client.store.index.db.set_trace_callback(None)
+    assert sorted(runs) == sorted(run_ids)
+    assert {r: runs[r].data.metrics for r in run_ids} == {
+        r: client.get_run(r).data.metrics for r in run_ids
+    }
+    assert sum("FROM runs r LEFT JOIN experiments" in s for s in statements) == 1
+
+
 def test_log_batch_validates_everything_before_writing(client: TrackingClient) -> None:
     run_id = client.create_run().run_id
     client.log_param(run_id, "lr", "0.1")
