@@ -17,15 +17,18 @@ SHOWN = 20
 def warn_damaged_runs(out: Output, store: Store) -> None:
     """One warning on stderr per run (or experiment, with its runs) the store's index
     left out (after a listing)."""
-    for experiment_id, problem in store.index.damaged_experiments().items():
-        path = store.layout.experiment_doc(experiment_id)
+    from mlcli.store.upkeep import left_out
+
+    entries = left_out(store)
+    for entry in (e for e in entries if e.kind == "experiment"):
         out.warn(
-            f"experiment {experiment_id} and its runs left out, damaged: {path}: {problem}; "
-            "see 'mlcli fsck'"
+            f"experiment {entry.id} and its runs left out, damaged: {entry.path}: "
+            f"{entry.problem}; see 'mlcli fsck'"
         )
-    damaged = store.index.damaged_runs()
-    for run_id, problem in list(damaged.items())[:SHOWN]:
-        path = store.layout.run_doc(run_id)
-        out.warn(f"run {run_id} left out, damaged: {path}: {problem}; see 'mlcli fsck'")
-    if len(damaged) > SHOWN:
-        out.warn(f"{len(damaged) - SHOWN} more damaged run(s) left out; see 'mlcli fsck'")
+    runs = [e for e in entries if e.kind == "run"]
+    for entry in runs[:SHOWN]:
+        out.warn(
+            f"run {entry.id} left out, damaged: {entry.path}: {entry.problem}; see 'mlcli fsck'"
+        )
+    if len(runs) > SHOWN:
+        out.warn(f"{len(runs) - SHOWN} more damaged run(s) left out; see 'mlcli fsck'")

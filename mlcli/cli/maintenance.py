@@ -38,28 +38,18 @@ def init(
 
     Example: mlcli init --shared=group
     """
-    from mlcli.errors import InvalidInputError
-    from mlcli.store import Store
-    from mlcli.store.layout import STORE_DIRNAME
-    from mlcli.store.locate import ensure_gitignored
+    from mlcli.store.upkeep import init_store
 
-    if shared not in ("umask", "group"):
-        raise InvalidInputError(f"invalid --shared {shared!r}: expected umask or group")
     explicit = cli_state(ctx).store
-    root = Path(explicit).resolve() if explicit else (directory / STORE_DIRNAME).resolve()
-    _, created = Store.initialize(root)
-    group = None
-    if shared == "group":
-        from mlcli.store.sharing import share_with_group
-
-        group = share_with_group(root)
-    ignored = ensure_gitignored(root)
+    setup = init_store(directory, shared, Path(explicit) if explicit else None)
     out = Output(quiet=quiet)
-    out.info(f"{'Created' if created else 'Found'} an mlcli store at {root}")
-    if group is not None:
-        out.info(f"Shared it with group {group}: its members can write it, whatever their umask")
-    if ignored:
-        out.info(f"Added {root.name}/ to {root.parent / '.gitignore'}")
+    out.info(f"{'Created' if setup.created else 'Found'} an mlcli store at {setup.root}")
+    if setup.group is not None:
+        out.info(
+            f"Shared it with group {setup.group}: its members can write it, whatever their umask"
+        )
+    if setup.gitignored:
+        out.info(f"Added {setup.root.name}/ to {setup.root.parent / '.gitignore'}")
 
 
 def gc(
@@ -119,15 +109,15 @@ def rebuild(ctx: typer.Context, quiet: QuietOption = False) -> None:
     import time
 
     from mlcli.cli.damage import warn_damaged_runs
+    from mlcli.store.upkeep import rebuild_index
 
     store = cli_state(ctx).client().store
     out = Output(quiet=quiet)
     started = time.perf_counter()
     with out.progress("Indexing runs") as progress:
-        count = store.index.rebuild(progress)
-    out.info(
-        f"Indexed {count} run(s) in {time.perf_counter() - started:.2f}s into {store.index.path}"
-    )
+        rebuilt = rebuild_index(store, progress)
+    seconds = time.perf_counter() - started
+    out.info(f"Indexed {rebuilt.runs} run(s) in {seconds:.2f}s into {rebuilt.path}")
     warn_damaged_runs(out, store)
 
 
