@@ -62,3 +62,7 @@ AllowUnauthenticatedOption = Annotated[
         "or an authenticating proxy guards the address).",
     ),
 ]
+HostOption = Annotated[
+    str, typer.Option("--host", help="Address to listen on (0.0.0.0: every interface).")
+]
+ListenPortOption = Annotated[int, typer.Option("--port", "-p", help="Port (0: any free port).")]

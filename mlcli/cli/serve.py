@@ -13,7 +13,9 @@ from mlcli.cli.options import (
     AllowPickleOption,
     AllowUnauthenticatedOption,
     AuthTokenFileOption,
+    HostOption,
     JsonOption,
+    ListenPortOption,
     QuietOption,
 )
 from mlcli.cli.output import Output
@@ -33,10 +35,8 @@ ModelUriOption = Annotated[
 def serve(
     ctx: typer.Context,
     model_uri: ModelUriOption,
-    host: Annotated[
-        str, typer.Option("--host", help="Address to listen on (0.0.0.0: every interface).")
-    ] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", "-p", help="Port (0: any free port).")] = 5000,
+    host: HostOption = "127.0.0.1",
+    port: ListenPortOption = 5000,
     workers: Annotated[
         int, typer.Option("--workers", "-w", help="Worker processes, each with the model.")
     ] = 1,

@@ -10,7 +10,9 @@ import typer
 from mlcli.cli.options import (
     AllowUnauthenticatedOption,
     AuthTokenFileOption,
+    HostOption,
     JsonOption,
+    ListenPortOption,
     QuietOption,
 )
 from mlcli.cli.output import Output
@@ -19,11 +21,8 @@ from mlcli.cli.state import cli_state
 
 def server(
     ctx: typer.Context,
-    host: Annotated[
-        str,
-        typer.Option("--host", help="Address to listen on (0.0.0.0: every interface)."),
-    ] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", "-p", help="Port (0: any free port).")] = 5000,
+    host: HostOption = "127.0.0.1",
+    port: ListenPortOption = 5000,
     workers: Annotated[
         int, typer.Option("--workers", "-w", help="Worker processes sharing the port.")
     ] = 1,

@@ -6,18 +6,20 @@ from typing import Annotated
 
 import typer
 
-from mlcli.cli.options import AllowUnauthenticatedOption, AuthTokenFileOption
+from mlcli.cli.options import (
+    AllowUnauthenticatedOption,
+    AuthTokenFileOption,
+    HostOption,
+    ListenPortOption,
+)
 from mlcli.cli.output import Output
 from mlcli.cli.state import cli_state
 
 
 def ui(
     ctx: typer.Context,
-    host: Annotated[
-        str,
-        typer.Option("--host", help="Address to listen on (0.0.0.0: every interface)."),
-    ] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", "-p", help="Port (0: any free port).")] = 5005,
+    host: HostOption = "127.0.0.1",
+    port: ListenPortOption = 5005,
     open_browser: Annotated[
         bool, typer.Option("--open", help="Open the dashboard in the default web browser.")
     ] = False,
