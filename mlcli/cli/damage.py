@@ -17,9 +17,7 @@ SHOWN = 20
 def warn_damaged_runs(out: Output, store: Store) -> None:
     """One warning on stderr per run (or experiment, with its runs) the store's index
     left out (after a listing)."""
-    from mlcli.store.upkeep import left_out
-
-    entries = left_out(store)
+    entries = store.left_out()
     for entry in (e for e in entries if e.kind == "experiment"):
         out.warn(
             f"experiment {entry.id} and its runs left out, damaged: {entry.path}: "

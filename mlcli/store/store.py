@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlcli.errors import MlcliError, NotFoundError, StoreError
 from mlcli.store.artifacts import ArtifactRepository
@@ -27,6 +27,9 @@ from mlcli.store.locate import (
     find_store_root,
 )
 from mlcli.store.runs import RunFiles, run_info_from_doc
+
+if TYPE_CHECKING:
+    from mlcli.store.upkeep import LeftOut
 
 
 class Store:
@@ -119,6 +122,12 @@ class Store:
             except MlcliError:
                 continue
         return runs
+
+    def left_out(self) -> list[LeftOut]:
+        """The experiments, then the runs, that listings leave out: damaged documents."""
+        from mlcli.store.upkeep import left_out
+
+        return left_out(self)
 
     def runs_by_id(self, run_ids: Sequence[str]) -> list[Run]:
         """Runs from the index, in the order given; ids the index lacks are left out."""
