@@ -28,13 +28,14 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from mlcli import system_tags
 from mlcli.search.nodes import PATTERN, Scalar, Value
 from mlcli.search.numeric import is_numeric_text
 from mlcli.search.patterns import compile_like
 
 Stored = str | float | int | None
 
-PROMPT_MARKER_TAG = "mlcli.prompt.is_prompt"
+PROMPT_MARKER_TAG = system_tags.PROMPT_IS_PROMPT
 IMPLIED_TAGS: Mapping[str, str] = {PROMPT_MARKER_TAG: "false"}
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
