@@ -107,8 +107,9 @@ def test_ci_runs_the_checks_after_the_install_and_before_the_tests() -> None:
 
 
 def test_the_readme_names_the_checks_with_the_setup_and_the_tests() -> None:
-    first_block = (ROOT / "README.md").read_text().split("```", 2)[1]
-    assert "scripts/check" in first_block
+    """Right after the two commands (setup, tests), where a contributor looks first."""
+    after_first_block = (ROOT / "README.md").read_text().split("```", 3)[2]
+    assert "`scripts/check`" in after_first_block.split("##", 1)[0]
 
 
 def test_the_check_tools_are_pinned_to_one_version() -> None:
