@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import warnings
 from pathlib import Path
 
 import pytest
+from store_commands import mlcli_on
 
 from mlcli.client import MlcliClient
 from mlcli.errors import InvalidInputError
@@ -23,19 +23,6 @@ from mlcli.models.uri import resolve_model_uri
 from mlcli.store.trees import SkippedFileWarning, walk_tree
 
 SECRET = "TOP-SECRET-7f3a"
-
-
-def _mlcli(store: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("MLCLI_")}
-    environ["MLCLI_STORE"] = str(store)
-    return subprocess.run(
-        [sys.executable, "-m", "mlcli", *args],
-        cwd=cwd,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def _hostile_folder(base: Path) -> Path:
@@ -87,8 +74,8 @@ def store(tmp_path: Path) -> Path:
 
 def test_log_artifact_of_a_folder_skips_links_leading_out(store: Path, tmp_path: Path) -> None:
     _hostile_folder(tmp_path)
-    run = _mlcli(store, "runs", "create", "-q", cwd=tmp_path).stdout.strip()
-    result = _mlcli(store, "log", "artifact", "model", "--run", run, cwd=tmp_path)
+    run = mlcli_on(store, "runs", "create", "-q", cwd=tmp_path).stdout.strip()
+    result = mlcli_on(store, "log", "artifact", "model", "--run", run, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines() == _skipped_lines("model")
     artifacts = store / "runs" / run / "artifacts"
@@ -108,7 +95,7 @@ def test_log_artifact_of_a_folder_skips_links_leading_out(store: Path, tmp_path:
 
 def test_register_of_a_folder_skips_links_leading_out(store: Path, tmp_path: Path) -> None:
     model = _hostile_folder(tmp_path)
-    result = _mlcli(store, "register", str(model), "--name", "m", "-q", cwd=tmp_path)
+    result = mlcli_on(store, "register", str(model), "--name", "m", "-q", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "1\n"
     assert result.stderr.splitlines() == _skipped_lines(str(model))
@@ -154,7 +141,7 @@ def _planted(store: Path, tmp_path: Path) -> tuple[MlcliClient, str, Path]:
 
 def test_listings_show_a_planted_link_not_its_target(store: Path, tmp_path: Path) -> None:
     _, run, _ = _planted(store, tmp_path)
-    table = _mlcli(store, "runs", "artifacts", run, "model", cwd=tmp_path)
+    table = mlcli_on(store, "runs", "artifacts", run, "model", cwd=tmp_path)
     assert table.returncode == 0, table.stderr
     rows = [line.split() for line in table.stdout.splitlines()[1:]]
     assert rows == [
@@ -163,7 +150,7 @@ def test_listings_show_a_planted_link_not_its_target(store: Path, tmp_path: Path
         ["model/keys", "->", str(tmp_path / "secret-dir")],
         ["model/secret", "->", str(tmp_path / "secret.txt")],
     ]
-    listed = listed_json(_mlcli(store, "runs", "artifacts", run, "model", "--json", cwd=tmp_path))
+    listed = listed_json(mlcli_on(store, "runs", "artifacts", run, "model", "--json", cwd=tmp_path))
     assert {e["path"]: (e["is_dir"], e["file_size"], e.get("symlink")) for e in listed} == {
         "model/MLmodel": (False, 12, None),
         "model/MLmodel.link": (False, None, "MLmodel"),
@@ -172,7 +159,7 @@ def test_listings_show_a_planted_link_not_its_target(store: Path, tmp_path: Path
     }
     # naming a link lists the link; looking through it is refused
     for name, target in (("secret", "secret.txt"), ("keys", "secret-dir")):
-        named = _mlcli(store, "runs", "artifacts", run, f"model/{name}", "--json", cwd=tmp_path)
+        named = mlcli_on(store, "runs", "artifacts", run, f"model/{name}", "--json", cwd=tmp_path)
         assert listed_json(named) == [
             {
                 "path": f"model/{name}",
@@ -181,7 +168,7 @@ def test_listings_show_a_planted_link_not_its_target(store: Path, tmp_path: Path
                 "symlink": str(tmp_path / target),
             }
         ]
-    inside = _mlcli(store, "runs", "artifacts", run, "model/keys/key", cwd=tmp_path)
+    inside = mlcli_on(store, "runs", "artifacts", run, "model/keys/key", cwd=tmp_path)
     assert inside.returncode == 2
     assert inside.stderr == (
         "mlcli: error: artifact path 'model/keys/key' escapes the run's artifacts through a "
@@ -213,7 +200,7 @@ def test_downloads_skip_planted_links(store: Path, tmp_path: Path) -> None:
 
 def test_a_model_holding_a_planted_link_is_refused(store: Path, tmp_path: Path) -> None:
     client, run, model = _planted(store, tmp_path)
-    refused = _mlcli(store, "register", f"runs:/{run}/model", "--name", "m", cwd=tmp_path)
+    refused = mlcli_on(store, "register", f"runs:/{run}/model", "--name", "m", cwd=tmp_path)
     assert refused.returncode == 2
     assert refused.stderr.startswith(f"mlcli: error: the model at runs:/{run}/model holds a ")
     assert refused.stderr.endswith("mlcli does not follow it\n")
@@ -223,7 +210,8 @@ def test_a_model_holding_a_planted_link_is_refused(store: Path, tmp_path: Path) 
     os.unlink(model / "secret")
     os.unlink(model / "keys")
     assert (
-        _mlcli(store, "register", f"runs:/{run}/model", "--name", "m", cwd=tmp_path).returncode == 0
+        mlcli_on(store, "register", f"runs:/{run}/model", "--name", "m", cwd=tmp_path).returncode
+        == 0
     )
     version = store / "models" / "m" / "versions" / "1" / "artifacts"
     os.symlink(tmp_path / "secret.txt", version / "model.pkl")

@@ -4,30 +4,15 @@ half-written left behind."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from store_commands import mlcli_on
 
 from mlcli.client import MlcliClient
 from mlcli.errors import InvalidInputError
 
 LONG = "a" * 300
-
-
-def _mlcli(store: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("MLCLI_")}
-    environ["MLCLI_STORE"] = str(store)
-    return subprocess.run(
-        [sys.executable, "-m", "mlcli", *args],
-        cwd=cwd,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 @pytest.fixture
@@ -73,7 +58,7 @@ def test_log_artifact_refuses_with_one_line(
     client, run_id = run
     (tmp_path / "f.txt").write_text("x")
     before = _files(client, run_id)
-    result = _mlcli(
+    result = mlcli_on(
         client.store.root,
         "log",
         "artifact",
@@ -92,7 +77,7 @@ def test_a_folder_where_the_file_would_go(run: tuple[MlcliClient, str], tmp_path
     client, run_id = run
     (tmp_path / "folder").write_text("a file named like the stored folder")
     before = _files(client, run_id)
-    result = _mlcli(client.store.root, "log", "artifact", "folder", "--run", run_id, cwd=tmp_path)
+    result = mlcli_on(client.store.root, "log", "artifact", "folder", "--run", run_id, cwd=tmp_path)
     assert (result.returncode, result.stderr) == (
         2,
         "mlcli: error: cannot write artifact 'folder': it is a folder\n",
@@ -109,7 +94,7 @@ def test_a_folder_copy_checks_every_name_before_the_first_write(
     (source / "a-first.txt").write_text("would be copied first")
     (source / "notes.txt" / "x").write_text("x")
     before = _files(client, run_id)
-    result = _mlcli(client.store.root, "log", "artifact", "src", "--run", run_id, cwd=tmp_path)
+    result = mlcli_on(client.store.root, "log", "artifact", "src", "--run", run_id, cwd=tmp_path)
     assert (result.returncode, result.stderr) == (
         2,
         "mlcli: error: cannot write artifact 'notes.txt/x': 'notes.txt' is a file\n",
