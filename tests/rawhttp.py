@@ -17,12 +17,18 @@ PIECE = 64 * 1024
 
 @dataclass
 class Reply:
+    """An HTTP answer as every test client here returns it."""
+
     status: int
     headers: dict[str, str]
     body: bytes
 
     def json(self) -> Any:
         return json.loads(self.body)
+
+    @property
+    def text(self) -> str:
+        return self.body.decode()
 
 
 def pieces(

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from mlcli import system_tags
-from mlcli.errors import MlcliError
+from mlcli.errors import MlcliError, StoreError
 from mlcli.store.changes import ChangeJournal
 from mlcli.store.entities import RunStatus
 from mlcli.store.fileio import append_bytes, read_json, write_json_atomic
@@ -157,7 +157,7 @@ def _running_owner(doc: dict[str, Any] | None) -> Owner | None:
 def _read_doc(layout: StoreLayout, run_id: str) -> dict[str, Any] | None:
     try:
         doc = read_json(layout.run_doc(run_id))
-    except Exception:  # missing or damaged: not this module's to report
+    except (OSError, StoreError):  # missing or damaged: not this module's to report
         return None
     return doc if isinstance(doc, dict) else None
 

@@ -10,22 +10,13 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rawhttp import Reply
+
 HERE = Path(__file__).resolve().parent
 _LISTENING = re.compile(r"on http://([\d.]+):(\d+) \(")
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
 
 
 class TrackingServer:

@@ -12,20 +12,12 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rawhttp import Reply
+
 _LISTENING = re.compile(r"on http://127\.0\.0\.1:(\d+)")
-
-
-@dataclass
-class Reply:
-    status: int
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
 
 
 class LiveServer:
@@ -48,7 +40,7 @@ class LiveServer:
                 headers["Content-Type"] = "application/octet-stream"
             connection.request(method, path, body=body, headers=headers)
             response = connection.getresponse()
-            return Reply(response.status, response.read())
+            return Reply(response.status, dict(response.getheaders()), response.read())
         finally:
             connection.close()
 
