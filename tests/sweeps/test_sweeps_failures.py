@@ -121,32 +121,33 @@ def _alive(pid: int) -> bool:
     return not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def _sleep_sweep(
+    store_root: Path,
+    workdir: Path,
+    project: Path,
+    values: str,
+    *options: str,
+    output: int = subprocess.PIPE,
+) -> subprocess.Popen[bytes]:
+    """``mlcli run PROJECT -e sleep -P VALUES OPTIONS`` started as a user's shell would,
+    its output piped (``output=subprocess.PIPE``, the default) or dropped."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "mlcli", "run", str(project), "-e", "sleep", *LOCAL,
+         "-P", values, *options],
+        cwd=workdir,
+        env={**os.environ, "MLCLI_STORE": str(store_root)},
+        stdout=output,
+        stderr=output,
+    )  # fmt: skip
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_stops_a_parallel_sweep_and_every_trial(
     tmp_path: Path, store_root: Path, workdir: Path, trials_project: Path, signum: int, code: int
 ) -> None:
-    env = {**os.environ, "MLCLI_STORE": str(store_root)}
-    sweep = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mlcli",
-            "run",
-            str(trials_project),
-            "-e",
-            "sleep",
-            *LOCAL,
-            "-P",
-            "x=[1,2,3,4,5]",
-            "--parallel",
-            "3",
-            "--json",
-        ],
-        cwd=workdir,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+    sweep = _sleep_sweep(
+        store_root, workdir, trials_project, "x=[1,2,3,4,5]", "--parallel", "3", "--json"
     )
     try:
         started = _wait_for([trials_project / f"pids-{x}" for x in (1, 2, 3)])
@@ -176,26 +177,7 @@ def test_a_trial_killed_outright_still_ends_its_run(
 ) -> None:
     """SIGKILL to a trial's ``mlcli run`` leaves its run RUNNING, owned by a process
     that is gone: the sweep's next read ends it FAILED, with the reason."""
-    env = {**os.environ, "MLCLI_STORE": str(store_root)}
-    sweep = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mlcli",
-            "run",
-            str(trials_project),
-            "-e",
-            "sleep",
-            *LOCAL,
-            "-P",
-            "x=[1]",
-            "-q",
-        ],
-        cwd=workdir,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    sweep = _sleep_sweep(store_root, workdir, trials_project, "x=[1]", "-q")
     try:
         ((entry, grandchild),) = _wait_for([trials_project / "pids-1"])
         trial = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
@@ -223,26 +205,14 @@ def test_a_sweep_killed_outright_takes_its_trials_along(
     """SIGKILL to the sweep: each trial's watchdog stops the trial's ``mlcli run`` as a
     signal would (its run ends KILLED), and the parent, whose owner is gone, is ended
     FAILED by the next reader."""
-    env = {**os.environ, "MLCLI_STORE": str(store_root)}
-    sweep = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mlcli",
-            "run",
-            str(trials_project),
-            "-e",
-            "sleep",
-            *LOCAL,
-            "-P",
-            "x=[1,2,3]",
-            "--parallel",
-            "2",
-        ],
-        cwd=workdir,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    sweep = _sleep_sweep(
+        store_root,
+        workdir,
+        trials_project,
+        "x=[1,2,3]",
+        "--parallel",
+        "2",
+        output=subprocess.DEVNULL,
     )
     try:
         started = _wait_for([trials_project / f"pids-{x}" for x in (1, 2)])
