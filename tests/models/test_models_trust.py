@@ -33,6 +33,8 @@ pytest.importorskip("cloudpickle")
 pd = pytest.importorskip("pandas")
 
 HERE = Path(__file__).resolve().parent  # AddOne's module, for the processes that load it
+# what a process that unpickles AddOne needs on its path: this module and what it imports
+MODULE_PATH = os.pathsep.join(str(folder) for folder in (HERE, HERE.parent / "server", HERE.parent))
 ROWS = json.dumps({"dataframe_split": {"columns": ["x"], "data": [[1.0], [2.0]]}})
 ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
 
@@ -181,7 +183,7 @@ def test_models_mlcli_logged_with_cloudpickle_load_without_ceremony(
     client.set_registered_model_alias("custom", "champion", "1")
     (tmp_path / "rows.json").write_text(ROWS)
     # a fresh process, and no per-user records: the store's records vouch for the files
-    env = {"MLCLI_DATA_DIR": str(tmp_path / "elsewhere"), "PYTHONPATH": str(HERE)}
+    env = {"MLCLI_DATA_DIR": str(tmp_path / "elsewhere"), "PYTHONPATH": MODULE_PATH}
     result = _mlcli(store, "models", "predict", "-m", "models:/custom@champion",
                     "-i", str(tmp_path / "rows.json"), env=env)  # fmt: skip
     assert result.returncode == 0, result.stderr
