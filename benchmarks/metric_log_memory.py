@@ -44,8 +44,8 @@ def peak_kb():  # this process's own peak RSS (ru_maxrss also counts the parent'
 root, run_id, what, key = Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 from mlcli.store import Store
 from mlcli.tracking import TrackingClient
-from mlcli.server import runs as server_runs  # imported before the baseline is taken
-from mlcli.server.fields import Fields
+from mlcli.tracking_server import runs as server_runs  # imported before the baseline is taken
+from mlcli.tracking_server.fields import Fields
 import mlcli.search
 store = Store.open(root)
 before = peak_kb()

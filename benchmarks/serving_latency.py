@@ -86,7 +86,7 @@ def _handler() -> Any:
     from concurrent.futures import ThreadPoolExecutor
 
     from mlcli.models.pyfunc_model import load_model
-    from mlcli.serving.protocol import content_kind, score
+    from mlcli.scoring.protocol import content_kind, score
 
     model = load_model(os.environ[MODEL_ENV])
     pool = ThreadPoolExecutor()
@@ -175,7 +175,7 @@ def serve(kind: str, port: int, workers: int) -> None:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
-    from mlcli.uvicorn_runner import bind_socket
+    from mlcli.web.uvicorn_runner import bind_socket
 
     sys.path.insert(0, str(HERE))
     config = uvicorn.Config(

@@ -1,5 +1,5 @@
 """The filter cases every search must answer alike (``tests/search/test_one_semantics.py``
-runs them in-process, ``tests/server/test_server_one_filter_semantics.py`` over REST).
+runs them in-process, ``tests/tracking_server/test_server_one_filter_semantics.py`` over REST).
 
 Five entities of each kind, named n1..n5, carry the tag ``k`` = ``a_b``, ``axb``,
 ``A_B``, ``a%b`` and none; n2 is marked as a prompt. ``{prompt}`` in a filter stands

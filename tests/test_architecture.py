@@ -22,8 +22,9 @@ STORE_MUST_NOT_IMPORT = (
     "mlcli.search",
     "mlcli.models",
     "mlcli.projects",
-    "mlcli.serving",
-    "mlcli.server",
+    "mlcli.scoring",
+    "mlcli.tracking_server",
+    "mlcli.web",
     "mlcli.ui",
     "mlcli.tracking",
     "mlcli.registry",
@@ -42,9 +43,6 @@ PINNED_CYCLE_EDGES = {
     ("mlcli.tracking", "mlcli.compare"): "search_runs(output_format='pandas')",
     # run_capture.py is the glue of `mlcli run` and capture: it belongs in projects/
     ("mlcli.capture", "mlcli.projects"): "capture/run_capture.py belongs in projects/",
-    # what the three ASGI apps share (guard, bodies, errors, log) goes to one web/ package
-    ("mlcli.server", "mlcli.serving"): "shared web parts move to web/",
-    ("mlcli.uvicorn_runner", "mlcli.serving"): "shared web parts move to web/",
 }
 # The storage layer's imports upward that wait for the same move (importer -> part).
 PINNED_STORE_UPWARD = {("mlcli.store.store", "mlcli.search")}
@@ -82,11 +80,11 @@ REACHING_INTO_STORE = frozenset(
         "mlcli.registry.files",
         "mlcli.search.evaluate",
         "mlcli.search.parser",
-        "mlcli.server.artifacts",
-        "mlcli.server.backend",
-        "mlcli.server.logged_models",
-        "mlcli.server.runs",
-        "mlcli.server.shapes",
+        "mlcli.tracking_server.artifacts",
+        "mlcli.tracking_server.backend",
+        "mlcli.tracking_server.logged_models",
+        "mlcli.tracking_server.runs",
+        "mlcli.tracking_server.shapes",
         "mlcli.sweeps.planning",
         "mlcli.sweeps.runner",
         "mlcli.ui.artifacts",
@@ -356,7 +354,7 @@ def test_the_store_importing_a_part_built_on_it_is_reported() -> None:
 def test_a_new_module_reaching_into_the_store_or_a_stale_entry_is_reported() -> None:
     imports = [
         Import("mlcli.ui.runs_table", "mlcli.store.index", "mlcli/ui/runs_table.py", 8),
-        Import("mlcli.server.runs", "mlcli.store", "mlcli/server/runs.py", 3),
+        Import("mlcli.tracking_server.runs", "mlcli.store", "mlcli/tracking_server/runs.py", 3),
         Import("mlcli.tracking.client", "mlcli.store.runs", "mlcli/tracking/client.py", 5),
         Import("mlcli.store.gc", "mlcli.store.layout", "mlcli/store/gc.py", 5),
     ]

@@ -7,7 +7,7 @@ import importlib.util
 from pathlib import Path
 
 from mlcli import system_tags
-from mlcli.server.tags import to_mlflow, to_store
+from mlcli.tracking_server.tags import to_mlflow, to_store
 
 PACKAGE = Path(system_tags.__file__).parent
 
@@ -62,7 +62,7 @@ def test_the_scan_finds_a_tag_literal(tmp_path: Path) -> None:
     (tmp_path / "origin.py").write_text(
         'GIT_COMMIT_TAG = "mlcli.source.git.commit"\n'
         'NEW = {"mlcli.brandNew": "1"}\n'
-        'FACTORY = "mlcli.serving.app:app_from_environment"\n'
+        'FACTORY = "mlcli.scoring.app:app_from_environment"\n'
     )
     assert _tag_literals(tmp_path) == [
         ("origin.py", 1, "mlcli.source.git.commit"),

@@ -81,9 +81,9 @@ def serve(
 
     Example: mlcli serve -m models:/iris@champion --port 5000 --watch
     """
-    from mlcli.serving import ServeConfig
-    from mlcli.serving import serve as serve_model
-    from mlcli.serving.config import parse_size
+    from mlcli.scoring import ServeConfig
+    from mlcli.scoring import serve as serve_model
+    from mlcli.scoring.config import parse_size
 
     config = ServeConfig(
         model_uri,

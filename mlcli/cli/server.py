@@ -47,8 +47,8 @@ def server(
 
     Example: mlcli server --port 5000 & MLFLOW_TRACKING_URI=http://127.0.0.1:5000 python train.py
     """
-    from mlcli.server import ServerConfig, run_server
-    from mlcli.serving.config import parse_size
+    from mlcli.scoring.config import parse_size
+    from mlcli.tracking_server import ServerConfig, run_server
 
     store = cli_state(ctx).client().writable_store()
     config = ServerConfig(

@@ -75,8 +75,8 @@ def build_model_image(
     from mlcli.models.pyfunc_model import check_trusted
     from mlcli.models.trust import trust_for
     from mlcli.models.uri import store_root_of
-    from mlcli.serving.origin import locate_model
-    from mlcli.serving.requirements import serving_requirements
+    from mlcli.scoring.origin import locate_model
+    from mlcli.scoring.requirements import serving_requirements
 
     if not request.build and request.output_dir is None:
         raise InvalidInputError("--no-build needs --output-dir (where to write the context)")

@@ -37,8 +37,8 @@ from pathlib import Path
 
 from mlcli.errors import InvalidInputError
 from mlcli.models.trust import DATA_DIR_VARIABLE, USER_RECORDS
-from mlcli.serving.origin import ModelOrigin
-from mlcli.serving.requirements import ServingRequirements
+from mlcli.scoring.origin import ModelOrigin
+from mlcli.scoring.requirements import ServingRequirements
 from mlcli.store.trees import copy_tree
 from mlcli.version import __version__
 

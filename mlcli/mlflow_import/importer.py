@@ -27,7 +27,6 @@ from mlcli.client import MlcliClient
 from mlcli.errors import InvalidInputError, MlcliError, NotFoundError
 from mlcli.mlflow_import.records import MlflowSource, SourceModel, SourceRun, SourceVersion
 from mlcli.registry.entities import Stage
-from mlcli.server.tags import tags_to_store
 from mlcli.store import Experiment, LifecycleStage, RunStatus, ViewType
 from mlcli.store.logged_models import LoggedModelFiles
 from mlcli.store.validation import (
@@ -37,6 +36,7 @@ from mlcli.store.validation import (
     validate_run_id,
     validate_tag_value,
 )
+from mlcli.tracking_server.tags import tags_to_store
 
 _METRIC_CHUNK = 10_000
 

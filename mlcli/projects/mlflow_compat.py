@@ -2,7 +2,7 @@
 entry point that uses ``import mlflow`` logs into the run ``mlcli run`` created.
 
 For the length of the entry point, a tracking server speaking MLflow's REST API
-(``mlcli.server``) serves the store on a free loopback port, and the entry point gets
+(``mlcli.tracking_server``) serves the store on a free loopback port, and the entry point gets
 ``MLFLOW_TRACKING_URI``, ``MLFLOW_TRACKING_TOKEN``, ``MLFLOW_RUN_ID`` and
 ``MLFLOW_EXPERIMENT_ID``, as ``mlflow run`` gives its children. A container cannot
 reach the host's loopback, so docker environments are refused.
@@ -38,7 +38,7 @@ def attached(requested: bool, project: Project, context: RunContext) -> Iterator
     if not wanted(requested, project):
         yield context
         return
-    from mlcli.server.ephemeral import ephemeral_server
+    from mlcli.tracking_server.ephemeral import ephemeral_server
 
     with ephemeral_server(context.store_root) as server:
         variables = server.environment(context.run_id, context.experiment_id)

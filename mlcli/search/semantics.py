@@ -2,7 +2,7 @@
 model versions and logged models.
 
 The run search compiles filters to SQL (``sql.py``) and is tested against
-``evaluate.py``; the server's entity searches (``mlcli/server/filters.py``) match in
+``evaluate.py``; the server's entity searches (``mlcli/tracking_server/filters.py``) match in
 Python. Both Python paths call ``compare`` below, and the SQL compiler builds its
 patterns and number guard from the same ``patterns.py`` and ``numeric.py``, so a
 filter means the same thing wherever it is written:

@@ -33,10 +33,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from mlcli.errors import InvalidInputError, MlcliError
 from mlcli.search import FilterSyntaxError
-from mlcli.serving.bodies import parse_json, read_body
-from mlcli.serving.guard import Guard as ServerGuard
 from mlcli.ui.guard import FILE_CSP_HEADER, Guard
 from mlcli.ui.runs_table import DEFAULT_PAGE_SIZE, DEFAULT_SORT, RunsView
+from mlcli.web.bodies import parse_json, read_body
+from mlcli.web.guard import Guard as ServerGuard
 
 if TYPE_CHECKING:
     from starlette.requests import Request

@@ -2,7 +2,7 @@
 
 - Who may talk to it at all (the Host header, against DNS rebinding, and a token when
   there is one) is decided by the guard every mlcli server shares
-  (:mod:`mlcli.serving.guard`), inside this one.
+  (:mod:`mlcli.web.guard`), inside this one.
 - Security headers on every response, refusals included: a Content-Security-Policy
   that allows scripts, styles and connections from the dashboard's own origin only (no
   inline scripts, no ``eval``), ``X-Content-Type-Options: nosniff``, no framing, no
@@ -18,8 +18,8 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from mlcli.serving.bodies import JSON_MEDIA_TYPE, media_type
-from mlcli.serving.guard import Refusal, refuse
+from mlcli.web.bodies import JSON_MEDIA_TYPE, media_type
+from mlcli.web.guard import Refusal, refuse
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -49,7 +49,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class Guard:
-    """Wraps ``app`` (already behind :class:`mlcli.serving.guard.Guard`)."""
+    """Wraps ``app`` (already behind :class:`mlcli.web.guard.Guard`)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlcli.errors import InvalidInputError
-from mlcli.uvicorn_runner import bind_socket, check_exposure, clean_exit_server_class
+from mlcli.web.uvicorn_runner import bind_socket, check_exposure, clean_exit_server_class
 
 if TYPE_CHECKING:
     from mlcli.client import MlcliClient
@@ -49,7 +49,7 @@ def serve_ui(
 
     token = None
     if config.auth_token_file is not None:
-        from mlcli.server.config import read_token
+        from mlcli.tracking_server.config import read_token
 
         token = read_token(Path(config.auth_token_file))
     check_exposure(

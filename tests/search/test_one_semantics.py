@@ -2,7 +2,7 @@
 search in SQL (over a real store's index), run search in memory (``evaluate``) and the
 server's entity filter (``EntityFilter``, as experiments, registered models, versions
 and logged models use it). The same cases run over REST in
-``tests/server/test_server_one_filter_semantics.py``."""
+``tests/tracking_server/test_server_one_filter_semantics.py``."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlcli.search import Compare, Field, evaluate, parse_filter
-from mlcli.server.filters import EntityFilter, Record
 from mlcli.tracking import TrackingClient
+from mlcli.tracking_server.filters import EntityFilter, Record
 
 
 @pytest.fixture(scope="module")

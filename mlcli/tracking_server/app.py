@@ -1,0 +1,234 @@
+"""The tracking server's ASGI app (Starlette): MLflow's REST API over the store.
+
+    /api/2.0/mlflow/...                 experiments, runs, metrics, logged models, registry
+    /ajax-api/2.0/mlflow/...            the same (the path MLflow's web UI uses)
+    /api/2.0/mlflow-artifacts/...       the artifact proxy (``artifacts.py``)
+    GET /health                         {"status": "OK"}
+    GET /version                        mlcli's version, as JSON
+    GET /api/3.0/mlflow/server-info     what MLflow 3 clients ask before big uploads
+
+A GET carries its fields in the query string, anything else a JSON object (sent as
+``application/json``, within ``--max-body-size``). Handlers run in a thread pool.
+Every error is MLflow's JSON ``{"error_code", "message"}`` with its HTTP status: a
+client's mistake is a 4xx, never a 500; a fault of the server is a 500 whose
+traceback goes to stderr.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import traceback
+from collections import defaultdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlcli.errors import InvalidInputError, MlcliError
+from mlcli.tracking_server import artifacts, experiments, logged_models, registry, runs
+from mlcli.tracking_server.backend import Backend, Endpoint
+from mlcli.tracking_server.config import ServerConfig
+from mlcli.tracking_server.fields import Fields
+from mlcli.web.bodies import check_declared_size, read_body, require_json, stream_body
+from mlcli.web.errors import EndpointNotFoundError, MethodNotAllowedError
+from mlcli.web.guard import Guard
+from mlcli.web.log import AccessLog, ServerLog
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+API_PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
+ARTIFACT_PREFIXES = (artifacts.PREFIX, "/ajax-api/2.0/mlflow-artifacts/artifacts")
+ENDPOINTS: list[Endpoint] = [
+    *experiments.ENDPOINTS,
+    *runs.ENDPOINTS,
+    *logged_models.ENDPOINTS,
+    *registry.ENDPOINTS,
+]
+
+
+def create_app(config: ServerConfig, log: ServerLog | None = None) -> Any:
+    """The whole ASGI app: guard, access log, routes."""
+    log = log or ServerLog(name="mlcli server")
+    app: Any = TrackingApp(config, Backend(Path(config.store)), log).starlette()
+    if config.access_log:
+        app = AccessLog(app, log)
+    return Guard(app, config.host, config.token())
+
+
+def app_from_environment() -> Any:
+    """The app of one uvicorn worker process (``--workers N``)."""
+    return create_app(ServerConfig.from_environment())
+
+
+class TrackingApp:
+    def __init__(self, config: ServerConfig, backend: Backend, log: ServerLog) -> None:
+        self.config = config
+        self.backend = backend
+        self.log = log
+
+    def starlette(self) -> Starlette:
+        from starlette.applications import Starlette
+        from starlette.exceptions import HTTPException
+        from starlette.routing import Route
+
+        by_path: dict[str, dict[str, Endpoint]] = defaultdict(dict)
+        for endpoint in ENDPOINTS:
+            by_path[endpoint.path][endpoint.method] = endpoint
+        routes = [
+            Route("/health", self.health, methods=["GET"]),
+            Route("/version", self.version, methods=["GET"]),
+            Route("/api/3.0/mlflow/server-info", self.server_info, methods=["GET"]),
+        ]
+        # Fixed paths before parameterised ones: /logged-models/search, not {model_id}.
+        for path in sorted(by_path, key=lambda p: ("{" in p, p)):
+            methods = by_path[path]
+            for prefix in API_PREFIXES:
+                routes.append(Route(prefix + path, self._api(methods), methods=list(methods)))
+        for prefix in ARTIFACT_PREFIXES:
+            routes.append(Route(prefix, self.list_artifacts, methods=["GET"]))
+            routes.append(Route(prefix + "/{path:path}", self.artifact, methods=["GET", "PUT"]))
+        handlers: dict[Any, Any] = {
+            MlcliError: self.on_error,
+            HTTPException: self.on_http_exception,
+            Exception: self.on_crash,
+        }
+        return Starlette(routes=routes, exception_handlers=handlers)
+
+    # -- endpoints -------------------------------------------------------------------------------
+
+    async def health(self, request: Request) -> Response:
+        return _json({"status": "OK"})
+
+    async def version(self, request: Request) -> Response:
+        from mlcli.version import __version__
+
+        return _json({"version": __version__, "server": "mlcli"})
+
+    async def server_info(self, request: Request) -> Response:
+        return _json(
+            {
+                "store_type": "mlcli",
+                "workspaces_enabled": False,
+                "multipart_uploads_enabled": False,
+                "multipart_downloads_enabled": False,
+            }
+        )
+
+    def _api(self, methods: dict[str, Endpoint]) -> Any:
+        async def call(request: Request) -> Response:
+            from starlette.concurrency import run_in_threadpool
+
+            endpoint = methods.get("GET" if request.method == "HEAD" else request.method)
+            if endpoint is None:
+                raise MethodNotAllowedError(
+                    f"{request.method} is not allowed on {request.url.path}"
+                )
+            if request.method == "GET":
+                fields = Fields.from_query(request.scope["query_string"], request.path_params)
+            else:
+                body = await self._body(request)
+                fields = Fields.from_json(body, request.path_params)
+            fields.check(endpoint.kinds)  # every field, read by the handler or not
+            reply = await run_in_threadpool(_guarded, endpoint, self.backend, fields)
+            return _json(reply)
+
+        return call
+
+    async def list_artifacts(self, request: Request) -> Response:
+        from starlette.concurrency import run_in_threadpool
+
+        fields = Fields.from_query(request.scope["query_string"])
+        path = fields.required("path")
+        return _json(await run_in_threadpool(artifacts.list_folder, self.backend, path))
+
+    async def artifact(self, request: Request) -> Response:
+        from starlette.concurrency import run_in_threadpool
+        from starlette.responses import FileResponse
+
+        path = request.path_params["path"]
+        if request.method == "GET":
+            local = await run_in_threadpool(artifacts.file_to_download, self.backend, path)
+            return FileResponse(local, media_type="application/octet-stream")
+        await self._upload(request, path)
+        return _json({})
+
+    # -- errors ----------------------------------------------------------------------------------
+
+    async def on_error(self, request: Request, exc: Exception) -> Response:
+        error = exc if isinstance(exc, MlcliError) else MlcliError(str(exc))
+        return _error(error)
+
+    async def on_http_exception(self, request: Request, exc: Exception) -> Response:
+        status = getattr(exc, "status_code", 500)
+        if status == 405:
+            return _error(
+                MethodNotAllowedError(f"{request.method} is not allowed on {request.url.path}")
+            )
+        if status == 404:
+            return _error(
+                EndpointNotFoundError(
+                    f"mlcli server has no endpoint {request.method} {request.url.path}"
+                )
+            )
+        error = MlcliError(str(getattr(exc, "detail", exc)), error_code="BAD_REQUEST")
+        error.http_status = status
+        return _error(error)
+
+    async def on_crash(self, request: Request, exc: Exception) -> Response:
+        self.log.info(f"internal error on {request.method} {request.url.path}:")
+        self.log.line("".join(traceback.format_exception(exc)).rstrip())
+        return _error(MlcliError(f"internal error: {type(exc).__name__}: {exc}"))
+
+    # -- bodies ----------------------------------------------------------------------------------
+
+    async def _body(self, request: Request) -> bytes:
+        """A JSON request's body; its content type is checked before it is read, and
+        even when it is empty (CSRF: see ``mlcli.web.bodies``)."""
+        require_json(request.headers.get("content-type"))
+        return await read_body(request, self.config.max_body_bytes, "--max-body-size")
+
+    async def _upload(self, request: Request, path: str) -> None:
+        """An artifact PUT, streamed into a temporary file renamed into place when whole.
+        Any content type will do: a foreign page cannot PUT without a CORS preflight."""
+        from starlette.concurrency import run_in_threadpool
+
+        limit, option = self.config.max_artifact_bytes, "--max-artifact-size"
+        check_declared_size(request, limit, option)  # before anything is opened
+        destination, fd, temporary = await run_in_threadpool(
+            artifacts.open_upload, self.backend, path
+        )
+        complete = False
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                async for chunk in stream_body(request, limit, option):
+                    handle.write(chunk)
+            complete = True
+        finally:
+            artifacts.finish_upload(destination, temporary, complete)
+
+
+def _guarded(endpoint: Endpoint, backend: Backend, fields: Fields) -> dict[str, Any]:
+    """Run a handler; a name too long for the file system is the client's mistake."""
+    try:
+        return endpoint.handler(backend, fields)
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            raise InvalidInputError(f"a name is too long for the store: {exc.filename}") from None
+        raise
+
+
+def _json(document: Any, status: int = 200) -> Response:
+    from starlette.responses import Response
+
+    body = json.dumps(document, allow_nan=False, ensure_ascii=False).encode()
+    return Response(body, status_code=status, media_type="application/json")
+
+
+def _error(error: MlcliError) -> Response:
+    message = error.message
+    if len(message) > 4000:
+        message = message[:4000] + "..."
+    return _json({"error_code": error.error_code, "message": message}, error.http_status)

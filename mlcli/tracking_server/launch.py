@@ -1,0 +1,65 @@
+"""``run_server``: bind the address, then serve the store on uvicorn until SIGTERM.
+
+The socket is bound first (a taken port is a one-line error; ``--port 0`` says which
+port it got). One worker runs in this process; with ``--workers N`` uvicorn's
+supervisor starts N processes sharing the socket, each with its own app. SIGTERM or
+Ctrl-C lets the requests in flight finish, then the server exits 0.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from mlcli.tracking_server.config import CONFIG_VARIABLE, ServerConfig
+from mlcli.web.log import ServerLog
+from mlcli.web.uvicorn_runner import bind_socket, check_exposure, clean_exit_server_class
+
+FACTORY = "mlcli.tracking_server.app:app_from_environment"
+
+
+def run_server(config: ServerConfig, log: ServerLog | None = None) -> int:
+    import uvicorn
+
+    from mlcli.tracking_server.app import create_app
+
+    log = log or ServerLog(name="mlcli server")
+    token = config.token()  # a bad token file is an error before anything listens
+    check_exposure(
+        config.host,
+        authenticated=token is not None,
+        allow_unauthenticated=config.allow_unauthenticated,
+        exposes="read, change and delete everything in the store",
+    )
+    if config.workers == 1:
+        app: Callable[..., Any] | str = create_app(config, log)
+    else:
+        os.environ[CONFIG_VARIABLE] = config.to_json()
+        app = FACTORY
+    settings = uvicorn.Config(
+        app,
+        factory=config.workers > 1,
+        workers=config.workers,
+        log_level="warning",
+        access_log=False,  # ours (mlcli.web.log) is cheaper
+        lifespan="off",
+        timeout_graceful_shutdown=30,
+        timeout_keep_alive=30,
+    )
+    sock = bind_socket(config.host, config.port)
+    host, port = sock.getsockname()[:2]
+    where = f"[{host}]" if ":" in host else host
+    auth = "bearer token required" if token else "no authentication"
+    log.info(
+        f"serving the store {config.store} over MLflow's REST API on http://{where}:{port} "
+        f"({auth}; {config.workers} worker{'s' if config.workers > 1 else ''}; pid {os.getpid()})"
+    )
+    if config.workers == 1:
+        clean_exit_server_class()(settings).run(sockets=[sock])
+    else:
+        from uvicorn.supervisors import Multiprocess
+
+        Multiprocess(settings, sockets=[sock]).run()
+    log.info("stopped")
+    return 0

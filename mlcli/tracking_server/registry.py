@@ -1,0 +1,351 @@
+"""``/registered-models/...`` and ``/model-versions/...``: mlcli's model registry.
+
+Creating a version registers a model the server stores, exactly as
+``mlcli register`` does: its files are copied into the registry, and the version
+records its source run (and that run's git commit). The source may be a logged model
+(``models:/m-...``, what MLflow 3's ``log_model(registered_model_name=...)`` sends),
+an ``mlflow-artifacts:`` URI of a run's model (what ``register_model("runs:/...")``
+sends), ``runs:/RUN/PATH``, or another registered version (``models:/NAME/N``).
+A version's files are downloaded from its registry copy, the copy ``mlcli serve``
+serves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from mlcli.errors import InvalidInputError, NotFoundError
+from mlcli.registry.entities import ModelVersion, RegisteredModel
+from mlcli.tracking_server import shapes
+from mlcli.tracking_server.artifacts import RunArtifact, VersionArtifact, parse_artifact_path
+from mlcli.tracking_server.backend import Backend, Endpoint
+from mlcli.tracking_server.fields import Fields
+from mlcli.tracking_server.filters import EntityFilter, Record, sort_records
+from mlcli.tracking_server.paging import decode_token, max_results, page
+from mlcli.tracking_server.tags import tags_to_store, to_store
+
+_MODEL_ATTRIBUTES = {
+    "name": "text",
+    "creation_timestamp": "number",
+    "last_updated_timestamp": "number",
+}
+_VERSION_ATTRIBUTES = {
+    "name": "text", "version_number": "number", "run_id": "text", "source_path": "text",
+    "current_stage": "text", "creation_timestamp": "number", "last_updated_timestamp": "number",
+}  # fmt: skip
+_MODEL_ORDER = {
+    "name": lambda m: m.name,
+    "creation_timestamp": lambda m: m.creation_time,
+    "last_updated_timestamp": lambda m: m.last_update_time,
+}
+_VERSION_ORDER = {
+    "name": lambda v: v.name,
+    "version_number": lambda v: v.version,
+    "creation_timestamp": lambda v: v.creation_time,
+    "last_updated_timestamp": lambda v: v.last_update_time,
+}
+_TIME_ALIASES = {"timestamp": "creation_timestamp"}
+
+
+# -- registered models -------------------------------------------------------------------------
+
+
+def create_model(backend: Backend, fields: Fields) -> dict[str, Any]:
+    model = backend.client.create_registered_model(
+        fields.required("name"), _tags(fields), fields.string("description") or None
+    )
+    return {"registered_model": _model_shape(backend, model)}
+
+
+def get_model(backend: Backend, fields: Fields) -> dict[str, Any]:
+    model = backend.client.get_registered_model(fields.required("name"))
+    return {"registered_model": _model_shape(backend, model)}
+
+
+def update_model(backend: Backend, fields: Fields) -> dict[str, Any]:
+    name = fields.required("name")
+    description = fields.string("description")
+    if description is None:
+        model = backend.client.get_registered_model(name)
+    else:
+        model = backend.client.update_registered_model(name, description)
+    return {"registered_model": _model_shape(backend, model)}
+
+
+def delete_model(backend: Backend, fields: Fields) -> dict[str, Any]:
+    backend.client.delete_registered_model(fields.required("name"))
+    return {}
+
+
+def search_models(backend: Backend, fields: Fields) -> dict[str, Any]:
+    limit = max_results(fields.integer("max_results"), 100)
+    offset = decode_token(fields.string("page_token"))
+    condition = EntityFilter(
+        fields.string("filter"), _MODEL_ATTRIBUTES, what="registered model filter"
+    )
+    found = [
+        m
+        for m in backend.client.search_registered_models()
+        if condition.matches(
+            Record(
+                {
+                    "name": m.name,
+                    "creation_timestamp": m.creation_time,
+                    "last_updated_timestamp": m.last_update_time,
+                },
+                m.tags,
+            )
+        )
+    ]
+    ordered = sort_records(
+        found, _order_by(fields), _MODEL_ORDER, default=("name ASC",), what="order_by"
+    )
+    chosen, token = page(ordered, offset, limit)
+    reply: dict[str, Any] = {"registered_models": [_model_shape(backend, m) for m in chosen]}
+    if token:
+        reply["next_page_token"] = token
+    return reply
+
+
+def latest_versions(backend: Backend, fields: Fields) -> dict[str, Any]:
+    versions = backend.client.get_latest_versions(
+        fields.required("name"), fields.strings("stages") or None
+    )
+    return {"model_versions": [_version_shape(backend, v) for v in versions]}
+
+
+def set_model_tag(backend: Backend, fields: Fields) -> dict[str, Any]:
+    backend.client.set_registered_model_tag(
+        fields.required("name"),
+        to_store(fields.required("key")),
+        fields.string("value", default=""),
+    )
+    return {}
+
+
+def delete_model_tag(backend: Backend, fields: Fields) -> dict[str, Any]:
+    backend.client.delete_registered_model_tag(
+        fields.required("name"), to_store(fields.required("key"))
+    )
+    return {}
+
+
+def set_alias(backend: Backend, fields: Fields) -> dict[str, Any]:
+    backend.client.set_registered_model_alias(
+        fields.required("name"), fields.required("alias"), fields.required("version")
+    )
+    return {}
+
+
+def delete_alias(backend: Backend, fields: Fields) -> dict[str, Any]:
+    backend.client.delete_registered_model_alias(fields.required("name"), fields.required("alias"))
+    return {}
+
+
+def get_by_alias(backend: Backend, fields: Fields) -> dict[str, Any]:
+    version = backend.client.get_model_version_by_alias(
+        fields.required("name"), fields.required("alias")
+    )
+    return {"model_version": _version_shape(backend, version)}
+
+
+# -- versions ------------------------------------------------------------------------------------
+
+
+def create_version(backend: Backend, fields: Fields) -> dict[str, Any]:
+    name = fields.required("name")
+    uri = model_uri_of_source(backend, fields.required("source"), fields.string("model_id"))
+    version = backend.client.register_model(
+        uri, name, fields.string("description") or None, _tags(fields)
+    )
+    return {"model_version": _version_shape(backend, version)}
+
+
+def get_version(backend: Backend, fields: Fields) -> dict[str, Any]:
+    version = backend.client.get_model_version(fields.required("name"), fields.required("version"))
+    return {"model_version": _version_shape(backend, version)}
+
+
+def update_version(backend: Backend, fields: Fields) -> dict[str, Any]:
+    name, number = fields.required("name"), fields.required("version")
+    description = fields.string("description")
+    client = backend.client
+    if description is None:
+        version = client.get_model_version(name, number)
+    else:
+        version = client.update_model_version(name, number, description)
+    return {"model_version": _version_shape(backend, version)}
+
+
+def delete_version(backend: Backend, fields: Fields) -> dict[str, Any]:
+    backend.client.delete_model_version(fields.required("name"), fields.required("version"))
+    return {}
+
+
+def transition_stage(backend: Backend, fields: Fields) -> dict[str, Any]:
+    version = backend.client.transition_model_version_stage(
+        fields.required("name"),
+        fields.required("version"),
+        fields.required("stage"),
+        fields.boolean("archive_existing_versions"),
+    )
+    return {"model_version": _version_shape(backend, version)}
+
+
+def search_versions(backend: Backend, fields: Fields) -> dict[str, Any]:
+    limit = max_results(fields.integer("max_results"), 10_000)
+    offset = decode_token(fields.string("page_token"))
+    condition = EntityFilter(
+        fields.string("filter"),
+        _VERSION_ATTRIBUTES,
+        aliases={"source": "source_path", "version": "version_number"},
+        what="model version filter",
+    )
+    client = backend.client
+    name = condition.equality("name")
+    if name is not None:
+        names = [name] if any(m.name == name for m in client.search_registered_models()) else []
+    else:
+        names = [m.name for m in client.search_registered_models()]
+    found = [
+        v
+        for n in names
+        for v in client.search_model_versions(n)
+        if condition.matches(_version_record(v))
+    ]
+    ordered = sort_records(
+        found,
+        _order_by(fields),
+        _VERSION_ORDER,
+        default=("name ASC", "version_number DESC"),
+    )
+    chosen, token = page(ordered, offset, limit)
+    reply: dict[str, Any] = {"model_versions": [_version_shape(backend, v) for v in chosen]}
+    if token:
+        reply["next_page_token"] = token
+    return reply
+
+
+def download_uri(backend: Backend, fields: Fields) -> dict[str, Any]:
+    version = backend.client.get_model_version(fields.required("name"), fields.required("version"))
+    return {"artifact_uri": shapes.version_artifact_uri(version.name, version.version)}
+
+
+def set_version_tag(backend: Backend, fields: Fields) -> dict[str, Any]:
+    backend.client.set_model_version_tag(
+        fields.required("name"),
+        fields.required("version"),
+        to_store(fields.required("key")),
+        fields.string("value", default=""),
+    )
+    return {}
+
+
+def delete_version_tag(backend: Backend, fields: Fields) -> dict[str, Any]:
+    backend.client.delete_model_version_tag(
+        fields.required("name"), fields.required("version"), to_store(fields.required("key"))
+    )
+    return {}
+
+
+# -- sources --------------------------------------------------------------------------------------
+
+
+def model_uri_of_source(backend: Backend, source: str, model_id: str | None = None) -> str:
+    """The mlcli model URI of a version's source, which must be a model this server
+    stores (a client's local path means nothing here)."""
+    if model_id or source.startswith("models:/m-"):
+        model = backend.logged_models.get(model_id or source[len("models:/") :])
+        return f"runs:/{model.run_id}/{model.artifact_path}"
+    if source.startswith("mlflow-artifacts:"):
+        target = parse_artifact_path(unquote(urlparse(source).path))
+        if isinstance(target, RunArtifact) and target.path:
+            return f"runs:/{target.run_id}/{target.path}"
+        if isinstance(target, VersionArtifact) and not target.path:
+            return f"models:/{target.name}/{target.version}"
+    elif source.startswith(("runs:/", "models:/")):
+        return source
+    raise InvalidInputError(
+        f"cannot register {source!r}: the source must be a model this server stores "
+        "(models:/<model_id>, runs:/<run_id>/<path>, models:/<name>/<version>, or an "
+        "mlflow-artifacts:/ URI of a run's model)"
+    )
+
+
+def model_id_of(backend: Backend, version: ModelVersion) -> str | None:
+    """The logged model a version was registered from, if it was one."""
+    if not version.run_id or not version.source.startswith("runs:/"):
+        return None
+    path = version.source.split("/", 2)[-1] if version.source.count("/") >= 2 else ""
+    for model in backend.logged_models.of_run(version.run_id):
+        if model.artifact_path == path:
+            return model.model_id
+    return None
+
+
+# -- internals ---------------------------------------------------------------------------------
+
+
+def _tags(fields: Fields) -> dict[str, str]:
+    return tags_to_store(dict(fields.key_values("tags")))
+
+
+def _order_by(fields: Fields) -> list[str]:
+    clauses = []
+    for clause in fields.strings("order_by"):
+        first, *rest = clause.split() or [""]
+        clauses.append(" ".join([_TIME_ALIASES.get(first, first), *rest]))
+    return clauses
+
+
+def _model_shape(backend: Backend, model: RegisteredModel) -> dict[str, Any]:
+    try:
+        latest = backend.client.get_latest_versions(model.name)
+    except NotFoundError:  # deleted meanwhile
+        latest = []
+    return shapes.registered_model(model, [_version_shape(backend, v) for v in latest])
+
+
+def _version_shape(backend: Backend, version: ModelVersion) -> dict[str, Any]:
+    return shapes.model_version(version, model_id_of(backend, version))
+
+
+def _version_record(version: ModelVersion) -> Record:
+    return Record(
+        {
+            "name": version.name,
+            "version_number": version.version,
+            "run_id": version.run_id,
+            "source_path": version.source,
+            "current_stage": version.stage,
+            "creation_timestamp": version.creation_time,
+            "last_updated_timestamp": version.last_update_time,
+        },
+        version.tags,
+    )
+
+
+ENDPOINTS = [
+    Endpoint("POST", "/registered-models/create", create_model),
+    Endpoint("GET", "/registered-models/get", get_model),
+    Endpoint("PATCH", "/registered-models/update", update_model),
+    Endpoint("DELETE", "/registered-models/delete", delete_model),
+    Endpoint("GET", "/registered-models/search", search_models),
+    Endpoint("POST", "/registered-models/get-latest-versions", latest_versions),
+    Endpoint("GET", "/registered-models/get-latest-versions", latest_versions),
+    Endpoint("POST", "/registered-models/set-tag", set_model_tag),
+    Endpoint("DELETE", "/registered-models/delete-tag", delete_model_tag),
+    Endpoint("POST", "/registered-models/alias", set_alias),
+    Endpoint("DELETE", "/registered-models/alias", delete_alias),
+    Endpoint("GET", "/registered-models/alias", get_by_alias),
+    Endpoint("POST", "/model-versions/create", create_version),
+    Endpoint("GET", "/model-versions/get", get_version),
+    Endpoint("PATCH", "/model-versions/update", update_version),
+    Endpoint("DELETE", "/model-versions/delete", delete_version),
+    Endpoint("POST", "/model-versions/transition-stage", transition_stage),
+    Endpoint("GET", "/model-versions/search", search_versions),
+    Endpoint("GET", "/model-versions/get-download-uri", download_uri),
+    Endpoint("POST", "/model-versions/set-tag", set_version_tag),
+    Endpoint("DELETE", "/model-versions/delete-tag", delete_version_tag),
+]
