@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from mlcli.store import Metric, Store
-from mlcli.store.index import _BULK_MIN_RUNS, _SECONDARY_INDEXES
+from mlcli.store.index.schema import SECONDARY_INDEXES
+from mlcli.store.index.session import BULK_MIN_RUNS
 
-RUNS = _BULK_MIN_RUNS + 50
+RUNS = BULK_MIN_RUNS + 50
 
 
 def _populate(store: Store) -> None:
@@ -49,7 +50,7 @@ def test_bulk_build_equals_incremental_build(store_root: Path) -> None:
     bulk = _dump(store_root)
     with sqlite3.connect(store_root / "index.db") as db:
         names = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
-    assert {name for name, _ in _SECONDARY_INDEXES} <= names
+    assert {name for name, _ in SECONDARY_INDEXES} <= names
     assert len(bulk[3]) == RUNS
 
     store.index.rebuild()
