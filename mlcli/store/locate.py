@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mlcli.errors import StoreError
+from mlcli.files.worktree import git_toplevel
 from mlcli.store.layout import STORE_DIRNAME
 
 StoreAnnouncer = Callable[[Path], None]
@@ -41,14 +42,6 @@ def default_store_root(cwd: Path | None = None) -> Path:
     """Where a first write creates the store: the git top level, else the cwd."""
     start = (cwd or Path.cwd()).resolve()
     return (git_toplevel(start) or start) / STORE_DIRNAME
-
-
-def git_toplevel(start: Path) -> Path | None:
-    """The top of the git work tree enclosing ``start`` (found without running git)."""
-    for directory in (start, *start.parents):
-        if (directory / ".git").exists():
-            return directory
-    return None
 
 
 def ensure_gitignored(store_root: Path) -> bool:
