@@ -6,11 +6,11 @@ They travel to uvicorn's worker processes (``--workers N``) as JSON in the
 
 from __future__ import annotations
 
-import json
-import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from typing import ClassVar
 
 from mlcli.errors import InvalidInputError
+from mlcli.web.settings import ServerSettings, require
 
 CONFIG_VARIABLE = "MLCLI_SERVE_CONFIG"
 DEFAULT_MAX_BODY_BYTES = 100 * 1024 * 1024
@@ -18,7 +18,10 @@ ENV_MANAGERS = ("local", "virtualenv")
 
 
 @dataclass(frozen=True)
-class ServeConfig:
+class ServeConfig(ServerSettings):
+    CONFIG_VARIABLE: ClassVar[str] = CONFIG_VARIABLE
+    COMMAND: ClassVar[str] = "mlcli serve"
+
     model_uri: str
     host: str = "127.0.0.1"
     port: int = 5000
@@ -45,27 +48,7 @@ class ServeConfig:
                 f"unknown --env-manager {self.env_manager!r} (valid: {', '.join(ENV_MANAGERS)})",
             ),
         )
-        for ok, message in checks:
-            if not ok:
-                raise InvalidInputError(message)
-
-    def token(self) -> str | None:
-        """The bearer token every request must carry, or None (no authentication)."""
-        from pathlib import Path
-
-        from mlcli.tracking_server.config import read_token
-
-        return None if self.auth_token_file is None else read_token(Path(self.auth_token_file))
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
-
-    @classmethod
-    def from_environment(cls) -> ServeConfig:
-        text = os.environ.get(CONFIG_VARIABLE)
-        if not text:
-            raise InvalidInputError(f"{CONFIG_VARIABLE} is not set: start servers with mlcli serve")
-        return cls(**json.loads(text))
+        require(checks)
 
 
 def parse_size(text: str) -> int:

@@ -2,17 +2,16 @@
 
 They travel to uvicorn's worker processes (``--workers N``) as JSON in the
 ``MLCLI_SERVER_CONFIG`` environment variable, since each worker builds its own app;
-the token itself does not travel: each worker reads the token file.
+the token itself does not travel: each worker reads the token file
+(``mlcli.web.settings``).
 """
 
 from __future__ import annotations
 
-import json
-import os
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
+from typing import ClassVar
 
-from mlcli.errors import InvalidInputError
+from mlcli.web.settings import ServerSettings, require
 
 CONFIG_VARIABLE = "MLCLI_SERVER_CONFIG"
 DEFAULT_PORT = 5000
@@ -21,7 +20,10 @@ DEFAULT_MAX_ARTIFACT_BYTES = 5 * 1024**3
 
 
 @dataclass(frozen=True)
-class ServerConfig:
+class ServerConfig(ServerSettings):
+    CONFIG_VARIABLE: ClassVar[str] = CONFIG_VARIABLE
+    COMMAND: ClassVar[str] = "mlcli server"
+
     store: str  # the store's root (created before the server starts)
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
@@ -39,42 +41,4 @@ class ServerConfig:
             (self.max_body_bytes > 0, "--max-body-size must be positive"),
             (self.max_artifact_bytes > 0, "--max-artifact-size must be positive"),
         )
-        for ok, message in checks:
-            if not ok:
-                raise InvalidInputError(message)
-
-    def token(self) -> str | None:
-        """The bearer token every request must carry, or None (no authentication)."""
-        return None if self.auth_token_file is None else read_token(Path(self.auth_token_file))
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
-
-    @classmethod
-    def from_environment(cls) -> ServerConfig:
-        text = os.environ.get(CONFIG_VARIABLE)
-        if not text:
-            raise InvalidInputError(
-                f"{CONFIG_VARIABLE} is not set: start servers with mlcli server"
-            )
-        return cls(**json.loads(text))
-
-
-def read_token(path: Path) -> str:
-    """The token in ``path`` (its first line, without surrounding whitespace)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InvalidInputError(f"--auth-token-file {path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInputError(f"--auth-token-file {path}: cannot read it ({exc})") from None
-    lines = text.strip().splitlines()
-    token = lines[0].strip() if lines else ""
-    if len(token) < 16:
-        raise InvalidInputError(
-            f"--auth-token-file {path}: the token must be at least 16 characters "
-            "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"
-        )
-    if not token.isprintable() or " " in token:
-        raise InvalidInputError(f"--auth-token-file {path}: the token may not contain spaces")
-    return token
+        require(checks)

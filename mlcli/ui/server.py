@@ -49,7 +49,7 @@ def serve_ui(
 
     token = None
     if config.auth_token_file is not None:
-        from mlcli.tracking_server.config import read_token
+        from mlcli.web.settings import read_token
 
         token = read_token(Path(config.auth_token_file))
     check_exposure(
