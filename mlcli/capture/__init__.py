@@ -8,7 +8,7 @@ the entry point calling mlcli.
     system_metrics.py   the sampler thread logging ``system/...`` metrics
     listing.py          the package listing script, run by an environment's own python
     environment.py      that listing as requirements.txt; machine facts as tags
-    run_capture.py      the hooks ``mlcli run`` calls, and its options
 
+The hooks ``mlcli run`` calls, and its options, are ``mlcli.projects.capture``;
 scikit-learn's autologging lives in ``mlcli.autologging``. See docs/capture.md.
 """

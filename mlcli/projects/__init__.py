@@ -9,7 +9,8 @@
 Modules, one idea each: ``spec`` (the MLproject file), ``parameters`` (types,
 validation, the command line), ``fetch`` (local directory or git checkout),
 ``lineage`` (git commit, branch, remote, uncommitted changes), ``envs`` (the
-environment managers), ``execution`` (the child process, its output, signals),
+environment managers), ``execution`` (the child process, its output, signals), ``capture`` (what
+``mlcli run`` records beside the output: scalars, system metrics, environment),
 ``runner`` (the whole run).
 """
 

@@ -1,4 +1,5 @@
-"""Tracking: the explicit ``TrackingClient`` and the fluent API built on it."""
+"""Tracking: the explicit ``TrackingClient`` (the fluent API built on it is
+``mlcli.fluent``)."""
 
 from mlcli.tracking.client import TrackingClient
 

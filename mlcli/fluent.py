@@ -27,10 +27,16 @@ from typing import Any
 from mlcli import system_tags
 from mlcli.clock import now_ms
 from mlcli.errors import InvalidInputError
-from mlcli.store import Experiment, FileInfo, Metric, Run, RunInfo, RunStatus, ViewType
-from mlcli.store.ownership import this_process
-from mlcli.store.validation import (
+from mlcli.store import (
     MAX_INT64,
+    Experiment,
+    FileInfo,
+    Metric,
+    Run,
+    RunInfo,
+    RunStatus,
+    ViewType,
+    this_process,
     validate_key,
     validate_metric_value,
     validate_step,
