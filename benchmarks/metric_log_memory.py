@@ -9,7 +9,7 @@ under DIR (/tmp by default), deleted afterwards. Then, each in a fresh Python
 process, it measures the peak resident memory (``VmHWM``, Linux) above the
 process's own after its imports, and the wall and CPU time, of:
 
-- the first index: ``index.db`` deleted, then a query (``Store.search_runs``), as on
+- the first index: ``index.db`` deleted, then a query (``search_runs``), as on
   a new host or after ``mlcli index rebuild``;
 - ``TrackingClient.get_metric_history`` of one key (N / K points returned);
 - the tracking server's page of that history (``metrics/get-history``, 25,000 points),
@@ -52,7 +52,7 @@ before = peak_kb()
 cpu0 = time.process_time()
 wall0 = time.perf_counter()
 if what == "index":
-    result = len(store.search_runs(None))
+    result = len(search_runs(store, None))
 elif what == "history":
     result = len(TrackingClient(store=store).get_metric_history(run_id, key))
 else:

@@ -42,7 +42,7 @@ _FLUENT = (
     "set_tags",
     "start_run",
 )
-_LAZY: dict[str, str] = {name: "mlcli.tracking.fluent" for name in _FLUENT}
+_LAZY: dict[str, str] = {name: "mlcli.fluent" for name in _FLUENT}
 _LAZY.update(
     {
         "MlcliClient": "mlcli.client",
@@ -61,10 +61,7 @@ if TYPE_CHECKING:
     from mlcli.autologging import autolog
     from mlcli.client import MlcliClient, register_model
     from mlcli.errors import MlcliError
-    from mlcli.models.evaluation.evaluate import evaluate  # the function, not its module
-    from mlcli.models.log import log_model
-    from mlcli.tracking import TrackingClient
-    from mlcli.tracking.fluent import (
+    from mlcli.fluent import (
         ActiveRun,
         active_run,
         delete_tag,
@@ -89,6 +86,9 @@ if TYPE_CHECKING:
         set_tags,
         start_run,
     )
+    from mlcli.models.evaluation.evaluate import evaluate  # the function, not its module
+    from mlcli.models.log import log_model
+    from mlcli.tracking import TrackingClient
 
 
 def __getattr__(name: str) -> Any:

@@ -19,7 +19,7 @@ from mlcli.store import RunStatus
 def autolog_run(flavor: str) -> Iterator[str]:
     """The id of the run a fit logs to, for the duration of the fit and its logging;
     the runs started here end FINISHED, or FAILED when the block raises."""
-    from mlcli.tracking import fluent
+    from mlcli import fluent
 
     started: list[str] = []
     active = fluent.active_run()

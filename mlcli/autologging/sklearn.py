@@ -25,7 +25,7 @@ from mlcli import system_tags
 from mlcli.autologging.patching import OutermostCall, Patches, wrap_method
 from mlcli.autologging.runs import autolog_run
 from mlcli.errors import ConflictError, MlcliError
-from mlcli.store.validation import MAX_PARAM_VALUE_LENGTH
+from mlcli.store import MAX_PARAM_VALUE_LENGTH
 
 FLAVOR = "sklearn"
 PATCHED_METHODS = ("fit", "fit_transform", "fit_predict")
@@ -166,9 +166,9 @@ def _fit_and_log(
 def _log_fitted(
     run_id: str, estimator: Any, X: Any, y: Any, weight: Any, config: AutologConfig
 ) -> None:
+    from mlcli import fluent
     from mlcli.autologging.sklearn_metrics import training_metrics
     from mlcli.autologging.sklearn_search import is_search, log_search
-    from mlcli.tracking import fluent
 
     client = fluent._session.get_client()
     metrics: dict[str, float] = {}
@@ -216,7 +216,7 @@ def estimator_tags(estimator: Any) -> dict[str, str]:
 def _log_params_and_tags(
     client: Any, run_id: str, estimator: Any, metrics: dict[str, float]
 ) -> None:
-    from mlcli.store.validation import validate_key
+    from mlcli.store import validate_key
 
     params = {}
     for key, value in estimator.get_params(deep=True).items():

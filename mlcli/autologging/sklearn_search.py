@@ -16,8 +16,7 @@ import math
 from typing import Any
 
 from mlcli import system_tags
-from mlcli.store import RunStatus
-from mlcli.store.ownership import this_process
+from mlcli.store import RunStatus, this_process
 from mlcli.tracking.client import TrackingClient
 
 CV_RESULTS_ARTIFACT = "cv_results.csv"

@@ -12,7 +12,7 @@ import re
 
 from mlcli.capture.scalars import MAX_LINE, ScalarParser, ScalarPatterns
 from mlcli.clock import now_ms
-from mlcli.store.runs import RunFiles
+from mlcli.store import RunRecords
 from mlcli.tracking.metric_buffer import MetricBuffer, metric_buffer
 
 _LINE_END = re.compile(rb"\r\n|\r|\n")
@@ -22,7 +22,7 @@ _log = logging.getLogger("mlcli")
 class ScalarStream:
     def __init__(
         self,
-        runs: RunFiles,
+        runs: RunRecords,
         run_id: str,
         patterns: ScalarPatterns,
         buffer: MetricBuffer | None = None,

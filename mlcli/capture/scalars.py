@@ -23,7 +23,7 @@ from typing import Any
 
 from mlcli.errors import InvalidInputError
 from mlcli.known_keys import reject_unknown_keys
-from mlcli.store.validation import validate_key
+from mlcli.store import validate_key
 
 _KEY = r"[A-Za-z_][\w.\-/]*"
 _NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?(?![\w.])|[-+]?(?:inf|nan)(?!\w)"

@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING
 from mlcli.cli.output import Output
 
 if TYPE_CHECKING:
-    from mlcli.store import Store
+    from mlcli.store import TrackingStore
 
 SHOWN = 20
 
 
-def warn_damaged_runs(out: Output, store: Store) -> None:
+def warn_damaged_runs(out: Output, store: TrackingStore) -> None:
     """One warning on stderr per run (or experiment, with its runs) the store's index
     left out (after a listing)."""
     entries = store.left_out()

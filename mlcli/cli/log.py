@@ -52,7 +52,7 @@ def log_metric(
 
     Example: mlcli log metric loss 0.25 --step 3 --run 3f2a
     """
-    from mlcli.store.validation import parse_metric_value
+    from mlcli.store import parse_metric_value
 
     get_client(ctx).log_metric(
         require_run(run), key, parse_metric_value(key, value), timestamp=timestamp, step=step

@@ -73,7 +73,9 @@ def gc(
     from mlcli.store.gc import collect_garbage
 
     older_than_ms = parse_duration_ms(older_than) if older_than else 0
-    store = cli_state(ctx).client().store
+    from mlcli.store import file_store
+
+    store = file_store(cli_state(ctx).client().store, "mlcli gc")
     result = collect_garbage(store, older_than_ms, dry_run)
     out = Output(json_mode=json_, quiet=quiet)
     leftovers = [
@@ -109,9 +111,10 @@ def rebuild(ctx: typer.Context, quiet: QuietOption = False) -> None:
     import time
 
     from mlcli.cli.damage import warn_damaged_runs
+    from mlcli.store import file_store
     from mlcli.store.upkeep import rebuild_index
 
-    store = cli_state(ctx).client().store
+    store = file_store(cli_state(ctx).client().store, "mlcli index rebuild")
     out = Output(quiet=quiet)
     started = time.perf_counter()
     with out.progress("Indexing runs") as progress:
@@ -139,9 +142,10 @@ def fsck(
 
     Example: mlcli fsck --repair
     """
+    from mlcli.store import file_store
     from mlcli.store.fsck import check_store
 
-    store = cli_state(ctx).client().store
+    store = file_store(cli_state(ctx).client().store, "mlcli fsck")
     report = check_store(store, repair)
     out = Output(json_mode=json_, quiet=quiet)
     if json_:

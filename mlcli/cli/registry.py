@@ -345,7 +345,7 @@ def _run_metrics(run: Run | None) -> dict[str, float]:
 
 def _json_metrics(metrics: dict[str, float]) -> dict[str, float | str]:
     """NaN and infinities as "NaN"/"Infinity", as ``runs show --json`` writes them."""
-    from mlcli.store.entities import json_number
+    from mlcli.store import json_number
 
     return {key: json_number(value) for key, value in metrics.items()}
 

@@ -228,8 +228,8 @@ def run(
     Example: mlcli run . -e train -P alpha=0.5 --experiment demo
     """
     from mlcli.assignments import parse_assignments
-    from mlcli.capture.run_capture import CaptureOptions
     from mlcli.projects import RunRequest, run_project
+    from mlcli.projects.capture import CaptureOptions
     from mlcli.sweeps.choice import SweepRequest, wants_sweep
     from mlcli.sweeps.spec import parse_sweep
 
@@ -356,8 +356,8 @@ def _render_result(out: Output, result: SweepResult) -> None:
 def _test_output_scalars(out: Output, path: str, uri: str, capture: Any) -> None:
     from pathlib import Path
 
-    from mlcli.capture.run_capture import scalars_of_output
     from mlcli.cli.inputs import read_input
+    from mlcli.projects.capture import scalars_of_output
 
     text = read_input(path, "an output file", replace_undecodable=True)
     scalars = scalars_of_output(text, capture, Path(uri))

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from mlcli import system_tags
-from mlcli.store.locate import git_toplevel
+from mlcli.files.worktree import git_toplevel
 
 # The artifact ``mlcli run`` records when the work tree had uncommitted changes
 # (mlcli/projects/lineage.py: DIFF_ARTIFACT).

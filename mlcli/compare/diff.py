@@ -15,8 +15,7 @@ from mlcli import system_tags
 from mlcli.compare.code import CodeDiff, diff_code
 from mlcli.compare.direction import Directions
 from mlcli.compare.packages import read_packages
-from mlcli.store import Run
-from mlcli.store.entities import json_number
+from mlcli.store import Run, json_number
 from mlcli.tracking import TrackingClient
 
 Status = Literal["added", "removed", "changed", "unchanged"]

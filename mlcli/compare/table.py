@@ -12,8 +12,7 @@ from typing import Any
 from mlcli import system_tags
 from mlcli.compare.columns import IDENTITY, Column, choose_columns
 from mlcli.compare.direction import Directions
-from mlcli.store import Run
-from mlcli.store.entities import json_number
+from mlcli.store import Run, json_number
 
 Value = str | int | float | None
 

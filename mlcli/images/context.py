@@ -36,10 +36,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlcli.errors import InvalidInputError
+from mlcli.files.trees import copy_tree
 from mlcli.models.trust import DATA_DIR_VARIABLE, USER_RECORDS
 from mlcli.scoring.origin import ModelOrigin
 from mlcli.scoring.requirements import ServingRequirements
-from mlcli.store.trees import copy_tree
 from mlcli.version import __version__
 
 MARKER = ".mlcli-build-context"

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from mlcli.errors import InvalidInputError
+from mlcli.files.trees import is_inside
 from mlcli.mlflow_import.locations import local_folder
 from mlcli.mlflow_import.records import (
     RUN_STATUS_NUMBERS,
@@ -30,7 +31,6 @@ from mlcli.mlflow_import.records import (
     SourceVersion,
 )
 from mlcli.store import Metric
-from mlcli.store.trees import is_inside
 
 _RESERVED = frozenset({"tags", "datasets", "traces", "models", ".trash"})
 _MODEL_STATUS = {1: "PENDING", 2: "READY", 3: "FAILED"}

@@ -27,9 +27,11 @@ from mlcli.client import MlcliClient
 from mlcli.errors import InvalidInputError, MlcliError, NotFoundError
 from mlcli.mlflow_import.records import MlflowSource, SourceModel, SourceRun, SourceVersion
 from mlcli.registry.entities import Stage
-from mlcli.store import Experiment, LifecycleStage, RunStatus, ViewType
-from mlcli.store.logged_models import LoggedModelFiles
-from mlcli.store.validation import (
+from mlcli.store import (
+    Experiment,
+    LifecycleStage,
+    RunStatus,
+    ViewType,
     printable_run_name,
     validate_key,
     validate_param_value,
@@ -66,7 +68,7 @@ class Importer:
         self.source = source
         self.client = client
         self.store = client.writable_store()
-        self.logged_models = LoggedModelFiles(self.store.layout)
+        self.logged_models = self.store.logged_models
         self.report = ImportReport(source.label)
 
     def run(self, progress: Progress | None = None) -> ImportReport:
@@ -74,7 +76,7 @@ class Importer:
         folder copied) is one of the report's warnings."""
         import warnings
 
-        from mlcli.store.trees import SkippedFileWarning
+        from mlcli.files.trees import SkippedFileWarning
 
         try:
             with warnings.catch_warnings(record=True) as caught:

@@ -18,14 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 from mlcli import system_tags
 from mlcli.errors import ConflictError, InvalidInputError
+from mlcli.files.fileio import create_temp_dir
 from mlcli.models.mlmodel import Model
 from mlcli.models.registry_link import RegistryLink, registry_link
 from mlcli.models.save import write_model
 from mlcli.models.signature import ModelSignature
 from mlcli.models.trust import store_records_dir
-from mlcli.store.artifacts import normalize_artifact_path
-from mlcli.store.fileio import create_temp_dir
-from mlcli.store.validation import MAX_TAG_VALUE_LENGTH
+from mlcli.store import MAX_TAG_VALUE_LENGTH, normalize_artifact_path
 
 if TYPE_CHECKING:
     from mlcli.tracking import TrackingClient
@@ -101,7 +100,8 @@ def log_model(
 
 
 def _target_run(client: TrackingClient | None, run_id: str | None) -> tuple[TrackingClient, str]:
-    from mlcli.tracking import TrackingClient, fluent
+    from mlcli import fluent
+    from mlcli.tracking import TrackingClient
 
     if run_id is None:
         if client is not None:

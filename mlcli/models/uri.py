@@ -26,7 +26,7 @@ from urllib.parse import unquote, urlparse
 from mlcli.errors import InvalidInputError, NotFoundError
 from mlcli.models.mlmodel import MLMODEL_FILE
 from mlcli.models.registry_link import RegistryLink, registry_link
-from mlcli.store.artifacts import normalize_artifact_path
+from mlcli.store import normalize_artifact_path
 
 if TYPE_CHECKING:
     from mlcli.tracking import TrackingClient
@@ -146,7 +146,7 @@ def store_root_of(client: TrackingClient | None) -> Path | None:
 
 def _stored_model_dir(path: Path, label: str) -> Path:
     """The model folder at ``path`` in the store, refused if a link in it leads out."""
-    from mlcli.store.trees import links_leading_outside
+    from mlcli.files.trees import links_leading_outside
 
     directory = _model_dir(path, label)
     outside = links_leading_outside(directory)

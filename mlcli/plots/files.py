@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlcli.errors import EnvironmentFailure, InvalidInputError
+from mlcli.files.fileio import write_bytes_atomic
 from mlcli.plots.series import Chart
 from mlcli.plots.svg import PALETTE, chart_html
-from mlcli.store.fileio import write_bytes_atomic
 
 SUFFIXES = (".html", ".htm", ".png")
 

@@ -16,7 +16,7 @@ import shutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from mlcli.store.fileio import create_temp_dir
+from mlcli.files.fileio import create_temp_dir
 
 
 def cache_root() -> Path:

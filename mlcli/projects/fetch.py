@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlcli.errors import EnvironmentFailure, InvalidInputError, NotFoundError
+from mlcli.files.lock import FileLock
 from mlcli.projects.cache import cache_root, digest, publishing
 from mlcli.projects.lineage import GitLineage, redact_credentials, strip_credentials
-from mlcli.store.lock import FileLock
 
 _GIT_URL = re.compile(r"^([a-z][a-z0-9+.-]*://|[\w.-]+@[\w.-]+:)", re.IGNORECASE)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from mlcli import system_tags
-from mlcli.store.locate import git_toplevel
+from mlcli.files.worktree import git_toplevel
 
 _log = logging.getLogger("mlcli")
 _EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlcli.errors import InvalidInputError
-from mlcli.store.validation import validate_key, validate_param_value
+from mlcli.store import validate_key, validate_param_value
 
 #: Type names an MLproject may use, mapped to the canonical one.
 PARAMETER_TYPES: Mapping[str, str] = {

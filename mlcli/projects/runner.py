@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from mlcli import system_tags
-from mlcli.capture.run_capture import CaptureOptions, CapturePlan, RunCapture, plan_capture
 from mlcli.errors import MlcliError, NotFoundError
 from mlcli.projects import mlflow_compat
+from mlcli.projects.capture import CaptureOptions, CapturePlan, RunCapture, plan_capture
 from mlcli.projects.envs import (
     Environment,
     EnvManager,
@@ -45,8 +45,7 @@ from mlcli.projects.fetch import ProjectSource, fetch_project
 from mlcli.projects.lineage import DIFF_ARTIFACT, GitLineage, collect_lineage
 from mlcli.projects.parameters import ResolvedParameters, render_command, resolve_parameters
 from mlcli.projects.spec import DEFAULT_ENTRY_POINT, EntryPoint, Project, load_project
-from mlcli.store import RunStatus
-from mlcli.store.ownership import this_process
+from mlcli.store import RunStatus, this_process
 from mlcli.tracking.client import TrackingClient
 
 STDOUT_LOG = "logs/stdout.txt"
@@ -290,7 +289,7 @@ def project_tags(plan: RunPlan) -> dict[str, str]:
 def run_experiment_id(client: TrackingClient, reference: str | None) -> str:
     """The experiment named (or numbered) ``reference``, created by name if missing;
     without one, the rule every run follows (:mod:`mlcli.tracking.default_experiment`)."""
-    from mlcli.store.layout import DEFAULT_EXPERIMENT_ID
+    from mlcli.store import DEFAULT_EXPERIMENT_ID
     from mlcli.tracking.default_experiment import environment_experiment_id
 
     client.writable_store()

@@ -26,6 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 from mlcli.clock import now_ms
 from mlcli.errors import ConflictError, InvalidInputError, NotFoundError
+from mlcli.files.fileio import append_bytes, read_json, read_log, write_json_atomic
+from mlcli.files.lock import FileLock
+from mlcli.files.trees import copy_tree
 from mlcli.registry.entities import (
     ModelVersion,
     RegisteredModel,
@@ -38,11 +41,7 @@ from mlcli.registry.names import (
     validate_alias,
     validate_model_name,
 )
-from mlcli.store.fileio import append_bytes, read_json, read_log, write_json_atomic
-from mlcli.store.layout import StoreLayout
-from mlcli.store.lock import FileLock
-from mlcli.store.trees import copy_tree
-from mlcli.store.validation import validate_key, validate_tag_value
+from mlcli.store import StoreLayout, validate_key, validate_tag_value
 
 if TYPE_CHECKING:
     from mlcli.tracking import TrackingClient
@@ -458,7 +457,7 @@ def store_registry(client: TrackingClient, *, create: bool = False) -> ModelRegi
     from mlcli.tracking.context import current_user
 
     store = client.writable_store() if create else client.store
-    return ModelRegistry(store.layout, current_user())
+    return ModelRegistry(StoreLayout(store.root), current_user())
 
 
 def _clean_tags(tags: dict[str, str]) -> dict[str, str]:

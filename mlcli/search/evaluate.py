@@ -16,7 +16,7 @@ from typing import Any
 
 from mlcli.search.nodes import And, Field, Node, Not, Or, OrderKey
 from mlcli.search.semantics import compare, tag_value
-from mlcli.store.entities import Run
+from mlcli.store import Run
 
 TIEBREAK = (
     OrderKey(Field("attribute", "start_time"), descending=True),

@@ -33,7 +33,7 @@ from mlcli.search.nodes import (
     Value,
 )
 from mlcli.search.tokens import KEYWORDS, Kind, Token, tokenize
-from mlcli.store.entities import RunStatus
+from mlcli.store import RunStatus
 
 MAX_DEPTH = 100
 _CONDITION = "a condition (a key such as metrics.acc, params.lr or status, NOT, or '(')"

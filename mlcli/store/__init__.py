@@ -1,5 +1,28 @@
-"""The ``.mlruns`` store: plain files as the source of truth, a SQLite index for speed."""
+"""The store: plain files as the source of truth, a SQLite index for speed.
 
+This package is the store's public face: everything above ``store/`` imports from
+``mlcli.store`` (or, for the maintenance commands, ``mlcli.store.upkeep``), never from
+its other modules. ``TrackingStore`` (``backend.py``) is the facade every backend
+implements; the rest are the entities, the validation rules every backend shares, and
+the few helpers that describe the store's contract (its layout, artifact paths, run
+owners).
+"""
+
+from typing import TYPE_CHECKING, Any
+
+from mlcli.store.artifacts import (
+    ArtifactRepository,
+    artifact_write_errors,
+    normalize_artifact_path,
+)
+from mlcli.store.backend import (
+    Artifacts,
+    ExperimentRecords,
+    LoggedModelRecords,
+    RunIndexView,
+    RunRecords,
+    TrackingStore,
+)
 from mlcli.store.entities import (
     Experiment,
     FileInfo,
@@ -12,21 +35,91 @@ from mlcli.store.entities import (
     RunStatus,
     RunTag,
     ViewType,
+    json_number,
 )
-from mlcli.store.store import Store, open_store
+from mlcli.store.layout import DEFAULT_EXPERIMENT_ID, STORE_DIRNAME, StoreLayout
+from mlcli.store.locate import StoreAnnouncer
+from mlcli.store.logged_models import LoggedModel
+from mlcli.store.ownership import Owner, this_process
+from mlcli.store.records import metric_line
+from mlcli.store.validation import (
+    MAX_BATCH_ITEMS,
+    MAX_INT64,
+    MAX_PARAM_VALUE_LENGTH,
+    MAX_TAG_VALUE_LENGTH,
+    parse_metric_value,
+    printable_run_name,
+    validate_key,
+    validate_metric_value,
+    validate_param_value,
+    validate_run_id,
+    validate_run_name,
+    validate_step,
+    validate_tag_value,
+    validate_timestamp,
+)
+
+if TYPE_CHECKING:
+    from mlcli.store.store import Store, file_store, open_store
+
+# The file store itself (and SQLite under it) loads on first use, so that a command
+# that never opens a store (``mlcli --help``) does not pay for it.
+_LAZY = {"Store", "file_store", "open_store"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from mlcli.store import store
+
+        return getattr(store, name)
+    raise AttributeError(f"module 'mlcli.store' has no attribute {name!r}")
+
 
 __all__ = [
+    "DEFAULT_EXPERIMENT_ID",
+    "MAX_BATCH_ITEMS",
+    "MAX_INT64",
+    "MAX_PARAM_VALUE_LENGTH",
+    "MAX_TAG_VALUE_LENGTH",
+    "STORE_DIRNAME",
+    "ArtifactRepository",
+    "Artifacts",
     "Experiment",
+    "ExperimentRecords",
     "FileInfo",
     "LifecycleStage",
+    "LoggedModel",
+    "LoggedModelRecords",
     "Metric",
+    "Owner",
     "Param",
     "Run",
     "RunData",
+    "RunIndexView",
     "RunInfo",
+    "RunRecords",
     "RunStatus",
     "RunTag",
     "Store",
+    "StoreAnnouncer",
+    "StoreLayout",
+    "TrackingStore",
     "ViewType",
+    "artifact_write_errors",
+    "file_store",
+    "json_number",
+    "metric_line",
+    "normalize_artifact_path",
     "open_store",
+    "parse_metric_value",
+    "printable_run_name",
+    "this_process",
+    "validate_key",
+    "validate_metric_value",
+    "validate_param_value",
+    "validate_run_id",
+    "validate_run_name",
+    "validate_step",
+    "validate_tag_value",
+    "validate_timestamp",
 ]

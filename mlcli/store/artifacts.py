@@ -4,9 +4,9 @@ Every path a caller gives is relative to that folder and may not leave it, neith
 with ``..`` nor through a symlink. Files are copied to a temporary name beside their
 destination and renamed into place, so a reader never sees half a file.
 
-Symbolic links never carry a file across the store's edge (see :mod:`mlcli.store.trees`):
+Symbolic links never carry a file across the store's edge (see :mod:`mlcli.files.trees`):
 a folder copied in or out is walked without following a link out of it (such links
-are skipped with a :class:`~mlcli.store.trees.SkippedFileWarning`), a link in the
+are skipped with a :class:`~mlcli.files.trees.SkippedFileWarning`), a link in the
 store that leads outside the artifacts is never resolved, and listings show a link as
 a link (``FileInfo.symlink``), never as what it points to. A write the file system
 would refuse for a reason the caller controls (a name too long, a file where a folder
@@ -26,9 +26,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from mlcli.errors import InvalidInputError, NotFoundError
+from mlcli.files.fileio import create_temp_file
+from mlcli.files.trees import copy_tree, is_inside, walk_tree
 from mlcli.store.entities import FileInfo
-from mlcli.store.fileio import create_temp_file
-from mlcli.store.trees import copy_tree, is_inside, walk_tree
 
 CopyProgress = Callable[[int, int], None]
 

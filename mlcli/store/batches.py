@@ -35,7 +35,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from mlcli.store.fileio import read_log_records
+from mlcli.files.fileio import read_log_records
 
 BATCH_FIELD = "batch"
 WRITER_WAIT_SECONDS = 10.0  # how long a reader waits for a batch writer (see below)

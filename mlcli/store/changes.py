@@ -13,7 +13,7 @@ import json
 import os
 from pathlib import Path
 
-from mlcli.store.fileio import append_bytes, parse_lines, read_log_chunks
+from mlcli.files.fileio import append_bytes, parse_lines, read_log_chunks
 
 
 class ChangeJournal:

@@ -14,10 +14,10 @@ from typing import Any
 
 from mlcli.clock import now_ms
 from mlcli.errors import ConflictError, InvalidInputError, NotFoundError
+from mlcli.files.fileio import read_json, write_json_atomic
+from mlcli.files.lock import FileLock
 from mlcli.store.entities import Experiment, LifecycleStage, ViewType
-from mlcli.store.fileio import read_json, write_json_atomic
 from mlcli.store.layout import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, StoreLayout
-from mlcli.store.lock import FileLock
 from mlcli.store.validation import (
     MAX_EXPERIMENT_TAG_VALUE_LENGTH,
     validate_experiment_name,

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlcli.files.fileio import read_document
 from mlcli.store.damage import experiment_doc_problem, run_doc_problem
-from mlcli.store.fileio import read_document
 from mlcli.store.layout import (
     EXPERIMENT_DOC,
     LOGGED_MODELS_DIR,

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 
 from mlcli.clock import now_ms
 from mlcli.errors import NotFoundError
+from mlcli.files.lock import FileLock
 from mlcli.store.entities import LifecycleStage, ViewType
 from mlcli.store.leftovers import ORPHAN_AFTER_SECONDS, Leftover, find_leftovers, remove_leftover
-from mlcli.store.lock import FileLock
 from mlcli.store.store import Store
 
 

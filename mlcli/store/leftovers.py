@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlcli.store.fileio import is_temp_name
+from mlcli.files.fileio import is_temp_name
 from mlcli.store.layout import StoreLayout
 
 ORPHAN_AFTER_SECONDS = 3600

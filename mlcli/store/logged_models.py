@@ -24,10 +24,10 @@ from typing import Any
 
 from mlcli.clock import now_ms
 from mlcli.errors import ConflictError, InvalidInputError, NotFoundError
+from mlcli.files.fileio import read_json, write_json_atomic
+from mlcli.files.lock import FileLock
 from mlcli.store.artifacts import normalize_artifact_path
-from mlcli.store.fileio import read_json, write_json_atomic
 from mlcli.store.layout import StoreLayout
-from mlcli.store.lock import FileLock
 
 _MODEL_ID = re.compile(r"^m-[0-9a-f]{32}\Z")
 

@@ -27,11 +27,11 @@ from typing import Any
 
 from mlcli import system_tags
 from mlcli.errors import MlcliError, StoreError
+from mlcli.files.fileio import append_bytes, read_json, write_json_atomic
+from mlcli.files.lock import FileLock
 from mlcli.store.changes import ChangeJournal
 from mlcli.store.entities import RunStatus
-from mlcli.store.fileio import append_bytes, read_json, write_json_atomic
 from mlcli.store.layout import StoreLayout
-from mlcli.store.lock import FileLock
 from mlcli.store.records import key_value_line
 
 OWNER_FIELD = "owner"

@@ -21,8 +21,8 @@ from collections.abc import Iterable
 from operator import itemgetter
 from typing import Any
 
+from mlcli.files.fileio import parse_lines
 from mlcli.store.entities import Metric, parse_json_number
-from mlcli.store.fileio import parse_lines
 
 _encode_string = json.encoder.encode_basestring_ascii
 

@@ -18,6 +18,15 @@ from typing import Any
 from mlcli import system_tags
 from mlcli.clock import now_ms
 from mlcli.errors import ConflictError, InvalidInputError, NotFoundError, StoreError
+from mlcli.files.fileio import (
+    LOG_CHUNK_BYTES,
+    append_bytes,
+    read_json,
+    read_log_chunks,
+    read_log_records,
+    write_json_atomic,
+)
+from mlcli.files.lock import FileLock
 from mlcli.store.batches import (
     commit_line,
     new_batch_id,
@@ -28,16 +37,7 @@ from mlcli.store.batches import (
 from mlcli.store.changes import ChangeJournal
 from mlcli.store.damage import run_doc_problem
 from mlcli.store.entities import LifecycleStage, Metric, RunInfo, RunStatus
-from mlcli.store.fileio import (
-    LOG_CHUNK_BYTES,
-    append_bytes,
-    read_json,
-    read_log_chunks,
-    read_log_records,
-    write_json_atomic,
-)
 from mlcli.store.layout import ARTIFACTS_DIR, RUN_DOC, TAGS_LOG, StoreLayout
-from mlcli.store.lock import FileLock
 from mlcli.store.ownership import OWNER_FIELD, Owner
 from mlcli.store.records import (
     decode_metric_log,

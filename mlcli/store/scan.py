@@ -24,6 +24,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlcli.files.fileio import LOG_CHUNK_BYTES, parse_lines, read_document, read_log_chunks
 from mlcli.store.batches import (
     batch_writers_done,
     first_uncommitted,
@@ -32,7 +33,6 @@ from mlcli.store.batches import (
 )
 from mlcli.store.damage import run_doc_problem
 from mlcli.store.entities import Metric
-from mlcli.store.fileio import LOG_CHUNK_BYTES, parse_lines, read_document, read_log_chunks
 from mlcli.store.layout import BATCHES_LOG, RUN_DOC, RUN_LOCK
 from mlcli.store.records import fold_metric_log
 

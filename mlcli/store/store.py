@@ -7,17 +7,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlcli.errors import MlcliError, NotFoundError, StoreError
+from mlcli.errors import InvalidInputError, MlcliError, NotFoundError, StoreError
+from mlcli.files.fileio import write_bytes_atomic
 from mlcli.store.artifacts import ArtifactRepository
 from mlcli.store.entities import (
     LifecycleStage,
     Run,
     RunData,
     RunStatus,
-    ViewType,
 )
 from mlcli.store.experiments import ExperimentFiles
-from mlcli.store.fileio import write_bytes_atomic
 from mlcli.store.index import RunIndex
 from mlcli.store.layout import ARTIFACTS_DIR, FORMAT_VERSION, StoreLayout
 from mlcli.store.locate import (
@@ -26,9 +25,11 @@ from mlcli.store.locate import (
     ensure_gitignored,
     find_store_root,
 )
+from mlcli.store.logged_models import LoggedModelFiles
 from mlcli.store.runs import RunFiles, run_info_from_doc
 
 if TYPE_CHECKING:
+    from mlcli.store.backend import TrackingStore
     from mlcli.store.upkeep import LeftOut
 
 
@@ -38,6 +39,7 @@ class Store:
         self.layout = StoreLayout(root)
         self.experiments = ExperimentFiles(self.layout)
         self.runs = RunFiles(self.layout)
+        self.logged_models = LoggedModelFiles(self.layout)
         self._index: RunIndex | None = None
         self._runs_uri: str | None = None
 
@@ -78,6 +80,10 @@ class Store:
         return cls.open(root), created
 
     # -- parts ------------------------------------------------------------------------------
+
+    @property
+    def location(self) -> str:
+        return str(self.root)
 
     @property
     def index(self) -> RunIndex:
@@ -134,53 +140,14 @@ class Store:
         rows = self.index.run_rows(run_ids)
         return [self._run_from_row(rows[r]) for r in run_ids if r in rows]
 
-    def search_runs(
-        self,
-        experiment_ids: Sequence[str] | None = None,
-        filter_string: str | None = None,
-        order_by: Sequence[str] | None = None,
-        max_results: int | None = None,
-        view: str = ViewType.ACTIVE_ONLY,
-        offset: int = 0,
-    ) -> list[Run]:
-        """Runs of the given experiments (all active ones when None) matching the filter;
-        ``offset`` skips that many of them first (paging, with ``max_results``)."""
-        from mlcli.search import compile_search
-
+    def run_ids_of_experiments(self, experiment_ids: Sequence[str]) -> list[str]:
+        """The ids of every run (any lifecycle stage) of these experiments."""
         self.index.refresh()
-        compiled = compile_search(filter_string, order_by)
-        conditions, args = _scope_conditions(experiment_ids, view)
-        if compiled.where_sql:
-            conditions.append(f"({compiled.where_sql})")
-            args += compiled.where_args
-        sql = (
-            f"SELECT r.run_id FROM runs r WHERE {' AND '.join(conditions)} "
-            f"ORDER BY {compiled.order_sql}"
+        marks = ",".join("?" * len(experiment_ids)) or "NULL"
+        rows = self.index.query(
+            f"SELECT run_id FROM runs WHERE experiment_id IN ({marks})", list(experiment_ids)
         )
-        args += compiled.order_args
-        if max_results is not None or offset:
-            sql += " LIMIT ? OFFSET ?"
-            args += [-1 if max_results is None else int(max_results), int(offset)]
-        run_ids = [row[0] for row in self.index.query(sql, args)]
-        return self.runs_by_id(run_ids)
-
-    def count_matching_runs(
-        self,
-        experiment_ids: Sequence[str] | None = None,
-        filter_string: str | None = None,
-        view: str = ViewType.ACTIVE_ONLY,
-    ) -> int:
-        """How many runs :meth:`search_runs` would find without a limit (from the index)."""
-        from mlcli.search import compile_filter, parse_filter
-
-        self.index.refresh()
-        where_sql, where_args = compile_filter(parse_filter(filter_string))
-        conditions, args = _scope_conditions(experiment_ids, view)
-        if where_sql:
-            conditions.append(f"({where_sql})")
-            args += where_args
-        sql = f"SELECT count(*) FROM runs r WHERE {' AND '.join(conditions)}"
-        return int(self.index.query(sql, args)[0][0])
+        return [row[0] for row in rows]
 
     def count_runs(self) -> dict[str, int]:
         """Active runs per experiment id."""
@@ -262,27 +229,6 @@ class Store:
         return Run(info=info, data=data, experiment_name=name)
 
 
-def _scope_conditions(
-    experiment_ids: Sequence[str] | None, view: str
-) -> tuple[list[str], list[Any]]:
-    conditions: list[str] = []
-    args: list[Any] = []
-    if view == ViewType.ACTIVE_ONLY:
-        conditions.append("r.lifecycle_stage = 'active'")
-    elif view == ViewType.DELETED_ONLY:
-        conditions.append("r.lifecycle_stage = 'deleted'")
-    if experiment_ids is None:
-        conditions.append(
-            "r.experiment_id IN (SELECT experiment_id FROM experiments "
-            "WHERE lifecycle_stage = 'active')"
-        )
-    else:
-        ids = list(experiment_ids)
-        conditions.append(f"r.experiment_id IN ({','.join('?' * len(ids)) or 'NULL'})")
-        args += ids
-    return conditions or ["1"], args
-
-
 def open_store(
     explicit: str | os.PathLike[str] | None = None,
     *,
@@ -308,3 +254,16 @@ def open_store(
         if announce is not None:
             announce(root)
     return store
+
+
+def file_store(store: TrackingStore, command: str) -> Store:
+    """``store`` as the local file store, for the commands that work on the files
+    themselves (``mlcli gc``, ``fsck``, ``index rebuild``); InvalidInputError for any
+    other kind of store."""
+    if isinstance(store, Store):
+        return store
+    raise InvalidInputError(f"'{command}' works on a store directory; {store.location} is not one")
+
+
+if TYPE_CHECKING:  # mypy checks that the file store implements the facade
+    _FILE_STORE_CONFORMS: type[TrackingStore] = Store

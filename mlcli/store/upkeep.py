@@ -60,7 +60,7 @@ def init_store(directory: Path, shared: str = "umask", root: Path | None = None)
     _, created = Store.initialize(root)
     group = None
     if shared == "group":
-        from mlcli.store.sharing import share_with_group
+        from mlcli.files.sharing import share_with_group
 
         group = share_with_group(root)
     return StoreSetup(root, created, group, ensure_gitignored(root))

@@ -18,7 +18,7 @@ from mlcli.projects.fetch import fetch_project
 from mlcli.projects.parameters import check_value, resolve_parameters
 from mlcli.projects.runner import RunPlan, plan_run
 from mlcli.projects.spec import EntryPoint, Project, load_project
-from mlcli.store.validation import validate_param_value
+from mlcli.store import validate_param_value
 from mlcli.sweeps.choice import SweepRequest, check_sweep_options
 from mlcli.sweeps.objective import Objective, parse_objective
 from mlcli.sweeps.samplers import Sampler, Trial, sampler_class

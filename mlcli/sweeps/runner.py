@@ -22,9 +22,7 @@ from mlcli.errors import MlcliError
 from mlcli.projects.execution import Interruptions, RunInterrupted, exit_code_for_signal
 from mlcli.projects.feedback import Feedback, SilentFeedback
 from mlcli.projects.runner import RunPlan, parent_run_id, run_experiment_id
-from mlcli.store import Run, RunStatus
-from mlcli.store.entities import json_number
-from mlcli.store.ownership import this_process
+from mlcli.store import Run, RunStatus, json_number, this_process
 from mlcli.sweeps.command import mlcli_command, trial_arguments, trial_environment
 from mlcli.sweeps.objective import Objective
 from mlcli.sweeps.parent import (

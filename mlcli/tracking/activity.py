@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from mlcli.store import Experiment, Store
+from mlcli.store import Experiment, TrackingStore
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ def last_activity(experiment_time: int | None, runs_time: int | None) -> int | N
 
 
 def experiments_activity(
-    store: Store, experiments: Iterable[Experiment]
+    store: TrackingStore, experiments: Iterable[Experiment]
 ) -> dict[str, ExperimentActivity]:
     """Active run count and last activity of each experiment, by id."""
     runs = store.experiment_activity()
@@ -39,7 +39,7 @@ def experiments_activity(
     return found
 
 
-def with_last_activity(store: Store, experiments: Iterable[Experiment]) -> list[Experiment]:
+def with_last_activity(store: TrackingStore, experiments: Iterable[Experiment]) -> list[Experiment]:
     """The experiments with ``last_update_time`` set to their last activity (the server's
     view, where MLflow clients read that field)."""
     chosen = list(experiments)

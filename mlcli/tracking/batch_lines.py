@@ -14,7 +14,7 @@ from typing import Any
 
 from mlcli.errors import InvalidInputError
 from mlcli.known_keys import reject_unknown_keys
-from mlcli.store.entities import Metric
+from mlcli.store import Metric
 
 KINDS = ("metric", "param", "tag")
 FIELDS = ("value", "step", "timestamp")
@@ -58,7 +58,7 @@ def parse_json_line(line: str) -> Any:
 
 
 def _add_line(batch: Batch, record: Any) -> None:
-    from mlcli.store.validation import (
+    from mlcli.store import (
         parse_metric_value,
         validate_key,
         validate_param_value,

@@ -16,22 +16,20 @@ from mlcli import system_tags
 from mlcli.clock import now_ms
 from mlcli.errors import ConflictError, InvalidInputError, NotFoundError
 from mlcli.store import (
+    DEFAULT_EXPERIMENT_ID,
+    MAX_BATCH_ITEMS,
+    MAX_INT64,
     Experiment,
     FileInfo,
     LifecycleStage,
     Metric,
+    Owner,
     Run,
     RunStatus,
-    Store,
+    StoreAnnouncer,
+    TrackingStore,
     ViewType,
     open_store,
-)
-from mlcli.store.layout import DEFAULT_EXPERIMENT_ID
-from mlcli.store.locate import StoreAnnouncer
-from mlcli.store.ownership import Owner
-from mlcli.store.validation import (
-    MAX_BATCH_ITEMS,
-    MAX_INT64,
     validate_key,
     validate_metric_value,
     validate_param_value,
@@ -49,31 +47,36 @@ MetricLike = Metric | tuple[str, Any] | tuple[str, Any, Any] | tuple[str, Any, A
 class TrackingClient:
     """Tracking operations on one store.
 
-    ``store`` is a path to a ``.mlruns`` directory, a :class:`Store`, or None to find
+    ``store`` is a path to a ``.mlruns`` directory, a store (a :class:`TrackingStore`,
+    such as the file store ``Store``), or None to find
     the store like git finds ``.git`` (``MLCLI_STORE``, then the nearest ``.mlruns``),
     creating one on the first write if there is none.
     """
 
     def __init__(
         self,
-        store: str | os.PathLike[str] | Store | None = None,
+        store: str | os.PathLike[str] | TrackingStore | None = None,
         *,
         announce: StoreAnnouncer | None = None,
     ) -> None:
-        self._store = store if isinstance(store, Store) else None
-        self._location = None if isinstance(store, Store) else store
+        self._store: TrackingStore | None = None
+        self._location: str | os.PathLike[str] | None = None
+        if store is None or isinstance(store, (str, os.PathLike)):
+            self._location = store
+        else:
+            self._store = store
         self._announce = announce
 
     # -- the store ---------------------------------------------------------------------------
 
     @property
-    def store(self) -> Store:
+    def store(self) -> TrackingStore:
         """The store, which must exist already (for reads)."""
         if self._store is None:
             self._store = open_store(self._location)
         return self._store
 
-    def writable_store(self) -> Store:
+    def writable_store(self) -> TrackingStore:
         """The store, created first if there is none (for writes)."""
         if self._store is None:
             self._store = open_store(self._location, create=True, announce=self._announce)
@@ -208,8 +211,10 @@ class TrackingClient:
             raise InvalidInputError(f"invalid max_results {max_results}: must be 0 to 2**63-1")
         if not 0 <= offset <= MAX_INT64:
             raise InvalidInputError(f"invalid offset {offset}: must be 0 to 2**63-1")
-        return self.store.search_runs(
-            experiment_ids, filter_string, order_by, max_results, run_view_type, offset
+        from mlcli.search.runs import search_runs
+
+        return search_runs(
+            self.store, experiment_ids, filter_string, order_by, max_results, run_view_type, offset
         )
 
     # -- logging -------------------------------------------------------------------------------

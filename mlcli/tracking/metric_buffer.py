@@ -25,8 +25,7 @@ import threading
 import time
 
 from mlcli.errors import NotFoundError
-from mlcli.store.records import metric_line
-from mlcli.store.runs import RunFiles
+from mlcli.store import RunRecords, metric_line
 
 FLUSH_POINTS = 10_000
 #: The flusher thread writes a point this long after it was logged.
@@ -35,7 +34,7 @@ FLUSH_SECONDS = 0.5
 MAX_UNWRITTEN_SECONDS = 0.75
 
 _log = logging.getLogger("mlcli")
-_Batches = list[tuple[tuple[RunFiles, str], list[str]]]
+_Batches = list[tuple[tuple[RunRecords, str], list[str]]]
 
 
 class MetricBuffer:
@@ -51,7 +50,7 @@ class MetricBuffer:
         self._init_state()
 
     def _init_state(self) -> None:
-        self._pending: dict[tuple[RunFiles, str], list[str]] = {}
+        self._pending: dict[tuple[RunRecords, str], list[str]] = {}
         self._count = 0
         # Monotonic times of the oldest point pending, and of the oldest point taken
         # by a flush that has not finished writing: the deadlines count from these.
@@ -62,7 +61,9 @@ class MetricBuffer:
         self._write_lock = threading.Lock()  # one flush at a time, in order
         self._thread: threading.Thread | None = None
 
-    def add(self, runs: RunFiles, run_id: str, key: str, value: float, step: int, ts: int) -> None:
+    def add(
+        self, runs: RunRecords, run_id: str, key: str, value: float, step: int, ts: int
+    ) -> None:
         line = metric_line(key, value, step, ts)
         now = time.monotonic()
         with self._lock:

@@ -25,12 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from mlcli.errors import InvalidInputError, NotFoundError
-from mlcli.store.artifacts import (
+from mlcli.files.fileio import create_temp_file
+from mlcli.store import (
     ArtifactRepository,
+    Artifacts,
     artifact_write_errors,
     normalize_artifact_path,
 )
-from mlcli.store.fileio import create_temp_file
 from mlcli.tracking_server.backend import Backend
 
 PREFIX = "/api/2.0/mlflow-artifacts/artifacts"
@@ -71,7 +72,7 @@ def parse_artifact_path(path: str) -> RunArtifact | VersionArtifact:
     )
 
 
-def repository(backend: Backend, target: RunArtifact | VersionArtifact) -> ArtifactRepository:
+def repository(backend: Backend, target: RunArtifact | VersionArtifact) -> Artifacts:
     """The folder ``target`` lies in; NotFoundError for an unknown run or version."""
     if isinstance(target, VersionArtifact):
         registry = backend.client.registry()

@@ -15,15 +15,14 @@ from typing import Any
 
 from mlcli.client import MlcliClient
 from mlcli.errors import InvalidInputError
-from mlcli.store import LifecycleStage, Store
-from mlcli.store.logged_models import LoggedModelFiles
+from mlcli.store import LifecycleStage, Store, TrackingStore
 from mlcli.tracking_server.fields import Fields
 
 
 class Backend:
     def __init__(self, store_root: Path) -> None:
         self.store_root = store_root
-        self.logged_models = LoggedModelFiles(Store.open(store_root).layout)
+        self.logged_models = Store.open(store_root).logged_models
         self._local = threading.local()
 
     @property
@@ -34,7 +33,7 @@ class Backend:
         return client
 
     @property
-    def store(self) -> Store:
+    def store(self) -> TrackingStore:
         return self.client.store
 
     def writable_run(self, run_id: str) -> str:

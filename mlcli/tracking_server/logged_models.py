@@ -15,10 +15,14 @@ from collections import defaultdict
 from typing import Any
 
 from mlcli.errors import InvalidInputError, NotFoundError
-from mlcli.store import Metric
-from mlcli.store.entities import json_number
-from mlcli.store.logged_models import LoggedModel
-from mlcli.store.validation import validate_key, validate_param_value, validate_tag_value
+from mlcli.store import (
+    LoggedModel,
+    Metric,
+    json_number,
+    validate_key,
+    validate_param_value,
+    validate_tag_value,
+)
 from mlcli.tracking_server import shapes
 from mlcli.tracking_server.backend import Backend, Endpoint, run_id_of
 from mlcli.tracking_server.fields import OBJECTS, Fields
@@ -211,11 +215,7 @@ def _candidate_runs(
         return [run_id] if known else []
     if not experiment_ids:
         raise InvalidInputError("missing value for required parameter 'experiment_ids'")
-    index = backend.store.index
-    index.refresh()
-    marks = ",".join("?" * len(experiment_ids))
-    rows = index.query(f"SELECT run_id FROM runs WHERE experiment_id IN ({marks})", experiment_ids)
-    return [row[0] for row in rows]
+    return backend.store.run_ids_of_experiments(experiment_ids)
 
 
 def _record(model: LoggedModel) -> Record:

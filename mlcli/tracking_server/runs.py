@@ -14,8 +14,7 @@ from typing import Any
 
 from mlcli.clock import now_ms
 from mlcli.errors import InvalidInputError
-from mlcli.store import Metric, RunStatus
-from mlcli.store.validation import validate_run_name
+from mlcli.store import Metric, RunStatus, validate_run_name
 from mlcli.system_tags import PARENT_RUN_ID, RUN_NAME, USER
 from mlcli.tracking.client import make_metric
 from mlcli.tracking_server import shapes

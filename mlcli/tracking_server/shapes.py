@@ -16,8 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from mlcli.registry.entities import ModelVersion, RegisteredModel
-from mlcli.store import Experiment, Metric, Run, RunInfo
-from mlcli.store.logged_models import LoggedModel
+from mlcli.store import Experiment, LoggedModel, Metric, Run, RunInfo
 from mlcli.tracking_server.tags import tags_to_mlflow
 
 ARTIFACTS_SCHEME = "mlflow-artifacts:"

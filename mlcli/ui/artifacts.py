@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mlcli.errors import InvalidInputError
-from mlcli.store.artifacts import ArtifactRepository, normalize_artifact_path
+from mlcli.store import Artifacts, normalize_artifact_path
 from mlcli.tracking import TrackingClient
 
 PREVIEW_BYTES = 1024 * 1024
@@ -123,7 +123,7 @@ def artifact_file(
     return ArtifactFile(target, media_type, "attachment", name)
 
 
-def _file(repo: ArtifactRepository, path: str) -> tuple[str, Path]:
+def _file(repo: Artifacts, path: str) -> tuple[str, Path]:
     relative = normalize_artifact_path(path or "")
     if not relative:
         raise InvalidInputError("name an artifact file (path=...)")

@@ -13,8 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mlcli.errors import InvalidInputError
-from mlcli.store import Metric
-from mlcli.store.entities import json_number
+from mlcli.store import Metric, json_number
 from mlcli.tracking import TrackingClient
 
 MAX_POINTS = 2_000

@@ -13,9 +13,7 @@ from mlcli.compare.code import UNCOMMITTED_DIFF
 from mlcli.errors import MlcliError
 from mlcli.models.mlmodel import MLMODEL_FILE
 from mlcli.models.signature import ColSpec, TensorSpec
-from mlcli.store import Run
-from mlcli.store.artifacts import ArtifactRepository, normalize_artifact_path
-from mlcli.store.entities import json_number
+from mlcli.store import Artifacts, Run, json_number, normalize_artifact_path
 from mlcli.tracking import TrackingClient
 
 MAX_DIFF_BYTES = 512 * 1024
@@ -61,7 +59,7 @@ def run_detail(client: TrackingClient, run_ref: str) -> dict[str, Any]:
     }
 
 
-def lineage(run: Run, artifacts: ArtifactRepository) -> dict[str, Any] | None:
+def lineage(run: Run, artifacts: Artifacts) -> dict[str, Any] | None:
     """The ``mlcli.source.git.*`` tags and the recorded uncommitted diff; None without."""
     tags = run.data.tags
     git = {
@@ -91,7 +89,7 @@ def lineage(run: Run, artifacts: ArtifactRepository) -> dict[str, Any] | None:
     }
 
 
-def logged_models(run: Run, artifacts: ArtifactRepository) -> list[dict[str, Any]]:
+def logged_models(run: Run, artifacts: Artifacts) -> list[dict[str, Any]]:
     """Model directories among the artifacts: those the run's ``mlcli.log-model.history``
     names, and any other directory holding an ``MLmodel`` file near the top."""
     paths = dict.fromkeys(_history_paths(run.data.tags.get(system_tags.LOG_MODEL_HISTORY)))

@@ -2,8 +2,8 @@
 
 A view is what the page's URL holds: the filter (the language of ``mlcli compare``),
 one sort column, the columns, and the offset. Only the page's runs are read: the
-index finds, counts, orders and cuts them (``Store.search_runs`` with ``offset``,
-``Store.count_matching_runs``), however many runs the experiment has.
+index finds, counts, orders and cuts them (``search_runs`` with ``offset``,
+``count_matching_runs`` of ``mlcli.search.runs``), however many runs the experiment has.
 
 Column keys are those of ``mlcli compare``: the run facts ``status``, ``start_time``,
 ``duration``, ``git_commit``, ``user_id``, and ``params.KEY``, ``metrics.KEY``,
@@ -22,8 +22,8 @@ from typing import Any
 
 from mlcli import system_tags
 from mlcli.errors import InvalidInputError
-from mlcli.store import Run
-from mlcli.store.entities import json_number
+from mlcli.search.runs import count_matching_runs
+from mlcli.store import Run, json_number
 from mlcli.tracking import TrackingClient
 
 MAX_PAGE_SIZE = 500
@@ -97,8 +97,7 @@ def column_kind(key: str) -> str:
 def runs_page(client: TrackingClient, view: RunsView) -> dict[str, Any]:
     """The page as the API sends it: the total matching, the columns and the rows."""
     experiment = client.get_experiment(view.experiment_id)
-    store = client.store
-    total = store.count_matching_runs([experiment.experiment_id], view.filter or None)
+    total = count_matching_runs(client.store, [experiment.experiment_id], view.filter or None)
     runs = client.search_runs(
         [experiment.experiment_id],
         view.filter or None,

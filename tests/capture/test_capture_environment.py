@@ -16,8 +16,8 @@ from mlcli.capture.environment import (
     LISTING_SCRIPT,
     parse_freeze_output,
 )
-from mlcli.capture.run_capture import CaptureOptions, RunCapture, plan_capture
 from mlcli.compare.packages import parse_requirements
+from mlcli.projects.capture import CaptureOptions, RunCapture, plan_capture
 from mlcli.projects.envs.base import Environment, RunContext
 from mlcli.tracking import TrackingClient
 

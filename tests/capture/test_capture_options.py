@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from capturehelpers import runs_in
 
-from mlcli.capture.run_capture import CaptureOptions
+from mlcli.projects.capture import CaptureOptions
 
 
 def test_the_defaults_need_no_arguments() -> None:

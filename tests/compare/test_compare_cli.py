@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from mlcli.compare import Directions, build_comparison
+from mlcli.search.runs import search_runs
 from mlcli.store import Store
 
 MODELS = ("rf", "svm", "mlp")
@@ -229,7 +230,7 @@ def test_best_value_per_metric_follows_the_direction(store: Store, add_run) -> N
         ("c", 0.9, 0.2, 2.0),
     ):
         add_run(name, metrics={"acc": acc, "loss": loss, "score": score})
-    runs = store.search_runs(order_by=["run_name"])
+    runs = search_runs(store, order_by=["run_name"])
     comparison = build_comparison(runs)
     assert comparison.best["metrics.acc"] == {1, 2}  # higher is better; ties all win
     assert comparison.best["metrics.loss"] == {0}  # "loss" is lower-is-better

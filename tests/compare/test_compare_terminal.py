@@ -7,6 +7,7 @@ import pytest
 from mlcli.cli.compare import render_comparison
 from mlcli.cli.output import Output
 from mlcli.compare import build_comparison
+from mlcli.search.runs import search_runs
 from mlcli.store import Store
 
 
@@ -20,7 +21,7 @@ def wide(store: Store, add_run) -> list:
         metrics={"acc": 0.7},
         start_time=2_000,
     )
-    return store.search_runs()
+    return search_runs(store)
 
 
 def test_wide_table_of_few_runs_is_transposed(wide, capsys, monkeypatch) -> None:
@@ -46,5 +47,5 @@ def test_transpose_can_be_forced_either_way(wide, capsys, monkeypatch) -> None:
 def test_narrow_table_is_not_transposed(store: Store, add_run, capsys, monkeypatch) -> None:
     monkeypatch.setenv("COLUMNS", "200")
     add_run("a", params={"lr": "0.1"})
-    render_comparison(Output(stdout_tty=True), build_comparison(store.search_runs()), None)
+    render_comparison(Output(stdout_tty=True), build_comparison(search_runs(store)), None)
     assert capsys.readouterr().out.split()[:3] == ["RUN", "NAME", "STATUS"]

@@ -25,7 +25,7 @@ from mlcli.client import MlcliClient
 from mlcli.models import load_model
 from mlcli.models.errors import UntrustedModelError
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tracking_server"))
 from trackingserver import TrackingServer, start_tracking_server
 
 pytest.importorskip("uvicorn")

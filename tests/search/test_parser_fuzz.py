@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mlcli.search import FilterSyntaxError, compile_search, parse_filter, parse_order_by
+from mlcli.search.runs import search_runs
 from mlcli.store import Store
 
 from .conftest import add_run, open_store
@@ -39,7 +40,7 @@ def _check(store: Store, text: str) -> None:
         assert error.message.startswith("invalid filter at column ")
         assert len(error.display().splitlines()) == 3
         return
-    store.search_runs(filter_string=text)  # whatever parses must run
+    search_runs(store, filter_string=text)  # whatever parses must run
 
 
 @settings(max_examples=500, deadline=None, database=None,
@@ -71,6 +72,6 @@ def test_a_single_string_order_by_is_one_item() -> None:
 
 def test_long_chains_stay_under_sqlite_depth_limits(store: Store) -> None:
     text = " OR ".join(f"metrics.acc = {i}" for i in range(600))
-    assert store.search_runs(filter_string=text + " OR metrics.acc = 0.5") != []
+    assert search_runs(store, filter_string=text + " OR metrics.acc = 0.5") != []
     text = " AND ".join(f"NOT params.lr = '{i}'" for i in range(600))
-    assert len(store.search_runs(filter_string=text)) == 1
+    assert len(search_runs(store, filter_string=text)) == 1

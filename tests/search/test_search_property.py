@@ -25,6 +25,7 @@ from mlcli.search import (
     order_runs,
     parse_filter,
 )
+from mlcli.search.runs import search_runs
 from mlcli.store import Run, Store
 
 from .conftest import add_run, open_store
@@ -123,7 +124,7 @@ def _build(root: Path, seed: int = 7, count: int = 40) -> World:
             start_time=rng.choice([100, 200, 300]),
             user=rng.choice(["ann", "bob", "Ann"]),
         )
-    return World(store, store.search_runs())
+    return World(store, search_runs(store))
 
 
 @pytest.fixture(scope="module")
@@ -197,13 +198,13 @@ def test_sql_and_python_select_the_same_runs(world: World, tree: Node) -> None:
     assert parse_filter(str(node)) == node  # printing round-trips
     expected = {run.info.run_id for run in world.runs if evaluate(node, run)}
     assert expected == {run.info.run_id for run in world.runs if evaluate(tree, run)}
-    assert set(_ids(world.store.search_runs(filter_string=text))) == expected
+    assert set(_ids(search_runs(world.store, filter_string=text))) == expected
 
 
 @settings(max_examples=150, deadline=None, database=None)
 @given(keys=order_keys)
 def test_sql_and_python_order_runs_alike(world: World, keys: list[OrderKey]) -> None:
-    found = world.store.search_runs(order_by=[str(key) for key in keys])
+    found = search_runs(world.store, order_by=[str(key) for key in keys])
     assert _ids(found) == _ids(order_runs(world.runs, keys))
 
 
@@ -212,8 +213,8 @@ def test_sql_and_python_order_runs_alike(world: World, keys: list[OrderKey]) -> 
 def test_filter_order_and_limit_together(
     world: World, tree: Node, keys: list[OrderKey], limit: int
 ) -> None:
-    found = world.store.search_runs(
-        filter_string=str(tree), order_by=[str(key) for key in keys], max_results=limit
+    found = search_runs(
+        world.store, filter_string=str(tree), order_by=[str(key) for key in keys], max_results=limit
     )
     matching = [run for run in world.runs if evaluate(tree, run)]
     assert _ids(found) == _ids(order_runs(matching, keys))[:limit]

@@ -6,10 +6,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from mlcli.search import compile_search, evaluate, order_runs, parse_filter, parse_order_by
+from mlcli.search.runs import search_runs
 from mlcli.store import Run, Store
 
 from .conftest import add_run, open_store
@@ -84,7 +86,7 @@ class Zoo:
         add_run(self.store, name, start_time=start, status=status, user=user, **kwargs)  # type: ignore[arg-type]
 
     def runs(self) -> list[Run]:
-        return self.store.search_runs()
+        return search_runs(self.store)
 
     def names(self, runs: list[Run]) -> list[str]:
         return [_short(run) for run in runs]
@@ -205,7 +207,7 @@ FILTERS: list[tuple[str, set[str]]] = [
 
 @pytest.mark.parametrize(("text", "expected"), FILTERS)
 def test_filters(zoo: Zoo, text: str, expected: set[str]) -> None:
-    found = zoo.names(zoo.store.search_runs(filter_string=text))
+    found = zoo.names(search_runs(zoo.store, filter_string=text))
     assert set(found) == expected
     assert len(found) == len(expected)
     node = parse_filter(text)
@@ -214,7 +216,10 @@ def test_filters(zoo: Zoo, text: str, expected: set[str]) -> None:
 
 def test_run_id_filters(zoo: Zoo) -> None:
     ids = {_short(run): run.info.run_id for run in zoo.runs()}
-    search = zoo.store.search_runs
+
+    def search(**kwargs: Any) -> list[Run]:
+        return search_runs(zoo.store, **kwargs)
+
     assert zoo.names(search(filter_string=f"run_id = '{ids['r3']}'")) == ["r3"]
     found = search(filter_string=f"run_id IN ('{ids['r3']}', '{ids['r1']}')")
     assert set(zoo.names(found)) == {"r1", "r3"}
@@ -225,7 +230,7 @@ def test_run_id_filters(zoo: Zoo) -> None:
 
 
 def test_the_store_survives_hostile_values(zoo: Zoo) -> None:
-    zoo.store.search_runs(filter_string="params.lr = '''; DROP TABLE runs; --'")
+    search_runs(zoo.store, filter_string="params.lr = '''; DROP TABLE runs; --'")
     assert len(zoo.runs()) == 7
 
 
@@ -274,12 +279,13 @@ def test_orders(zoo: Zoo, order_by: list[str], expected: list[str]) -> None:
     if "TIE" in expected:  # r2 and r5 start at the same time: they go in run id order
         at = expected.index("TIE")
         expected = expected[:at] + zoo.tie("r2", "r5") + expected[at + 1 :]
-    assert zoo.names(zoo.store.search_runs(order_by=order_by)) == expected
+    assert zoo.names(search_runs(zoo.store, order_by=order_by)) == expected
     assert zoo.names(order_runs(zoo.runs(), parse_order_by(order_by))) == expected
 
 
 def test_filter_order_and_limit(zoo: Zoo) -> None:
-    found = zoo.store.search_runs(
+    found = search_runs(
+        zoo.store,
         filter_string="metrics.acc IS NOT NULL AND status != 'FAILED'",
         order_by=["metrics.acc DESC"],
         max_results=3,
@@ -289,9 +295,9 @@ def test_filter_order_and_limit(zoo: Zoo) -> None:
 
 def test_a_fresh_store_with_a_changed_tag(store: Store) -> None:
     run_id = add_run(store, "a", tags={"stage": "one"})
-    assert len(store.search_runs(filter_string="tags.stage = 'one'")) == 1
+    assert len(search_runs(store, filter_string="tags.stage = 'one'")) == 1
     store.runs.set_tags(run_id, {"stage": "two"})
-    assert store.search_runs(filter_string="tags.stage = 'one'") == []
-    assert len(store.search_runs(filter_string="tags.stage = 'two'")) == 1
+    assert search_runs(store, filter_string="tags.stage = 'one'") == []
+    assert len(search_runs(store, filter_string="tags.stage = 'two'")) == 1
     store.runs.set_tags(run_id, {"stage": None})
-    assert len(store.search_runs(filter_string="tags.stage IS NULL")) == 1
+    assert len(search_runs(store, filter_string="tags.stage IS NULL")) == 1

@@ -19,8 +19,8 @@ from store_commands import mlcli_on
 
 from mlcli.client import MlcliClient
 from mlcli.errors import InvalidInputError
+from mlcli.files.trees import SkippedFileWarning, walk_tree
 from mlcli.models.uri import resolve_model_uri
-from mlcli.store.trees import SkippedFileWarning, walk_tree
 
 SECRET = "TOP-SECRET-7f3a"
 

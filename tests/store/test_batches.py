@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 
 from mlcli.errors import InvalidInputError
+from mlcli.files.lock import FileLock
+from mlcli.search.runs import search_runs
 from mlcli.store import Store
-from mlcli.store.lock import FileLock
 from mlcli.tracking import TrackingClient
 
 BATCH = "0123456789abcdef"
@@ -45,7 +46,7 @@ def _half_batch(run_dir: Path, batch: str = BATCH) -> None:
 def _seen(store: Store, run_id: str) -> dict[str, object]:
     """What each reader of the run sees of keys p, t and m."""
     run = store.get_run(run_id)  # through the index
-    searched = store.search_runs(None, "params.p = '1'")
+    searched = search_runs(store, None, "params.p = '1'")
     return {
         "index params": run.data.params.get("p"),
         "index tags": run.data.tags.get("t"),

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mlcli.errors import StoreError
-from mlcli.store.fileio import append_bytes, read_json, read_log, write_json_atomic
+from mlcli.files.fileio import append_bytes, read_json, read_log, write_json_atomic
 
 
 def test_atomic_document_replaces_whole_file_and_leaves_no_temporaries(tmp_path: Path) -> None:

@@ -24,9 +24,9 @@ from mlcli.store import Store
 _RESTORER = """
 import sys
 from pathlib import Path
-from mlcli.store.fileio import read_json, write_json_atomic
+from mlcli.files.fileio import read_json, write_json_atomic
 from mlcli.store.layout import StoreLayout
-from mlcli.store.lock import FileLock
+from mlcli.files.lock import FileLock
 
 layout = StoreLayout(Path(sys.argv[1]))
 run_id = sys.argv[2]
@@ -138,7 +138,7 @@ def test_gc_waits_for_a_restore_in_progress_and_keeps_the_run(tmp_path: Path) ->
 _LOCKER = """
 import sys
 from pathlib import Path
-from mlcli.store.lock import FileLock
+from mlcli.files.lock import FileLock
 
 with FileLock(Path(sys.argv[1])):
     print("holding", flush=True)
@@ -254,7 +254,7 @@ _PURGER = """
 import sys
 from pathlib import Path
 from mlcli.store.layout import StoreLayout
-from mlcli.store.lock import FileLock
+from mlcli.files.lock import FileLock
 from mlcli.store.runs import RunFiles
 
 layout = StoreLayout(Path(sys.argv[1]))
@@ -292,7 +292,7 @@ def test_a_restore_that_waited_for_a_purge_says_the_run_is_gone(tmp_path: Path) 
 
 def test_a_lock_in_a_folder_that_is_gone_is_a_not_found_error(tmp_path: Path) -> None:
     from mlcli.errors import NotFoundError
-    from mlcli.store.lock import FileLock
+    from mlcli.files.lock import FileLock
 
     with (
         pytest.raises(NotFoundError, match="no longer exists"),

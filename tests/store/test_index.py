@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from mlcli.search.runs import search_runs
 from mlcli.store import Metric, Store
 
 
@@ -26,54 +27,54 @@ def _finished_run(store: Store, loss: float = 0.5) -> str:
 
 def test_deleting_the_index_loses_nothing(store: Store) -> None:
     run_id = _finished_run(store)
-    assert store.search_runs()[0].data.params == {"lr": "0.1"}
+    assert search_runs(store)[0].data.params == {"lr": "0.1"}
     store.close()
     for suffix in ("", "-wal", "-shm"):
         Path(f"{store.root / 'index.db'}{suffix}").unlink(missing_ok=True)
     reopened = Store.open(store.root)
-    [run] = reopened.search_runs()
+    [run] = search_runs(reopened)
     assert run.run_id == run_id and run.data.metrics == {"loss": 0.5}
 
 
 def test_a_damaged_index_is_rebuilt(store: Store) -> None:
     run_id = _finished_run(store)
-    store.search_runs()
+    search_runs(store)
     store.close()
     for suffix in ("-wal", "-shm"):
         Path(f"{store.root / 'index.db'}{suffix}").unlink(missing_ok=True)
     (store.root / "index.db").write_bytes(b"this is not a database" * 100)
-    [run] = Store.open(store.root).search_runs()
+    [run] = search_runs(Store.open(store.root))
     assert run.run_id == run_id
 
 
 def test_an_index_of_another_schema_version_is_rebuilt(store: Store) -> None:
     _finished_run(store)
-    store.search_runs()
+    search_runs(store)
     store.close()
     db = sqlite3.connect(store.root / "index.db")
     db.execute("UPDATE meta SET value = '0' WHERE key = 'schema_version'")
     db.execute("DELETE FROM runs")
     db.commit()
     db.close()
-    assert len(Store.open(store.root).search_runs()) == 1
+    assert len(search_runs(Store.open(store.root))) == 1
 
 
 def test_live_runs_are_followed_incrementally(store: Store) -> None:
     run_id = store.runs.create(experiment_id="0", run_name="r", user_id="u", tags={}).run_id
     store.runs.append_metrics(run_id, [Metric("loss", 0.9, 0, 1)])
-    assert store.search_runs()[0].data.metrics == {"loss": 0.9}
+    assert search_runs(store)[0].data.metrics == {"loss": 0.9}
     store.runs.append_metrics(run_id, [Metric("loss", 0.4, 1, 2)])
     store.runs.set_tags(run_id, {"phase": "two"})
-    [run] = store.search_runs()
+    [run] = search_runs(store)
     assert run.data.metrics == {"loss": 0.4} and run.data.tags["phase"] == "two"
 
 
 def test_changes_to_finished_runs_reach_the_index_through_the_journal(store: Store) -> None:
     run_id = _finished_run(store)
-    store.search_runs()
+    search_runs(store)
     store.runs.set_tags(run_id, {"late": "yes"})
     store.runs.append_metrics(run_id, [Metric("loss", 0.1, 9, 9)])
-    [run] = store.search_runs()
+    [run] = search_runs(store)
     assert run.data.tags["late"] == "yes" and run.data.metrics == {"loss": 0.1}
     journal = [json.loads(line) for line in (store.root / "changes.jsonl").read_text().splitlines()]
     assert {"run_id": run_id} in journal
@@ -83,31 +84,31 @@ def test_finished_runs_are_not_reread_on_refresh(store: Store) -> None:
     """The cost property: an out-of-band edit of a finished run (one no mlcli writer
     made, so the journal does not name it) stays invisible until a rebuild."""
     run_id = _finished_run(store)
-    store.search_runs()
+    search_runs(store)
     with open(store.root / "runs" / run_id / "metrics.jsonl", "a") as handle:
         handle.write('{"key": "loss", "value": 0.01, "step": 99, "timestamp": 99}\n')
-    assert store.search_runs()[0].data.metrics == {"loss": 0.5}
+    assert search_runs(store)[0].data.metrics == {"loss": 0.5}
     store.index.rebuild()
-    assert store.search_runs()[0].data.metrics == {"loss": 0.01}
+    assert search_runs(store)[0].data.metrics == {"loss": 0.01}
 
 
 def test_a_replaced_journal_triggers_a_full_check(store: Store) -> None:
     run_id = _finished_run(store)
-    store.search_runs()
+    search_runs(store)
     with open(store.root / "runs" / run_id / "tags.jsonl", "a") as handle:
         handle.write('{"key": "synced", "value": "from-cluster"}\n')
     journal = store.root / "changes.jsonl"
     copy = journal.with_name("changes.new")
     copy.write_bytes(journal.read_bytes() if journal.exists() else b"")
     copy.replace(journal)  # what rsync does: a new file under the old name
-    assert store.search_runs()[0].data.tags["synced"] == "from-cluster"
+    assert search_runs(store)[0].data.tags["synced"] == "from-cluster"
 
 
 def test_runs_removed_from_disk_leave_the_index(store: Store) -> None:
     run_id = _finished_run(store)
-    store.search_runs()
+    search_runs(store)
     store.runs.purge(run_id)
-    assert store.search_runs() == []
+    assert search_runs(store) == []
 
 
 def test_index_location_can_be_moved_with_mlcli_index(
@@ -116,7 +117,7 @@ def test_index_location_can_be_moved_with_mlcli_index(
     monkeypatch.setenv("MLCLI_INDEX", str(tmp_path / "local" / "idx.db"))
     moved = Store.open(store.root)
     _finished_run(moved)
-    assert len(moved.search_runs()) == 1
+    assert len(search_runs(moved)) == 1
     assert (tmp_path / "local" / "idx.db").exists()
     assert not (store.root / "index.db").exists()
 
@@ -125,9 +126,9 @@ def test_an_index_belonging_to_another_store_is_reset(tmp_path: Path, monkeypatc
     monkeypatch.setenv("MLCLI_INDEX", str(tmp_path / "shared.db"))
     first, _ = Store.initialize(tmp_path / "a" / ".mlruns")
     _finished_run(first)
-    assert len(first.search_runs()) == 1
+    assert len(search_runs(first)) == 1
     second, _ = Store.initialize(tmp_path / "b" / ".mlruns")
-    assert second.search_runs() == []
+    assert search_runs(second) == []
 
 
 def test_rebuild_reports_progress(store: Store) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from mlcli.search.runs import search_runs
 from mlcli.store import Metric, Store
 from mlcli.store.index.schema import SECONDARY_INDEXES
 from mlcli.store.index.session import BULK_MIN_RUNS
@@ -64,6 +65,6 @@ def test_bulk_build_equals_incremental_build(store_root: Path) -> None:
     small.index.refresh_runs(ids[:10])  # below the bulk threshold, run by run
     small.index.refresh_runs(ids)
     assert _dump(store_root) == bulk
-    top = small.search_runs(filter_string="metrics.acc > 2.9", order_by=["metrics.acc DESC"])
+    top = search_runs(small, filter_string="metrics.acc > 2.9", order_by=["metrics.acc DESC"])
     assert top and all(run.data.metrics["acc"] > 2.9 for run in top)
     small.close()

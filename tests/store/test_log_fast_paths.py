@@ -14,7 +14,7 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlcli.store.fileio import _parse_each_line, parse_lines
+from mlcli.files.fileio import _parse_each_line, parse_lines
 from mlcli.store.records import fold_latest_metrics, fold_metric_log, metric_line
 
 KEYS = st.sampled_from(["acc", "loss", "val.loss", "f1-score", 'we"ird', "é", "a\\b"])

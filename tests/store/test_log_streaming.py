@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from mlcli.files.fileio import parse_lines, read_log_chunks, read_log_records
 from mlcli.store import Metric, Store
-from mlcli.store.fileio import parse_lines, read_log_chunks, read_log_records
 from mlcli.store.records import fold_latest_metrics, metric_line
 from mlcli.store.scan import read_run
 
@@ -175,11 +175,11 @@ def peak_kb():  # this process's own peak RSS (ru_maxrss also counts the parent'
 
 from mlcli.store import Store
 from mlcli.tracking import TrackingClient
-import mlcli.search
+from mlcli.search.runs import search_runs
 store = Store.open(Path(sys.argv[1]))
 before = peak_kb()
 if sys.argv[2] == "index":
-    run = store.search_runs(None)[0]
+    run = search_runs(store, None)[0]
     loss = run.data.metrics["m0"]
     found = [run.info.run_id, loss, len(run.data.metrics)]
 else:

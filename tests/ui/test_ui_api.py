@@ -13,6 +13,7 @@ import pytest
 from uihelpers import UiServer
 from uistore import COMMIT, FORMULA, XSS_NAME, XSS_PARAM, UiStore
 
+from mlcli.search.runs import count_matching_runs, search_runs
 from mlcli.store import Store
 
 
@@ -403,22 +404,22 @@ def test_store_paging_offset_and_count(built_store: UiStore) -> None:
     store = Store.open(built_store.root)
     try:
         exp = [built_store.experiment_id]
-        every = [r.run_id for r in store.search_runs(exp, order_by=["start_time ASC"])]
+        every = [r.run_id for r in search_runs(store, exp, order_by=["start_time ASC"])]
         paged = [
             r.run_id
             for offset in (0, 2, 4)
-            for r in store.search_runs(exp, None, ["start_time ASC"], 2, offset=offset)
+            for r in search_runs(store, exp, None, ["start_time ASC"], 2, offset=offset)
         ]
         assert paged == every and len(every) == 6
-        assert [r.run_id for r in store.search_runs(exp, None, ["start_time ASC"], offset=5)] == (
+        assert [r.run_id for r in search_runs(store, exp, None, ["start_time ASC"], offset=5)] == (
             every[5:]
         )
-        assert store.count_matching_runs(exp) == 6
-        assert store.count_matching_runs(exp, "params.model = 'mlp'") == 2
+        assert count_matching_runs(store, exp) == 6
+        assert count_matching_runs(store, exp, "params.model = 'mlp'") == 2
         assert store.run_keys(exp)["params"] == ["depth", "formula", "lr", "model", "payload"]
         count, last = store.experiment_activity()[built_store.experiment_id]
         assert count == 6 and last == max(
-            r.info.end_time or r.info.start_time for r in store.search_runs(exp)
+            r.info.end_time or r.info.start_time for r in search_runs(store, exp)
         )
     finally:
         store.close()

@@ -14,7 +14,7 @@ from mlcli.models.evaluation.evaluators import resolve_evaluators
 from mlcli.models.evaluation.metrics import MODEL_TYPES, EvaluationMetric, extra_metric_values
 from mlcli.models.evaluation.result import EvaluationResult
 from mlcli.models.evaluation.thresholds import MetricThreshold, check_thresholds, parse_threshold
-from mlcli.store.artifacts import normalize_artifact_path
+from mlcli.store import normalize_artifact_path
 
 if TYPE_CHECKING:
     from mlcli.models.pyfunc_model import PyFuncModel
@@ -137,7 +137,7 @@ def _default_client() -> TrackingClient:
 def _evaluation_run(
     client: TrackingClient, run_id: str | None, experiment: str | None
 ) -> Iterator[str]:
-    from mlcli.tracking import fluent
+    from mlcli import fluent
 
     if run_id is not None:
         yield client.resolve_run_id(run_id)
@@ -149,7 +149,7 @@ def _evaluation_run(
     experiment_id = None
     if experiment:
         experiment_id = client.get_or_create_experiment(experiment).experiment_id
-    from mlcli.store.ownership import this_process
+    from mlcli.store import this_process
 
     run = client.create_run(experiment_id, owner=this_process())  # ended below, or if killed
     status = "FAILED"

@@ -189,7 +189,7 @@ def _copy_artifacts(artifacts: Mapping[str, str], directory: Path) -> dict[str, 
         target = directory / relative
         target.parent.mkdir(exist_ok=True)
         if path.is_dir():  # without following a link out of it
-            from mlcli.store.trees import copy_tree
+            from mlcli.files.trees import copy_tree
 
             copy_tree(path, target).warn()
         else:

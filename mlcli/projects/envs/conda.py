@@ -29,6 +29,7 @@ from pathlib import Path
 
 from mlcli import system_tags
 from mlcli.errors import EnvironmentFailure, InvalidInputError
+from mlcli.files.lock import FileLock
 from mlcli.projects.cache import digest, env_root
 from mlcli.projects.envs.base import Environment, EnvManager, shell
 from mlcli.projects.envs.shims import (
@@ -40,7 +41,6 @@ from mlcli.projects.envs.shims import (
 )
 from mlcli.projects.feedback import Feedback
 from mlcli.projects.spec import Project
-from mlcli.store.lock import FileLock
 
 CONDA_FILE = "conda.yaml"
 CONDA_EXECUTABLES = ("conda", "mamba", "micromamba")

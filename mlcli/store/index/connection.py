@@ -10,9 +10,9 @@ import sqlite3
 from pathlib import Path
 
 from mlcli.errors import StoreError
+from mlcli.files.sharing import share_like_folder
 from mlcli.store.index.schema import is_current, reset
 from mlcli.store.layout import StoreLayout
-from mlcli.store.sharing import share_like_folder
 
 
 def open_connection(layout: StoreLayout) -> tuple[sqlite3.Connection, Path]:

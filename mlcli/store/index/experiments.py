@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
+from mlcli.files.fileio import read_document
 from mlcli.store.damage import experiment_doc_problem
-from mlcli.store.fileio import read_document
 from mlcli.store.index.session import IndexSession
 from mlcli.store.scan import file_signature
 

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mlcli.files.fileio import file_size
 from mlcli.store.entities import RunStatus
-from mlcli.store.fileio import file_size
 from mlcli.store.index.experiments import changed_experiments, store_experiments
 from mlcli.store.index.session import KNOWN_RUNS_SQL, IndexSession
 from mlcli.store.index.updates import forget_run, scan_runs

@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from mlcli.files.fileio import LOG_CHUNK_BYTES
 from mlcli.store.changes import ChangeJournal
-from mlcli.store.fileio import LOG_CHUNK_BYTES
 from mlcli.store.index import refresh as refreshing
 from mlcli.store.index.connection import (
     delete_index_files,
