@@ -42,6 +42,7 @@ from mlcli.store.locate import StoreAnnouncer
 from mlcli.store.logged_models import LoggedModel
 from mlcli.store.ownership import Owner, this_process
 from mlcli.store.records import metric_line
+from mlcli.store.remotes import Remote, Remotes
 from mlcli.store.validation import (
     MAX_BATCH_ITEMS,
     MAX_INT64,
@@ -93,6 +94,8 @@ __all__ = [
     "Metric",
     "Owner",
     "Param",
+    "Remote",
+    "Remotes",
     "Run",
     "RunData",
     "RunIndexView",

@@ -116,6 +116,15 @@ class StoreLayout:
         return self.version_dir(name, version) / "artifacts"
 
     @property
+    def config_file(self) -> Path:
+        """Settings of this store, such as its remotes (INI, like ``.git/config``)."""
+        return self.root / "config"
+
+    @property
+    def config_lock(self) -> Path:
+        return self.root / "config.lock"
+
+    @property
     def changes_log(self) -> Path:
         """Run ids whose files changed after the run ended (see ``index.py``)."""
         return self.root / "changes.jsonl"
