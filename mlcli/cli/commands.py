@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "ui": "mlcli.cli.ui:ui",
     "server": "mlcli.cli.server:server",
     "import-mlflow": "mlcli.cli.server:import_mlflow",
+    "remote": "mlcli.cli.remote:app",
     "index": "mlcli.cli.maintenance:index_app",
     "gc": "mlcli.cli.maintenance:gc",
     "fsck": "mlcli.cli.maintenance:fsck",
