@@ -62,6 +62,8 @@ class ProcTree:
         stats = self._session_stats() if self.session is not None else self._descendant_stats()
         if self.root not in stats or stats[self.root][0] in _ENDED:
             return None  # an exited root not yet reaped would read as a tree of 0 bytes
+        if int(stats[self.root][21]) <= 0:
+            return None  # a root on its way out: its memory is already released
         members = self._members(stats)
         cpu_ticks = rss_pages = 0
         read = write = 0
