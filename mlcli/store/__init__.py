@@ -42,7 +42,7 @@ from mlcli.store.locate import StoreAnnouncer
 from mlcli.store.logged_models import LoggedModel
 from mlcli.store.ownership import Owner, this_process
 from mlcli.store.records import metric_line
-from mlcli.store.remotes import Remote, Remotes
+from mlcli.store.remotes import Remote, Remotes, normalize_url
 from mlcli.store.validation import (
     MAX_BATCH_ITEMS,
     MAX_INT64,
@@ -113,6 +113,7 @@ __all__ = [
     "json_number",
     "metric_line",
     "normalize_artifact_path",
+    "normalize_url",
     "open_store",
     "parse_metric_value",
     "printable_run_name",

@@ -43,8 +43,12 @@ PATH_MAX_BYTES = 4096
 
 
 class ArtifactRepository:
-    def __init__(self, root: Path) -> None:
+    """A folder of artifacts. ``on_write`` is called before the first write through
+    this object (the store notes the run as changed, so that a push sees it)."""
+
+    def __init__(self, root: Path, on_write: Callable[[], None] | None = None) -> None:
         self.root = root
+        self._on_write = on_write
 
     def log_file(self, local_path: str | os.PathLike[str], artifact_path: str | None = None) -> str:
         """Copy one file to ``<artifact_path>/<its name>``; returns its artifact path."""
@@ -194,6 +198,9 @@ class ArtifactRepository:
                 )
         if os.path.isdir(target):
             raise InvalidInputError(f"cannot write artifact {_shown(relative)}: it is a folder")
+        if self._on_write is not None:
+            on_write, self._on_write = self._on_write, None
+            on_write()
         return target
 
     def resolve(self, relative: str, must_exist: bool = True) -> Path:

@@ -92,7 +92,11 @@ class Store:
         return self._index
 
     def artifacts(self, run_id: str) -> ArtifactRepository:
-        return ArtifactRepository(self.layout.artifacts_dir(run_id))
+        """A run's artifacts; a write through it notes the run in the change journal,
+        so that ``mlcli push`` finds artifacts added to a finished run."""
+        return ArtifactRepository(
+            self.layout.artifacts_dir(run_id), lambda: self.runs.journal.note(run_id)
+        )
 
     def close(self) -> None:
         if self._index is not None:
@@ -237,7 +241,15 @@ def open_store(
     announce: StoreAnnouncer | None = None,
 ) -> Store:
     """The store the user means. With ``create``, a missing store is created (and
-    ``announce`` told where, once); without, a missing store is a StoreError."""
+    ``announce`` told where, once); without, a missing store is a StoreError. A
+    remote (``s3://...``, a remote's name) is opened as a local mirror of it."""
+    named = explicit or os.environ.get("MLCLI_STORE")
+    if named:
+        from mlcli.store.mirror import MirrorStore, remote_url
+
+        url = remote_url(str(named), cwd)
+        if url is not None:
+            return MirrorStore.open_url(url)
     root = find_store_root(explicit, cwd)
     if root is not None and (root / "VERSION").is_file():
         return Store.open(root)

@@ -1,0 +1,328 @@
+"""Moving one run between a local store and a remote.
+
+Push: under the run's lock, read ``run.json`` and the size of each log (batch writers
+hold that lock from their first line to their commit line, so no batch is caught half
+written); upload the bytes of each log that are not on the remote yet as immutable
+segments named by their byte range, then the changed artifacts and logged models,
+and last the manifest, by compare-and-swap: readers see only what a manifest names,
+so a push killed half-way leaves nothing half-visible, and the next push redoes it
+(uploads are idempotent: the same range has the same key).
+
+Pull: read the manifest; append the segments of other writers that are not applied
+yet (the commit log last), download the artifacts that changed, and merge the run
+document. A run new to the local store is built under a hidden name and renamed into
+place, as every new run is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from mlcli.errors import ConflictError, StoreError
+from mlcli.files.fileio import append_bytes, file_size, is_temp_name, read_json, write_json_atomic
+from mlcli.files.lock import FileLock
+from mlcli.store.layout import (
+    ARTIFACTS_DIR,
+    BATCHES_LOG,
+    LOGGED_MODELS_DIR,
+    METRICS_LOG,
+    PARAMS_LOG,
+    RUN_DOC,
+    TAGS_LOG,
+)
+from mlcli.store.sync import keys
+from mlcli.store.sync.context import SyncContext
+from mlcli.store.sync.merge import merge_run
+from mlcli.store.sync.state import RunState
+
+# The commit log goes last: a reader must never meet a commit before its lines.
+LOGS = (PARAMS_LOG, TAGS_LOG, METRICS_LOG, BATCHES_LOG)
+CAS_ATTEMPTS = 20
+
+
+# -- push ------------------------------------------------------------------------------------
+
+
+def push_run(ctx: SyncContext, run_id: str) -> RunState | None:
+    """Push one run; its new state when the remote changed (None when nothing did).
+    The caller saves the state once the journal names the run, so that a push killed
+    in between pushes the run again (and journals it) next time."""
+    run_dir = ctx.layout.run_dir(run_id)
+    state = ctx.state.run(run_id)
+    with FileLock(ctx.layout.run_lock(run_id)):
+        local_doc = read_json(run_dir / RUN_DOC)
+        sizes = {log: file_size(run_dir / log) for log in LOGS}
+    doc = _remote_doc(ctx, local_doc)
+    segments = {log: _push_log(ctx, run_id, run_dir / log, log, sizes[log], state) for log in LOGS}
+    artifacts = _push_files(ctx, run_dir / ARTIFACTS_DIR, state.artifacts, run_id, "artifacts")
+    models = _push_files(ctx, run_dir / LOGGED_MODELS_DIR, state.logged_models, run_id, "models")
+    changed = any(segments.values()) or artifacts or models or doc != state.base
+    if not changed or ctx.report.dry_run:
+        return state if changed else None
+    merged, etag, caught_up = _write_manifest(ctx, run_id, state, doc, segments, artifacts, models)
+    state.base = merged
+    if caught_up:  # else a pull must still bring what others added before this push
+        state.etag = etag
+    if merged != doc:  # the remote knew better about something: take it here too
+        _apply_doc(ctx, run_id, merged)
+    return state
+
+
+def _push_log(
+    ctx: SyncContext, run_id: str, path: Path, log: str, size: int, state: RunState
+) -> list[str]:
+    """Upload what of the first ``size`` bytes of a log is not on the remote."""
+    pushed = []
+    log_state = state.log(log)
+    for start, end in log_state.gaps(size):
+        data = _read_range(path, start, end)
+        cut = data.rfind(b"\n") + 1  # whole lines only (a torn line is never pushed)
+        if not cut:
+            continue
+        name = keys.segment_name(ctx.writer, start, start + cut)
+        if not ctx.report.dry_run:
+            ctx.objects.put(keys.run_segment_key(run_id, log, name), data[:cut])
+        ctx.report.moved(cut)
+        log_state.add(start, start + cut)
+        log_state.applied[ctx.writer] = start + cut  # ours: a pull skips it by offset
+        pushed.append(name)
+    return pushed
+
+
+def _push_files(
+    ctx: SyncContext, root: Path, known: dict[str, list[int]], run_id: str, kind: str
+) -> dict[str, int]:
+    """Upload the files under ``root`` that changed since they were last synced."""
+    uploaded: dict[str, int] = {}
+    for relative, size, mtime_ns in _local_files(root):
+        if known.get(relative) == [size, mtime_ns]:
+            continue
+        if kind == "artifacts":
+            key = keys.run_artifact_key(run_id, relative)
+        else:
+            key = keys.logged_model_key(run_id, relative.removesuffix(".json"))
+        if not ctx.report.dry_run:
+            ctx.objects.upload_file(key, root / relative)
+        ctx.report.moved(size)
+        known[relative] = [size, mtime_ns]
+        uploaded[relative] = size
+    return uploaded
+
+
+def _write_manifest(
+    ctx: SyncContext,
+    run_id: str,
+    state: RunState,
+    doc: dict[str, Any],
+    segments: dict[str, list[str]],
+    artifacts: dict[str, int],
+    models: dict[str, int],
+) -> tuple[dict[str, Any], str, bool]:
+    """Write the run's manifest by compare-and-swap; the merged run document, the new
+    ETag, and whether the manifest held nothing this store had not seen."""
+    key = keys.run_manifest_key(run_id)
+    for _ in range(CAS_ATTEMPTS):
+        found = ctx.objects.get_if_present(key)
+        manifest: dict[str, Any] = (
+            {"run": doc, "logs": {}, "artifacts": {}, "logged_models": []}
+            if found is None
+            else _parse(found[0], key)
+        )
+        merged, conflicts = merge_run(state.base, doc, manifest["run"], ours_wins=True)
+        manifest["run"] = merged
+        for log, names in segments.items():
+            listed = manifest["logs"].setdefault(log, [])
+            listed.extend(n for n in names if n not in listed)
+        manifest["artifacts"].update({path: {"size": size} for path, size in artifacts.items()})
+        ids = {p.removesuffix(".json") for p in models}
+        manifest["logged_models"] = sorted(set(manifest["logged_models"]) | ids)
+        data = _encode(manifest)
+        etag = (
+            ctx.objects.create(key, data)
+            if found is None
+            else ctx.objects.replace(key, data, found[1])
+        )
+        if etag is not None:
+            ctx.report.conflict(conflicts)
+            ctx.report.moved(len(data))
+            return merged, etag, found is None or found[1] == state.etag
+    raise ConflictError(f"run {run_id[:8]}: the remote kept changing it; push again")
+
+
+def _remote_doc(ctx: SyncContext, local_doc: dict[str, Any]) -> dict[str, Any]:
+    """A run document as the remote keeps it: its experiment by name, not local id."""
+    doc = {k: v for k, v in local_doc.items() if k != "experiment_id"}
+    doc["experiment_name"] = ctx.experiment_name(str(local_doc.get("experiment_id", "0")))
+    return doc
+
+
+# -- pull ------------------------------------------------------------------------------------
+
+
+def pull_run(ctx: SyncContext, run_id: str) -> bool:
+    """Pull one run; True when the local store changed."""
+    key = keys.run_manifest_key(run_id)
+    found = ctx.objects.get_if_present(key)
+    if found is None:
+        return False
+    state = ctx.state.run(run_id)
+    if found[1] == state.etag:
+        return False
+    manifest = _parse(found[0], key)
+    if ctx.report.dry_run:
+        return True
+    if not ctx.layout.run_doc(run_id).is_file():
+        _create_run(ctx, run_id, manifest, state)
+    else:
+        _update_run(ctx, run_id, manifest, state)
+    state.etag = found[1]
+    ctx.state.save_run(run_id, state)
+    return True
+
+
+def _create_run(ctx: SyncContext, run_id: str, manifest: dict[str, Any], state: RunState) -> None:
+    staging = ctx.layout.runs_dir / f".pull-{run_id}-{os.urandom(4).hex()}"
+    staging.mkdir(parents=True)
+    try:
+        write_json_atomic(staging / RUN_DOC, _local_doc(ctx, manifest["run"]))
+        _pull_logs(ctx, run_id, staging, manifest, state)
+        _pull_files(ctx, run_id, staging, manifest, state)
+        os.rename(staging, ctx.layout.run_dir(run_id))
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    state.base = manifest["run"]
+
+
+def _update_run(ctx: SyncContext, run_id: str, manifest: dict[str, Any], state: RunState) -> None:
+    run_dir = ctx.layout.run_dir(run_id)
+    with FileLock(ctx.layout.run_lock(run_id)):
+        _pull_logs(ctx, run_id, run_dir, manifest, state)
+        local = _remote_doc(ctx, read_json(run_dir / RUN_DOC))
+        merged, conflicts = merge_run(state.base, local, manifest["run"], ours_wins=False)
+        ctx.report.conflict(conflicts)
+        if merged != local:
+            write_json_atomic(run_dir / RUN_DOC, _local_doc(ctx, merged))
+    _pull_files(ctx, run_id, run_dir, manifest, state)
+    state.base = manifest["run"]
+    ctx.store.runs.journal.note(run_id)
+
+
+def _pull_logs(
+    ctx: SyncContext, run_id: str, run_dir: Path, manifest: dict[str, Any], state: RunState
+) -> None:
+    for log in LOGS:
+        log_state = state.log(log)
+        for name in manifest["logs"].get(log, []):
+            writer, _, end = keys.parse_segment_name(name)
+            if end <= log_state.applied.get(writer, 0):
+                continue
+            data, _ = ctx.objects.get(keys.run_segment_key(run_id, log, name))
+            ctx.report.moved(len(data))
+            path = run_dir / log
+            start = file_size(path)
+            append_bytes(path, data)
+            log_state.add(start, start + len(data))
+            log_state.applied[writer] = end
+
+
+def _pull_files(
+    ctx: SyncContext, run_id: str, run_dir: Path, manifest: dict[str, Any], state: RunState
+) -> None:
+    wanted = [
+        (ARTIFACTS_DIR, path, keys.run_artifact_key(run_id, path), state.artifacts, info["size"])
+        for path, info in sorted(manifest["artifacts"].items())
+    ] + [
+        (
+            LOGGED_MODELS_DIR,
+            f"{model_id}.json",
+            keys.logged_model_key(run_id, model_id),
+            state.logged_models,
+            None,
+        )
+        for model_id in manifest["logged_models"]
+    ]
+    for folder, relative, key, known, size in wanted:
+        target = run_dir / folder / relative
+        local = _stat(target)
+        if local is not None and known.get(relative) == local and size in (None, local[0]):
+            continue  # unchanged since the last sync, and the same size as theirs
+        if local is not None and relative in known and known[relative] != local:
+            ctx.report.notice(
+                f"run {run_id[:8]} {folder}/{relative} changed on both sides: kept yours "
+                "(push to send it)"
+            )
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        ctx.objects.download_file(key, target)
+        downloaded = _stat(target)
+        assert downloaded is not None
+        ctx.report.moved(downloaded[0])
+        known[relative] = list(downloaded)
+
+
+def _apply_doc(ctx: SyncContext, run_id: str, remote_doc: dict[str, Any]) -> None:
+    with FileLock(ctx.layout.run_lock(run_id)):
+        write_json_atomic(ctx.layout.run_doc(run_id), _local_doc(ctx, remote_doc))
+    ctx.store.runs.journal.note(run_id)
+
+
+def _local_doc(ctx: SyncContext, remote_doc: dict[str, Any]) -> dict[str, Any]:
+    doc = {k: v for k, v in remote_doc.items() if k != "experiment_name"}
+    doc["experiment_id"] = ctx.experiment_id(str(remote_doc.get("experiment_name", "Default")))
+    return doc
+
+
+# -- files -----------------------------------------------------------------------------------
+
+
+def _read_range(path: Path, start: int, end: int) -> bytes:
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        return handle.read(end - start)
+
+
+def _local_files(root: Path) -> list[tuple[str, int, int]]:
+    """(relative path, size, mtime in ns) of every regular file under ``root``; links
+    and the temporary files of writers are left out."""
+    found = []
+    for directory, folders, files in os.walk(root):
+        folders[:] = sorted(f for f in folders if not is_temp_name(f))
+        for name in sorted(files):
+            if is_temp_name(name):
+                continue
+            path = Path(directory, name)
+            info = path.lstat()
+            if path.is_symlink() or not path.is_file():
+                continue
+            found.append((path.relative_to(root).as_posix(), info.st_size, info.st_mtime_ns))
+    return found
+
+
+def _stat(path: Path) -> list[int] | None:
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return None
+    return [info.st_size, info.st_mtime_ns]
+
+
+def _parse(data: bytes, key: str) -> dict[str, Any]:
+    try:
+        document = json.loads(data)
+    except ValueError:
+        raise StoreError(f"{key} on the remote is damaged (not JSON)") from None
+    if not isinstance(document, dict) or not isinstance(document.get("run"), dict):
+        raise StoreError(f"{key} on the remote is damaged (no run document)")
+    document.setdefault("logs", {})
+    document.setdefault("artifacts", {})
+    document.setdefault("logged_models", [])
+    return document
+
+
+def _encode(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
