@@ -34,10 +34,11 @@ CORE_MUST_NOT_IMPORT = ("mlcli.cli", "typer", "rich")
 CLI_MODULES = ("mlcli.cli", "mlcli.__main__")
 
 # The store's public face: the package (``mlcli/store/__init__.py``, with the facade
-# ``TrackingStore``) and the maintenance commands' modules, which ``mlcli gc``, ``fsck``,
-# ``index rebuild`` and ``init`` import lazily to keep start-up fast.
+# ``TrackingStore``), the maintenance commands' modules, which ``mlcli gc``, ``fsck``,
+# ``index rebuild`` and ``init`` import lazily to keep start-up fast, and the sync
+# engine behind ``mlcli push``/``pull``/``clone`` (lazily too: it may load boto3).
 PUBLIC_STORE_MODULES = frozenset(
-    {"mlcli.store", "mlcli.store.upkeep", "mlcli.store.gc", "mlcli.store.fsck"}
+    {"mlcli.store", "mlcli.store.upkeep", "mlcli.store.gc", "mlcli.store.fsck", "mlcli.store.sync"}
 )
 
 

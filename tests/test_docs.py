@@ -40,6 +40,9 @@ PAGES = {
     "build-docker": "serve.md",
     "import-mlflow": "server.md",
     "remote": "remotes.md",
+    "push": "remotes.md",
+    "pull": "remotes.md",
+    "clone": "remotes.md",
 }
 
 

@@ -117,7 +117,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(2)
     command = typer.main.get_command(app)
     try:
-        code = command.main(args=args, prog_name="mlcli", standalone_mode=False)
+        try:
+            code = command.main(args=args, prog_name="mlcli", standalone_mode=False)
+        finally:
+            _close_mirrors()
     except _UsageError as exc:
         code = _usage_error(exc)
     except typer.Abort:
@@ -136,6 +139,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         os.dup2(devnull, sys.stdout.fileno())
         code = 0
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _close_mirrors() -> None:
+    """Push what a command wrote to a store on a remote (``--store s3://...``)."""
+    mirror = sys.modules.get("mlcli.store.mirror")
+    if mirror is not None:  # loaded only when a remote store was opened
+        mirror.close_mirrors()
 
 
 def hoist_global_options(args: list[str]) -> list[str]:
