@@ -13,7 +13,7 @@ import pytest
 HEAVY = {
     "git", "docker", "virtualenv", "yaml", "requests", "urllib3", "pandas", "numpy",
     "sklearn", "skops", "cloudpickle", "matplotlib", "mlflow", "starlette", "uvicorn",
-    "rich", "pydantic", "optuna", "playwright", "pyarrow",
+    "rich", "pydantic", "optuna", "playwright", "pyarrow", "boto3", "botocore",
 }  # fmt: skip
 
 
