@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from mlcli.errors import InvalidInputError, StoreError
 
 if TYPE_CHECKING:
+    from mlcli.objects import ObjectStore
     from mlcli.store import Store
     from mlcli.store.sync import Report, Selection
     from mlcli.tracking import TrackingClient
@@ -36,14 +37,11 @@ def push(
     dry_run: bool = False,
     progress: Progress | None = None,
 ) -> Report:
-    from mlcli.objects import open_objects
-    from mlcli.store import Remotes
     from mlcli.store.sync import push as push_store
 
-    store = _file_store(client, "mlcli push")
-    target = Remotes(store.root).resolve(remote)
+    store, objects = _endpoints(client, remote, "mlcli push")
     selection = _selection(store, wanted, for_push=True)
-    return push_store(store, open_objects(target.url), selection, dry_run, progress)
+    return push_store(store, objects, selection, dry_run, progress)
 
 
 def pull(
@@ -53,19 +51,16 @@ def pull(
     dry_run: bool = False,
     progress: Progress | None = None,
 ) -> Report:
-    from mlcli.objects import open_objects
-    from mlcli.store import Remotes
     from mlcli.store.sync import pull as pull_store
 
-    store = _file_store(client, "mlcli pull", create=True)
-    target = Remotes(store.root).resolve(remote)
     if wanted.filter_string:
         raise InvalidInputError(
             "--filter selects what to push; to pull part of a remote use --experiment, "
             "run ids or --models"
         )
+    store, objects = _endpoints(client, remote, "mlcli pull", create=True)
     selection = _selection(store, wanted, for_push=False)
-    return pull_store(store, open_objects(target.url), selection, dry_run, progress)
+    return pull_store(store, objects, selection, dry_run, progress)
 
 
 def clone(
@@ -91,10 +86,15 @@ def clone(
         store.close()
 
 
-def _file_store(client: TrackingClient, command: str, create: bool = False) -> Store:
-    from mlcli.store import file_store
+def _endpoints(
+    client: TrackingClient, remote: str | None, command: str, create: bool = False
+) -> tuple[Store, ObjectStore]:
+    """The local store (created first for a pull into nothing) and the remote."""
+    from mlcli.objects import open_objects
+    from mlcli.store import Remotes, file_store
 
-    return file_store(client.writable_store() if create else client.store, command)
+    store = file_store(client.writable_store() if create else client.store, command)
+    return store, open_objects(Remotes(store.root).resolve(remote).url)
 
 
 def _selection(store: Store, wanted: Wanted, for_push: bool) -> Selection:

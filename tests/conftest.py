@@ -13,6 +13,10 @@ from typing import Any
 
 import pytest
 
+# Real S3 servers (moto's HTTP server, SeaweedFS), each started once a session for every
+# folder that uses them: imported here only, so that no folder starts a second one.
+from s3servers import moto_server, s3_env, seaweedfs  # noqa: F401 - fixtures
+
 from mlcli.cli.main import main
 
 CONTAINER_BASE_IMAGE = "python:3.11-slim"

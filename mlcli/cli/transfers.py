@@ -3,6 +3,7 @@ registered models through a remote (see docs/remotes.md)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -58,10 +59,7 @@ def push(
     from mlcli.transfers import push as push_to
 
     wanted = _wanted(experiment, filter_, run, model, models)
-    out = Output(json_mode=json_, quiet=quiet)
-    with out.progress("Pushing runs") as progress:
-        report = push_to(cli_state(ctx).client(), remote, wanted, dry_run, progress)
-    _render(out, report, json_)
+    _transfer(ctx, push_to, "Pushing runs", remote, wanted, dry_run, Output(json_, quiet))
 
 
 def pull(
@@ -82,10 +80,7 @@ def pull(
     from mlcli.transfers import pull as pull_from
 
     wanted = _wanted(experiment, None, run, model, models)
-    out = Output(json_mode=json_, quiet=quiet)
-    with out.progress("Pulling runs") as progress:
-        report = pull_from(cli_state(ctx).client(), remote, wanted, dry_run, progress)
-    _render(out, report, json_)
+    _transfer(ctx, pull_from, "Pulling runs", remote, wanted, dry_run, Output(json_, quiet))
 
 
 def clone(
@@ -111,6 +106,20 @@ def clone(
         return
     _warnings(out, report)
     out.info(f"Cloned {report.url} into {root}: {_counts(report)}")
+
+
+def _transfer(
+    ctx: typer.Context,
+    move: Callable[..., Report],
+    label: str,
+    remote: str | None,
+    wanted: Wanted,
+    dry_run: bool,
+    out: Output,
+) -> None:
+    with out.progress(label) as progress:
+        report = move(cli_state(ctx).client(), remote, wanted, dry_run, progress)
+    _render(out, report, out.json_mode)
 
 
 def _wanted(

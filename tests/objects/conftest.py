@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from s3servers import S3Server, moto_server, s3_env, seaweedfs  # noqa: F401 - fixtures
+from s3servers import S3Server
 
 from mlcli.objects import ObjectStore, open_objects
 
@@ -15,7 +15,7 @@ S3_SERVERS = ["moto", "seaweedfs"]
 
 
 @pytest.fixture(params=S3_SERVERS)
-def s3_server(request: pytest.FixtureRequest, s3_env) -> S3Server:  # noqa: F811
+def s3_server(request: pytest.FixtureRequest, s3_env) -> S3Server:
     """Each S3 server in turn, this test's boto3 pointed at it."""
     server: S3Server = request.getfixturevalue(
         "moto_server" if request.param == "moto" else "seaweedfs"
@@ -31,7 +31,7 @@ def bucket(s3_server: S3Server) -> str:
 
 
 @pytest.fixture(params=["directory", *S3_SERVERS])
-def objects(request: pytest.FixtureRequest, tmp_path: Path, s3_env) -> ObjectStore:  # noqa: F811
+def objects(request: pytest.FixtureRequest, tmp_path: Path, s3_env) -> ObjectStore:
     """An empty object store of each kind; the S3 ones under a prefix, in a fresh bucket."""
     if request.param == "directory":
         return open_objects(str(tmp_path / "remote"))

@@ -11,16 +11,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mlcli.errors import ConflictError, StoreError
+from mlcli.errors import StoreError
 from mlcli.files.fileio import read_json, write_json_atomic
 from mlcli.files.lock import FileLock
 from mlcli.store.entities import LifecycleStage, ViewType
 from mlcli.store.sync import keys
+from mlcli.store.sync.cas import Found, update_object
 from mlcli.store.sync.context import SyncContext
-from mlcli.store.sync.merge import merge_fields
+from mlcli.store.sync.merge import Conflict, merge_document
 
 SYNCED_FIELDS = ("name", "lifecycle_stage", "deleted_time", "creation_time", "tags")
-CAS_ATTEMPTS = 20
 
 
 def local_documents(ctx: SyncContext) -> dict[str, tuple[str, dict[str, Any]]]:
@@ -45,23 +45,17 @@ def push_experiment(ctx: SyncContext, name: str, doc: dict[str, Any]) -> dict[st
     if ctx.report.dry_run:
         return {}
     key = keys.experiment_key(name)
-    for _ in range(CAS_ATTEMPTS):
-        found = ctx.objects.get_if_present(key)
+
+    def build(found: Found) -> tuple[bytes, tuple[dict[str, Any], list[Conflict]]]:
         theirs = doc if found is None else _parse(found[0], key)
-        merged, conflicts = _merge(base, doc, theirs, name, ours_wins=True)
-        data = json.dumps(merged, sort_keys=True).encode()
-        written = (
-            ctx.objects.create(key, data)
-            if found is None
-            else ctx.objects.replace(key, data, found[1])
-        )
-        if written is not None:
-            ctx.report.conflict(conflicts)
-            ctx.report.moved(len(data))
-            if merged != doc:
-                _apply(ctx, name, merged)
-            return {"base": merged, "etag": written}
-    raise ConflictError(f"experiment {name!r}: the remote kept changing it; push again")
+        merged, conflicts = merge_document(base, doc, theirs, f"experiment {name!r}", True)
+        return json.dumps(merged, sort_keys=True).encode(), (merged, conflicts)
+
+    (merged, conflicts), etag, _ = update_object(ctx, key, f"experiment {name!r}", build)
+    ctx.report.conflict(conflicts)
+    if merged != doc:
+        _apply(ctx, name, merged)
+    return {"base": merged, "etag": etag}
 
 
 def pull_experiment(ctx: SyncContext, key: str) -> str | None:
@@ -89,33 +83,12 @@ def _apply(
     path = ctx.layout.experiment_doc(experiment_id)
     with FileLock(ctx.layout.experiments_lock):
         local = read_json(path)
-        merged, conflicts = _merge(base, _synced(local), theirs, name, ours_wins=False)
+        merged, conflicts = merge_document(
+            base, _synced(local), theirs, f"experiment {name!r}", False
+        )
         ctx.report.conflict(conflicts)
         local.update({k: v for k, v in merged.items() if k != "name"})
         write_json_atomic(path, local)
-
-
-def _merge(
-    base: dict[str, Any] | None,
-    ours: dict[str, Any],
-    theirs: dict[str, Any],
-    name: str,
-    ours_wins: bool,
-) -> tuple[dict[str, Any], list[Any]]:
-    what = f"experiment {name!r}"
-    skip = ("tags", "creation_time")
-    merged, conflicts = merge_fields(base, ours, theirs, what, ours_wins, skip=skip)
-    created = [t for t in (ours.get("creation_time"), theirs.get("creation_time")) if t]
-    merged["creation_time"] = min(created) if created else None  # the first to create it
-    tags, tag_conflicts = merge_fields(
-        None if base is None else base.get("tags") or {},
-        ours.get("tags") or {},
-        theirs.get("tags") or {},
-        f"{what} tag",
-        ours_wins,
-    )
-    merged["tags"] = tags
-    return merged, conflicts + tag_conflicts
 
 
 def _synced(doc: dict[str, Any]) -> dict[str, Any]:

@@ -60,6 +60,33 @@ def merge_fields(
     return merged, conflicts
 
 
+def merge_document(
+    base: dict[str, Any] | None,
+    ours: dict[str, Any],
+    theirs: dict[str, Any],
+    what: str,
+    ours_wins: bool,
+) -> tuple[dict[str, Any], list[Conflict]]:
+    """Merge an experiment's or a model's document: fields as :func:`merge_fields`,
+    ``tags`` key by key, and ``creation_time`` the earlier (the first to make it; two
+    stores that each made "Default" made one experiment, not a conflict)."""
+    skip = ("tags", "creation_time")
+    merged, conflicts = merge_fields(base, ours, theirs, what, ours_wins, skip=skip)
+    created = [t for t in (ours.get("creation_time"), theirs.get("creation_time")) if t]
+    merged["creation_time"] = min(created) if created else None
+    if "tags" in ours or "tags" in theirs:
+        tags, tag_conflicts = merge_fields(
+            None if base is None else base.get("tags") or {},
+            ours.get("tags") or {},
+            theirs.get("tags") or {},
+            f"{what} tag",
+            ours_wins,
+        )
+        merged["tags"] = tags
+        conflicts += tag_conflicts
+    return merged, conflicts
+
+
 def merge_run(
     base: dict[str, Any] | None, ours: dict[str, Any], theirs: dict[str, Any], ours_wins: bool
 ) -> tuple[dict[str, Any], list[Conflict]]:

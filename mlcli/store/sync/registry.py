@@ -23,6 +23,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from mlcli.clock import now_ms
 from mlcli.errors import ConflictError, StoreError
 from mlcli.files.fileio import (
     append_bytes,
@@ -32,13 +33,13 @@ from mlcli.files.fileio import (
 )
 from mlcli.files.lock import FileLock
 from mlcli.store.sync import keys
+from mlcli.store.sync.cas import Found, update_object
 from mlcli.store.sync.context import SyncContext
-from mlcli.store.sync.merge import merge_fields
+from mlcli.store.sync.merge import Conflict, merge_document, merge_fields
 from mlcli.store.sync.runs import _local_files, _read_range
 from mlcli.store.sync.state import LogState
 
 PENDING, READY = "PENDING", "READY"
-CAS_ATTEMPTS = 20
 MODEL_FIELDS = ("name", "description", "tags", "creation_time")
 
 
@@ -111,6 +112,7 @@ def _push_model(ctx: SyncContext, name: str) -> dict[str, Any] | None:
     moved = {n: m for n, m in numbers.items() if n != m}
     if moved:
         _renumber(ctx, name, moved)
+        events_size = file_size(ctx.layout.model_events(name))
         aliases = {a: moved.get(v, v) for a, v in aliases.items()}
         ctx.report.notice(
             ", ".join(f"{name} version {n} is version {m}" for n, m in sorted(moved.items()))
@@ -165,25 +167,24 @@ def _claim(ctx: SyncContext, name: str, number: int, doc: dict[str, Any]) -> int
 def _update_version(
     ctx: SyncContext, name: str, number: int, doc: dict[str, Any], base: dict[str, Any]
 ) -> None:
-    key = keys.version_key(name, number)
-    for _ in range(CAS_ATTEMPTS):
-        found = ctx.objects.get_if_present(key)
+    what = f"models:/{name}/{number}"
+
+    def build(found: Found) -> tuple[bytes, list[Conflict]]:
         if found is None:
-            raise StoreError(f"models:/{name}/{number} vanished from the remote")
+            raise StoreError(f"{what} vanished from the remote")
         theirs = json.loads(found[0])
         remote = {k: v for k, v in theirs.items() if k not in ("identity", "state")}
         stages = remote.get("stage"), doc.get("stage"), base.get("stage")
         if stages[0] != stages[2] and stages[1] != stages[2] and stages[0] != stages[1]:
             raise ConflictError(
-                f"models:/{name}/{number}: its stage moved to {stages[0]!r} on the remote "
-                f"since your last pull (yours: {stages[1]!r}); pull, then transition it again"
+                f"{what}: its stage moved to {stages[0]!r} on the remote since your last "
+                f"pull (yours: {stages[1]!r}); pull, then transition it again"
             )
-        merged, conflicts = merge_fields(base, doc, remote, f"models:/{name}/{number}", True)
-        ctx.report.conflict(conflicts)
-        data = _encode({**merged, "identity": theirs.get("identity"), "state": READY})
-        if ctx.objects.replace(key, data, found[1]) is not None:
-            return
-    raise ConflictError(f"models:/{name}/{number}: the remote kept changing it; push again")
+        merged, conflicts = merge_fields(base, doc, remote, what, True)
+        return _encode({**merged, "identity": theirs.get("identity"), "state": READY}), conflicts
+
+    conflicts, _, _ = update_object(ctx, keys.version_key(name, number), what, build)
+    ctx.report.conflict(conflicts)
 
 
 def _push_events(ctx: SyncContext, name: str, events: LogState, size: int) -> list[str]:
@@ -213,15 +214,15 @@ def _write_manifest(
 ) -> tuple[dict[str, Any], str, bool]:
     key = keys.model_key(name)
     base_aliases = state.get("base_aliases")
-    for _ in range(CAS_ATTEMPTS):
-        found = ctx.objects.get_if_present(key)
+
+    def build(found: Found) -> tuple[bytes, tuple[dict[str, Any], list[Conflict]]]:
         manifest: dict[str, Any] = (
             {"model": model, "aliases": {}, "events": [], "versions": []}
             if found is None
             else _parse(found[0], key)
         )
-        merged_model, conflicts = _merge_model(
-            state.get("base_model"), model, manifest["model"], name, True
+        merged_model, conflicts = merge_document(
+            state.get("base_model"), model, manifest["model"], f"model {name!r}", True
         )
         _check_aliases(name, base_aliases, aliases, manifest["aliases"])
         merged_aliases, _ = merge_fields(
@@ -230,16 +231,11 @@ def _write_manifest(
         manifest.update(model=merged_model, aliases=merged_aliases)
         manifest["events"] += [s for s in segments if s not in manifest["events"]]
         manifest["versions"] = sorted({*manifest["versions"], *numbers})
-        data = _encode(manifest)
-        etag = (
-            ctx.objects.create(key, data)
-            if found is None
-            else ctx.objects.replace(key, data, found[1])
-        )
-        if etag is not None:
-            ctx.report.conflict(conflicts)
-            return manifest, etag, found is None or found[1] == state.get("etag")
-    raise ConflictError(f"model {name!r}: the remote kept changing it; push again")
+        return _encode(manifest), (manifest, conflicts)
+
+    (manifest, conflicts), etag, replaced = update_object(ctx, key, f"model {name!r}", build)
+    ctx.report.conflict(conflicts)
+    return manifest, etag, replaced is None or replaced[1] == state.get("etag")
 
 
 def _check_aliases(
@@ -273,6 +269,13 @@ def _renumber(ctx: SyncContext, name: str, moved: dict[int, int]) -> None:
         if any(v in moved for v in aliases.values()):
             fixed = {a: moved.get(v, v) for a, v in aliases.items()}
             write_json_atomic(ctx.layout.model_aliases(name), fixed)
+        for n, m in sorted(moved.items()):  # the history says so: earlier lines name n
+            event = {  # a line of events.jsonl (registry/entities.py: RegistryEvent)
+                "time": now_ms(), "user": "mlcli push", "action": "renumber", "version": m,
+                "from": str(n), "to": str(m), "comment": None,
+            }  # fmt: skip
+            line = json.dumps(event, ensure_ascii=False) + "\n"
+            append_bytes(ctx.layout.model_events(name), line.encode())
 
 
 # -- pull ------------------------------------------------------------------------------------
@@ -305,8 +308,8 @@ def _pull_model(ctx: SyncContext, name: str) -> bool:
     with FileLock(ctx.layout.model_lock(name)):
         doc_path = ctx.layout.model_doc(name)
         local = _model_fields(read_json(doc_path)) if doc_path.is_file() else manifest["model"]
-        merged, conflicts = _merge_model(
-            state.get("base_model"), local, manifest["model"], name, False
+        merged, conflicts = merge_document(
+            state.get("base_model"), local, manifest["model"], f"model {name!r}", False
         )
         aliases, alias_conflicts = merge_fields(
             state.get("base_aliases"), _aliases(ctx, name), manifest["aliases"],
@@ -410,20 +413,6 @@ def _aliases(ctx: SyncContext, name: str) -> dict[str, int]:
         return {str(k): int(v) for k, v in read_json(path).items()}
     except FileNotFoundError:
         return {}
-
-
-def _merge_model(
-    base: dict[str, Any] | None,
-    ours: dict[str, Any],
-    theirs: dict[str, Any],
-    name: str,
-    ours_wins: bool,
-) -> tuple[dict[str, Any], list[Any]]:
-    what = f"model {name!r}"
-    merged, conflicts = merge_fields(base, ours, theirs, what, ours_wins, skip=("creation_time",))
-    created = [t for t in (ours.get("creation_time"), theirs.get("creation_time")) if t]
-    merged["creation_time"] = min(created) if created else None  # the first to create it
-    return merged, conflicts
 
 
 def _model_fields(doc: dict[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from mlcli.errors import ConflictError, StoreError
+from mlcli.errors import StoreError
 from mlcli.files.fileio import append_bytes, file_size, is_temp_name, read_json, write_json_atomic
 from mlcli.files.lock import FileLock
 from mlcli.store.layout import (
@@ -35,13 +35,13 @@ from mlcli.store.layout import (
     TAGS_LOG,
 )
 from mlcli.store.sync import keys
+from mlcli.store.sync.cas import Found, update_object
 from mlcli.store.sync.context import SyncContext
-from mlcli.store.sync.merge import merge_run
+from mlcli.store.sync.merge import Conflict, merge_run
 from mlcli.store.sync.state import RunState
 
 # The commit log goes last: a reader must never meet a commit before its lines.
 LOGS = (PARAMS_LOG, TAGS_LOG, METRICS_LOG, BATCHES_LOG)
-CAS_ATTEMPTS = 20
 
 
 # -- push ------------------------------------------------------------------------------------
@@ -125,8 +125,8 @@ def _write_manifest(
     """Write the run's manifest by compare-and-swap; the merged run document, the new
     ETag, and whether the manifest held nothing this store had not seen."""
     key = keys.run_manifest_key(run_id)
-    for _ in range(CAS_ATTEMPTS):
-        found = ctx.objects.get_if_present(key)
+
+    def build(found: Found) -> tuple[bytes, tuple[dict[str, Any], list[Conflict]]]:
         manifest: dict[str, Any] = (
             {"run": doc, "logs": {}, "artifacts": {}, "logged_models": []}
             if found is None
@@ -140,17 +140,11 @@ def _write_manifest(
         manifest["artifacts"].update({path: {"size": size} for path, size in artifacts.items()})
         ids = {p.removesuffix(".json") for p in models}
         manifest["logged_models"] = sorted(set(manifest["logged_models"]) | ids)
-        data = _encode(manifest)
-        etag = (
-            ctx.objects.create(key, data)
-            if found is None
-            else ctx.objects.replace(key, data, found[1])
-        )
-        if etag is not None:
-            ctx.report.conflict(conflicts)
-            ctx.report.moved(len(data))
-            return merged, etag, found is None or found[1] == state.etag
-    raise ConflictError(f"run {run_id[:8]}: the remote kept changing it; push again")
+        return _encode(manifest), (merged, conflicts)
+
+    (merged, conflicts), etag, replaced = update_object(ctx, key, f"run {run_id[:8]}", build)
+    ctx.report.conflict(conflicts)
+    return merged, etag, replaced is None or replaced[1] == state.etag
 
 
 def _remote_doc(ctx: SyncContext, local_doc: dict[str, Any]) -> dict[str, Any]:

@@ -65,20 +65,15 @@ def push(
     progress: Progress | None = None,
     workers: int = WORKERS,
 ) -> Report:
-    report = Report("push", objects.url, dry_run=dry_run)
-    ctx = SyncContext(store, objects, report, workers)
-    try:
-        with _transfer_lock(ctx):
-            _ensure_format(ctx)
-            if selection.runs_wanted:
-                experiments = _push_experiments(ctx, selection)
-                _journal_then_save(ctx, "experiment", experiments)
-                _push_runs(ctx, selection, progress)
-            models = registry_sync.push_models(ctx, selection.models)
-            _journal_then_save(ctx, "model", models)
-    finally:
-        ctx.close()
-    return report
+    with _session(store, objects, Report("push", objects.url, dry_run=dry_run), workers) as ctx:
+        _ensure_format(ctx)
+        if selection.runs_wanted:
+            experiments = _push_experiments(ctx, selection)
+            _journal_then_save(ctx, "experiment", experiments)
+            _push_runs(ctx, selection, progress)
+        models = registry_sync.push_models(ctx, selection.models)
+        _journal_then_save(ctx, "model", models)
+    return ctx.report
 
 
 def pull(
@@ -89,32 +84,25 @@ def pull(
     progress: Progress | None = None,
     workers: int = WORKERS,
 ) -> Report:
-    report = Report("pull", objects.url, dry_run=dry_run)
-    ctx = SyncContext(store, objects, report, workers)
-    try:
-        with _transfer_lock(ctx):
-            _check_format(ctx)
-            changes, finish = _remote_changes(ctx)
-            for key in sorted(keys.experiment_key(n) for n in changes.experiments):
-                name = experiment_sync.pull_experiment(ctx, key)
-                if name is not None:
-                    report.add("experiments", name)
-            if selection.runs_wanted:
-                wanted = sorted(
-                    r for r in changes.runs if selection.run_ids is None or r in selection.run_ids
-                )
-                pulled = _parallel(
-                    ctx, wanted, lambda r: _pull_selected(ctx, r, selection), progress
-                )
-                for run_id, changed in zip(wanted, pulled, strict=True):
-                    if changed:
-                        report.add("runs", run_id)
-            registry_sync.pull_models(ctx, changes.models, selection.models)
-            if selection.everything and not dry_run:
-                finish()  # a partial pull must not move the cursor past what it left
-    finally:
-        ctx.close()
-    return report
+    with _session(store, objects, Report("pull", objects.url, dry_run=dry_run), workers) as ctx:
+        _check_format(ctx)
+        changes, finish = _remote_changes(ctx)
+        for key in sorted(keys.experiment_key(n) for n in changes.experiments):
+            name = experiment_sync.pull_experiment(ctx, key)
+            if name is not None:
+                ctx.report.add("experiments", name)
+        if selection.runs_wanted:
+            wanted = sorted(
+                r for r in changes.runs if selection.run_ids is None or r in selection.run_ids
+            )
+            pulled = _parallel(ctx, wanted, lambda r: _pull_selected(ctx, r, selection), progress)
+            for run_id, changed in zip(wanted, pulled, strict=True):
+                if changed:
+                    ctx.report.add("runs", run_id)
+        registry_sync.pull_models(ctx, changes.models, selection.models)
+        if selection.everything and not dry_run:
+            finish()  # a partial pull must not move the cursor past what it left
+    return ctx.report
 
 
 # -- push ------------------------------------------------------------------------------------
@@ -286,10 +274,16 @@ def _parallel(
 
 
 @contextlib.contextmanager
-def _transfer_lock(ctx: SyncContext) -> Iterator[None]:
+def _session(
+    store: Store, objects: ObjectStore, report: Report, workers: int
+) -> Iterator[SyncContext]:
     """One transfer at a time between this store and this remote."""
-    with FileLock(ctx.state.path.with_name("transfer.lock")):
-        yield
+    ctx = SyncContext(store, objects, report, workers)
+    try:
+        with FileLock(ctx.state.path.with_name("transfer.lock")):
+            yield ctx
+    finally:
+        ctx.close()
 
 
 def _ensure_format(ctx: SyncContext) -> None:

@@ -1,0 +1,34 @@
+"""Rewriting one object on the remote by compare-and-swap: read it, build the new
+content from what was read, write it only if nobody wrote it meanwhile (a conditional
+create when there was none), and start again when somebody did."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from mlcli.errors import ConflictError
+from mlcli.store.sync.context import SyncContext
+
+T = TypeVar("T")
+Found = tuple[bytes, str] | None  # (content, ETag) or None when there is no object
+ATTEMPTS = 20
+
+
+def update_object(
+    ctx: SyncContext, key: str, what: str, build: Callable[[Found], tuple[bytes, T]]
+) -> tuple[T, str, Found]:
+    """Write ``build(found)``'s bytes to ``key`` by compare-and-swap; returns what
+    ``build`` returned with them, the new ETag and what the write replaced."""
+    for _ in range(ATTEMPTS):
+        found = ctx.objects.get_if_present(key)
+        data, result = build(found)
+        etag = (
+            ctx.objects.create(key, data)
+            if found is None
+            else ctx.objects.replace(key, data, found[1])
+        )
+        if etag is not None:
+            ctx.report.moved(len(data))
+            return result, etag, found
+    raise ConflictError(f"{what}: the remote kept changing it; push again")
