@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from mlcli.store.sync import Report
 
 PULL_EVERY_SECONDS = 5.0
+_RUN_FILES = ("run.json", "params.jsonl", "tags.jsonl", "metrics.jsonl", "batches.jsonl")
 _log = logging.getLogger("mlcli")
 
 
@@ -53,6 +54,7 @@ class MirrorStore(Store):
         self._sync_lock = threading.Lock()
         self._syncing = False
         self._closed = False
+        self._opened_as: tuple[object, ...] | None = None
 
     @classmethod
     def open_url(cls, url: str) -> MirrorStore:
@@ -68,6 +70,7 @@ class MirrorStore(Store):
                 (root.parent / "url").write_text(objects.url + "\n")
                 mirror = cls(root, objects.url, objects)
                 mirror.pull()
+                mirror._opened_as = mirror._fingerprint()
                 _OPEN[objects.url] = mirror
                 if len(_OPEN) == 1:
                     atexit.register(_push_all_at_exit)
@@ -109,13 +112,37 @@ class MirrorStore(Store):
     def close(self) -> None:
         if not self._closed:
             self._closed = True
-            self.push()
+            if self._changed():
+                self.push()
         super().close()
+
+    def _changed(self) -> bool:
+        """Whether anything was written here since the store was opened (a read-only
+        command then pushes nothing, not even a look at what changed)."""
+        return self._opened_as is None or self._fingerprint() != self._opened_as
+
+    def _fingerprint(self) -> tuple[object, ...]:
+        """What any write to the store changes: the change journal (writes to finished
+        runs), the folders new runs, experiments and models appear in, the documents of
+        experiments and models, and the files of live runs."""
+        layout = self.layout
+        paths = [layout.changes_log, layout.runs_dir, layout.experiments_dir, layout.models_dir]
+        paths += sorted(layout.experiments_dir.glob("*/experiment.json"))
+        for model in sorted(layout.models_dir.glob("*/")):
+            paths += [model / "model.json", model / "aliases.json", model / "events.jsonl"]
+            paths += [model / "versions", *sorted(model.glob("versions/*/version.json"))]
+        live = self.index.query(
+            "SELECT run_id FROM runs WHERE status IN ('RUNNING', 'SCHEDULED') ORDER BY run_id"
+        )
+        for (run_id,) in live:
+            run_dir = layout.run_dir(run_id)
+            paths += [run_dir / name for name in _RUN_FILES]
+        return tuple(_stat(path) for path in paths)
 
     def _push_at_exit(self) -> None:
         """The last push, at interpreter exit: after ``concurrent.futures`` has shut
         down, so one object at a time."""
-        if self._closed:
+        if self._closed or not self._changed():
             return
         try:
             self._closed = True
@@ -143,6 +170,14 @@ def _push_all_at_exit() -> None:
         mirrors = list(_OPEN.values())
     for mirror in mirrors:
         mirror._push_at_exit()
+
+
+def _stat(path: Path) -> tuple[int, int] | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return (info.st_size, info.st_mtime_ns)
 
 
 def remote_url(named: str, cwd: Path | None = None) -> str | None:
