@@ -36,7 +36,7 @@ from mlcli.store.sync import keys
 from mlcli.store.sync.cas import Found, update_object
 from mlcli.store.sync.context import SyncContext
 from mlcli.store.sync.merge import Conflict, merge_document, merge_fields
-from mlcli.store.sync.runs import _local_files, _read_range
+from mlcli.store.sync.runs import append_once, local_files, read_range
 from mlcli.store.sync.state import LogState
 
 PENDING, READY = "PENDING", "READY"
@@ -153,7 +153,7 @@ def _claim(ctx: SyncContext, name: str, number: int, doc: dict[str, Any]) -> int
             etag = found[1]  # ours, from a push killed before it finished
         break
     root = ctx.layout.version_artifacts(name, number)
-    for relative, size, _ in _local_files(root):
+    for relative, size, _ in local_files(root):
         ctx.objects.upload_file(
             keys.version_artifact_key(name, candidate, relative), root / relative
         )
@@ -190,7 +190,7 @@ def _update_version(
 def _push_events(ctx: SyncContext, name: str, events: LogState, size: int) -> list[str]:
     pushed = []
     for start, end in events.gaps(size):
-        data = _read_range(ctx.layout.model_events(name), start, end)
+        data = read_range(ctx.layout.model_events(name), start, end)
         cut = data.rfind(b"\n") + 1
         if not cut:
             continue
@@ -324,9 +324,7 @@ def _pull_model(ctx: SyncContext, name: str) -> bool:
             if end <= events.applied.get(writer, 0):
                 continue
             data, _ = ctx.objects.get(keys.event_segment_key(name, segment))
-            path = ctx.layout.model_events(name)
-            start = file_size(path)
-            append_bytes(path, data)
+            start = append_once(ctx.layout.model_events(name), data)
             events.add(start, start + len(data))
             events.applied[writer] = end
     state.update(

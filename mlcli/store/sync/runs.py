@@ -79,7 +79,7 @@ def _push_log(
     pushed = []
     log_state = state.log(log)
     for start, end in log_state.gaps(size):
-        data = _read_range(path, start, end)
+        data = read_range(path, start, end)
         cut = data.rfind(b"\n") + 1  # whole lines only (a torn line is never pushed)
         if not cut:
             continue
@@ -98,7 +98,7 @@ def _push_files(
 ) -> dict[str, int]:
     """Upload the files under ``root`` that changed since they were last synced."""
     uploaded: dict[str, int] = {}
-    for relative, size, mtime_ns in _local_files(root):
+    for relative, size, mtime_ns in local_files(root):
         if known.get(relative) == [size, mtime_ns]:
             continue
         if kind == "artifacts":
@@ -217,9 +217,7 @@ def _pull_logs(
                 continue
             data, _ = ctx.objects.get(keys.run_segment_key(run_id, log, name))
             ctx.report.moved(len(data))
-            path = run_dir / log
-            start = file_size(path)
-            append_bytes(path, data)
+            start = append_once(run_dir / log, data)
             log_state.add(start, start + len(data))
             log_state.applied[writer] = end
 
@@ -274,13 +272,24 @@ def _local_doc(ctx: SyncContext, remote_doc: dict[str, Any]) -> dict[str, Any]:
 # -- files -----------------------------------------------------------------------------------
 
 
-def _read_range(path: Path, start: int, end: int) -> bytes:
+def append_once(path: Path, data: bytes) -> int:
+    """Append a pulled segment; returns where it starts. A pull killed after an append
+    and before its state was saved applies that segment again next time: the segment
+    is then already the file's last bytes, and is not appended twice."""
+    size = file_size(path)
+    if size >= len(data) and read_range(path, size - len(data), size) == data:
+        return size - len(data)
+    append_bytes(path, data)
+    return size
+
+
+def read_range(path: Path, start: int, end: int) -> bytes:
     with open(path, "rb") as handle:
         handle.seek(start)
         return handle.read(end - start)
 
 
-def _local_files(root: Path) -> list[tuple[str, int, int]]:
+def local_files(root: Path) -> list[tuple[str, int, int]]:
     """(relative path, size, mtime in ns) of every regular file under ``root``; links
     and the temporary files of writers are left out."""
     found = []
