@@ -5,8 +5,9 @@ Every command and the Python API work on the mirror as on any ``.mlruns``: reads
 from the local files and the local SQLite index (so queries cost what they cost on a
 local store), writes go to the local files. The mirror is brought up to date when the
 store is opened and, in a long-running process (``mlcli ui``, ``mlcli server``),
-before a query when the last pull is more than ``PULL_EVERY_SECONDS`` old; what was
-written is pushed when the store is closed and when the process exits. Both are the
+before a query when the last pull is more than ``PULL_EVERY_SECONDS`` old (pushing
+first what it wrote meanwhile); what was written is pushed when the store is closed
+and when the process exits. Both are the
 incremental ``pull`` and ``push`` of ``mlcli.store.sync``: a pull reads the remote's
 journal from its cursor, a push sends only what changed.
 
@@ -84,8 +85,16 @@ class MirrorStore(Store):
     def index(self) -> Any:
         stale = time.monotonic() - self._pulled_at > PULL_EVERY_SECONDS
         if stale and not (self._closed or self._syncing):
-            self.pull()
+            self._catch_up()
         return super().index
+
+    def _catch_up(self) -> None:
+        """What a long-running process (``mlcli ui``) does every few seconds: send what
+        it wrote since the last time, and bring what others wrote."""
+        if self._changed():
+            self.push()
+        self.pull()
+        self._opened_as = self._fingerprint()
 
     def pull(self) -> Report:
         from mlcli.store.sync import pull
@@ -131,7 +140,7 @@ class MirrorStore(Store):
         for model in sorted(layout.models_dir.glob("*/")):
             paths += [model / "model.json", model / "aliases.json", model / "events.jsonl"]
             paths += [model / "versions", *sorted(model.glob("versions/*/version.json"))]
-        live = self.index.query(
+        live = super().index.query(  # not self.index, which may sync first
             "SELECT run_id FROM runs WHERE status IN ('RUNNING', 'SCHEDULED') ORDER BY run_id"
         )
         for (run_id,) in live:
