@@ -33,6 +33,13 @@ class Conflict:
     def describe(self) -> str:
         return f"{self.what}: both sides changed it; kept {self.kept!r}, not {self.dropped!r}"
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"what": self.what, "kept": self.kept, "dropped": self.dropped}
+
+    @classmethod
+    def from_dict(cls, entry: dict[str, Any]) -> Conflict:
+        return cls(str(entry.get("what", "")), entry.get("kept"), entry.get("dropped"))
+
 
 def merge_fields(
     base: dict[str, Any] | None,
@@ -92,7 +99,18 @@ def merge_run(
 ) -> tuple[dict[str, Any], list[Conflict]]:
     """Merge two versions of a run document (as kept on the remote)."""
     what = f"run {str(ours.get('run_id', ''))[:8]}"
-    merged, conflicts = merge_fields(base, ours, theirs, what, ours_wins, skip=_STATUS_FIELDS)
+    skip = (*_STATUS_FIELDS, "tags")
+    merged, conflicts = merge_fields(base, ours, theirs, what, ours_wins, skip=skip)
+    if "tags" in ours or "tags" in theirs:
+        tags, tag_conflicts = merge_fields(
+            None if base is None else base.get("tags"),
+            ours.get("tags") or {},
+            theirs.get("tags") or {},
+            f"{what} tag",
+            ours_wins,
+        )
+        merged["tags"] = tags
+        conflicts += tag_conflicts
     status = _merge_status(base, ours, theirs)
     merged.update(status)
     return merged, conflicts

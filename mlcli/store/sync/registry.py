@@ -301,6 +301,9 @@ def _pull_model(ctx: SyncContext, name: str) -> bool:
         return True
     manifest = _parse(found[0], key)
     ctx.layout.model_dir(name).mkdir(parents=True, exist_ok=True)
+    doc_path = ctx.layout.model_doc(name)
+    if not doc_path.is_file():  # first its document: a pull killed later leaves a model
+        write_json_atomic(doc_path, {**manifest["model"], "name": name})
     synced = state["versions"]
     for number in manifest["versions"]:
         _pull_version(ctx, name, int(number), synced)

@@ -40,6 +40,7 @@ from mlcli.store.sync.context import SyncContext
 from mlcli.store.sync.merge import Conflict, merge_run
 from mlcli.store.sync.state import RunState
 
+KEPT_CONFLICTS = 50
 # The commit log goes last: a reader must never meet a commit before its lines.
 LOGS = (PARAMS_LOG, TAGS_LOG, METRICS_LOG, BATCHES_LOG)
 
@@ -54,9 +55,8 @@ def push_run(ctx: SyncContext, run_id: str) -> RunState | None:
     run_dir = ctx.layout.run_dir(run_id)
     state = ctx.state.run(run_id)
     with FileLock(ctx.layout.run_lock(run_id)):
-        local_doc = read_json(run_dir / RUN_DOC)
+        doc = _remote_doc(ctx, run_id, read_json(run_dir / RUN_DOC))
         sizes = {log: file_size(run_dir / log) for log in LOGS}
-    doc = _remote_doc(ctx, local_doc)
     segments = {log: _push_log(ctx, run_id, run_dir / log, log, sizes[log], state) for log in LOGS}
     artifacts = _push_files(ctx, run_dir / ARTIFACTS_DIR, state.artifacts, run_id, "artifacts")
     models = _push_files(ctx, run_dir / LOGGED_MODELS_DIR, state.logged_models, run_id, "models")
@@ -126,7 +126,7 @@ def _write_manifest(
     ETag, and whether the manifest held nothing this store had not seen."""
     key = keys.run_manifest_key(run_id)
 
-    def build(found: Found) -> tuple[bytes, tuple[dict[str, Any], list[Conflict]]]:
+    def build(found: Found) -> tuple[bytes, tuple[dict[str, Any], list[Conflict], int]]:
         manifest: dict[str, Any] = (
             {"run": doc, "logs": {}, "artifacts": {}, "logged_models": []}
             if found is None
@@ -140,17 +140,42 @@ def _write_manifest(
         manifest["artifacts"].update({path: {"size": size} for path, size in artifacts.items()})
         ids = {p.removesuffix(".json") for p in models}
         manifest["logged_models"] = sorted(set(manifest["logged_models"]) | ids)
-        return _encode(manifest), (merged, conflicts)
+        _record_conflicts(manifest, conflicts, ctx.writer)
+        return _encode(manifest), (merged, conflicts, manifest["conflict_count"])
 
-    (merged, conflicts), etag, replaced = update_object(ctx, key, f"run {run_id[:8]}", build)
+    (merged, conflicts, count), etag, replaced = update_object(ctx, key, f"run {run_id[:8]}", build)
     ctx.report.conflict(conflicts)
+    state.conflicts_seen = count
     return merged, etag, replaced is None or replaced[1] == state.etag
 
 
-def _remote_doc(ctx: SyncContext, local_doc: dict[str, Any]) -> dict[str, Any]:
-    """A run document as the remote keeps it: its experiment by name, not local id."""
+def _record_conflicts(manifest: dict[str, Any], conflicts: list[Conflict], writer: str) -> None:
+    """Keep the conflicts a push settled in the manifest (the last ``KEPT_CONFLICTS``),
+    numbered, so that the other side's next pull reports them too: the value a push
+    overwrote is never dropped silently on either side."""
+    count = int(manifest.get("conflict_count", 0))
+    listed = list(manifest.get("conflicts") or [])
+    for conflict in conflicts:
+        count += 1
+        listed.append({"n": count, "writer": writer, **conflict.to_dict()})
+    manifest["conflicts"] = listed[-KEPT_CONFLICTS:]
+    manifest["conflict_count"] = count
+
+
+def _report_their_conflicts(ctx: SyncContext, manifest: dict[str, Any], state: RunState) -> None:
+    for entry in manifest.get("conflicts") or []:
+        if entry.get("n", 0) > state.conflicts_seen and entry.get("writer") != ctx.writer:
+            ctx.report.conflict([Conflict.from_dict(entry)])
+    state.conflicts_seen = int(manifest.get("conflict_count", 0))
+
+
+def _remote_doc(ctx: SyncContext, run_id: str, local_doc: dict[str, Any]) -> dict[str, Any]:
+    """A run document as the remote keeps it: its experiment by name, not local id, and
+    its tags as they are now (so that a tag both sides set is merged by rule, not by
+    the order two logs happen to be in)."""
     doc = {k: v for k, v in local_doc.items() if k != "experiment_id"}
     doc["experiment_name"] = ctx.experiment_name(str(local_doc.get("experiment_id", "0")))
+    doc["tags"] = ctx.store.runs.read_tags(run_id)
     return doc
 
 
@@ -171,7 +196,9 @@ def pull_run(ctx: SyncContext, run_id: str) -> bool:
         return True
     if not ctx.layout.run_doc(run_id).is_file():
         _create_run(ctx, run_id, manifest, state)
+        state.conflicts_seen = int(manifest.get("conflict_count", 0))  # not ours to report
     else:
+        _report_their_conflicts(ctx, manifest, state)
         _update_run(ctx, run_id, manifest, state)
     state.etag = found[1]
     ctx.state.save_run(run_id, state)
@@ -189,18 +216,21 @@ def _create_run(ctx: SyncContext, run_id: str, manifest: dict[str, Any], state: 
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    _settle_tags(ctx, run_id, manifest["run"])
     state.base = manifest["run"]
 
 
 def _update_run(ctx: SyncContext, run_id: str, manifest: dict[str, Any], state: RunState) -> None:
     run_dir = ctx.layout.run_dir(run_id)
     with FileLock(ctx.layout.run_lock(run_id)):
-        _pull_logs(ctx, run_id, run_dir, manifest, state)
-        local = _remote_doc(ctx, read_json(run_dir / RUN_DOC))
+        # what this store changed is read before others' lines are appended to its logs
+        local = _remote_doc(ctx, run_id, read_json(run_dir / RUN_DOC))
         merged, conflicts = merge_run(state.base, local, manifest["run"], ours_wins=False)
         ctx.report.conflict(conflicts)
+        _pull_logs(ctx, run_id, run_dir, manifest, state)
         if merged != local:
             write_json_atomic(run_dir / RUN_DOC, _local_doc(ctx, merged))
+    _settle_tags(ctx, run_id, merged)
     _pull_files(ctx, run_id, run_dir, manifest, state)
     state.base = manifest["run"]
     ctx.store.runs.journal.note(run_id)
@@ -212,11 +242,15 @@ def _pull_logs(
     for log in LOGS:
         log_state = state.log(log)
         for name in manifest["logs"].get(log, []):
-            writer, _, end = keys.parse_segment_name(name)
-            if end <= log_state.applied.get(writer, 0):
+            writer, begin, end = keys.parse_segment_name(name)
+            applied = log_state.applied.get(writer, 0)
+            if end <= applied:
                 continue
             data, _ = ctx.objects.get(keys.run_segment_key(run_id, log, name))
             ctx.report.moved(len(data))
+            # a push killed after its manifest and before its state was saved sends the
+            # same bytes again in a longer segment: only what lies past them is new
+            data = data[max(0, applied - begin) :]
             start = append_once(run_dir / log, data)
             log_state.add(start, start + len(data))
             log_state.applied[writer] = end
@@ -260,11 +294,25 @@ def _pull_files(
 def _apply_doc(ctx: SyncContext, run_id: str, remote_doc: dict[str, Any]) -> None:
     with FileLock(ctx.layout.run_lock(run_id)):
         write_json_atomic(ctx.layout.run_doc(run_id), _local_doc(ctx, remote_doc))
+    _settle_tags(ctx, run_id, remote_doc)
     ctx.store.runs.journal.note(run_id)
 
 
+def _settle_tags(ctx: SyncContext, run_id: str, agreed: dict[str, Any]) -> None:
+    """Make the run's tags here the agreed ones: lines from several writers, appended in
+    the order they arrived, may fold to another value; one more line sets it right."""
+    wanted = agreed.get("tags")
+    if not isinstance(wanted, dict):
+        return  # a manifest from before tags were kept in it
+    current = ctx.store.runs.read_tags(run_id)
+    fixes: dict[str, str | None] = {k: v for k, v in wanted.items() if current.get(k) != v}
+    fixes.update({k: None for k in current if k not in wanted})
+    if fixes:
+        ctx.store.runs.set_tags(run_id, fixes)
+
+
 def _local_doc(ctx: SyncContext, remote_doc: dict[str, Any]) -> dict[str, Any]:
-    doc = {k: v for k, v in remote_doc.items() if k != "experiment_name"}
+    doc = {k: v for k, v in remote_doc.items() if k not in ("experiment_name", "tags")}
     doc["experiment_id"] = ctx.experiment_id(str(remote_doc.get("experiment_name", "Default")))
     return doc
 

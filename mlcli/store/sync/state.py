@@ -85,6 +85,7 @@ class RunState:
     logs: dict[str, LogState] = field(default_factory=dict)
     artifacts: dict[str, list[int]] = field(default_factory=dict)  # path -> [size, mtime_ns]
     logged_models: dict[str, list[int]] = field(default_factory=dict)
+    conflicts_seen: int = 0  # the conflicts of the manifest reported here (see runs.py)
 
     def log(self, name: str) -> LogState:
         return self.logs.setdefault(name, LogState())
@@ -97,6 +98,7 @@ class RunState:
                 "logs": {k: vars(v) for k, v in self.logs.items()},
                 "artifacts": self.artifacts,
                 "logged_models": self.logged_models,
+                "conflicts_seen": self.conflicts_seen,
             }
         )
 
@@ -109,6 +111,7 @@ class RunState:
             logs={k: LogState(**v) for k, v in (raw.get("logs") or {}).items()},
             artifacts=raw.get("artifacts") or {},
             logged_models=raw.get("logged_models") or {},
+            conflicts_seen=int(raw.get("conflicts_seen") or 0),
         )
 
 

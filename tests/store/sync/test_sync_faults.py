@@ -45,21 +45,6 @@ from mlcli.transfers import clone
 PUSHERS = 8
 KILL_POINTS = 10  # kill points spread over a whole transfer
 
-# Engine bugs these tests found (issue 17 report); strict, so each flips when fixed.
-OVERLAPPING_SEGMENTS = (
-    "ENGINE BUG (see report): a push killed after a live run's manifest landed but "
-    "before its state was saved re-sends the range under an overlapping segment name; "
-    "readers append both"
-)
-MODEL_WITHOUT_DOC = (
-    "ENGINE BUG (see report): a pull killed while pulling a new model leaves "
-    "models/<name>/ without model.json (fsck: missing-document, not repairable)"
-)
-TAGS_MERGED_BY_LOG_ORDER = (
-    "ENGINE BUG (see report): run tags live in tags.jsonl segments, merged by log "
-    "order: no conflict is reported and the two stores end with different values"
-)
-
 RemoteFactory = Callable[[], tuple[str, dict[str, str]]]
 
 
@@ -207,7 +192,6 @@ def test_push_killed_after_n_writes_leaves_a_consistent_remote_and_resumes(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=OVERLAPPING_SEGMENTS)
 def test_live_run_grown_after_a_killed_push_has_each_point_once(
     new_remote: RemoteFactory, tmp_path: Path
 ) -> None:
@@ -245,7 +229,6 @@ def _log_points(root: Path, run_id: str, steps: range) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=MODEL_WITHOUT_DOC)
 def test_pull_killed_after_n_reads_leaves_a_sound_store_and_resumes(
     new_remote: RemoteFactory, tmp_path: Path
 ) -> None:
@@ -353,7 +336,6 @@ def test_live_run_pushed_twice_has_every_point_once_in_order(
 # -- one tag, two values ---------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=TAGS_MERGED_BY_LOG_ORDER)
 def test_a_tag_changed_in_two_stores_is_a_reported_conflict(
     new_remote: RemoteFactory, tmp_path: Path
 ) -> None:
