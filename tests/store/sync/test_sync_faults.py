@@ -34,7 +34,7 @@ from fault_helpers import (
     register,
     run_child,
 )
-from s3servers import S3Server, moto_server, s3_env  # noqa: F401 - fixtures
+from s3servers import S3Server
 
 from mlcli.objects import open_objects
 from mlcli.store import Store
@@ -49,7 +49,7 @@ RemoteFactory = Callable[[], tuple[str, dict[str, str]]]
 
 
 @pytest.fixture(params=["directory", "moto"])
-def new_remote(request: pytest.FixtureRequest, tmp_path: Path, s3_env) -> RemoteFactory:  # noqa: F811
+def new_remote(request: pytest.FixtureRequest, tmp_path: Path, s3_env) -> RemoteFactory:
     """A function making a fresh, empty remote of one kind: its URL and the environment
     a child process needs to reach it (this test's boto3 is pointed at it too)."""
     made = iter(range(1_000))
