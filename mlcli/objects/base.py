@@ -73,6 +73,7 @@ class ObjectStore(Protocol):
         """Write a local file as the object (in parts, in parallel, when large)."""
         ...
 
-    def download_file(self, key: str, destination: Path) -> None:
-        """Write the object to a local file, atomically (a temporary file renamed)."""
+    def download_file(self, key: str, destination: Path, size: int | None = None) -> None:
+        """Write the object to a local file, atomically (a temporary file renamed).
+        ``size``, when the caller knows it, lets a small object come in one request."""
         ...

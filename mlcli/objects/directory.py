@@ -111,7 +111,7 @@ class DirectoryObjects:
                 exclusive=False,
             )
 
-    def download_file(self, key: str, destination: Path) -> None:
+    def download_file(self, key: str, destination: Path, size: int | None = None) -> None:
         try:
             source = open(self._path(key), "rb")  # noqa: SIM115 - closed below
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):

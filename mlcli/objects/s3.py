@@ -137,6 +137,9 @@ class S3Objects:
                 yield found["Prefix"][len(self._base) :]
 
     def upload_file(self, key: str, source: Path) -> None:
+        if source.stat().st_size < _TRANSFER.multipart_threshold:  # one PUT, no manager
+            self.put(key, source.read_bytes())
+            return
         try:
             self.client.upload_file(str(source), self.bucket, self._key(key), Config=_TRANSFER)
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
@@ -146,12 +149,17 @@ class S3Objects:
                 self._fail(exc.__context__, key)
             raise StoreError(f"{self.url}: uploading {key!r} failed: {exc}") from None
 
-    def download_file(self, key: str, destination: Path) -> None:
+    def download_file(self, key: str, destination: Path, size: int | None = None) -> None:
         full_key = self._key(key)
         fd, tmp = create_temp_file(destination)
         try:
             with os.fdopen(fd, "wb") as handle:
-                self.client.download_fileobj(self.bucket, full_key, handle, Config=_TRANSFER)
+                if size is not None and size < _TRANSFER.multipart_threshold:
+                    body = self.client.get_object(Bucket=self.bucket, Key=full_key)["Body"]
+                    for chunk in iter(lambda: body.read(1 << 20), b""):
+                        handle.write(chunk)
+                else:  # ranged GETs in parallel, for a large (or unknown) size
+                    self.client.download_fileobj(self.bucket, full_key, handle, Config=_TRANSFER)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, destination)

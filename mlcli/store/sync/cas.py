@@ -16,12 +16,18 @@ ATTEMPTS = 20
 
 
 def update_object(
-    ctx: SyncContext, key: str, what: str, build: Callable[[Found], tuple[bytes, T]]
+    ctx: SyncContext,
+    key: str,
+    what: str,
+    build: Callable[[Found], tuple[bytes, T]],
+    likely_new: bool = False,
 ) -> tuple[T, str, Found]:
     """Write ``build(found)``'s bytes to ``key`` by compare-and-swap; returns what
-    ``build`` returned with them, the new ETag and what the write replaced."""
-    for _ in range(ATTEMPTS):
-        found = ctx.objects.get_if_present(key)
+    ``build`` returned with them, the new ETag and what the write replaced.
+    ``likely_new``: try a conditional create first, without reading (a run this store
+    never pushed): one request less when it is indeed new."""
+    for attempt in range(ATTEMPTS):
+        found = None if likely_new and attempt == 0 else ctx.objects.get_if_present(key)
         data, result = build(found)
         etag = (
             ctx.objects.create(key, data)

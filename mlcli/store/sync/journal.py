@@ -49,13 +49,21 @@ def record(ctx: SyncContext, changes: Changes) -> None:
         ctx.report.moved(len(data))
 
 
+def _start_key(cursor_ms: int) -> str:
+    return keys.journal_key(max(cursor_ms - CLOCK_SKEW_MS, 0), "", 0)[: len(keys.JOURNAL) + 13]
+
+
+def recent_keys(ctx: SyncContext, now: int) -> list[str]:
+    """The keys of the entries within the clock skew of ``now`` (not their content)."""
+    return [info.key for info in ctx.objects.list(keys.JOURNAL, start_after=_start_key(now))]
+
+
 def read_since(ctx: SyncContext, cursor_ms: int, seen: set[str]) -> tuple[Changes, list[str]]:
     """What the journal names from ``cursor_ms`` (less the clock skew) on, leaving out
     the entries in ``seen``; and the keys read."""
     changes = Changes()
     read: list[str] = []
-    start = keys.journal_key(max(cursor_ms - CLOCK_SKEW_MS, 0), "", 0)[: len(keys.JOURNAL) + 13]
-    for info in ctx.objects.list(keys.JOURNAL, start_after=start):
+    for info in ctx.objects.list(keys.JOURNAL, start_after=_start_key(cursor_ms)):
         if info.key in seen:
             continue
         found = ctx.objects.get_if_present(info.key)

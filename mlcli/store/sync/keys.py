@@ -6,7 +6,8 @@ store, mapped onto what object storage offers.
     experiments/<name>.json                    an experiment, keyed by its name
     runs/<run_id>/manifest.json                the run: its document and the segments,
                                                artifacts and logged models it holds
-    runs/<run_id>/logs/<log>/<writer>-<from>-<to>   immutable log segments
+    runs/<run_id>/segments/<writer>-<hash>     immutable log segments: what one push
+                                               added to each log, by byte range
     runs/<run_id>/artifacts/<path>             the run's files
     runs/<run_id>/logged_models/<id>.json      MLflow 3 logged models
     models/<name>/model.json                   a registered model: document, aliases,
@@ -22,6 +23,8 @@ a name too long for a key is hashed (the document inside holds the name).
 from __future__ import annotations
 
 import hashlib
+import json
+from typing import Any
 from urllib.parse import quote, unquote
 
 FORMAT_KEY = "mlcli-remote.json"
@@ -62,8 +65,15 @@ def parse_segment_name(name: str) -> tuple[str, int, int]:
     return writer, int(start), int(end)
 
 
-def run_segment_key(run_id: str, log: str, segment: str) -> str:
-    return f"{RUNS}{run_id}/logs/{log}/{segment}"
+def segment_name_of(writer: str, ranges: list[list[Any]]) -> str:
+    """A run segment's name: its writer and a digest of the byte ranges it holds, so
+    that pushing the same ranges again writes the same object."""
+    digest = hashlib.sha256(json.dumps(ranges).encode()).hexdigest()[:24]
+    return f"{writer}-{digest}"
+
+
+def run_segment_key(run_id: str, segment: str) -> str:
+    return f"{RUNS}{run_id}/segments/{segment}"
 
 
 def run_artifact_key(run_id: str, path: str) -> str:

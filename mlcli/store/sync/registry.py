@@ -384,7 +384,7 @@ def _download_version(ctx: SyncContext, name: str, number: int, doc: dict[str, A
             relative = info.key[len(prefix) :]
             target = staging / "artifacts" / relative
             target.parent.mkdir(parents=True, exist_ok=True)
-            ctx.objects.download_file(info.key, target)
+            ctx.objects.download_file(info.key, target, info.size)
             ctx.report.moved(info.size)
         write_json_atomic(staging / "version.json", doc)
         os.rename(staging, ctx.layout.version_dir(name, number))

@@ -57,13 +57,13 @@ def push_run(ctx: SyncContext, run_id: str) -> RunState | None:
     with FileLock(ctx.layout.run_lock(run_id)):
         doc = _remote_doc(ctx, run_id, read_json(run_dir / RUN_DOC))
         sizes = {log: file_size(run_dir / log) for log in LOGS}
-    segments = {log: _push_log(ctx, run_id, run_dir / log, log, sizes[log], state) for log in LOGS}
+    segment = _push_logs(ctx, run_id, run_dir, sizes, state)
     artifacts = _push_files(ctx, run_dir / ARTIFACTS_DIR, state.artifacts, run_id, "artifacts")
     models = _push_files(ctx, run_dir / LOGGED_MODELS_DIR, state.logged_models, run_id, "models")
-    changed = any(segments.values()) or artifacts or models or doc != state.base
+    changed = segment is not None or artifacts or models or doc != state.base
     if not changed or ctx.report.dry_run:
         return state if changed else None
-    merged, etag, caught_up = _write_manifest(ctx, run_id, state, doc, segments, artifacts, models)
+    merged, etag, caught_up = _write_manifest(ctx, run_id, state, doc, segment, artifacts, models)
     state.base = merged
     if caught_up:  # else a pull must still bring what others added before this push
         state.etag = etag
@@ -72,25 +72,31 @@ def push_run(ctx: SyncContext, run_id: str) -> RunState | None:
     return state
 
 
-def _push_log(
-    ctx: SyncContext, run_id: str, path: Path, log: str, size: int, state: RunState
-) -> list[str]:
-    """Upload what of the first ``size`` bytes of a log is not on the remote."""
-    pushed = []
-    log_state = state.log(log)
-    for start, end in log_state.gaps(size):
-        data = read_range(path, start, end)
-        cut = data.rfind(b"\n") + 1  # whole lines only (a torn line is never pushed)
-        if not cut:
-            continue
-        name = keys.segment_name(ctx.writer, start, start + cut)
-        if not ctx.report.dry_run:
-            ctx.objects.put(keys.run_segment_key(run_id, log, name), data[:cut])
-        ctx.report.moved(cut)
-        log_state.add(start, start + cut)
-        log_state.applied[ctx.writer] = start + cut  # ours: a pull skips it by offset
-        pushed.append(name)
-    return pushed
+def _push_logs(
+    ctx: SyncContext, run_id: str, run_dir: Path, sizes: dict[str, int], state: RunState
+) -> dict[str, Any] | None:
+    """Upload, as one segment, what of the first ``sizes`` bytes of each log is not on
+    the remote (whole lines only: a torn line is never pushed); the segment's entry
+    for the manifest, or None when there is nothing new."""
+    parts: list[tuple[str, int, int, bytes]] = []
+    for log in LOGS:  # the commit log last, within a segment too
+        for start, end in state.log(log).gaps(sizes[log]):
+            data = read_range(run_dir / log, start, end)
+            cut = data.rfind(b"\n") + 1
+            if cut:
+                parts.append((log, start, start + cut, data[:cut]))
+    if not parts:
+        return None
+    ranges = [[log, start, end] for log, start, end, _ in parts]
+    name = keys.segment_name_of(ctx.writer, ranges)
+    body = json.dumps({"parts": ranges}).encode() + b"\n" + b"".join(p[3] for p in parts)
+    if not ctx.report.dry_run:
+        ctx.objects.put(keys.run_segment_key(run_id, name), body)
+    ctx.report.moved(len(body))
+    for log, start, end, _ in parts:
+        state.log(log).add(start, end)
+        state.log(log).applied[ctx.writer] = end  # ours: a pull skips it by offset
+    return {"name": name, "writer": ctx.writer, "parts": ranges}
 
 
 def _push_files(
@@ -118,7 +124,7 @@ def _write_manifest(
     run_id: str,
     state: RunState,
     doc: dict[str, Any],
-    segments: dict[str, list[str]],
+    segment: dict[str, Any] | None,
     artifacts: dict[str, int],
     models: dict[str, int],
 ) -> tuple[dict[str, Any], str, bool]:
@@ -128,22 +134,25 @@ def _write_manifest(
 
     def build(found: Found) -> tuple[bytes, tuple[dict[str, Any], list[Conflict], int]]:
         manifest: dict[str, Any] = (
-            {"run": doc, "logs": {}, "artifacts": {}, "logged_models": []}
+            {"run": doc, "segments": [], "artifacts": {}, "logged_models": []}
             if found is None
             else _parse(found[0], key)
         )
         merged, conflicts = merge_run(state.base, doc, manifest["run"], ours_wins=True)
         manifest["run"] = merged
-        for log, names in segments.items():
-            listed = manifest["logs"].setdefault(log, [])
-            listed.extend(n for n in names if n not in listed)
+        listed = {entry["name"] for entry in manifest["segments"]}
+        if segment is not None and segment["name"] not in listed:
+            manifest["segments"].append(segment)
         manifest["artifacts"].update({path: {"size": size} for path, size in artifacts.items()})
         ids = {p.removesuffix(".json") for p in models}
         manifest["logged_models"] = sorted(set(manifest["logged_models"]) | ids)
         _record_conflicts(manifest, conflicts, ctx.writer)
         return _encode(manifest), (merged, conflicts, manifest["conflict_count"])
 
-    (merged, conflicts, count), etag, replaced = update_object(ctx, key, f"run {run_id[:8]}", build)
+    never_pushed = state.etag is None and state.base is None
+    (merged, conflicts, count), etag, replaced = update_object(
+        ctx, key, f"run {run_id[:8]}", build, likely_new=never_pushed
+    )
     ctx.report.conflict(conflicts)
     state.conflicts_seen = count
     return merged, etag, replaced is None or replaced[1] == state.etag
@@ -239,20 +248,29 @@ def _update_run(ctx: SyncContext, run_id: str, manifest: dict[str, Any], state: 
 def _pull_logs(
     ctx: SyncContext, run_id: str, run_dir: Path, manifest: dict[str, Any], state: RunState
 ) -> None:
-    for log in LOGS:
-        log_state = state.log(log)
-        for name in manifest["logs"].get(log, []):
-            writer, begin, end = keys.parse_segment_name(name)
+    """Append, segment by segment and in each the commit log last, the lines of other
+    writers not applied here yet."""
+    for entry in manifest["segments"]:
+        writer = str(entry["writer"])
+        parts = [(str(log), int(a), int(b)) for log, a, b in entry["parts"]]
+        if all(end <= state.log(log).applied.get(writer, 0) for log, _, end in parts):
+            continue
+        body, _ = ctx.objects.get(keys.run_segment_key(run_id, entry["name"]))
+        ctx.report.moved(len(body))
+        data = body.partition(b"\n")[2]
+        position = 0
+        for log, begin, end in parts:
+            chunk = data[position : position + end - begin]
+            position += end - begin
+            log_state = state.log(log)
             applied = log_state.applied.get(writer, 0)
             if end <= applied:
                 continue
-            data, _ = ctx.objects.get(keys.run_segment_key(run_id, log, name))
-            ctx.report.moved(len(data))
             # a push killed after its manifest and before its state was saved sends the
             # same bytes again in a longer segment: only what lies past them is new
-            data = data[max(0, applied - begin) :]
-            start = append_once(run_dir / log, data)
-            log_state.add(start, start + len(data))
+            chunk = chunk[max(0, applied - begin) :]
+            start = append_once(run_dir / log, chunk)
+            log_state.add(start, start + len(chunk))
             log_state.applied[writer] = end
 
 
@@ -284,7 +302,7 @@ def _pull_files(
             )
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        ctx.objects.download_file(key, target)
+        ctx.objects.download_file(key, target, size)
         downloaded = _stat(target)
         assert downloaded is not None
         ctx.report.moved(downloaded[0])
@@ -369,7 +387,7 @@ def _parse(data: bytes, key: str) -> dict[str, Any]:
         raise StoreError(f"{key} on the remote is damaged (not JSON)") from None
     if not isinstance(document, dict) or not isinstance(document.get("run"), dict):
         raise StoreError(f"{key} on the remote is damaged (no run document)")
-    document.setdefault("logs", {})
+    document.setdefault("segments", [])
     document.setdefault("artifacts", {})
     document.setdefault("logged_models", [])
     return document

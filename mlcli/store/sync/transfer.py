@@ -203,13 +203,16 @@ def _remote_changes(ctx: SyncContext) -> tuple[journal.Changes, Callable[[], Non
     started = now_ms()
     cursor = ctx.state.meta("journal_cursor")
     if cursor is None:
+        # The journal's recent entries are listed before the remote itself, and count as
+        # read: what they name is in the listing, or was pushed after it and is met
+        # again by the next pull (it lists from before this one started).
+        seen: set[str] = set()
+        read = journal.recent_keys(ctx, started)
         changes = journal.Changes(
             runs={p[len(keys.RUNS) :].rstrip("/") for p in ctx.objects.list_prefixes(keys.RUNS)},
             experiments=_remote_experiment_names(ctx),
             models=registry_sync.remote_model_names(ctx),
         )
-        seen: set[str] = set()
-        read: list[str] = []
     else:
         state = json.loads(cursor)
         seen = set(state.get("seen", []))
