@@ -81,17 +81,7 @@ def merge_document(
     merged, conflicts = merge_fields(base, ours, theirs, what, ours_wins, skip=skip)
     created = [t for t in (ours.get("creation_time"), theirs.get("creation_time")) if t]
     merged["creation_time"] = min(created) if created else None
-    if "tags" in ours or "tags" in theirs:
-        tags, tag_conflicts = merge_fields(
-            None if base is None else base.get("tags") or {},
-            ours.get("tags") or {},
-            theirs.get("tags") or {},
-            f"{what} tag",
-            ours_wins,
-        )
-        merged["tags"] = tags
-        conflicts += tag_conflicts
-    return merged, conflicts
+    return merged, conflicts + _merge_tags(merged, base, ours, theirs, what, ours_wins)
 
 
 def merge_run(
@@ -101,19 +91,32 @@ def merge_run(
     what = f"run {str(ours.get('run_id', ''))[:8]}"
     skip = (*_STATUS_FIELDS, "tags")
     merged, conflicts = merge_fields(base, ours, theirs, what, ours_wins, skip=skip)
-    if "tags" in ours or "tags" in theirs:
-        tags, tag_conflicts = merge_fields(
-            None if base is None else base.get("tags"),
-            ours.get("tags") or {},
-            theirs.get("tags") or {},
-            f"{what} tag",
-            ours_wins,
-        )
-        merged["tags"] = tags
-        conflicts += tag_conflicts
+    conflicts += _merge_tags(merged, base, ours, theirs, what, ours_wins)
     status = _merge_status(base, ours, theirs)
     merged.update(status)
     return merged, conflicts
+
+
+def _merge_tags(
+    merged: dict[str, Any],
+    base: dict[str, Any] | None,
+    ours: dict[str, Any],
+    theirs: dict[str, Any],
+    what: str,
+    ours_wins: bool,
+) -> list[Conflict]:
+    """Merge the ``tags`` of two documents key by key into ``merged``."""
+    if "tags" not in ours and "tags" not in theirs:
+        return []
+    tags, conflicts = merge_fields(
+        None if base is None else base.get("tags") or {},
+        ours.get("tags") or {},
+        theirs.get("tags") or {},
+        f"{what} tag",
+        ours_wins,
+    )
+    merged["tags"] = tags
+    return conflicts
 
 
 def _merge_status(
