@@ -6,6 +6,7 @@
     GET /health                         {"status": "OK"}
     GET /version                        mlcli's version, as JSON
     GET /api/3.0/mlflow/server-info     what MLflow 3 clients ask before big uploads
+    everything else                     the dashboard of ``mlcli ui`` (``dashboard.py``)
 
 A GET carries its fields in the query string, anything else a JSON object (sent as
 ``application/json``, within ``--max-body-size``). Handlers run in a thread pool.
@@ -28,6 +29,7 @@ from mlcli.errors import InvalidInputError, MlcliError
 from mlcli.tracking_server import artifacts, experiments, logged_models, registry, runs
 from mlcli.tracking_server.backend import Backend, Endpoint
 from mlcli.tracking_server.config import ServerConfig
+from mlcli.tracking_server.dashboard import with_dashboard
 from mlcli.tracking_server.fields import Fields
 from mlcli.web.bodies import check_declared_size, read_body, require_json, stream_body
 from mlcli.web.errors import EndpointNotFoundError, MethodNotAllowedError
@@ -53,9 +55,10 @@ def create_app(config: ServerConfig, log: ServerLog | None = None) -> Any:
     """The whole ASGI app: guard, access log, routes."""
     log = log or ServerLog(name="mlcli server")
     app: Any = TrackingApp(config, Backend(Path(config.store)), log).starlette()
+    app = with_dashboard(app, Path(config.store))  # every other path: the UI (dashboard.py)
     if config.access_log:
         app = AccessLog(app, log)
-    return Guard(app, config.host, config.token())
+    return Guard(app, config.host, config.token(), browser_login=True)
 
 
 def app_from_environment() -> Any:

@@ -60,6 +60,13 @@ def create_app(client: MlcliClient, host: str = "127.0.0.1", token: str | None =
     return Guard(ServerGuard(Dashboard(client).starlette(), host, token))
 
 
+def dashboard_app(client: MlcliClient) -> Any:
+    """The dashboard with its own hygiene (security headers, the Origin and JSON checks
+    on writes) but without a :class:`mlcli.web.guard.Guard`: for a server that mounts it
+    behind its own (``mlcli server``)."""
+    return Guard(Dashboard(client).starlette())
+
+
 class Dashboard:
     def __init__(self, client: MlcliClient) -> None:
         self.client = client

@@ -10,6 +10,10 @@
 - With a token, every request must carry ``Authorization: Bearer <token>`` (what
   MLflow's clients send for ``MLFLOW_TRACKING_TOKEN``); anything else is a 401 before
   the request is read.
+- With ``browser_login`` (``mlcli server``, whose dashboard a browser opens), the
+  session cookie of the interim login form (:mod:`mlcli.web.login`) counts as the
+  token, ``/login`` answers without one, and a browser opening a page without
+  credentials is sent to ``/login`` (an API client still gets the 401).
 
 Refusals are JSON ``{"error_code", "message"}`` like every other error of the servers.
 Requests that change something must also be JSON (checked by each app, see
@@ -38,27 +42,61 @@ class Guard:
     """Wraps ``app``; ``host`` is the address the server listens on, ``token`` the
     bearer token every request must carry (None: no authentication)."""
 
-    def __init__(self, app: ASGIApp, host: str, token: str | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, host: str, token: str | None = None, *, browser_login: bool = False
+    ) -> None:
         self.app = app
         self.loopback_only = is_loopback(host)
+        self.token = token
         self.expected = None if token is None else f"bearer {token}".encode()
+        self.browser_login = browser_login and token is not None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        refusal = self.refusal(dict(scope["headers"]))
+        headers = dict(scope["headers"])
+        if self.browser_login:
+            await self.with_browser_login(scope, receive, send, headers)
+            return
+        refusal = self.refusal(headers)
         if refusal is None:
             await self.app(scope, receive, send)
         else:
             await refuse(send, *refusal)
 
-    def refusal(self, headers: dict[bytes, bytes]) -> Refusal | None:
-        """Why the request must not reach the app, or None."""
+    async def with_browser_login(
+        self, scope: Scope, receive: Receive, send: Send, headers: dict[bytes, bytes]
+    ) -> None:
+        from mlcli.web import login
+
+        assert self.token is not None
+        refusal = self.host_refusal(headers)
+        if refusal is None and scope["path"] in login.LOGIN_PATHS:
+            await login.login(scope, receive, send, self.token)
+            return
+        if refusal is None and not login.has_session(headers, self.token):
+            refusal = self.refusal(headers)
+            if refusal is not None and login.wants_page(scope, headers):
+                await login.redirect_to_login(scope, send)
+                return
+        if refusal is None:
+            await self.app(scope, receive, send)
+        else:
+            await refuse(send, *refusal)
+
+    def host_refusal(self, headers: dict[bytes, bytes]) -> Refusal | None:
+        """A loopback server's refusal of a foreign Host header (DNS rebinding), or None."""
         if self.loopback_only:
             host = host_name(headers.get(b"host", b"").decode("latin-1"))
             if host and not is_loopback(host):  # no Host at all: HTTP/1.0, not a browser
                 return 403, "PERMISSION_DENIED", f"this server does not answer for host {host!r}"
+        return None
+
+    def refusal(self, headers: dict[bytes, bytes]) -> Refusal | None:
+        """Why the request must not reach the app, or None."""
+        if (refusal := self.host_refusal(headers)) is not None:
+            return refusal
         if self.expected is not None:
             given = headers.get(b"authorization", b"")
             scheme, _, credential = given.partition(b" ")

@@ -2,6 +2,7 @@
 
 import { errorBox, replace, h } from "./dom.js";
 import { navigate, setRenderer } from "./nav.js";
+import { fromMlflowLink } from "./mlflow_links.js";
 import { experimentsPage } from "./pages/experiments.js";
 import { runsPage } from "./pages/runs.js";
 import { runPage } from "./pages/run.js";
@@ -53,4 +54,6 @@ document.addEventListener("click", (event) => {
 
 window.addEventListener("popstate", render);
 setRenderer(render);
+const mlflowPath = location.pathname === "/" ? fromMlflowLink(location.hash) : null;
+if (mlflowPath) history.replaceState(null, "", mlflowPath);
 render();
