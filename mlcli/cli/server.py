@@ -36,6 +36,12 @@ def server(
         str,
         typer.Option("--max-artifact-size", help="Largest uploaded artifact file; 413 above."),
     ] = "5GiB",
+    log_format: Annotated[
+        str,
+        typer.Option(
+            "--log-format", help="Access log on stderr: text lines, or json (one object a line)."
+        ),
+    ] = "text",
 ) -> None:
     """Serve the store over MLflow's REST API, so that `import mlflow` code logs into it.
 
@@ -43,7 +49,8 @@ def server(
     runs, metrics, artifacts (proxied), logged models and the model registry all land
     in this store, where every mlcli command sees them. Listens on 127.0.0.1 unless
     told; another --host needs --auth-token-file (or --allow-unauthenticated, when a
-    firewall or proxy guards it). One access line per request on stderr.
+    firewall or proxy guards it). One access line per request on stderr (--log-format
+    json: one JSON object). Probes: GET /health, GET /ready; Prometheus: GET /metrics.
 
     Example: mlcli server --port 5000 & MLFLOW_TRACKING_URI=http://127.0.0.1:5000 python train.py
     """
@@ -60,6 +67,7 @@ def server(
         allow_unauthenticated=allow_unauthenticated,
         max_body_bytes=parse_size(max_body_size),
         max_artifact_bytes=parse_size(max_artifact_size),
+        log_format=log_format,
     )
     code = run_server(config)
     if code:

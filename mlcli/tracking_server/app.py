@@ -3,7 +3,9 @@
     /api/2.0/mlflow/...                 experiments, runs, metrics, logged models, registry
     /ajax-api/2.0/mlflow/...            the same (the path MLflow's web UI uses)
     /api/2.0/mlflow-artifacts/...       the artifact proxy (``artifacts.py``)
-    GET /health                         {"status": "OK"}
+    GET /health                         {"status": "OK"}: liveness, without a token
+    GET /ready                          200 when the store answers, else 503 (``readiness.py``)
+    GET /metrics                        Prometheus metrics (``mlcli.web.metrics``)
     GET /version                        mlcli's version, as JSON
     GET /api/3.0/mlflow/server-info     what MLflow 3 clients ask before big uploads
     everything else                     the dashboard of ``mlcli ui`` (``dashboard.py``)
@@ -31,18 +33,26 @@ from mlcli.tracking_server.backend import Backend, Endpoint
 from mlcli.tracking_server.config import ServerConfig
 from mlcli.tracking_server.dashboard import with_dashboard
 from mlcli.tracking_server.fields import Fields
+from mlcli.tracking_server.readiness import ReadinessLog
+from mlcli.tracking_server.readiness import check as check_readiness
 from mlcli.web.bodies import check_declared_size, read_body, require_json, stream_body
 from mlcli.web.errors import EndpointNotFoundError, MethodNotAllowedError
 from mlcli.web.guard import Guard
 from mlcli.web.log import AccessLog, ServerLog
+from mlcli.web.probes import PublicPaths
+from mlcli.web.routes import templated_route
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import Response
 
+    from mlcli.web.metrics import HttpMetrics
+
 API_PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
 ARTIFACT_PREFIXES = (artifacts.PREFIX, "/ajax-api/2.0/mlflow-artifacts/artifacts")
+# What a load balancer probes without credentials (docs/security.md): nothing else.
+PROBES = frozenset({"/health", "/ready"})
 ENDPOINTS: list[Endpoint] = [
     *experiments.ENDPOINTS,
     *runs.ENDPOINTS,
@@ -52,13 +62,19 @@ ENDPOINTS: list[Endpoint] = [
 
 
 def create_app(config: ServerConfig, log: ServerLog | None = None) -> Any:
-    """The whole ASGI app: guard, access log, routes."""
+    """The whole ASGI app: metrics, the guard (the probes need no token), access log,
+    routes."""
+    from mlcli.web.metrics import HttpMetrics, MetricsMiddleware
+
     log = log or ServerLog(name="mlcli server")
-    app: Any = TrackingApp(config, Backend(Path(config.store)), log).starlette()
+    metrics = HttpMetrics()
+    app: Any = TrackingApp(config, Backend(Path(config.store)), log, metrics).starlette()
     app = with_dashboard(app, Path(config.store))  # every other path: the UI (dashboard.py)
     if config.access_log:
-        app = AccessLog(app, log)
-    return Guard(app, config.host, config.token(), browser_login=True)
+        app = AccessLog(app, log, json_lines=config.log_format == "json")
+    guarded = Guard(app, config.host, config.token(), browser_login=True)
+    probes = Guard(app, config.host)  # no token, but a foreign Host is still refused
+    return MetricsMiddleware(PublicPaths(PROBES, probes, guarded), metrics)
 
 
 def app_from_environment() -> Any:
@@ -67,32 +83,41 @@ def app_from_environment() -> Any:
 
 
 class TrackingApp:
-    def __init__(self, config: ServerConfig, backend: Backend, log: ServerLog) -> None:
+    def __init__(
+        self, config: ServerConfig, backend: Backend, log: ServerLog, metrics: HttpMetrics
+    ) -> None:
         self.config = config
         self.backend = backend
         self.log = log
+        self.metrics = metrics
+        self.points_written = metrics.counter(
+            "mlcli_metric_points_written",
+            "Metric points written by log-metric and log-batch requests that succeeded.",
+        )
+        self.readiness_log = ReadinessLog(log)
 
     def starlette(self) -> Starlette:
         from starlette.applications import Starlette
         from starlette.exceptions import HTTPException
-        from starlette.routing import Route
 
         by_path: dict[str, dict[str, Endpoint]] = defaultdict(dict)
         for endpoint in ENDPOINTS:
             by_path[endpoint.path][endpoint.method] = endpoint
         routes = [
-            Route("/health", self.health, methods=["GET"]),
-            Route("/version", self.version, methods=["GET"]),
-            Route("/api/3.0/mlflow/server-info", self.server_info, methods=["GET"]),
+            templated_route("/health", self.health, ["GET"]),
+            templated_route("/ready", self.ready, ["GET"]),
+            templated_route("/metrics", self.prometheus_metrics, ["GET"]),
+            templated_route("/version", self.version, ["GET"]),
+            templated_route("/api/3.0/mlflow/server-info", self.server_info, ["GET"]),
         ]
         # Fixed paths before parameterised ones: /logged-models/search, not {model_id}.
         for path in sorted(by_path, key=lambda p: ("{" in p, p)):
             methods = by_path[path]
             for prefix in API_PREFIXES:
-                routes.append(Route(prefix + path, self._api(methods), methods=list(methods)))
+                routes.append(templated_route(prefix + path, self._api(methods), list(methods)))
         for prefix in ARTIFACT_PREFIXES:
-            routes.append(Route(prefix, self.list_artifacts, methods=["GET"]))
-            routes.append(Route(prefix + "/{path:path}", self.artifact, methods=["GET", "PUT"]))
+            routes.append(templated_route(prefix, self.list_artifacts, ["GET"]))
+            routes.append(templated_route(prefix + "/{path:path}", self.artifact, ["GET", "PUT"]))
         handlers: dict[Any, Any] = {
             MlcliError: self.on_error,
             HTTPException: self.on_http_exception,
@@ -104,6 +129,20 @@ class TrackingApp:
 
     async def health(self, request: Request) -> Response:
         return _json({"status": "OK"})
+
+    async def ready(self, request: Request) -> Response:
+        from starlette.concurrency import run_in_threadpool
+
+        readiness = await run_in_threadpool(check_readiness, Path(self.config.store))
+        self.readiness_log.note(readiness)
+        return _json(readiness.document(), 200 if readiness.ready else 503)
+
+    async def prometheus_metrics(self, request: Request) -> Response:
+        from starlette.concurrency import run_in_threadpool
+        from starlette.responses import Response
+
+        body = await run_in_threadpool(self.metrics.exposition)  # reads every worker's files
+        return Response(body, media_type=self.metrics.content_type)
 
     async def version(self, request: Request) -> Response:
         from mlcli.version import __version__
@@ -136,6 +175,8 @@ class TrackingApp:
                 fields = Fields.from_json(body, request.path_params)
             fields.check(endpoint.kinds)  # every field, read by the handler or not
             reply = await run_in_threadpool(_guarded, endpoint, self.backend, fields)
+            if endpoint.points is not None:
+                self.points_written.inc(endpoint.points(fields))
             return _json(reply)
 
         return call

@@ -54,12 +54,15 @@ Handler = Callable[[Backend, Fields], dict[str, Any]]
 class Endpoint:
     """One REST method: ``path`` is relative to ``/api/2.0/mlflow`` (``{name}`` marks a
     path parameter); ``kinds`` names the fields whose kind differs from the usual
-    (:data:`mlcli.tracking_server.fields.KINDS`)."""
+    (:data:`mlcli.tracking_server.fields.KINDS`); ``points``, for the endpoints that
+    log metrics, how many metric points a request writes (counted once it succeeds,
+    for ``/metrics``)."""
 
     method: str
     path: str
     handler: Handler
     kinds: Mapping[str, str] = field(default_factory=dict)
+    points: Callable[[Fields], int] | None = None
 
 
 def run_id_of(fields: Fields) -> str:

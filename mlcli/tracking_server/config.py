@@ -17,6 +17,7 @@ CONFIG_VARIABLE = "MLCLI_SERVER_CONFIG"
 DEFAULT_PORT = 5000
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 DEFAULT_MAX_ARTIFACT_BYTES = 5 * 1024**3
+LOG_FORMATS = ("text", "json")  # of the access log (mlcli.web.log)
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class ServerConfig(ServerSettings):
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES  # a JSON request
     max_artifact_bytes: int = DEFAULT_MAX_ARTIFACT_BYTES  # one uploaded file
     access_log: bool = True
+    log_format: str = "text"
 
     def __post_init__(self) -> None:
         checks = (
@@ -40,5 +42,9 @@ class ServerConfig(ServerSettings):
             (self.workers >= 1, f"--workers must be at least 1, not {self.workers}"),
             (self.max_body_bytes > 0, "--max-body-size must be positive"),
             (self.max_artifact_bytes > 0, "--max-artifact-size must be positive"),
+            (
+                self.log_format in LOG_FORMATS,
+                f"--log-format must be text or json, not {self.log_format!r}",
+            ),
         )
         require(checks)

@@ -2,8 +2,12 @@
 
 The socket is bound first (a taken port is a one-line error; ``--port 0`` says which
 port it got). One worker runs in this process; with ``--workers N`` uvicorn's
-supervisor starts N processes sharing the socket, each with its own app. SIGTERM or
-Ctrl-C lets the requests in flight finish, then the server exits 0.
+supervisor starts N processes sharing the socket, each with its own app, and its own
+metrics kept in a private folder that ``/metrics`` adds up
+(:func:`mlcli.web.metrics.worker_metrics`).
+SIGTERM or Ctrl-C lets the requests in flight finish (for up to 30 s), then the
+server exits 0. The server buffers no writes: a request that was answered is in the
+store, so there is nothing to flush.
 """
 
 from __future__ import annotations
@@ -14,16 +18,13 @@ from typing import Any
 
 from mlcli.tracking_server.config import CONFIG_VARIABLE, ServerConfig
 from mlcli.web.log import ServerLog
+from mlcli.web.metrics import worker_metrics
 from mlcli.web.uvicorn_runner import bind_socket, check_exposure, clean_exit_server_class
 
 FACTORY = "mlcli.tracking_server.app:app_from_environment"
 
 
 def run_server(config: ServerConfig, log: ServerLog | None = None) -> int:
-    import uvicorn
-
-    from mlcli.tracking_server.app import create_app
-
     log = log or ServerLog(name="mlcli server")
     token = config.token()  # a bad token file is an error before anything listens
     check_exposure(
@@ -32,6 +33,15 @@ def run_server(config: ServerConfig, log: ServerLog | None = None) -> int:
         allow_unauthenticated=config.allow_unauthenticated,
         exposes="read, change and delete everything in the store",
     )
+    with worker_metrics(config.workers):
+        return _serve(config, log, token)
+
+
+def _serve(config: ServerConfig, log: ServerLog, token: str | None) -> int:
+    import uvicorn
+
+    from mlcli.tracking_server.app import create_app
+
     if config.workers == 1:
         app: Callable[..., Any] | str = create_app(config, log)
     else:

@@ -568,7 +568,7 @@ def test_a_token_file_makes_every_request_authenticate(start_server: Any, tmp_pa
     server = start_server("--auth-token-file", str(token_file))
     server.token = token
     assert "bearer token required" in server.log()
-    for path in ("/health", "/api/2.0/mlflow/experiments/get?experiment_id=0"):
+    for path in ("/version", "/api/2.0/mlflow/experiments/get?experiment_id=0"):
         reply = server.request("GET", path, auth=False)
         _error(reply, 401, "UNAUTHENTICATED")
         assert reply.headers["www-authenticate"].startswith("Bearer")
