@@ -25,6 +25,7 @@ _FLUENT = (
     "flush",
     "get_metric_history",
     "get_run",
+    "get_tracking_uri",
     "last_active_run_id",
     "list_artifacts",
     "log_artifact",
@@ -40,6 +41,7 @@ _FLUENT = (
     "set_experiment",
     "set_tag",
     "set_tags",
+    "set_tracking_uri",
     "start_run",
 )
 _LAZY: dict[str, str] = {name: "mlcli.fluent" for name in _FLUENT}
@@ -69,6 +71,7 @@ if TYPE_CHECKING:
         flush,
         get_metric_history,
         get_run,
+        get_tracking_uri,
         last_active_run_id,
         list_artifacts,
         log_artifact,
@@ -84,6 +87,7 @@ if TYPE_CHECKING:
         set_experiment,
         set_tag,
         set_tags,
+        set_tracking_uri,
         start_run,
     )
     from mlcli.models.evaluation.evaluate import evaluate  # the function, not its module

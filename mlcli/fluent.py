@@ -36,6 +36,8 @@ from mlcli.store import (
     RunInfo,
     RunStatus,
     ViewType,
+    named_store,
+    store_location,
     this_process,
     validate_key,
     validate_metric_value,
@@ -104,7 +106,7 @@ class _Session:
         """The client for the store this process means now. Between top-level runs the
         store is looked up again, since the working directory or MLCLI_STORE may have
         changed; the chosen experiment belongs to the old store and is forgotten."""
-        key = (os.environ.get("MLCLI_STORE"), os.getcwd())
+        key = (named_store(), os.getcwd())
         if self.client is None or (not self.stack and key != self.client_key):
             self.client = TrackingClient(announce=_announce_store)
             self.client_key = key
@@ -326,6 +328,22 @@ def set_experiment(
         raise InvalidInputError("set_experiment needs an experiment name or id")
     _session.experiment_id = experiment.experiment_id
     return experiment
+
+
+def set_tracking_uri(uri: str | os.PathLike[str]) -> None:
+    """Use this store from now on, in this process and the processes it starts: a
+    ``.mlruns`` path, ``s3://bucket/prefix`` or a remote's name, as ``--store`` takes
+    (it sets ``MLCLI_STORE``). Runs already active keep their store."""
+    text = os.fspath(uri)
+    if not text.strip():
+        raise InvalidInputError("set_tracking_uri needs a store: a path, s3://... or a remote")
+    os.environ["MLCLI_STORE"] = text
+
+
+def get_tracking_uri() -> str:
+    """The store later runs go to: what ``set_tracking_uri`` or the environment named,
+    else the nearest ``.mlruns`` (or where a first run would create it)."""
+    return store_location()
 
 
 def get_run(run_id: str) -> Run:

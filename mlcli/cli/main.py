@@ -82,10 +82,10 @@ def root(
         str | None,
         typer.Option(
             "--store",
-            envvar="MLCLI_STORE",
+            envvar=["MLCLI_STORE", "MLCLI_TRACKING_URI"],
             show_envvar=True,
-            help="The .mlruns store to use (default: the nearest .mlruns above the "
-            "working directory).",
+            help="The store to use: a .mlruns path, s3://bucket/prefix or a remote's name "
+            "(default: the nearest .mlruns above the working directory).",
         ),
     ] = None,
     debug: Annotated[

@@ -38,7 +38,7 @@ from mlcli.store.entities import (
     json_number,
 )
 from mlcli.store.layout import DEFAULT_EXPERIMENT_ID, STORE_DIRNAME, StoreLayout
-from mlcli.store.locate import StoreAnnouncer
+from mlcli.store.locate import StoreAnnouncer, named_store, store_location
 from mlcli.store.logged_models import LoggedModel
 from mlcli.store.ownership import Owner, this_process
 from mlcli.store.records import metric_line
@@ -112,11 +112,13 @@ __all__ = [
     "file_store",
     "json_number",
     "metric_line",
+    "named_store",
     "normalize_artifact_path",
     "normalize_url",
     "open_store",
     "parse_metric_value",
     "printable_run_name",
+    "store_location",
     "this_process",
     "validate_key",
     "validate_metric_value",

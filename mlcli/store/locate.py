@@ -1,6 +1,7 @@
 """Finding the store the way git finds ``.git``, and creating it on first write.
 
-Precedence: an explicit path (``--store``), then ``MLCLI_STORE``, then the first
+Precedence: an explicit path (``--store``), then ``MLCLI_STORE`` (or its other name,
+``MLCLI_TRACKING_URI``, as MLflow's users write it), then the first
 ``.mlruns`` found walking up from the working directory. With none, a write creates
 ``.mlruns`` at the enclosing git work tree's top level (or in the working directory
 outside git) and adds it to that directory's ``.gitignore``.
@@ -17,6 +18,13 @@ from mlcli.files.worktree import git_toplevel
 from mlcli.store.layout import STORE_DIRNAME
 
 StoreAnnouncer = Callable[[Path], None]
+STORE_VARIABLES = ("MLCLI_STORE", "MLCLI_TRACKING_URI")
+
+
+def named_store(environ: dict[str, str] | os._Environ[str] | None = None) -> str | None:
+    """The store the environment names (a path, a URL or a remote's name), if any."""
+    environ = os.environ if environ is None else environ
+    return next((environ[v] for v in STORE_VARIABLES if environ.get(v)), None)
 
 
 def find_store_root(
@@ -26,8 +34,7 @@ def find_store_root(
 ) -> Path | None:
     """The store the user named or that encloses ``cwd``; None when there is none
     (and none was named)."""
-    environ = os.environ if environ is None else environ
-    named = explicit or environ.get("MLCLI_STORE")
+    named = explicit or named_store(environ)
     if named:
         return _named_store(Path(named).expanduser())
     start = (cwd or Path.cwd()).resolve()
@@ -36,6 +43,15 @@ def find_store_root(
         if candidate.is_dir():
             return candidate
     return None
+
+
+def store_location(cwd: Path | None = None) -> str:
+    """Where the store the user means is, or would be made by a first write: what the
+    environment names, else the nearest ``.mlruns``, else where a write would create it."""
+    named = named_store()
+    if named:
+        return named
+    return str(find_store_root(None, cwd) or default_store_root(cwd))
 
 
 def default_store_root(cwd: Path | None = None) -> Path:

@@ -24,6 +24,7 @@ from mlcli.store.locate import (
     default_store_root,
     ensure_gitignored,
     find_store_root,
+    named_store,
 )
 from mlcli.store.logged_models import LoggedModelFiles
 from mlcli.store.runs import RunFiles, run_info_from_doc
@@ -243,7 +244,7 @@ def open_store(
     """The store the user means. With ``create``, a missing store is created (and
     ``announce`` told where, once); without, a missing store is a StoreError. A
     remote (``s3://...``, a remote's name) is opened as a local mirror of it."""
-    named = explicit or os.environ.get("MLCLI_STORE")
+    named = explicit or named_store()
     if named:
         from mlcli.store.mirror import MirrorStore, remote_url
 
