@@ -39,6 +39,7 @@ PAGES = {
     "models alias": "registry.md",
     "build-docker": "serve.md",
     "import-mlflow": "server.md",
+    "auth": "server.md",
     "remote": "remotes.md",
     "push": "remotes.md",
     "pull": "remotes.md",

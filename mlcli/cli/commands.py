@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "build-docker": "mlcli.cli.serve:build_docker",
     "ui": "mlcli.cli.ui:ui",
     "server": "mlcli.cli.server:server",
+    "auth": "mlcli.cli.auth:app",
     "import-mlflow": "mlcli.cli.server:import_mlflow",
     "remote": "mlcli.cli.remote:app",
     "push": "mlcli.cli.transfers:push",

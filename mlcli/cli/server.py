@@ -3,6 +3,7 @@ MLflow's stores into mlcli."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -27,6 +28,14 @@ def server(
         int, typer.Option("--workers", "-w", help="Worker processes sharing the port.")
     ] = 1,
     auth_token_file: AuthTokenFileOption = None,
+    auth_db: Annotated[
+        Path | None,
+        typer.Option(
+            "--auth-db",
+            help="Users and permissions from this SQLite file (made by 'mlcli auth users "
+            "add'): every request signs in with Basic or a personal token.",
+        ),
+    ] = None,
     allow_unauthenticated: AllowUnauthenticatedOption = False,
     max_body_size: Annotated[
         str,
@@ -48,9 +57,10 @@ def server(
     Point MLflow clients at it with MLFLOW_TRACKING_URI=http://HOST:PORT: experiments,
     runs, metrics, artifacts (proxied), logged models and the model registry all land
     in this store, where every mlcli command sees them. Listens on 127.0.0.1 unless
-    told; another --host needs --auth-token-file (or --allow-unauthenticated, when a
-    firewall or proxy guards it). One access line per request on stderr (--log-format
-    json: one JSON object). Probes: GET /health, GET /ready; Prometheus: GET /metrics.
+    told; another --host needs --auth-token-file or --auth-db (users and permissions,
+    managed with 'mlcli auth'), or --allow-unauthenticated when a firewall or proxy
+    guards it. One access line per request on stderr (--log-format json: one JSON
+    object). Probes: GET /health, GET /ready; Prometheus: GET /metrics.
 
     Example: mlcli server --port 5000 & MLFLOW_TRACKING_URI=http://127.0.0.1:5000 python train.py
     """
@@ -64,6 +74,7 @@ def server(
         port=port,
         workers=workers,
         auth_token_file=None if auth_token_file is None else str(auth_token_file),
+        auth_db=None if auth_db is None else str(auth_db.resolve()),
         allow_unauthenticated=allow_unauthenticated,
         max_body_bytes=parse_size(max_body_size),
         max_artifact_bytes=parse_size(max_artifact_size),

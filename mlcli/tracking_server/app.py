@@ -10,6 +10,10 @@
     GET /api/3.0/mlflow/server-info     what MLflow 3 clients ask before big uploads
     everything else                     the dashboard of ``mlcli ui`` (``dashboard.py``)
 
+With ``--auth-db`` every request but the probes names a user (``auth.authenticate``)
+and each route is checked against its rule (``auth.rules``); the dashboard is then
+for admins only, until it filters what it shows by user.
+
 A GET carries its fields in the query string, anything else a JSON object (sent as
 ``application/json``, within ``--max-body-size``). Handlers run in a thread pool.
 Every error is MLflow's JSON ``{"error_code", "message"}`` with its HTTP status: a
@@ -47,6 +51,8 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import Response
 
+    from mlcli.tracking_server.auth.authorize import Authorizer
+    from mlcli.tracking_server.auth.database import User
     from mlcli.web.metrics import HttpMetrics
 
 API_PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
@@ -68,13 +74,34 @@ def create_app(config: ServerConfig, log: ServerLog | None = None) -> Any:
 
     log = log or ServerLog(name="mlcli server")
     metrics = HttpMetrics()
-    app: Any = TrackingApp(config, Backend(Path(config.store)), log, metrics).starlette()
-    app = with_dashboard(app, Path(config.store))  # every other path: the UI (dashboard.py)
+    backend = Backend(Path(config.store))
+    authorizer = None if config.auth_db is None else _authorizer(Path(config.auth_db), backend)
+    app: Any = TrackingApp(config, backend, log, metrics, authorizer).starlette()
+    gate = None if authorizer is None else _admins_only()
+    app = with_dashboard(app, Path(config.store), gate)  # every other path: the UI
     if config.access_log:
         app = AccessLog(app, log, json_lines=config.log_format == "json")
-    guarded = Guard(app, config.host, config.token(), browser_login=True)
+    if authorizer is None:
+        guarded = Guard(app, config.host, config.token(), browser_login=True)
+    else:
+        from mlcli.tracking_server.auth.authenticate import Authenticate
+
+        guarded = Guard(Authenticate(app, authorizer.database), config.host)
     probes = Guard(app, config.host)  # no token, but a foreign Host is still refused
     return MetricsMiddleware(PublicPaths(PROBES, probes, guarded), metrics)
+
+
+def _authorizer(path: Path, backend: Backend) -> Authorizer:
+    from mlcli.tracking_server.auth.authorize import Authorizer
+    from mlcli.tracking_server.auth.database import AuthDatabase
+
+    return Authorizer(AuthDatabase.open(path), backend)
+
+
+def _admins_only() -> Any:
+    from mlcli.tracking_server.auth.authenticate import admins_only
+
+    return admins_only
 
 
 def app_from_environment() -> Any:
@@ -84,9 +111,15 @@ def app_from_environment() -> Any:
 
 class TrackingApp:
     def __init__(
-        self, config: ServerConfig, backend: Backend, log: ServerLog, metrics: HttpMetrics
+        self,
+        config: ServerConfig,
+        backend: Backend,
+        log: ServerLog,
+        metrics: HttpMetrics,
+        authorizer: Authorizer | None = None,
     ) -> None:
         self.config = config
+        self.authorizer = authorizer
         self.backend = backend
         self.log = log
         self.metrics = metrics
@@ -174,18 +207,43 @@ class TrackingApp:
                 body = await self._body(request)
                 fields = Fields.from_json(body, request.path_params)
             fields.check(endpoint.kinds)  # every field, read by the handler or not
-            reply = await run_in_threadpool(_guarded, endpoint, self.backend, fields)
+            user = request.scope.get("mlcli.user")
+            reply = await run_in_threadpool(self._handle, endpoint, fields, user)
             if endpoint.points is not None:
                 self.points_written.inc(endpoint.points(fields))
             return _json(reply)
 
         return call
 
+    def _handle(self, endpoint: Endpoint, fields: Fields, user: User | None) -> dict[str, Any]:
+        """The handler's reply, checked against the user's permissions (``--auth-db``)."""
+        if self.authorizer is None or user is None:
+            return _guarded(endpoint, self.backend, fields)
+        from mlcli.tracking.context import acting_as
+        from mlcli.tracking_server.auth.rules import API_RULES
+
+        rule = API_RULES[(endpoint.method, endpoint.path)]
+        with acting_as(user.name):  # the registry's audit trail names the user
+            self.authorizer.check(user, rule, fields)
+            reply = _guarded(endpoint, self.backend, fields)
+            return self.authorizer.after(user, rule, fields, reply)
+
+    async def _check_artifact(self, request: Request, path: str) -> None:
+        user = request.scope.get("mlcli.user")
+        if self.authorizer is not None and user is not None:
+            from starlette.concurrency import run_in_threadpool
+
+            from mlcli.tracking_server.auth.levels import Level
+
+            level = Level.READ if request.method in ("GET", "HEAD") else Level.EDIT
+            await run_in_threadpool(self.authorizer.check_artifact, user, path, level)
+
     async def list_artifacts(self, request: Request) -> Response:
         from starlette.concurrency import run_in_threadpool
 
         fields = Fields.from_query(request.scope["query_string"])
         path = fields.required("path")
+        await self._check_artifact(request, path)
         return _json(await run_in_threadpool(artifacts.list_folder, self.backend, path))
 
     async def artifact(self, request: Request) -> Response:
@@ -193,6 +251,7 @@ class TrackingApp:
         from starlette.responses import FileResponse
 
         path = request.path_params["path"]
+        await self._check_artifact(request, path)
         if request.method == "GET":
             local = await run_in_threadpool(artifacts.file_to_download, self.backend, path)
             return FileResponse(local, media_type="application/octet-stream")

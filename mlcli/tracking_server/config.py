@@ -30,6 +30,7 @@ class ServerConfig(ServerSettings):
     port: int = DEFAULT_PORT
     workers: int = 1
     auth_token_file: str | None = None
+    auth_db: str | None = None  # users and permissions (mlcli.tracking_server.auth)
     allow_unauthenticated: bool = False  # a network address without a token (see check_exposure)
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES  # a JSON request
     max_artifact_bytes: int = DEFAULT_MAX_ARTIFACT_BYTES  # one uploaded file
@@ -42,6 +43,11 @@ class ServerConfig(ServerSettings):
             (self.workers >= 1, f"--workers must be at least 1, not {self.workers}"),
             (self.max_body_bytes > 0, "--max-body-size must be positive"),
             (self.max_artifact_bytes > 0, "--max-artifact-size must be positive"),
+            (
+                not (self.auth_db and self.auth_token_file),
+                "--auth-db and --auth-token-file exclude each other: give users tokens "
+                "with 'mlcli auth tokens create'",
+            ),
             (
                 self.log_format in LOG_FORMATS,
                 f"--log-format must be text or json, not {self.log_format!r}",

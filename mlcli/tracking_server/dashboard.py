@@ -8,6 +8,7 @@ tracking server's, and an unknown one keeps its MLflow-style 404.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,14 +19,18 @@ if TYPE_CHECKING:
 _MLFLOW_PATH = re.compile(r"^/(ajax-api|api/\d+\.\d+)(/|$)")
 
 
-def with_dashboard(app: Starlette, store_root: Path) -> Starlette:
+def with_dashboard(
+    app: Starlette, store_root: Path, gate: Callable[[Any], Any] | None = None
+) -> Starlette:
     """``app`` answering the paths it has no route for with the dashboard over the
-    store at ``store_root``."""
+    store at ``store_root``; ``gate`` wraps the dashboard (``--auth-db``: admins only)."""
     from mlcli.client import MlcliClient
     from mlcli.store import Store
     from mlcli.ui.app import dashboard_app
 
     dashboard = dashboard_app(MlcliClient(Store.open(store_root)))
+    if gate is not None:
+        dashboard = gate(dashboard)
     not_found = app.router.default
 
     async def fallback(scope: Any, receive: Any, send: Any) -> None:

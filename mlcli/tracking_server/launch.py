@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from mlcli.tracking_server.config import CONFIG_VARIABLE, ServerConfig
@@ -27,9 +28,13 @@ FACTORY = "mlcli.tracking_server.app:app_from_environment"
 def run_server(config: ServerConfig, log: ServerLog | None = None) -> int:
     log = log or ServerLog(name="mlcli server")
     token = config.token()  # a bad token file is an error before anything listens
+    if config.auth_db is not None:  # so is a missing auth database
+        from mlcli.tracking_server.auth.database import AuthDatabase
+
+        AuthDatabase.open(Path(config.auth_db))
     check_exposure(
         config.host,
-        authenticated=token is not None,
+        authenticated=token is not None or config.auth_db is not None,
         allow_unauthenticated=config.allow_unauthenticated,
         exposes="read, change and delete everything in the store",
     )
@@ -61,6 +66,8 @@ def _serve(config: ServerConfig, log: ServerLog, token: str | None) -> int:
     host, port = sock.getsockname()[:2]
     where = f"[{host}]" if ":" in host else host
     auth = "bearer token required" if token else "no authentication"
+    if config.auth_db is not None:
+        auth = f"users and permissions of {config.auth_db}"
     log.info(
         f"serving the store {config.store} over MLflow's REST API on http://{where}:{port} "
         f"({auth}; {config.workers} worker{'s' if config.workers > 1 else ''}; pid {os.getpid()})"

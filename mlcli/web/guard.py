@@ -144,7 +144,7 @@ async def refuse(
         (b"content-length", str(len(body)).encode()),
         *(headers or []),
     ]
-    if status == 401:
+    if status == 401 and not any(name == b"www-authenticate" for name, _ in sent):
         sent.append((b"www-authenticate", b'Bearer realm="mlcli"'))
     await send({"type": "http.response.start", "status": status, "headers": sent})
     await send({"type": "http.response.body", "body": body})

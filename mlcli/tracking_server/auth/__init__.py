@@ -1,0 +1,14 @@
+"""Users, personal tokens and per-experiment / per-model permissions for ``mlcli server``.
+
+Opt-in: a server started with ``--auth-db PATH`` authenticates every request (but the
+probes) against the SQLite file at PATH and checks each endpoint's permission; without
+it nothing here is loaded. Modelled on MLflow's basic-auth app (docs/server.md, "Users
+and permissions"):
+
+- ``levels``       READ < EDIT < MANAGE, and NO_PERMISSIONS
+- ``credentials``  argon2 password hashes, random tokens stored as SHA-256
+- ``database``     the auth database: users, tokens, permissions, settings
+- ``authenticate`` the ASGI middleware: Basic or Bearer, else 401
+- ``rules``        what each route touches and the level it needs
+- ``authorize``    a request's check against the rules, reply filtering, creators' grants
+"""

@@ -1,0 +1,73 @@
+"""Who is asking: every request names a user of the auth database, or is a 401.
+
+``Authorization: Basic <user:password>`` is what MLflow's client sends for
+MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD (and what a browser sends after
+its own sign-in prompt); ``Authorization: Bearer <token>`` a personal API token
+(MLFLOW_TRACKING_TOKEN). The user lands in ``scope["mlcli.user"]`` for the app's
+permission checks. The probes never get here (``mlcli.web.probes``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from mlcli.tracking_server.auth.database import AuthDatabase, User
+from mlcli.web.guard import ASGIApp, Receive, Scope, Send, refuse
+
+USER_KEY = "mlcli.user"
+_CHALLENGE = [(b"www-authenticate", b'Basic realm="mlcli", charset="UTF-8"')]
+
+
+class Authenticate:
+    def __init__(self, app: ASGIApp, database: AuthDatabase) -> None:
+        self.app = app
+        self.database = database
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        from starlette.concurrency import run_in_threadpool
+
+        given = dict(scope["headers"]).get(b"authorization", b"")
+        user = await run_in_threadpool(self.user_of, given) if given else None
+        if user is None:
+            what = "wrong credentials" if given else "no credentials"
+            message = (
+                f"this server needs 'Authorization: Basic <user:password>' or 'Bearer <token>' "
+                f"(the request had {what}); MLflow clients send MLFLOW_TRACKING_USERNAME and "
+                "MLFLOW_TRACKING_PASSWORD, or MLFLOW_TRACKING_TOKEN"
+            )
+            await refuse(send, 401, "UNAUTHENTICATED", message, _CHALLENGE)
+            return
+        scope[USER_KEY] = user
+        await self.app(scope, receive, send)
+
+    def user_of(self, header: bytes) -> User | None:
+        scheme, _, credential = header.partition(b" ")
+        credential = credential.strip()
+        if scheme.lower() == b"bearer" and credential:
+            return self.database.check_token(credential.decode("latin-1"))
+        if scheme.lower() == b"basic":
+            try:
+                decoded = base64.b64decode(credential, validate=True).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError):
+                return None
+            name, colon, password = decoded.partition(":")
+            return self.database.check_password(name, password) if colon else None
+        return None
+
+
+def admins_only(app: ASGIApp) -> ASGIApp:
+    """``app`` for admins; 403 for other users (the dashboard, which shows everything)."""
+
+    async def gated(scope: Scope, receive: Receive, send: Send) -> None:
+        user = scope.get(USER_KEY)
+        if scope["type"] == "http" and (user is None or not user.is_admin):
+            message = "the dashboard of a server with users is for admins"
+            await refuse(send, 403, "PERMISSION_DENIED", message)
+            return
+        await app(scope, receive, send)
+
+    return gated
