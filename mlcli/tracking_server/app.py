@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlcli.errors import InvalidInputError, MlcliError
 from mlcli.tracking_server import artifacts, experiments, logged_models, registry, runs
+from mlcli.tracking_server.auth import USER_KEY
 from mlcli.tracking_server.backend import Backend, Endpoint
 from mlcli.tracking_server.config import ServerConfig
 from mlcli.tracking_server.dashboard import with_dashboard
@@ -207,7 +208,7 @@ class TrackingApp:
                 body = await self._body(request)
                 fields = Fields.from_json(body, request.path_params)
             fields.check(endpoint.kinds)  # every field, read by the handler or not
-            user = request.scope.get("mlcli.user")
+            user = request.scope.get(USER_KEY)
             reply = await run_in_threadpool(self._handle, endpoint, fields, user)
             if endpoint.points is not None:
                 self.points_written.inc(endpoint.points(fields))
@@ -229,7 +230,7 @@ class TrackingApp:
             return self.authorizer.after(user, rule, fields, reply)
 
     async def _check_artifact(self, request: Request, path: str) -> None:
-        user = request.scope.get("mlcli.user")
+        user = request.scope.get(USER_KEY)
         if self.authorizer is not None and user is not None:
             from starlette.concurrency import run_in_threadpool
 

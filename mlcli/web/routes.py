@@ -16,7 +16,7 @@ import functools
 from collections.abc import MutableMapping
 from typing import Any
 
-ROUTE_KEY = "mlcli.route"
+ROUTE_KEY = "mlcli_route"  # an ASGI scope key (not an "mlcli." tag key)
 UNROUTED = "other"  # no route took the request: a 404, or a refusal of the guard
 
 

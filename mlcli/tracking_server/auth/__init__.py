@@ -12,3 +12,7 @@ and permissions"):
 - ``rules``        what each route touches and the level it needs
 - ``authorize``    a request's check against the rules, reply filtering, creators' grants
 """
+
+# Where the authenticated user's name travels in the ASGI scope (a scope key, not the
+# ``mlcli.user`` tag): set by ``authenticate``, read by the app and ``authorize``.
+USER_KEY = "mlcli_user"

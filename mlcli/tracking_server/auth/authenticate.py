@@ -3,7 +3,7 @@
 ``Authorization: Basic <user:password>`` is what MLflow's client sends for
 MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD (and what a browser sends after
 its own sign-in prompt); ``Authorization: Bearer <token>`` a personal API token
-(MLFLOW_TRACKING_TOKEN). The user lands in ``scope["mlcli.user"]`` for the app's
+(MLFLOW_TRACKING_TOKEN). The user lands in ``scope["mlcli_user"]`` for the app's
 permission checks. The probes never get here (``mlcli.web.probes``).
 """
 
@@ -12,10 +12,10 @@ from __future__ import annotations
 import base64
 import binascii
 
+from mlcli.tracking_server.auth import USER_KEY
 from mlcli.tracking_server.auth.database import AuthDatabase, User
 from mlcli.web.guard import ASGIApp, Receive, Scope, Send, refuse
 
-USER_KEY = "mlcli.user"
 _CHALLENGE = [(b"www-authenticate", b'Basic realm="mlcli", charset="UTF-8"')]
 
 
