@@ -36,6 +36,21 @@ def server(
             "add'): every request signs in with Basic or a personal token.",
         ),
     ] = None,
+    user_header: Annotated[
+        str | None,
+        typer.Option(
+            "--user-header",
+            help="With --auth-db: believe this header (e.g. X-Forwarded-User) for who "
+            "signed in, when the request comes from a --trusted-proxy (SSO at the proxy).",
+        ),
+    ] = None,
+    trusted_proxy: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--trusted-proxy",
+            help="The address of the reverse proxy whose --user-header is believed (repeatable).",
+        ),
+    ] = None,
     allow_unauthenticated: AllowUnauthenticatedOption = False,
     max_body_size: Annotated[
         str,
@@ -75,6 +90,8 @@ def server(
         workers=workers,
         auth_token_file=None if auth_token_file is None else str(auth_token_file),
         auth_db=None if auth_db is None else str(auth_db.resolve()),
+        user_header=user_header,
+        trusted_proxies=tuple(trusted_proxy or ()),
         allow_unauthenticated=allow_unauthenticated,
         max_body_bytes=parse_size(max_body_size),
         max_artifact_bytes=parse_size(max_artifact_size),

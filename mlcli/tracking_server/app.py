@@ -85,9 +85,14 @@ def create_app(config: ServerConfig, log: ServerLog | None = None) -> Any:
     if authorizer is None:
         guarded = Guard(app, config.host, config.token(), browser_login=True)
     else:
-        from mlcli.tracking_server.auth.authenticate import Authenticate
+        from mlcli.tracking_server.auth.authenticate import Authenticate, ProxyIdentity
 
-        guarded = Guard(Authenticate(app, authorizer.database), config.host)
+        proxy = (
+            None
+            if config.user_header is None
+            else ProxyIdentity(config.user_header, frozenset(config.trusted_proxies))
+        )
+        guarded = Guard(Authenticate(app, authorizer.database, proxy), config.host)
     probes = Guard(app, config.host)  # no token, but a foreign Host is still refused
     return MetricsMiddleware(PublicPaths(PROBES, probes, guarded), metrics)
 

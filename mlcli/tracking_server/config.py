@@ -31,6 +31,8 @@ class ServerConfig(ServerSettings):
     workers: int = 1
     auth_token_file: str | None = None
     auth_db: str | None = None  # users and permissions (mlcli.tracking_server.auth)
+    user_header: str | None = None  # a reverse proxy's header naming the signed-in user
+    trusted_proxies: tuple[str, ...] = ()  # the addresses whose user_header is believed
     allow_unauthenticated: bool = False  # a network address without a token (see check_exposure)
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES  # a JSON request
     max_artifact_bytes: int = DEFAULT_MAX_ARTIFACT_BYTES  # one uploaded file
@@ -47,6 +49,15 @@ class ServerConfig(ServerSettings):
                 not (self.auth_db and self.auth_token_file),
                 "--auth-db and --auth-token-file exclude each other: give users tokens "
                 "with 'mlcli auth tokens create'",
+            ),
+            (
+                self.user_header is None or self.auth_db is not None,
+                "--user-header needs --auth-db: the users it names are the auth database's",
+            ),
+            (
+                self.user_header is None or bool(self.trusted_proxies),
+                "--user-header needs --trusted-proxy ADDRESS: the proxy whose header is "
+                "believed (any other client could send it too)",
             ),
             (
                 self.log_format in LOG_FORMATS,

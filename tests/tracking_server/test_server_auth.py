@@ -428,3 +428,53 @@ def test_the_mlflow_client_signs_in_with_username_and_password(
     )
     assert refused.returncode != 0
     assert "401" in refused.stderr or "UNAUTHENTICATED" in refused.stderr
+
+
+# -- a reverse proxy that signs users in (SSO) -----------------------------------------------
+
+
+def test_a_trusted_proxy_names_the_user_in_its_header(
+    cli: Any, auth_db: Path, start_server: Callable[..., TrackingServer]
+) -> None:
+    server = start_server(
+        "--auth-db", str(auth_db), "--user-header", "X-Forwarded-User", "--trusted-proxy",
+        "127.0.0.1",
+    )  # fmt: skip
+    as_read = {"X-Forwarded-User": "read"}
+    assert server.api("GET", "experiments/search", headers=as_read).status == 200
+    made = server.api("POST", "experiments/create", {"name": "by-proxy"}, headers=as_read)
+    experiment_id = made.json()["experiment_id"]
+    listed = json.loads(auth(cli, auth_db, "users", "list", "--json").stdout)
+    grants = next(u["permissions"] for u in listed if u["name"] == "read")
+    assert {"kind": "experiment", "target": experiment_id, "level": "MANAGE"} in grants
+    stranger = server.api("GET", "experiments/search", headers={"X-Forwarded-User": "mallory"})
+    assert stranger.status == 403 and "'mallory', who is no user" in stranger.json()["message"]
+    assert server.api("GET", "experiments/search").status == 401  # no header: sign in
+
+
+def test_the_header_of_a_client_that_is_not_the_proxy_is_ignored(
+    auth_db: Path, start_server: Callable[..., TrackingServer]
+) -> None:
+    server = start_server(
+        "--auth-db", str(auth_db), "--user-header", "X-Forwarded-User", "--trusted-proxy",
+        "10.0.0.7",
+    )  # fmt: skip
+    forged = {"X-Forwarded-User": "admin"}
+    assert server.api("GET", "experiments/search", headers=forged).status == 401
+    assert server.api("GET", "experiments/search", headers=basic("read")).status == 200
+
+
+def test_a_user_header_without_a_trusted_proxy_or_users_is_refused(tmp_path: Path) -> None:
+    base = [sys.executable, "-m", "mlcli", "--store", str(tmp_path / ".mlruns"), "server"]
+    for extra, said in (
+        (["--user-header", "X-Forwarded-User"], "--user-header needs --auth-db"),
+        (
+            ["--user-header", "X-Forwarded-User", "--auth-db", str(tmp_path / "auth.db")],
+            "--user-header needs --trusted-proxy ADDRESS",
+        ),
+    ):
+        result = subprocess.run(
+            [*base, *extra, "--port", "0"], capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 2 and said in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr

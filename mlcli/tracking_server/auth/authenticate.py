@@ -5,12 +5,18 @@ MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD (and what a browser sends af
 its own sign-in prompt); ``Authorization: Bearer <token>`` a personal API token
 (MLFLOW_TRACKING_TOKEN). The user lands in ``scope["mlcli_user"]`` for the app's
 permission checks. The probes never get here (``mlcli.web.probes``).
+
+Behind a reverse proxy that signs users in itself (SSO), ``--user-header`` names the
+header in which the proxy says who that is; it is believed only on requests whose
+peer address is a ``--trusted-proxy``, since any other client could send the header
+too. The user it names must exist in the auth database.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import dataclass
 
 from mlcli.tracking_server.auth import USER_KEY
 from mlcli.tracking_server.auth.database import AuthDatabase, User
@@ -19,10 +25,29 @@ from mlcli.web.guard import ASGIApp, Receive, Scope, Send, refuse
 _CHALLENGE = [(b"www-authenticate", b'Basic realm="mlcli", charset="UTF-8"')]
 
 
+@dataclass(frozen=True)
+class ProxyIdentity:
+    """A reverse proxy's word for who signed in: ``header``, from ``proxies`` only."""
+
+    header: str
+    proxies: frozenset[str]
+
+    def claimed_user(self, scope: Scope) -> str | None:
+        client = scope.get("client")
+        if not client or client[0] not in self.proxies:
+            return None
+        wanted = self.header.lower().encode("latin-1")
+        value = next((v for k, v in scope["headers"] if k == wanted), None)
+        return None if value is None else value.decode("utf-8", "replace").strip() or None
+
+
 class Authenticate:
-    def __init__(self, app: ASGIApp, database: AuthDatabase) -> None:
+    def __init__(
+        self, app: ASGIApp, database: AuthDatabase, proxy: ProxyIdentity | None = None
+    ) -> None:
         self.app = app
         self.database = database
+        self.proxy = proxy
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -30,6 +55,16 @@ class Authenticate:
             return
         from starlette.concurrency import run_in_threadpool
 
+        claimed = None if self.proxy is None else self.proxy.claimed_user(scope)
+        if claimed is not None:
+            user = await run_in_threadpool(self.database.user, claimed)
+            if user is None:
+                message = f"the proxy signed in {claimed!r}, who is no user of this server"
+                await refuse(send, 403, "PERMISSION_DENIED", message)
+                return
+            scope[USER_KEY] = user
+            await self.app(scope, receive, send)
+            return
         given = dict(scope["headers"]).get(b"authorization", b"")
         user = await run_in_threadpool(self.user_of, given) if given else None
         if user is None:
