@@ -35,8 +35,8 @@ from mlcli.files.lock import FileLock
 from mlcli.store.sync import keys
 from mlcli.store.sync.cas import Found, update_object
 from mlcli.store.sync.context import SyncContext
+from mlcli.store.sync.files import append_once, encode_document, local_files, read_range
 from mlcli.store.sync.merge import Conflict, merge_document, merge_fields
-from mlcli.store.sync.runs import append_once, local_files, read_range
 from mlcli.store.sync.state import LogState
 
 PENDING, READY = "PENDING", "READY"
@@ -144,7 +144,7 @@ def _claim(ctx: SyncContext, name: str, number: int, doc: dict[str, Any]) -> int
     while True:
         claim = {**doc, "version": candidate, "identity": identity, "state": PENDING}
         key = keys.version_key(name, candidate)
-        etag = ctx.objects.create(key, _encode(claim))
+        etag = ctx.objects.create(key, encode_document(claim))
         if etag is None:
             found = ctx.objects.get_if_present(key)
             if found is None or json.loads(found[0]).get("identity") != identity:
@@ -159,7 +159,7 @@ def _claim(ctx: SyncContext, name: str, number: int, doc: dict[str, Any]) -> int
         )
         ctx.report.moved(size)
     ready = {**claim, "state": READY}
-    if ctx.objects.replace(key, _encode(ready), etag) is None:
+    if ctx.objects.replace(key, encode_document(ready), etag) is None:
         raise ConflictError(f"models:/{name}/{candidate}: changed on the remote while pushed")
     return candidate
 
@@ -181,7 +181,9 @@ def _update_version(
                 f"pull (yours: {stages[1]!r}); pull, then transition it again"
             )
         merged, conflicts = merge_fields(base, doc, remote, what, True)
-        return _encode({**merged, "identity": theirs.get("identity"), "state": READY}), conflicts
+        return encode_document(
+            {**merged, "identity": theirs.get("identity"), "state": READY}
+        ), conflicts
 
     conflicts, _, _ = update_object(ctx, keys.version_key(name, number), what, build)
     ctx.report.conflict(conflicts)
@@ -231,7 +233,7 @@ def _write_manifest(
         manifest.update(model=merged_model, aliases=merged_aliases)
         manifest["events"] += [s for s in segments if s not in manifest["events"]]
         manifest["versions"] = sorted({*manifest["versions"], *numbers})
-        return _encode(manifest), (manifest, conflicts)
+        return encode_document(manifest), (manifest, conflicts)
 
     (manifest, conflicts), etag, replaced = update_object(ctx, key, f"model {name!r}", build)
     ctx.report.conflict(conflicts)
@@ -439,7 +441,3 @@ def _parse(data: bytes, key: str) -> dict[str, Any]:
     manifest.setdefault("events", [])
     manifest.setdefault("versions", [])
     return manifest
-
-
-def _encode(document: dict[str, Any]) -> bytes:
-    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from mlcli.errors import StoreError
-from mlcli.files.fileio import append_bytes, file_size, is_temp_name, read_json, write_json_atomic
+from mlcli.files.fileio import file_size, read_json, write_json_atomic
 from mlcli.files.lock import FileLock
 from mlcli.store.layout import (
     ARTIFACTS_DIR,
@@ -37,6 +37,13 @@ from mlcli.store.layout import (
 from mlcli.store.sync import keys
 from mlcli.store.sync.cas import Found, update_object
 from mlcli.store.sync.context import SyncContext
+from mlcli.store.sync.files import (
+    append_once,
+    encode_document,
+    file_state,
+    local_files,
+    read_range,
+)
 from mlcli.store.sync.merge import Conflict, merge_run
 from mlcli.store.sync.state import RunState
 
@@ -147,7 +154,7 @@ def _write_manifest(
         ids = {p.removesuffix(".json") for p in models}
         manifest["logged_models"] = sorted(set(manifest["logged_models"]) | ids)
         _record_conflicts(manifest, conflicts, ctx.writer)
-        return _encode(manifest), (merged, conflicts, manifest["conflict_count"])
+        return encode_document(manifest), (merged, conflicts, manifest["conflict_count"])
 
     never_pushed = state.etag is None and state.base is None
     (merged, conflicts, count), etag, replaced = update_object(
@@ -292,7 +299,7 @@ def _pull_files(
     ]
     for folder, relative, key, known, size in wanted:
         target = run_dir / folder / relative
-        local = _stat(target)
+        local = file_state(target)
         if local is not None and known.get(relative) == local and size in (None, local[0]):
             continue  # unchanged since the last sync, and the same size as theirs
         if local is not None and relative in known and known[relative] != local:
@@ -303,7 +310,7 @@ def _pull_files(
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
         ctx.objects.download_file(key, target, size)
-        downloaded = _stat(target)
+        downloaded = file_state(target)
         assert downloaded is not None
         ctx.report.moved(downloaded[0])
         known[relative] = list(downloaded)
@@ -335,51 +342,6 @@ def _local_doc(ctx: SyncContext, remote_doc: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-# -- files -----------------------------------------------------------------------------------
-
-
-def append_once(path: Path, data: bytes) -> int:
-    """Append a pulled segment; returns where it starts. A pull killed after an append
-    and before its state was saved applies that segment again next time: the segment
-    is then already the file's last bytes, and is not appended twice."""
-    size = file_size(path)
-    if size >= len(data) and read_range(path, size - len(data), size) == data:
-        return size - len(data)
-    append_bytes(path, data)
-    return size
-
-
-def read_range(path: Path, start: int, end: int) -> bytes:
-    with open(path, "rb") as handle:
-        handle.seek(start)
-        return handle.read(end - start)
-
-
-def local_files(root: Path) -> list[tuple[str, int, int]]:
-    """(relative path, size, mtime in ns) of every regular file under ``root``; links
-    and the temporary files of writers are left out."""
-    found = []
-    for directory, folders, files in os.walk(root):
-        folders[:] = sorted(f for f in folders if not is_temp_name(f))
-        for name in sorted(files):
-            if is_temp_name(name):
-                continue
-            path = Path(directory, name)
-            info = path.lstat()
-            if path.is_symlink() or not path.is_file():
-                continue
-            found.append((path.relative_to(root).as_posix(), info.st_size, info.st_mtime_ns))
-    return found
-
-
-def _stat(path: Path) -> list[int] | None:
-    try:
-        info = path.lstat()
-    except FileNotFoundError:
-        return None
-    return [info.st_size, info.st_mtime_ns]
-
-
 def _parse(data: bytes, key: str) -> dict[str, Any]:
     try:
         document = json.loads(data)
@@ -391,7 +353,3 @@ def _parse(data: bytes, key: str) -> dict[str, Any]:
     document.setdefault("artifacts", {})
     document.setdefault("logged_models", [])
     return document
-
-
-def _encode(document: dict[str, Any]) -> bytes:
-    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
