@@ -95,3 +95,14 @@ MLFLOW_NAMES: dict[str, str] = {
     AUTOLOGGING: "mlflow.autologging",
     PROMPT_IS_PROMPT: "mlflow.prompt.is_prompt",
 }
+
+
+def to_store(key: str) -> str:
+    """``mlflow.runName`` -> ``mlcli.runName``; other keys unchanged (what a server
+    stores for a key an MLflow client sends, and what mlcli's client reads back)."""
+    return PREFIX + key[len(MLFLOW_PREFIX) :] if key.startswith(MLFLOW_PREFIX) else key
+
+
+def to_mlflow(key: str) -> str:
+    """``mlcli.runName`` -> ``mlflow.runName``; other keys unchanged."""
+    return MLFLOW_PREFIX + key[len(PREFIX) :] if key.startswith(PREFIX) else key

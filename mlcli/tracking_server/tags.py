@@ -14,21 +14,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from mlcli import system_tags
 from mlcli.search.nodes import And, Compare, Field, Node, Not, Or, OrderKey
+from mlcli.system_tags import to_mlflow, to_store
 
-MLFLOW_PREFIX = system_tags.MLFLOW_PREFIX
-MLCLI_PREFIX = system_tags.PREFIX
-
-
-def to_store(key: str) -> str:
-    """``mlflow.runName`` -> ``mlcli.runName``; other keys unchanged."""
-    return MLCLI_PREFIX + key[len(MLFLOW_PREFIX) :] if key.startswith(MLFLOW_PREFIX) else key
-
-
-def to_mlflow(key: str) -> str:
-    """``mlcli.runName`` -> ``mlflow.runName``; other keys unchanged."""
-    return MLFLOW_PREFIX + key[len(MLCLI_PREFIX) :] if key.startswith(MLCLI_PREFIX) else key
+__all__ = ["filter_to_store", "order_by_to_store", "tags_to_mlflow", "tags_to_store", "to_mlflow",
+           "to_store"]  # fmt: skip
 
 
 def tags_to_store(tags: Mapping[str, str]) -> dict[str, str]:

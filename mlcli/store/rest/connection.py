@@ -1,0 +1,341 @@
+"""One team server, as its clients talk to it: JSON calls and file transfers over a
+pool of keep-alive connections, with credentials, bounded retries and one-line errors.
+
+Credentials, the first found (mlcli's names win over MLflow's, so that one shell can
+hold both):
+
+    MLCLI_TRACKING_TOKEN, MLFLOW_TRACKING_TOKEN            Authorization: Bearer <token>
+    MLCLI_TRACKING_USERNAME + MLCLI_TRACKING_PASSWORD,
+    MLFLOW_TRACKING_USERNAME + MLFLOW_TRACKING_PASSWORD    Authorization: Basic <user:pw>
+    a netrc file ($NETRC, else ~/.netrc) with the host    Authorization: Basic <login:pw>
+
+Retries: a request that never reached the server (connection refused or reset before
+it was sent), and a ``429``/``502``/``503``/``504`` answer, are sent again up to
+``MLCLI_HTTP_RETRIES`` times (5 by default) with exponential back-off (0.25 s, 0.5 s,
+1 s, ... honouring ``Retry-After``). A request whose answer was lost after it was sent
+is retried only when sending it twice does the same as once (GET, PUT, DELETE).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, BinaryIO
+from urllib.parse import quote, urlsplit
+
+from mlcli.errors import (
+    ConflictError,
+    InvalidInputError,
+    MlcliError,
+    NotFoundError,
+    StoreError,
+)
+
+if TYPE_CHECKING:
+    import urllib3
+
+API = "/api/2.0/mlflow"
+MLCLI_API = "/api/2.0/mlcli"
+ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
+DEFAULT_RETRIES = 5
+TIMEOUT_SECONDS = 120.0
+_IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+_TRANSIENT = (429, 502, 503, 504)
+_ERRORS: dict[str, type[MlcliError]] = {
+    "RESOURCE_DOES_NOT_EXIST": NotFoundError,
+    "NOT_FOUND": NotFoundError,
+    "RESOURCE_ALREADY_EXISTS": ConflictError,
+    "INVALID_PARAMETER_VALUE": InvalidInputError,
+    "INVALID_STATE": InvalidInputError,
+    "BAD_REQUEST": InvalidInputError,
+    "RESOURCE_LIMIT_EXCEEDED": InvalidInputError,
+}
+
+
+class ServerUnavailable(StoreError):
+    """The server could not be reached, or kept answering that it is not ready."""
+
+
+class AccessDenied(MlcliError):
+    """The server refused the credentials (401) or the action (403)."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """How requests prove who sends them; ``source`` names where they came from, for
+    the error a refusal prints."""
+
+    header: str | None
+    source: str
+
+    @classmethod
+    def find(cls, url: str, environ: Mapping[str, str] | None = None) -> Credentials:
+        env = os.environ if environ is None else environ
+        for name in ("MLCLI_TRACKING_TOKEN", "MLFLOW_TRACKING_TOKEN"):
+            if env.get(name):
+                return cls(f"Bearer {env[name]}", name)
+        for prefix in ("MLCLI", "MLFLOW"):
+            user = env.get(f"{prefix}_TRACKING_USERNAME")
+            password = env.get(f"{prefix}_TRACKING_PASSWORD")
+            if user and password is not None:
+                return cls(_basic(user, password), f"{prefix}_TRACKING_USERNAME/PASSWORD")
+        found = _from_netrc(urlsplit(url).hostname or "", env)
+        if found is not None:
+            return found
+        return cls(None, "no credentials")
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def _from_netrc(host: str, env: Mapping[str, str]) -> Credentials | None:
+    import netrc
+
+    path = env.get("NETRC") or os.path.join(os.path.expanduser("~"), ".netrc")
+    if not host or not os.path.isfile(path):
+        return None
+    try:
+        entry = netrc.netrc(path).authenticators(host)
+    except (netrc.NetrcParseError, OSError) as error:
+        raise InvalidInputError(f"cannot read the credentials in {path}: {error}") from None
+    if entry is None:
+        return None
+    login, _, password = entry
+    return Credentials(_basic(login or "", password or ""), f"{path} (machine {host})")
+
+
+class ServerConnection:
+    """Requests to the server at ``url`` (``http(s)://host[:port][/prefix]``)."""
+
+    def __init__(
+        self,
+        url: str,
+        credentials: Credentials | None = None,
+        retries: int | None = None,
+        timeout: float = TIMEOUT_SECONDS,
+    ) -> None:
+        import urllib3
+
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise InvalidInputError(f"{url}: not a server URL (expected http(s)://host[:port])")
+        self.url = url.rstrip("/")
+        self.credentials = credentials or Credentials.find(url)
+        self.retries = _retries_from_environment() if retries is None else retries
+        self._pool = urllib3.PoolManager(
+            maxsize=8,
+            retries=False,
+            timeout=urllib3.Timeout(connect=min(10.0, timeout), read=timeout),
+        )
+
+    # -- JSON calls --------------------------------------------------------------------------
+
+    def call(
+        self,
+        method: str,
+        endpoint: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        query: Mapping[str, Any] | None = None,
+        api: str = API,
+    ) -> dict[str, Any]:
+        """``method api+endpoint`` with a JSON body (POST, PATCH, DELETE) or a query
+        string (GET); the decoded answer, or the error the server named."""
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        response = self.request(method, api + endpoint, body=data, headers=headers, query=query)
+        try:
+            text = response.data
+            return dict(json.loads(text)) if text.strip() else {}
+        except (ValueError, TypeError):
+            raise StoreError(
+                f"{self.url}{api}{endpoint}: the server's answer is not JSON "
+                f"(is {self.url} an mlcli or MLflow server?)"
+            ) from None
+
+    def get(self, endpoint: str, **query: Any) -> dict[str, Any]:
+        return self.call("GET", endpoint, query={k: v for k, v in query.items() if v is not None})
+
+    def post(self, endpoint: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.call("POST", endpoint, body)
+
+    # -- raw requests ------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | BinaryIO | None = None,
+        headers: Mapping[str, str] | None = None,
+        query: Mapping[str, Any] | None = None,
+        stream: bool = False,
+        missing_ok: bool = False,
+    ) -> urllib3.BaseHTTPResponse:
+        """One request, retried as the module doc says; a non-2xx answer is raised as
+        an MlcliError (404 too, unless ``missing_ok``). With ``stream``, the body is
+        left unread for the caller (who must ``release_conn()``)."""
+        import urllib3
+
+        sent = dict(headers or {})
+        if self.credentials.header is not None:
+            sent["Authorization"] = self.credentials.header
+        url = self.url + path
+        if query:
+            url += "?" + _query_string(query)
+        attempt = 0
+        while True:
+            start = body.tell() if hasattr(body, "tell") else None  # type: ignore[union-attr]
+            try:
+                response = self._pool.request(
+                    method,
+                    url,
+                    body=body,
+                    headers=sent,
+                    preload_content=not stream,
+                    redirect=False,
+                )
+            except urllib3.exceptions.HTTPError as error:
+                if attempt < self.retries and _may_retry(method, error):
+                    attempt += 1
+                    _rewind(body, start)
+                    _sleep(attempt, None)
+                    continue
+                raise ServerUnavailable(
+                    f"cannot reach the server at {self.url}: {_reason(error)}"
+                ) from None
+            if response.status in _TRANSIENT and attempt < self.retries:
+                attempt += 1
+                retry_after = response.headers.get("Retry-After")
+                response.drain_conn()
+                response.release_conn()
+                _rewind(body, start)
+                _sleep(attempt, retry_after)
+                continue
+            if 200 <= response.status < 300 or (missing_ok and response.status == 404):
+                return response
+            raise self._error(method, path, response)
+
+    def stream(self, path: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        """The body of ``GET path``, a chunk at a time."""
+        response = self.request("GET", path, stream=True)
+        try:
+            yield from response.stream(chunk_size)
+        finally:
+            response.release_conn()
+
+    def close(self) -> None:
+        self._pool.clear()
+
+    # -- errors ------------------------------------------------------------------------------
+
+    def _error(self, method: str, path: str, response: urllib3.BaseHTTPResponse) -> MlcliError:
+        data = response.data if response.status != 304 else b""
+        code, message = _error_fields(data)
+        status = response.status
+        if status == 401:
+            return AccessDenied(
+                f"the server at {self.url} refused the credentials ({self.credentials.source}): "
+                f"{message or 'unauthorized'}; set MLCLI_TRACKING_TOKEN, or "
+                "MLCLI_TRACKING_USERNAME and MLCLI_TRACKING_PASSWORD"
+            )
+        if status == 403:
+            return AccessDenied(f"permission denied by the server at {self.url}: {message}")
+        if status in _TRANSIENT:
+            return ServerUnavailable(
+                f"the server at {self.url} is not ready ({status}) after "
+                f"{self.retries} retries: {message or response.reason}"
+            )
+        kind = _ERRORS.get(code or "")
+        if kind is None:
+            kind = NotFoundError if status == 404 else InvalidInputError if status < 500 else None
+        if kind is None:
+            return StoreError(
+                f"the server at {self.url} failed on {method} {path} ({status}): "
+                f"{message or response.reason}"
+            )
+        return kind(message or f"{method} {path}: {status} {response.reason}", error_code=code)
+
+
+def _error_fields(data: bytes) -> tuple[str | None, str]:
+    try:
+        doc = json.loads(data)
+    except (ValueError, TypeError):
+        text = data.decode("utf-8", "replace").strip()
+        return None, text.splitlines()[0][:300] if text else ""
+    if not isinstance(doc, dict):
+        return None, str(doc)[:300]
+    code = doc.get("error_code")
+    message = doc.get("message") or doc.get("detail") or ""
+    return (str(code) if code else None), str(message)
+
+
+def _query_string(query: Mapping[str, Any]) -> str:
+    pairs: list[str] = []
+    for key, value in query.items():
+        values = value if isinstance(value, (list, tuple)) else [value]
+        for item in values:
+            if isinstance(item, bool):
+                item = "true" if item else "false"
+            pairs.append(f"{quote(str(key), safe='')}={quote(str(item), safe='')}")
+    return "&".join(pairs)
+
+
+def _may_retry(method: str, error: Exception) -> bool:
+    """Whether sending again cannot do a thing twice: the request never left, or it
+    does the same however often it is sent."""
+    import urllib3
+
+    if method.upper() in _IDEMPOTENT:
+        return True
+    never_sent = (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)
+    if isinstance(error, never_sent):
+        return True
+    reason = getattr(error, "reason", None)
+    return isinstance(reason, never_sent)
+
+
+def _reason(error: Exception) -> str:
+    reason = getattr(error, "reason", None) or error
+    text = str(reason)
+    if "Connection refused" in text:
+        return "connection refused"
+    if "Name or service not known" in text or "nodename nor servname" in text:
+        return "unknown host"
+    return text.split(": ", 1)[-1] if ": " in text else text
+
+
+def _rewind(body: bytes | BinaryIO | None, start: int | None) -> None:
+    if start is not None and hasattr(body, "seek"):
+        body.seek(start)  # type: ignore[union-attr]
+
+
+def _sleep(attempt: int, retry_after: str | None) -> None:
+    import time
+
+    delay = min(8.0, 0.25 * 2 ** (attempt - 1))
+    if retry_after:
+        try:
+            delay = min(30.0, max(delay, float(retry_after)))
+        except ValueError:
+            pass
+    time.sleep(delay)
+
+
+def _retries_from_environment() -> int:
+    text = os.environ.get("MLCLI_HTTP_RETRIES")
+    if text is None or text == "":
+        return DEFAULT_RETRIES
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 100:
+        raise InvalidInputError(f"MLCLI_HTTP_RETRIES={text!r}: expected a number from 0 to 100")
+    return value
