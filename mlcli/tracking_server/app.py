@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from mlcli.web.metrics import HttpMetrics
 
 API_PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
+MLCLI_PREFIX = "/api/2.0/mlcli"  # mlcli's own endpoints, where MLflow's API has none
 ARTIFACT_PREFIXES = (artifacts.PREFIX, "/ajax-api/2.0/mlflow-artifacts/artifacts")
 # What a load balancer probes without credentials (docs/security.md): nothing else.
 PROBES = frozenset({"/health", "/ready"})
@@ -139,9 +140,9 @@ class TrackingApp:
         from starlette.applications import Starlette
         from starlette.exceptions import HTTPException
 
-        by_path: dict[str, dict[str, Endpoint]] = defaultdict(dict)
+        by_path: dict[tuple[str, str], dict[str, Endpoint]] = defaultdict(dict)
         for endpoint in ENDPOINTS:
-            by_path[endpoint.path][endpoint.method] = endpoint
+            by_path[(endpoint.api, endpoint.path)][endpoint.method] = endpoint
         routes = [
             templated_route("/health", self.health, ["GET"]),
             templated_route("/ready", self.ready, ["GET"]),
@@ -150,9 +151,9 @@ class TrackingApp:
             templated_route("/api/3.0/mlflow/server-info", self.server_info, ["GET"]),
         ]
         # Fixed paths before parameterised ones: /logged-models/search, not {model_id}.
-        for path in sorted(by_path, key=lambda p: ("{" in p, p)):
-            methods = by_path[path]
-            for prefix in API_PREFIXES:
+        for api, path in sorted(by_path, key=lambda p: ("{" in p[1], p)):
+            methods = by_path[(api, path)]
+            for prefix in (MLCLI_PREFIX,) if api == "mlcli" else API_PREFIXES:
                 routes.append(templated_route(prefix + path, self._api(methods), list(methods)))
         for prefix in ARTIFACT_PREFIXES:
             routes.append(templated_route(prefix, self.list_artifacts, ["GET"]))
@@ -226,9 +227,9 @@ class TrackingApp:
         if self.authorizer is None or user is None:
             return _guarded(endpoint, self.backend, fields)
         from mlcli.tracking.context import acting_as
-        from mlcli.tracking_server.auth.rules import API_RULES
+        from mlcli.tracking_server.auth.rules import endpoint_rule
 
-        rule = API_RULES[(endpoint.method, endpoint.path)]
+        rule = endpoint_rule(endpoint.api, endpoint.method, endpoint.path)
         with acting_as(user.name):  # the registry's audit trail names the user
             self.authorizer.check(user, rule, fields)
             reply = _guarded(endpoint, self.backend, fields)

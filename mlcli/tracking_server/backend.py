@@ -52,17 +52,19 @@ Handler = Callable[[Backend, Fields], dict[str, Any]]
 
 @dataclass(frozen=True)
 class Endpoint:
-    """One REST method: ``path`` is relative to ``/api/2.0/mlflow`` (``{name}`` marks a
-    path parameter); ``kinds`` names the fields whose kind differs from the usual
-    (:data:`mlcli.tracking_server.fields.KINDS`); ``points``, for the endpoints that
-    log metrics, how many metric points a request writes (counted once it succeeds,
-    for ``/metrics``)."""
+    """One REST method: ``path`` is relative to ``/api/2.0/mlflow``, or to
+    ``/api/2.0/mlcli`` for mlcli's own endpoints (``api="mlcli"``: what MLflow's API has
+    no call for); ``{name}`` marks a path parameter; ``kinds`` names the fields whose
+    kind differs from the usual (:data:`mlcli.tracking_server.fields.KINDS`);
+    ``points``, for the endpoints that log metrics, how many metric points a request
+    writes (counted once it succeeds, for ``/metrics``)."""
 
     method: str
     path: str
     handler: Handler
     kinds: Mapping[str, str] = field(default_factory=dict)
     points: Callable[[Fields], int] | None = None
+    api: str = "mlflow"
 
 
 def run_id_of(fields: Fields) -> str:

@@ -112,6 +112,18 @@ def set_tag(backend: Backend, fields: Fields) -> dict[str, Any]:
     return {}
 
 
+def activity(backend: Backend, fields: Fields) -> dict[str, Any]:
+    """mlcli's ``experiments list`` columns (active runs, their latest activity), which
+    MLflow's API has no call for."""
+    found = backend.store.experiment_activity()
+    return {
+        "experiments": [
+            {"experiment_id": key, "run_count": count, "last_run_time": last}
+            for key, (count, last) in sorted(found.items())
+        ]
+    }
+
+
 def _shape(backend: Backend, experiment: Experiment) -> dict[str, Any]:
     """The experiment as MLflow shows it, ``last_update_time`` being its last activity."""
     return shapes.experiment(with_last_activity(backend.store, [experiment])[0])
@@ -139,4 +151,5 @@ ENDPOINTS = [
     Endpoint("POST", "/experiments/delete", delete),
     Endpoint("POST", "/experiments/restore", restore),
     Endpoint("POST", "/experiments/set-experiment-tag", set_tag),
+    Endpoint("GET", "/experiments/activity", activity, api="mlcli"),
 ]

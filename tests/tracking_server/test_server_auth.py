@@ -231,7 +231,7 @@ def request_for(method: str, template: str, world: World) -> tuple[str, Any]:
 SIGNED_IN_ROUTES = {
     "/experiments/create", "/registered-models/create", "/experiments/search",
     "/registered-models/search", "/model-versions/search", "/metrics", "/version",
-    "/api/3.0/mlflow/server-info",
+    "/api/3.0/mlflow/server-info", "/api/2.0/mlcli/experiments/activity",
 }  # fmt: skip
 MANAGE_ROUTES = {
     ("POST", "/experiments/delete"), ("POST", "/experiments/restore"),
@@ -308,6 +308,11 @@ def test_searches_show_only_what_the_user_can_read(
     experiments = call(server, "GET", "experiments/search", user="read").json()["experiments"]
     names = {e["name"] for e in experiments}
     assert "exp-visible" in names and "exp-hidden" not in names
+    activity = server.request(
+        "GET", "/api/2.0/mlcli/experiments/activity", headers=basic("read")
+    ).json()["experiments"]
+    shown = {e["experiment_id"] for e in activity}
+    assert visible.experiment_id in shown and hidden.experiment_id not in shown
     models = call(server, "GET", "registered-models/search", user="read").json()
     assert [m["name"] for m in models["registered_models"]] == [visible.model]
     versions = call(server, "GET", "model-versions/search", user="read").json()

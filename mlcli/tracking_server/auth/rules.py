@@ -25,6 +25,7 @@ from mlcli.tracking_server.auth.levels import Level
 
 R, E, M = Level.READ, Level.EDIT, Level.MANAGE
 API_PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
+MLCLI_PREFIX = "/api/2.0/mlcli"
 ARTIFACT_PREFIXES = (
     "/api/2.0/mlflow-artifacts/artifacts",
     "/ajax-api/2.0/mlflow-artifacts/artifacts",
@@ -97,6 +98,11 @@ API_RULES: dict[tuple[str, str], Rule] = {
     ("DELETE", "/model-versions/delete-tag"): Rule("name", E),
 }
 
+# (method, path under /api/2.0/mlcli) -> rule: mlcli's own endpoints
+MLCLI_RULES: dict[tuple[str, str], Rule] = {
+    ("GET", "/experiments/activity"): Rule("signed_in", R, "experiments"),
+}
+
 # the app's other routes, by their full path template
 OTHER_RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/health"): SIGNED_IN,  # public in fact: the probes pass before authentication
@@ -110,9 +116,16 @@ OTHER_RULES: dict[tuple[str, str], Rule] = {
 }
 
 
+def endpoint_rule(api: str, method: str, path: str) -> Rule:
+    """The rule of an endpoint of ``api`` ("mlflow" or "mlcli")."""
+    return (MLCLI_RULES if api == "mlcli" else API_RULES)[(method, path)]
+
+
 def rule_for(method: str, route_path: str) -> Rule:
     """The rule of a route (``route_path`` as the app declares it); KeyError if none."""
     for prefix in API_PREFIXES:
         if route_path.startswith(prefix + "/"):
             return API_RULES[(method, route_path[len(prefix) :])]
+    if route_path.startswith(MLCLI_PREFIX + "/"):
+        return MLCLI_RULES[(method, route_path[len(MLCLI_PREFIX) :])]
     return OTHER_RULES[(method, route_path)]
