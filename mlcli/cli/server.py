@@ -4,7 +4,7 @@ MLflow's stores into mlcli."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,6 +18,9 @@ from mlcli.cli.options import (
 )
 from mlcli.cli.output import Output
 from mlcli.cli.state import cli_state
+
+if TYPE_CHECKING:
+    from mlcli.store import Store
 
 
 def server(
@@ -82,7 +85,7 @@ def server(
     from mlcli.scoring.config import parse_size
     from mlcli.tracking_server import ServerConfig, run_server
 
-    store = cli_state(ctx).client().writable_store()
+    store = _served_store(ctx)
     config = ServerConfig(
         str(store.root),
         host=host,
@@ -141,3 +144,19 @@ def import_mlflow(
         f"({report.versions_skipped} already here); created {report.experiments_created} "
         f"experiment(s) and {report.models_created} registered model(s)"
     )
+
+
+def _served_store(ctx: typer.Context) -> Store:
+    """The local store directory to serve: a team server serves its own files, not
+    another server's, and not yet a mirror of object storage (its writes would stay in
+    this host's cache)."""
+    from mlcli.errors import InvalidInputError
+    from mlcli.store import MirrorStore, file_store
+
+    store = file_store(cli_state(ctx).client().writable_store(), "mlcli server")
+    if isinstance(store, MirrorStore):
+        raise InvalidInputError(
+            f"mlcli server serves a store directory; {store.url} is on object storage: "
+            "serve a local .mlruns (and 'mlcli push' it to the bucket for backups)"
+        )
+    return store

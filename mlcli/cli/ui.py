@@ -36,8 +36,19 @@ def ui(
 
     Example: mlcli ui --port 5005 --open
     """
+    from mlcli.store import ServerStore
     from mlcli.ui.server import UiConfig, serve_ui
 
+    state = cli_state(ctx)
+    client = state.mlcli_client()
+    if isinstance(client.store, ServerStore):  # the team server serves its own dashboard
+        url = client.store.url + "/"
+        Output().info(f"the team server serves the dashboard at {url} (sign in there)")
+        if open_browser:
+            import webbrowser
+
+            webbrowser.open(url)
+        return
     config = UiConfig(
         host=host,
         port=port,
@@ -46,6 +57,6 @@ def ui(
         allow_unauthenticated=allow_unauthenticated,
     )
     out = Output()
-    code = serve_ui(config, cli_state(ctx).mlcli_client(), announce=out.info)
+    code = serve_ui(config, client, announce=out.info)
     if code:
         raise typer.Exit(code)

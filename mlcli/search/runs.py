@@ -11,7 +11,7 @@ from typing import Any
 
 from mlcli.search.parser import parse_filter
 from mlcli.search.sql import compile_filter, compile_search
-from mlcli.store import Run, TrackingStore, ViewType
+from mlcli.store import Run, SearchesOnServer, TrackingStore, ViewType
 
 
 def search_runs(
@@ -25,6 +25,9 @@ def search_runs(
 ) -> list[Run]:
     """Runs of the given experiments (all active ones when None) matching the filter;
     ``offset`` skips that many of them first (paging, with ``max_results``)."""
+    if isinstance(store, SearchesOnServer):
+        compile_search(filter_string, order_by)  # a bad filter is refused here, in one line
+        return store.search_runs(experiment_ids, filter_string, order_by, max_results, view, offset)
     store.index.refresh()
     compiled = compile_search(filter_string, order_by)
     conditions, args = _scope_conditions(experiment_ids, view)
@@ -50,6 +53,9 @@ def count_matching_runs(
     view: str = ViewType.ACTIVE_ONLY,
 ) -> int:
     """How many runs :func:`search_runs` would find without a limit."""
+    if isinstance(store, SearchesOnServer):
+        parse_filter(filter_string)
+        return store.count_matching_runs(experiment_ids, filter_string, view)
     store.index.refresh()
     where_sql, where_args = compile_filter(parse_filter(filter_string))
     conditions, args = _scope_conditions(experiment_ids, view)

@@ -21,6 +21,7 @@ from mlcli.store.backend import (
     LoggedModelRecords,
     RunIndexView,
     RunRecords,
+    SearchesOnServer,
     TrackingStore,
 )
 from mlcli.store.entities import (
@@ -61,6 +62,9 @@ from mlcli.store.validation import (
 )
 
 if TYPE_CHECKING:
+    from mlcli.store.mirror import MirrorStore
+    from mlcli.store.rest.connection import ServerConnection
+    from mlcli.store.rest.store import ServerStore
     from mlcli.store.store import Store, file_store, open_store
 
 # The file store itself (and SQLite under it) loads on first use, so that a command
@@ -73,6 +77,18 @@ def __getattr__(name: str) -> Any:
         from mlcli.store import store
 
         return getattr(store, name)
+    if name == "MirrorStore":
+        from mlcli.store.mirror import MirrorStore
+
+        return MirrorStore
+    if name == "ServerStore":
+        from mlcli.store.rest.store import ServerStore
+
+        return ServerStore
+    if name == "ServerConnection":
+        from mlcli.store.rest.connection import ServerConnection
+
+        return ServerConnection
     raise AttributeError(f"module 'mlcli.store' has no attribute {name!r}")
 
 
@@ -92,6 +108,7 @@ __all__ = [
     "LoggedModel",
     "LoggedModelRecords",
     "Metric",
+    "MirrorStore",
     "Owner",
     "Param",
     "Remote",
@@ -103,6 +120,9 @@ __all__ = [
     "RunRecords",
     "RunStatus",
     "RunTag",
+    "SearchesOnServer",
+    "ServerConnection",
+    "ServerStore",
     "Store",
     "StoreAnnouncer",
     "StoreLayout",

@@ -14,7 +14,9 @@ nothing above ``store/`` changes. It is grouped the way the data is:
 
 The index stays a local cache whatever the backend (DESIGN.md section 8.1): a backend
 keeps it fresh from its own change journal, and ``mlcli.search`` compiles filters to
-SQL over it. Search sits on top of this interface, never inside it.
+SQL over it. Search sits on top of this interface, never inside it. The one exception
+is a team server (``SearchesOnServer``): it searches its own index with the same
+compiler, and a client sends it the filter.
 
 Conformance of the file store is checked by mypy (``store.py`` assigns a ``Store`` to a
 ``TrackingStore``).
@@ -26,7 +28,7 @@ import builtins
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from mlcli.store.entities import (
@@ -126,6 +128,10 @@ class Artifacts(Protocol):
     def download(self, path: str, destination: str | os.PathLike[str]) -> Path: ...
     def writable(self, relative: str) -> Path: ...
     def resolve(self, relative: str, must_exist: bool = True) -> Path: ...
+    def publish(self, relative: str) -> None:
+        """Make what the caller wrote at ``resolve(relative, must_exist=False)`` part of
+        the store (a no-op where that path is the store's own; an upload for a server)."""
+        ...
 
 
 class LoggedModelRecords(Protocol):
@@ -154,6 +160,28 @@ class RunIndexView(Protocol):
     def refresh(self) -> Any: ...
     def refresh_runs(self, run_ids: Iterable[str]) -> None: ...
     def query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+
+@runtime_checkable
+class SearchesOnServer(Protocol):
+    """A store whose searches run where it lives (a team server): ``mlcli.search``
+    hands it the filter instead of querying a local index."""
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str] | None = None,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | None = None,
+        max_results: int | None = None,
+        view: str = ...,
+        offset: int = 0,
+    ) -> list[Run]: ...
+    def count_matching_runs(
+        self,
+        experiment_ids: Sequence[str] | None = None,
+        filter_string: str | None = None,
+        view: str = ...,
+    ) -> int: ...
 
 
 class TrackingStore(Protocol):

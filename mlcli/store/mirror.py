@@ -190,21 +190,20 @@ def _stat(path: Path) -> tuple[int, int] | None:
 
 
 def remote_url(named: str, cwd: Path | None = None) -> str | None:
-    """The remote a ``--store``/``MLCLI_STORE`` value names, or None for a local store:
-    an ``s3://`` or ``file://`` URL, a folder in the remote layout, or the name of a
-    remote of the store around ``cwd``."""
-    from mlcli.errors import InvalidInputError, StoreError
+    """The remote a ``--store``/``MLCLI_STORE`` value names, or None for a local store
+    (or a team server's ``http(s)://``): an ``s3://`` or ``file://`` URL, a folder in
+    the remote layout, or the name of a remote of the store around ``cwd``."""
+    from mlcli.errors import InvalidInputError
     from mlcli.store.sync.keys import FORMAT_KEY
 
     if named.startswith(("s3://", "file://")):
         return named
     if named.startswith(("http://", "https://")):
-        raise StoreError(
-            f"--store {named}: team servers cannot be used as a store yet; use s3:// or a path"
-        )
+        return None  # a team server: open_store opens it as a ServerStore
     if "://" in named:
         raise InvalidInputError(
-            f"--store {named}: unsupported; use a path, s3://bucket/prefix or file:///path"
+            f"--store {named}: unsupported; use a path, s3://bucket/prefix, file:///path "
+            "or a team server's http(s)://host"
         )
     path = Path(named).expanduser()
     if (path / FORMAT_KEY).is_file():

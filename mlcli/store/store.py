@@ -240,11 +240,16 @@ def open_store(
     create: bool = False,
     cwd: Path | None = None,
     announce: StoreAnnouncer | None = None,
-) -> Store:
+) -> TrackingStore:
     """The store the user means. With ``create``, a missing store is created (and
     ``announce`` told where, once); without, a missing store is a StoreError. A
-    remote (``s3://...``, a remote's name) is opened as a local mirror of it."""
+    remote (``s3://...``, a remote's name) is opened as a local mirror of it; a team
+    server (``http(s)://...``) through its REST API."""
     named = explicit or named_store()
+    if named and str(named).startswith(("http://", "https://")):
+        from mlcli.store.rest.store import ServerStore
+
+        return ServerStore.open_url(str(named))
     if named:
         from mlcli.store.mirror import MirrorStore, remote_url
 

@@ -19,6 +19,7 @@ is retried only when sending it twice does the same as once (GET, PUT, DELETE).
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 from collections.abc import Iterator, Mapping
@@ -159,8 +160,9 @@ class ServerConnection:
                 f"(is {self.url} an mlcli or MLflow server?)"
             ) from None
 
-    def get(self, endpoint: str, **query: Any) -> dict[str, Any]:
-        return self.call("GET", endpoint, query={k: v for k, v in query.items() if v is not None})
+    def get(self, endpoint: str, *, api: str = API, **query: Any) -> dict[str, Any]:
+        wanted = {k: v for k, v in query.items() if v is not None}
+        return self.call("GET", endpoint, query=wanted, api=api)
 
     def post(self, endpoint: str, body: Mapping[str, Any]) -> dict[str, Any]:
         return self.call("POST", endpoint, body)
@@ -321,10 +323,8 @@ def _sleep(attempt: int, retry_after: str | None) -> None:
 
     delay = min(8.0, 0.25 * 2 ** (attempt - 1))
     if retry_after:
-        try:
+        with contextlib.suppress(ValueError):
             delay = min(30.0, max(delay, float(retry_after)))
-        except ValueError:
-            pass
     time.sleep(delay)
 
 
