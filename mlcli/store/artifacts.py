@@ -220,6 +220,10 @@ class ArtifactRepository:
             raise NotFoundError(f"no artifact {_shown(relative)}")
         return Path(target)
 
+    def publish(self, relative: str) -> None:
+        """Nothing to do: what is written at ``resolve(relative, must_exist=False)`` is
+        already in the store."""
+
 
 def normalize_artifact_path(path: str) -> str:
     """A relative POSIX path inside the artifact root, or InvalidInputError."""
