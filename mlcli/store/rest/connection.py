@@ -254,6 +254,11 @@ class ServerConnection:
                 f"the server at {self.url} is not ready ({status}) after "
                 f"{self.retries} retries: {message or response.reason}"
             )
+        if code is None and not _is_json(data):
+            return StoreError(
+                f"{self.url} answered {status} {response.reason} to {method} {path}: "
+                "it is not an mlcli or MLflow tracking server"
+            )
         kind = _ERRORS.get(code or "")
         if kind is None:
             kind = NotFoundError if status == 404 else InvalidInputError if status < 500 else None
@@ -276,6 +281,14 @@ def _error_fields(data: bytes) -> tuple[str | None, str]:
     code = doc.get("error_code")
     message = doc.get("message") or doc.get("detail") or ""
     return (str(code) if code else None), str(message)
+
+
+def _is_json(data: bytes) -> bool:
+    try:
+        json.loads(data)
+    except (ValueError, TypeError):
+        return False
+    return True
 
 
 def _query_string(query: Mapping[str, Any]) -> str:
