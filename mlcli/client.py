@@ -6,16 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 from mlcli.registry.entities import ModelVersion, RegisteredModel, RegistryEvent
-from mlcli.registry.files import ModelRegistry, store_registry
+from mlcli.registry.files import store_registry
 from mlcli.registry.names import parse_version
 from mlcli.registry.promotion import Promotion, PromotionResult, promote
+from mlcli.registry.protocol import Registry
 from mlcli.tracking.client import TrackingClient
 
 
 class MlcliClient(TrackingClient):
     """Everything :class:`TrackingClient` does, plus the model registry."""
 
-    def registry(self, create: bool = False) -> ModelRegistry:
+    def registry(self, create: bool = False) -> Registry:
         return store_registry(self, create=create)
 
     # -- registered models -------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from mlcli.registry.entities import ModelVersion, RegisteredModel, RegistryEvent, Stage
 from mlcli.registry.files import ModelRegistry
 from mlcli.registry.promotion import Promotion, PromotionRefused, PromotionResult
+from mlcli.registry.protocol import Registry
 
 __all__ = [
     "ModelRegistry",
@@ -11,6 +12,7 @@ __all__ = [
     "PromotionRefused",
     "PromotionResult",
     "RegisteredModel",
+    "Registry",
     "RegistryEvent",
     "Stage",
 ]

@@ -44,7 +44,12 @@ from mlcli.registry.names import (
 from mlcli.store import StoreLayout, validate_key, validate_tag_value
 
 if TYPE_CHECKING:
+    from mlcli.registry.protocol import Registry
     from mlcli.tracking import TrackingClient
+
+
+PENDING = "PENDING_REGISTRATION"
+FAILED = "FAILED_REGISTRATION"
 
 
 class ModelRegistry:
@@ -158,11 +163,15 @@ class ModelRegistry:
         git_commit: str | None = None,
         description: str = "",
         tags: dict[str, str] | None = None,
+        *,
+        status: str = "READY",
     ) -> ModelVersion:
         """Copy ``source_dir`` in as the next version of ``name`` (created if needed).
 
         Symbolic links are followed only to files and folders inside ``source_dir``;
-        the others are left out, each with a SkippedFileWarning."""
+        the others are left out, each with a SkippedFileWarning. A server creates an
+        uploaded version empty, with ``status`` ``PENDING_REGISTRATION``, until
+        :meth:`finish_version`."""
         clean_tags = _clean_tags(tags or {})
         self.ensure_model(name)
         staging = self.layout.versions_dir(name) / f".new-{uuid.uuid4().hex}"
@@ -178,7 +187,7 @@ class ModelRegistry:
                     "source": source,
                     "run_id": run_id,
                     "stage": Stage.NONE,
-                    "status": "READY",
+                    "status": status,
                     "description": description,
                     "tags": clean_tags,
                     "user_id": self.user,
@@ -192,6 +201,19 @@ class ModelRegistry:
                 self._event(name, "register", version, None, source)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+        return self.get_version(name, version)
+
+    def finish_version(self, name: str, version: int, failed: bool = False) -> ModelVersion:
+        """An uploaded version's files are all there (``READY``), or will never be
+        (``FAILED_REGISTRATION``); only a pending version can be finished."""
+        with self._locked(name):
+            current = self.get_version(name, version)
+            if current.status != PENDING:
+                raise InvalidInputError(
+                    f"model {name!r} version {version} is {current.status}, not {PENDING}",
+                    error_code="INVALID_STATE",
+                )
+            self._update_version_doc(name, version, status=FAILED if failed else "READY")
         return self.get_version(name, version)
 
     def get_version(self, name: str, version: int) -> ModelVersion:
@@ -451,12 +473,18 @@ class ModelRegistry:
         append_bytes(self.layout.model_events(name), line.encode())
 
 
-def store_registry(client: TrackingClient, *, create: bool = False) -> ModelRegistry:
-    """The registry in the store ``client`` works on, acting as the current user;
-    ``create`` makes the store first if there is none yet (for writes)."""
+def store_registry(client: TrackingClient, *, create: bool = False) -> Registry:
+    """The registry of the store ``client`` works on, acting as the current user: the
+    store's files, or a team server's registry over REST; ``create`` makes a local
+    store first if there is none yet (for writes)."""
+    from mlcli.store import ServerStore
     from mlcli.tracking.context import current_user
 
     store = client.writable_store() if create else client.store
+    if isinstance(store, ServerStore):
+        from mlcli.registry.rest import ServerRegistry
+
+        return ServerRegistry(store.connection, store.root, current_user())
     return ModelRegistry(StoreLayout(store.root), current_user())
 
 
@@ -465,3 +493,7 @@ def _clean_tags(tags: dict[str, str]) -> dict[str, str]:
         validate_key(k, "tag key"): validate_tag_value(k, v, MAX_TAG_VALUE_LENGTH)
         for k, v in tags.items()
     }
+
+
+if TYPE_CHECKING:  # mypy checks that the file registry implements the protocol
+    _FILE_REGISTRY_CONFORMS: type[Registry] = ModelRegistry

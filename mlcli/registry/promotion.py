@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from mlcli.errors import InvalidInputError, MlcliError
 from mlcli.registry.entities import ModelVersion, Stage
-from mlcli.registry.files import ModelRegistry
 from mlcli.registry.names import validate_alias
+from mlcli.registry.protocol import Registry
 from mlcli.search import Compare, Node, evaluate, parse_filter
 from mlcli.search.direction import lower_is_better
 from mlcli.search.evaluate import field_value
@@ -52,7 +52,7 @@ class PromotionResult:
     checks: tuple[str, ...]
 
 
-def promote(registry: ModelRegistry, client: TrackingClient, request: Promotion) -> PromotionResult:
+def promote(registry: Registry, client: TrackingClient, request: Promotion) -> PromotionResult:
     target = _validated_target(request)
     current = registry.get_version(request.name, request.version)
     if _already_holds(registry, current, request):
@@ -101,7 +101,7 @@ def _validated_target(request: Promotion) -> str:
     return f"alias {validate_alias(request.alias)!r}"
 
 
-def _already_holds(registry: ModelRegistry, current: ModelVersion, request: Promotion) -> bool:
+def _already_holds(registry: Registry, current: ModelVersion, request: Promotion) -> bool:
     if request.alias:
         return request.alias in current.aliases
     stage = Stage.canonical(request.stage or "")
@@ -128,7 +128,7 @@ def _source_run(client: TrackingClient, version: ModelVersion) -> Run:
 
 
 def _compare_with_holder(
-    registry: ModelRegistry,
+    registry: Registry,
     client: TrackingClient,
     request: Promotion,
     current: ModelVersion,

@@ -66,6 +66,7 @@ ENDPOINTS: list[Endpoint] = [
     *runs.ENDPOINTS,
     *logged_models.ENDPOINTS,
     *registry.ENDPOINTS,
+    *registry.MLCLI_ENDPOINTS,
 ]
 
 

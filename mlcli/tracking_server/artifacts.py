@@ -9,7 +9,8 @@ client uses for ``mlflow-artifacts:/`` locations (``log_artifact``, ``log_model`
 
 Uploads are written to a temporary file beside their destination and renamed into
 place, so a reader never sees half a file, and are refused beyond the server's limit.
-Registered copies are read-only. Paths never leave the run's (or version's) folder:
+Registered copies are read-only, but for a version an mlcli client is uploading
+(``PENDING_REGISTRATION``, see ``registry.py``). Paths never leave the run's (or version's) folder:
 a symbolic link planted in the store is listed as a file without a size and served
 only when it leads to a file inside that folder (a 400 otherwise). An upload the file
 system would refuse (a name too long, a file where a folder must be) is a 400.
@@ -117,11 +118,14 @@ def file_to_download(backend: Backend, path: str) -> Path:
 def open_upload(backend: Backend, path: str) -> tuple[Path, int, str]:
     """(destination, file descriptor, temporary name) for an upload to ``path``."""
     target = parse_artifact_path(path)
-    if not isinstance(target, RunArtifact):
-        raise InvalidInputError("a registered model version's files cannot be changed")
+    if isinstance(target, VersionArtifact):
+        version = backend.client.registry().get_version(target.name, target.version)
+        if version.status != "PENDING_REGISTRATION":
+            raise InvalidInputError("a registered model version's files cannot be changed")
     if not target.path:
         raise InvalidInputError("name the file to upload: .../artifacts/<path>")
-    backend.writable_run(target.run_id)
+    if isinstance(target, RunArtifact):
+        backend.writable_run(target.run_id)
     repo = repository(backend, target)
     if os.path.isdir(repo.resolve(target.path, must_exist=False)):
         raise InvalidInputError(f"{target.path!r} is a folder; upload files into it")

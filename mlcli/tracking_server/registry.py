@@ -8,15 +8,27 @@ an ``mlflow-artifacts:`` URI of a run's model (what ``register_model("runs:/..."
 sends), ``runs:/RUN/PATH``, or another registered version (``models:/NAME/N``).
 A version's files are downloaded from its registry copy, the copy ``mlcli serve``
 serves.
+
+mlcli's own clients send a little more than MLflow's (fields MLflow's clients never
+send, so they change nothing for them): a ``comment`` for the audit trail with a stage
+transition, an alias or a deleted version, and ``mlcli_upload`` to register a model from
+the client's own folder: the version is created empty and ``PENDING_REGISTRATION``,
+its files are PUT through the artifact proxy, and ``/api/2.0/mlcli/model-versions/finish``
+makes it ``READY``. Versions show their source run's commit as ``mlcli_git_commit``.
+Under ``/api/2.0/mlcli`` too: ``registered-models/events``, the audit trail.
 """
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
 from mlcli.errors import InvalidInputError, NotFoundError
 from mlcli.registry.entities import ModelVersion, RegisteredModel
+from mlcli.registry.files import PENDING, ModelRegistry
+from mlcli.registry.names import parse_version
 from mlcli.tracking_server import shapes
 from mlcli.tracking_server.artifacts import RunArtifact, VersionArtifact, parse_artifact_path
 from mlcli.tracking_server.backend import Backend, Endpoint
@@ -132,8 +144,11 @@ def delete_model_tag(backend: Backend, fields: Fields) -> dict[str, Any]:
 
 
 def set_alias(backend: Backend, fields: Fields) -> dict[str, Any]:
-    backend.client.set_registered_model_alias(
-        fields.required("name"), fields.required("alias"), fields.required("version")
+    backend.client.registry().set_alias(
+        fields.required("name"),
+        fields.required("alias"),
+        parse_version(fields.required("version")),
+        fields.string("comment") or None,
     )
     return {}
 
@@ -155,6 +170,8 @@ def get_by_alias(backend: Backend, fields: Fields) -> dict[str, Any]:
 
 def create_version(backend: Backend, fields: Fields) -> dict[str, Any]:
     name = fields.required("name")
+    if fields.boolean("mlcli_upload"):
+        return {"model_version": _version_shape(backend, _pending_version(backend, fields))}
     uri = model_uri_of_source(backend, fields.required("source"), fields.string("model_id"))
     version = backend.client.register_model(
         uri, name, fields.string("description") or None, _tags(fields)
@@ -179,16 +196,21 @@ def update_version(backend: Backend, fields: Fields) -> dict[str, Any]:
 
 
 def delete_version(backend: Backend, fields: Fields) -> dict[str, Any]:
-    backend.client.delete_model_version(fields.required("name"), fields.required("version"))
+    backend.client.registry().delete_version(
+        fields.required("name"),
+        parse_version(fields.required("version")),
+        fields.string("comment") or None,
+    )
     return {}
 
 
 def transition_stage(backend: Backend, fields: Fields) -> dict[str, Any]:
-    version = backend.client.transition_model_version_stage(
+    version = backend.client.registry().transition_stage(
         fields.required("name"),
-        fields.required("version"),
+        parse_version(fields.required("version")),
         fields.required("stage"),
         fields.boolean("archive_existing_versions"),
+        fields.string("comment") or None,
     )
     return {"model_version": _version_shape(backend, version)}
 
@@ -247,6 +269,46 @@ def delete_version_tag(backend: Backend, fields: Fields) -> dict[str, Any]:
         fields.required("name"), fields.required("version"), to_store(fields.required("key"))
     )
     return {}
+
+
+# -- mlcli's own endpoints (/api/2.0/mlcli) -------------------------------------------------------
+
+
+def events(backend: Backend, fields: Fields) -> dict[str, Any]:
+    """The audit trail of a registered model (``mlcli models history``)."""
+    found = backend.client.get_model_history(fields.required("name"))
+    return {"events": [event.to_dict() for event in found]}
+
+
+def finish_version(backend: Backend, fields: Fields) -> dict[str, Any]:
+    """An uploaded version's files are all there (or, with ``failed``, never will be)."""
+    version = _files_registry(backend).finish_version(
+        fields.required("name"),
+        parse_version(fields.required("version")),
+        fields.boolean("failed"),
+    )
+    return {"model_version": _version_shape(backend, version)}
+
+
+def _pending_version(backend: Backend, fields: Fields) -> ModelVersion:
+    """An empty version, ``PENDING_REGISTRATION`` until its files are uploaded."""
+    with tempfile.TemporaryDirectory(prefix="mlcli-upload-") as empty:
+        return _files_registry(backend).create_version(
+            fields.required("name"),
+            Path(empty),
+            fields.required("source"),
+            fields.string("run_id") or None,
+            None,
+            fields.string("description") or "",
+            _tags(fields),
+            status=PENDING,
+        )
+
+
+def _files_registry(backend: Backend) -> ModelRegistry:
+    registry = backend.client.registry(create=True)
+    assert isinstance(registry, ModelRegistry)  # a server serves its own store's files
+    return registry
 
 
 # -- sources --------------------------------------------------------------------------------------
@@ -308,7 +370,10 @@ def _model_shape(backend: Backend, model: RegisteredModel) -> dict[str, Any]:
 
 
 def _version_shape(backend: Backend, version: ModelVersion) -> dict[str, Any]:
-    return shapes.model_version(version, model_id_of(backend, version))
+    shape = shapes.model_version(version, model_id_of(backend, version))
+    if version.git_commit:
+        shape["mlcli_git_commit"] = version.git_commit  # ignored by MLflow's clients
+    return shape
 
 
 def _version_record(version: ModelVersion) -> Record:
@@ -348,4 +413,10 @@ ENDPOINTS = [
     Endpoint("GET", "/model-versions/get-download-uri", download_uri),
     Endpoint("POST", "/model-versions/set-tag", set_version_tag),
     Endpoint("DELETE", "/model-versions/delete-tag", delete_version_tag),
+]
+
+# under /api/2.0/mlcli: what MLflow's API has no endpoint for
+MLCLI_ENDPOINTS = [
+    Endpoint("GET", "/registered-models/events", events, api="mlcli"),
+    Endpoint("POST", "/model-versions/finish", finish_version, api="mlcli"),
 ]

@@ -15,9 +15,11 @@ from rawhttp import pieces, send
 from trackingserver import TrackingServer
 
 from mlcli.tracking_server.app import ENDPOINTS
+from mlcli.tracking_server.backend import Endpoint
 from mlcli.tracking_server.fields import BOOL, DOUBLE, INT64, KINDS, OBJECTS, STRING, STRINGS, TIME
 
 API = "/api/2.0/mlflow"
+MLCLI_API = "/api/2.0/mlcli"
 MULTIPART = (
     b'--b0undary\r\nContent-Disposition: form-data; name="experiment_id"\r\n\r\n0\r\n'
     b"--b0undary--\r\n"
@@ -69,6 +71,11 @@ def test_a_forged_run_create_is_415_and_creates_nothing(
     assert listed.status == 200 and listed.json().get("runs", []) == []
 
 
+def _api(endpoint: Endpoint) -> str:
+    """Where an endpoint lives: MLflow's API, or mlcli's own."""
+    return MLCLI_API if endpoint.api == "mlcli" else API
+
+
 def test_every_state_change_needs_a_json_content_type(shared_server: TrackingServer) -> None:
     """The class: every endpoint that is not a GET, body-less and as a form, is a 415
     before anything is looked up (a known run would be changed otherwise)."""
@@ -80,7 +87,7 @@ def test_every_state_change_needs_a_json_content_type(shared_server: TrackingSer
         for content_type, body in ((None, None), ("text/plain", f'{{"run_id": "{run_id}"}}')):
             headers = {} if content_type is None else {"Content-Type": content_type}
             reply = shared_server.request(
-                endpoint.method, API + path, body, content_type=None, headers=headers
+                endpoint.method, _api(endpoint) + path, body, content_type=None, headers=headers
             )
             _error(reply, 415, "UNSUPPORTED_MEDIA_TYPE")
     run = shared_server.api("GET", "runs/get", {"run_id": run_id}).json()["run"]
@@ -236,7 +243,7 @@ def test_every_field_of_every_endpoint_with_a_wrong_type_is_400(
     turn = 0  # each field gets each of its wrong values on some endpoint
     try:
         for endpoint in ENDPOINTS:
-            path = API + endpoint.path.replace("{model_id}", "m-" + "0" * 32)
+            path = _api(endpoint) + endpoint.path.replace("{model_id}", "m-" + "0" * 32)
             path = path.replace("{tag_key}", "k")
             wrong = WRONG_IN_QUERY if endpoint.method == "GET" else WRONG_IN_JSON
             for name, kind in {**KINDS, **endpoint.kinds}.items():
@@ -329,7 +336,7 @@ def test_a_body_nested_100000_deep_is_400_on_every_endpoint(
             continue
         path = endpoint.path.replace("{model_id}", "m-" + "0" * 32).replace("{tag_key}", "k")
         for body in (DEEP, b'{"tags": ' + DEEP + b"}", b'{"a": ' * 100_000):
-            reply = shared_server.request(endpoint.method, API + path, body)
+            reply = shared_server.request(endpoint.method, _api(endpoint) + path, body)
             document = reply.json()
             if (reply.status, document["error_code"]) != (400, "MALFORMED_REQUEST"):
                 failures.append((endpoint.path, reply.status, document))

@@ -101,6 +101,8 @@ API_RULES: dict[tuple[str, str], Rule] = {
 # (method, path under /api/2.0/mlcli) -> rule: mlcli's own endpoints
 MLCLI_RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/experiments/activity"): Rule("signed_in", R, "experiments"),
+    ("GET", "/registered-models/events"): Rule("name", R),
+    ("POST", "/model-versions/finish"): Rule("name", E),
 }
 
 # the app's other routes, by their full path template
