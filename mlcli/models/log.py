@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlcli import system_tags
-from mlcli.errors import ConflictError, InvalidInputError
+from mlcli.errors import ConflictError, InvalidInputError, NotFoundError
 from mlcli.files.fileio import create_temp_dir
 from mlcli.models.mlmodel import Model
 from mlcli.models.registry_link import RegistryLink, registry_link
 from mlcli.models.save import write_model
 from mlcli.models.signature import ModelSignature
 from mlcli.models.trust import store_records_dir
-from mlcli.store import MAX_TAG_VALUE_LENGTH, normalize_artifact_path
+from mlcli.store import MAX_TAG_VALUE_LENGTH, Artifacts, normalize_artifact_path
 
 if TYPE_CHECKING:
     from mlcli.tracking import TrackingClient
@@ -74,11 +74,13 @@ def log_model(
     if registered_model_name is not None:
         link = registry if registry is not None else registry_link(client)
         link.check_registrable(name=registered_model_name)
-    target = client.store.artifacts(run_id).resolve(artifact_path, must_exist=False)
-    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+    artifacts = client.store.artifacts(run_id)
+    target = artifacts.resolve(artifact_path, must_exist=False)
+    if _taken(artifacts, artifact_path, target):
         raise ConflictError(f"run {run_id[:8]} already has an artifact at {artifact_path!r}")
     records = store_records_dir(client.store.root)
     mlmodel = _save_in_place(model, target, flavor, run_id, artifact_path, records, save_options)
+    artifacts.publish(artifact_path)  # a server's store uploads what was saved in its cache
     _append_history(client, run_id, mlmodel)
     model_uri = f"runs:/{run_id}/{artifact_path}"
     version = None
@@ -113,6 +115,17 @@ def _target_run(client: TrackingClient | None, run_id: str | None) -> tuple[Trac
     if run.info.lifecycle_stage != "active":
         raise InvalidInputError(f"run {run.run_id[:8]} is deleted; restore it to log to it")
     return client, run.run_id
+
+
+def _taken(artifacts: Artifacts, artifact_path: str, target: Path) -> bool:
+    """Whether the run already has something at ``artifact_path``: in place (``target``),
+    or in the store itself when ``target`` is a local cache of it."""
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        return True
+    try:
+        return bool(artifacts.list(artifact_path))
+    except NotFoundError:
+        return False
 
 
 def _save_in_place(

@@ -20,6 +20,7 @@ import platform
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO
 
 from mlcli import system_tags
@@ -172,7 +173,9 @@ class _Launch:
             f"Run {run_id} ({run.info.run_name}) of {plan.entry_point.name!r} in experiment "
             f"{run.experiment_name or experiment_id!r}, environment {plan.env_manager.name}"
         )
-        context = RunContext(run_id, experiment_id, client.store.root.resolve())
+        context = RunContext(
+            run_id, experiment_id, client.store.root.resolve(), server_url=server_url(client)
+        )
         interruptions = Interruptions()
         try:
             with interruptions.installed():
@@ -252,6 +255,15 @@ class _Launch:
                 execution.close()
         finally:
             sink.close()
+            self._publish_logs(context.run_id, artifacts)
+
+    def _publish_logs(self, run_id: str, artifacts: Path) -> None:
+        """Make the output logs part of the store (a server's store keeps them in a
+        local cache until they are uploaded here)."""
+        repo = self.client.store.artifacts(run_id)
+        for name in (STDOUT_LOG, STDERR_LOG):
+            if (artifacts / name).is_file():
+                repo.publish(name)
 
     def _end(self, run_id: str, status: str, code: int | None, reason: str | None) -> None:
         tags = {}
@@ -299,6 +311,12 @@ def run_experiment_id(client: TrackingClient, reference: str | None) -> str:
         except NotFoundError:
             return client.get_or_create_experiment(reference).experiment_id
     return environment_experiment_id(client) or DEFAULT_EXPERIMENT_ID
+
+
+def server_url(client: TrackingClient) -> str | None:
+    """The URL of the team server the client's store is, or None for a local store."""
+    location = client.store.location
+    return location if location.startswith(("http://", "https://")) else None
 
 
 def parent_run_id(client: TrackingClient, request: RunRequest) -> str | None:

@@ -37,12 +37,15 @@ class RunContext:
     store_root: Path
     #: More variables for the entry point (MLflow's, with --mlflow-compat).
     extra: Mapping[str, str] = field(default_factory=dict)
+    #: The team server the run lives on (``store_root`` is then only a local cache of
+    #: it): the entry point logs there.
+    server_url: str | None = None
 
     def variables(self, store_root: str | None = None) -> dict[str, str]:
         return {
             "MLCLI_RUN_ID": self.run_id,
             "MLCLI_EXPERIMENT_ID": self.experiment_id,
-            "MLCLI_STORE": store_root or str(self.store_root),
+            "MLCLI_STORE": self.server_url or store_root or str(self.store_root),
             # Python buffers a pipe's output; unbuffered, the terminal shows it live.
             "PYTHONUNBUFFERED": "1",
             **self.extra,

@@ -115,7 +115,8 @@ class ContainerEnvironment(Environment):
             **context.variables(store_root=CONTAINER_STORE),
             **kwargs.pop("environment", {}),
         }
-        volumes = [f"{context.store_root}:{CONTAINER_STORE}:rw"]
+        # A run on a team server logs there (MLCLI_STORE is its URL): no store to mount.
+        volumes = [] if context.server_url else [f"{context.store_root}:{CONTAINER_STORE}:rw"]
         if self.project_mounted:
             volumes.append(f"{self.project_dir}:{CONTAINER_PROJECT}:rw")
         volumes += [f"{p}:{p}:ro" for p in sorted(self.read_only_paths)]
