@@ -141,14 +141,15 @@ class ServerConnection:
         self,
         method: str,
         endpoint: str,
-        body: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | bytes | None = None,
         *,
         query: Mapping[str, Any] | None = None,
         api: str = API,
     ) -> dict[str, Any]:
-        """``method api+endpoint`` with a JSON body (POST, PATCH, DELETE) or a query
-        string (GET); the decoded answer, or the error the server named."""
-        data = None if body is None else json.dumps(body).encode()
+        """``method api+endpoint`` with a JSON body (POST, PATCH, DELETE; a document, or
+        one already encoded) or a query string (GET); the decoded answer, or the error
+        the server named."""
+        data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
         headers = {"Content-Type": "application/json"} if data is not None else {}
         response = self.request(method, api + endpoint, body=data, headers=headers, query=query)
         try:
@@ -164,7 +165,7 @@ class ServerConnection:
         wanted = {k: v for k, v in query.items() if v is not None}
         return self.call("GET", endpoint, query=wanted, api=api)
 
-    def post(self, endpoint: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    def post(self, endpoint: str, body: Mapping[str, Any] | bytes) -> dict[str, Any]:
         return self.call("POST", endpoint, body)
 
     # -- raw requests ------------------------------------------------------------------------

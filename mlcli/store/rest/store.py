@@ -16,6 +16,7 @@ downloaded artifacts and registered models, never state.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import threading
@@ -483,7 +484,16 @@ class ServerRuns:
         self.log_batch(run_id, metrics=metrics)
 
     def append_metric_lines(self, run_id: str, data: bytes) -> None:
-        self.log_batch(run_id, metrics=decode_metric_log(data))
+        """Buffered points (``metrics.jsonl`` lines, which are MLflow's metric objects
+        already) sent as log-batch requests of 1,000 without decoding them."""
+        lines = data.splitlines()
+        if any(b'"batch":' in line for line in lines):  # batch markers: not plain points
+            self.log_batch(run_id, metrics=decode_metric_log(data))
+            return
+        head = b'{"run_id":' + json.dumps(run_id).encode() + b',"metrics":['
+        for start in range(0, len(lines), BATCH_METRICS):
+            chunk = b",".join(lines[start : start + BATCH_METRICS])
+            self._call.post("/runs/log-batch", head + chunk + b"]}")
 
     def read_params(self, run_id: str) -> dict[str, str]:
         return self._store.get_run(run_id).data.params
