@@ -25,10 +25,10 @@ import os
 import posixpath
 import shutil
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 from urllib.parse import quote
 
 from mlcli.errors import InvalidInputError, NotFoundError
@@ -40,7 +40,10 @@ from mlcli.store.artifacts import (
     normalize_artifact_path,
 )
 from mlcli.store.entities import FileInfo
-from mlcli.store.rest.connection import ARTIFACTS, ServerConnection
+from mlcli.store.rest.connection import ARTIFACTS, ServerConnection, ServerUnavailable
+
+if TYPE_CHECKING:
+    import urllib3
 
 CopyProgress = Callable[[int, int], None]
 CHUNK_BYTES = 1 << 20
@@ -292,7 +295,7 @@ class ServerArtifacts:
             fd, temporary = create_temp_file(target)
             try:
                 with os.fdopen(fd, "wb") as handle:
-                    for chunk in response.stream(CHUNK_BYTES):
+                    for chunk in _chunks(response, relative, self.connection.url):
                         handle.write(chunk)
                 os.replace(temporary, target)
             except BaseException:
@@ -329,6 +332,20 @@ class ServerArtifacts:
             cached.unlink()
         elif cached.is_dir():
             shutil.rmtree(cached, ignore_errors=True)
+
+
+def _chunks(response: urllib3.BaseHTTPResponse, relative: str, url: str) -> Iterator[bytes]:
+    """The body a chunk at a time; a body cut short (the connection lost, fewer bytes
+    than announced) is a one-line ServerUnavailable, never taken as the whole file."""
+    import urllib3
+
+    try:
+        yield from response.stream(CHUNK_BYTES)
+    except urllib3.exceptions.HTTPError as error:
+        raise ServerUnavailable(
+            f"the download of artifact {_shown(relative)} from {url} was cut short: "
+            f"{type(error).__name__}"
+        ) from None
 
 
 def _check_names(relative: str) -> None:
