@@ -280,7 +280,13 @@ def file_store(store: TrackingStore, command: str) -> Store:
     other kind of store."""
     if isinstance(store, Store):
         return store
-    raise InvalidInputError(f"'{command}' works on a store directory; {store.location} is not one")
+    where = store.location
+    if where.startswith(("http://", "https://")):
+        raise InvalidInputError(
+            f"'{command}' works on a store directory; {where} is a team server: "
+            "run it on the server's host"
+        )
+    raise InvalidInputError(f"'{command}' works on a store directory; {where} is not one")
 
 
 if TYPE_CHECKING:  # mypy checks that the file store implements the facade
