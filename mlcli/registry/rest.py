@@ -1,6 +1,8 @@
 """The registry of a team server (``mlcli --store http://host``), through MLflow's
 registry REST API that ``mlcli server`` serves, plus mlcli's endpoints where MLflow
-has none (the audit trail, finishing an uploaded version).
+has none (the audit trail, finishing an uploaded version). Every change names the
+client's user (``mlcli_user``), whom a server without sign-in records as the local
+registry records the local user.
 
 The server answers in MLflow's shapes, with system tags named ``mlflow.X``; this module
 turns them back into the registry's entities with ``mlcli.X`` tags, so every command
@@ -340,8 +342,7 @@ class ServerRegistry:
                     )
             finished = True
         finally:
-            self.connection.call(
-                "POST",
+            self._post(
                 "/model-versions/finish",
                 {"name": name, "version": str(created.version), "failed": not finished},
                 api=MLCLI_API,
@@ -375,11 +376,17 @@ class ServerRegistry:
     def _get(self, endpoint: str, **query: Any) -> dict[str, Any]:
         return self.connection.call("GET", endpoint, query=query, api=MLFLOW_API)
 
-    def _post(self, endpoint: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        return self.connection.call("POST", endpoint, body, api=MLFLOW_API)
+    def _post(
+        self, endpoint: str, body: Mapping[str, Any], api: str = MLFLOW_API
+    ) -> dict[str, Any]:
+        return self._call("POST", endpoint, api=api, **body)
 
-    def _call(self, method: str, endpoint: str, **body: Any) -> dict[str, Any]:
-        return self.connection.call(method, endpoint, body, api=MLFLOW_API)
+    def _call(
+        self, method: str, endpoint: str, api: str = MLFLOW_API, **body: Any
+    ) -> dict[str, Any]:
+        """A change, naming the user for the audit trail (a server that signs users in
+        records the signed-in one instead)."""
+        return self.connection.call(method, endpoint, {**body, "mlcli_user": self.user}, api=api)
 
     def _pages(self, endpoint: str, key: str, **query: Any) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []

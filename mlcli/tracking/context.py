@@ -27,6 +27,11 @@ def acting_as(user: str | None) -> Iterator[None]:
             _ACTING_USER.reset(reset)
 
 
+def acting_user() -> str | None:
+    """The user set by :func:`acting_as` for this request, if any."""
+    return _ACTING_USER.get()
+
+
 def current_user() -> str:
     acting = _ACTING_USER.get()
     if acting is not None:

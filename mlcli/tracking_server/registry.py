@@ -14,13 +14,16 @@ send, so they change nothing for them): a ``comment`` for the audit trail with a
 transition, an alias or a deleted version, and ``mlcli_upload`` to register a model from
 the client's own folder: the version is created empty and ``PENDING_REGISTRATION``,
 its files are PUT through the artifact proxy, and ``/api/2.0/mlcli/model-versions/finish``
-makes it ``READY``. Versions show their source run's commit as ``mlcli_git_commit``.
+makes it ``READY``. Without ``--auth-db`` a change records the user the client
+declares in ``mlcli_user`` (with it, the signed-in user). Versions show their source
+run's commit as ``mlcli_git_commit``.
 Under ``/api/2.0/mlcli`` too: ``registered-models/events``, the audit trail.
 """
 
 from __future__ import annotations
 
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -29,9 +32,10 @@ from mlcli.errors import InvalidInputError, NotFoundError
 from mlcli.registry.entities import ModelVersion, RegisteredModel
 from mlcli.registry.files import PENDING, ModelRegistry
 from mlcli.registry.names import parse_version
+from mlcli.tracking.context import acting_as, acting_user
 from mlcli.tracking_server import shapes
 from mlcli.tracking_server.artifacts import RunArtifact, VersionArtifact, parse_artifact_path
-from mlcli.tracking_server.backend import Backend, Endpoint
+from mlcli.tracking_server.backend import Backend, Endpoint, Handler
 from mlcli.tracking_server.fields import Fields
 from mlcli.tracking_server.filters import EntityFilter, Record, sort_records
 from mlcli.tracking_server.paging import decode_token, max_results, page
@@ -391,7 +395,22 @@ def _version_record(version: ModelVersion) -> Record:
     )
 
 
-ENDPOINTS = [
+def _for_declared_user(handler: Handler) -> Handler:
+    """A change records the user an mlcli client declares (``mlcli_user``) when the
+    server signs no one in, as ``runs/create`` takes ``user_id``; a signed-in user
+    (``--auth-db``) is never replaced by a claim."""
+
+    def handle(backend: Backend, fields: Fields) -> dict[str, Any]:
+        declared = fields.string("mlcli_user")
+        if not declared or acting_user() is not None:
+            return handler(backend, fields)
+        with acting_as(declared):
+            return handler(backend, fields)
+
+    return handle
+
+
+_ENDPOINTS = [
     Endpoint("POST", "/registered-models/create", create_model),
     Endpoint("GET", "/registered-models/get", get_model),
     Endpoint("PATCH", "/registered-models/update", update_model),
@@ -414,9 +433,13 @@ ENDPOINTS = [
     Endpoint("POST", "/model-versions/set-tag", set_version_tag),
     Endpoint("DELETE", "/model-versions/delete-tag", delete_version_tag),
 ]
+ENDPOINTS = [
+    e if e.method == "GET" else replace(e, handler=_for_declared_user(e.handler))
+    for e in _ENDPOINTS
+]
 
 # under /api/2.0/mlcli: what MLflow's API has no endpoint for
 MLCLI_ENDPOINTS = [
     Endpoint("GET", "/registered-models/events", events, api="mlcli"),
-    Endpoint("POST", "/model-versions/finish", finish_version, api="mlcli"),
+    Endpoint("POST", "/model-versions/finish", _for_declared_user(finish_version), api="mlcli"),
 ]

@@ -225,6 +225,7 @@ def test_the_audit_trail_names_the_signed_in_user(
         assert added.exit_code == 0, added.stderr
     server = start_server("--auth-db", str(db))
     runs = make_runs(server.store, tmp_path)
+    monkeypatch.setenv("LOGNAME", "mallory")  # what the client says it is counts for nothing
     monkeypatch.setenv("MLCLI_TRACKING_USERNAME", "ann")
     monkeypatch.setenv("MLCLI_TRACKING_PASSWORD", PASSWORD)
     registered = cli("--store", server.url, "register", f"runs:/{runs.weak}/model", "-n", "m")
@@ -240,3 +241,24 @@ def test_the_audit_trail_names_the_signed_in_user(
     assert history.exit_code == 0, history.stderr
     events = [(e["action"], e["user"]) for e in json.loads(history.stdout)]
     assert events == [("create_model", "ann"), ("register", "ann"), ("transition", "ann")]
+    shown = json.loads(cli("--store", server.url, "models", "show", "m", "--json").stdout)
+    assert shown["versions"][0]["user_id"] == "ann"
+
+
+def test_without_sign_in_the_audit_trail_names_the_clients_user(
+    cli: Any, served_store: TrackingServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As ``runs/create`` takes the client's user: a server without ``--auth-db`` knows
+    no better, and its own account would name no one."""
+    runs = make_runs(served_store.store, tmp_path)
+    monkeypatch.setenv("LOGNAME", "carol")
+    url = served_store.url
+    assert cli("--store", url, "register", f"runs:/{runs.weak}/model", "-n", "m").exit_code == 0
+    assert cli("--store", url, "models", "alias", "set", "m", "champion", "1").exit_code == 0
+    events = MlcliClient(served_store.store).get_model_history("m")
+    assert [(e.action, e.user) for e in events] == [
+        ("create_model", "carol"),
+        ("register", "carol"),
+        ("set_alias", "carol"),
+    ]
+    assert MlcliClient(served_store.store).get_model_version("m", 1).user_id == "carol"
