@@ -65,13 +65,16 @@ def serve(
 
 
 def with_store(config: ServeConfig, client: MlcliClient) -> ServeConfig:
-    """The config with the store's root filled in, when the URI needs a store, so that
-    worker processes and virtualenvs find the same store."""
+    """The config with the store's root filled in (a team server's URL: its root is
+    only a cache), when the URI needs a store, so that worker processes and virtualenvs
+    find the same store."""
     from dataclasses import replace
 
     if config.store is not None or isinstance(parse_model_uri(config.model_uri), LocalModelUri):
         return config
-    return replace(config, store=str(client.store.root))
+    location = client.store.location
+    on_server = location.startswith(("http://", "https://"))
+    return replace(config, store=location if on_server else str(client.store.root))
 
 
 def run_uvicorn(

@@ -151,7 +151,7 @@ def test_serve_a_model_fetched_from_the_server(
 ) -> None:
     rows = iris[0].head(3)
     scoring = start_scoring_server(
-        ["-m", f"runs:/{logged}/model"],
+        ["-m", f"runs:/{logged}/model", "--workers", "2"],  # workers open the store anew
         tmp_path / "serve.log",
         env={"MLCLI_STORE": server_env, "XDG_CACHE_HOME": str(tmp_path / "serving-cache")},
     )
