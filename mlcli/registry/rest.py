@@ -18,6 +18,7 @@ artifact proxy to the version's location, and the version is then finished
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Iterator, Mapping
@@ -26,7 +27,13 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 from urllib.parse import quote
 
 from mlcli import system_tags
-from mlcli.errors import ConflictError, InvalidInputError, NotFoundError, StoreError
+from mlcli.errors import (
+    ConflictError,
+    InvalidInputError,
+    MlcliError,
+    NotFoundError,
+    StoreError,
+)
 from mlcli.files.fileio import create_temp_dir
 from mlcli.files.trees import walk_tree
 from mlcli.registry.entities import ModelVersion, RegisteredModel, RegistryEvent, Stage
@@ -330,7 +337,7 @@ class ServerRegistry:
         reply = self._post("/model-versions/create", {**body, "mlcli_upload": True})
         created = _version(reply["model_version"])
         base = ARTIFACTS + "/" + _version_location(name, created.version, quoted=True)
-        finished = False
+        finish = {"name": name, "version": str(created.version)}
         try:
             for item in tree.files:
                 with open(item.path, "rb") as handle:
@@ -340,13 +347,11 @@ class ServerRegistry:
                         body=handle,
                         headers={"Content-Type": "application/octet-stream"},
                     )
-            finished = True
-        finally:
-            self._post(
-                "/model-versions/finish",
-                {"name": name, "version": str(created.version), "failed": not finished},
-                api=MLCLI_API,
-            )
+        except BaseException:
+            with contextlib.suppress(MlcliError, OSError):  # the first error is the news
+                self._post("/model-versions/finish", {**finish, "failed": True}, api=MLCLI_API)
+            raise
+        self._post("/model-versions/finish", finish, api=MLCLI_API)
         return self.get_version(name, created.version)
 
     def _download(self, name: str, version: int, destination: Path) -> None:

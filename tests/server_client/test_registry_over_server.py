@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from trackingserver import TrackingServer
@@ -72,12 +73,15 @@ def scenario(cli: Any, store: str, runs: Runs) -> list[tuple[str, int, str, str]
         ["models", "alias", "delete", "churn", "challenger"],
         ["register", "models:/churn@champion", "--name", "churn-copy", "--json"],
         ["models", "delete-version", "churn-copy", "1"],
+        ["register", f"runs:/{runs.weak}/model", "-n", "it's 100% odd", "--json"],
+        ["models", "show", "it's 100% odd", "--json"],
         ["models", "list", "--json"],
         ["models", "list"],
         ["models", "show", "churn", "--json"],
         ["models", "history", "churn", "--json"],
         ["models", "history", "churn-copy", "--json"],
         ["models", "show", "nope"],
+        ["models", "history", "nope"],
         ["promote", "churn", "9", "--stage", "Staging"],
         ["models", "alias", "set", "churn", "latest", "1"],
         ["models", "delete", "churn-copy", "--yes"],
@@ -131,7 +135,7 @@ def test_the_registry_commands_answer_as_over_a_local_store(
     assert codes["models show nope"] == 2
     assert codes["promote churn 1 --alias champion --require metrics.accuracy > 0.8"] == 1
     errors = [stderr for _, code, _, stderr in over_server if code]
-    assert len(errors) == 5
+    assert len(errors) == 6
     assert all(len(e.strip().splitlines()) == 1 for e in errors), errors
     assert "Traceback" not in served_store.log() and " 500 " not in served_store.log()
 
@@ -191,20 +195,21 @@ def test_a_model_in_a_local_folder_is_uploaded_into_the_new_version(
     (folder / "data").mkdir(parents=True)
     (folder / "MLmodel").write_text(MLMODEL)
     (folder / "data" / "weights bin").write_bytes(bytes(range(256)) * 40)
-    result = cli("--store", served_store.url, "register", str(folder), "-n", "uploaded", "--json")
+    name = "it's 100% uploaded"
+    result = cli("--store", served_store.url, "register", str(folder), "-n", name, "--json")
     assert result.exit_code == 0, result.stderr
     shown = json.loads(result.stdout)
     assert (shown["version"], shown["status"], shown["source"]) == (1, "READY", str(folder))
 
-    stored = MlcliClient(served_store.store).registry().artifacts_path("uploaded", 1)
+    stored = MlcliClient(served_store.store).registry().artifacts_path(name, 1)
     assert (stored / "data" / "weights bin").read_bytes() == bytes(range(256)) * 40
-    fetched = MlcliClient(served_store.url).registry().artifacts_path("uploaded", 1)
+    fetched = MlcliClient(served_store.url).registry().artifacts_path(name, 1)
     assert (fetched / "data" / "weights bin").read_bytes() == bytes(range(256)) * 40
 
     # a finished version's files are read-only, as every registered copy
     put = served_store.request(
         "PUT",
-        "/api/2.0/mlflow-artifacts/artifacts/models/uploaded/versions/1/artifacts/MLmodel",
+        f"/api/2.0/mlflow-artifacts/artifacts/models/{quote(name)}/versions/1/artifacts/MLmodel",
         b"changed",
         content_type="application/octet-stream",
     )
@@ -262,3 +267,50 @@ def test_without_sign_in_the_audit_trail_names_the_clients_user(
         ("set_alias", "carol"),
     ]
     assert MlcliClient(served_store.store).get_model_version("m", 1).user_id == "carol"
+
+
+def test_an_upload_the_server_refuses_leaves_a_failed_version_and_one_line(
+    cli: Any, start_server: Any, tmp_path: Path
+) -> None:
+    server = start_server("--max-artifact-size", "1KiB")
+    folder = tmp_path / "big-model"
+    folder.mkdir()
+    (folder / "MLmodel").write_text(MLMODEL)
+    (folder / "weights.bin").write_bytes(b"\0" * 4096)
+    result = cli("--store", server.url, "register", str(folder), "-n", "big")
+    assert result.exit_code != 0
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    version = MlcliClient(server.store).get_model_version("big", 1)
+    assert version.status == "FAILED_REGISTRATION"
+    rows = tmp_path / "rows.json"
+    rows.write_text('{"inputs": [[1.0]]}')
+    loading = cli(
+        "--store", server.url, "models", "predict", "-m", "models:/big/1", "-i", str(rows)
+    )
+    assert loading.exit_code == 2 and "FAILED_REGISTRATION" in loading.stderr
+
+
+def test_a_registered_version_loads_and_predicts_from_the_server(
+    cli: Any, served_store: TrackingServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("sklearn")
+    from sklearn.linear_model import LinearRegression
+
+    import mlcli
+    import mlcli.sklearn
+
+    monkeypatch.setenv("MLCLI_STORE", str(served_store.store))  # logged into its files
+    with mlcli.start_run(experiment="lines") as run:
+        model = LinearRegression().fit([[0.0], [1.0], [2.0]], [1.0, 3.0, 5.0])
+        mlcli.sklearn.log_model(model, "model")
+    monkeypatch.delenv("MLCLI_STORE")
+    url = served_store.url
+    assert cli("--store", url, "register", f"runs:/{run.run_id}/model", "-n", "line").exit_code == 0
+    assert cli("--store", url, "promote", "line", "1", "--alias", "champion").exit_code == 0
+    rows = tmp_path / "rows.json"
+    rows.write_text('{"inputs": [[3.0]]}')
+    predicted = cli(
+        "--store", url, "models", "predict", "-m", "models:/line@champion", "-i", str(rows)
+    )
+    assert predicted.exit_code == 0, predicted.stderr
+    assert json.loads(predicted.stdout)["predictions"] == pytest.approx([7.0])
