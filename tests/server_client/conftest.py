@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tracking_server"))
-from trackingserver import TrackingServer, start_tracking_server  # noqa: E402
+from trackingserver import TrackingServer, start_tracking_server
 
 
 @pytest.fixture
