@@ -3,7 +3,6 @@ MLflow's stores into mlcli."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -32,11 +31,12 @@ def server(
     ] = 1,
     auth_token_file: AuthTokenFileOption = None,
     auth_db: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             "--auth-db",
-            help="Users and permissions from this SQLite file (made by 'mlcli auth users "
-            "add'): every request signs in with Basic or a personal token.",
+            help="Users and permissions from this auth database (made by 'mlcli auth users "
+            "add'): a SQLite file, or postgresql://user@host:port/db shared by several "
+            "servers. Every request signs in with Basic or a personal token.",
         ),
     ] = None,
     user_header: Annotated[
@@ -84,6 +84,7 @@ def server(
     """
     from mlcli.scoring.config import parse_size
     from mlcli.tracking_server import ServerConfig, run_server
+    from mlcli.tracking_server.auth.connection import resolved
 
     store = _served_store(ctx)
     config = ServerConfig(
@@ -92,7 +93,7 @@ def server(
         port=port,
         workers=workers,
         auth_token_file=None if auth_token_file is None else str(auth_token_file),
-        auth_db=None if auth_db is None else str(auth_db.resolve()),
+        auth_db=None if auth_db is None else resolved(auth_db),
         user_header=user_header,
         trusted_proxies=tuple(trusted_proxy or ()),
         allow_unauthenticated=allow_unauthenticated,
@@ -126,8 +127,16 @@ def import_mlflow(
 
     Example: mlcli import-mlflow ./mlruns && mlcli import-mlflow sqlite:///mlflow.db
     """
+    from mlcli.errors import InvalidInputError
     from mlcli.mlflow_import import import_mlflow as run_import
+    from mlcli.store import named_store
 
+    target = cli_state(ctx).store or named_store() or ""
+    if target.startswith(("http://", "https://")):  # runs keep their ids; a server chooses
+        raise InvalidInputError(
+            f"'mlcli import-mlflow' works on a store directory; {target} is a team server: "
+            "run it on the server's host"
+        )
     out = Output(json_mode=json_, quiet=quiet)
     client = cli_state(ctx).mlcli_client()
     with out.progress("importing runs") as progress:

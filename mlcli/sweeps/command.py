@@ -60,11 +60,13 @@ def trial_arguments(plan: SweepPlan, parent: Run, trial: Trial) -> list[str]:
     return arguments
 
 
-def trial_environment(store_root: Path, experiment_id: str) -> dict[str, str]:
+def trial_environment(store_root: Path, location: str, experiment_id: str) -> dict[str, str]:
     """This process's environment, with the store and experiment of the sweep (and
-    no run: the parent is given with --parent-run)."""
+    no run: the parent is given with --parent-run). A team server's store is its URL
+    (``store_root`` is then only this host's cache of it)."""
     skip = ("MLCLI_RUN_ID", "MLCLI_EXPERIMENT_NAME")
     environ = {k: v for k, v in os.environ.items() if k not in skip}
-    environ["MLCLI_STORE"] = str(store_root.resolve())
+    served = location.startswith(("http://", "https://"))
+    environ["MLCLI_STORE"] = location if served else str(store_root.resolve())
     environ["MLCLI_EXPERIMENT_ID"] = experiment_id
     return environ

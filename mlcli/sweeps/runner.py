@@ -171,7 +171,8 @@ class _Sweep:
         run_plan.env_manager.prepare(run_plan.project, self.feedback).close()
 
     def _scheduler(self, group: TrialGroup) -> Scheduler:
-        environ = trial_environment(self.client.store.root, self.experiment_id)
+        store = self.client.store
+        environ = trial_environment(store.root, store.location, self.experiment_id)
         prefix = mlcli_command()
 
         def launch(trial: Trial, done: queue.Queue[TrialOutcome]) -> TrialProcess:
