@@ -11,6 +11,10 @@ Points are encoded at once and kept in memory per run, and appended in one write
   So when ``log_metric`` returns, every point logged 0.75 s before it was called is
   in the store: a SIGKILL of a process that keeps logging loses at most the last
   0.75 s of points (see ``benchmarks/metric_loss.py`` for the figure measured);
+  while a write is under way (a team server that is slow, or restarting and being
+  retried), ``add`` leaves it to the thread and keeps buffering, up to
+  ``MAX_PENDING_POINTS``; past that it waits (the loop is held back rather than
+  memory growing without bound);
 - before any read through a client in this process, when a run ends, at exit.
 
 A forked child starts with an empty buffer, so no point is written twice.
@@ -28,6 +32,8 @@ from mlcli.errors import NotFoundError
 from mlcli.store import RunRecords, metric_line
 
 FLUSH_POINTS = 10_000
+#: While a write is under way, ``add`` buffers up to this many points before it waits.
+MAX_PENDING_POINTS = 200_000
 #: The flusher thread writes a point this long after it was logged.
 FLUSH_SECONDS = 0.5
 #: ``add`` writes everything itself once the oldest unwritten point is this old.
@@ -81,6 +87,10 @@ class MetricBuffer:
                 oldest = writing
             late = now - oldest >= self.max_unwritten_seconds
             full = self._count >= self.flush_points
+            if writing is not None and self._count < MAX_PENDING_POINTS:
+                late = full = False  # the thread is writing: do not queue up behind it
+                if self._count >= self.flush_points:
+                    self._wake.notify()
         if full:
             self.flush()
         elif late:
@@ -170,6 +180,8 @@ class MetricBuffer:
                     if oldest is None:
                         self._wake.wait()
                         continue
+                    if self._count >= self.flush_points:
+                        break
                     delay = oldest + self.flush_seconds - time.monotonic()
                     if delay <= 0:
                         break

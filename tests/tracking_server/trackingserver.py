@@ -103,13 +103,16 @@ class TrackingServer:
         return self.process.returncode
 
 
-def start_tracking_server(store: Path, log_path: Path, *args: str) -> TrackingServer:
-    """``mlcli server ARGS --port 0`` over ``store`` (any free port, read from its log)."""
+def start_tracking_server(
+    store: Path, log_path: Path, *args: str, port: int = 0
+) -> TrackingServer:
+    """``mlcli server ARGS --port PORT`` over ``store`` (by default any free port, read
+    from its log)."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("MLCLI_", "MLFLOW_"))}
     environ["MLCLI_STORE"] = str(store)
     log = log_path.open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "mlcli", "server", *args, "--port", "0"],
+        [sys.executable, "-m", "mlcli", "server", *args, "--port", str(port)],
         stdout=log,
         stderr=subprocess.STDOUT,
         env=environ,
