@@ -13,8 +13,10 @@ from typing import Any
 
 import pytest
 
-# Real S3 servers (moto's HTTP server, SeaweedFS), each started once a session for every
-# folder that uses them: imported here only, so that no folder starts a second one.
+# Real servers, each started once a session for every folder that uses them: S3 (moto's
+# HTTP server, SeaweedFS) and PostgreSQL (the auth database that several mlcli servers
+# share). Imported here only, so that no folder starts a second one.
+from pgserver import postgres  # noqa: F401 - fixture
 from s3servers import moto_server, s3_env, seaweedfs  # noqa: F401 - fixtures
 
 from mlcli.cli.main import main

@@ -1,15 +1,15 @@
 """``mlcli auth``: the users, personal API tokens and permissions of ``mlcli server
---auth-db PATH`` (``mlcli server`` is one command, so its admin commands live here).
+--auth-db`` (``mlcli server`` is one command, so its admin commands live here).
 
-Every command works on the SQLite file given by ``--auth-db`` (or MLCLI_AUTH_DB); a
-running server sees each change on its next request.
+Every command works on the auth database given by ``--auth-db`` (or MLCLI_AUTH_DB): a
+SQLite file, or a ``postgresql://`` URL that several servers share; a running server
+sees each change on its next request.
 """
 
 from __future__ import annotations
 
 import sys
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -29,12 +29,13 @@ app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 
 AuthDbOption = Annotated[
-    Path,
+    str,
     typer.Option(
         "--auth-db",
         envvar="MLCLI_AUTH_DB",
         show_envvar=True,
-        help="The auth database (SQLite) that 'mlcli server --auth-db' reads.",
+        help="The auth database that 'mlcli server --auth-db' reads: a SQLite file, or "
+        "postgresql://user@host:port/db (pip install 'mlcli[server]').",
     ),
 ]
 UserArgument = Annotated[str, typer.Argument(help="The user's name.")]
@@ -48,10 +49,11 @@ PasswordStdinOption = Annotated[
 ]
 
 
-def _database(path: Path, *, create: bool = False) -> AuthDatabase:
+def _database(location: str, *, create: bool = False) -> AuthDatabase:
+    """The database, for a ``with`` block that closes it."""
     from mlcli.tracking_server.auth.database import AuthDatabase
 
-    return AuthDatabase.open(path, create=create)
+    return AuthDatabase.open(location, create=create)
 
 
 def _password(from_stdin: bool) -> str:
@@ -77,12 +79,12 @@ def users_add(
     password_stdin: PasswordStdinOption = False,
     quiet: QuietOption = False,
 ) -> None:
-    """Add a user (the database file is created with the first one).
+    """Add a user (the database file, or its tables, are created with the first one).
 
     Example: mlcli auth users add alice --admin --password-stdin --auth-db auth.db < pw.txt
     """
-    database = _database(auth_db, create=True)
-    user = database.add_user(name, _password(password_stdin), admin=admin)
+    with _database(auth_db, create=True) as database:
+        user = database.add_user(name, _password(password_stdin), admin=admin)
     Output(quiet=quiet).info(f"Added {'admin' if user.is_admin else 'user'} {user.name!r}")
 
 
@@ -92,10 +94,11 @@ def users_list(auth_db: AuthDbOption, json_: JsonOption = False) -> None:
 
     Example: mlcli auth users list --auth-db auth.db --json
     """
-    database = _database(auth_db)
+    with _database(auth_db) as database:
+        users = database.users()
+        grants = {user.name: database.grants(user.name) for user in users}
+        default = database.default_permission()
     out = Output(json_mode=json_)
-    users = database.users()
-    grants = {user.name: database.grants(user.name) for user in users}
     if json_:
         out.json(
             [
@@ -124,7 +127,7 @@ def users_list(auth_db: AuthDbOption, json_: JsonOption = False) -> None:
         for user in users
     ]
     out.table(["NAME", "ADMIN", "CREATED", "PERMISSIONS"], rows)
-    out.info(f"Default permission: {database.default_permission().name}")
+    out.info(f"Default permission: {default.name}")
 
 
 @users_app.command("remove")
@@ -133,7 +136,8 @@ def users_remove(name: UserArgument, auth_db: AuthDbOption, quiet: QuietOption =
 
     Example: mlcli auth users remove bob --auth-db auth.db
     """
-    _database(auth_db).remove_user(name)
+    with _database(auth_db) as database:
+        database.remove_user(name)
     Output(quiet=quiet).info(f"Removed user {name!r}")
 
 
@@ -148,9 +152,9 @@ def users_passwd(
 
     Example: mlcli auth users passwd alice --auth-db auth.db
     """
-    database = _database(auth_db)
-    database.require_user(name)
-    database.set_password(name, _password(password_stdin))
+    with _database(auth_db) as database:
+        database.require_user(name)
+        database.set_password(name, _password(password_stdin))
     Output(quiet=quiet).info(f"Changed the password of {name!r}")
 
 
@@ -168,7 +172,8 @@ def tokens_create(
 
     Example: MLFLOW_TRACKING_TOKEN=$(mlcli auth tokens create ci --label nightly --auth-db auth.db)
     """
-    token, secret = _database(auth_db).create_token(user, label)
+    with _database(auth_db) as database:
+        token, secret = database.create_token(user, label)
     if json_:
         Output(json_mode=True).json({"id": token.id, "user": user, "label": label, "token": secret})
     else:
@@ -181,7 +186,8 @@ def tokens_list(user: UserArgument, auth_db: AuthDbOption, json_: JsonOption = F
 
     Example: mlcli auth tokens list ci --auth-db auth.db --json
     """
-    tokens = _database(auth_db).tokens(user)
+    with _database(auth_db) as database:
+        tokens = database.tokens(user)
     out = Output(json_mode=json_)
     if json_:
         out.json(
@@ -215,7 +221,8 @@ def tokens_revoke(
 
     Example: mlcli auth tokens revoke 3 --auth-db auth.db
     """
-    _database(auth_db).revoke_token(token_id)
+    with _database(auth_db) as database:
+        database.revoke_token(token_id)
     Output(quiet=quiet).info(f"Revoked token {token_id}")
 
 
@@ -238,7 +245,8 @@ def grant(
     from mlcli.tracking_server.auth.levels import parse_level
 
     parsed = parse_level(level)
-    _database(auth_db).grant(user, kind, target, parsed)
+    with _database(auth_db) as database:
+        database.grant(user, kind, target, parsed)
     Output(quiet=quiet).info(f"{user} has {parsed.name} on {kind} {target!r}")
 
 
@@ -254,7 +262,8 @@ def revoke(
 
     Example: mlcli auth revoke bob experiment churn --auth-db auth.db
     """
-    _database(auth_db).revoke(user, kind, target)
+    with _database(auth_db) as database:
+        database.revoke(user, kind, target)
     Output(quiet=quiet).info(f"Removed {user}'s grant on {kind} {target!r}")
 
 
@@ -269,5 +278,6 @@ def default_permission(
     from mlcli.tracking_server.auth.levels import parse_level
 
     parsed = parse_level(level)
-    _database(auth_db, create=True).set_default_permission(parsed)
+    with _database(auth_db, create=True) as database:
+        database.set_default_permission(parsed)
     Output(quiet=quiet).info(f"Default permission: {parsed.name}")

@@ -4,7 +4,7 @@
     /ajax-api/2.0/mlflow/...            the same (the path MLflow's web UI uses)
     /api/2.0/mlflow-artifacts/...       the artifact proxy (``artifacts.py``)
     GET /health                         {"status": "OK"}: liveness, without a token
-    GET /ready                          200 when the store answers, else 503 (``readiness.py``)
+    GET /ready                          200 when the store (and auth DB) answer, else 503
     GET /metrics                        Prometheus metrics (``mlcli.web.metrics``)
     GET /version                        mlcli's version, as JSON
     GET /api/3.0/mlflow/server-info     what MLflow 3 clients ask before big uploads
@@ -78,7 +78,7 @@ def create_app(config: ServerConfig, log: ServerLog | None = None) -> Any:
     log = log or ServerLog(name="mlcli server")
     metrics = HttpMetrics()
     backend = Backend(Path(config.store))
-    authorizer = None if config.auth_db is None else _authorizer(Path(config.auth_db), backend)
+    authorizer = None if config.auth_db is None else _authorizer(config.auth_db, backend)
     app: Any = TrackingApp(config, backend, log, metrics, authorizer).starlette()
     gate = None if authorizer is None else _admins_only()
     app = with_dashboard(app, Path(config.store), gate)  # every other path: the UI
@@ -99,11 +99,11 @@ def create_app(config: ServerConfig, log: ServerLog | None = None) -> Any:
     return MetricsMiddleware(PublicPaths(PROBES, probes, guarded), metrics)
 
 
-def _authorizer(path: Path, backend: Backend) -> Authorizer:
+def _authorizer(location: str, backend: Backend) -> Authorizer:
     from mlcli.tracking_server.auth.authorize import Authorizer
     from mlcli.tracking_server.auth.database import AuthDatabase
 
-    return Authorizer(AuthDatabase.open(path), backend)
+    return Authorizer(AuthDatabase.open(location), backend)
 
 
 def _admins_only() -> Any:
@@ -174,7 +174,8 @@ class TrackingApp:
     async def ready(self, request: Request) -> Response:
         from starlette.concurrency import run_in_threadpool
 
-        readiness = await run_in_threadpool(check_readiness, Path(self.config.store))
+        auth = None if self.authorizer is None else self.authorizer.database
+        readiness = await run_in_threadpool(check_readiness, Path(self.config.store), auth)
         self.readiness_log.note(readiness)
         return _json(readiness.document(), 200 if readiness.ready else 503)
 

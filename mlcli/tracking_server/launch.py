@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from mlcli.tracking_server.config import CONFIG_VARIABLE, ServerConfig
@@ -31,7 +30,7 @@ def run_server(config: ServerConfig, log: ServerLog | None = None) -> int:
     if config.auth_db is not None:  # so is a missing auth database
         from mlcli.tracking_server.auth.database import AuthDatabase
 
-        AuthDatabase.open(Path(config.auth_db))
+        AuthDatabase.open(config.auth_db).close()
     check_exposure(
         config.host,
         authenticated=token is not None or config.auth_db is not None,
@@ -67,7 +66,9 @@ def _serve(config: ServerConfig, log: ServerLog, token: str | None) -> int:
     where = f"[{host}]" if ":" in host else host
     auth = "bearer token required" if token else "no authentication"
     if config.auth_db is not None:
-        auth = f"users and permissions of {config.auth_db}"
+        from mlcli.tracking_server.auth.connection import shown
+
+        auth = f"users and permissions of {shown(config.auth_db)}"
     log.info(
         f"serving the store {config.store} over MLflow's REST API on http://{where}:{port} "
         f"({auth}; {config.workers} worker{'s' if config.workers > 1 else ''}; pid {os.getpid()})"

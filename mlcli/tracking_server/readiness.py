@@ -1,10 +1,12 @@
 """``GET /ready``: whether this server can serve the store now.
 
-Two cheap checks, in order, each a fresh look (a probe every few seconds must not
+Cheap checks, in order, each a fresh look (a probe every few seconds must not
 refresh the index, and must see a store that went away after start-up):
 
     store   the store's root can be listed and holds a readable mlcli store (VERSION)
     index   the index opens and answers a query
+    auth    with --auth-db: the auth database answers (a PostgreSQL that is down
+            is a server that cannot sign anyone in)
 
 The answer names each check's state. It goes to callers without a token (a load
 balancer's probe), so it says what failed in words, never the store's path; the
@@ -17,10 +19,14 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlcli.errors import MlcliError
 from mlcli.store import Store
 from mlcli.web.log import ServerLog
+
+if TYPE_CHECKING:
+    from mlcli.tracking_server.auth.database import AuthDatabase
 
 OK = "ok"
 NOT_CHECKED = "not checked"
@@ -39,8 +45,10 @@ class Readiness:
         return {"status": "ready" if self.ready else "not ready", "checks": self.checks}
 
 
-def check(store_root: Path) -> Readiness:
+def check(store_root: Path, auth: AuthDatabase | None = None) -> Readiness:
     checks = {"store": NOT_CHECKED, "index": NOT_CHECKED}
+    if auth is not None:
+        checks["auth"] = NOT_CHECKED
     try:
         os.listdir(store_root)
         store = Store.open(store_root)
@@ -56,6 +64,13 @@ def check(store_root: Path) -> Readiness:
     finally:
         store.close()
     checks["index"] = OK
+    if auth is not None:
+        try:
+            auth.ping()
+        except Exception as exc:  # whatever the database says: not ready
+            checks["auth"] = "the auth database cannot be reached"
+            return Readiness(checks, f"{type(exc).__name__}: {exc}")
+        checks["auth"] = OK
     return Readiness(checks, "")
 
 

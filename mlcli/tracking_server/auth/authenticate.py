@@ -10,6 +10,9 @@ Behind a reverse proxy that signs users in itself (SSO), ``--user-header`` names
 header in which the proxy says who that is; it is believed only on requests whose
 peer address is a ``--trusted-proxy``, since any other client could send the header
 too. The user it names must exist in the auth database.
+
+An auth database that cannot be reached (PostgreSQL down) is a 503: nobody can be
+signed in, but nobody's credentials are wrong either.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import binascii
 from dataclasses import dataclass
 
 from mlcli.tracking_server.auth import USER_KEY
-from mlcli.tracking_server.auth.database import AuthDatabase, User
+from mlcli.tracking_server.auth.database import AuthDatabase, AuthDatabaseUnavailableError, User
 from mlcli.web.guard import ASGIApp, Receive, Scope, Send, refuse
 
 _CHALLENGE = [(b"www-authenticate", b'Basic realm="mlcli", charset="UTF-8"')]
@@ -53,6 +56,17 @@ class Authenticate:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        try:
+            user = await self._user(scope, send)
+        except AuthDatabaseUnavailableError as exc:
+            await refuse(send, exc.http_status, exc.error_code, exc.message)
+            return
+        if user is not None:
+            scope[USER_KEY] = user
+            await self.app(scope, receive, send)
+
+    async def _user(self, scope: Scope, send: Send) -> User | None:
+        """Who signed in, or None once the request has been refused."""
         from starlette.concurrency import run_in_threadpool
 
         claimed = None if self.proxy is None else self.proxy.claimed_user(scope)
@@ -61,10 +75,7 @@ class Authenticate:
             if user is None:
                 message = f"the proxy signed in {claimed!r}, who is no user of this server"
                 await refuse(send, 403, "PERMISSION_DENIED", message)
-                return
-            scope[USER_KEY] = user
-            await self.app(scope, receive, send)
-            return
+            return user
         given = dict(scope["headers"]).get(b"authorization", b"")
         user = await run_in_threadpool(self.user_of, given) if given else None
         if user is None:
@@ -75,9 +86,7 @@ class Authenticate:
                 "MLFLOW_TRACKING_PASSWORD, or MLFLOW_TRACKING_TOKEN"
             )
             await refuse(send, 401, "UNAUTHENTICATED", message, _CHALLENGE)
-            return
-        scope[USER_KEY] = user
-        await self.app(scope, receive, send)
+        return user
 
     def user_of(self, header: bytes) -> User | None:
         scheme, _, credential = header.partition(b" ")

@@ -1,5 +1,6 @@
-"""The auth database: one SQLite file (``--auth-db``) shared by the server's workers and
-the admin commands (``mlcli auth ...``).
+"""The auth database (``--auth-db``), shared by the server's workers and the admin
+commands (``mlcli auth ...``): a SQLite file, or a PostgreSQL database that several
+servers share (``connection.py`` says how each is reached).
 
     users(name, password_hash, is_admin, created)
     tokens(id, user, hash, label, created, last_used, revoked)
@@ -8,19 +9,25 @@ the admin commands (``mlcli auth ...``).
 
 Times are milliseconds since the epoch. A permission's target is an experiment's id or
 name, or a registered model's name; a grant on an experiment's id wins over one on its
-name. Each thread gets its own connection (WAL, a busy timeout), so server workers and
-an admin command can use the file at once.
+name. Every method is one statement (or reads only), so concurrent servers and admin
+commands never see half a change; lists are sorted here, the same on both backends.
 """
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
+from typing import Any
 
 from mlcli.errors import InvalidInputError, NotFoundError
+from mlcli.tracking_server.auth.connection import (
+    AuthConnection,
+    AuthDatabaseUnavailableError,
+    IntegrityViolation,
+    connect,
+)
 from mlcli.tracking_server.auth.credentials import (
     hash_password,
     new_token,
@@ -32,21 +39,6 @@ from mlcli.tracking_server.auth.levels import Level, parse_level
 KINDS = ("experiment", "model")
 DEFAULT_PERMISSION = Level.READ
 _LAST_USED_EVERY_MS = 60_000  # a token's last_used is written at most once a minute
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS users (
-    name TEXT PRIMARY KEY, password_hash TEXT NOT NULL,
-    is_admin INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS tokens (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
-    hash TEXT NOT NULL UNIQUE, label TEXT NOT NULL DEFAULT '', created INTEGER NOT NULL,
-    last_used INTEGER, revoked INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE IF NOT EXISTS permissions (
-    user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
-    kind TEXT NOT NULL CHECK (kind IN ('experiment', 'model')),
-    target TEXT NOT NULL, level TEXT NOT NULL, PRIMARY KEY (user, kind, target));
-CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
 
 
 @dataclass(frozen=True)
@@ -67,36 +59,45 @@ class Token:
 
 
 class AuthDatabase:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._local = threading.local()
+    def __init__(self, connection: AuthConnection) -> None:
+        self.connection = connection
+        self.location = connection.location  # no password in it
         # a password checked once is not checked again while its hash is unchanged
         self._verified: dict[tuple[str, str], str] = {}
 
     @classmethod
-    def open(cls, path: Path, *, create: bool = False) -> AuthDatabase:
-        """The database at ``path``; ``create`` makes the file if it is missing."""
-        if not create and not path.is_file():
-            raise NotFoundError(
-                f"no auth database at {path} (create it with 'mlcli auth users add')"
-            )
-        database = cls(path)
-        database._connection()
-        return database
+    def open(cls, location: str | Path, *, create: bool = False) -> AuthDatabase:
+        """The database at ``location``, a path or a ``postgresql://`` URL; ``create``
+        makes the file, or the tables, if they are missing."""
+        return cls(connect(location, create=create))
 
-    def _connection(self) -> sqlite3.Connection:
-        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
-        if connection is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            connection.execute("PRAGMA foreign_keys = ON")
-            connection.execute("PRAGMA journal_mode = WAL")
-            connection.executescript(_SCHEMA)
-            self._local.connection = connection
-        return connection
+    def close(self) -> None:
+        self.connection.close()
 
-    def _run(self, sql: str, *args: object) -> sqlite3.Cursor:
-        return self._connection().execute(sql, args)
+    def __enter__(self) -> AuthDatabase:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def ping(self) -> None:
+        """Raise unless the database answers (readiness)."""
+        self.connection.run("SELECT 1 FROM users LIMIT 1")
+
+    def _run(self, sql: str, *args: object) -> list[tuple[Any, ...]]:
+        return self.connection.run(sql, *args).rows
+
+    def _row(self, sql: str, *args: object) -> tuple[Any, ...] | None:
+        return self.connection.run(sql, *args).first()
+
+    def _change(self, sql: str, *args: object) -> int:
+        """How many rows the statement changed."""
+        return self.connection.run(sql, *args).count
 
     # -- users -----------------------------------------------------------------------------------
 
@@ -107,23 +108,23 @@ class AuthDatabase:
             raise InvalidInputError("the password is empty")
         created = _now()
         try:
-            self._run(
+            self._change(
                 "INSERT INTO users VALUES (?, ?, ?, ?)",
                 name,
                 hash_password(password),
-                admin,
+                int(admin),
                 created,
             )
-        except sqlite3.IntegrityError:
+        except IntegrityViolation:
             raise InvalidInputError(f"user {name!r} exists") from None
         return User(name, admin, created)
 
     def users(self) -> list[User]:
-        rows = self._run("SELECT name, is_admin, created FROM users ORDER BY name").fetchall()
-        return [User(row[0], bool(row[1]), row[2]) for row in rows]
+        rows = self._run("SELECT name, is_admin, created FROM users")
+        return sorted((User(row[0], bool(row[1]), row[2]) for row in rows), key=_name)
 
     def user(self, name: str) -> User | None:
-        row = self._run("SELECT name, is_admin, created FROM users WHERE name = ?", name).fetchone()
+        row = self._row("SELECT name, is_admin, created FROM users WHERE name = ?", name)
         return None if row is None else User(row[0], bool(row[1]), row[2])
 
     def require_user(self, name: str) -> User:
@@ -133,23 +134,21 @@ class AuthDatabase:
         return user
 
     def remove_user(self, name: str) -> None:
-        if self._run("DELETE FROM users WHERE name = ?", name).rowcount == 0:
+        if self._change("DELETE FROM users WHERE name = ?", name) == 0:
             raise NotFoundError(f"no user {name!r}")
 
     def set_password(self, name: str, password: str) -> None:
         if not password:
             raise InvalidInputError("the password is empty")
-        changed = self._run(
+        changed = self._change(
             "UPDATE users SET password_hash = ? WHERE name = ?", hash_password(password), name
         )
-        if changed.rowcount == 0:
+        if changed == 0:
             raise NotFoundError(f"no user {name!r}")
 
     def check_password(self, name: str, password: str) -> User | None:
         """The user, if ``password`` is theirs."""
-        row = self._run(
-            "SELECT password_hash, is_admin, created FROM users WHERE name = ?", name
-        ).fetchone()
+        row = self._row("SELECT password_hash, is_admin, created FROM users WHERE name = ?", name)
         if row is None:
             return None
         stored = row[0]
@@ -167,41 +166,43 @@ class AuthDatabase:
         self.require_user(user)
         secret = new_token()
         created = _now()
-        cursor = self._run(
-            "INSERT INTO tokens (user, hash, label, created) VALUES (?, ?, ?, ?)",
-            user,
-            token_hash(secret),
-            label,
-            created,
-        )
-        assert cursor.lastrowid is not None
-        return Token(cursor.lastrowid, user, label, created, None, False), secret
+        try:
+            token_id = self.connection.insert_id(
+                'INSERT INTO tokens ("user", hash, label, created) VALUES (?, ?, ?, ?)',
+                user,
+                token_hash(secret),
+                label,
+                created,
+            )
+        except IntegrityViolation:  # the user was removed meanwhile
+            raise NotFoundError(f"no user {user!r}") from None
+        return Token(token_id, user, label, created, None, False), secret
 
     def tokens(self, user: str) -> list[Token]:
         self.require_user(user)
         rows = self._run(
-            "SELECT id, user, label, created, last_used, revoked FROM tokens WHERE user = ? "
-            "ORDER BY id",
+            'SELECT id, "user", label, created, last_used, revoked FROM tokens '
+            'WHERE "user" = ? ORDER BY id',
             user,
-        ).fetchall()
+        )
         return [Token(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in rows]
 
     def revoke_token(self, token_id: int) -> None:
-        if self._run("UPDATE tokens SET revoked = 1 WHERE id = ?", token_id).rowcount == 0:
+        if self._change("UPDATE tokens SET revoked = 1 WHERE id = ?", token_id) == 0:
             raise NotFoundError(f"no token {token_id}")
 
     def check_token(self, secret: str) -> User | None:
         """The user of a token that is not revoked."""
-        row = self._run(
+        row = self._row(
             "SELECT t.id, t.last_used, u.name, u.is_admin, u.created FROM tokens t "
-            "JOIN users u ON u.name = t.user WHERE t.hash = ? AND t.revoked = 0",
+            'JOIN users u ON u.name = t."user" WHERE t.hash = ? AND t.revoked = 0',
             token_hash(secret),
-        ).fetchone()
+        )
         if row is None:
             return None
         now = _now()
         if row[1] is None or now - row[1] >= _LAST_USED_EVERY_MS:
-            self._run("UPDATE tokens SET last_used = ? WHERE id = ?", now, row[0])
+            self._change("UPDATE tokens SET last_used = ? WHERE id = ?", now, row[0])
         return User(row[2], bool(row[3]), row[4])
 
     # -- permissions -----------------------------------------------------------------------------
@@ -209,39 +210,43 @@ class AuthDatabase:
     def grant(self, user: str, kind: str, target: str, level: Level) -> None:
         self.require_user(user)
         _check_kind(kind)
-        self._run(
-            "INSERT INTO permissions VALUES (?, ?, ?, ?) ON CONFLICT (user, kind, target) "
-            "DO UPDATE SET level = excluded.level",
-            user,
-            kind,
-            target,
-            level.name,
-        )
+        try:
+            self._change(
+                'INSERT INTO permissions VALUES (?, ?, ?, ?) ON CONFLICT ("user", kind, target) '
+                "DO UPDATE SET level = excluded.level",
+                user,
+                kind,
+                target,
+                level.name,
+            )
+        except IntegrityViolation:  # the user was removed meanwhile
+            raise NotFoundError(f"no user {user!r}") from None
 
     def revoke(self, user: str, kind: str, target: str) -> None:
         _check_kind(kind)
-        deleted = self._run(
-            "DELETE FROM permissions WHERE user = ? AND kind = ? AND target = ?", user, kind, target
+        deleted = self._change(
+            'DELETE FROM permissions WHERE "user" = ? AND kind = ? AND target = ?',
+            user,
+            kind,
+            target,
         )
-        if deleted.rowcount == 0:
+        if deleted == 0:
             raise NotFoundError(f"user {user!r} has no grant on {kind} {target!r}")
 
     def grants(self, user: str) -> list[tuple[str, str, Level]]:
-        rows = self._run(
-            "SELECT kind, target, level FROM permissions WHERE user = ? ORDER BY kind, target", user
-        ).fetchall()
-        return [(row[0], row[1], Level[row[2]]) for row in rows]
+        rows = self._run('SELECT kind, target, level FROM permissions WHERE "user" = ?', user)
+        return sorted((row[0], row[1], Level[row[2]]) for row in rows)
 
     def level(self, user: str, kind: str, targets: tuple[str, ...]) -> Level:
         """``user``'s level on the first of ``targets`` (names of one thing) with a grant,
         else the default permission."""
         for target in targets:
-            row = self._run(
-                "SELECT level FROM permissions WHERE user = ? AND kind = ? AND target = ?",
+            row = self._row(
+                'SELECT level FROM permissions WHERE "user" = ? AND kind = ? AND target = ?',
                 user,
                 kind,
                 target,
-            ).fetchone()
+            )
             if row is not None:
                 return Level[row[0]]
         return self.default_permission()
@@ -249,11 +254,11 @@ class AuthDatabase:
     # -- settings --------------------------------------------------------------------------------
 
     def default_permission(self) -> Level:
-        row = self._run("SELECT value FROM settings WHERE key = 'default_permission'").fetchone()
+        row = self._row("SELECT value FROM settings WHERE key = 'default_permission'")
         return DEFAULT_PERMISSION if row is None else Level[row[0]]
 
     def set_default_permission(self, level: Level) -> None:
-        self._run(
+        self._change(
             "INSERT INTO settings VALUES ('default_permission', ?) "
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             level.name,
@@ -265,8 +270,20 @@ def _check_kind(kind: str) -> None:
         raise InvalidInputError(f"unknown kind {kind!r}: expected experiment or model")
 
 
+def _name(user: User) -> str:
+    return user.name
+
+
 def _now() -> int:
     return int(time.time() * 1000)
 
 
-__all__ = ["KINDS", "AuthDatabase", "Level", "Token", "User", "parse_level"]
+__all__ = [
+    "KINDS",
+    "AuthDatabase",
+    "AuthDatabaseUnavailableError",
+    "Level",
+    "Token",
+    "User",
+    "parse_level",
+]
