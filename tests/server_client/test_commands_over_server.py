@@ -99,8 +99,10 @@ class Twin:
         return self.relabel(served.stdout).splitlines()
 
     def create_run(self, label: str, *args: str) -> None:
-        """``runs create -q ARGS`` on both sides; the run is ``{label}`` from now on."""
-        local, served = self.both("runs", "create", "-q", *args)
+        """``runs create -q ARGS`` on both sides; the run is ``{label}`` from now on (and
+        named ``label`` unless ARGS name it: names made up at random differ)."""
+        named = args if "-n" in args else (*args, "-n", label)
+        local, served = self.both("runs", "create", "-q", *named)
         assert local.exit_code == served.exit_code == 0, (local, served)
         self.ids["local"][label] = local.stdout.strip()
         self.ids["server"][label] = served.stdout.strip()
@@ -570,3 +572,66 @@ def test_mlcli_tracking_uri_in_the_environment(twin: Twin, tmp_path: Path) -> No
         twin.ids[side]["env"] = done.stdout.strip()
     shown = twin.json("runs", "show", "{env}")
     assert (shown["run_name"], shown["metrics"]) == ("from-env", {"m": 1.5})
+
+
+def test_awkward_names_and_values_round_trip(twin: Twin) -> None:
+    name = "team/ü project?&# 100%"
+    twin.same("experiments", "create", name, "--tag", "a key=a value/ü")
+    twin.create_run("odd", "-x", name, "-n", "ünï cödé 'quoted'", "-t", "multi=line1\nline2")
+    long_value = "v" * 6000
+    twin.same("log", "param", "a param/with spaces", long_value, "--run", "{odd}")
+    twin.same("log", "param", "empty", "", "--run", "{odd}")
+    for key, value in (("huge", "1e300"), ("tiny", "-1e-300"), ("int", "3"), ("zero", "-0.0")):
+        twin.same("log", "metric", "--run", "{odd}", "--", key, value)
+    twin.same("log", "metric", "stamped", "1.5", "--timestamp", "1700000000000", "--run", "{odd}")
+    twin.same("log", "tag", "mlcli.note", "user's own", "--run", "{odd}")
+    twin.same("log", "tag", "tag.with.dots", "x", "--run", "{odd}")
+
+    shown = twin.json("runs", "show", "{odd}")
+    assert shown["experiment_name"] == name
+    assert shown["run_name"] == "ünï cödé 'quoted'"
+    assert shown["params"] == {"a param/with spaces": long_value, "empty": ""}
+    assert shown["metrics"] == {
+        "huge": 1e300,
+        "int": 3.0,
+        "stamped": 1.5,
+        "tiny": -1e-300,
+        "zero": -0.0,
+    }
+    assert shown["tags"]["multi"] == "line1\nline2"
+    assert shown["tags"]["mlcli.note"] == "user's own"
+    listed = _only(twin.json("experiments", "list"), name)
+    assert [e["tags"] for e in listed] == [{"a key": "a value/ü"}]
+    twin.lines("runs", "list", "-x", name, "-q")
+    assert twin.lines("runs", "list", "-f", "attributes.run_name LIKE 'ünï cödé%'", "-q") == [
+        "<odd>"
+    ]
+    assert twin.lines("runs", "list", "-f", "params.`a param/with spaces` LIKE 'vvv%'", "-q") == [
+        "<odd>"
+    ]
+    assert twin.lines("runs", "list", "-f", "tags.`tag.with.dots` = 'x'", "-q") == ["<odd>"]
+    assert twin.lines("runs", "list", "-f", "tags.mlcli.note = 'user''s own'", "-q") == ["<odd>"]
+    twin.same("experiments", "rename", name, name + " (old)")
+    twin.same("experiments", "delete", name + " (old)")
+    twin.same("experiments", "restore", name + " (old)")
+
+
+def test_a_batch_larger_than_one_request(twin: Twin) -> None:
+    """2,500 points, 150 params and 120 tags: more than MLflow's log-batch takes at once."""
+    from mlcli import TrackingClient
+
+    lines = [json.dumps({"metric": "loss", "value": 1 / (i + 1), "step": i}) for i in range(2500)]
+    lines += [json.dumps({"param": f"p{i:03}", "value": str(i)}) for i in range(150)]
+    lines += [json.dumps({"tag": f"t{i:03}", "value": f"v{i}"}) for i in range(120)]
+    twin.create_run("big", "-x", "batches", "-n", "big")
+    twin.same("log", "batch", "-", "--run", "{big}", input="\n".join(lines) + "\n")
+
+    shown = twin.json("runs", "show", "{big}")
+    assert len(shown["params"]) == 150 and shown["params"]["p149"] == "149"
+    assert sum(1 for key in shown["tags"] if key.startswith("t")) == 120
+    assert shown["metrics"] == {"loss": 1 / 2500}
+    histories = [
+        [(m.step, m.value) for m in TrackingClient(store).get_metric_history(ids["big"], "loss")]
+        for store, ids in ((twin.stores[side], twin.ids[side]) for side in ("local", "server"))
+    ]
+    assert histories[0] == histories[1] and len(histories[1]) == 2500
