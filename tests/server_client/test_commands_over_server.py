@@ -635,3 +635,65 @@ def test_a_batch_larger_than_one_request(twin: Twin) -> None:
         for store, ids in ((twin.stores[side], twin.ids[side]) for side in ("local", "server"))
     ]
     assert histories[0] == histories[1] and len(histories[1]) == 2500
+
+
+def test_empty_answers_and_prefix_references(twin: Twin) -> None:
+    twin.same("experiments", "create", "empty")
+    assert twin.lines("runs", "list", "-x", "empty", "-q") == []
+    assert twin.json("runs", "list", "-x", "empty") == []
+    assert twin.json("compare", "-x", "empty") == []
+    local, served = twin.both("select", "--max", "metrics.acc", "-x", "empty")
+    assert local.exit_code == served.exit_code == 1
+    assert twin.shown(local) == twin.shown(served)
+    twin.create_run("parent", "-x", "empty")
+    twin.create_run("kid", "-x", "empty", "--parent", "{parent:7}")
+    assert twin.lines("runs", "list", "-x", "empty", "-n", "0", "-q") == []
+    assert twin.json("runs", "show", "{kid}")["parent_run_id"] == "<parent>"
+    assert twin.lines("runs", "list", "-f", "tags.mlcli.parentRunId = '{parent}'", "-q") == [
+        "<kid>"
+    ]
+
+
+def test_listings_longer_than_a_page(twin: Twin) -> None:
+    """1,050 runs: more than one page of the server's search (1,000)."""
+    from mlcli import TrackingClient
+
+    base = 1_700_000_000_000
+    order: dict[str, dict[str, int]] = {}  # side -> run id -> number
+    for side, store in twin.stores.items():
+        client = TrackingClient(store)
+        experiment = client.create_experiment("paged")
+        order[side] = {}
+        for number in range(1050):  # the store's own call: TrackingClient.create_run asks
+            info = client.store.runs.create(  # for the experiment each time, a slow call
+                experiment_id=experiment,
+                run_name=f"p{number}",
+                user_id="tester",
+                tags={},
+                start_time=base + number,
+            )
+            order[side][info.run_id] = number
+            if number % 7 == 0:
+                client.log_metric(info.run_id, "m", number % 10)
+
+    def numbers(*args: str) -> list[int]:
+        local, served = twin.both("runs", "list", "-x", "paged", "-q", *args)
+        assert local.exit_code == served.exit_code == 0, (local, served)
+        found = [
+            [order[side][r] for r in result.stdout.split()]
+            for side, result in (("local", local), ("server", served))
+        ]
+        assert found[0] == found[1], args
+        return found[1]
+
+    assert numbers() == list(range(1049, -1, -1))
+    assert numbers("-n", "1001") == list(range(1049, 48, -1))
+    assert numbers("-o", "attributes.start_time ASC", "-n", "3") == [0, 1, 2]
+    by_metric = numbers("-f", "metrics.m >= 0", "-o", "metrics.m DESC")
+    assert len(by_metric) == 150 and by_metric[0] % 10 == 9
+    local, served = twin.both("compare", "-x", "paged", "-c", "metrics.m", "-n", "1020", "--json")
+    rows = [
+        [(order[side][row["run_id"]], row["metrics.m"]) for row in json.loads(result.stdout)]
+        for side, result in (("local", local), ("server", served))
+    ]
+    assert rows[0] == rows[1] and len(rows[1]) == 1020
