@@ -32,16 +32,23 @@ def basic(user: str, password: str = PASSWORD) -> dict[str, str]:
     return {"Authorization": f"Basic {pair}"}
 
 
-def auth(cli: Any, db: Path, *args: str, input: str | None = None) -> Any:
+def auth(cli: Any, db: Path | str, *args: str, input: str | None = None) -> Any:
     result = cli("auth", *args, "--auth-db", str(db), input=input)
     assert result.exit_code == 0, result.stderr
     return result
 
 
+# a few tests run on PostgreSQL too (test_server_auth_postgres.py has the rest)
+BOTH_BACKENDS = pytest.mark.parametrize("auth_db", ["sqlite", "postgresql"], indirect=True)
+
+
 @pytest.fixture
-def auth_db(cli: Any, tmp_path: Path) -> Path:
-    """An auth database with one user per role (``default`` has no grants)."""
-    db = tmp_path / "auth.db"
+def auth_db(cli: Any, tmp_path: Path, request: pytest.FixtureRequest) -> Any:
+    """An auth database with one user per role (``default`` has no grants): a SQLite
+    file (a Path), or a PostgreSQL URL when parametrized with ``postgresql``."""
+    db: Path | str = tmp_path / "auth.db"
+    if getattr(request, "param", "sqlite") == "postgresql":
+        db = request.getfixturevalue("postgres").new_database()
     for role in ROLES:
         flags = ["--admin"] if role == "admin" else []
         auth(cli, db, "users", "add", role, *flags, "--password-stdin", input=PASSWORD + "\n")
@@ -49,7 +56,7 @@ def auth_db(cli: Any, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def server(auth_db: Path, start_server: Callable[..., TrackingServer]) -> TrackingServer:
+def server(auth_db: Path | str, start_server: Callable[..., TrackingServer]) -> TrackingServer:
     return start_server("--auth-db", str(auth_db))
 
 
@@ -150,6 +157,7 @@ def test_requests_without_or_with_wrong_credentials_are_401(server: TrackingServ
     assert server.request("GET", "/ready").status == 200
 
 
+@BOTH_BACKENDS
 def test_basic_and_bearer_both_work_and_a_revoked_token_is_refused(
     cli: Any, auth_db: Path, server: TrackingServer
 ) -> None:
@@ -299,6 +307,7 @@ def test_every_route_answers_each_role_as_its_rule_says(
     assert " 500 " not in server.log()
 
 
+@BOTH_BACKENDS
 def test_searches_show_only_what_the_user_can_read(
     cli: Any, auth_db: Path, server: TrackingServer
 ) -> None:
@@ -326,6 +335,7 @@ def test_searches_show_only_what_the_user_can_read(
     assert refused.status == 403 and refused.json()["error_code"] == "PERMISSION_DENIED"
 
 
+@BOTH_BACKENDS
 def test_the_default_permission_applies_where_no_grant_is(
     cli: Any, auth_db: Path, server: TrackingServer
 ) -> None:
@@ -340,6 +350,7 @@ def test_the_default_permission_applies_where_no_grant_is(
     assert call(server, "POST", "experiments/delete", get, user="default").status == 403
 
 
+@BOTH_BACKENDS
 def test_creators_manage_what_they_create_and_the_registry_records_who(
     cli: Any, auth_db: Path, server: TrackingServer
 ) -> None:

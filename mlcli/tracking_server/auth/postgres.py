@@ -11,7 +11,6 @@ server recovers without a restart once PostgreSQL is back.
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -60,16 +59,23 @@ class PostgresConnection:
     def open(cls, url: str, *, create: bool) -> PostgresConnection:
         """The auth database at ``url``; ``create`` makes its tables if they are missing
         (the database itself must exist: CREATE DATABASE is the DBA's)."""
-        if importlib.util.find_spec("psycopg") is None:
-            raise InvalidInputError(SERVER_EXTRA)
+        try:
+            import psycopg  # noqa: F401 - missing (or without its libpq): the extra
+        except ImportError:
+            raise InvalidInputError(SERVER_EXTRA) from None
         database = cls(url)
-        exists = database.run("SELECT to_regclass('users') IS NOT NULL").rows[0][0]
-        if not exists and not create:
-            raise NotFoundError(
-                f"no auth database at {database.location} (create it with 'mlcli auth users add')"
-            )
-        if create:
-            database._create_tables()
+        try:
+            exists = database.run("SELECT to_regclass('users') IS NOT NULL").rows[0][0]
+            if not exists and not create:
+                raise NotFoundError(
+                    f"no auth database at {database.location} (create it with "
+                    "'mlcli auth users add')"
+                )
+            if create:
+                database._create_tables()
+        except BaseException:
+            database.close()
+            raise
         return database
 
     def _create_tables(self) -> None:
@@ -103,13 +109,15 @@ class PostgresConnection:
 
         statement = sql.replace("?", "%s")  # the SQL of AuthDatabase holds no other '?'
         for attempt in range(2):
-            connection, reused = self._take()
+            connection, reused = self._take(fresh=attempt > 0)
             try:
                 result = read(connection.execute(statement, args))
             except psycopg.OperationalError as exc:
                 connection.close()
                 if reused and attempt == 0:
-                    continue  # dropped while idle (PostgreSQL restarted): a new connection
+                    # dropped while idle (PostgreSQL restarted), like the other idle ones
+                    self.close()
+                    continue
                 raise self._translated(exc) from None
             except psycopg.IntegrityError as exc:
                 self._give(connection)
@@ -121,10 +129,10 @@ class PostgresConnection:
             return result
         raise AssertionError("unreachable")
 
-    def _take(self) -> tuple[psycopg.Connection[Any], bool]:
+    def _take(self, *, fresh: bool = False) -> tuple[psycopg.Connection[Any], bool]:
         """A connection, and whether it was kept open since an earlier statement."""
         with self._lock:
-            if self._idle:
+            if self._idle and not fresh:
                 return self._idle.pop(), True
         import psycopg
 
