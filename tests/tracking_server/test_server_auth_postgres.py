@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -91,7 +92,39 @@ def test_the_admin_commands_work_on_a_postgresql_auth_database(cli: Any, postgre
     ]
 
 
-def test_an_unreachable_postgresql_is_one_line_naming_it_without_its_password(cli: Any) -> None:
+def test_admin_commands_at_once_on_a_new_database_create_it_once(postgres: Any) -> None:
+    """Processes that all find no tables create them together; of two adding one name,
+    one wins and the other is told, as on SQLite."""
+    db = postgres.new_database()
+    names = ["ann", "ben", "cat", "same", "same"]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "mlcli", "auth", "users", "add", name, "--password-stdin"],
+            env={**os.environ, "MLCLI_AUTH_DB": db},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in names
+    ]
+    results = [(p.communicate(PASSWORD + "\n", timeout=120), p.returncode) for p in processes]
+    codes = sorted(code for _, code in results)
+    assert codes == [0, 0, 0, 0, 2], results
+    refused = next(err for (_, err), code in results if code == 2)
+    assert refused.strip() == "mlcli: error: user 'same' exists"
+    listed = subprocess.run(
+        [sys.executable, "-m", "mlcli", "auth", "users", "list", "--json", "--auth-db", db],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert [u["name"] for u in json.loads(listed.stdout)] == ["ann", "ben", "cat", "same"]
+
+
+def test_an_unreachable_postgresql_is_one_line_naming_it_without_its_password(
+    cli: Any,
+) -> None:
     url = "postgresql://team:hunter2@127.0.0.1:1/auth"  # nothing listens on port 1
     result = cli("auth", "users", "list", "--auth-db", url)
     assert result.exit_code == 1
@@ -101,6 +134,9 @@ def test_an_unreachable_postgresql_is_one_line_naming_it_without_its_password(cl
     assert "hunter2" not in result.stderr
     also = cli("auth", "users", "list", "--auth-db", "postgres://127.0.0.1:1/auth")
     assert also.exit_code == 1 and "cannot be reached" in also.stderr
+    other = cli("auth", "users", "list", "--auth-db", "mysql://team:hunter2@db/auth")
+    assert other.exit_code == 2 and "unsupported --auth-db mysql://..." in other.stderr
+    assert "hunter2" not in other.stderr
 
 
 _WITHOUT_PSYCOPG = """

@@ -16,14 +16,16 @@ again.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
-from mlcli.errors import MlcliError
+from mlcli.errors import InvalidInputError, MlcliError
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 class AuthDatabaseUnavailableError(MlcliError):
@@ -61,20 +63,36 @@ class AuthConnection(Protocol):
 
 
 def is_postgres_url(location: str | Path) -> bool:
-    return isinstance(location, str) and location.startswith(POSTGRES_SCHEMES)
+    """Whether ``location`` is a PostgreSQL URL; any other URL is an error, not a path."""
+    if not isinstance(location, str):
+        return False
+    if location.startswith(POSTGRES_SCHEMES):
+        return True
+    if _URL.match(location):
+        raise InvalidInputError(
+            f"unsupported --auth-db {_scheme_only(location)}: use a path (SQLite) or "
+            "postgresql://user@host:port/database"
+        )
+    return False
 
 
 def shown(location: str | Path) -> str:
     """``location`` for messages and logs: a URL's password hidden."""
-    if not is_postgres_url(location):
+    if not str(location).startswith(POSTGRES_SCHEMES):
         return str(location)
     parts = urlsplit(str(location))
-    if parts.password is None:
-        return str(location)
-    netloc = f"{parts.username or ''}:***@{parts.hostname or ''}"
-    if parts.port is not None:
-        netloc += f":{parts.port}"
-    return urlunsplit(parts._replace(netloc=netloc))
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    if at and ":" in userinfo:
+        parts = parts._replace(netloc=f"{userinfo.split(':', 1)[0]}:***@{hostport}")
+    query = "&".join(
+        "password=***" if item.startswith("password=") else item for item in parts.query.split("&")
+    )
+    return urlunsplit(parts._replace(query=query))
+
+
+def _scheme_only(location: str) -> str:
+    """An unsupported URL's scheme only (the rest may hold a password)."""
+    return location.split("://", 1)[0] + "://..."
 
 
 def resolved(location: str) -> str:
