@@ -62,3 +62,12 @@ class StoreError(MlcliError):
 
 class EnvironmentFailure(MlcliError):
     """An execution environment (virtualenv, conda, docker) could not be prepared."""
+
+
+class PartlyWritten(MlcliError):
+    """A write of many lines stopped after the first ``written`` of them (a team server
+    that failed half-way through a long write); ``__cause__`` is why."""
+
+    def __init__(self, message: str, written: int) -> None:
+        super().__init__(message)
+        self.written = written

@@ -48,6 +48,20 @@ def new_batch_id() -> str:
     return uuid.uuid4().hex[:16]
 
 
+_BATCH_ID = re.compile(r"[0-9A-Za-z_-]{8,64}")
+
+
+def validate_batch_id(batch_id: str) -> str:
+    """An id a client gives a batch: 8 to 64 letters, digits, '-' or '_'."""
+    from mlcli.errors import InvalidInputError
+
+    if not isinstance(batch_id, str) or not _BATCH_ID.fullmatch(batch_id):
+        raise InvalidInputError(
+            f"invalid batch id {str(batch_id)[:80]!r}: expected 8 to 64 letters, digits, '-' or '_'"
+        )
+    return batch_id
+
+
 def commit_line(batch_id: str, lines: int) -> bytes:
     return json.dumps({BATCH_FIELD: batch_id, "lines": lines}).encode() + b"\n"
 

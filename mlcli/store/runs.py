@@ -31,6 +31,7 @@ from mlcli.store.batches import (
     commit_line,
     new_batch_id,
     read_committed,
+    validate_batch_id,
     visible_bytes,
     visible_records,
 )
@@ -201,10 +202,13 @@ class RunFiles:
         params: dict[str, str] | None = None,
         tags: dict[str, str | None] | None = None,
         metrics: list[Metric] | None = None,
+        batch_id: str | None = None,
     ) -> None:
         """Append params, tags and metrics as one batch that readers see whole or not
         at all (see ``batches.py``). Params follow :meth:`log_params`'s rule; a tag
-        value of None deletes the tag; ``mlcli.runName`` renames the run.
+        value of None deletes the tag; ``mlcli.runName`` renames the run. A batch
+        given an id that the run has committed already is not written again: a client
+        that lost the answer to a batch sends it again under the same id.
 
         Everything is checked and encoded before the first write, and the writes hold
         the run's lock, from the first line to the commit line.
@@ -213,7 +217,11 @@ class RunFiles:
         name = tags.get(system_tags.RUN_NAME)
         if name is not None:
             validate_run_name(name)
+        if batch_id is not None:
+            validate_batch_id(batch_id)
         with FileLock(self.layout.run_lock(run_id)):
+            if batch_id is not None and batch_id in read_committed(self.layout.batches_log(run_id)):
+                return
             existing = self.read_params(run_id) if params else {}
             conflict = check_param_conflicts(run_id, existing, params)
             if conflict:
@@ -222,7 +230,7 @@ class RunFiles:
             count = len(new_params) + len(tags) + len(metrics)
             if not count:
                 return
-            batch = new_batch_id() if count > 1 else None
+            batch = batch_id or (new_batch_id() if count > 1 else None)
             texts = [
                 (self.layout.params_log(run_id), new_params.items(), key_value_line),
                 (self.layout.tags_log(run_id), tags.items(), key_value_line),

@@ -251,9 +251,12 @@ class TrackingClient:
         metrics: Iterable[MetricLike] = (),
         params: Mapping[str, Any] | Iterable[tuple[str, Any]] = (),
         tags: Mapping[str, Any] | Iterable[tuple[str, Any]] = (),
+        *,
+        batch_id: str | None = None,
     ) -> dict[str, Any]:
         """Validate everything first, then write one batch that readers see whole or not
-        at all, even if this process is killed half-way: a bad item writes nothing."""
+        at all, even if this process is killed half-way: a bad item writes nothing.
+        ``batch_id`` makes sending it again harmless (see ``RunRecords.log_batch``)."""
         clean_metrics = [_as_metric(m) for m in metrics]
         clean_params = _validated_params(params)
         clean_tags = _validated_tags(tags)
@@ -262,7 +265,11 @@ class TrackingClient:
             raise InvalidInputError(f"a batch of {total} items is too large")
         run_id = self._writable_run(run_id)
         self.store.runs.log_batch(
-            run_id, params=clean_params, tags=dict(clean_tags), metrics=clean_metrics
+            run_id,
+            params=clean_params,
+            tags=dict(clean_tags),
+            metrics=clean_metrics,
+            batch_id=batch_id,
         )
         return {"metrics": clean_metrics, "params": clean_params, "tags": clean_tags}
 

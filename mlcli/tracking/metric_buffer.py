@@ -28,7 +28,7 @@ import os
 import threading
 import time
 
-from mlcli.errors import NotFoundError
+from mlcli.errors import NotFoundError, PartlyWritten
 from mlcli.store import RunRecords, metric_line
 
 FLUSH_POINTS = 10_000
@@ -130,6 +130,12 @@ class MetricBuffer:
                 _log.warning(
                     "mlcli: run %s no longer exists; %d metric points dropped", rid, len(lines)
                 )
+            except PartlyWritten as partly:  # keep what was not written, for the next try
+                rest = (
+                    [((runs, rid), lines[partly.written :])] if partly.written < len(lines) else []
+                )
+                self._put_back(rest + batches[index + 1 :])
+                raise (partly.__cause__ or partly) from None
             except BaseException:  # keep the points for the next try, due a deadline on
                 self._put_back(batches[index:])
                 raise

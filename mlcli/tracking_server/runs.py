@@ -132,7 +132,10 @@ def log_batch(backend: Backend, fields: Fields) -> dict[str, Any]:
         backend.logged_models.get(model_id)  # NotFoundError before anything is written
     parent = _parent_of(backend, tags)
     plain = [m for model_id, m in linked if not model_id]
-    backend.client.log_batch(run_id, metrics=plain, params=params, tags=tags)
+    # mlcli's client names each batch, so that sending it again after a lost answer
+    # writes it once (an extension: MLflow's clients send no such field)
+    batch_id = fields.string("mlcli_batch_id") or None
+    backend.client.log_batch(run_id, metrics=plain, params=params, tags=tags, batch_id=batch_id)
     if parent:
         backend.store.runs.update(run_id, parent_run_id=parent)
     log_model_metrics(backend, run_id, [(mid, m) for mid, m in linked if mid])

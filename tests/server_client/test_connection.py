@@ -3,18 +3,16 @@ servers and transient failures, each a one-line error a user can act on."""
 
 from __future__ import annotations
 
-import http.server
 import os
 import socket
 import subprocess
 import sys
-import threading
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from proxies import FlakyProxy
 from trackingserver import TrackingServer
 
 pytest.importorskip("argon2")
@@ -157,57 +155,6 @@ def test_a_bad_retry_count_is_refused() -> None:
     url = f"http://127.0.0.1:{free_port()}"
     line = one_line_error(mlcli(url, "runs", "list", MLCLI_HTTP_RETRIES="many"))
     assert "MLCLI_HTTP_RETRIES='many': expected a number from 0 to 100" in line
-
-
-class FlakyProxy:
-    """A real HTTP proxy in front of a real server that answers ``503`` to the first
-    ``failures`` requests (a load balancer while a replica restarts), then forwards."""
-
-    def __init__(self, target: str, failures: int) -> None:
-        self.target = target
-        self.failures = failures
-        self.seen = 0
-        proxy = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def relay(self) -> None:
-                proxy.seen += 1
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else None
-                if proxy.seen <= proxy.failures:
-                    self.send_response(503)
-                    self.send_header("Retry-After", "0")
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
-                request = urllib.request.Request(
-                    proxy.target + self.path, data=body, headers=headers, method=self.command
-                )
-                try:
-                    with urllib.request.urlopen(request) as reply:
-                        status, data, kind = reply.status, reply.read(), reply.headers
-                except urllib.error.HTTPError as error:
-                    status, data, kind = error.code, error.read(), error.headers
-                self.send_response(status)
-                self.send_header("Content-Type", kind.get("Content-Type", "application/json"))
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = relay
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

@@ -103,9 +103,7 @@ class TrackingServer:
         return self.process.returncode
 
 
-def start_tracking_server(
-    store: Path, log_path: Path, *args: str, port: int = 0
-) -> TrackingServer:
+def start_tracking_server(store: Path, log_path: Path, *args: str, port: int = 0) -> TrackingServer:
     """``mlcli server ARGS --port PORT`` over ``store`` (by default any free port, read
     from its log)."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("MLCLI_", "MLFLOW_"))}

@@ -13,7 +13,8 @@ Retries: a request that never reached the server (connection refused or reset be
 it was sent), and a ``429``/``502``/``503``/``504`` answer, are sent again up to
 ``MLCLI_HTTP_RETRIES`` times (5 by default) with exponential back-off (0.25 s, 0.5 s,
 1 s, ... honouring ``Retry-After``). A request whose answer was lost after it was sent
-is retried only when sending it twice does the same as once (GET, PUT, DELETE).
+is retried only when sending it twice does the same as once: GET, PUT, DELETE, and a
+POST the caller marks ``idempotent`` (a log-batch carrying its batch id).
 """
 
 from __future__ import annotations
@@ -57,7 +58,11 @@ _ERRORS: dict[str, type[MlcliError]] = {
 
 
 class ServerUnavailable(StoreError):
-    """The server could not be reached, or kept answering that it is not ready."""
+    """The server could not be reached, or kept answering that it is not ready.
+    ``maybe_applied``: the request was sent and its answer lost, so the server may
+    have carried it out."""
+
+    maybe_applied = False
 
 
 class AccessDenied(MlcliError):
@@ -145,13 +150,16 @@ class ServerConnection:
         *,
         query: Mapping[str, Any] | None = None,
         api: str = API,
+        idempotent: bool = False,
     ) -> dict[str, Any]:
         """``method api+endpoint`` with a JSON body (POST, PATCH, DELETE; a document, or
         one already encoded) or a query string (GET); the decoded answer, or the error
         the server named."""
         data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
         headers = {"Content-Type": "application/json"} if data is not None else {}
-        response = self.request(method, api + endpoint, body=data, headers=headers, query=query)
+        response = self.request(
+            method, api + endpoint, body=data, headers=headers, query=query, idempotent=idempotent
+        )
         try:
             text = response.data
             return dict(json.loads(text)) if text.strip() else {}
@@ -165,8 +173,10 @@ class ServerConnection:
         wanted = {k: v for k, v in query.items() if v is not None}
         return self.call("GET", endpoint, query=wanted, api=api)
 
-    def post(self, endpoint: str, body: Mapping[str, Any] | bytes) -> dict[str, Any]:
-        return self.call("POST", endpoint, body)
+    def post(
+        self, endpoint: str, body: Mapping[str, Any] | bytes, *, idempotent: bool = False
+    ) -> dict[str, Any]:
+        return self.call("POST", endpoint, body, idempotent=idempotent)
 
     # -- raw requests ------------------------------------------------------------------------
 
@@ -180,6 +190,7 @@ class ServerConnection:
         query: Mapping[str, Any] | None = None,
         stream: bool = False,
         missing_ok: bool = False,
+        idempotent: bool = False,
     ) -> urllib3.BaseHTTPResponse:
         """One request, retried as the module doc says; a non-2xx answer is raised as
         an MlcliError (404 too, unless ``missing_ok``). With ``stream``, the body is
@@ -205,14 +216,17 @@ class ServerConnection:
                     redirect=False,
                 )
             except urllib3.exceptions.HTTPError as error:
-                if attempt < self.retries and _may_retry(method, error):
+                reached = not _never_sent(error)
+                if attempt < self.retries and (idempotent or _may_retry(method, error)):
                     attempt += 1
                     _rewind(body, start)
                     _sleep(attempt, None)
                     continue
-                raise ServerUnavailable(
+                failure = ServerUnavailable(
                     f"cannot reach the server at {self.url}: {_reason(error)}"
-                ) from None
+                )
+                failure.maybe_applied = reached and method.upper() not in ("GET", "HEAD")
+                raise failure from None
             if response.status in _TRANSIENT and attempt < self.retries:
                 attempt += 1
                 retry_after = response.headers.get("Retry-After")
@@ -306,15 +320,15 @@ def _query_string(query: Mapping[str, Any]) -> str:
 def _may_retry(method: str, error: Exception) -> bool:
     """Whether sending again cannot do a thing twice: the request never left, or it
     does the same however often it is sent."""
+    return method.upper() in _IDEMPOTENT or _never_sent(error)
+
+
+def _never_sent(error: Exception) -> bool:
+    """Whether the request failed before any of it reached the server."""
     import urllib3
 
-    if method.upper() in _IDEMPOTENT:
-        return True
     never_sent = (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)
-    if isinstance(error, never_sent):
-        return True
-    reason = getattr(error, "reason", None)
-    return isinstance(reason, never_sent)
+    return isinstance(error, never_sent) or isinstance(getattr(error, "reason", None), never_sent)
 
 
 def _reason(error: Exception) -> str:

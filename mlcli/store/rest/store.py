@@ -15,8 +15,10 @@ downloaded artifacts and registered models, never state.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
+import logging
 import os
 import re
 import threading
@@ -24,7 +26,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlcli.errors import InvalidInputError, MlcliError, NotFoundError, StoreError
+from mlcli.errors import InvalidInputError, MlcliError, NotFoundError, PartlyWritten, StoreError
 from mlcli.store.entities import (
     Experiment,
     LifecycleStage,
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
     from mlcli.store.rest.logged_models import ServerLoggedModels
     from mlcli.store.upkeep import LeftOut
 
+_log = logging.getLogger("mlcli")
 # MLflow's limits on one log-batch request, which the server enforces.
 BATCH_METRICS = 1000
 BATCH_PARAMS = 100
@@ -122,6 +125,7 @@ class ServerStore:
     # -- runs with their data --------------------------------------------------------------
 
     def get_run(self, run_id: str) -> Run:
+        self.runs._try_resend(run_id)  # a read sees this process's writes
         doc = self.connection.get("/runs/get", run_id=run_id)["run"]
         return self._run(doc)
 
@@ -168,6 +172,7 @@ class ServerStore:
         return []
 
     def close(self) -> None:
+        self.runs._resend_at_exit()
         self.connection.close()
 
     # -- search, on the server -------------------------------------------------------------
@@ -337,6 +342,7 @@ class ServerRuns:
     def __init__(self, store: ServerStore) -> None:
         self._store = store
         self._call = store.connection
+        self._in_doubt: dict[str, list[tuple[str, bytes]]] = {}  # run -> (name, body)
 
     def list_ids(self) -> list[str]:
         return [run.info.run_id for run in self._store.search_runs(None, view=ViewType.ALL)]
@@ -422,6 +428,7 @@ class ServerRuns:
     def set_status(
         self, run_id: str, status: str, end_time: int | None = None, owner: Owner | None = None
     ) -> RunInfo:
+        self._try_resend(run_id)  # a run that ends has every point on the server
         body: dict[str, Any] = {"run_id": run_id, "status": status}
         if end_time is not None:
             body["end_time"] = end_time
@@ -453,14 +460,18 @@ class ServerRuns:
         params: dict[str, str] | None = None,
         tags: dict[str, str | None] | None = None,
         metrics: list[Metric] | None = None,
+        batch_id: str | None = None,
     ) -> None:
         """One log-batch request per MLflow-sized slice (1,000 metrics, 100 params, 100
-        tags); a batch within those limits is one request, seen whole or not at all."""
+        tags); a batch within those limits is one request, seen whole or not at all.
+        Each request is named (``batch_id``, else from its content), so that a request
+        whose answer was lost is sent again and written once."""
         param_items = list((params or {}).items())
         tag_items = [(k, v) for k, v in (tags or {}).items() if v is not None]
         metric_items = list(metrics or ())
         for key in (k for k, v in (tags or {}).items() if v is None):
             self._call.post("/runs/delete-tag", {"run_id": run_id, "key": to_mlflow(key)})
+        part = 0
         while True:
             chunk_params, param_items = param_items[:BATCH_PARAMS], param_items[BATCH_PARAMS:]
             room = BATCH_METRICS - len(chunk_params)
@@ -468,15 +479,17 @@ class ServerRuns:
             chunk_tags, tag_items = tag_items[:take], tag_items[take:]
             take = room - len(chunk_tags)
             chunk_metrics, metric_items = metric_items[:take], metric_items[take:]
-            self._call.post(
-                "/runs/log-batch",
+            body = json.dumps(
                 {
                     "run_id": run_id,
                     "params": convert.params_to(dict(chunk_params)),
                     "tags": convert.tags_to(dict(chunk_tags)),
                     "metrics": [convert.metric_to(m) for m in chunk_metrics],
-                },
-            )
+                }
+            ).encode()
+            name = f"{batch_id}-{part}" if batch_id else _content_id(run_id, body)
+            self._send_batch(body, name)
+            part += 1
             if not (param_items or tag_items or metric_items):
                 return
 
@@ -485,15 +498,78 @@ class ServerRuns:
 
     def append_metric_lines(self, run_id: str, data: bytes) -> None:
         """Buffered points (``metrics.jsonl`` lines, which are MLflow's metric objects
-        already) sent as log-batch requests of 1,000 without decoding them."""
+        already) sent as log-batch requests of 1,000 without decoding them.
+
+        A request that fails after the first ones raises ``PartlyWritten`` with the
+        number of lines before it, so that the caller keeps only the rest. One whose
+        answer was lost (the server may have written it) is kept here, whole and under
+        its name, and sent again before anything else of the run: the server writes a
+        named batch once, and the points are neither lost nor doubled."""
+        self._resend_in_doubt(run_id)
         lines = data.splitlines()
         if any(b'"batch":' in line for line in lines):  # batch markers: not plain points
             self.log_batch(run_id, metrics=decode_metric_log(data))
             return
         head = b'{"run_id":' + json.dumps(run_id).encode() + b',"metrics":['
         for start in range(0, len(lines), BATCH_METRICS):
-            chunk = b",".join(lines[start : start + BATCH_METRICS])
-            self._call.post("/runs/log-batch", head + chunk + b"]}")
+            chunk = lines[start : start + BATCH_METRICS]
+            body = head + b",".join(chunk) + b"]"
+            name = _content_id(run_id, body)
+            try:
+                self._send_batch(body + b"}", name)
+            except MlcliError as error:
+                written = start
+                if getattr(error, "maybe_applied", False):
+                    with self._store._lock:
+                        if not self._in_doubt:
+                            atexit.register(self._resend_at_exit)
+                        self._in_doubt.setdefault(run_id, []).append((name, body + b"}"))
+                    written += len(chunk)
+                if not written:
+                    raise
+                raise PartlyWritten(str(error), written) from error
+
+    def resend_in_doubt(self) -> None:
+        """Send again every batch whose answer was lost (when the store closes)."""
+        with self._store._lock:
+            runs = list(self._in_doubt)
+        for run_id in runs:
+            self._resend_in_doubt(run_id)
+
+    def _resend_at_exit(self) -> None:
+        try:
+            self.resend_in_doubt()
+        except MlcliError as error:
+            _log.warning(
+                "mlcli: metric points sent to %s could not be confirmed: %s", self._store.url, error
+            )
+
+    def _try_resend(self, run_id: str) -> None:
+        """Send again what is in doubt for the run if it can be now; if not, it stays in
+        doubt (and is sent again later, at the latest at exit), and the caller goes on."""
+        if run_id not in self._in_doubt:
+            return
+        try:
+            self._resend_in_doubt(run_id)
+        except MlcliError as error:
+            _log.warning("mlcli: could not write metrics yet (%s); will retry", error)
+
+    def _resend_in_doubt(self, run_id: str) -> None:
+        with self._store._lock:
+            waiting = self._in_doubt.pop(run_id, [])
+        while waiting:
+            name, body = waiting[0]
+            try:
+                self._send_batch(body, name)
+            except MlcliError:
+                with self._store._lock:
+                    self._in_doubt[run_id] = waiting + self._in_doubt.get(run_id, [])
+                raise
+            waiting.pop(0)
+
+    def _send_batch(self, body: bytes, name: str) -> None:
+        named = body[:-1] + b',"mlcli_batch_id":' + json.dumps(name).encode() + b"}"
+        self._call.post("/runs/log-batch", named, idempotent=True)
 
     def read_params(self, run_id: str) -> dict[str, str]:
         return self._store.get_run(run_id).data.params
@@ -546,6 +622,11 @@ class ServerIndex:
             f"the store at {self._store.url} is a team server: its index is queried "
             "through the server's search, not locally"
         )
+
+
+def _content_id(run_id: str, body: bytes) -> str:
+    """A batch's name from what it holds: the same points sent again, the same name."""
+    return hashlib.sha256(run_id.encode() + b"\0" + body).hexdigest()[:32]
 
 
 def _id_order(experiment_id: str) -> tuple[int, int | str]:
