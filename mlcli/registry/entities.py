@@ -25,6 +25,17 @@ class Stage:
                 return stage
         raise InvalidInputError(f"invalid stage {text!r}: expected one of {', '.join(cls.ALL)}")
 
+    @classmethod
+    def transition_target(cls, text: str, archive_existing: bool) -> str:
+        """The stage a transition goes to; ``archive_existing`` makes sense only for
+        Staging and Production, which hold one version each."""
+        stage = cls.canonical(text)
+        if archive_existing and stage not in (cls.STAGING, cls.PRODUCTION):
+            raise InvalidInputError(
+                "--archive-existing only applies to a transition to Staging or Production"
+            )
+        return stage
+
 
 @dataclass(frozen=True)
 class ModelVersion:

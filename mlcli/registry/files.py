@@ -271,11 +271,7 @@ class ModelRegistry:
         archive_existing: bool = False,
         comment: str | None = None,
     ) -> ModelVersion:
-        stage = Stage.canonical(stage)
-        if archive_existing and stage not in (Stage.STAGING, Stage.PRODUCTION):
-            raise InvalidInputError(
-                "--archive-existing only applies to a transition to Staging or Production"
-            )
+        stage = Stage.transition_target(stage, archive_existing)
         with self._locked(name):
             current = self.get_version(name, version)
             others = [

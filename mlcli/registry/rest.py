@@ -242,11 +242,7 @@ class ServerRegistry:
         archive_existing: bool = False,
         comment: str | None = None,
     ) -> ModelVersion:
-        stage = Stage.canonical(stage)
-        if archive_existing and stage not in (Stage.STAGING, Stage.PRODUCTION):
-            raise InvalidInputError(
-                "--archive-existing only applies to a transition to Staging or Production"
-            )
+        stage = Stage.transition_target(stage, archive_existing)
         validate_model_name(name)
         body: dict[str, Any] = {
             "name": name,

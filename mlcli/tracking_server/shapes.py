@@ -10,13 +10,12 @@ with ``--serve-artifacts`` does: an MLflow client resolves ``mlflow-artifacts:/P
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
 from mlcli.registry.entities import ModelVersion, RegisteredModel
-from mlcli.store import Experiment, LoggedModel, Metric, Run, RunInfo
+from mlcli.store import Experiment, LoggedModel, Metric, Run, RunInfo, json_number
 from mlcli.tracking_server.tags import tags_to_mlflow
 
 ARTIFACTS_SCHEME = "mlflow-artifacts:"
@@ -43,11 +42,7 @@ def key_values(pairs: Mapping[str, Any], rename: bool = True) -> list[dict[str, 
 
 def double(value: float) -> float | str:
     """A double as proto3 JSON writes it: NaN and infinities as strings."""
-    if math.isfinite(value):
-        return value
-    if math.isnan(value):
-        return "NaN"
-    return "Infinity" if value > 0 else "-Infinity"
+    return json_number(value)
 
 
 # -- tracking -----------------------------------------------------------------------------------

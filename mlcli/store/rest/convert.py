@@ -9,10 +9,16 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from mlcli.store.entities import Experiment, FileInfo, Metric, Run, RunData, RunInfo
+from mlcli.store.entities import (
+    Experiment,
+    FileInfo,
+    Metric,
+    Run,
+    RunData,
+    RunInfo,
+    parse_json_number,
+)
 from mlcli.system_tags import PARENT_RUN_ID, to_mlflow, to_store
-
-_SPECIAL_DOUBLES = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
 def tags_from(pairs: Iterable[Mapping[str, Any]] | None) -> dict[str, str]:
@@ -37,12 +43,6 @@ def view_type(view: str) -> str:
     return {"active": "ACTIVE_ONLY", "deleted": "DELETED_ONLY", "all": "ALL"}.get(view, view)
 
 
-def double(value: Any) -> float:
-    if isinstance(value, str):
-        return _SPECIAL_DOUBLES.get(value, math.nan) if value in _SPECIAL_DOUBLES else float(value)
-    return float(value)
-
-
 def experiment(doc: Mapping[str, Any]) -> Experiment:
     return Experiment(
         experiment_id=str(doc["experiment_id"]),
@@ -58,7 +58,7 @@ def experiment(doc: Mapping[str, Any]) -> Experiment:
 def metric(doc: Mapping[str, Any]) -> Metric:
     return Metric(
         key=str(doc["key"]),
-        value=double(doc.get("value", math.nan)),
+        value=parse_json_number(doc.get("value", math.nan)),
         step=int(doc.get("step") or 0),
         timestamp=int(doc.get("timestamp") or 0),
     )

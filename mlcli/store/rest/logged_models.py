@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from mlcli.errors import InvalidInputError, NotFoundError
+from mlcli.store.entities import json_number
 from mlcli.store.logged_models import LoggedModel, LoggedModelStatus, validate_model_id
 from mlcli.store.rest.connection import ServerConnection
 from mlcli.system_tags import to_mlflow, to_store
@@ -153,7 +154,7 @@ class ServerLoggedModels:
         shaped = [
             {
                 "key": m["key"],
-                "value": _double(float(m["value"])),
+                "value": json_number(float(m["value"])),
                 "timestamp": int(m.get("timestamp") or 0),
                 "step": int(m.get("step") or 0),
                 "model_id": model.model_id,
@@ -232,11 +233,3 @@ def _id(model_id: str) -> str:
 
 def _quoted(text: str) -> str:
     return text.replace("\\", "\\\\").replace("'", "\\'")
-
-
-def _double(value: float) -> float | str:
-    if math.isfinite(value):
-        return value
-    if math.isnan(value):
-        return "NaN"
-    return "Infinity" if value > 0 else "-Infinity"
