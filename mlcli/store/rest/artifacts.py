@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 from urllib.parse import quote
 
-from mlcli.errors import InvalidInputError, NotFoundError
+from mlcli.errors import InvalidInputError, NotFoundError, StoreError
 from mlcli.files.fileio import create_temp_file
 from mlcli.files.trees import SkippedFileWarning, is_inside, walk_tree
 from mlcli.store.artifacts import (
@@ -233,7 +233,7 @@ class ServerArtifacts:
             size = item.get("file_size")
             entries.append(
                 FileInfo(
-                    str(item.get("path", "")),
+                    _listed_name(item.get("path"), relative),
                     bool(item.get("is_dir")),
                     None if size is None else int(size),
                 )
@@ -346,6 +346,24 @@ def _chunks(response: urllib3.BaseHTTPResponse, relative: str, url: str) -> Iter
             f"the download of artifact {_shown(relative)} from {url} was cut short: "
             f"{type(error).__name__}"
         ) from None
+
+
+def _listed_name(name: object, folder: str) -> str:
+    """A name the server listed in ``folder``: one plain name, so that neither a
+    compromised server nor a proxy can make the client write outside its cache or the
+    destination folder (``/etc/x``, ``../x``, ``a/../../x``)."""
+    if (
+        not isinstance(name, str)
+        or name in ("", ".", "..")
+        or "/" in name
+        or "\\" in name
+        or "\0" in name
+    ):
+        raise StoreError(
+            f"the server listed {name!r} in the artifact folder {_shown(folder)}: not a file "
+            "name (refused: it would be written outside the folder)"
+        )
+    return name
 
 
 def _check_names(relative: str) -> None:

@@ -7,7 +7,11 @@ hold both):
     MLCLI_TRACKING_TOKEN, MLFLOW_TRACKING_TOKEN            Authorization: Bearer <token>
     MLCLI_TRACKING_USERNAME + MLCLI_TRACKING_PASSWORD,
     MLFLOW_TRACKING_USERNAME + MLFLOW_TRACKING_PASSWORD    Authorization: Basic <user:pw>
+    the URL's user and password (http://user:pw@host)    Authorization: Basic <user:pw>
     a netrc file ($NETRC, else ~/.netrc) with the host    Authorization: Basic <login:pw>
+
+A user and password in the URL are used as credentials and never shown: the
+connection's ``url`` (in every message) is the URL without them.
 
 Retries: a request that never reached the server (connection refused or reset before
 it was sent), and a ``429``/``502``/``503``/``504`` answer, are sent again up to
@@ -26,7 +30,7 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from mlcli.errors import (
     ConflictError,
@@ -43,6 +47,7 @@ API = "/api/2.0/mlflow"
 MLCLI_API = "/api/2.0/mlcli"
 ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
 DEFAULT_RETRIES = 5
+MAX_ANSWER_BYTES = 256 << 20  # a JSON answer; files stream without a bound
 TIMEOUT_SECONDS = 120.0
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _TRANSIENT = (429, 502, 503, 504)
@@ -63,6 +68,18 @@ class ServerUnavailable(StoreError):
     have carried it out."""
 
     maybe_applied = False
+
+
+class Answer(dict[str, Any]):
+    """A JSON object the server sent: a field it lacks is a one-line StoreError naming
+    the call, never a KeyError (a proxy's page, a server of another kind)."""
+
+    def __init__(self, fields: dict[str, Any], where: str) -> None:
+        super().__init__(fields)
+        self.where = where
+
+    def __missing__(self, key: str) -> Any:
+        raise StoreError(f"the server's answer to {self.where} has no field {key!r}")
 
 
 class AccessDenied(MlcliError):
@@ -90,10 +107,23 @@ class Credentials:
             password = env.get(f"{prefix}_TRACKING_PASSWORD")
             if user and password is not None:
                 return cls(_basic(user, password), f"{prefix}_TRACKING_USERNAME/PASSWORD")
+        parts = urlsplit(url)
+        if parts.username is not None:
+            user, password = unquote(parts.username), unquote(parts.password or "")
+            return cls(_basic(user, password), "the user and password in the URL")
         found = _from_netrc(urlsplit(url).hostname or "", env)
         if found is not None:
             return found
         return cls(None, "no credentials")
+
+
+def without_userinfo(url: str) -> str:
+    """``url`` with no ``user:password@``: what is shown, logged and hashed."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, path = rest.partition("/")
+    return f"{scheme}://{authority.rpartition('@')[2]}{slash}{path}"
 
 
 def _basic(user: str, password: str) -> str:
@@ -128,10 +158,17 @@ class ServerConnection:
     ) -> None:
         import urllib3
 
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise InvalidInputError(f"{url}: not a server URL (expected http(s)://host[:port])")
-        self.url = url.rstrip("/")
+        self.url = without_userinfo(url).rstrip("/")
+        try:
+            parts = urlsplit(url)
+            valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+            valid = valid and (parts.port or 0) >= 0  # a port out of range: ValueError
+        except ValueError:
+            valid = False
+        if not valid:
+            raise InvalidInputError(
+                f"{self.url}: not a server URL (expected http(s)://host[:port])"
+            )
         self.credentials = credentials or Credentials.find(url)
         self.retries = _retries_from_environment() if retries is None else retries
         self._pool = urllib3.PoolManager(
@@ -158,16 +195,55 @@ class ServerConnection:
         data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
         headers = {"Content-Type": "application/json"} if data is not None else {}
         response = self.request(
-            method, api + endpoint, body=data, headers=headers, query=query, idempotent=idempotent
+            method,
+            api + endpoint,
+            body=data,
+            headers=headers,
+            query=query,
+            idempotent=idempotent,
+            stream=True,
         )
+        where = f"{method} {api}{endpoint}"
+        text = self._read_answer(response, where)
         try:
-            text = response.data
-            return dict(json.loads(text)) if text.strip() else {}
-        except (ValueError, TypeError):
+            answer = (
+                json.loads(text, object_hook=lambda d: Answer(d, where)) if text.strip() else {}
+            )
+        except (ValueError, TypeError, RecursionError):
+            answer = None
+        if not isinstance(answer, dict):
             raise StoreError(
-                f"{self.url}{api}{endpoint}: the server's answer is not JSON "
+                f"{self.url}{api}{endpoint}: the server's answer is not a JSON document "
                 f"(is {self.url} an mlcli or MLflow server?)"
+            )
+        if "error_code" in answer and isinstance(answer.get("message"), str):
+            raise self._error(method, api + endpoint, response, text)  # an error sent as a 200
+        return answer
+
+    def _read_answer(self, response: urllib3.BaseHTTPResponse, where: str) -> bytes:
+        """The body of a JSON answer, refused past MAX_ANSWER_BYTES (a runaway server)."""
+        import urllib3
+
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in response.stream(1 << 20):
+                size += len(chunk)
+                if size > MAX_ANSWER_BYTES:
+                    raise StoreError(
+                        f"the server's answer to {where} is larger than "
+                        f"{MAX_ANSWER_BYTES >> 20} MiB: {self.url} is not answering as an "
+                        "mlcli or MLflow server"
+                    )
+                chunks.append(chunk)
+        except urllib3.exceptions.HTTPError as error:
+            raise ServerUnavailable(
+                f"the answer of the server at {self.url} to {where} was cut short: "
+                f"{type(error).__name__}"
             ) from None
+        finally:
+            response.release_conn()
+        return b"".join(chunks)
 
     def get(self, endpoint: str, *, api: str = API, **query: Any) -> dict[str, Any]:
         wanted = {k: v for k, v in query.items() if v is not None}
@@ -252,8 +328,15 @@ class ServerConnection:
 
     # -- errors ------------------------------------------------------------------------------
 
-    def _error(self, method: str, path: str, response: urllib3.BaseHTTPResponse) -> MlcliError:
-        data = response.data if response.status != 304 else b""
+    def _error(
+        self,
+        method: str,
+        path: str,
+        response: urllib3.BaseHTTPResponse,
+        data: bytes | None = None,
+    ) -> MlcliError:
+        if data is None:
+            data = response.data if response.status != 304 else b""
         code, message = _error_fields(data)
         status = response.status
         if status == 401:
@@ -269,13 +352,24 @@ class ServerConnection:
                 f"the server at {self.url} is not ready ({status}) after "
                 f"{self.retries} retries: {message or response.reason}"
             )
+        if 300 <= status < 400 and response.headers.get("Location"):
+            target = without_userinfo(response.headers["Location"])[:300]
+            return StoreError(
+                f"{self.url} redirects {method} {path} to {target}: give the server's own "
+                "address as the store (mlcli does not follow redirects)"
+            )
         if code is None and not _is_json(data):
             return StoreError(
                 f"{self.url} answered {status} {response.reason} to {method} {path}: "
                 "it is not an mlcli or MLflow tracking server"
             )
+        if code == "ENDPOINT_NOT_FOUND":
+            return StoreError(
+                f"{self.url} has no endpoint {method} {path}: is the URL the server's address "
+                "(with its path prefix, if a proxy adds one)?"
+            )
         kind = _ERRORS.get(code or "")
-        if kind is None:
+        if kind is None and status >= 300:
             kind = NotFoundError if status == 404 else InvalidInputError if status < 500 else None
         if kind is None:
             return StoreError(
@@ -294,8 +388,9 @@ def _error_fields(data: bytes) -> tuple[str | None, str]:
     if not isinstance(doc, dict):
         return None, str(doc)[:300]
     code = doc.get("error_code")
-    message = doc.get("message") or doc.get("detail") or ""
-    return (str(code) if code else None), str(message)
+    message = str(doc.get("message") or doc.get("detail") or "").strip()
+    lines = message.splitlines()
+    return (str(code)[:100] if code else None), lines[0][:1000] if lines else ""
 
 
 def _is_json(data: bytes) -> bool:
@@ -332,8 +427,15 @@ def _never_sent(error: Exception) -> bool:
 
 
 def _reason(error: Exception) -> str:
+    import urllib3
+
     reason = getattr(error, "reason", None) or error
     text = str(reason)
+    if isinstance(error, urllib3.exceptions.SSLError) or "SSL" in type(reason).__name__:
+        return (
+            "the TLS handshake failed (is it an http:// server, or is its certificate "
+            f"untrusted?): {text.rsplit('] ', 1)[-1].strip()}"
+        )
     if "Connection refused" in text:
         return "connection refused"
     if "Name or service not known" in text or "nodename nor servname" in text:

@@ -16,6 +16,7 @@ downloaded artifacts and registered models, never state.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import hashlib
 import json
 import logging
@@ -39,6 +40,7 @@ from mlcli.store.entities import (
 from mlcli.store.records import decode_metric_log
 from mlcli.store.rest import convert
 from mlcli.store.rest.connection import MLCLI_API, ServerConnection
+from mlcli.store.validation import validate_experiment_name
 from mlcli.system_tags import PARENT_RUN_ID, to_mlflow
 
 if TYPE_CHECKING:
@@ -63,6 +65,37 @@ def cache_root(url: str) -> Path:
     return Path(base).expanduser() / "mlcli" / "servers" / digest
 
 
+def private_cache(folder: Path) -> None:
+    """Make ``folder`` (mode 0700) or check the one there: a real folder of this Unix
+    user that no one else may write, since what is cached there is loaded as the
+    server's (models are unpickled). Another user's, or one shared through a common
+    XDG_CACHE_HOME, is a one-line StoreError; so is a cache that cannot be made."""
+    import stat
+
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir(mode=0o700)
+        found = os.lstat(folder)
+    except OSError as error:
+        raise StoreError(
+            f"cannot use the cache folder {folder}: {error.strerror or error}; "
+            "set XDG_CACHE_HOME to a folder of your own"
+        ) from None
+    if not stat.S_ISDIR(found.st_mode):
+        problem = "it is not a folder (a symbolic link?)"
+    elif found.st_uid != os.geteuid():
+        problem = f"it belongs to another user (uid {found.st_uid})"
+    elif found.st_mode & 0o022:
+        problem = "others may write in it"
+    else:
+        return
+    raise StoreError(
+        f"cannot use the cache folder {folder}: {problem}; set XDG_CACHE_HOME to a "
+        "folder of your own"
+    )
+
+
 def _refused(what: str) -> StoreError:
     return StoreError(f"{what} works on the server's own store: run it on the server's host")
 
@@ -79,9 +112,10 @@ class ServerStore:
     """The store served at ``url`` (see the module doc)."""
 
     def __init__(self, url: str, connection: ServerConnection | None = None) -> None:
-        self.url = url.rstrip("/")
-        self.connection = connection or ServerConnection(self.url)
+        self.connection = connection or ServerConnection(url)
+        self.url = self.connection.url  # no user:password@, which is never shown
         self._root = cache_root(self.url)
+        self._cache_checked = False
         self.experiments = ServerExperiments(self)
         self.runs = ServerRuns(self)
         self.index = ServerIndex(self)
@@ -105,6 +139,10 @@ class ServerStore:
 
     @property
     def root(self) -> Path:
+        """The cache folder, made on first use and private to this Unix user."""
+        if not self._cache_checked:
+            private_cache(self._root)
+            self._cache_checked = True
         return self._root
 
     @property
@@ -119,7 +157,12 @@ class ServerStore:
         from mlcli.store.rest.artifacts import ServerArtifacts
 
         info = self.runs.info(run_id)
-        cache = self._root / "runs" / info.run_id / "artifacts"
+        if not _FULL_RUN_ID.fullmatch(info.run_id):  # it names a folder of the cache
+            raise StoreError(
+                f"the server at {self.url} answered run id {info.run_id[:100]!r} for run "
+                f"{run_id[:100]!r}: not a run id"
+            )
+        cache = self.root / "runs" / info.run_id / "artifacts"
         return ServerArtifacts(self.connection, info.run_id, info.experiment_id, cache)
 
     # -- runs with their data --------------------------------------------------------------
@@ -291,7 +334,7 @@ class ServerExperiments:
         """The server keeps its own Default experiment."""
 
     def create(self, name: str, tags: dict[str, str] | None = None) -> Experiment:
-        body: dict[str, Any] = {"name": name}
+        body: dict[str, Any] = {"name": validate_experiment_name(name)}  # a local store's words
         if tags:
             body["tags"] = convert.tags_to(tags)
         reply = self._call.post("/experiments/create", body)
@@ -310,6 +353,7 @@ class ServerExperiments:
             return found
 
     def rename(self, experiment_id: str, new_name: str) -> Experiment:
+        new_name = validate_experiment_name(new_name)
         self._call.post(
             "/experiments/update", {"experiment_id": experiment_id, "new_name": new_name}
         )
