@@ -337,11 +337,15 @@ class ServerRegistry:
         try:
             for item in tree.files:
                 with open(item.path, "rb") as handle:
+                    size = os.fstat(handle.fileno()).st_size  # not chunked: proxies refuse that
                     self.connection.request(
                         "PUT",
                         f"{base}/{quote(item.relative)}",
                         body=handle,
-                        headers={"Content-Type": "application/octet-stream"},
+                        headers={
+                            "Content-Type": "application/octet-stream",
+                            "Content-Length": str(size),
+                        },
                     )
         except BaseException:
             with contextlib.suppress(MlcliError, OSError):  # the first error is the news

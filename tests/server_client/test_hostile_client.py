@@ -78,12 +78,14 @@ class CannedServer:
                     reply = (
                         chosen(parts.path, parse_qs(parts.query)) if callable(chosen) else chosen
                     )
-                status, body, kind = reply
+                status, body, kind = reply[:3]
+                announced = reply[3] if len(reply) > 3 else len(body)  # type: ignore[misc]
                 self.send_response(status)
                 self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Content-Length", str(announced))
                 self.end_headers()
                 self.wfile.write(body)
+                self.close_connection = announced != len(body)  # a body cut short
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = answer
 
@@ -255,6 +257,78 @@ def test_odd_urls_are_one_line_errors(served_store: TrackingServer) -> None:
     assert mlcli(served_store.url + "//", "runs", "list").returncode == 0
     ipv6 = one_line_error(mlcli("http://[::1]:1", "runs", "list"))
     assert "cannot reach the server at http://[::1]:1" in ipv6
+
+
+class PrefixProxy:
+    """A real reverse proxy that serves ``target`` under ``/team`` (as nginx would with
+    ``location /team/ { proxy_pass http://target/; }``) and nothing elsewhere."""
+
+    def __init__(self, target: str) -> None:
+        import urllib.error
+        import urllib.request
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def relay(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                if not self.path.startswith("/team/"):
+                    status, data, kind = 404, b"<html>no such page</html>", "text/html"
+                else:
+                    headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                    request = urllib.request.Request(
+                        target + self.path[len("/team") :],
+                        data=body,
+                        headers=headers,
+                        method=self.command,
+                    )
+                    try:
+                        with urllib.request.urlopen(request) as reply:
+                            status, data = reply.status, reply.read()
+                            kind = reply.headers.get("Content-Type", JSON)
+                    except urllib.error.HTTPError as error:
+                        status, data = error.code, error.read()
+                        kind = error.headers.get("Content-Type", JSON)
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = relay
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/team"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_server_behind_a_path_prefix(served_store: TrackingServer, tmp_path: Path) -> None:
+    proxy = PrefixProxy(served_store.url)
+    try:
+        env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+        for url in (proxy.url, proxy.url + "/"):
+            run_id = mlcli(url, "runs", "create", "-q", **env).stdout.strip()
+            assert len(run_id) == 32
+            (tmp_path / "f.txt").write_text("behind a proxy")
+            logged = mlcli(url, "log", "artifact", str(tmp_path / "f.txt"), "--run", run_id, **env)
+            assert logged.returncode == 0, logged.stderr
+            shown = mlcli(url, "runs", "artifacts", run_id, "--json", **env)
+            assert [e["path"] for e in json.loads(shown.stdout)] == ["f.txt"]
+        model = tmp_path / "model"
+        model.mkdir()
+        (model / "MLmodel").write_text("flavors:\n  python_function:\n    loader_module: x\n")
+        registered = mlcli(proxy.url, "register", str(model), "-n", "m", **env)
+        assert registered.returncode == 0, registered.stderr
+        missing = one_line_error(mlcli(proxy.url[: -len("/team")], "runs", "list", **env))
+        assert "it is not an mlcli or MLflow tracking server" in missing
+    finally:
+        proxy.close()
 
 
 # -- a server that answers garbage -------------------------------------------------------------
@@ -481,8 +555,16 @@ def test_a_read_only_user_is_refused_every_write_in_one_line(
     run_id = mlcli(guarded.url, "runs", "create", "--experiment", "team", "-q", **as_root)
     run_id = run_id.stdout.strip()
     (tmp_path / "f.txt").write_text("x")
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "MLmodel").write_text("flavors:\n  python_function:\n    loader_module: nothing\n")
+    registered = mlcli(guarded.url, "register", str(model), "-n", "churn", **as_root)
+    assert registered.returncode == 0, registered.stderr
     before = mlcli(guarded.url, "runs", "show", run_id, "--json", **as_bob)
+    models_before = mlcli(guarded.url, "models", "show", "churn", "--json", **as_bob)
+    assert models_before.returncode == 0, models_before.stderr
     assert before.returncode == 0, before.stderr
+    # (creating an experiment or a model is open to anyone signed in, who then manages it)
     writes = [
         ("experiments", "rename", "team", "mine"),
         ("experiments", "delete", "team"),
@@ -494,6 +576,13 @@ def test_a_read_only_user_is_refused_every_write_in_one_line(
         ("log", "tag", "t", "1", "--run", run_id),
         ("log", "artifact", str(tmp_path / "f.txt"), "--run", run_id),
         ("log", "batch", "-", "--run", run_id),
+        ("register", str(model), "-n", "churn"),
+        ("promote", "churn", "1", "--stage", "Production"),
+        ("models", "tag", "churn", "k=v"),
+        ("models", "describe", "churn", "-d", "mine now"),
+        ("models", "alias", "set", "churn", "champion", "1"),
+        ("models", "delete-version", "churn", "1"),
+        ("models", "delete", "churn", "--yes"),
     ]
     for args in writes:
         result = mlcli(guarded.url, *args, **as_bob, cwd=tmp_path)
@@ -512,6 +601,10 @@ def test_a_read_only_user_is_refused_every_write_in_one_line(
         assert "bob" in line, (args, line)
     after = mlcli(guarded.url, "runs", "show", run_id, "--json", **as_bob)
     assert json.loads(after.stdout) == json.loads(before.stdout)
+    models_after = mlcli(guarded.url, "models", "show", "churn", "--json", **as_bob)
+    assert json.loads(models_after.stdout) == json.loads(models_before.stdout)
+    listed = mlcli(guarded.url, "models", "list", "--json", **as_bob)
+    assert [m["name"] for m in json.loads(listed.stdout)] == ["churn"]
     listed = mlcli(guarded.url, "experiments", "list", "--json", **as_bob)
     assert [e["name"] for e in json.loads(listed.stdout) if e["name"] != "Default"] == ["team"]
 
@@ -633,3 +726,64 @@ def test_a_server_on_ipv6_loopback(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_a_cached_artifact_replaced_on_the_server_or_cut_short_is_fetched_again(
+    served_store: TrackingServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As against a local store, a reader sees what another client wrote last."""
+    from mlcli.store import ServerStore
+
+    run_id = mlcli(served_store.url, "runs", "create", "-q").stdout.strip()
+    source = tmp_path / "s.txt"
+    source.write_text("v1")
+    assert mlcli(served_store.url, "log", "artifact", str(source), "--run", run_id).returncode == 0
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "reader"))
+    reader = ServerStore(served_store.url).artifacts(run_id)
+    assert reader.resolve("s.txt").read_text() == "v1"
+    source.write_text("version two")  # another client (its own cache) replaces the file
+    again = mlcli(
+        served_store.url, "log", "artifact", str(source), "--run", run_id,
+        XDG_CACHE_HOME=str(tmp_path / "writer"),
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert reader.resolve("s.txt").read_text() == "version two"
+    reader.resolve("s.txt").write_text("vers")  # a copy cut short
+    assert reader.resolve("s.txt").read_text() == "version two"
+
+
+def test_a_registered_model_download_cut_short_is_one_line_and_never_cached(
+    canned: Callable[..., CannedServer], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlcli import MlcliClient
+    from mlcli.store.rest.connection import ServerUnavailable
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("MLCLI_HTTP_RETRIES", "0")
+    version = {
+        "name": "m", "version": "1", "status": "READY", "current_stage": "None",
+        "creation_timestamp": 5, "source": "x",
+    }  # fmt: skip
+    server = canned(
+        {
+            "/api/2.0/mlflow/experiments/search": (200, b'{"experiments": []}', JSON),
+            "/api/2.0/mlflow/model-versions/get": (
+                200,
+                json.dumps({"model_version": version}).encode(),
+                JSON,
+            ),
+            "/api/2.0/mlflow-artifacts/artifacts": (
+                200,
+                b'{"files": [{"path": "weights.bin", "is_dir": false, "file_size": 1000}]}',
+                JSON,
+            ),
+            "/api/2.0/mlflow-artifacts/artifacts/": (200, b"w" * 10, "text/plain", 1000),
+        }
+    )
+
+    registry = MlcliClient(server.url).registry()
+    with pytest.raises(ServerUnavailable, match="was cut short"):
+        registry.artifacts_path("m", 1)
+    cache = tmp_path / "cache"
+    assert not [p for p in cache.rglob("*") if p.is_file()]
+    assert not [p for p in cache.rglob("versions/*") if p.is_dir()]

@@ -7,10 +7,10 @@ never held in memory whole.
 
 Reading a file or folder (``resolve``) copies it into a local cache folder, ``root``,
 and returns the cached path, as the local store returns the file in place. Every
-cached file is downloaded to a temporary name beside it and renamed into place once
-whole, so a file present in the cache is complete; artifacts are written once, so a
-cached file is taken as it is. A folder is listed on the server each time it is
-resolved, and the files missing from the cache (or of another size) are fetched.
+cached file is downloaded to a temporary name beside it, flushed to disk and renamed
+into place once whole. A file or folder is listed on the server each time it is
+resolved, and the files missing from the cache, or of another size than the server's
+(one cut short, or replaced on the server by another client), are fetched again.
 
 Writing in place (a model saved straight into the run's folder) goes through the
 cache: ``resolve(path, must_exist=False)`` is where the caller writes, and
@@ -193,8 +193,6 @@ class ServerArtifacts:
         target = self._cache_path(relative)
         if not must_exist:
             return target
-        if relative and target.is_file():
-            return target  # whole (written by rename), and artifacts are written once
         self._fetch(relative, target, reuse=True)
         return target
 
@@ -269,7 +267,7 @@ class ServerArtifacts:
         if kind is None:
             raise NotFoundError(f"no artifact {_shown(relative)}")
         if not kind.is_dir:
-            if not (reuse and target.is_file()):
+            if not (reuse and target.is_file() and _same_size(target, kind.file_size)):
                 self._download_file(relative, target)
             return
         target.mkdir(parents=True, exist_ok=True)
@@ -297,6 +295,8 @@ class ServerArtifacts:
                 with os.fdopen(fd, "wb") as handle:
                     for chunk in _chunks(response, relative, self.connection.url):
                         handle.write(chunk)
+                    handle.flush()
+                    os.fsync(handle.fileno())  # never a renamed file cut short by a crash
                 os.replace(temporary, target)
             except BaseException:
                 with contextlib.suppress(FileNotFoundError):

@@ -317,9 +317,15 @@ class ServerConnection:
 
     def stream(self, path: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:
         """The body of ``GET path``, a chunk at a time."""
+        import urllib3
+
         response = self.request("GET", path, stream=True)
         try:
             yield from response.stream(chunk_size)
+        except urllib3.exceptions.HTTPError as error:
+            raise ServerUnavailable(
+                f"the download of {path} from {self.url} was cut short: {type(error).__name__}"
+            ) from None
         finally:
             response.release_conn()
 
