@@ -252,7 +252,15 @@ def test_odd_urls_are_one_line_errors(served_store: TrackingServer) -> None:
     assert "TLS handshake failed (is it an http:// server" in tls
     prefixed = one_line_error(mlcli(served_store.url + "/prefix", "runs", "list"))
     assert f"{served_store.url}/prefix has no endpoint POST /api/2.0/mlflow" in prefixed
-    for url in ("http://127.0.0.1:99999", "http://[::1", "http://"):
+    odd = (
+        "http://127.0.0.1:99999",
+        "http://[::1",
+        "http://",
+        "http://a b",
+        f"http://{host_port}:80",
+    )
+    odd += (f"{served_store.url}/?x=1", f"{served_store.url}#top", f"{served_store.url}/ ")
+    for url in odd:
         assert "not a server URL" in one_line_error(mlcli(url, "runs", "list")), url
     assert mlcli(served_store.url + "//", "runs", "list").returncode == 0
     ipv6 = one_line_error(mlcli("http://[::1]:1", "runs", "list"))
@@ -347,6 +355,10 @@ def test_a_server_behind_a_path_prefix(served_store: TrackingServer, tmp_path: P
             "failed on POST /api/2.0/mlflow/experiments/search (200): boom",
         ),
         ((500, b"<html>\n<h1>oops</h1>\n</html>", "text/html"), "it is not an mlcli or MLflow"),
+        (
+            (400, b'{"error_code": "BAD_REQUEST", "message": "\\u001b[2Jgone\\u0007"}', JSON),
+            "\\x1b[2Jgone\\x07",  # no escape sequence reaches the terminal
+        ),
         ((502, b"bad gateway", "text/plain"), "is not ready (502)"),
     ],
 )

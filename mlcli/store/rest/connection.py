@@ -163,11 +163,15 @@ class ServerConnection:
             parts = urlsplit(url)
             valid = parts.scheme in ("http", "https") and bool(parts.hostname)
             valid = valid and (parts.port or 0) >= 0  # a port out of range: ValueError
+            # requests' paths are appended: no ?query or #fragment, no spaces
+            valid = valid and "?" not in url and "#" not in url and url.isprintable()
+            valid = valid and not any(c.isspace() for c in url)
         except ValueError:
             valid = False
         if not valid:
             raise InvalidInputError(
-                f"{self.url}: not a server URL (expected http(s)://host[:port])"
+                f"{self.url!r}: not a server URL (expected http(s)://host[:port][/path], "
+                "without a query, a fragment or spaces)"
             )
         self.credentials = credentials or Credentials.find(url)
         self.retries = _retries_from_environment() if retries is None else retries
@@ -386,17 +390,23 @@ class ServerConnection:
 
 
 def _error_fields(data: bytes) -> tuple[str | None, str]:
+    """The error code and the message's first line, printable: what a server says is
+    shown on the user's terminal, so no escape sequence of it reaches there."""
     try:
         doc = json.loads(data)
-    except (ValueError, TypeError):
-        text = data.decode("utf-8", "replace").strip()
-        return None, text.splitlines()[0][:300] if text else ""
+    except (ValueError, TypeError, RecursionError):
+        return None, _printable(data.decode("utf-8", "replace"), 300)
     if not isinstance(doc, dict):
-        return None, str(doc)[:300]
+        return None, _printable(str(doc), 300)
     code = doc.get("error_code")
-    message = str(doc.get("message") or doc.get("detail") or "").strip()
-    lines = message.splitlines()
-    return (str(code)[:100] if code else None), lines[0][:1000] if lines else ""
+    message = str(doc.get("message") or doc.get("detail") or "")
+    return (_printable(str(code), 100) if code else None), _printable(message, 1000)
+
+
+def _printable(text: str, limit: int) -> str:
+    lines = text.strip().splitlines()
+    first = lines[0][:limit] if lines else ""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in first)
 
 
 def _is_json(data: bytes) -> bool:
