@@ -799,3 +799,15 @@ def test_a_registered_model_download_cut_short_is_one_line_and_never_cached(
     cache = tmp_path / "cache"
     assert not [p for p in cache.rglob("*") if p.is_file()]
     assert not [p for p in cache.rglob("versions/*") if p.is_dir()]
+
+
+def test_a_tag_set_back_to_an_earlier_value_is_written(served_store: TrackingServer) -> None:
+    """Batches are named to be written once when resent; a tag set to a, b, then a again
+    is three writes, as against a local store, and ends as a."""
+    run_id = mlcli(served_store.url, "runs", "create", "-q").stdout.strip()
+    for value in ("a", "b", "a"):
+        assert (
+            mlcli(served_store.url, "log", "tag", "stage", value, "--run", run_id).returncode == 0
+        )
+    shown = mlcli(served_store.url, "runs", "show", run_id, "--json")
+    assert json.loads(shown.stdout)["tags"]["stage"] == "a"

@@ -508,8 +508,9 @@ class ServerRuns:
     ) -> None:
         """One log-batch request per MLflow-sized slice (1,000 metrics, 100 params, 100
         tags); a batch within those limits is one request, seen whole or not at all.
-        Each request is named (``batch_id``, else from its content), so that a request
-        whose answer was lost is sent again and written once."""
+        Each request is named (``batch_id``, else from its content, and uniquely when it
+        sets tags, whose last value wins), so that a request whose answer was lost is sent
+        again and written once."""
         param_items = list((params or {}).items())
         tag_items = [(k, v) for k, v in (tags or {}).items() if v is not None]
         metric_items = list(metrics or ())
@@ -531,7 +532,12 @@ class ServerRuns:
                     "metrics": [convert.metric_to(m) for m in chunk_metrics],
                 }
             ).encode()
-            name = f"{batch_id}-{part}" if batch_id else _content_id(run_id, body)
+            if batch_id:
+                name = f"{batch_id}-{part}"
+            elif chunk_tags:  # a tag set again (a, b, then a) is a new write, not a resend
+                name = _content_id(run_id, body + os.urandom(16))
+            else:
+                name = _content_id(run_id, body)
             self._send_batch(body, name)
             part += 1
             if not (param_items or tag_items or metric_items):
