@@ -649,13 +649,23 @@ def test_four_processes_logging_to_one_run_at_once(
     served_store: TrackingServer, tmp_path: Path
 ) -> None:
     run_id = mlcli(served_store.url, "runs", "create", "-q").stdout.strip()
+    # two write point by point (a request each), two through the fluent API's buffer
     script = (
         "import sys\n"
+        "import mlcli\n"
         "from mlcli.tracking.client import TrackingClient\n"
         "client = TrackingClient(sys.argv[1])\n"
         "w = int(sys.argv[3])\n"
-        "for step in range(200):\n"
-        "    client.log_metric(sys.argv[2], f'w{w}', step + w * 1000, step=step)\n"
+        "if w < 2:\n"
+        "    for step in range(200):\n"
+        "        client.log_metric(sys.argv[2], f'w{w}', step + w * 1000, step=step)\n"
+        "    client.log_metric(sys.argv[2], 'shared', w, step=0)\n"
+        "else:\n"
+        "    mlcli.set_tracking_uri(sys.argv[1])\n"
+        "    with mlcli.start_run(run_id=sys.argv[2]):\n"
+        "        for step in range(3000):\n"
+        "            mlcli.log_metric(f'w{w}', step + w * 1000, step=step)\n"
+        "        mlcli.log_metric('shared', w, step=0)\n"
         "client.log_param(sys.argv[2], f'p{w}', str(w))\n"
     )
     processes = [
@@ -676,7 +686,10 @@ def test_four_processes_logging_to_one_run_at_once(
     assert run.data.params == {f"p{w}": str(w) for w in range(4)}
     for w in range(4):
         history = store.runs.read_metric_history(run_id, f"w{w}")
-        assert sorted(m.value for m in history) == [float(s + w * 1000) for s in range(200)]
+        steps = 200 if w < 2 else 3000
+        assert sorted(m.value for m in history) == [float(s + w * 1000) for s in range(steps)]
+    shared = store.runs.read_metric_history(run_id, "shared")
+    assert sorted(m.value for m in shared) == [0.0, 1.0, 2.0, 3.0]
 
 
 def test_a_redirect_is_one_line_naming_where_it_leads(
