@@ -66,6 +66,24 @@ def commit_line(batch_id: str, lines: int) -> bytes:
     return json.dumps({BATCH_FIELD: batch_id, "lines": lines}).encode() + b"\n"
 
 
+#: How far back in ``batches.jsonl`` a named batch is looked for (about 25,000 commits).
+RECENT_COMMITS_BYTES = 1 << 20
+
+
+def committed_recently(path: str | os.PathLike[str], batch_id: str) -> bool:
+    """Whether the batch ``batch_id`` is among the run's recent commits: a batch sent
+    again after a lost answer comes back soon, so the tail of the log is enough, and a
+    request does not read a run's whole history of batches."""
+    marker = json.dumps({BATCH_FIELD: batch_id})[1:-1].encode()  # '"batch": "<id>"'
+    try:
+        with open(path, "rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, size - RECENT_COMMITS_BYTES))
+            return marker in handle.read()
+    except FileNotFoundError:
+        return False
+
+
 def read_committed(path: str | os.PathLike[str]) -> frozenset[str]:
     """The ids of the batches that committed, from a run's ``batches.jsonl``."""
     return frozenset(

@@ -29,6 +29,7 @@ from mlcli.files.fileio import (
 from mlcli.files.lock import FileLock
 from mlcli.store.batches import (
     commit_line,
+    committed_recently,
     new_batch_id,
     read_committed,
     validate_batch_id,
@@ -207,7 +208,7 @@ class RunFiles:
         """Append params, tags and metrics as one batch that readers see whole or not
         at all (see ``batches.py``). Params follow :meth:`log_params`'s rule; a tag
         value of None deletes the tag; ``mlcli.runName`` renames the run. A batch
-        given an id that the run has committed already is not written again: a client
+        given an id that the run committed recently is not written again: a client
         that lost the answer to a batch sends it again under the same id.
 
         Everything is checked and encoded before the first write, and the writes hold
@@ -220,7 +221,9 @@ class RunFiles:
         if batch_id is not None:
             validate_batch_id(batch_id)
         with FileLock(self.layout.run_lock(run_id)):
-            if batch_id is not None and batch_id in read_committed(self.layout.batches_log(run_id)):
+            if batch_id is not None and committed_recently(
+                self.layout.batches_log(run_id), batch_id
+            ):
                 return
             existing = self.read_params(run_id) if params else {}
             conflict = check_param_conflicts(run_id, existing, params)

@@ -8,6 +8,8 @@ a run's name and its user are the ones mlcli's own commands show.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sys
 from itertools import islice
 from typing import Any
@@ -132,9 +134,7 @@ def log_batch(backend: Backend, fields: Fields) -> dict[str, Any]:
         backend.logged_models.get(model_id)  # NotFoundError before anything is written
     parent = _parent_of(backend, tags)
     plain = [m for model_id, m in linked if not model_id]
-    # mlcli's client names each batch, so that sending it again after a lost answer
-    # writes it once (an extension: MLflow's clients send no such field)
-    batch_id = fields.string("mlcli_batch_id") or None
+    batch_id = fields.string("mlcli_batch_id") or (_content_id(run_id, fields) if plain else None)
     backend.client.log_batch(run_id, metrics=plain, params=params, tags=tags, batch_id=batch_id)
     if parent:
         backend.store.runs.update(run_id, parent_run_id=parent)
@@ -198,6 +198,18 @@ def _metric(fields: Fields) -> Metric:
     return make_metric(
         key, value, fields.integer("step"), now_ms() if timestamp is None else timestamp
     )
+
+
+def _content_id(run_id: str, fields: Fields) -> str:
+    """The name of a log-batch that carries metrics and no name of its own (MLflow's
+    clients): its content. A client that lost the answer and sends the same batch again
+    (MLflow's retry after a 502 from a balancer whose replica died) has it written once;
+    a batch that means new points differs in at least a timestamp, step or value, and
+    MLflow's own database keeps one copy of identical points too. (mlcli's client names
+    its batches itself: ``mlcli_batch_id``.)"""
+    content = {name: fields.values.get(name) for name in ("metrics", "params", "tags")}
+    text = json.dumps([run_id, content], sort_keys=True, separators=(",", ":"))
+    return "m" + hashlib.sha256(text.encode()).hexdigest()[:31]
 
 
 def _set_tags(backend: Backend, run_id: str, pairs: list[tuple[str, str]]) -> None:

@@ -112,3 +112,36 @@ def test_log_batch_through_the_client_survives_lost_answers(
         f"{served_store.url}/api/2.0/mlflow/runs/get?run_id={run.info.run_id}"
     ) as reply:
         assert json.load(reply)["run"]["data"]["metrics"][0]["value"] == 2499.0
+
+
+MLFLOW_LOGGING = r"""
+import sys, time
+from mlflow import MlflowClient
+from mlflow.entities import Metric
+client = MlflowClient()
+run_id = client.create_run("0").info.run_id
+now = int(time.time() * 1000)
+for start in range(0, 1000, 100):
+    batch = [Metric("x", float(i), now + i, i) for i in range(start, start + 100)]
+    client.log_batch(run_id, metrics=batch)
+print(run_id)
+"""
+
+
+def test_mlflows_client_sending_a_batch_again_has_it_written_once(
+    served_store: TrackingServer, lossy: FlakyProxy, tmp_path: Path
+) -> None:
+    """MLflow's client sends a log-batch again when the answer was lost (its retries
+    cover every method); the server names a batch of metrics by its content."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("MLCLI_", "MLFLOW_"))}
+    environ.update(
+        MLFLOW_TRACKING_URI=lossy.url,
+        MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR="0",
+        GIT_PYTHON_REFRESH="quiet",
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", MLFLOW_LOGGING], env=environ, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert len(lossy.forwarded) >= 10 + 3  # three answers lost, each batch sent again
+    assert steps(served_store, result.stdout.strip()) == list(range(1000))

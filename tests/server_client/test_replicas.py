@@ -1,0 +1,149 @@
+"""Three `mlcli server` processes serving one store behind a load balancer, clients of
+both kinds (mlcli's Python API, MLflow's client) logging at once, and one server killed
+with SIGKILL with requests in flight: every point is there once, read from every server.
+
+(The server is stopped first, SIGSTOP, until the balancer has sent it a request it
+cannot answer, so that the kill always cuts requests off: their clients get a 502 and
+send them again. A request carried out whose answer is then lost is the case of
+``test_lost_answers.py``.)"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from proxies import Balancer
+from trackingserver import TrackingServer, start_tracking_server
+
+MLCLI_CLIENT = r"""
+import pathlib, sys, time, mlcli
+points, marks, name = int(sys.argv[1]), pathlib.Path(sys.argv[2]), sys.argv[3]
+mlcli.set_experiment("load")
+with mlcli.start_run(run_name=name) as run:
+    for i in range(points):
+        mlcli.log_metric("x", float(i), step=i)
+        if i % 1000 == 999:  # a training loop's pace: what is buffered goes out, a pause
+            mlcli.get_run(run.info.run_id)
+            time.sleep(0.05)
+        if i == points // 4:
+            (marks / name).touch()
+"""
+
+MLFLOW_CLIENT = r"""
+import pathlib, sys, time
+from mlflow import MlflowClient
+from mlflow.entities import Metric
+points, marks, name = int(sys.argv[1]), pathlib.Path(sys.argv[2]), sys.argv[3]
+client = MlflowClient()
+experiment = client.get_experiment_by_name("load").experiment_id
+run_id = client.create_run(experiment, run_name=name).info.run_id
+now = int(time.time() * 1000)
+for start in range(0, points, 100):
+    batch = [Metric("x", float(i), now + i, i) for i in range(start, start + 100)]
+    client.log_batch(run_id, metrics=batch)
+    time.sleep(0.02)
+    if start <= points // 4 < start + 100:
+        (marks / name).touch()
+client.set_terminated(run_id)
+"""
+
+
+@pytest.fixture
+def replicas(tmp_path: Path) -> Iterator[list[TrackingServer]]:
+    store = tmp_path / "team" / ".mlruns"
+    servers = [start_tracking_server(store, tmp_path / f"server-{i}.log") for i in range(3)]
+    yield servers
+    for server in servers:
+        server.stop()
+
+
+def environment(url: str, tmp_path: Path) -> dict[str, str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("MLCLI_", "MLFLOW_"))}
+    environ.update(
+        MLCLI_STORE=url,
+        MLFLOW_TRACKING_URI=url,
+        MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR="1",  # MLflow's own retries: 1 s, 2 s, 4 s...
+        XDG_CACHE_HOME=str(tmp_path / "cache"),
+        GIT_PYTHON_REFRESH="quiet",
+    )
+    return environ
+
+
+def history(server: TrackingServer, run_id: str) -> list[int]:
+    query = f"run_id={run_id}&metric_key=x&max_results=25000"
+    reply = server.request("GET", f"/api/2.0/mlflow/metrics/get-history?{query}")
+    assert reply.status == 200, reply.text
+    return sorted(int(point["step"]) for point in reply.json()["metrics"])
+
+
+def test_a_replica_killed_under_load_loses_and_doubles_nothing(
+    replicas: list[TrackingServer], tmp_path: Path
+) -> None:
+    balancer = Balancer([server.url for server in replicas])
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    environ = environment(balancer.url, tmp_path)
+    created = subprocess.run(
+        [sys.executable, "-m", "mlcli", "experiments", "create", "load"],
+        env=environ,
+        capture_output=True,
+        text=True,
+    )
+    assert created.returncode == 0, created.stderr
+    clients = {f"mlcli-{i}": (MLCLI_CLIENT, 20_000) for i in range(4)}
+    clients |= {f"mlflow-{i}": (MLFLOW_CLIENT, 5_000) for i in range(4)}
+    processes = {
+        name: subprocess.Popen(
+            [sys.executable, "-c", code, str(points), str(marks), name],
+            env=environ,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name, (code, points) in clients.items()
+    }
+    try:
+        while not all((marks / name).exists() for name in clients):  # all under way
+            for name, process in processes.items():
+                assert process.poll() in (None, 0), (name, process.communicate())
+            time.sleep(0.02)
+        stopped = replicas[1]
+        stopped.process.send_signal(signal.SIGSTOP)
+        while not balancer.in_flight[stopped.url]:  # a request it will never answer
+            assert any(p.poll() is None for p in processes.values()), "all clients ended"
+            time.sleep(0.01)
+        stopped.process.send_signal(signal.SIGKILL)
+        stopped.process.wait()
+        for name, process in processes.items():
+            _, err = process.communicate(timeout=300)
+            assert process.returncode == 0, (name, err)
+            assert "Traceback" not in err, (name, err)
+        assert balancer.bad_gateways >= 1  # requests were cut off, and sent again
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+        balancer.close()
+
+    survivors = [replicas[0], replicas[2]]
+    found = (
+        survivors[0]
+        .api("POST", "runs/search", {"experiment_ids": ["1"], "max_results": 100})
+        .json()["runs"]
+    )
+    runs = {run["info"]["run_name"]: run["info"]["run_id"] for run in found}
+    assert sorted(runs) == sorted(clients)
+    replicas[1] = start_tracking_server(replicas[0].store, tmp_path / "server-1-again.log")
+    for name, run_id in runs.items():
+        expected = list(range(clients[name][1]))
+        for server in [*survivors, replicas[1]]:
+            assert history(server, run_id) == expected, (name, server.url)
+    for server in survivors:
+        assert " 500 " not in server.log()
