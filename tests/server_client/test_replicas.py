@@ -1,6 +1,7 @@
-"""Three `mlcli server` processes serving one store behind a load balancer, clients of
-both kinds (mlcli's Python API, MLflow's client) logging at once, and one server killed
-with SIGKILL with requests in flight: every point is there once, read from every server.
+"""Three `mlcli server` processes serving one store behind a load balancer, 16 clients
+of both kinds (mlcli's Python API, MLflow's client) logging 20,000 points each at once,
+and one server killed with SIGKILL with requests in flight: every point is there once,
+read from every server.
 
 (The server is stopped first, SIGSTOP, until the balancer has sent it a request it
 cannot answer, so that the kill always cuts requests off: their clients get a 502 and
@@ -44,11 +45,11 @@ client = MlflowClient()
 experiment = client.get_experiment_by_name("load").experiment_id
 run_id = client.create_run(experiment, run_name=name).info.run_id
 now = int(time.time() * 1000)
-for start in range(0, points, 100):
-    batch = [Metric("x", float(i), now + i, i) for i in range(start, start + 100)]
+for start in range(0, points, 500):
+    batch = [Metric("x", float(i), now + i, i) for i in range(start, start + 500)]
     client.log_batch(run_id, metrics=batch)
     time.sleep(0.02)
-    if start <= points // 4 < start + 100:
+    if start <= points // 4 < start + 500:
         (marks / name).touch()
 client.set_terminated(run_id)
 """
@@ -96,8 +97,8 @@ def test_a_replica_killed_under_load_loses_and_doubles_nothing(
         text=True,
     )
     assert created.returncode == 0, created.stderr
-    clients = {f"mlcli-{i}": (MLCLI_CLIENT, 20_000) for i in range(4)}
-    clients |= {f"mlflow-{i}": (MLFLOW_CLIENT, 5_000) for i in range(4)}
+    clients = {f"mlcli-{i}": (MLCLI_CLIENT, 20_000) for i in range(8)}
+    clients |= {f"mlflow-{i}": (MLFLOW_CLIENT, 20_000) for i in range(8)}
     processes = {
         name: subprocess.Popen(
             [sys.executable, "-c", code, str(points), str(marks), name],
