@@ -159,7 +159,7 @@ def validate_step(step: object) -> int:
         else:
             raise InvalidInputError(f"invalid step {step!r}: must be an integer")
     step = int(step)
-    if abs(step) > MAX_INT64:
+    if not -MAX_INT64 - 1 <= step <= MAX_INT64:
         raise InvalidInputError(f"invalid step {_shorten(str(step))}: out of the 64-bit range")
     return step
 

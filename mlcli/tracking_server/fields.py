@@ -170,7 +170,7 @@ class Fields:
                 value = int(value.strip())
             except ValueError:
                 raise _invalid(name, value, "an integer") from None
-        if not isinstance(value, int) or abs(value) > _MAX_INT64:
+        if not isinstance(value, int) or not -_MAX_INT64 - 1 <= value <= _MAX_INT64:
             raise _invalid(name, value, "a 64-bit integer")
         return value
 

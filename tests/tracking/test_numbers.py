@@ -47,6 +47,7 @@ def test_an_infinite_value_is_kept(store_root: Path, value: object) -> None:
     ("step", "timestamp", "message"),
     [
         (2**63, None, "invalid step 9223372036854775808: out of the 64-bit range"),
+        (-(2**63) - 1, None, "invalid step -9223372036854775809: out of the 64-bit range"),
         (10**400, None, "invalid step 1000000000000000000000000000000000000000..."),
         (None, -1, "invalid timestamp -1: must be a non-negative int64"),
         (None, 2**64, "invalid timestamp 18446744073709551616: must be a non-negative int64"),
@@ -61,6 +62,14 @@ def test_the_fluent_api_refuses_steps_and_timestamps_out_of_range(
             mlcli.log_metric("m", 1.0, step=step, timestamp=timestamp)  # type: ignore[arg-type]
         assert str(caught.value).startswith(message)
     assert mlcli.get_metric_history(run.run_id, "m") == []
+
+
+@pytest.mark.parametrize("step", [-(2**63), 2**63 - 1], ids=["int64 min", "int64 max"])
+def test_steps_at_the_ends_of_int64_are_kept(store_root: Path, step: int) -> None:
+    client = TrackingClient(store_root)
+    run_id = client.create_run().run_id
+    client.log_metric(run_id, "m", 1.0, step=step)
+    assert [m.step for m in client.get_metric_history(run_id, "m")] == [step]
 
 
 @pytest.mark.parametrize(("limit", "offset"), [(10**30, 0), (None, 2**63), (-1, 0)])
