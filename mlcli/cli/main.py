@@ -54,6 +54,25 @@ class MlcliGroup(typer.core.TyperGroup):
                 raise
             _error(_describe_os_error(exc))
             raise typer.Exit(1) from None
+        except (TypeError, ValueError, AttributeError) as exc:
+            server = _team_server(ctx)
+            if server is None or _debugging(ctx):
+                raise
+            _error(  # an answer of a shape no mlcli server sends: a proxy, another server
+                f"the server at {server} answered something this client cannot read "
+                f"({type(exc).__name__}: {str(exc)[:200]}); --debug shows where"
+            )
+            raise typer.Exit(1) from None
+
+
+def _team_server(ctx: Any) -> str | None:
+    """The URL of the team server this command talks to, if it names one."""
+    from mlcli.store import named_store, without_userinfo
+
+    named = getattr(ctx.find_root().obj, "store", None) or named_store()
+    if isinstance(named, str) and named.startswith(("http://", "https://")):
+        return str(without_userinfo(named))
+    return None
 
 
 app = typer.Typer(

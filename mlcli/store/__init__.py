@@ -63,7 +63,7 @@ from mlcli.store.validation import (
 
 if TYPE_CHECKING:
     from mlcli.store.mirror import MirrorStore
-    from mlcli.store.rest.connection import ServerConnection
+    from mlcli.store.rest.connection import ServerConnection, without_userinfo
     from mlcli.store.rest.store import ServerStore
     from mlcli.store.store import Store, file_store, open_store
 
@@ -89,6 +89,10 @@ def __getattr__(name: str) -> Any:
         from mlcli.store.rest.connection import ServerConnection
 
         return ServerConnection
+    if name == "without_userinfo":
+        from mlcli.store.rest.connection import without_userinfo
+
+        return without_userinfo
     raise AttributeError(f"module 'mlcli.store' has no attribute {name!r}")
 
 
@@ -148,4 +152,5 @@ __all__ = [
     "validate_step",
     "validate_tag_value",
     "validate_timestamp",
+    "without_userinfo",
 ]

@@ -385,6 +385,23 @@ def test_an_answer_missing_its_fields_is_one_line(canned: Callable[..., CannedSe
     assert "has no field" in line
 
 
+def test_an_answer_with_fields_of_the_wrong_kind_is_one_line(
+    canned: Callable[..., CannedServer],
+) -> None:
+    server = canned(
+        {
+            "/api/2.0/mlflow/experiments/search": (200, b'{"experiments": []}', JSON),
+            "/api/2.0/mlflow/runs/search": (200, b'{"runs": 7}', JSON),
+        }
+    )
+    result = mlcli(server.url, "runs", "list")
+    line = one_line_error(result)
+    assert line.startswith(
+        f"mlcli: error: the server at {server.url} answered something this client cannot read"
+    )
+    assert result.returncode == 1
+
+
 def test_a_huge_answer_is_refused_not_held_in_memory(
     canned: Callable[..., CannedServer], monkeypatch: pytest.MonkeyPatch
 ) -> None:
