@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from mlcli import system_tags
-from mlcli.compare.code import CodeDiff, diff_code
+from mlcli.compare.code import UNCOMMITTED_DIFF, CodeDiff, diff_code
 from mlcli.compare.direction import Directions
-from mlcli.compare.packages import read_packages
+from mlcli.compare.packages import REQUIREMENTS_ARTIFACT, read_packages
+from mlcli.errors import NotFoundError
 from mlcli.store import Run, json_number
 from mlcli.tracking import TrackingClient
 
@@ -207,9 +208,21 @@ def diff_tracked_runs(
     return diff_runs(
         run_a,
         run_b,
-        artifacts_a=client.artifact_path(run_a.run_id),
-        artifacts_b=client.artifact_path(run_b.run_id),
+        artifacts_a=_recorded_files(client, run_a.run_id),
+        artifacts_b=_recorded_files(client, run_b.run_id),
         cwd=cwd,
         repository=repository,
         directions=directions,
     )
+
+
+def _recorded_files(client: TrackingClient, run_id: str) -> Path:
+    """The folder of the run's artifacts with the two files a diff reads in it (for a
+    team server's run, fetched into the local cache first; one it lacks stays absent)."""
+    repository = client.store.artifacts(run_id)
+    for name in (UNCOMMITTED_DIFF, REQUIREMENTS_ARTIFACT):
+        try:
+            repository.resolve(name)
+        except NotFoundError:
+            continue
+    return repository.root
