@@ -261,7 +261,7 @@ def _parse_each_line(data: bytes) -> Iterator[dict[str, Any]]:
             yield record
 
 
-def file_size(path: Path) -> int:
+def file_size(path: str | os.PathLike[str]) -> int:
     try:
         return os.stat(path).st_size
     except FileNotFoundError:

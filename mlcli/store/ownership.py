@@ -148,6 +148,12 @@ def end_if_orphaned(layout: StoreLayout, run_id: str) -> bool:
         return False
 
 
+def recorded_owner(layout: StoreLayout, run_id: str) -> Owner | None:
+    """The owner the document of a RUNNING run records; None when it records none, or
+    the run is not RUNNING, or its document cannot be read."""
+    return _running_owner(_read_doc(layout, run_id))
+
+
 def _running_owner(doc: dict[str, Any] | None) -> Owner | None:
     if not doc or doc.get("status") != RunStatus.RUNNING:
         return None

@@ -86,6 +86,24 @@ def test_a_sigkilled_start_run_process_leaves_a_failed_run_for_the_next_reader(
     assert run["metrics"] == {"loss": 0.5}
 
 
+def test_a_long_running_reader_ends_a_run_whose_owner_dies_between_its_queries(
+    store_root: Path, owners: list[subprocess.Popen[str]]
+) -> None:
+    """A server (one process, one index) remembers each live run's owner between
+    queries instead of reading every document again, and still sees the owner die."""
+    client = TrackingClient(store_root)
+    process, run_id = start_owner(store_root)
+    owners.append(process)
+    ownerless = client.create_run(run_name="from a server")  # an owner this host cannot see
+    for _ in range(2):
+        found = {r.run_id: r.info.status for r in client.search_runs()}
+        assert found[run_id] == RunStatus.RUNNING
+    process.send_signal(signal.SIGKILL)
+    found = {r.run_id: r.info.status for r in client.search_runs()}
+    assert found[run_id] == RunStatus.FAILED
+    assert found[ownerless.run_id] == RunStatus.RUNNING
+
+
 def test_readers_racing_end_the_run_once(
     store_root: Path, owners: list[subprocess.Popen[str]]
 ) -> None:

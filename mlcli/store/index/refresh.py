@@ -13,8 +13,8 @@ from mlcli.store.entities import RunStatus
 from mlcli.store.index.experiments import changed_experiments, store_experiments
 from mlcli.store.index.session import KNOWN_RUNS_SQL, IndexSession
 from mlcli.store.index.updates import forget_run, scan_runs
-from mlcli.store.layout import StoreLayout
-from mlcli.store.ownership import end_if_orphaned
+from mlcli.store.layout import METRICS_LOG, PARAMS_LOG, RUN_DOC, TAGS_LOG, StoreLayout
+from mlcli.store.ownership import Owner, end_if_orphaned, is_gone, recorded_owner
 from mlcli.store.scan import file_signature
 
 _REBUILD_BATCH = 5_000
@@ -97,19 +97,40 @@ def rebuild(session: IndexSession, progress: ProgressCallback | None) -> int:
     return int(session.db.execute("SELECT count(*) FROM runs").fetchone()[0])
 
 
-def end_orphaned_runs(session: IndexSession, run_ids: list[str] | None = None) -> None:
+def end_orphaned_runs(
+    session: IndexSession,
+    run_ids: list[str] | None = None,
+    owners: dict[str, tuple[str | None, Owner | None]] | None = None,
+) -> None:
     """End the RUNNING runs whose owner process is gone (``ownership.py``): every run
-    the index holds as RUNNING, or those of ``run_ids`` (indexed yet or not)."""
+    the index holds as RUNNING, or those of ``run_ids`` (indexed yet or not).
+
+    ``owners`` remembers, between sweeps, the owner each RUNNING run's document records,
+    by the document's signature: a sweep reads only the documents that changed, so a
+    store with thousands of live runs (a team server's, most of them without an owner
+    on this host) does not pay for reading them all on every query."""
     if run_ids is None:
-        candidates = [
-            row[0]
-            for row in session.db.execute(
-                "SELECT run_id FROM runs WHERE status = ?", (RunStatus.RUNNING,)
-            )
-        ]
+        rows = session.db.execute(
+            "SELECT run_id, doc_signature FROM runs WHERE status = ?", (RunStatus.RUNNING,)
+        ).fetchall()
+        if owners is not None:
+            running = {run_id for run_id, _ in rows}
+            for stale in [r for r in owners if r not in running]:
+                del owners[stale]
+        candidates = []
+        for run_id, signature in rows:
+            remembered = None if owners is None else owners.get(run_id)
+            if remembered is not None and remembered[0] == signature:
+                owner = remembered[1]
+            else:
+                owner = recorded_owner(session.layout, run_id)
+                if owners is not None:
+                    owners[run_id] = (signature, owner)
+            if owner is not None and is_gone(owner):
+                candidates.append(run_id)
     else:
-        rows = {row[0]: row for row in session.known_rows(run_ids)}
-        candidates = [r for r in run_ids if r not in rows or rows[r][1] == RunStatus.RUNNING]
+        known = {row[0]: row for row in session.known_rows(run_ids)}
+        candidates = [r for r in run_ids if r not in known or known[r][1] == RunStatus.RUNNING]
     ended = [run_id for run_id in candidates if end_if_orphaned(session.layout, run_id)]
     if ended and run_ids is None:
         refresh_runs(session, ended)
@@ -145,10 +166,14 @@ def _list_run_ids(layout: StoreLayout) -> list[str]:
 
 
 def _files_changed(layout: StoreLayout, row: tuple[Any, ...]) -> bool:
+    """Whether a run's files changed since the index read them: four stats. Paths are
+    joined as text, not through pathlib, which cost three times the stats themselves
+    when a refresh checks thousands of live runs."""
     run_id, _status, doc_signature, params_offset, tags_offset, metrics_offset = row
+    folder = os.path.join(os.fspath(layout.runs_dir), run_id)
     return (
-        file_signature(layout.run_doc(run_id)) != doc_signature
-        or file_size(layout.params_log(run_id)) != params_offset
-        or file_size(layout.tags_log(run_id)) != tags_offset
-        or file_size(layout.metrics_log(run_id)) != metrics_offset
+        file_signature(os.path.join(folder, RUN_DOC)) != doc_signature
+        or file_size(os.path.join(folder, PARAMS_LOG)) != params_offset
+        or file_size(os.path.join(folder, TAGS_LOG)) != tags_offset
+        or file_size(os.path.join(folder, METRICS_LOG)) != metrics_offset
     )

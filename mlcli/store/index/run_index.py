@@ -21,6 +21,7 @@ from mlcli.store.index.refresh import ProgressCallback, RefreshResult
 from mlcli.store.index.rows import run_rows
 from mlcli.store.index.session import IndexSession, LeftOut
 from mlcli.store.layout import StoreLayout
+from mlcli.store.ownership import Owner
 
 T = TypeVar("T")
 
@@ -37,6 +38,7 @@ class RunIndex:
         self.journal = ChangeJournal(layout.changes_log)
         self._identity = file_identity(path)
         self._left_out = LeftOut()
+        self._owners: dict[str, tuple[str | None, Owner | None]] = {}  # see end_orphaned_runs
 
     # -- opening ----------------------------------------------------------------------------
 
@@ -90,7 +92,7 @@ class RunIndex:
     def refresh(self) -> RefreshResult:
         """Bring the index up to date with the files (see the package's docstring)."""
         result = self._healthy(lambda: refreshing.refresh(self._session()))
-        self._healthy(lambda: refreshing.end_orphaned_runs(self._session()))
+        self._healthy(lambda: refreshing.end_orphaned_runs(self._session(), owners=self._owners))
         return result
 
     def refresh_runs(self, run_ids: Iterable[str]) -> None:
