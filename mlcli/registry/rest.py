@@ -44,9 +44,6 @@ from mlcli.store import validate_key, validate_tag_value
 if TYPE_CHECKING:
     from mlcli.registry.protocol import Registry
 
-MLFLOW_API = "/api/2.0/mlflow"
-MLCLI_API = "/api/2.0/mlcli"
-ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
 PENDING = "PENDING_REGISTRATION"
 READY = "READY"
 PAGE_SIZE = 1000
@@ -57,6 +54,9 @@ class Connection(Protocol):
     """What this module needs of :class:`mlcli.store.ServerConnection`."""
 
     url: str
+    API: str
+    MLCLI_API: str
+    ARTIFACTS: str
 
     def call(
         self,
@@ -296,7 +296,7 @@ class ServerRegistry:
     def events(self, name: str) -> list[RegistryEvent]:
         validate_model_name(name)
         reply = self.connection.call(
-            "GET", "/registered-models/events", query={"name": name}, api=MLCLI_API
+            "GET", "/registered-models/events", query={"name": name}, api=self.connection.MLCLI_API
         )
         return [RegistryEvent.from_dict(e) for e in reply.get("events") or []]
 
@@ -332,7 +332,9 @@ class ServerRegistry:
         tree.warn()
         reply = self._post("/model-versions/create", {**body, "mlcli_upload": True})
         created = _version(reply["model_version"])
-        base = ARTIFACTS + "/" + _version_location(name, created.version, quoted=True)
+        base = (
+            self.connection.ARTIFACTS + "/" + _version_location(name, created.version, quoted=True)
+        )
         finish = {"name": name, "version": str(created.version)}
         try:
             for item in tree.files:
@@ -349,20 +351,26 @@ class ServerRegistry:
                     )
         except BaseException:
             with contextlib.suppress(MlcliError, OSError):  # the first error is the news
-                self._post("/model-versions/finish", {**finish, "failed": True}, api=MLCLI_API)
+                self._post(
+                    "/model-versions/finish",
+                    {**finish, "failed": True},
+                    api=self.connection.MLCLI_API,
+                )
             raise
-        self._post("/model-versions/finish", finish, api=MLCLI_API)
+        self._post("/model-versions/finish", finish, api=self.connection.MLCLI_API)
         return self.get_version(name, created.version)
 
     def _download(self, name: str, version: int, destination: Path) -> None:
         """Every file of the version into ``destination``, folder by folder."""
         location = _version_location(name, version)
-        url = ARTIFACTS + "/" + _version_location(name, version, quoted=True)
+        url = self.connection.ARTIFACTS + "/" + _version_location(name, version, quoted=True)
         folders = [""]
         while folders:
             folder = folders.pop()
             path = f"{location}/{folder}".rstrip("/")
-            listed = self.connection.call("GET", "", query={"path": path}, api=ARTIFACTS)
+            listed = self.connection.call(
+                "GET", "", query={"path": path}, api=self.connection.ARTIFACTS
+            )
             for entry in listed.get("files") or []:
                 relative = f"{folder}/{entry['path']}".lstrip("/")
                 _check_relative(relative)
@@ -379,19 +387,20 @@ class ServerRegistry:
     # -- requests ---------------------------------------------------------------------------------
 
     def _get(self, endpoint: str, **query: Any) -> dict[str, Any]:
-        return self.connection.call("GET", endpoint, query=query, api=MLFLOW_API)
+        return self.connection.call("GET", endpoint, query=query, api=self.connection.API)
 
     def _post(
-        self, endpoint: str, body: Mapping[str, Any], api: str = MLFLOW_API
+        self, endpoint: str, body: Mapping[str, Any], api: str | None = None
     ) -> dict[str, Any]:
         return self._call("POST", endpoint, api=api, **body)
 
     def _call(
-        self, method: str, endpoint: str, api: str = MLFLOW_API, **body: Any
+        self, method: str, endpoint: str, api: str | None = None, **body: Any
     ) -> dict[str, Any]:
         """A change, naming the user for the audit trail (a server that signs users in
         records the signed-in one instead)."""
-        return self.connection.call(method, endpoint, {**body, "mlcli_user": self.user}, api=api)
+        body = {**body, "mlcli_user": self.user}
+        return self.connection.call(method, endpoint, body, api=api or self.connection.API)
 
     def _pages(self, endpoint: str, key: str, **query: Any) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []

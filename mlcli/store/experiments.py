@@ -42,9 +42,9 @@ class ExperimentFiles:
         experiments = []
         for doc in self._documents():
             experiment = self._from_doc(doc)
-            if _in_view(experiment.lifecycle_stage, view):
+            if in_view(experiment.lifecycle_stage, view):
                 experiments.append(experiment)
-        return sorted(experiments, key=lambda e: _id_order(e.experiment_id))
+        return sorted(experiments, key=lambda e: id_order(e.experiment_id))
 
     def find_by_name(self, name: str, view: str = ViewType.ACTIVE_ONLY) -> Experiment | None:
         for experiment in self.list(view):
@@ -59,7 +59,7 @@ class ExperimentFiles:
             return experiment
         if _is_plain_name(ref) and self.layout.experiment_doc(ref).is_file():
             experiment = self.get(ref)
-            if _in_view(experiment.lifecycle_stage, view):
+            if in_view(experiment.lifecycle_stage, view):
                 return experiment
         state = {ViewType.DELETED_ONLY: "deleted ", ViewType.ACTIVE_ONLY: ""}.get(view, "")
         raise NotFoundError(f"no {state}experiment named {ref!r} (see 'mlcli experiments list')")
@@ -215,7 +215,9 @@ def _validate_tags(tags: dict[str, str]) -> dict[str, str]:
     }
 
 
-def _in_view(stage: str, view: str) -> bool:
+def in_view(stage: str, view: str) -> bool:
+    """Whether an experiment in ``stage`` belongs in a listing of ``view`` (every kind of
+    store lists experiments by this rule)."""
     if view == ViewType.ALL:
         return True
     if view == ViewType.DELETED_ONLY:
@@ -227,5 +229,6 @@ def _is_plain_name(name: str) -> bool:
     return bool(name) and not name.startswith(".") and "/" not in name and name != ".."
 
 
-def _id_order(experiment_id: str) -> tuple[int, str]:
+def id_order(experiment_id: str) -> tuple[int, str]:
+    """The sort key of experiments in a listing: numeric ids in numeric order first."""
     return (int(experiment_id), "") if experiment_id.isdigit() else (1 << 62, experiment_id)

@@ -149,6 +149,10 @@ def _from_netrc(host: str, env: Mapping[str, str]) -> Credentials | None:
 class ServerConnection:
     """Requests to the server at ``url`` (``http(s)://host[:port][/prefix]``)."""
 
+    API = API  # MLflow's REST API
+    MLCLI_API = MLCLI_API  # mlcli's own endpoints, where MLflow's API has none
+    ARTIFACTS = ARTIFACTS  # the artifact proxy
+
     def __init__(
         self,
         url: str,

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlcli.errors import InvalidInputError, NotFoundError, StoreError
 from mlcli.store.entities import Experiment, LifecycleStage, ViewType
+from mlcli.store.experiments import id_order, in_view
 from mlcli.store.rest import convert
 from mlcli.store.validation import validate_experiment_name
 from mlcli.system_tags import to_mlflow
@@ -19,14 +20,6 @@ PAGE = 1000
 def refused(what: str) -> StoreError:
     """A file-only operation asked of a team server."""
     return StoreError(f"{what} works on the server's own store: run it on the server's host")
-
-
-def _in_view(stage: str, view: str) -> bool:
-    if view == ViewType.ACTIVE_ONLY:
-        return stage == LifecycleStage.ACTIVE
-    if view == ViewType.DELETED_ONLY:
-        return stage == LifecycleStage.DELETED
-    return True
 
 
 class ServerExperiments:
@@ -51,7 +44,7 @@ class ServerExperiments:
             )
             token = page.get("next_page_token")
             if not token:
-                return sorted(found, key=lambda e: _id_order(e.experiment_id))
+                return sorted(found, key=lambda e: id_order(e.experiment_id))
 
     def find_by_name(self, name: str, view: str = ViewType.ACTIVE_ONLY) -> Experiment | None:
         try:
@@ -59,7 +52,7 @@ class ServerExperiments:
         except NotFoundError:
             return None
         experiment = self._store._remember(convert.experiment(doc))
-        return experiment if _in_view(experiment.lifecycle_stage, view) else None
+        return experiment if in_view(experiment.lifecycle_stage, view) else None
 
     def resolve(self, ref: str, view: str = ViewType.ACTIVE_ONLY) -> Experiment:
         experiment = self.find_by_name(ref, view)
@@ -69,7 +62,7 @@ class ServerExperiments:
             experiment = self.get(ref)
         except (NotFoundError, InvalidInputError):
             experiment = None
-        if experiment is not None and _in_view(experiment.lifecycle_stage, view):
+        if experiment is not None and in_view(experiment.lifecycle_stage, view):
             return experiment
         state = {ViewType.DELETED_ONLY: "deleted ", ViewType.ACTIVE_ONLY: ""}.get(view, "")
         raise NotFoundError(f"no {state}experiment named {ref!r} (see 'mlcli experiments list')")
@@ -124,7 +117,3 @@ class ServerExperiments:
         if experiment.lifecycle_stage != LifecycleStage.DELETED:
             return None
         return experiment.last_update_time
-
-
-def _id_order(experiment_id: str) -> tuple[int, int | str]:
-    return (0, int(experiment_id)) if experiment_id.isdigit() else (1, experiment_id)
