@@ -174,18 +174,11 @@ class ArtifactRepository:
         write can succeed: no name too long, no file where a folder must be, no folder
         where the file would go. InvalidInputError otherwise."""
         relative = normalize_artifact_path(relative)
-        for name in relative.split("/"):
-            size = len(os.fsencode(name))
-            if size > MAX_ARTIFACT_NAME_BYTES:
-                raise InvalidInputError(
-                    f"cannot write artifact {_shown(relative)}: the name {_shown(name)} is "
-                    f"{size} bytes long, longer than the {MAX_ARTIFACT_NAME_BYTES} an "
-                    "artifact name may have"
-                )
+        check_artifact_names(relative)
         target = self.resolve(relative, must_exist=False)
         if len(os.fsencode(str(target))) + TEMP_NAME_ROOM >= PATH_MAX_BYTES:
             raise InvalidInputError(
-                f"cannot write artifact {_shown(relative)}: the path is too long for the "
+                f"cannot write artifact {shown_path(relative)}: the path is too long for the "
                 "file system"
             )
         parts = relative.split("/")
@@ -194,10 +187,10 @@ class ArtifactRepository:
             if os.path.lexists(folder) and not os.path.isdir(folder):
                 where = "/".join(parts[:depth])
                 raise InvalidInputError(
-                    f"cannot write artifact {_shown(relative)}: {_shown(where)} is a file"
+                    f"cannot write artifact {shown_path(relative)}: {shown_path(where)} is a file"
                 )
         if os.path.isdir(target):
-            raise InvalidInputError(f"cannot write artifact {_shown(relative)}: it is a folder")
+            raise InvalidInputError(f"cannot write artifact {shown_path(relative)}: it is a folder")
         if self._on_write is not None:
             on_write, self._on_write = self._on_write, None
             on_write()
@@ -213,11 +206,11 @@ class ArtifactRepository:
         target = os.path.realpath(os.path.join(root, relative))
         if not is_inside(target, root):
             raise InvalidInputError(
-                f"artifact path {_shown(relative)} escapes the run's artifacts through a "
+                f"artifact path {shown_path(relative)} escapes the run's artifacts through a "
                 "symbolic link"
             )
         if must_exist and not os.path.exists(target):
-            raise NotFoundError(f"no artifact {_shown(relative)}")
+            raise NotFoundError(f"no artifact {shown_path(relative)}")
         return Path(target)
 
     def publish(self, relative: str) -> None:
@@ -233,15 +226,28 @@ def normalize_artifact_path(path: str) -> str:
     if text.startswith("/") or (len(text) > 1 and text[1] == ":"):
         raise InvalidInputError(f"artifact path {path!r} must be relative")
     if ".." in text.split("/"):
-        raise InvalidInputError(f"artifact path {_shown(path)} escapes the run's artifacts")
+        raise InvalidInputError(f"artifact path {shown_path(path)} escapes the run's artifacts")
     if "\x00" in text:
-        raise InvalidInputError(f"artifact path {_shown(path)} holds a NUL byte")
+        raise InvalidInputError(f"artifact path {shown_path(path)} holds a NUL byte")
     try:
         os.fsencode(text)
     except UnicodeEncodeError:
-        raise InvalidInputError(f"artifact path {_shown(path)} is not valid text") from None
+        raise InvalidInputError(f"artifact path {shown_path(path)} is not valid text") from None
     normalized = posixpath.normpath(text) if text else ""
     return "" if normalized == "." else normalized
+
+
+def check_artifact_names(relative: str) -> None:
+    """InvalidInputError when a name in ``relative`` is longer than an artifact name may
+    be (:data:`MAX_ARTIFACT_NAME_BYTES`)."""
+    for name in relative.split("/"):
+        size = len(os.fsencode(name))
+        if size > MAX_ARTIFACT_NAME_BYTES:
+            raise InvalidInputError(
+                f"cannot write artifact {shown_path(relative)}: the name {shown_path(name)} is "
+                f"{size} bytes long, longer than the {MAX_ARTIFACT_NAME_BYTES} an "
+                "artifact name may have"
+            )
 
 
 def join_artifact_path(directory: str | None, name: str) -> str:
@@ -287,7 +293,7 @@ def artifact_write_errors(relative: str) -> Iterator[None]:
         reason = _INPUT_ERRNOS.get(exc.errno or 0)
         if reason is None:
             raise
-        raise InvalidInputError(f"cannot write artifact {_shown(relative)}: {reason}") from None
+        raise InvalidInputError(f"cannot write artifact {shown_path(relative)}: {reason}") from None
 
 
 def _link_info(relative: str, path: Path) -> FileInfo:
@@ -298,7 +304,7 @@ def _link_info(relative: str, path: Path) -> FileInfo:
     return FileInfo(relative, False, None, symlink=target)
 
 
-def _shown(text: str) -> str:
+def shown_path(text: str) -> str:
     """A path for a one-line message: quoted, and cut in the middle when very long."""
     if len(text) > 100:
         text = f"{text[:60]}...{text[-20:]}"
