@@ -122,24 +122,21 @@ class LoggedModelFiles:
     ) -> LoggedModel:
         """A new logged model of ``run_id``, with an empty folder of its own under the
         run's artifacts: ``<name>``, or ``<name>-<id>`` when that is taken."""
-        model_id = validate_model_id(model_id) if model_id else f"m-{uuid.uuid4().hex}"
+        model_id = new_model_id(model_id)
         if self.find_run(model_id) is not None:
             raise ConflictError(f"a logged model with id {model_id} already exists")
         folder = self._new_folder(run_id, name, model_id)
-        now = now_ms()
-        model = LoggedModel(
+        model = new_model(
             model_id=model_id,
             name=name,
             experiment_id=experiment_id,
             run_id=run_id,
             artifact_path=folder,
-            status=_status(status),
+            status=status,
             model_type=model_type,
-            creation_timestamp=creation_timestamp or now,
-            last_updated_timestamp=now,
-            tags=dict(tags or {}),
-            params=dict(params or {}),
-            created_ns=time.time_ns(),
+            creation_timestamp=creation_timestamp,
+            tags=tags,
+            params=params,
         )
         self.layout.logged_models_dir(run_id).mkdir(exist_ok=True)
         write_json_atomic(self.layout.logged_model_doc(run_id, model_id), model.to_dict())
@@ -166,7 +163,7 @@ class LoggedModelFiles:
                     models.append(LoggedModel.from_dict(read_json(directory / name)))
                 except FileNotFoundError:
                     continue
-        return sorted(models, key=lambda m: (m.creation_timestamp, m.created_ns, m.model_id))
+        return oldest_first(models)
 
     def update(self, model_id: str, **changes: Any) -> LoggedModel:
         """Apply ``changes`` to the document; ``tags``/``params`` are merged (a tag set to
@@ -174,18 +171,7 @@ class LoggedModelFiles:
         current = self.get(model_id)
         doc_path = self.layout.logged_model_doc(current.run_id, model_id)
         with FileLock(self.layout.run_lock(current.run_id)):
-            doc = read_json(doc_path)
-            for key, value in changes.items():
-                if key in ("tags", "params"):
-                    merged = {**(doc.get(key) or {}), **value}
-                    doc[key] = {k: v for k, v in merged.items() if v is not None}
-                elif key == "metrics":
-                    doc["metrics"] = list(doc.get("metrics") or []) + list(value)
-                elif key == "status":
-                    doc["status"] = _status(value)
-                else:
-                    doc[key] = value
-            doc["last_updated_timestamp"] = now_ms()
+            doc = apply_changes(read_json(doc_path), changes)
             write_json_atomic(doc_path, doc)
         return LoggedModel.from_dict(doc)
 
@@ -211,10 +197,8 @@ class LoggedModelFiles:
         artifacts = self.layout.artifacts_dir(run_id)
         if not artifacts.is_dir():
             raise NotFoundError(f"no run with id {run_id!r}")
-        base = normalize_artifact_path(name.strip())
-        if not base:
-            raise InvalidInputError(f"invalid logged model name {name!r}")
-        for candidate in (base, f"{base}-{model_id[2:10]}", f"{base}-{model_id[2:]}"):
+        candidates = folder_candidates(name, model_id)
+        for candidate in candidates:
             target = artifacts / candidate
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -222,7 +206,73 @@ class LoggedModelFiles:
                 return candidate
             except FileExistsError:
                 continue
-        raise ConflictError(f"run {run_id[:8]} already has artifacts at {base!r}")
+        raise ConflictError(f"run {run_id[:8]} already has artifacts at {candidates[0]!r}")
+
+
+def new_model_id(model_id: str | None) -> str:
+    """The id a new model gets: ``model_id`` when given (checked), else a fresh one."""
+    return validate_model_id(model_id) if model_id else f"m-{uuid.uuid4().hex}"
+
+
+def new_model(
+    *,
+    model_id: str,
+    name: str,
+    experiment_id: str,
+    run_id: str,
+    artifact_path: str,
+    status: str,
+    model_type: str | None,
+    creation_timestamp: int | None,
+    tags: dict[str, str] | None,
+    params: dict[str, str] | None,
+) -> LoggedModel:
+    """A new model's record, stamped now (``status`` checked)."""
+    now = now_ms()
+    return LoggedModel(
+        model_id=model_id,
+        name=name,
+        experiment_id=experiment_id,
+        run_id=run_id,
+        artifact_path=artifact_path,
+        status=_status(status),
+        model_type=model_type,
+        creation_timestamp=creation_timestamp or now,
+        last_updated_timestamp=now,
+        tags=dict(tags or {}),
+        params=dict(params or {}),
+        created_ns=time.time_ns(),
+    )
+
+
+def folder_candidates(name: str, model_id: str) -> list[str]:
+    """Where a new model's folder may go under its run's artifacts, first choice first:
+    ``<name>``, then ``<name>-<8 hex of its id>``, then ``<name>-<its whole id>``."""
+    base = normalize_artifact_path(name.strip())
+    if not base:
+        raise InvalidInputError(f"invalid logged model name {name!r}")
+    return [base, f"{base}-{model_id[2:10]}", f"{base}-{model_id[2:]}"]
+
+
+def apply_changes(doc: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` with ``changes`` applied (in place): ``tags``/``params`` merged (a tag set
+    to None is removed), ``metrics`` appended, ``status`` checked, the rest replaced."""
+    for key, value in changes.items():
+        if key in ("tags", "params"):
+            merged = {**(doc.get(key) or {}), **value}
+            doc[key] = {k: v for k, v in merged.items() if v is not None}
+        elif key == "metrics":
+            doc["metrics"] = list(doc.get("metrics") or []) + list(value)
+        elif key == "status":
+            doc["status"] = _status(value)
+        else:
+            doc[key] = value
+    doc["last_updated_timestamp"] = now_ms()
+    return doc
+
+
+def oldest_first(models: list[LoggedModel]) -> list[LoggedModel]:
+    return sorted(models, key=lambda m: (m.creation_timestamp, m.created_ns, m.model_id))
 
 
 def validate_model_id(model_id: object) -> str:
