@@ -4,7 +4,8 @@ SQLite's LIKE ignores ASCII case and nothing else, and PRAGMA case_sensitive_lik
 would change every query on the shared connection, so both operators compile to
 GLOB (always case-sensitive). ILIKE matches each cased letter through a class of
 its case variants (``[aA]``, ``[éÉ]``), so it ignores case beyond ASCII too. The
-regex is built from the same parts, so Python and SQL agree by construction.
+regex is built from the same parts, so Python and SQL agree by construction;
+PostgreSQL matches the regex itself (``postgres_regex``).
 
 Pattern syntax: ``%`` any run of characters, ``_`` exactly one character, and a
 backslash makes the next character literal (``\\%``, ``\\_``, ``\\\\``).
@@ -47,6 +48,14 @@ def compile_like(pattern: str, ignore_case: bool) -> Pattern:
             glob.append(_glob_chars(variants))
             regex.append(_regex_chars(variants))
     return Pattern("".join(glob), re.compile("".join(regex), re.DOTALL))
+
+
+def postgres_regex(pattern: Pattern) -> str:
+    """The pattern as a PostgreSQL regex (``~``), anchored at both ends. ``regex`` is
+    an ARE of the same meaning: ``re.escape`` puts a backslash only before ASCII
+    punctuation and white space, which ARE reads as that character; classes hold only
+    letters; ``.`` matches a newline in both (DOTALL there, ARE's default)."""
+    return f"^(?:{pattern.regex.pattern})$"
 
 
 def _case_variants(ch: str) -> str:

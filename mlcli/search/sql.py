@@ -1,7 +1,9 @@
-"""The syntax tree compiled to a parameterised SQLite condition and ORDER BY.
+"""The syntax tree compiled to a parameterised SQL condition and ORDER BY, for SQLite
+(the local index) or PostgreSQL (a team store's index): ``dialect.py`` says how the
+two differ.
 
-Every literal goes into the argument list; only table, column and fixed GLOB
-guard text is written into the SQL. Each condition is two-valued (never NULL), so
+Every literal goes into the argument list; only table, column and fixed guard text
+is written into the SQL. Each condition is two-valued (never NULL), so
 ``NOT`` is plain boolean negation, as in ``evaluate.py``. Keys are looked up with
 correlated subqueries on the (run_id, key) primary keys.
 """
@@ -12,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlcli.search.dialect import POSTGRES as POSTGRES  # the team store's dialect
+from mlcli.search.dialect import SQLITE, Dialect
 from mlcli.search.keys import ATTRIBUTES
 from mlcli.search.nodes import (
     EQUALITY,
@@ -25,12 +29,11 @@ from mlcli.search.nodes import (
     OrderKey,
     Scalar,
 )
-from mlcli.search.numeric import as_number_sql, numeric_guard_sql
 from mlcli.search.parser import parse_filter, parse_order_by
 from mlcli.search.patterns import compile_like
 from mlcli.search.semantics import IMPLIED_TAGS, compare
 
-DEFAULT_ORDER = "r.start_time DESC, r.run_id ASC"
+DEFAULT_ORDER = SQLITE.default_order
 _TABLES = {"metric": ("latest_metrics", "m"), "param": ("params", "p"), "tag": ("tags", "t")}
 _FLAT_LIMIT = 16  # longer AND/OR chains nest in halves, to stay under SQLite's depth limit
 
@@ -45,57 +48,57 @@ class CompiledSearch:
     order_args: list[Any] = field(default_factory=list)
 
 
-def compile_search(filter_string: str | None, order_by: Sequence[str] | None) -> CompiledSearch:
+def compile_search(
+    filter_string: str | None, order_by: Sequence[str] | None, dialect: Dialect = SQLITE
+) -> CompiledSearch:
     """Parse and compile; FilterSyntaxError (an InvalidInputError) on bad input."""
-    where_sql, where_args = compile_filter(parse_filter(filter_string))
-    order_sql, order_args = compile_order(parse_order_by(order_by))
+    where_sql, where_args = compile_filter(parse_filter(filter_string), dialect)
+    order_sql, order_args = compile_order(parse_order_by(order_by), dialect)
     return CompiledSearch(where_sql, where_args, order_sql, order_args)
 
 
-def compile_filter(node: Node | None) -> tuple[str, list[Any]]:
+def compile_filter(node: Node | None, dialect: Dialect = SQLITE) -> tuple[str, list[Any]]:
     """A boolean SQL expression and its arguments; ("", []) for no filter."""
     if node is None:
         return "", []
     args: list[Any] = []
-    return _condition(node, args), args
+    return _condition(node, args, dialect), args
 
 
-def compile_order(keys: Sequence[OrderKey]) -> tuple[str, list[Any]]:
+def compile_order(keys: Sequence[OrderKey], dialect: Dialect = SQLITE) -> tuple[str, list[Any]]:
     """ORDER BY terms putting NULL (missing, NaN) last, then the default order."""
     terms: list[str] = []
     args: list[Any] = []
     for key in keys:
-        direction = "DESC" if key.descending else "ASC"
         if key.field.kind == "attribute":
             attribute = ATTRIBUTES[key.field.key]
-            column = attribute.sql
-            if attribute.nullable:
-                terms.append(f"{column} IS NULL")
-            terms.append(f"{column} {direction}")
+            terms += dialect.order_terms(
+                attribute.sql, key.descending, not attribute.numeric, attribute.nullable
+            )
             continue
         table, alias = _TABLES[key.field.kind]
         value = (
             f"(SELECT {alias}.value FROM {table} {alias} "
-            f"WHERE {alias}.run_id = r.run_id AND {alias}.key = ?)"
+            f"WHERE {alias}.run_id = r.run_id AND {alias}.key = {dialect.param})"
         )
-        if key.descending:  # SQLite sorts NULL lowest: last when descending
-            terms.append(f"{value} DESC")
-            args.append(key.field.key)
-        else:
-            terms += [f"{value} IS NULL", f"{value} ASC"]
-            args += [key.field.key, key.field.key]
-    terms.append(DEFAULT_ORDER)
+        # a missing key (or a NaN metric) is NULL; where NULL sorts lowest, it comes
+        # last in a descending order without help
+        nullable = not (key.descending and dialect.nulls_sort_low)
+        added = dialect.order_terms(value, key.descending, key.field.kind != "metric", nullable)
+        terms += added
+        args += [key.field.key] * len(added)
+    terms.append(dialect.default_order)
     return ", ".join(terms), args
 
 
-def _condition(node: Node, args: list[Any]) -> str:
+def _condition(node: Node, args: list[Any], dialect: Dialect) -> str:
     if isinstance(node, Compare):
-        return _compare(node, args)
+        return _compare(node, args, dialect)
     if isinstance(node, Not):
-        return f"NOT ({_condition(node.item, args)})"
+        return f"NOT ({_condition(node.item, args, dialect)})"
     joiner = " AND " if isinstance(node, And) else " OR "
     assert isinstance(node, (And, Or))
-    return _join(joiner, [_condition(item, args) for item in node.items])
+    return _join(joiner, [_condition(item, args, dialect) for item in node.items])
 
 
 def _join(joiner: str, parts: list[str]) -> str:
@@ -105,78 +108,96 @@ def _join(joiner: str, parts: list[str]) -> str:
     return f"({_join(joiner, parts[:half])}{joiner}{_join(joiner, parts[half:])})"
 
 
-def _compare(node: Compare, args: list[Any]) -> str:
+def _compare(node: Compare, args: list[Any], dialect: Dialect) -> str:
     kind, op = node.field.kind, node.op
     if kind == "attribute":
         attribute = ATTRIBUTES[node.field.key]
         column = attribute.sql
         if op in ("IS NULL", "IS NOT NULL"):
             return f"({column} {op})"
-        condition = _value_condition(column, node, attribute.numeric, args)
+        condition = _value_condition(column, node, attribute.numeric, args, dialect)
         if attribute.nullable:
             return f"({column} IS NOT NULL AND {condition})"
         return condition
     if kind == "tag" and node.field.key in IMPLIED_TAGS:
-        return _implied_tag(node, args)
-    return _stored(node, args)
+        return _implied_tag(node, args, dialect)
+    return _stored(node, args, dialect)
 
 
-def _stored(node: Compare, args: list[Any]) -> str:
+def _stored(node: Compare, args: list[Any], dialect: Dialect) -> str:
     """The test of a metric, param or tag as the run stores it (missing: no match)."""
     kind, op = node.field.kind, node.op
     table, alias = _TABLES[kind]
-    lookup = f"r.run_id IN (SELECT {alias}.run_id FROM {table} {alias} WHERE {alias}.key = ?"
+    lookup = (
+        f"r.run_id IN (SELECT {alias}.run_id FROM {table} {alias} "
+        f"WHERE {alias}.key = {dialect.param}"
+    )
     args.append(node.field.key)
     if op == "IS NULL":
         return f"NOT {lookup})"
     if op == "IS NOT NULL":
         return f"{lookup})"
-    condition = _value_condition(f"{alias}.value", node, kind == "metric", args)
+    condition = _value_condition(f"{alias}.value", node, kind == "metric", args, dialect)
     return f"{lookup} AND {condition})"
 
 
-def _implied_tag(node: Compare, args: list[Any]) -> str:
+def _implied_tag(node: Compare, args: list[Any], dialect: Dialect) -> str:
     """A tag with a value when missing (``semantics.IMPLIED_TAGS``): the stored value
     when the run has the tag, else the implied one, tested here with ``compare``."""
     key = node.field.key
     if compare(IMPLIED_TAGS[key], node.op, node.value):
-        stored = "1" if node.op in NULL_TEST else _stored(node, args)
+        stored = dialect.true if node.op in NULL_TEST else _stored(node, args, dialect)
         args.append(key)
-        return f"({stored} OR r.run_id NOT IN (SELECT t.run_id FROM tags t WHERE t.key = ?))"
+        return (
+            f"({stored} OR r.run_id NOT IN "
+            f"(SELECT t.run_id FROM tags t WHERE t.key = {dialect.param}))"
+        )
     if node.op in NULL_TEST:
-        return "0"
-    return _stored(node, args)
+        return dialect.false
+    return _stored(node, args, dialect)
 
 
-def _value_condition(column: str, node: Compare, numeric: bool, args: list[Any]) -> str:
+def _value_condition(
+    column: str, node: Compare, numeric: bool, args: list[Any], dialect: Dialect
+) -> str:
     """The test of one non-NULL stored value (a NaN metric is NULL and fails it)."""
     op, value = node.op, node.value
     if op in ("IN", "NOT IN"):
         assert isinstance(value, tuple)
-        return _membership(column, op, value, numeric, args)
+        return _membership(column, op, value, numeric, args, dialect)
     if op in EQUALITY + ORDERING:
         assert isinstance(value, (str, float))
         args.append(value)
-        if isinstance(value, str) or numeric:
-            return f"{column} {op} ?"
-        return f"({as_number_sql(column)} {op} ? AND {numeric_guard_sql(column)})"
+        if numeric:
+            return f"{column} {op} {dialect.param}"
+        if isinstance(value, str):
+            if op in ORDERING:  # text order is byte order (equality needs no collation)
+                column = dialect.collated(column)
+            return f"{column} {op} {dialect.param}"
+        return dialect.number_test(column, f"{op} {dialect.param}")
     assert isinstance(value, str)
-    args.append(compile_like(value, ignore_case="ILIKE" in op).glob)
-    return f"{column} {'NOT GLOB' if op.startswith('NOT') else 'GLOB'} ?"
+    pattern = compile_like(value, ignore_case="ILIKE" in op)
+    test, argument = dialect.pattern(column, pattern, negated=op.startswith("NOT"))
+    args.append(argument)
+    return test
 
 
 def _membership(
-    column: str, op: str, values: tuple[Scalar, ...], numeric: bool, args: list[Any]
+    column: str,
+    op: str,
+    values: tuple[Scalar, ...],
+    numeric: bool,
+    args: list[Any],
+    dialect: Dialect,
 ) -> str:
     texts = [v for v in values if isinstance(v, str)]
     numbers = [v for v in values if not isinstance(v, str)]
     parts: list[str] = []
     if texts:
-        parts.append(f"{column} {op} ({', '.join('?' * len(texts))})")
+        parts.append(f"{column} {op} ({dialect.params(len(texts))})")
         args += texts
     if numbers:
-        target = column if numeric else as_number_sql(column)
-        test = f"{target} {op} ({', '.join('?' * len(numbers))})"
-        parts.append(test if numeric else f"({test} AND {numeric_guard_sql(column)})")
+        test = f"{op} ({dialect.params(len(numbers))})"
+        parts.append(f"{column} {test}" if numeric else dialect.number_test(column, test))
         args += numbers
     return "(" + (" OR " if op == "IN" else " AND ").join(parts) + ")"

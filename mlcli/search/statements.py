@@ -1,0 +1,77 @@
+"""The whole run search as one statement over an index's tables, for a dialect: the
+scope (experiments, lifecycle view), the filter, the order and the page. The local
+store runs it on its SQLite index (``runs.py``), a team store on its PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from mlcli.search.dialect import SQLITE, Dialect
+from mlcli.search.parser import parse_filter
+from mlcli.search.sql import compile_filter, compile_search
+from mlcli.store import ViewType
+
+
+def run_search_sql(
+    experiment_ids: Sequence[str] | None,
+    filter_string: str | None,
+    order_by: Sequence[str] | None,
+    max_results: int | None = None,
+    view: str = ViewType.ACTIVE_ONLY,
+    offset: int = 0,
+    dialect: Dialect = SQLITE,
+) -> tuple[str, list[Any]]:
+    """``SELECT r.run_id ...`` of the matching runs in order, and its arguments;
+    FilterSyntaxError (one line) on a bad filter or order."""
+    compiled = compile_search(filter_string, order_by, dialect)
+    conditions, args = scope_conditions(experiment_ids, view, dialect)
+    if compiled.where_sql:
+        conditions.append(f"({compiled.where_sql})")
+        args += compiled.where_args
+    sql = (
+        f"SELECT r.run_id FROM runs r WHERE {' AND '.join(conditions)} "
+        f"ORDER BY {compiled.order_sql}"
+    )
+    args += compiled.order_args
+    limit_sql, limit_args = dialect.limit(max_results, offset)
+    return sql + limit_sql, args + limit_args
+
+
+def run_count_sql(
+    experiment_ids: Sequence[str] | None,
+    filter_string: str | None,
+    view: str = ViewType.ACTIVE_ONLY,
+    dialect: Dialect = SQLITE,
+) -> tuple[str, list[Any]]:
+    """``SELECT count(*) ...`` of the runs :func:`run_search_sql` finds without a limit."""
+    where_sql, where_args = compile_filter(parse_filter(filter_string), dialect)
+    conditions, args = scope_conditions(experiment_ids, view, dialect)
+    if where_sql:
+        conditions.append(f"({where_sql})")
+        args += where_args
+    return f"SELECT count(*) FROM runs r WHERE {' AND '.join(conditions)}", args
+
+
+def scope_conditions(
+    experiment_ids: Sequence[str] | None, view: str, dialect: Dialect = SQLITE
+) -> tuple[list[str], list[Any]]:
+    """Conditions on ``runs r``: its lifecycle stage by ``view``, and its experiment
+    among ``experiment_ids`` (None: among the active experiments)."""
+    conditions: list[str] = []
+    args: list[Any] = []
+    if view == ViewType.ACTIVE_ONLY:
+        conditions.append("r.lifecycle_stage = 'active'")
+    elif view == ViewType.DELETED_ONLY:
+        conditions.append("r.lifecycle_stage = 'deleted'")
+    if experiment_ids is None:
+        conditions.append(
+            "r.experiment_id IN (SELECT experiment_id FROM experiments "
+            "WHERE lifecycle_stage = 'active')"
+        )
+    else:
+        ids = list(experiment_ids)
+        conditions.append(f"r.experiment_id IN ({','.join([dialect.param] * len(ids)) or 'NULL'})")
+        args += ids
+    return conditions or [dialect.true], args
