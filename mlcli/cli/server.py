@@ -55,6 +55,15 @@ def server(
         ),
     ] = None,
     allow_unauthenticated: AllowUnauthenticatedOption = False,
+    index: Annotated[
+        str | None,
+        typer.Option(
+            "--index",
+            help="With --store s3://bucket/prefix: keep the index (and points not yet "
+            "flushed to the bucket) in this PostgreSQL, postgresql://user@host:port/db, so "
+            "that several servers on several hosts serve one store with nothing on disk.",
+        ),
+    ] = None,
     max_body_size: Annotated[
         str,
         typer.Option("--max-body-size", help="Largest JSON request (e.g. 16MiB); 413 above."),
@@ -86,9 +95,9 @@ def server(
     from mlcli.tracking_server import ServerConfig, run_server
     from mlcli.tracking_server.auth.connection import resolved
 
-    store = _served_store(ctx)
     config = ServerConfig(
-        str(store.root),
+        _served_location(ctx, index),
+        index=index,
         host=host,
         port=port,
         workers=workers,
@@ -153,6 +162,25 @@ def import_mlflow(
         f"({report.versions_skipped} already here); created {report.experiments_created} "
         f"experiment(s) and {report.models_created} registered model(s)"
     )
+
+
+def _served_location(ctx: typer.Context, index: str | None) -> str:
+    """What the server serves: a store directory, or with ``--index`` a bucket."""
+    if index is None:
+        return str(_served_store(ctx).root)
+    from mlcli.errors import InvalidInputError
+    from mlcli.store import named_store
+    from mlcli.tracking_server.auth.connection import POSTGRES_SCHEMES
+
+    target = cli_state(ctx).store or named_store() or ""
+    if not index.startswith(POSTGRES_SCHEMES):
+        raise InvalidInputError("--index must be postgresql://user@host:port/database")
+    if not target.startswith("s3://"):
+        raise InvalidInputError(
+            "--index needs --store s3://bucket/prefix (or MLCLI_STORE): the store's files go "
+            "to the bucket, the index to PostgreSQL"
+        )
+    return target
 
 
 def _served_store(ctx: typer.Context) -> Store:

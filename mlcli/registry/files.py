@@ -473,7 +473,7 @@ def store_registry(client: TrackingClient, *, create: bool = False) -> Registry:
     """The registry of the store ``client`` works on, acting as the current user: the
     store's files, or a team server's registry over REST; ``create`` makes a local
     store first if there is none yet (for writes)."""
-    from mlcli.store import ServerStore
+    from mlcli.store import ServerStore, TeamStore
     from mlcli.tracking.context import current_user
 
     store = client.writable_store() if create else client.store
@@ -481,6 +481,10 @@ def store_registry(client: TrackingClient, *, create: bool = False) -> Registry:
         from mlcli.registry.rest import ServerRegistry
 
         return ServerRegistry(store.connection, store.root, current_user())
+    if isinstance(store, TeamStore):
+        from mlcli.registry.postgres import PostgresRegistry
+
+        return PostgresRegistry(store.database, store.objects, current_user())
     return ModelRegistry(StoreLayout(store.root), current_user())
 
 

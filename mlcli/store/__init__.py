@@ -66,6 +66,7 @@ if TYPE_CHECKING:
     from mlcli.store.rest.connection import ServerConnection, without_userinfo
     from mlcli.store.rest.store import ServerStore
     from mlcli.store.store import Store, file_store, open_store
+    from mlcli.store.team.store import TeamStore
 
 # The file store itself (and SQLite under it) loads on first use, so that a command
 # that never opens a store (``mlcli --help``) does not pay for it.
@@ -85,6 +86,10 @@ def __getattr__(name: str) -> Any:
         from mlcli.store.rest.store import ServerStore
 
         return ServerStore
+    if name == "TeamStore":
+        from mlcli.store.team.store import TeamStore
+
+        return TeamStore
     if name == "ServerConnection":
         from mlcli.store.rest.connection import ServerConnection
 
@@ -130,6 +135,7 @@ __all__ = [
     "Store",
     "StoreAnnouncer",
     "StoreLayout",
+    "TeamStore",
     "TrackingStore",
     "ViewType",
     "artifact_write_errors",

@@ -79,7 +79,7 @@ class ExperimentFiles:
 
     def create(self, name: str, tags: dict[str, str] | None = None) -> Experiment:
         validate_experiment_name(name)
-        clean_tags = _validate_tags(tags or {})
+        clean_tags = validate_experiment_tags(tags or {})
         with FileLock(self.layout.experiments_lock):
             if self.find_by_name(name) is not None:
                 raise ConflictError(f"an experiment named {name!r} already exists")
@@ -128,7 +128,7 @@ class ExperimentFiles:
             )
 
     def set_tag(self, experiment_id: str, key: str, value: str) -> Experiment:
-        clean = _validate_tags({key: value})
+        clean = validate_experiment_tags({key: value})
         with FileLock(self.layout.experiments_lock):
             tags = dict(self.get(experiment_id).tags)
             tags.update(clean)
@@ -208,7 +208,7 @@ def _document(
     }
 
 
-def _validate_tags(tags: dict[str, str]) -> dict[str, str]:
+def validate_experiment_tags(tags: dict[str, str]) -> dict[str, str]:
     return {
         validate_key(k, "tag key"): validate_tag_value(k, v, MAX_EXPERIMENT_TAG_VALUE_LENGTH)
         for k, v in tags.items()

@@ -11,26 +11,64 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlcli.client import MlcliClient
 from mlcli.errors import InvalidInputError
 from mlcli.store import LifecycleStage, Store, TrackingStore
 from mlcli.tracking_server.fields import Fields
 
+if TYPE_CHECKING:
+    from mlcli.objects.s3 import S3Objects
+    from mlcli.store import TeamStore
+
 
 class Backend:
-    def __init__(self, store_root: Path) -> None:
+    """A local store directory (``store_root``), or a team store (``team``: files in a
+    bucket, the index in PostgreSQL) that several server processes share."""
+
+    def __init__(self, store_root: Path | None = None, team: TeamStore | None = None) -> None:
+        assert (store_root is None) != (team is None)
         self.store_root = store_root
-        self.logged_models = Store.open(store_root).logged_models
+        self.team = team
+        self.logged_models = self.open_store().logged_models
         self._local = threading.local()
+
+    @classmethod
+    def for_config(cls, store: str, index: str | None) -> Backend:
+        if index is None:
+            return cls(Path(store))
+        from mlcli.store import TeamStore
+
+        return cls(team=TeamStore.open(store, index))
+
+    @property
+    def bucket(self) -> S3Objects | None:
+        """The bucket the store's files live in, when artifacts go straight to it."""
+        from mlcli.objects.s3 import S3Objects
+
+        objects = None if self.team is None else self.team.objects
+        return objects if isinstance(objects, S3Objects) else None
+
+    def open_store(self) -> TrackingStore:
+        """The store for one thread: the team store is shared, a directory's is opened
+        per thread (each holds its own connection to the SQLite index)."""
+        if self.team is not None:
+            return self.team
+        assert self.store_root is not None
+        return Store.open(self.store_root)
 
     @property
     def client(self) -> MlcliClient:
         client = getattr(self._local, "client", None)
         if client is None:
-            client = self._local.client = MlcliClient(Store.open(self.store_root))
+            client = self._local.client = MlcliClient(self.open_store())
         return client
+
+    def close(self) -> None:
+        """Graceful shutdown: a team store flushes its buffered lines to the bucket."""
+        if self.team is not None:
+            self.team.close()
 
     @property
     def store(self) -> TrackingStore:

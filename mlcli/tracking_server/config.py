@@ -17,6 +17,7 @@ CONFIG_VARIABLE = "MLCLI_SERVER_CONFIG"
 DEFAULT_PORT = 5000
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 DEFAULT_MAX_ARTIFACT_BYTES = 5 * 1024**3
+DEFAULT_PRESIGNED_URL_EXPIRY = 3600  # of a presigned URL for one part of an upload
 LOG_FORMATS = ("text", "json")  # of the access log (mlcli.web.log)
 
 
@@ -25,7 +26,8 @@ class ServerConfig(ServerSettings):
     CONFIG_VARIABLE: ClassVar[str] = CONFIG_VARIABLE
     COMMAND: ClassVar[str] = "mlcli server"
 
-    store: str  # the store's root (created before the server starts)
+    store: str  # the store's root (created before the server starts), or its bucket's URL
+    index: str | None = None  # with a bucket: the PostgreSQL that holds the index
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     workers: int = 1
@@ -36,6 +38,9 @@ class ServerConfig(ServerSettings):
     allow_unauthenticated: bool = False  # a network address without a token (see check_exposure)
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES  # a JSON request
     max_artifact_bytes: int = DEFAULT_MAX_ARTIFACT_BYTES  # one uploaded file
+    # a bucket store: MLflow's clients told to upload large files straight to the bucket
+    presigned_uploads: bool = False
+    presigned_url_expiry: int = DEFAULT_PRESIGNED_URL_EXPIRY  # seconds
     access_log: bool = True
     log_format: str = "text"
 
@@ -45,6 +50,10 @@ class ServerConfig(ServerSettings):
             (self.workers >= 1, f"--workers must be at least 1, not {self.workers}"),
             (self.max_body_bytes > 0, "--max-body-size must be positive"),
             (self.max_artifact_bytes > 0, "--max-artifact-size must be positive"),
+            (
+                1 <= self.presigned_url_expiry <= 7 * 24 * 3600,  # S3's longest
+                "--presigned-url-expiry must be 1 second to 7 days",
+            ),
             (
                 not (self.auth_db and self.auth_token_file),
                 "--auth-db and --auth-token-file exclude each other: give users tokens "

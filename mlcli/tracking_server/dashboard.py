@@ -9,26 +9,26 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
+
+    from mlcli.tracking_server.backend import Backend
 
 # /api/2.0/..., /api/3.0/..., /ajax-api/...: MLflow's, never the dashboard's (/api/runs).
 _MLFLOW_PATH = re.compile(r"^/(ajax-api|api/\d+\.\d+)(/|$)")
 
 
 def with_dashboard(
-    app: Starlette, store_root: Path, gate: Callable[[Any], Any] | None = None
+    app: Starlette, backend: Backend, gate: Callable[[Any], Any] | None = None
 ) -> Starlette:
     """``app`` answering the paths it has no route for with the dashboard over the
-    store at ``store_root``; ``gate`` wraps the dashboard (``--auth-db``: admins only)."""
+    backend's store; ``gate`` wraps the dashboard (``--auth-db``: admins only)."""
     from mlcli.client import MlcliClient
-    from mlcli.store import Store
     from mlcli.ui.app import dashboard_app
 
-    dashboard = dashboard_app(MlcliClient(Store.open(store_root)))
+    dashboard = dashboard_app(MlcliClient(backend.open_store()))
     if gate is not None:
         dashboard = gate(dashboard)
     not_found = app.router.default

@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlcli.errors import MlcliError
@@ -26,7 +25,9 @@ from mlcli.store import Store
 from mlcli.web.log import ServerLog
 
 if TYPE_CHECKING:
+    from mlcli.store import TeamStore
     from mlcli.tracking_server.auth.database import AuthDatabase
+    from mlcli.tracking_server.backend import Backend
 
 OK = "ok"
 NOT_CHECKED = "not checked"
@@ -45,7 +46,11 @@ class Readiness:
         return {"status": "ready" if self.ready else "not ready", "checks": self.checks}
 
 
-def check(store_root: Path, auth: AuthDatabase | None = None) -> Readiness:
+def check(backend: Backend, auth: AuthDatabase | None = None) -> Readiness:
+    if backend.team is not None:
+        return _check_team(backend.team, auth)
+    assert backend.store_root is not None
+    store_root = backend.store_root
     checks = {"store": NOT_CHECKED, "index": NOT_CHECKED}
     if auth is not None:
         checks["auth"] = NOT_CHECKED
@@ -64,6 +69,30 @@ def check(store_root: Path, auth: AuthDatabase | None = None) -> Readiness:
     finally:
         store.close()
     checks["index"] = OK
+    return _check_auth(checks, auth)
+
+
+def _check_team(team: TeamStore, auth: AuthDatabase | None) -> Readiness:
+    """A team store is ready when its bucket and its PostgreSQL both answer now."""
+    checks = {"store": NOT_CHECKED, "index": NOT_CHECKED}
+    if auth is not None:
+        checks["auth"] = NOT_CHECKED
+    try:
+        next(iter(team.objects.list("experiments/")), None)
+    except Exception as exc:  # whatever the bucket says: not ready
+        checks["store"] = "the bucket cannot be read"
+        return Readiness(checks, f"{type(exc).__name__}: {exc}")
+    checks["store"] = OK
+    try:
+        team.database.ping()
+    except Exception as exc:  # whatever PostgreSQL says: not ready
+        checks["index"] = "the index (PostgreSQL) cannot be reached"
+        return Readiness(checks, f"{type(exc).__name__}: {exc}")
+    checks["index"] = OK
+    return _check_auth(checks, auth)
+
+
+def _check_auth(checks: dict[str, str], auth: AuthDatabase | None) -> Readiness:
     if auth is not None:
         try:
             auth.ping()

@@ -5,10 +5,13 @@ create when there was none), and start again when somebody did."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from mlcli.errors import ConflictError
 from mlcli.store.sync.context import SyncContext
+
+if TYPE_CHECKING:
+    from mlcli.objects.base import ObjectStore
 
 T = TypeVar("T")
 Found = tuple[bytes, str] | None  # (content, ETag) or None when there is no object
@@ -26,15 +29,23 @@ def update_object(
     ``build`` returned with them, the new ETag and what the write replaced.
     ``likely_new``: try a conditional create first, without reading (a run this store
     never pushed): one request less when it is indeed new."""
+    result, etag, found, size = swap_object(ctx.objects, key, what, build, likely_new)
+    ctx.report.moved(size)
+    return result, etag, found
+
+
+def swap_object(
+    objects: ObjectStore,
+    key: str,
+    what: str,
+    build: Callable[[Found], tuple[bytes, T]],
+    likely_new: bool = False,
+) -> tuple[T, str, Found, int]:
+    """:func:`update_object` on any object store; also returns the bytes written."""
     for attempt in range(ATTEMPTS):
-        found = None if likely_new and attempt == 0 else ctx.objects.get_if_present(key)
+        found = None if likely_new and attempt == 0 else objects.get_if_present(key)
         data, result = build(found)
-        etag = (
-            ctx.objects.create(key, data)
-            if found is None
-            else ctx.objects.replace(key, data, found[1])
-        )
+        etag = objects.create(key, data) if found is None else objects.replace(key, data, found[1])
         if etag is not None:
-            ctx.report.moved(len(data))
-            return result, etag, found
+            return result, etag, found, len(data)
     raise ConflictError(f"{what}: the remote kept changing it; push again")

@@ -1,0 +1,144 @@
+"""The team store's PostgreSQL: a pool of connections, transactions that survive a
+PostgreSQL restart, and errors as one line.
+
+Every statement runs inside :meth:`Database.transaction`. A connection that broke
+while idle (PostgreSQL restarted, a proxy dropped it) is replaced by the pool's check
+before it is handed out; a transaction that fails because the server went away or
+because of a serialisation conflict or deadlock is retried from the start
+(``RETRIES`` times), which is safe because a transaction either committed or left no
+trace. What still fails is :class:`IndexUnavailableError` (a 503 on the server).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from mlcli.errors import InvalidInputError, MlcliError
+
+if TYPE_CHECKING:
+    import psycopg
+    import psycopg_pool
+
+SERVER_EXTRA = (
+    "a PostgreSQL index needs the server extra: pip install 'mlcli[server]' "
+    "(psycopg and psycopg-pool)"
+)
+CONNECT_TIMEOUT_SECONDS = 5
+RETRIES = 4
+SCHEMA_NAME = "mlcli"
+T = TypeVar("T")
+_log = logging.getLogger("mlcli")
+
+
+class IndexUnavailableError(MlcliError):
+    """PostgreSQL does not answer (down, restarting, unreachable)."""
+
+    http_status = 503
+    error_code = "TEMPORARILY_UNAVAILABLE"
+
+
+def shown(url: str) -> str:
+    """``url`` for messages and logs, its password hidden."""
+    from mlcli.tracking_server.auth.connection import shown as shown_url
+
+    return shown_url(url)
+
+
+class Database:
+    """The PostgreSQL at ``url``; tables live in the schema ``mlcli``."""
+
+    def __init__(self, url: str, *, max_size: int = 16) -> None:
+        try:
+            import psycopg  # noqa: F401
+            import psycopg_pool
+        except ImportError:
+            raise InvalidInputError(SERVER_EXTRA) from None
+        self.url = url
+        self.location = shown(url)
+        self._pool: psycopg_pool.ConnectionPool[Any] = psycopg_pool.ConnectionPool(
+            url,
+            min_size=1,
+            max_size=max_size,
+            open=False,
+            check=psycopg_pool.ConnectionPool.check_connection,
+            configure=_configure,
+            kwargs={
+                "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+                "application_name": "mlcli-server",
+            },
+            timeout=30,
+            reconnect_timeout=0,
+        )
+        self._opened = False
+
+    def open(self) -> None:
+        if not self._opened:
+            self._pool.open(wait=False)
+            self._opened = True
+
+    def close(self) -> None:
+        if self._opened:
+            self._pool.close()
+            self._opened = False
+
+    @contextmanager
+    def transaction(self) -> Iterator[psycopg.Connection[Any]]:
+        """One transaction on a pooled connection (not retried: see :meth:`run`)."""
+        import psycopg
+        import psycopg_pool
+
+        self.open()
+        try:
+            with self._pool.connection() as connection, connection.transaction():
+                yield connection
+        except psycopg_pool.PoolTimeout as exc:
+            raise IndexUnavailableError(
+                f"the index {self.location} cannot be reached: {exc}"
+            ) from None
+        except psycopg.OperationalError as exc:
+            raise IndexUnavailableError(
+                f"the index {self.location} cannot be reached: {_first_line(exc)}"
+            ) from exc
+
+    def run(self, work: Callable[[psycopg.Connection[Any]], T]) -> T:
+        """``work`` in a transaction, retried from the start when PostgreSQL went away
+        or the transaction lost a serialisation conflict or a deadlock."""
+        import psycopg
+        from psycopg import errors
+
+        delay = 0.05
+        for attempt in range(RETRIES + 1):
+            try:
+                with self.transaction() as connection:
+                    return work(connection)
+            except IndexUnavailableError as exc:
+                retryable = isinstance(exc.__cause__, psycopg.OperationalError)
+                if not retryable or attempt == RETRIES:
+                    raise
+            except (errors.SerializationFailure, errors.DeadlockDetected):
+                if attempt == RETRIES:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+        raise AssertionError("unreachable")
+
+    def query(self, sql: str, args: Any = ()) -> list[tuple[Any, ...]]:
+        """One read-only statement's rows."""
+        return self.run(lambda c: c.execute(sql, args).fetchall())
+
+    def ping(self) -> None:
+        """That PostgreSQL answers now (``/ready``): IndexUnavailableError if not."""
+        self.query("SELECT 1")
+
+
+def _configure(connection: psycopg.Connection[Any]) -> None:
+    connection.execute(f"SET search_path TO {SCHEMA_NAME}, public")
+    connection.commit()
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

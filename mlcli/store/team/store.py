@@ -1,0 +1,291 @@
+"""``TeamStore``: the ``TrackingStore`` facade over PostgreSQL and a bucket (see the
+package doc), and the searches that run on its index in PostgreSQL."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlcli.clock import now_ms
+from mlcli.errors import StoreError
+from mlcli.store.entities import LifecycleStage, Metric, Run, RunData, RunStatus, ViewType
+from mlcli.store.runs import run_info_from_doc
+from mlcli.store.sync import keys
+from mlcli.store.team import schema
+from mlcli.store.team.database import Database
+from mlcli.store.team.experiments import TeamExperiments
+from mlcli.store.team.flush import Flusher, SegmentCache
+from mlcli.store.team.runs import TeamRuns
+
+if TYPE_CHECKING:
+    from mlcli.objects.base import ObjectStore
+    from mlcli.store.backend import TrackingStore
+    from mlcli.store.upkeep import LeftOut
+
+_journal_sequence = itertools.count()
+
+
+class TeamStore:
+    """The store in the bucket ``objects`` with its index in ``database``."""
+
+    def __init__(self, objects: ObjectStore, database: Database) -> None:
+        self.objects = objects
+        self.database = database
+        self.writer = schema.ensure(database, objects.url)
+        self._ensure_registry()
+        self.experiments = TeamExperiments(self)
+        self.runs = TeamRuns(self)
+        self.index = TeamIndex(self)
+        self.segments = SegmentCache(self)
+        self.flusher = Flusher(self)
+        self._logged_models: Any = None
+        self._cache_root: Path | None = None
+        self._lock = threading.Lock()
+        self.experiments.ensure_default()
+
+    @classmethod
+    def open(cls, store_url: str, index_url: str) -> TeamStore:
+        from mlcli.objects import open_objects
+
+        return cls(open_objects(store_url), Database(index_url))
+
+    def _ensure_registry(self) -> None:
+        try:
+            from mlcli.registry.postgres import ensure_registry_tables
+        except ImportError:  # built alongside; absent in an older checkout
+            return
+        ensure_registry_tables(self.database)
+
+    # -- the facade --------------------------------------------------------------------------
+
+    @property
+    def location(self) -> str:
+        return self.objects.url
+
+    @property
+    def root(self) -> Path:
+        """A private local cache (artifacts opened as files): never the store's state."""
+        with self._lock:
+            if self._cache_root is None:
+                from mlcli.store.rest.cache import private_cache
+
+                base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+                digest = hashlib.sha256(self.objects.url.encode()).hexdigest()[:16]
+                root = Path(base).expanduser() / "mlcli" / "team" / digest
+                private_cache(root)
+                self._cache_root = root
+            return self._cache_root
+
+    @property
+    def logged_models(self) -> Any:
+        with self._lock:
+            if self._logged_models is None:
+                from mlcli.store.team.logged_models import TeamLoggedModels
+
+                self._logged_models = TeamLoggedModels(self.database, self.objects)
+            return self._logged_models
+
+    def artifacts(self, run_id: str) -> Any:
+        from mlcli.store.team.artifacts import TeamArtifacts
+
+        self.runs.read_doc(run_id)  # NotFoundError
+        return TeamArtifacts(self.objects, run_id, self.root / "artifacts")
+
+    def artifact_uri(self, run_id: str) -> str:
+        return f"{self.objects.url.rstrip('/')}/{keys.run_artifact_key(run_id, '').rstrip('/')}"
+
+    def get_run(self, run_id: str) -> Run:
+        runs = self.runs_by_id([run_id])
+        if not runs:
+            self.runs.read_doc(run_id)  # NotFoundError
+            raise StoreError(f"run {run_id} vanished while it was read")
+        return runs[0]
+
+    def get_runs(self, run_ids: Sequence[str]) -> dict[str, Run]:
+        return {run.info.run_id: run for run in self.runs_by_id(list(dict.fromkeys(run_ids)))}
+
+    def runs_by_id(self, run_ids: Sequence[str]) -> list[Run]:
+        """Runs with their data, in the order given; unknown ids are left out."""
+        ids = list(run_ids)
+        if not ids:
+            return []
+
+        def work(connection: Any) -> tuple[list[Any], list[Any], list[Any]]:
+            connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            docs = connection.execute(
+                "SELECT r.run_id, r.doc, e.name FROM runs r LEFT JOIN experiments e "
+                "USING (experiment_id) WHERE r.run_id = ANY(%s)",
+                (ids,),
+            ).fetchall()
+            values = connection.execute(
+                "SELECT 'p', run_id, key, value FROM params WHERE run_id = ANY(%s) UNION ALL "
+                "SELECT 't', run_id, key, value FROM tags WHERE run_id = ANY(%s)",
+                (ids, ids),
+            ).fetchall()
+            metrics = connection.execute(
+                "SELECT run_id, key, value, is_nan, step, timestamp FROM latest_metrics "
+                "WHERE run_id = ANY(%s)",
+                (ids,),
+            ).fetchall()
+            return docs, values, metrics
+
+        docs, values, metric_rows = self.database.run(work)
+        data = {run_id: RunData() for run_id, _, _ in docs}
+        for kind, run_id, key, value in values:
+            target = data[run_id].params if kind == "p" else data[run_id].tags
+            target[key] = value
+        for run_id, latest in _latest(metric_rows).items():
+            data[run_id].latest_metrics.update(latest)
+        runs = {
+            run_id: Run(
+                info=run_info_from_doc(dict(doc), self.artifact_uri(run_id)),
+                data=data[run_id],
+                experiment_name=name,
+            )
+            for run_id, doc, name in docs
+        }
+        return [runs[r] for r in ids if r in runs]
+
+    def latest_metrics(self, run_ids: Sequence[str]) -> dict[str, dict[str, Metric]]:
+        rows = self.database.query(
+            "SELECT run_id, key, value, is_nan, step, timestamp FROM latest_metrics "
+            "WHERE run_id = ANY(%s)",
+            (list(run_ids),),
+        )
+        return _latest(rows)
+
+    def run_ids_of_experiments(self, experiment_ids: Sequence[str]) -> list[str]:
+        rows = self.database.query(
+            "SELECT run_id FROM runs WHERE experiment_id = ANY(%s)", (list(experiment_ids),)
+        )
+        return [row[0] for row in rows]
+
+    def count_runs(self) -> dict[str, int]:
+        return {key: count for key, (count, _) in self.experiment_activity().items()}
+
+    def experiment_activity(self) -> dict[str, tuple[int, int | None]]:
+        activity: dict[str, tuple[int, int | None]] = {
+            experiment_id: (int(count), last)
+            for experiment_id, count, last in self.database.query(
+                "SELECT experiment_id, count(*), max(greatest(start_time, coalesce(end_time, 0))) "
+                "FROM runs WHERE lifecycle_stage = %s GROUP BY experiment_id",
+                (LifecycleStage.ACTIVE,),
+            )
+        }
+        for experiment_id, last in self.database.query(
+            "SELECT r.experiment_id, max(m.timestamp) FROM runs r JOIN latest_metrics m "
+            "USING (run_id) WHERE r.lifecycle_stage = %s AND r.status = ANY(%s) "
+            "GROUP BY r.experiment_id",
+            (LifecycleStage.ACTIVE, sorted(RunStatus.LIVE)),
+        ):
+            count, previous = activity.get(experiment_id, (0, None))
+            activity[experiment_id] = (count, max(previous or 0, last or 0) or None)
+        return activity
+
+    def run_keys(self, experiment_ids: Sequence[str]) -> dict[str, list[str]]:
+        scope = "SELECT run_id FROM runs WHERE experiment_id = ANY(%s) AND lifecycle_stage = %s"
+        args = (list(experiment_ids), LifecycleStage.ACTIVE)
+        return {
+            kind: [
+                row[0]
+                for row in self.database.query(
+                    f"SELECT DISTINCT key FROM {table} WHERE run_id IN ({scope}) "
+                    'ORDER BY key COLLATE "C"',
+                    args,
+                )
+            ]
+            for kind, table in (
+                ("params", "params"),
+                ("metrics", "latest_metrics"),
+                ("tags", "tags"),
+            )
+        }
+
+    def left_out(self) -> list[LeftOut]:
+        return []  # rows in PostgreSQL are never half written
+
+    def close(self) -> None:
+        """Flush what is buffered (graceful shutdown), then let go of PostgreSQL."""
+        self.flusher.close()
+        self.database.close()
+
+    # -- the bucket's journal -----------------------------------------------------------------
+
+    def journal(
+        self, runs: Iterable[str] = (), experiments: Iterable[str] = (), models: Iterable[str] = ()
+    ) -> None:
+        """Name what changed in the bucket's journal, so that ``mlcli pull`` finds it."""
+        entry = {"runs": sorted(runs), "experiments": sorted(experiments), "models": sorted(models)}
+        key = keys.journal_key(now_ms(), self.writer, next(_journal_sequence) % 1_000_000)
+        self.objects.put(key, json.dumps(entry, sort_keys=True).encode())
+
+    # -- searches on the index ---------------------------------------------------------------
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str] | None = None,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | None = None,
+        max_results: int | None = None,
+        view: str = ViewType.ACTIVE_ONLY,
+        offset: int = 0,
+    ) -> list[Run]:
+        from mlcli.search.sql import POSTGRES
+        from mlcli.search.statements import run_search_sql
+
+        sql, args = run_search_sql(
+            experiment_ids, filter_string, order_by, max_results, view, offset, POSTGRES
+        )
+        return self.runs_by_id([row[0] for row in self.database.query(sql, args)])
+
+    def count_matching_runs(
+        self,
+        experiment_ids: Sequence[str] | None = None,
+        filter_string: str | None = None,
+        view: str = ViewType.ACTIVE_ONLY,
+    ) -> int:
+        from mlcli.search.sql import POSTGRES
+        from mlcli.search.statements import run_count_sql
+
+        sql, args = run_count_sql(experiment_ids, filter_string, view, POSTGRES)
+        return int(self.database.query(sql, args)[0][0])
+
+
+def _latest(rows: Iterable[tuple[Any, ...]]) -> dict[str, dict[str, Metric]]:
+    found: dict[str, dict[str, Metric]] = {}
+    for run_id, key, value, is_nan, step, timestamp in rows:
+        number = float("nan") if is_nan else float(value or 0.0)
+        found.setdefault(run_id, {})[key] = Metric(key, number, int(step), int(timestamp))
+    return found
+
+
+class TeamIndex:
+    """The index is PostgreSQL's tables, written with each change: nothing to refresh.
+    Searches go through ``TeamStore.search_runs``."""
+
+    def __init__(self, store: TeamStore) -> None:
+        self._store = store
+
+    def refresh(self) -> None:
+        return None
+
+    def refresh_runs(self, run_ids: Iterable[str]) -> None:
+        return None
+
+    def query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        raise StoreError(
+            f"the store at {self._store.location} keeps its index in PostgreSQL: it is "
+            "searched through the store's own search"
+        )
+
+
+if TYPE_CHECKING:
+
+    def _conforms(store: TeamStore) -> TrackingStore:
+        return store
