@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -555,6 +556,58 @@ def test_two_processes_registering_twenty_versions_each_get_forty_numbers(
         assert (copy / "weights.bin").read_text() == version.tags["made"]
     actions = [e.action for e in registry.events("shared")]
     assert (actions.count("create_model"), actions.count("register")) == (1, 40)
+
+
+REGISTER_ONE = """
+import sys
+from pathlib import Path
+from mlcli.objects import open_objects
+from mlcli.registry.postgres import PostgresRegistry
+from mlcli.store.team.database import Database
+
+database_url, bucket_url, folder = sys.argv[1:4]
+registry = PostgresRegistry(Database(database_url), open_objects(bucket_url), "killed")
+registry.create_version("m", Path(folder), folder, None)
+"""
+
+
+@pytest.mark.slow
+def test_a_registration_killed_half_way_leaves_no_half_version(
+    database: Database,
+    database_url: str,
+    bucket_url: str,
+    team_registry: PostgresRegistry,
+    register: Callable[..., int],
+    tmp_path: Path,
+) -> None:
+    register(team_registry)
+    big = tmp_path / "big"
+    big.mkdir()
+    (big / "MLmodel").write_text("flavors: {}\n")
+    (big / "weights.bin").write_bytes(os.urandom(96 << 20))
+    script = tmp_path / "register_one.py"
+    script.write_text(textwrap.dedent(REGISTER_ONE))
+    process = subprocess.Popen(
+        [sys.executable, str(script), database_url, bucket_url, str(big)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    claimed = "SELECT last_version FROM registry_models WHERE name = 'm'"
+    deadline = time.monotonic() + 120  # a bound on waiting, not an assertion on speed
+    while database.query(claimed) != [(2,)] and process.poll() is None:
+        assert time.monotonic() < deadline, "version 2 was never claimed"
+        time.sleep(0.005)
+    process.kill()  # while it uploads (or, on a very fast machine, after it finished)
+    process.communicate(timeout=60)
+    versions = team_registry.list_versions("m")
+    if len(versions) == 2:  # it finished first: then the version is whole
+        copy = team_registry.artifacts_path("m", 2) / "weights.bin"
+        assert copy.read_bytes() == (big / "weights.bin").read_bytes()
+    else:
+        assert [v.version for v in versions] == [1]
+        assert [e.action for e in team_registry.events("m")] == ["create_model", "register"]
+    assert register(team_registry, content="after") == 3  # 2 is never handed out again
+    assert _weights(team_registry, "m", 3) == "after"
 
 
 def test_calls_work_again_after_postgresql_restarts(
