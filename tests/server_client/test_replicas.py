@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -55,13 +55,35 @@ client.set_terminated(run_id)
 """
 
 
-@pytest.fixture
-def replicas(tmp_path: Path) -> Iterator[list[TrackingServer]]:
-    store = tmp_path / "team" / ".mlruns"
-    servers = [start_tracking_server(store, tmp_path / f"server-{i}.log") for i in range(3)]
-    yield servers
+@pytest.fixture(params=["directory", "bucket-and-postgres"])
+def start_replica(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Callable[[str], TrackingServer]]:
+    """Replicas of one store: a directory they share, or a bucket (SeaweedFS) and a
+    PostgreSQL index with nothing on the servers' disks."""
+    if request.param == "directory":
+        store: Path | str = tmp_path / "team" / ".mlruns"
+        args: tuple[str, ...] = ()
+    else:
+        seaweedfs = request.getfixturevalue("seaweedfs")
+        request.getfixturevalue("s3_env")(seaweedfs)
+        store = f"s3://{seaweedfs.new_bucket()}/team"
+        args = ("--index", request.getfixturevalue("postgres").new_database())
+    servers: list[TrackingServer] = []
+
+    def start(name: str) -> TrackingServer:
+        server = start_tracking_server(store, tmp_path / f"{name}.log", *args)
+        servers.append(server)
+        return server
+
+    yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def replicas(start_replica: Callable[[str], TrackingServer]) -> list[TrackingServer]:
+    return [start_replica(f"server-{i}") for i in range(3)]
 
 
 def environment(url: str, tmp_path: Path) -> dict[str, str]:
@@ -84,7 +106,9 @@ def history(server: TrackingServer, run_id: str) -> list[int]:
 
 
 def test_a_replica_killed_under_load_loses_and_doubles_nothing(
-    replicas: list[TrackingServer], tmp_path: Path
+    replicas: list[TrackingServer],
+    start_replica: Callable[[str], TrackingServer],
+    tmp_path: Path,
 ) -> None:
     balancer = Balancer([server.url for server in replicas])
     marks = tmp_path / "marks"
@@ -141,7 +165,7 @@ def test_a_replica_killed_under_load_loses_and_doubles_nothing(
     )
     runs = {run["info"]["run_name"]: run["info"]["run_id"] for run in found}
     assert sorted(runs) == sorted(clients)
-    replicas[1] = start_tracking_server(replicas[0].store, tmp_path / "server-1-again.log")
+    replicas[1] = start_replica("server-1-again")
     for name, run_id in runs.items():
         expected = list(range(clients[name][1]))
         for server in [*survivors, replicas[1]]:

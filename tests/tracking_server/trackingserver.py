@@ -22,7 +22,7 @@ _LISTENING = re.compile(r"on http://([\d.]+):(\d+) \(")
 class TrackingServer:
     """A running ``mlcli server``; its stdout and stderr go to ``log_path``."""
 
-    def __init__(self, process: subprocess.Popen[bytes], log_path: Path, store: Path) -> None:
+    def __init__(self, process: subprocess.Popen[bytes], log_path: Path, store: Path | str) -> None:
         self.process = process
         self.log_path = log_path
         self.store = store
@@ -103,7 +103,9 @@ class TrackingServer:
         return self.process.returncode
 
 
-def start_tracking_server(store: Path, log_path: Path, *args: str, port: int = 0) -> TrackingServer:
+def start_tracking_server(
+    store: Path | str, log_path: Path, *args: str, port: int = 0
+) -> TrackingServer:
     """``mlcli server ARGS --port PORT`` over ``store`` (by default any free port, read
     from its log)."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("MLCLI_", "MLFLOW_"))}

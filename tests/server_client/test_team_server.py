@@ -1,0 +1,140 @@
+"""``mlcli server --store s3://... --index postgresql://...``: replicas with no state
+on disk, sharing one bucket (SeaweedFS) and one PostgreSQL; MLflow's client and mlcli's
+against them; PostgreSQL restarted under a running server; a graceful stop that leaves
+the bucket complete."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from trackingserver import TrackingServer, mlflow_environment, start_tracking_server
+
+
+@pytest.fixture
+def team(seaweedfs: Any, postgres: Any, s3_env: Any, tmp_path: Path) -> dict[str, str]:
+    s3_env(seaweedfs)
+    return {"store": f"s3://{seaweedfs.new_bucket()}/team", "index": postgres.new_database()}
+
+
+@pytest.fixture
+def start_replica(team: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., TrackingServer]]:
+    servers: list[TrackingServer] = []
+
+    def start(*args: str) -> TrackingServer:
+        log = tmp_path / f"replica-{len(servers)}.log"
+        server = start_tracking_server(team["store"], log, "--index", team["index"], *args)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def _mlcli(url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("MLCLI_", "MLFLOW_"))}
+    environ.update(MLCLI_STORE=url, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    return subprocess.run(
+        [sys.executable, "-m", "mlcli", *args], capture_output=True, text=True, env=environ
+    )
+
+
+MLFLOW_LOGS = r"""
+import mlflow
+mlflow.set_experiment("team")
+with mlflow.start_run(run_name="from-mlflow") as run:
+    mlflow.log_params({"lr": "0.1", "depth": "3"})
+    for step in range(300):
+        mlflow.log_metric("loss", 1.0 / (step + 1), step=step)
+    mlflow.set_tag("owner", "ann")
+print(run.info.run_id)
+"""
+
+
+def test_what_one_replica_writes_every_replica_reads(
+    start_replica: Callable[..., TrackingServer], tmp_path: Path
+) -> None:
+    first, second = start_replica(), start_replica()
+    done = subprocess.run(
+        [sys.executable, "-c", MLFLOW_LOGS],
+        capture_output=True,
+        text=True,
+        env=mlflow_environment(first),
+    )
+    assert done.returncode == 0, done.stderr
+    run_id = done.stdout.split()[-1]
+    shown = _mlcli(second.url, tmp_path, "runs", "show", run_id, "--json")
+    assert shown.returncode == 0, shown.stderr
+    run = json.loads(shown.stdout)
+    assert run["params"] == {"depth": "3", "lr": "0.1"}
+    assert run["status"] == "FINISHED" and run["tags"]["owner"] == "ann"
+    assert run["metrics"]["loss"] == pytest.approx(1 / 300)
+    found = _mlcli(
+        second.url,
+        tmp_path,
+        "runs",
+        "list",
+        "--experiment",
+        "team",
+        "--filter",
+        "metrics.loss < 0.01 and params.lr = '0.1'",
+        "--json",
+    )
+    assert found.returncode == 0, found.stderr
+    assert [r["run_id"] for r in json.loads(found.stdout)] == [run_id]
+    query = f"run_id={run_id}&metric_key=loss&max_results=1000"
+    reply = second.request("GET", f"/api/2.0/mlflow/metrics/get-history?{query}")
+    assert [p["step"] for p in reply.json()["metrics"]] == list(range(300))
+
+
+def test_postgresql_restarted_under_a_server_makes_it_not_ready_then_ready(
+    start_replica: Callable[..., TrackingServer], postgres: Any, tmp_path: Path
+) -> None:
+    server = start_replica()
+    created = server.api("POST", "experiments/create", {"name": "outage"})
+    assert created.status == 200, created.text
+    with postgres.stopped():
+        ready = server.request("GET", "/ready")
+        assert ready.status == 503
+        assert ready.json()["checks"]["index"] != "ok"
+        refused = server.api("POST", "experiments/create", {"name": "during"})
+        assert refused.status == 503, refused.text
+        assert "Traceback" not in refused.text
+    assert server.request("GET", "/ready").status == 200  # no restart of the server
+    again = server.api("POST", "experiments/create", {"name": "after"})
+    assert again.status == 200, again.text
+    names = {e["name"] for e in server.api("POST", "experiments/search", {}).json()["experiments"]}
+    assert {"outage", "after"} <= names
+    assert " 500 " not in server.log()
+
+
+def test_a_graceful_stop_leaves_the_bucket_a_complete_store(
+    start_replica: Callable[..., TrackingServer], team: dict[str, str], tmp_path: Path
+) -> None:
+    server = start_replica()
+    done = subprocess.run(
+        [sys.executable, "-c", MLFLOW_LOGS],
+        capture_output=True,
+        text=True,
+        env=mlflow_environment(server),
+    )
+    assert done.returncode == 0, done.stderr
+    run_id = done.stdout.split()[-1]
+    assert server.stop() == 0
+    cloned = _mlcli(team["store"], tmp_path, "clone", team["store"], str(tmp_path / "copy"))
+    assert cloned.returncode == 0, cloned.stderr
+    local = str(tmp_path / "copy" / ".mlruns")
+    history = _mlcli(local, tmp_path, "runs", "show", run_id, "--json")
+    assert history.returncode == 0, history.stderr
+    assert json.loads(history.stdout)["metrics"]["loss"] == pytest.approx(1 / 300)
+    from mlcli.store import Store
+
+    points = Store.open(Path(local)).runs.read_metric_history(run_id, "loss")
+    assert [p.step for p in points] == list(range(300))
