@@ -49,10 +49,18 @@ T = TypeVar("T")
 
 class TeamArtifacts:
     """The artifacts of run ``run_id`` in ``objects``; local copies under
-    ``cache_root/<run_id>/``."""
+    ``cache_root/<run_id>/``. ``on_write`` is called after each write that changed the
+    bucket (the store marks the run, so that its manifest comes to name the files)."""
 
-    def __init__(self, objects: ObjectStore, run_id: str, cache_root: Path) -> None:
+    def __init__(
+        self,
+        objects: ObjectStore,
+        run_id: str,
+        cache_root: Path,
+        on_write: Callable[[], None] | None = None,
+    ) -> None:
         self.objects = objects
+        self._on_write = on_write
         self.run_id = validate_run_id(run_id)  # it names a folder of the cache
         self.bucket = ArtifactObjects(objects, run_id)
         self._cache = ArtifactCache(Path(cache_root), run_id)
@@ -74,6 +82,7 @@ class TeamArtifacts:
         relative = join_artifact_path(artifact_path, source.name)
         self._refuse_misplaced([relative], None)
         self._upload([(source, relative)])
+        self._written()
         return relative
 
     def log_dir(
@@ -97,12 +106,14 @@ class TeamArtifacts:
         self._refuse_misplaced([relative for _, relative in planned], folder)
         tree.warn()
         self._upload(planned, progress)
+        self._written()
         return [relative for _, relative in planned]
 
     def write_bytes(self, artifact_file: str, data: bytes) -> str:
         relative = join_artifact_path(None, artifact_file)
         self._refuse_misplaced([relative], None)
         self.objects.put(self.bucket.key(relative), data)
+        self._written()
         return relative
 
     def writable(self, relative: str) -> Path:
@@ -133,6 +144,7 @@ class TeamArtifacts:
             raise NotFoundError(f"nothing was written at artifact {shown_path(relative)}")
         self._refuse_misplaced([target for _, target in planned], folder)
         self._upload(planned)
+        self._written()
         listed: dict[str, ObjectInfo | None] = (
             dict(self.bucket.under(folder))
             if folder is not None
@@ -217,6 +229,10 @@ class TeamArtifacts:
         return target
 
     # -- internals -----------------------------------------------------------------------------
+
+    def _written(self) -> None:
+        if self._on_write is not None:
+            self._on_write()
 
     def _refuse_misplaced(self, relatives: Sequence[str], folder: str | None) -> None:
         """What :meth:`ArtifactRepository.writable` refuses, for each of ``relatives``,

@@ -19,6 +19,7 @@ import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from mlcli.clock import now_ms
 from mlcli.errors import ConflictError, InvalidInputError, NotFoundError
 from mlcli.store.logged_models import (
     LoggedModel,
@@ -66,7 +67,7 @@ class TeamLoggedModels:
         candidates = folder_candidates(name, model_id)
 
         def work(connection: psycopg.Connection[Any]) -> LoggedModel:
-            run = "SELECT 1 FROM runs WHERE run_id = %s FOR UPDATE"
+            run = "SELECT 1 FROM runs WHERE run_id = %s FOR NO KEY UPDATE"
             if connection.execute(run, (run_id,)).fetchone() is None:
                 raise NotFoundError(f"no run with id {run_id!r}")
             if _find(connection, model_id) is not None:
@@ -92,6 +93,7 @@ class TeamLoggedModels:
             ).fetchone()
             if inserted is None:  # created meanwhile, for another run
                 raise ConflictError(f"a logged model with id {model_id} already exists")
+            _touch_run(connection, run_id)
             self._mirror(model.run_id, model_id, text)
             return model
 
@@ -125,6 +127,7 @@ class TeamLoggedModels:
                 "WHERE model_id = %s",
                 (text, model.run_id, model.experiment_id, model_id),
             )
+            _touch_run(connection, model.run_id)
             self._mirror(model.run_id, model_id, text)
             return model
 
@@ -159,6 +162,15 @@ class TeamLoggedModels:
     def _mirror(self, run_id: str, model_id: str, text: str) -> None:
         """The document in the bucket, where a remote keeps it."""
         self.objects.put(keys.logged_model_key(run_id, model_id), text.encode())
+
+
+def _touch_run(connection: psycopg.Connection[Any], run_id: str) -> None:
+    """Mark the run as ahead of its manifest in the bucket, so that a flush names the
+    model's document there."""
+    connection.execute(
+        "UPDATE runs SET changed_at = %s, dirty = TRUE, revision = revision + 1 WHERE run_id = %s",
+        (now_ms(), run_id),
+    )
 
 
 def _find(

@@ -419,3 +419,27 @@ def test_a_second_process_reads_what_the_first_wrote(
         "files": [["data/a.txt", 1], ["data/sub/b.txt", 22]],
         "text": "from the first process",
     }
+
+
+def test_each_write_is_announced_after_it_reached_the_bucket(
+    objects: ObjectStore, tmp_path: Path
+) -> None:
+    seen: list[list[str]] = []
+    repo = TeamArtifacts(
+        objects, RUN, tmp_path / "cache", on_write=lambda: seen.append(_keys(objects))
+    )
+    repo.write_bytes("a.txt", b"a")
+    (tmp_path / "b.txt").write_text("b")
+    repo.log_file(tmp_path / "b.txt")
+    with pytest.raises(InvalidInputError):
+        repo.write_bytes("a.txt/x", b"refused: announces nothing")
+    folder = repo.resolve("c", must_exist=False)
+    folder.mkdir(parents=True)
+    (folder / "d.txt").write_text("d")
+    repo.publish("c")
+    prefix = f"runs/{RUN}/artifacts/"
+    assert seen == [
+        [prefix + "a.txt"],
+        [prefix + "a.txt", prefix + "b.txt"],
+        [prefix + "a.txt", prefix + "b.txt", prefix + "c/d.txt"],
+    ]

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -135,6 +137,22 @@ def test_a_folder_the_bucket_holds_is_not_given_to_a_model(team: Team) -> None:
         team.models.create(run_id=RUN, experiment_id="0", name="notes/deeper")
 
 
+def test_each_change_marks_the_run_for_a_flush(team: Team) -> None:
+    """The run's manifest in the bucket names its logged models: a change makes the run
+    dirty, so that the next flush rewrites the manifest."""
+
+    def state() -> tuple[bool, int]:
+        rows = team.database.query("SELECT dirty, revision FROM runs WHERE run_id = %s", (RUN,))
+        return bool(rows[0][0]), int(rows[0][1])
+
+    team.database.run(lambda c: c.execute("UPDATE runs SET dirty = FALSE, revision = 7"))
+    model = team.models.create(run_id=RUN, experiment_id="0", name="m")
+    assert state() == (True, 8)
+    team.database.run(lambda c: c.execute("UPDATE runs SET dirty = FALSE"))
+    team.models.update(model.model_id, status="READY")
+    assert state() == (True, 9)
+
+
 def test_mistakes_are_one_line_errors_that_write_nothing(team: Team) -> None:
     with pytest.raises(NotFoundError, match=f"no run with id '{'9' * 32}'"):
         team.models.create(run_id="9" * 32, experiment_id="0", name="m")
@@ -224,3 +242,42 @@ def test_a_second_process_reads_and_changes_what_the_first_wrote(team: Team) -> 
         "tags": {"writer": "one", "reader": "yes"},
     }
     assert team.models.get(model.model_id).status == "READY"
+
+
+def test_a_clone_of_the_bucket_has_the_models_and_their_files(
+    team_store: Any, team_urls: Any, tmp_path: Path
+) -> None:
+    """Through the team store: what a flush leaves in the bucket is a remote that
+    ``mlcli clone`` copies whole, logged models and artifacts included."""
+    experiment = team_store.experiments.get_or_create("demo")
+    run_id = team_store.runs.create(
+        experiment_id=experiment.experiment_id, run_name="r", user_id="ann", tags={}
+    ).run_id
+    model = team_store.logged_models.create(
+        run_id=run_id, experiment_id=experiment.experiment_id, name="model"
+    )
+    artifacts = team_store.artifacts(run_id)
+    folder = artifacts.resolve(model.artifact_path, must_exist=False)
+    folder.mkdir(parents=True)
+    (folder / "MLmodel").write_text("flavors: {}\n")
+    artifacts.publish(model.artifact_path)
+    artifacts.write_bytes("notes/readme.md", b"read me")
+    model = team_store.logged_models.update(model.model_id, status="READY")
+    team_store.flusher.flush_all(idle_seconds=0)
+
+    target = tmp_path / "copy"
+    done = subprocess.run(
+        [sys.executable, "-m", "mlcli", "clone", team_urls.store, str(target)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **team_urls.env},
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    run_dir = target / ".mlruns" / "runs" / run_id
+    assert (run_dir / "artifacts" / "model" / "MLmodel").read_text() == "flavors: {}\n"
+    assert (run_dir / "artifacts" / "notes" / "readme.md").read_bytes() == b"read me"
+    doc = json.loads((run_dir / "logged_models" / f"{model.model_id}.json").read_text())
+    assert doc == model.to_dict()
