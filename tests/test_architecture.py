@@ -38,7 +38,14 @@ CLI_MODULES = ("mlcli.cli", "mlcli.__main__")
 # ``index rebuild`` and ``init`` import lazily to keep start-up fast, and the sync
 # engine behind ``mlcli push``/``pull``/``clone`` (lazily too: it may load boto3).
 PUBLIC_STORE_MODULES = frozenset(
-    {"mlcli.store", "mlcli.store.upkeep", "mlcli.store.gc", "mlcli.store.fsck", "mlcli.store.sync"}
+    {
+        "mlcli.store",
+        "mlcli.store.upkeep",
+        "mlcli.store.gc",
+        "mlcli.store.fsck",
+        "mlcli.store.sync",
+        "mlcli.store.sync.keys",  # the layout of a store in a bucket: a contract (DESIGN 8.2)
+    }
 )
 
 

@@ -20,7 +20,7 @@ from mlcli.files.fileio import create_temp_dir
 from mlcli.files.trees import Tree
 from mlcli.objects import ObjectStore
 from mlcli.objects.keys import check_key
-from mlcli.store.rest.cache import private_cache
+from mlcli.store import private_cache
 from mlcli.store.sync.keys import name_part, version_artifact_key
 
 

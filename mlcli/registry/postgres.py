@@ -49,7 +49,7 @@ from mlcli.registry.protocol import holder_of
 
 if TYPE_CHECKING:
     from mlcli.registry.protocol import Registry
-    from mlcli.store.team.database import Database
+    from mlcli.store import TeamDatabase as Database
 
 __all__ = ["PostgresRegistry", "ensure_registry_tables"]
 
@@ -66,6 +66,7 @@ class PostgresRegistry:
     the versions' files in ``objects``; changes are recorded as made by ``user``."""
 
     def __init__(self, database: Database, objects: ObjectStore, user: str) -> None:
+        database.ensure_once("registry", ensure_registry_tables)
         self.database = database
         self.objects = objects
         self.user = user

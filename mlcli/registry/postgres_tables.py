@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from mlcli.store.team.database import Database
+    from mlcli.store import TeamDatabase as Database
 
 SCHEMA_NAME = "mlcli"  # the team store's schema (mlcli.store.team.database.SCHEMA_NAME)
 _REGISTRY_LOCK = 0x6D6C636C6952  # "mlcliR": pg_advisory_xact_lock key, the registry's own

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from mlcli.search.dialect import POSTGRES, SQLITE, Dialect
 from mlcli.search.parser import parse_filter
 from mlcli.search.sql import compile_search
 from mlcli.search.statements import run_count_sql, run_search_sql
 from mlcli.store import Run, SearchesOnServer, TrackingStore, ViewType
+
+_DIALECTS = {"sqlite": SQLITE, "postgresql": POSTGRES}
 
 
 def search_runs(
@@ -29,7 +32,9 @@ def search_runs(
         compile_search(filter_string, order_by)  # a bad filter is refused here, in one line
         return store.search_runs(experiment_ids, filter_string, order_by, max_results, view, offset)
     store.index.refresh()
-    sql, args = run_search_sql(experiment_ids, filter_string, order_by, max_results, view, offset)
+    sql, args = run_search_sql(
+        experiment_ids, filter_string, order_by, max_results, view, offset, _dialect(store)
+    )
     run_ids = [row[0] for row in store.index.query(sql, args)]
     return store.runs_by_id(run_ids)
 
@@ -45,5 +50,10 @@ def count_matching_runs(
         parse_filter(filter_string)
         return store.count_matching_runs(experiment_ids, filter_string, view)
     store.index.refresh()
-    sql, args = run_count_sql(experiment_ids, filter_string, view)
+    sql, args = run_count_sql(experiment_ids, filter_string, view, _dialect(store))
     return int(store.index.query(sql, args)[0][0])
+
+
+def _dialect(store: TrackingStore) -> Dialect:
+    """The SQL of the store's index: SQLite's (a local store), PostgreSQL's (a team store)."""
+    return _DIALECTS[store.index.sql_dialect]

@@ -63,9 +63,11 @@ from mlcli.store.validation import (
 
 if TYPE_CHECKING:
     from mlcli.store.mirror import MirrorStore
+    from mlcli.store.rest.cache import private_cache
     from mlcli.store.rest.connection import ServerConnection, without_userinfo
     from mlcli.store.rest.store import ServerStore
     from mlcli.store.store import Store, file_store, open_store
+    from mlcli.store.team.database import Database as TeamDatabase
     from mlcli.store.team.store import TeamStore
 
 # The file store itself (and SQLite under it) loads on first use, so that a command
@@ -90,6 +92,14 @@ def __getattr__(name: str) -> Any:
         from mlcli.store.team.store import TeamStore
 
         return TeamStore
+    if name == "TeamDatabase":
+        from mlcli.store.team.database import Database
+
+        return Database
+    if name == "private_cache":
+        from mlcli.store.rest.cache import private_cache
+
+        return private_cache
     if name == "ServerConnection":
         from mlcli.store.rest.connection import ServerConnection
 
@@ -135,6 +145,7 @@ __all__ = [
     "Store",
     "StoreAnnouncer",
     "StoreLayout",
+    "TeamDatabase",
     "TeamStore",
     "TrackingStore",
     "ViewType",
@@ -148,6 +159,7 @@ __all__ = [
     "open_store",
     "parse_metric_value",
     "printable_run_name",
+    "private_cache",
     "store_location",
     "this_process",
     "validate_key",

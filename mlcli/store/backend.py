@@ -160,7 +160,10 @@ class LoggedModelRecords(Protocol):
 
 
 class RunIndexView(Protocol):
-    """The local SQLite cache over a store's runs, as search reads it."""
+    """The index over a store's runs, as search reads it: a local SQLite cache, or a
+    team store's tables in PostgreSQL (``sql_dialect`` says which SQL ``query`` takes)."""
+
+    sql_dialect: str  # "sqlite" or "postgresql"
 
     def refresh(self) -> Any: ...
     def refresh_runs(self, run_ids: Iterable[str]) -> None: ...

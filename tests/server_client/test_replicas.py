@@ -10,7 +10,6 @@ send them again. A request carried out whose answer is then lost is the case of
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -19,40 +18,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from loadclients import MLCLI_CLIENT, MLFLOW_CLIENT, environment, history
 from proxies import Balancer
 from trackingserver import TrackingServer, start_tracking_server
-
-MLCLI_CLIENT = r"""
-import pathlib, sys, time, mlcli
-points, marks, name = int(sys.argv[1]), pathlib.Path(sys.argv[2]), sys.argv[3]
-mlcli.set_experiment("load")
-with mlcli.start_run(run_name=name) as run:
-    for i in range(points):
-        mlcli.log_metric("x", float(i), step=i)
-        if i % 1000 == 999:  # a training loop's pace: what is buffered goes out, a pause
-            mlcli.get_run(run.info.run_id)
-            time.sleep(0.05)
-        if i == points // 4:
-            (marks / name).touch()
-"""
-
-MLFLOW_CLIENT = r"""
-import pathlib, sys, time
-from mlflow import MlflowClient
-from mlflow.entities import Metric
-points, marks, name = int(sys.argv[1]), pathlib.Path(sys.argv[2]), sys.argv[3]
-client = MlflowClient()
-experiment = client.get_experiment_by_name("load").experiment_id
-run_id = client.create_run(experiment, run_name=name).info.run_id
-now = int(time.time() * 1000)
-for start in range(0, points, 500):
-    batch = [Metric("x", float(i), now + i, i) for i in range(start, start + 500)]
-    client.log_batch(run_id, metrics=batch)
-    time.sleep(0.02)
-    if start <= points // 4 < start + 500:
-        (marks / name).touch()
-client.set_terminated(run_id)
-"""
 
 
 @pytest.fixture(params=["directory", "bucket-and-postgres"])
@@ -84,25 +52,6 @@ def start_replica(
 @pytest.fixture
 def replicas(start_replica: Callable[[str], TrackingServer]) -> list[TrackingServer]:
     return [start_replica(f"server-{i}") for i in range(3)]
-
-
-def environment(url: str, tmp_path: Path) -> dict[str, str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("MLCLI_", "MLFLOW_"))}
-    environ.update(
-        MLCLI_STORE=url,
-        MLFLOW_TRACKING_URI=url,
-        MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR="1",  # MLflow's own retries: 1 s, 2 s, 4 s...
-        XDG_CACHE_HOME=str(tmp_path / "cache"),
-        GIT_PYTHON_REFRESH="quiet",
-    )
-    return environ
-
-
-def history(server: TrackingServer, run_id: str) -> list[int]:
-    query = f"run_id={run_id}&metric_key=x&max_results=25000"
-    reply = server.request("GET", f"/api/2.0/mlflow/metrics/get-history?{query}")
-    assert reply.status == 200, reply.text
-    return sorted(int(point["step"]) for point in reply.json()["metrics"])
 
 
 def test_a_replica_killed_under_load_loses_and_doubles_nothing(

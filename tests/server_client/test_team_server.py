@@ -9,11 +9,14 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from loadclients import MLCLI_CLIENT, MLFLOW_CLIENT, environment, history
+from proxies import Balancer
 from trackingserver import TrackingServer, mlflow_environment, start_tracking_server
 
 
@@ -138,3 +141,63 @@ def test_a_graceful_stop_leaves_the_bucket_a_complete_store(
 
     points = Store.open(Path(local)).runs.read_metric_history(run_id, "loss")
     assert [p.step for p in points] == list(range(300))
+
+
+def test_postgresql_restarted_under_load_loses_and_doubles_nothing(
+    start_replica: Callable[..., TrackingServer], postgres: Any, tmp_path: Path
+) -> None:
+    """Two replicas behind a balancer, four clients of both kinds logging 5,000 points
+    each; PostgreSQL stops for a few seconds mid-load and starts again. The servers
+    answer 503 meanwhile, the clients retry, and every point is there once."""
+    replicas = [start_replica(), start_replica()]
+    balancer = Balancer([server.url for server in replicas])
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    environ = environment(balancer.url, tmp_path)
+    created = subprocess.run(
+        [sys.executable, "-m", "mlcli", "experiments", "create", "load"],
+        env=environ,
+        capture_output=True,
+        text=True,
+    )
+    assert created.returncode == 0, created.stderr
+    clients = {f"mlcli-{i}": MLCLI_CLIENT for i in range(2)}
+    clients |= {f"mlflow-{i}": MLFLOW_CLIENT for i in range(2)}
+    processes = {
+        name: subprocess.Popen(
+            [sys.executable, "-c", code, "5000", str(marks), name],
+            env=environ,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name, code in clients.items()
+    }
+    try:
+        while not all((marks / name).exists() for name in clients):
+            for name, process in processes.items():
+                assert process.poll() in (None, 0), (name, process.communicate())
+            time.sleep(0.02)
+        with postgres.stopped():
+            while replicas[0].request("GET", "/ready").status != 503:
+                time.sleep(0.05)
+            time.sleep(2)  # requests meet a server without its index
+        for name, process in processes.items():
+            _, err = process.communicate(timeout=300)
+            assert process.returncode == 0, (name, err)
+            assert "Traceback" not in err, (name, err)
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+        balancer.close()
+    assert replicas[1].request("GET", "/ready").status == 200
+    found = replicas[1].api("POST", "runs/search", {"experiment_ids": ["1"]}).json()["runs"]
+    runs = {run["info"]["run_name"]: run["info"]["run_id"] for run in found}
+    assert sorted(runs) == sorted(clients)
+    for name, run_id in runs.items():
+        for server in replicas:
+            assert history(server, run_id) == list(range(5000)), (name, server.url)
+    for server in replicas:
+        assert " 500 " not in server.log()

@@ -30,6 +30,7 @@ class RunIndex:
     """One store's index. Open it with :meth:`open`; every query refreshes first."""
 
     log_chunk_bytes = LOG_CHUNK_BYTES  # logs are read and folded this much at a time
+    sql_dialect = "sqlite"
 
     def __init__(self, layout: StoreLayout, connection: sqlite3.Connection, path: Path) -> None:
         self.layout = layout

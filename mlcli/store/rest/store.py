@@ -219,6 +219,8 @@ class ServerStore:
 class ServerIndex:
     """Searches run on the server (``ServerStore.search_runs``): there is no local index."""
 
+    sql_dialect = "sqlite"  # never queried (``query`` refuses)
+
     def __init__(self, store: ServerStore) -> None:
         self._store = store
 

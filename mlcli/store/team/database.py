@@ -12,10 +12,12 @@ trace. What still fails is :class:`IndexUnavailableError` (a 503 on the server).
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 from mlcli.errors import InvalidInputError, MlcliError
 
@@ -28,6 +30,8 @@ SERVER_EXTRA = (
     "(psycopg and psycopg-pool)"
 )
 CONNECT_TIMEOUT_SECONDS = 5
+# How long a request waits for a connection: PostgreSQL down is a 503 after this long
+POOL_WAIT_SECONDS = 5.0
 RETRIES = 4
 SCHEMA_NAME = "mlcli"
 T = TypeVar("T")
@@ -43,9 +47,12 @@ class IndexUnavailableError(MlcliError):
 
 def shown(url: str) -> str:
     """``url`` for messages and logs, its password hidden."""
-    from mlcli.tracking_server.auth.connection import shown as shown_url
-
-    return shown_url(url)
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}{port}"))
 
 
 class Database:
@@ -70,10 +77,20 @@ class Database:
                 "connect_timeout": CONNECT_TIMEOUT_SECONDS,
                 "application_name": "mlcli-server",
             },
-            timeout=30,
+            timeout=POOL_WAIT_SECONDS,
             reconnect_timeout=0,
         )
         self._opened = False
+        self._ensured: set[str] = set()
+        self._ensure_lock = threading.Lock()
+
+    def ensure_once(self, name: str, create: Callable[[Database], None]) -> None:
+        """``create(self)`` the first time ``name`` is asked for on this database (the
+        tables a part of mlcli keeps here: made once per process, not per request)."""
+        with self._ensure_lock:
+            if name not in self._ensured:
+                create(self)
+                self._ensured.add(name)
 
     def open(self) -> None:
         if not self._opened:
@@ -106,18 +123,24 @@ class Database:
 
     def run(self, work: Callable[[psycopg.Connection[Any]], T]) -> T:
         """``work`` in a transaction, retried from the start when PostgreSQL went away
-        or the transaction lost a serialisation conflict or a deadlock."""
+        before the commit, or the transaction lost a serialisation conflict or a
+        deadlock. A connection lost *during* the commit is not retried: the write may
+        have been applied (IndexUnavailableError; a client that named its batch sends it
+        again safely)."""
         import psycopg
         from psycopg import errors
 
         delay = 0.05
         for attempt in range(RETRIES + 1):
+            stage = "work"
             try:
                 with self.transaction() as connection:
-                    return work(connection)
+                    result = work(connection)
+                    stage = "commit"
+                return result
             except IndexUnavailableError as exc:
-                retryable = isinstance(exc.__cause__, psycopg.OperationalError)
-                if not retryable or attempt == RETRIES:
+                lost = isinstance(exc.__cause__, psycopg.OperationalError)
+                if not lost or stage == "commit" or attempt == RETRIES:
                     raise
             except (errors.SerializationFailure, errors.DeadlockDetected):
                 if attempt == RETRIES:

@@ -8,13 +8,14 @@ import itertools
 import json
 import os
 import threading
+import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlcli.clock import now_ms
 from mlcli.errors import StoreError
-from mlcli.store.entities import LifecycleStage, Metric, Run, RunData, RunStatus, ViewType
+from mlcli.store.entities import LifecycleStage, Metric, Run, RunData, RunStatus
 from mlcli.store.runs import run_info_from_doc
 from mlcli.store.sync import keys
 from mlcli.store.team import schema
@@ -38,7 +39,8 @@ class TeamStore:
         self.objects = objects
         self.database = database
         self.writer = schema.ensure(database, objects.url)
-        self._ensure_registry()
+        # every server process journals under a name of its own: one key, one writer
+        self._journal_name = self.writer + uuid.uuid4().hex[:8]
         self.experiments = TeamExperiments(self)
         self.runs = TeamRuns(self)
         self.index = TeamIndex(self)
@@ -54,13 +56,6 @@ class TeamStore:
         from mlcli.objects import open_objects
 
         return cls(open_objects(store_url), Database(index_url))
-
-    def _ensure_registry(self) -> None:
-        try:
-            from mlcli.registry.postgres import ensure_registry_tables
-        except ImportError:  # built alongside; absent in an older checkout
-            return
-        ensure_registry_tables(self.database)
 
     # -- the facade --------------------------------------------------------------------------
 
@@ -222,39 +217,8 @@ class TeamStore:
     ) -> None:
         """Name what changed in the bucket's journal, so that ``mlcli pull`` finds it."""
         entry = {"runs": sorted(runs), "experiments": sorted(experiments), "models": sorted(models)}
-        key = keys.journal_key(now_ms(), self.writer, next(_journal_sequence) % 1_000_000)
+        key = keys.journal_key(now_ms(), self._journal_name, next(_journal_sequence) % 1_000_000)
         self.objects.put(key, json.dumps(entry, sort_keys=True).encode())
-
-    # -- searches on the index ---------------------------------------------------------------
-
-    def search_runs(
-        self,
-        experiment_ids: Sequence[str] | None = None,
-        filter_string: str | None = None,
-        order_by: Sequence[str] | None = None,
-        max_results: int | None = None,
-        view: str = ViewType.ACTIVE_ONLY,
-        offset: int = 0,
-    ) -> list[Run]:
-        from mlcli.search.sql import POSTGRES
-        from mlcli.search.statements import run_search_sql
-
-        sql, args = run_search_sql(
-            experiment_ids, filter_string, order_by, max_results, view, offset, POSTGRES
-        )
-        return self.runs_by_id([row[0] for row in self.database.query(sql, args)])
-
-    def count_matching_runs(
-        self,
-        experiment_ids: Sequence[str] | None = None,
-        filter_string: str | None = None,
-        view: str = ViewType.ACTIVE_ONLY,
-    ) -> int:
-        from mlcli.search.sql import POSTGRES
-        from mlcli.search.statements import run_count_sql
-
-        sql, args = run_count_sql(experiment_ids, filter_string, view, POSTGRES)
-        return int(self.database.query(sql, args)[0][0])
 
 
 def _latest(rows: Iterable[tuple[Any, ...]]) -> dict[str, dict[str, Metric]]:
@@ -267,7 +231,9 @@ def _latest(rows: Iterable[tuple[Any, ...]]) -> dict[str, dict[str, Metric]]:
 
 class TeamIndex:
     """The index is PostgreSQL's tables, written with each change: nothing to refresh.
-    Searches go through ``TeamStore.search_runs``."""
+    ``mlcli.search`` compiles its queries for PostgreSQL (``sql_dialect``)."""
+
+    sql_dialect = "postgresql"
 
     def __init__(self, store: TeamStore) -> None:
         self._store = store
@@ -279,10 +245,7 @@ class TeamIndex:
         return None
 
     def query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        raise StoreError(
-            f"the store at {self._store.location} keeps its index in PostgreSQL: it is "
-            "searched through the store's own search"
-        )
+        return self._store.database.query(sql, list(args))
 
 
 if TYPE_CHECKING:
