@@ -106,7 +106,8 @@ class TeamArtifacts:
         self._refuse_misplaced([relative for _, relative in planned], folder)
         tree.warn()
         self._upload(planned, progress)
-        self._written()
+        if planned:
+            self._written()
         return [relative for _, relative in planned]
 
     def write_bytes(self, artifact_file: str, data: bytes) -> str:
@@ -118,11 +119,15 @@ class TeamArtifacts:
 
     def writable(self, relative: str) -> Path:
         """The cache path to write the artifact ``relative`` to before :meth:`publish`,
-        once the bucket has nothing in the way (InvalidInputError otherwise)."""
+        once neither the bucket nor the cache has something in the way (a folder there
+        in the cache may be what a caller wrote and has not published yet: refused, not
+        replaced); InvalidInputError otherwise."""
         relative = normalize_artifact_path(relative)
         if not relative:
             raise InvalidInputError("invalid artifact path ''")
         self._refuse_misplaced([relative], None)
+        if self._cache.repository.resolve(relative, must_exist=False).is_dir():
+            raise InvalidInputError(f"cannot write artifact {shown_path(relative)}: it is a folder")
         return self._cache.place(relative)
 
     def publish(self, relative: str) -> None:
@@ -144,7 +149,8 @@ class TeamArtifacts:
             raise NotFoundError(f"nothing was written at artifact {shown_path(relative)}")
         self._refuse_misplaced([target for _, target in planned], folder)
         self._upload(planned)
-        self._written()
+        if planned:
+            self._written()
         listed: dict[str, ObjectInfo | None] = (
             dict(self.bucket.under(folder))
             if folder is not None

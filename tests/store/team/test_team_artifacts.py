@@ -19,6 +19,7 @@ from mlcli.errors import InvalidInputError, NotFoundError, StoreError
 from mlcli.files.trees import SkippedFileWarning
 from mlcli.objects import ObjectStore, open_objects
 from mlcli.objects.s3 import S3Objects
+from mlcli.store.backend import Artifacts
 from mlcli.store.sync import keys
 from mlcli.store.team.artifacts import TeamArtifacts
 
@@ -37,6 +38,11 @@ def objects(request: pytest.FixtureRequest, s3_env: Any) -> ObjectStore:
 @pytest.fixture
 def repo(objects: ObjectStore, tmp_path: Path) -> TeamArtifacts:
     return TeamArtifacts(objects, RUN, tmp_path / "cache")
+
+
+def _conforms(repo: TeamArtifacts) -> Artifacts:
+    """Where mypy checks that TeamArtifacts is the facade's ``Artifacts``."""
+    return repo
 
 
 def _keys(objects: ObjectStore) -> list[str]:
@@ -381,6 +387,12 @@ def test_what_is_written_in_place_is_published(
 
     with pytest.raises(InvalidInputError, match="'model/MLmodel' is a file"):
         repo.writable("model/MLmodel/x")
+    draft = repo.resolve("draft", must_exist=False)
+    draft.mkdir()
+    (draft / "unpublished.txt").write_text("mine")
+    with pytest.raises(InvalidInputError, match="'draft': it is a folder"):
+        repo.writable("draft")
+    assert (draft / "unpublished.txt").read_text() == "mine"
     with pytest.raises(InvalidInputError, match="escapes"):
         repo.resolve("../other", must_exist=False)
 

@@ -19,6 +19,7 @@ import pytest
 
 from mlcli.errors import ConflictError, InvalidInputError, NotFoundError
 from mlcli.objects import ObjectStore, open_objects
+from mlcli.store.backend import LoggedModelRecords
 from mlcli.store.logged_models import LoggedModel
 from mlcli.store.sync import keys
 from mlcli.store.team import schema
@@ -61,6 +62,11 @@ def _add_runs(connection: Any) -> None:
             "'ann', '{}'::jsonb)",
             (run_id,),
         )
+
+
+def _conforms(models: TeamLoggedModels) -> LoggedModelRecords:
+    """Where mypy checks that TeamLoggedModels is the facade's ``LoggedModelRecords``."""
+    return models
 
 
 def _in_bucket(team: Team, model: LoggedModel) -> dict[str, Any]:
