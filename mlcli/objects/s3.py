@@ -172,6 +172,19 @@ class S3Objects:
 
     # --- keys, pages, errors
 
+    def full_key(self, key: str) -> str:
+        """The bucket's key for ``key``, or for a folder's prefix (ending in ``/``)."""
+        return self._base + check_prefix(key) if key.endswith("/") else self._key(key)
+
+    @contextlib.contextmanager
+    def failures(self, key: str | None) -> Iterator[None]:
+        """boto3's failures inside, as mlcli's one-line errors (for callers that use
+        :attr:`client` directly): NotFoundError for ``key`` missing, StoreError else."""
+        try:
+            yield
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            self._fail(exc, key)
+
     def _key(self, key: str) -> str:
         return self._base + check_key(key)
 

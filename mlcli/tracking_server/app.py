@@ -24,6 +24,7 @@ traceback goes to stderr.
 from __future__ import annotations
 
 import errno
+import functools
 import json
 import os
 import traceback
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import Response
 
+    from mlcli.objects.s3 import S3Objects
     from mlcli.tracking_server.auth.authorize import Authorizer
     from mlcli.tracking_server.auth.database import User
     from mlcli.web.metrics import HttpMetrics
@@ -59,6 +61,8 @@ if TYPE_CHECKING:
 API_PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
 MLCLI_PREFIX = "/api/2.0/mlcli"  # mlcli's own endpoints, where MLflow's API has none
 ARTIFACT_PREFIXES = (artifacts.PREFIX, "/ajax-api/2.0/mlflow-artifacts/artifacts")
+MULTIPART_PREFIXES = ("/api/2.0/mlflow-artifacts/mpu", "/ajax-api/2.0/mlflow-artifacts/mpu")
+MULTIPART_ACTIONS = ("create", "complete", "abort")  # multipart.py
 # What a load balancer probes without credentials (docs/security.md): nothing else.
 PROBES = frozenset({"/health", "/ready"})
 ENDPOINTS: list[Endpoint] = [
@@ -159,6 +163,10 @@ class TrackingApp:
         for prefix in ARTIFACT_PREFIXES:
             routes.append(templated_route(prefix, self.list_artifacts, ["GET"]))
             routes.append(templated_route(prefix + "/{path:path}", self.artifact, ["GET", "PUT"]))
+        for prefix in MULTIPART_PREFIXES:
+            for action in MULTIPART_ACTIONS:
+                path = f"{prefix}/{action}/{{path:path}}"
+                routes.append(templated_route(path, self._multipart(action), ["POST"]))
         handlers: dict[Any, Any] = {
             MlcliError: self.on_error,
             HTTPException: self.on_http_exception,
@@ -196,7 +204,8 @@ class TrackingApp:
             {
                 "store_type": "mlcli",
                 "workspaces_enabled": False,
-                "multipart_uploads_enabled": False,
+                "multipart_uploads_enabled": self.bucket is not None
+                and self.config.presigned_uploads,
                 "multipart_downloads_enabled": False,
             }
         )
@@ -247,12 +256,22 @@ class TrackingApp:
             level = Level.READ if request.method in ("GET", "HEAD") else Level.EDIT
             await run_in_threadpool(self.authorizer.check_artifact, user, path, level)
 
+    @property
+    def bucket(self) -> S3Objects | None:
+        """The bucket of a team store: artifacts go there (``bucket_artifacts.py``)."""
+        return self.backend.bucket
+
     async def list_artifacts(self, request: Request) -> Response:
         from starlette.concurrency import run_in_threadpool
 
         fields = Fields.from_query(request.scope["query_string"])
         path = fields.required("path")
         await self._check_artifact(request, path)
+        if self.bucket is not None:
+            from mlcli.tracking_server import bucket_artifacts
+
+            listing = bucket_artifacts.list_folder
+            return _json(await run_in_threadpool(listing, self.backend, self.bucket, path))
         return _json(await run_in_threadpool(artifacts.list_folder, self.backend, path))
 
     async def artifact(self, request: Request) -> Response:
@@ -261,11 +280,46 @@ class TrackingApp:
 
         path = request.path_params["path"]
         await self._check_artifact(request, path)
+        if self.bucket is not None:
+            from mlcli.tracking_server import bucket_artifacts
+
+            if request.method == "GET":
+                return await bucket_artifacts.download(self.backend, self.bucket, path)
+            limit = self.config.max_artifact_bytes
+            await bucket_artifacts.upload(request, self.backend, self.bucket, path, limit)
+            return _json({})
         if request.method == "GET":
             local = await run_in_threadpool(artifacts.file_to_download, self.backend, path)
             return FileResponse(local, media_type="application/octet-stream")
         await self._upload(request, path)
         return _json({})
+
+    def _multipart(self, action: str) -> Any:
+        """MLflow's ``mpu/<action>`` endpoint (``multipart.py``); 501 without a bucket."""
+
+        async def call(request: Request) -> Response:
+            from starlette.concurrency import run_in_threadpool
+
+            from mlcli.tracking_server import multipart
+
+            folder = request.path_params["path"]
+            await self._check_artifact(request, folder)
+            fields = Fields.from_json(await self._body(request))
+            if self.bucket is None:
+                raise multipart.unsupported()
+            handler: Any = multipart.abort
+            if action == "create":
+                handler = functools.partial(
+                    multipart.create, expiry=self.config.presigned_url_expiry
+                )
+            elif action == "complete":
+                handler = functools.partial(
+                    multipart.complete, limit=self.config.max_artifact_bytes
+                )
+            reply = await run_in_threadpool(handler, self.backend, self.bucket, folder, fields)
+            return _json(reply)
+
+        return call
 
     # -- errors ----------------------------------------------------------------------------------
 

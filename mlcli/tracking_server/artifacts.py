@@ -78,11 +78,30 @@ def repository(backend: Backend, target: RunArtifact | VersionArtifact) -> Artif
     if isinstance(target, VersionArtifact):
         registry = backend.client.registry()
         return ArtifactRepository(registry.artifacts_path(target.name, target.version))
+    return backend.store.artifacts(run_of(backend, target))
+
+
+def run_of(backend: Backend, target: RunArtifact) -> str:
+    """The full id of the run ``target`` lies in; NotFoundError for a run unknown or
+    in another experiment."""
     run_id = backend.client.resolve_run_id(target.run_id)
     info = backend.store.runs.info(run_id)
     if info.experiment_id != target.experiment_id:
         raise NotFoundError(f"no run {target.run_id} in experiment {target.experiment_id}")
-    return backend.store.artifacts(run_id)
+    return run_id
+
+
+def check_writable(backend: Backend, target: RunArtifact | VersionArtifact) -> None:
+    """InvalidInputError unless ``target`` names a file that may be written: in an
+    active run, or in a version being uploaded (``PENDING_REGISTRATION``)."""
+    if isinstance(target, VersionArtifact):
+        version = backend.client.registry().get_version(target.name, target.version)
+        if version.status != "PENDING_REGISTRATION":
+            raise InvalidInputError("a registered model version's files cannot be changed")
+    if not target.path:
+        raise InvalidInputError("name the file to upload: .../artifacts/<path>")
+    if isinstance(target, RunArtifact):
+        backend.writable_run(target.run_id)
 
 
 def list_folder(backend: Backend, path: str) -> dict[str, Any]:
@@ -118,14 +137,7 @@ def file_to_download(backend: Backend, path: str) -> Path:
 def open_upload(backend: Backend, path: str) -> tuple[Path, int, str]:
     """(destination, file descriptor, temporary name) for an upload to ``path``."""
     target = parse_artifact_path(path)
-    if isinstance(target, VersionArtifact):
-        version = backend.client.registry().get_version(target.name, target.version)
-        if version.status != "PENDING_REGISTRATION":
-            raise InvalidInputError("a registered model version's files cannot be changed")
-    if not target.path:
-        raise InvalidInputError("name the file to upload: .../artifacts/<path>")
-    if isinstance(target, RunArtifact):
-        backend.writable_run(target.run_id)
+    check_writable(backend, target)
     repo = repository(backend, target)
     if os.path.isdir(repo.resolve(target.path, must_exist=False)):
         raise InvalidInputError(f"{target.path!r} is a folder; upload files into it")

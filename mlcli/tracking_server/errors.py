@@ -6,7 +6,8 @@ Each carries the HTTP status and MLflow ``error_code`` of its JSON body
 ``RESOURCE_DOES_NOT_EXIST`` 404)::
 
     MlcliError
-    └── UnauthenticatedError         401  UNAUTHENTICATED      no or a wrong bearer token
+    ├── UnauthenticatedError         401  UNAUTHENTICATED      no or a wrong bearer token
+    └── MultipartUnsupportedError    501  NOT_IMPLEMENTED      multipart upload, local store
 
 The scoring server's ``MalformedRequestError`` (400), ``RequestTooLargeError`` (413),
 ``UnsupportedMediaTypeError`` (415), ``EndpointNotFoundError`` (404) and
@@ -18,9 +19,17 @@ from __future__ import annotations
 from mlcli.errors import MlcliError
 from mlcli.web.errors import MalformedRequestError
 
-__all__ = ["MalformedRequestError", "UnauthenticatedError"]
+__all__ = ["MalformedRequestError", "MultipartUnsupportedError", "UnauthenticatedError"]
 
 
 class UnauthenticatedError(MlcliError):
     http_status = 401
     error_code = "UNAUTHENTICATED"
+
+
+class MultipartUnsupportedError(MlcliError):
+    """MLflow's presigned multipart upload, asked of a server without a bucket (MLflow's
+    client then uploads through the proxy)."""
+
+    http_status = 501
+    error_code = "NOT_IMPLEMENTED"

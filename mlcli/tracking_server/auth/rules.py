@@ -30,6 +30,11 @@ ARTIFACT_PREFIXES = (
     "/api/2.0/mlflow-artifacts/artifacts",
     "/ajax-api/2.0/mlflow-artifacts/artifacts",
 )
+MULTIPART_ROUTES = tuple(  # MLflow's multipart uploads (tracking_server/multipart.py)
+    f"{prefix}/{action}/{{path:path}}"
+    for prefix in ("/api/2.0/mlflow-artifacts/mpu", "/ajax-api/2.0/mlflow-artifacts/mpu")
+    for action in ("create", "complete", "abort")
+)
 
 
 @dataclass(frozen=True)
@@ -115,6 +120,7 @@ OTHER_RULES: dict[tuple[str, str], Rule] = {
     **{("GET", prefix): Rule("artifact", R) for prefix in ARTIFACT_PREFIXES},
     **{("GET", prefix + "/{path:path}"): Rule("artifact", R) for prefix in ARTIFACT_PREFIXES},
     **{("PUT", prefix + "/{path:path}"): Rule("artifact", E) for prefix in ARTIFACT_PREFIXES},
+    **{("POST", route): Rule("artifact", E) for route in MULTIPART_ROUTES},
 }
 
 
