@@ -455,3 +455,19 @@ def test_each_write_is_announced_after_it_reached_the_bucket(
         [prefix + "a.txt", prefix + "b.txt"],
         [prefix + "a.txt", prefix + "b.txt", prefix + "c/d.txt"],
     ]
+
+
+def test_a_link_planted_in_the_cache_leads_nowhere_outside(
+    repo: TeamArtifacts, objects: ObjectStore, tmp_path: Path
+) -> None:
+    outside = tmp_path / "secret"
+    outside.mkdir()
+    (outside / "key").write_text("s3cret")
+    (repo.root / "link").symlink_to(outside)
+    with pytest.raises(InvalidInputError, match="escapes"):
+        repo.resolve("link/key")
+    with pytest.raises(InvalidInputError, match="escapes"):
+        repo.resolve("link/key", must_exist=False)
+    with pytest.raises(InvalidInputError, match="escapes"):
+        repo.publish("link")
+    assert _keys(objects) == [] and sorted(os.listdir(outside)) == ["key"]
