@@ -72,6 +72,18 @@ def server(
         str,
         typer.Option("--max-artifact-size", help="Largest uploaded artifact file; 413 above."),
     ] = "5GiB",
+    presigned_uploads: Annotated[
+        bool,
+        typer.Option(
+            "--presigned-uploads",
+            help="With --index: tell MLflow's clients to upload large files straight to the "
+            "bucket through presigned URLs (the clients must reach the bucket's endpoint).",
+        ),
+    ] = False,
+    presigned_url_expiry: Annotated[
+        int,
+        typer.Option("--presigned-url-expiry", help="Seconds a presigned upload URL stays valid."),
+    ] = 3600,
     log_format: Annotated[
         str,
         typer.Option(
@@ -108,6 +120,8 @@ def server(
         allow_unauthenticated=allow_unauthenticated,
         max_body_bytes=parse_size(max_body_size),
         max_artifact_bytes=parse_size(max_artifact_size),
+        presigned_uploads=presigned_uploads,
+        presigned_url_expiry=presigned_url_expiry,
         log_format=log_format,
     )
     code = run_server(config)
