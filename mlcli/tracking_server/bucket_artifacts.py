@@ -21,7 +21,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import posixpath
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlcli.errors import InvalidInputError, NotFoundError
@@ -154,12 +155,27 @@ async def _chunks(body: Any) -> AsyncIterator[bytes]:
 # -- upload ----------------------------------------------------------------------------------
 
 
-def upload_key(backend: Backend, objects: S3Objects, path: str) -> str:
-    """The key a file may be uploaded to at ``path``; InvalidInputError for a file that
-    may not be written (a deleted run, a registered version) or has a folder in its
-    place or a file above it."""
+@dataclass(frozen=True)
+class Destination:
+    """Where an upload goes: its key, and whom to tell once the file is whole there (a
+    team store's run, whose manifest then comes to name the file)."""
+
+    key: str
+    uploaded: Callable[[], None] = lambda: None
+
+
+def destination(backend: Backend, objects: S3Objects, path: str) -> Destination:
+    """Where a file may be uploaded at ``path``; InvalidInputError for a file that may
+    not be written (a deleted run, a registered version) or has a folder in its place
+    or a file above it."""
     target = parse_artifact_path(path)
     check_writable(backend, target)
+    if isinstance(target, RunArtifact):
+        from mlcli.store.team.artifacts import TeamArtifacts
+
+        repository = backend.store.artifacts(run_of(backend, target))
+        if isinstance(repository, TeamArtifacts):  # it checks its runs' files itself
+            return Destination(repository.check_upload(target.path), repository.uploaded)
     key = object_key(backend, target)
     if _is_folder(objects, key):
         raise InvalidInputError(f"{target.path!r} is a folder; upload files into it")
@@ -168,7 +184,7 @@ def upload_key(backend: Backend, objects: S3Objects, path: str) -> str:
         above = "/".join(parts[:depth])
         if _size(objects, key[: len(key) - len(target.path)] + above) is not None:
             raise InvalidInputError(f"{above!r} is a file, so {target.path!r} cannot be below it")
-    return key
+    return Destination(key)
 
 
 def part_size(limit: int) -> int:
@@ -183,9 +199,9 @@ async def upload(
     from starlette.concurrency import run_in_threadpool
 
     check_declared_size(request, limit, LIMIT_OPTION)  # before the bucket is asked
-    key = await run_in_threadpool(upload_key, backend, objects, path)
+    where = await run_in_threadpool(destination, backend, objects, path)
     declared = request.headers.get("content-length", "")
-    writer = PartWriter(objects, key, part_size(limit))
+    writer = PartWriter(objects, where.key, part_size(limit))
     try:
         async for chunk in stream_body(request, limit, LIMIT_OPTION):
             await writer.write(chunk)
@@ -195,6 +211,7 @@ async def upload(
     except BaseException:
         await writer.abort()
         raise
+    await run_in_threadpool(where.uploaded)
 
 
 class PartWriter:

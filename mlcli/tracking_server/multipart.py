@@ -28,14 +28,14 @@ import posixpath
 from typing import TYPE_CHECKING, Any
 
 from mlcli.errors import InvalidInputError
-from mlcli.tracking_server.artifacts import check_writable, parse_artifact_path
+from mlcli.tracking_server.artifacts import parse_artifact_path
 from mlcli.tracking_server.backend import Backend
 from mlcli.tracking_server.bucket_artifacts import (
     MAX_PARTS,
     abort_upload,
+    destination,
     missing_upload,
     object_key,
-    upload_key,
 )
 from mlcli.tracking_server.errors import MultipartUnsupportedError
 from mlcli.tracking_server.fields import Fields
@@ -72,7 +72,7 @@ def create(
     count = fields.integer("num_parts", default=1)
     if not 1 <= count <= MAX_PARTS:
         raise InvalidInputError(f"num_parts must be 1 to {MAX_PARTS}, not {count}")
-    key = upload_key(backend, objects, file_path(folder, fields))
+    key = destination(backend, objects, file_path(folder, fields)).key
     full_key = objects.full_key(key)
     client, bucket = objects.client, objects.bucket
     with objects.failures(key):
@@ -107,9 +107,8 @@ def complete(
     parts = [_part(item) for item in fields.objects("parts")]
     if not parts:
         raise InvalidInputError("missing value for required parameter 'parts'")
-    target = parse_artifact_path(path)
-    check_writable(backend, target)  # a run deleted since the upload began takes no file
-    key = object_key(backend, target)
+    where = destination(backend, objects, path)  # checked again: a run deleted meanwhile
+    key = where.key
     size = _uploaded_size(objects, key, upload_id)
     if size > limit:
         abort_upload(objects, key, upload_id)
@@ -121,6 +120,7 @@ def complete(
             UploadId=upload_id,
             MultipartUpload={"Parts": parts},
         )
+    where.uploaded()
     return {}
 
 

@@ -161,6 +161,20 @@ class TeamArtifacts:
             if found is not None:
                 self._cache.remember(target, found)
 
+    def check_upload(self, relative: str) -> str:
+        """The key (in ``objects``) that a file streamed straight to the bucket may take
+        at ``relative`` (the server's artifact proxy), once nothing is in the way;
+        InvalidInputError otherwise. Call :meth:`uploaded` once the file is there."""
+        relative = normalize_artifact_path(relative)
+        if not relative:
+            raise InvalidInputError("invalid artifact path ''")
+        self._refuse_misplaced([relative], None)
+        return self.bucket.key(relative)
+
+    def uploaded(self) -> None:
+        """A file streamed straight to the bucket is there (see :meth:`check_upload`)."""
+        self._written()
+
     # -- reading -------------------------------------------------------------------------------
 
     def list(self, path: str | None = None) -> list[FileInfo]:
