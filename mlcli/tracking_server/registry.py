@@ -25,7 +25,7 @@ from __future__ import annotations
 import tempfile
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 from mlcli.errors import InvalidInputError, NotFoundError
@@ -40,6 +40,9 @@ from mlcli.tracking_server.fields import Fields
 from mlcli.tracking_server.filters import EntityFilter, Record, sort_records
 from mlcli.tracking_server.paging import decode_token, max_results, page
 from mlcli.tracking_server.tags import tags_to_store, to_store
+
+if TYPE_CHECKING:
+    from mlcli.registry.postgres import PostgresRegistry
 
 _MODEL_ATTRIBUTES = {
     "name": "text",
@@ -286,7 +289,7 @@ def events(backend: Backend, fields: Fields) -> dict[str, Any]:
 
 def finish_version(backend: Backend, fields: Fields) -> dict[str, Any]:
     """An uploaded version's files are all there (or, with ``failed``, never will be)."""
-    version = _files_registry(backend).finish_version(
+    version = _own_registry(backend).finish_version(
         fields.required("name"),
         parse_version(fields.required("version")),
         fields.boolean("failed"),
@@ -297,7 +300,7 @@ def finish_version(backend: Backend, fields: Fields) -> dict[str, Any]:
 def _pending_version(backend: Backend, fields: Fields) -> ModelVersion:
     """An empty version, ``PENDING_REGISTRATION`` until its files are uploaded."""
     with tempfile.TemporaryDirectory(prefix="mlcli-upload-") as empty:
-        return _files_registry(backend).create_version(
+        return _own_registry(backend).create_version(
             fields.required("name"),
             Path(empty),
             fields.required("source"),
@@ -309,9 +312,13 @@ def _pending_version(backend: Backend, fields: Fields) -> ModelVersion:
         )
 
 
-def _files_registry(backend: Backend) -> ModelRegistry:
+def _own_registry(backend: Backend) -> ModelRegistry | PostgresRegistry:
+    """The registry this server keeps (a store's files, or a team store's PostgreSQL),
+    with what only the keeper of a registry does: versions uploaded in two steps."""
+    from mlcli.registry.postgres import PostgresRegistry
+
     registry = backend.client.registry(create=True)
-    assert isinstance(registry, ModelRegistry)  # a server serves its own store's files
+    assert isinstance(registry, ModelRegistry | PostgresRegistry)  # never another server's
     return registry
 
 

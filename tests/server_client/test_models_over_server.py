@@ -26,6 +26,9 @@ from servinghelpers import start_server as start_scoring_server
 pytest.importorskip("sklearn")
 pd = pytest.importorskip("pandas")
 
+# every test that takes served_store runs on a directory and on a bucket + PostgreSQL
+SERVED_BOTH_WAYS = True
+
 
 class AddOne(mlcli.pyfunc.PythonModel):
     def predict(self, context: Any, model_input: Any, params: Any = None) -> Any:
@@ -79,8 +82,16 @@ def rows_json(tmp_path: Path, iris: tuple[Any, Any]) -> Path:
     return path
 
 
-def artifacts_on_server(server: TrackingServer, run_id: str) -> Path:
-    return server.store / "runs" / run_id / "artifacts"
+def artifacts_on_server(server: TrackingServer, run_id: str, tmp_path: Path) -> Path:
+    """The run's artifacts folder as the server stores it (of a team store: a copy of
+    what its bucket holds, fetched by a second opener of the store)."""
+    own = server.own_store()
+    if isinstance(own, Path):
+        return own / "runs" / run_id / "artifacts"
+    try:
+        return own.artifacts(run_id).download("", tmp_path / f"bucket-{run_id[:8]}")
+    finally:
+        own.close()
 
 
 def test_a_logged_model_lands_on_the_server_and_loads_back_by_its_uris(
@@ -91,7 +102,7 @@ def test_a_logged_model_lands_on_the_server_and_loads_back_by_its_uris(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    folder = artifacts_on_server(served_store, logged) / "model"
+    folder = artifacts_on_server(served_store, logged, tmp_path) / "model"
     assert (folder / "MLmodel").is_file() and (folder / "input_example.json").is_file()
     features = iris[0]
     expected = list(classifier.predict(features))
@@ -184,7 +195,7 @@ def test_evaluate_logs_its_metrics_and_plots_to_the_server(
     assert "accuracy" in result.stdout
     shown = json.loads(mlcli_process("runs", "show", run_id, "--json").stdout)
     assert {"accuracy", "f1", "roc_auc"} <= set(shown["metrics"])
-    on_server = artifacts_on_server(served_store, run_id)
+    on_server = artifacts_on_server(served_store, run_id, tmp_path)
     assert (on_server / "confusion_matrix.png").stat().st_size > 1000
     assert json.loads((on_server / "confusion_matrix.json").read_text())["labels"] == [0, 1, 2]
 
@@ -231,7 +242,7 @@ def test_mlcli_run_of_a_project_logs_to_the_server(
     outcome = json.loads(result.stdout)
     run_id = outcome["run_id"]
     assert outcome["status"] == "FINISHED"
-    on_server = artifacts_on_server(served_store, run_id)
+    on_server = artifacts_on_server(served_store, run_id, tmp_path)
     stdout = (on_server / "logs" / "stdout.txt").read_text()
     assert f"store: {url}\nlogged into {run_id}\n" in stdout
     assert (on_server / "model" / "MLmodel").is_file()
@@ -273,7 +284,7 @@ def test_an_mlflow_entry_point_logs_to_the_server_the_run_lives_on(
     run_id = json.loads(result.stdout)["run_id"]
     shown = json.loads(mlcli_process("--store", url, "runs", "show", run_id, "--json").stdout)
     assert shown["metrics"] == {"loss": 0.25}
-    on_server = artifacts_on_server(served_store, run_id)
+    on_server = artifacts_on_server(served_store, run_id, tmp_path)
     assert json.loads((on_server / "config.json").read_text()) == {"alpha": 0.3}
     listed = mlcli_process("--store", url, "runs", "list", "--json").stdout
     assert [r["run_id"] for r in json.loads(listed)] == [run_id]  # no second run

@@ -24,6 +24,9 @@ MLMODEL = "flavors:\n  python_function:\n    loader_module: nothing\n"
 PASSWORD = "s3cret pass"
 TIME_KEYS = {"time", "creation_time", "last_update_time"}
 
+# every test that takes served_store runs on a directory and on a bucket + PostgreSQL
+SERVED_BOTH_WAYS = True
+
 
 @dataclass
 class Runs:
@@ -33,8 +36,9 @@ class Runs:
     strong: str
 
 
-def make_runs(store: Path, tmp_path: Path) -> Runs:
-    """The same two runs, written with the file store (a server's store is plain files)."""
+def make_runs(store: Any, tmp_path: Path) -> Runs:
+    """The same two runs, written into the server's store (its directory, or its bucket
+    and PostgreSQL) by this process."""
     model = tmp_path / "model-files"
     (model / "data").mkdir(parents=True, exist_ok=True)
     (model / "MLmodel").write_text(MLMODEL)
@@ -124,7 +128,7 @@ def test_the_registry_commands_answer_as_over_a_local_store(
 ) -> None:
     local = tmp_path / "local" / ".mlruns"
     local_runs = make_runs(local, tmp_path)
-    served_runs = make_runs(served_store.store, tmp_path)
+    served_runs = make_runs(served_store.own_store(), tmp_path)
 
     over_server = scenario(cli, served_store.url, served_runs)
     on_disk = scenario(cli, str(local), local_runs)
@@ -143,7 +147,7 @@ def test_the_registry_commands_answer_as_over_a_local_store(
 def test_the_change_lands_in_the_servers_files(
     cli: Any, served_store: TrackingServer, tmp_path: Path
 ) -> None:
-    runs = make_runs(served_store.store, tmp_path)
+    runs = make_runs(served_store.own_store(), tmp_path)
     url = served_store.url
     assert (
         cli("--store", url, "register", f"runs:/{runs.strong}/model", "-n", "churn").exit_code == 0
@@ -151,7 +155,7 @@ def test_the_change_lands_in_the_servers_files(
     promoted = cli("--store", url, "promote", "churn", "1", "--alias", "champion", "-m", "ok")
     assert promoted.exit_code == 0, promoted.stderr
 
-    on_server = MlcliClient(served_store.store)
+    on_server = MlcliClient(served_store.own_store())
     version = on_server.get_model_version_by_alias("churn", "champion")
     assert (version.version, version.run_id) == (1, runs.strong)
     assert version.git_commit == "9" * 40
@@ -164,7 +168,7 @@ def test_the_change_lands_in_the_servers_files(
 def test_the_client_api_reads_and_writes_the_servers_registry(
     served_store: TrackingServer, tmp_path: Path
 ) -> None:
-    runs = make_runs(served_store.store, tmp_path)
+    runs = make_runs(served_store.own_store(), tmp_path)
     client = MlcliClient(served_store.url)
     created = client.create_registered_model("churn", {"team": "ml"}, "a model")
     assert (created.name, created.tags, created.description) == ("churn", {"team": "ml"}, "a model")
@@ -183,7 +187,7 @@ def test_the_client_api_reads_and_writes_the_servers_registry(
     assert client.registry().artifacts_path("churn", 1) == folder
     assert served_store.url not in str(folder)
 
-    local = MlcliClient(served_store.store)
+    local = MlcliClient(served_store.own_store())
     assert local.get_model_version("churn", 1).stage == "Staging"
     assert local.get_model_version("churn", 1).tags == {system_tags.NOTE_CONTENT: "first"}
 
@@ -201,7 +205,7 @@ def test_a_model_in_a_local_folder_is_uploaded_into_the_new_version(
     shown = json.loads(result.stdout)
     assert (shown["version"], shown["status"], shown["source"]) == (1, "READY", str(folder))
 
-    stored = MlcliClient(served_store.store).registry().artifacts_path(name, 1)
+    stored = MlcliClient(served_store.own_store()).registry().artifacts_path(name, 1)
     assert (stored / "data" / "weights bin").read_bytes() == bytes(range(256)) * 40
     fetched = MlcliClient(served_store.url).registry().artifacts_path(name, 1)
     assert (fetched / "data" / "weights bin").read_bytes() == bytes(range(256)) * 40
@@ -255,18 +259,18 @@ def test_without_sign_in_the_audit_trail_names_the_clients_user(
 ) -> None:
     """As ``runs/create`` takes the client's user: a server without ``--auth-db`` knows
     no better, and its own account would name no one."""
-    runs = make_runs(served_store.store, tmp_path)
+    runs = make_runs(served_store.own_store(), tmp_path)
     monkeypatch.setenv("LOGNAME", "carol")
     url = served_store.url
     assert cli("--store", url, "register", f"runs:/{runs.weak}/model", "-n", "m").exit_code == 0
     assert cli("--store", url, "models", "alias", "set", "m", "champion", "1").exit_code == 0
-    events = MlcliClient(served_store.store).get_model_history("m")
+    events = MlcliClient(served_store.own_store()).get_model_history("m")
     assert [(e.action, e.user) for e in events] == [
         ("create_model", "carol"),
         ("register", "carol"),
         ("set_alias", "carol"),
     ]
-    assert MlcliClient(served_store.store).get_model_version("m", 1).user_id == "carol"
+    assert MlcliClient(served_store.own_store()).get_model_version("m", 1).user_id == "carol"
 
 
 def test_an_upload_the_server_refuses_leaves_a_failed_version_and_one_line(
@@ -299,7 +303,8 @@ def test_a_registered_version_loads_and_predicts_from_the_server(
     import mlcli
     import mlcli.sklearn
 
-    monkeypatch.setenv("MLCLI_STORE", str(served_store.store))  # logged into its files
+    own = served_store.own_store()  # logged into its files (a team store: through it)
+    monkeypatch.setenv("MLCLI_STORE", str(own) if isinstance(own, Path) else served_store.url)
     with mlcli.start_run(experiment="lines") as run:
         model = LinearRegression().fit([[0.0], [1.0], [2.0]], [1.0, 3.0, 5.0])
         mlcli.sklearn.log_model(model, "model")

@@ -29,6 +29,16 @@ class TrackingServer:
         self.host = "127.0.0.1"
         self.port = 0
         self.token: str | None = None
+        self.index: str | None = None  # --index: the PostgreSQL of a team store
+
+    def own_store(self) -> Any:
+        """The store this server serves, opened in this process (a second writer beside
+        the server): its directory, or the team store of its bucket and PostgreSQL."""
+        if self.index is None:
+            return Path(self.store)
+        from mlcli.store import TeamStore
+
+        return TeamStore.open(str(self.store), self.index)
 
     @property
     def url(self) -> str:
@@ -119,6 +129,8 @@ def start_tracking_server(
     )
     log.close()
     server = TrackingServer(process, log_path, store)
+    if "--index" in args:
+        server.index = args[args.index("--index") + 1]
     try:
         server.wait_ready()
     except BaseException:

@@ -19,7 +19,6 @@ import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from mlcli.clock import now_ms
 from mlcli.errors import ConflictError, InvalidInputError, NotFoundError
 from mlcli.store.logged_models import (
     LoggedModel,
@@ -33,6 +32,7 @@ from mlcli.store.logged_models import (
 )
 from mlcli.store.sync import keys
 from mlcli.store.team.artifacts import ArtifactObjects
+from mlcli.store.team.runs import mark_dirty
 
 if TYPE_CHECKING:
     import psycopg
@@ -93,7 +93,7 @@ class TeamLoggedModels:
             ).fetchone()
             if inserted is None:  # created meanwhile, for another run
                 raise ConflictError(f"a logged model with id {model_id} already exists")
-            _touch_run(connection, run_id)
+            mark_dirty(connection, run_id)
             self._mirror(model.run_id, model_id, text)
             return model
 
@@ -127,7 +127,7 @@ class TeamLoggedModels:
                 "WHERE model_id = %s",
                 (text, model.run_id, model.experiment_id, model_id),
             )
-            _touch_run(connection, model.run_id)
+            mark_dirty(connection, model.run_id)
             self._mirror(model.run_id, model_id, text)
             return model
 
@@ -162,15 +162,6 @@ class TeamLoggedModels:
     def _mirror(self, run_id: str, model_id: str, text: str) -> None:
         """The document in the bucket, where a remote keeps it."""
         self.objects.put(keys.logged_model_key(run_id, model_id), text.encode())
-
-
-def _touch_run(connection: psycopg.Connection[Any], run_id: str) -> None:
-    """Mark the run as ahead of its manifest in the bucket, so that a flush names the
-    model's document there."""
-    connection.execute(
-        "UPDATE runs SET changed_at = %s, dirty = TRUE, revision = revision + 1 WHERE run_id = %s",
-        (now_ms(), run_id),
-    )
 
 
 def _find(

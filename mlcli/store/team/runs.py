@@ -299,6 +299,15 @@ class TeamRuns:
         return run_info_from_doc(doc, self.store.artifact_uri(doc["run_id"]))
 
 
+def mark_dirty(connection: Any, run_id: str) -> None:
+    """Mark the run as ahead of its manifest in the bucket (an artifact written, a logged
+    model changed), so that the next flush names what changed there."""
+    connection.execute(
+        "UPDATE runs SET changed_at = %s, dirty = TRUE, revision = revision + 1 WHERE run_id = %s",
+        (now_ms(), run_id),
+    )
+
+
 def _locked_doc(connection: Any, run_id: str) -> dict[str, Any]:
     """The run's document, its row locked until the transaction ends."""
     row = connection.execute(

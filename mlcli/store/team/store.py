@@ -88,9 +88,14 @@ class TeamStore:
 
     def artifacts(self, run_id: str) -> Any:
         from mlcli.store.team.artifacts import TeamArtifacts
+        from mlcli.store.team.runs import mark_dirty
 
         self.runs.read_doc(run_id)  # NotFoundError
-        return TeamArtifacts(self.objects, run_id, self.root / "artifacts")
+
+        def written() -> None:  # the next flush lists the file in the run's manifest
+            self.database.run(lambda connection: mark_dirty(connection, run_id))
+
+        return TeamArtifacts(self.objects, run_id, self.root / "artifacts", on_write=written)
 
     def artifact_uri(self, run_id: str) -> str:
         return f"{self.objects.url.rstrip('/')}/{keys.run_artifact_key(run_id, '').rstrip('/')}"
