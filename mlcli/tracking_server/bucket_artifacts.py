@@ -262,7 +262,7 @@ class PartWriter:
     async def _send_part(self) -> None:
         from starlette.concurrency import run_in_threadpool
 
-        data, self._buffer = bytes(self._buffer), bytearray()
+        data, self._buffer = self._buffer, bytearray()  # boto3 sends a bytearray as is
         if self._upload_id is None:
             self._upload_id = await run_in_threadpool(self._start)
         await self._wait()
@@ -283,7 +283,7 @@ class PartWriter:
             )
         return str(answer["UploadId"])
 
-    def _put_part(self, number: int, data: bytes) -> dict[str, Any]:
+    def _put_part(self, number: int, data: bytearray) -> dict[str, Any]:
         with self.objects.failures(self.key):
             answer = self.objects.client.upload_part(
                 Bucket=self.objects.bucket,

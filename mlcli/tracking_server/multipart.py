@@ -23,8 +23,10 @@ through the proxy.
 
 from __future__ import annotations
 
+import contextlib
 import ntpath
 import posixpath
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from mlcli.errors import InvalidInputError
@@ -113,7 +115,7 @@ def complete(
     if size > limit:
         abort_upload(objects, key, upload_id)
         raise too_large(limit, "--max-artifact-size", size)
-    with objects.failures(key), missing_upload(upload_id):
+    with objects.failures(key), missing_upload(upload_id), _refused_parts():
         objects.client.complete_multipart_upload(
             Bucket=objects.bucket,
             Key=objects.full_key(key),
@@ -147,3 +149,22 @@ def _uploaded_size(objects: S3Objects, key: str, upload_id: str) -> int:
         for page in objects.client.get_paginator("list_parts").paginate(**options):
             total += sum(int(part["Size"]) for part in page.get("Parts", ()))
     return total
+
+
+@contextlib.contextmanager
+def _refused_parts() -> Iterator[None]:
+    """The bucket refusing the parts a client names (an unknown part or ETag, parts out
+    of order, one but the last under 5 MiB): a 400 naming S3's reason."""
+    import botocore.exceptions
+
+    try:
+        yield
+    except botocore.exceptions.ClientError as exc:
+        error = exc.response.get("Error", {})
+        if error.get("Code") not in _REFUSED_PARTS:
+            raise
+        reason = error.get("Message") or error.get("Code")
+        raise InvalidInputError(f"the bucket refused the parts: {reason}") from None
+
+
+_REFUSED_PARTS = frozenset({"InvalidPart", "InvalidPartOrder", "EntityTooSmall", "MalformedXML"})

@@ -228,6 +228,23 @@ def test_presigned_multipart_upload(app: BucketApp, objects: S3Objects) -> None:
     assert again.status == 404 and "no multipart upload" in again.json()["message"]
 
 
+def test_multipart_parts_the_bucket_refuses(app: BucketApp, objects: S3Objects) -> None:
+    """A part never sent, or an ETag that is not the part's: a 400, and the upload is
+    still there to be completed rightly or aborted."""
+    experiment_id, run_id = app.new_run()
+    folder = f"{experiment_id}/{run_id}/artifacts"
+    answer = post(app, "create", folder, {"path": "p.bin", "num_parts": 1}).json()
+    part = put_part(answer["credentials"][0], b"only part")
+    body = {"path": "p.bin", "upload_id": answer["upload_id"]}
+    wrong = {**part, "etag": '"0123456789abcdef0123456789abcdef"'}
+    for parts in ([wrong], [part, {**part, "part_number": 2}]):
+        refused = post(app, "complete", folder, {**body, "parts": parts})
+        assert refused.status == 400, refused.text
+        assert "the bucket refused the parts" in refused.json()["message"]
+    assert post(app, "complete", folder, {**body, "parts": [part]}).status == 200
+    assert stored(objects, f"runs/{run_id}/artifacts/p.bin") == b"only part"
+
+
 def test_multipart_abort_leaves_nothing(app: BucketApp, objects: S3Objects) -> None:
     experiment_id, run_id = app.new_run()
     folder = f"{experiment_id}/{run_id}/artifacts"
