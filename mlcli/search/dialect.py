@@ -109,7 +109,7 @@ class _PostgreSQL(Dialect):
 
     def limit(self, max_results: int | None, offset: int) -> tuple[str, list[Any]]:
         if max_results is None or int(max_results) < 0:
-            return " LIMIT ALL OFFSET %s", [max(int(offset), 0)]
+            return (" LIMIT ALL OFFSET %s", [int(offset)]) if offset > 0 else ("", [])
         return " LIMIT %s OFFSET %s", [int(max_results), max(int(offset), 0)]
 
 

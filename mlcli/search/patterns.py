@@ -37,6 +37,8 @@ def compile_like(pattern: str, ignore_case: bool) -> Pattern:
     chars = iter(pattern)
     for ch in chars:
         if ch == _ANY:
+            if glob[-1:] == ["*"]:  # %% is %: a run of them is one (PostgreSQL's regex
+                continue  # refuses thousands of .* as too complex)
             glob.append("*")
             regex.append(".*")
         elif ch == _ONE:
