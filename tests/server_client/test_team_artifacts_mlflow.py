@@ -36,7 +36,8 @@ for local in files:
     path = client.download_artifacts(run.info.run_id, "model/" + name, sys.argv[0] + ".back")
     back[name] = path
 listed = {f.path: f.file_size for f in client.list_artifacts(run.info.run_id, "model")}
-print(json.dumps({"run_id": run.info.run_id, "back": back, "listed": listed}))
+answer = {"run_id": run.info.run_id, "experiment_id": run.info.experiment_id}
+print(json.dumps({**answer, "back": back, "listed": listed}))
 """
 
 
@@ -49,12 +50,17 @@ def bucket(request: pytest.FixtureRequest, s3_env: Any) -> tuple[Any, str]:
 
 
 @pytest.fixture
-def team_server(bucket: tuple[Any, str], postgres: Any, tmp_path: Path) -> Iterator[TrackingServer]:
+def index(postgres: Any) -> str:
+    return str(postgres.new_database())
+
+
+@pytest.fixture
+def team_server(bucket: tuple[Any, str], index: str, tmp_path: Path) -> Iterator[TrackingServer]:
     server = start_tracking_server(
         f"s3://{bucket[1]}/team",
         tmp_path / "server.log",
         "--index",
-        postgres.new_database(),
+        index,
         "--presigned-uploads",
         "--max-artifact-size",
         "64MiB",
@@ -99,8 +105,21 @@ def route_count(server: TrackingServer, route: str, method: str) -> int:
     )
 
 
+def revision(index: str, run_id: str) -> int:
+    """How many times the run has changed (each change marks it for the next flush,
+    which names the run's files in its manifest)."""
+    import psycopg
+
+    with psycopg.connect(index) as connection:
+        row = connection.execute(
+            "SELECT revision FROM mlcli.runs WHERE run_id = %s", (run_id,)
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 def test_mlflow_client_uploads_to_the_bucket(
-    team_server: TrackingServer, bucket: tuple[Any, str], tmp_path: Path
+    team_server: TrackingServer, bucket: tuple[Any, str], index: str, tmp_path: Path
 ) -> None:
     s3, name = bucket
     files = {
@@ -124,11 +143,24 @@ def test_mlflow_client_uploads_to_the_bucket(
     put = "/api/2.0/mlflow-artifacts/artifacts/{path:path}"
     assert route_count(team_server, put, "PUT") == 1
 
-    assert team_server.stop() == 0  # a graceful stop flushes: the manifest names the files
+    # a file uploaded after the run's end marks the run for the next flush
+    before = revision(index, run_id)
+    folder = f"{answer['experiment_id']}/{run_id}/artifacts"
+    late = team_server.request(
+        "PUT",
+        f"/api/2.0/mlflow-artifacts/artifacts/{folder}/late.txt",
+        b"after the end",
+        content_type="application/octet-stream",
+    )
+    assert late.status == 200, late.text
+    assert revision(index, run_id) > before
+
+    assert team_server.stop() == 0  # the run's end was flushed: its manifest names the files
     manifest = json.loads(
         client.get_object(Bucket=name, Key=f"team/runs/{run_id}/manifest.json")["Body"].read()
     )
-    assert {k: v["size"] for k, v in manifest["artifacts"].items()} == {
+    named = {k: v["size"] for k, v in manifest["artifacts"].items()}
+    assert {k: v for k, v in named.items() if k.startswith("model/")} == {
         f"model/{n}": len(d) for n, d in files.items()
     }
 
