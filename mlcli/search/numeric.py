@@ -64,6 +64,8 @@ def as_number_sql(column: str) -> str:
 # smallest). The nested CASEs fix the order of evaluation, so no cast ever fails.
 _TOO_BIG = str(2**1024 - 2**970)
 _HALF_SMALLEST_INVERSE = str(2**1075)
+# The common case is cast at once: at most 200 characters and an exponent of at most
+# two digits stay between 1e-300 and 1e300 (the grammar has been checked before).
 _PG_NUMBER = """(SELECT CASE
  WHEN n.lead IS NULL THEN CAST(0 AS double precision)
  WHEN n.lead + n.e >= 309 THEN n.sign * CAST('Infinity' AS double precision)
@@ -90,4 +92,8 @@ def postgres_number_sql(column: str) -> str:
     """The text in ``column`` as a PostgreSQL double precision, as Python's ``float()``
     reads it; NULL when it is not a number by the grammar above."""
     number = _PG_NUMBER.format(x=column, too_big=_TOO_BIG, inverse=_HALF_SMALLEST_INVERSE)
-    return f"CASE WHEN {postgres_numeric_test_sql(column)} THEN {number} END"
+    return (
+        f"CASE WHEN {postgres_numeric_test_sql(column)} THEN CASE WHEN length({column}) <= 200 "
+        f"AND {column} !~ '[eE][+-]?[0-9]{{3}}' THEN CAST({column} AS double precision) "
+        f"ELSE {number} END END"
+    )

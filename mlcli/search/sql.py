@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlcli.search.dialect import POSTGRES as POSTGRES  # the team store's dialect
 from mlcli.search.dialect import SQLITE, Dialect
 from mlcli.search.keys import ATTRIBUTES
 from mlcli.search.nodes import (
