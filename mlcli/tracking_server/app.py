@@ -280,15 +280,16 @@ class TrackingApp:
 
         path = request.path_params["path"]
         await self._check_artifact(request, path)
+        reading = request.method in ("GET", "HEAD")  # a HEAD is never an upload
         if self.bucket is not None:
             from mlcli.tracking_server import bucket_artifacts
 
-            if request.method == "GET":
+            if reading:
                 return await bucket_artifacts.download(self.backend, self.bucket, path)
             limit = self.config.max_artifact_bytes
             await bucket_artifacts.upload(request, self.backend, self.bucket, path, limit)
             return _json({})
-        if request.method == "GET":
+        if reading:
             local = await run_in_threadpool(artifacts.file_to_download, self.backend, path)
             return FileResponse(local, media_type="application/octet-stream")
         await self._upload(request, path)

@@ -96,6 +96,9 @@ def test_upload_list_download(app: BucketApp, objects: S3Objects) -> None:
     got = app.request("GET", f"{ARTIFACTS}/{root}/model/weights.bin")
     assert got.status == 200 and got.body == large
     assert got.headers["content-length"] == str(len(large))
+    head = app.request("HEAD", f"{ARTIFACTS}/{root}/model/weights.bin")
+    assert head.status == 200 and head.body == b""
+    assert head.headers["content-length"] == str(len(large))
 
     def listing(path: str) -> list[dict[str, Any]]:
         reply = app.request("GET", f"{ARTIFACTS}?path={path}")
@@ -366,3 +369,15 @@ def test_mlflow_client_uploads_straight_to_the_bucket(
     assert 'mpu/complete/{path:path}"' in metrics  # not through the proxy
     assert 'route="/api/2.0/mlflow-artifacts/artifacts/{path:path}",method="PUT"' not in metrics
     assert pending_uploads(objects) == []
+
+
+def test_a_head_request_never_uploads(tmp_path: Path) -> None:
+    """HEAD on a file of a local store reads it (it once went the way of a PUT and
+    emptied the file)."""
+    with bucket_app(tmp_path / ".mlruns", None) as served:
+        experiment_id, run_id = served.new_run()
+        path = f"{ARTIFACTS}/{experiment_id}/{run_id}/artifacts/f.txt"
+        assert served.request("PUT", path, b"kept").status == 200
+        head = served.request("HEAD", path)
+        assert head.status == 200 and head.headers["content-length"] == "4"
+        assert served.request("GET", path).body == b"kept"
