@@ -424,18 +424,16 @@ def test_like_patterns_as_regexes_mean_what_python_means(english: str) -> None:
 
 
 def test_the_dialects_differ_only_where_they_must() -> None:
-    sqlite = run_search_sql(["0"], "params.a < 'x' AND tags.b LIKE 'y%'", ["params.a"], 5)
-    postgres = run_search_sql(["0"], "params.a < 'x' AND tags.b LIKE 'y%'", ["params.a"], 5,
-                              dialect=POSTGRES)  # fmt: skip
-    assert sqlite == run_search_sql(["0"], "params.a < 'x' AND tags.b LIKE 'y%'", ["params.a"], 5,
-                                    dialect=SQLITE)  # fmt: skip
-    assert "?" not in postgres[0] and "GLOB" not in postgres[0]
-    numbers = run_search_sql(None, "params.a > 1 AND tags.b IN (2, 'x')", None, dialect=POSTGRES)
-    assert "\\" not in numbers[0]  # whatever standard_conforming_strings says
-    assert postgres[0].replace("%s", "").count("%") == 0  # psycopg reads % as a placeholder
-    assert postgres[1] == ["0", "a", "x", "b", "^(?:y.*)$", "a", 5, 0]
-    assert run_search_sql(None, None, None, dialect=POSTGRES)[0].endswith(
-        'r.run_id COLLATE "C" ASC'
-    )
-    assert " LIMIT ALL OFFSET %s" in run_search_sql(None, None, None, None, offset=3,
-                                                    dialect=POSTGRES)[0]  # fmt: skip
+    query = ("params.a < 'x' AND tags.b LIKE 'y%'", ["params.a"], 5)
+    sqlite = run_search_sql(["0"], *query)
+    assert sqlite == run_search_sql(["0"], *query, dialect=SQLITE)
+    sql, args = run_search_sql(["0"], *query, dialect=POSTGRES)
+    assert "?" not in sql and "GLOB" not in sql
+    assert sql.replace("%s", "").count("%") == 0  # psycopg reads % as a placeholder
+    assert args == ["0", "a", "x", "b", "^(?:y.*)$", "a", 5, 0]
+    numbers, _ = run_search_sql(None, "params.a > 1 AND tags.b IN (2, 'x')", None, dialect=POSTGRES)
+    assert "\\" not in numbers  # whatever standard_conforming_strings says
+    sql, args = run_search_sql(None, None, None, dialect=POSTGRES)
+    assert sql.endswith('ORDER BY r.start_time DESC, r.run_id COLLATE "C" ASC') and args == []
+    sql, args = run_search_sql(None, None, None, None, offset=3, dialect=POSTGRES)
+    assert sql.endswith(" LIMIT ALL OFFSET %s") and args == [3]
