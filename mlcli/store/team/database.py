@@ -120,6 +120,12 @@ class Database:
             raise IndexUnavailableError(
                 f"the index {self.location} cannot be reached: {_first_line(exc)}"
             ) from exc
+        except psycopg.DataError as exc:  # a value PostgreSQL cannot take (a bad regex...)
+            raise InvalidInputError(f"refused by the index: {_first_line(exc)}") from None
+        except ValueError as exc:
+            if "NUL" not in str(exc):
+                raise
+            raise InvalidInputError("text cannot contain NUL characters (0x00)") from None
 
     def run(self, work: Callable[[psycopg.Connection[Any]], T]) -> T:
         """``work`` in a transaction, retried from the start when PostgreSQL went away

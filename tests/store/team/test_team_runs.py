@@ -199,3 +199,14 @@ def test_the_bucket_alone_is_a_store_mlcli_clone_reads(
     assert run["tags"]["note"] == "hello" and "k" not in run["tags"]
     assert run["status"] == "FINISHED" and run["experiment_name"] == "demo"
     assert run["metrics"] == {"loss": 49.0}
+
+
+def test_text_postgresql_cannot_hold_is_refused_in_one_line(team_store: Any) -> None:
+    from mlcli.errors import InvalidInputError
+
+    run_id = _run(team_store)
+    with pytest.raises(InvalidInputError, match="NUL"):
+        team_store.runs.set_tags(run_id, {"note": "a\x00b"})
+    with pytest.raises(InvalidInputError, match="NUL"):
+        team_store.runs.log_params(run_id, {"p\x00": "1"})
+    assert "note" not in team_store.runs.read_tags(run_id)
