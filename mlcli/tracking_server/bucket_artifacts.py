@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlcli.errors import InvalidInputError, NotFoundError
+from mlcli.store import TeamStore
 from mlcli.store.sync import keys
 from mlcli.tracking_server.artifacts import (
     RunArtifact,
@@ -170,12 +171,10 @@ def destination(backend: Backend, objects: S3Objects, path: str) -> Destination:
     or a file above it."""
     target = parse_artifact_path(path)
     check_writable(backend, target)
-    if isinstance(target, RunArtifact):
-        from mlcli.store.team.artifacts import TeamArtifacts
-
+    if isinstance(target, RunArtifact) and isinstance(backend.store, TeamStore):
+        # a team store's run checks its own files (TeamArtifacts), and is told of new ones
         repository = backend.store.artifacts(run_of(backend, target))
-        if isinstance(repository, TeamArtifacts):  # it checks its runs' files itself
-            return Destination(repository.check_upload(target.path), repository.uploaded)
+        return Destination(repository.check_upload(target.path), repository.uploaded)
     key = object_key(backend, target)
     if _is_folder(objects, key):
         raise InvalidInputError(f"{target.path!r} is a folder; upload files into it")
