@@ -23,13 +23,14 @@ traceback goes to stderr.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import json
 import os
 import traceback
 from collections import defaultdict
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from mlcli.errors import InvalidInputError, MlcliError
@@ -81,11 +82,11 @@ def create_app(config: ServerConfig, log: ServerLog | None = None) -> Any:
 
     log = log or ServerLog(name="mlcli server")
     metrics = HttpMetrics()
-    backend = Backend(Path(config.store))
+    backend = Backend.for_config(config.store, config.index)
     authorizer = None if config.auth_db is None else _authorizer(config.auth_db, backend)
     app: Any = TrackingApp(config, backend, log, metrics, authorizer).starlette()
     gate = None if authorizer is None else _admins_only()
-    app = with_dashboard(app, Path(config.store), gate)  # every other path: the UI
+    app = with_dashboard(app, backend, gate)  # every other path: the UI
     if config.access_log:
         app = AccessLog(app, log, json_lines=config.log_format == "json")
     if authorizer is None:
@@ -172,7 +173,19 @@ class TrackingApp:
             HTTPException: self.on_http_exception,
             Exception: self.on_crash,
         }
-        return Starlette(routes=routes, exception_handlers=handlers)
+        return Starlette(routes=routes, exception_handlers=handlers, lifespan=self._lifespan)
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, app: Any) -> AsyncIterator[None]:
+        """A team store flushes its buffer to the bucket in the background while the
+        server runs, and what is left once the requests in flight have finished (each
+        worker of ``--workers N`` for itself)."""
+        from starlette.concurrency import run_in_threadpool
+
+        if self.backend.team is not None:
+            self.backend.team.flusher.start()
+        yield
+        await run_in_threadpool(self.backend.close)
 
     # -- endpoints -------------------------------------------------------------------------------
 
@@ -183,7 +196,7 @@ class TrackingApp:
         from starlette.concurrency import run_in_threadpool
 
         auth = None if self.authorizer is None else self.authorizer.database
-        readiness = await run_in_threadpool(check_readiness, Path(self.config.store), auth)
+        readiness = await run_in_threadpool(check_readiness, self.backend, auth)
         self.readiness_log.note(readiness)
         return _json(readiness.document(), 200 if readiness.ready else 503)
 

@@ -57,7 +57,7 @@ def _serve(config: ServerConfig, log: ServerLog, token: str | None) -> int:
         workers=config.workers,
         log_level="warning",
         access_log=False,  # ours (mlcli.web.log) is cheaper
-        lifespan="off",
+        lifespan="on",  # a team store flushes its buffer on shutdown (app.py)
         timeout_graceful_shutdown=30,
         timeout_keep_alive=30,
     )

@@ -61,6 +61,17 @@ print(run.info.run_id)
 """
 
 
+LEFT_RUNNING = r"""
+from mlflow import MlflowClient
+client = MlflowClient()
+run = client.create_run(client.create_experiment("team"), run_name="still-running")
+client.log_param(run.info.run_id, "lr", "0.1")
+for step in range(300):
+    client.log_metric(run.info.run_id, "loss", 1.0 / (step + 1), step=step)
+print(run.info.run_id)
+"""
+
+
 def test_what_one_replica_writes_every_replica_reads(
     start_replica: Callable[..., TrackingServer], tmp_path: Path
 ) -> None:
@@ -118,12 +129,17 @@ def test_postgresql_restarted_under_a_server_makes_it_not_ready_then_ready(
     assert " 500 " not in server.log()
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
 def test_a_graceful_stop_leaves_the_bucket_a_complete_store(
-    start_replica: Callable[..., TrackingServer], team: dict[str, str], tmp_path: Path
+    start_replica: Callable[..., TrackingServer],
+    team: dict[str, str],
+    tmp_path: Path,
+    workers: str,
 ) -> None:
-    server = start_replica()
+    """Even a run still RUNNING: its buffered points are flushed before the server exits."""
+    server = start_replica("--workers", workers)
     done = subprocess.run(
-        [sys.executable, "-c", MLFLOW_LOGS],
+        [sys.executable, "-c", LEFT_RUNNING],
         capture_output=True,
         text=True,
         env=mlflow_environment(server),
@@ -136,7 +152,9 @@ def test_a_graceful_stop_leaves_the_bucket_a_complete_store(
     local = str(tmp_path / "copy" / ".mlruns")
     history = _mlcli(local, tmp_path, "runs", "show", run_id, "--json")
     assert history.returncode == 0, history.stderr
-    assert json.loads(history.stdout)["metrics"]["loss"] == pytest.approx(1 / 300)
+    shown = json.loads(history.stdout)
+    assert shown["metrics"]["loss"] == pytest.approx(1 / 300)
+    assert shown["status"] == "RUNNING" and shown["params"] == {"lr": "0.1"}
     from mlcli.store import Store
 
     points = Store.open(Path(local)).runs.read_metric_history(run_id, "loss")
