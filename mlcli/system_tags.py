@@ -56,6 +56,12 @@ DOCKER_IMAGE_URI = "mlcli.docker.image.uri"  # the image built for the run
 DOCKER_IMAGE_ID = "mlcli.docker.image.id"  # its id
 DOCKER_BASE_IMAGE = "mlcli.docker.baseImage"  # the image it was built from
 
+# Runs handed to a cluster's scheduler (see docs/clusters.md).
+BACKEND = "mlcli.backend"  # where the run ran: "slurm" (absent: locally)
+SLURM_JOB_ID = "mlcli.slurm.jobId"  # the Slurm job that carries the run
+SLURM_CLUSTER = "mlcli.slurm.cluster"  # the Slurm cluster's name (ClusterName)
+SLURM_STATE = "mlcli.slurm.state"  # the job's final state (TIMEOUT, CANCELLED, ...)
+
 # Sweeps (see docs/sweeps.md).
 SWEEP_SAMPLER = "mlcli.sweep.sampler"  # the sampler's name
 SWEEP_SPEC = "mlcli.sweep.spec"  # the -P values as given

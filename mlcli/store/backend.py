@@ -39,7 +39,7 @@ if TYPE_CHECKING:
         RunInfo,
     )
     from mlcli.store.logged_models import LoggedModel
-    from mlcli.store.ownership import Owner
+    from mlcli.store.ownership import RunOwner
     from mlcli.store.upkeep import LeftOut
 
 
@@ -74,13 +74,13 @@ class RunRecords(Protocol):
         start_time: int | None = None,
         status: str = ...,
         run_id: str | None = None,
-        owner: Owner | None = None,
+        owner: RunOwner | None = None,
     ) -> RunInfo: ...
     def read_doc(self, run_id: str) -> dict[str, Any]: ...
     def info(self, run_id: str) -> RunInfo: ...
     def update(self, run_id: str, **changes: Any) -> RunInfo: ...
     def set_status(
-        self, run_id: str, status: str, end_time: int | None = None, owner: Owner | None = None
+        self, run_id: str, status: str, end_time: int | None = None, owner: RunOwner | None = None
     ) -> RunInfo: ...
     def set_lifecycle(self, run_id: str, stage: str) -> RunInfo: ...
     def purge(self, run_id: str) -> None: ...

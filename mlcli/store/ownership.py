@@ -13,6 +13,14 @@ rebooted since) ends it FAILED, with the reason in the ``mlcli.endReason`` tag a
 the run's last write as its end time. It does so under the run's lock after reading
 the document again, so two readers racing end it once. An owner on another host (or
 in another pid namespace: a container) cannot be judged from here and is left alone.
+
+An owner may also be a Slurm job (``{"kind": "slurm", "job_id": ..., "cluster": ...}``):
+a run submitted with ``mlcli run --backend slurm`` is owned by its job from submission
+(SCHEDULED) to its end, wherever the job runs. It is gone when Slurm holds the job as
+finished or no longer knows it; the run then ends KILLED (cancelled, preempted) or
+FAILED (a time limit, memory, a failed node...), with Slurm's state in
+``mlcli.slurm.state`` and the reason in ``mlcli.project.failureReason`` too. Where
+Slurm cannot be asked (no ``scontrol`` here), the run is left alone.
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ import socket
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, TypeAlias
 
 from mlcli import system_tags
 from mlcli.errors import MlcliError, StoreError
@@ -70,6 +78,40 @@ class Owner:
         return f"owner process {self.pid} on host {self.host}"
 
 
+@dataclass(frozen=True)
+class SlurmJobOwner:
+    job_id: str
+    cluster: str | None = None  # ClusterName of the cluster it was submitted to
+
+    kind: ClassVar[str] = "slurm"
+
+    def to_doc(self) -> dict[str, Any]:
+        return {"kind": self.kind, "job_id": self.job_id, "cluster": self.cluster}
+
+    @classmethod
+    def from_doc(cls, doc: Any) -> SlurmJobOwner | None:
+        if not isinstance(doc, dict) or doc.get("kind") != cls.kind:
+            return None
+        job_id, cluster = doc.get("job_id"), doc.get("cluster")
+        if not isinstance(job_id, str) or not job_id:
+            return None
+        return cls(job_id, cluster if isinstance(cluster, str) else None)
+
+    def describe(self) -> str:
+        return f"Slurm job {self.job_id}" + (f" on cluster {self.cluster}" if self.cluster else "")
+
+
+#: Whatever may own a live run: a process, or a Slurm job.
+RunOwner: TypeAlias = Owner | SlurmJobOwner
+
+
+def owner_from_doc(doc: Any) -> RunOwner | None:
+    """The owner a run document records (None: none, or one not understood here)."""
+    if isinstance(doc, dict) and "kind" in doc:
+        return SlurmJobOwner.from_doc(doc)
+    return Owner.from_doc(doc)
+
+
 _this: list[Owner | None] = []  # cached per process (reset in a forked child)
 
 
@@ -97,9 +139,15 @@ def _identify(pid: int) -> Owner | None:
         return None
 
 
-def is_gone(owner: Owner) -> bool:
+def is_gone(owner: RunOwner) -> bool:
     """True when ``owner`` surely no longer runs; False when alive or not knowable here
-    (another host, another pid namespace, no way to look)."""
+    (another host, another pid namespace, no way to look, no Slurm to ask)."""
+    if isinstance(owner, SlurmJobOwner):
+        return _job_ending(owner) is not None
+    return _process_gone(owner)
+
+
+def _process_gone(owner: Owner) -> bool:
     me = this_process()
     if me is None or owner.host != me.host:
         return False
@@ -124,23 +172,59 @@ def is_gone(owner: Owner) -> bool:
         return False
 
 
+def _job_ending(owner: SlurmJobOwner) -> Any:
+    """The ``JobEnding`` of the owner's run once Slurm holds its job as finished or no
+    longer knows it; None while it is live, or when Slurm cannot be asked here."""
+    from mlcli.slurm.commands import SlurmError
+    from mlcli.slurm.endings import ending_of
+    from mlcli.slurm.jobs import cluster_name, job_state
+
+    try:
+        if owner.cluster and cluster_name() not in (None, owner.cluster):
+            return None  # another cluster's job: not knowable from here
+        state = job_state(owner.job_id)
+    except SlurmError:
+        return None
+    if state is not None and not state.finished:
+        return None
+    return ending_of(owner.job_id, state)
+
+
+def _ending(owner: RunOwner) -> tuple[str, dict[str, str]] | None:
+    """(status, tags) that end a run whose owner is gone; None while it is not."""
+    if isinstance(owner, SlurmJobOwner):
+        ending = _job_ending(owner)
+        if ending is None:
+            return None
+        return ending.status, {
+            system_tags.END_REASON: ending.reason,
+            system_tags.PROJECT_FAILURE_REASON: ending.reason,
+            system_tags.SLURM_STATE: ending.state,
+        }
+    if not _process_gone(owner):
+        return None
+    reason = f"{owner.describe()} exited without ending the run"
+    return RunStatus.FAILED, {system_tags.END_REASON: reason}
+
+
 def end_if_orphaned(layout: StoreLayout, run_id: str) -> bool:
-    """End ``run_id`` FAILED if it is RUNNING and its owner is gone; True if ended here.
-    Never raises for a run it cannot read or write (a damaged or read-only store)."""
+    """End ``run_id`` if it is live (RUNNING, or SCHEDULED for a Slurm job) and its
+    owner is gone; True if ended here. Never raises for a run it cannot read or write
+    (a damaged or read-only store)."""
     try:
         owner = _running_owner(_read_doc(layout, run_id))
-        if owner is None or not is_gone(owner):
+        ending = None if owner is None else _ending(owner)
+        if ending is None:
             return False
+        status, tags = ending
         with FileLock(layout.run_lock(run_id)):
             doc = _read_doc(layout, run_id)
             if doc is None or _running_owner(doc) != owner:  # ended, or resumed, meanwhile
                 return False
             end_time = _last_write_ms(layout, run_id, doc)
-            reason = f"{owner.describe()} exited without ending the run"
-            append_bytes(
-                layout.tags_log(run_id), key_value_line(system_tags.END_REASON, reason).encode()
-            )
-            doc.update(status=RunStatus.FAILED, end_time=end_time)
+            lines = "".join(key_value_line(key, value) for key, value in tags.items())
+            append_bytes(layout.tags_log(run_id), lines.encode())
+            doc.update(status=status, end_time=end_time)
             write_json_atomic(layout.run_doc(run_id), doc)
         ChangeJournal(layout.changes_log).note(run_id)  # as every write to a run does
         return True
@@ -148,16 +232,16 @@ def end_if_orphaned(layout: StoreLayout, run_id: str) -> bool:
         return False
 
 
-def recorded_owner(layout: StoreLayout, run_id: str) -> Owner | None:
-    """The owner the document of a RUNNING run records; None when it records none, or
-    the run is not RUNNING, or its document cannot be read."""
+def recorded_owner(layout: StoreLayout, run_id: str) -> RunOwner | None:
+    """The owner the document of a live run records; None when it records none, or
+    the run is not live, or its document cannot be read."""
     return _running_owner(_read_doc(layout, run_id))
 
 
-def _running_owner(doc: dict[str, Any] | None) -> Owner | None:
-    if not doc or doc.get("status") != RunStatus.RUNNING:
+def _running_owner(doc: dict[str, Any] | None) -> RunOwner | None:
+    if not doc or doc.get("status") not in RunStatus.LIVE:
         return None
-    return Owner.from_doc(doc.get(OWNER_FIELD))
+    return owner_from_doc(doc.get(OWNER_FIELD))
 
 
 def _read_doc(layout: StoreLayout, run_id: str) -> dict[str, Any] | None:

@@ -40,7 +40,7 @@ from mlcli.store.changes import ChangeJournal
 from mlcli.store.damage import run_doc_problem
 from mlcli.store.entities import LifecycleStage, Metric, RunInfo, RunStatus
 from mlcli.store.layout import ARTIFACTS_DIR, RUN_DOC, TAGS_LOG, StoreLayout
-from mlcli.store.ownership import OWNER_FIELD, Owner
+from mlcli.store.ownership import OWNER_FIELD, RunOwner
 from mlcli.store.records import (
     decode_metric_log,
     fold_metric_log,
@@ -98,7 +98,7 @@ class RunFiles:
         start_time: int | None = None,
         status: str = RunStatus.RUNNING,
         run_id: str | None = None,
-        owner: Owner | None = None,
+        owner: RunOwner | None = None,
     ) -> RunInfo:
         """A new run; ``run_id`` keeps a given id (an import's) instead of a random one;
         ``owner``: the process that will end it (see ``ownership.py``)."""
@@ -162,7 +162,7 @@ class RunFiles:
         return self._info(doc)
 
     def set_status(
-        self, run_id: str, status: str, end_time: int | None = None, owner: Owner | None = None
+        self, run_id: str, status: str, end_time: int | None = None, owner: RunOwner | None = None
     ) -> RunInfo:
         """A live status records ``owner`` as the run's owner (None: nobody watched)."""
         if status not in RunStatus.ALL:

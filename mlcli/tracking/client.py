@@ -23,8 +23,8 @@ from mlcli.store import (
     FileInfo,
     LifecycleStage,
     Metric,
-    Owner,
     Run,
+    RunOwner,
     RunStatus,
     StoreAnnouncer,
     TrackingStore,
@@ -127,7 +127,7 @@ class TrackingClient:
         *,
         user_id: str | None = None,
         run_id: str | None = None,
-        owner: Owner | None = None,
+        owner: RunOwner | None = None,
     ) -> Run:
         """A new RUNNING run. ``user_id`` defaults to this process's user (a server
         passes its client's); ``run_id`` keeps a given id (an import's); ``owner`` is

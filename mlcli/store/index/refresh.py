@@ -14,7 +14,7 @@ from mlcli.store.index.experiments import changed_experiments, store_experiments
 from mlcli.store.index.session import KNOWN_RUNS_SQL, IndexSession
 from mlcli.store.index.updates import forget_run, scan_runs
 from mlcli.store.layout import METRICS_LOG, PARAMS_LOG, RUN_DOC, TAGS_LOG, StoreLayout
-from mlcli.store.ownership import Owner, end_if_orphaned, is_gone, recorded_owner
+from mlcli.store.ownership import RunOwner, end_if_orphaned, is_gone, recorded_owner
 from mlcli.store.scan import file_signature
 
 _REBUILD_BATCH = 5_000
@@ -100,10 +100,11 @@ def rebuild(session: IndexSession, progress: ProgressCallback | None) -> int:
 def end_orphaned_runs(
     session: IndexSession,
     run_ids: list[str] | None = None,
-    owners: dict[str, tuple[str | None, Owner | None]] | None = None,
+    owners: dict[str, tuple[str | None, RunOwner | None]] | None = None,
 ) -> None:
-    """End the RUNNING runs whose owner process is gone (``ownership.py``): every run
-    the index holds as RUNNING, or those of ``run_ids`` (indexed yet or not).
+    """End the live runs whose owner (a process, a Slurm job) is gone (``ownership.py``):
+    every run the index holds as RUNNING or SCHEDULED, or those of ``run_ids`` (indexed
+    yet or not).
 
     ``owners`` remembers, between sweeps, the owner each RUNNING run's document records,
     by the document's signature: a sweep reads only the documents that changed, so a
@@ -111,7 +112,8 @@ def end_orphaned_runs(
     on this host) does not pay for reading them all on every query."""
     if run_ids is None:
         rows = session.db.execute(
-            "SELECT run_id, doc_signature FROM runs WHERE status = ?", (RunStatus.RUNNING,)
+            "SELECT run_id, doc_signature FROM runs WHERE status IN (?, ?)",
+            (RunStatus.RUNNING, RunStatus.SCHEDULED),
         ).fetchall()
         if owners is not None:
             running = {run_id for run_id, _ in rows}
@@ -130,7 +132,7 @@ def end_orphaned_runs(
                 candidates.append(run_id)
     else:
         known = {row[0]: row for row in session.known_rows(run_ids)}
-        candidates = [r for r in run_ids if r not in known or known[r][1] == RunStatus.RUNNING]
+        candidates = [r for r in run_ids if r not in known or known[r][1] in RunStatus.LIVE]
     ended = [run_id for run_id in candidates if end_if_orphaned(session.layout, run_id)]
     if ended and run_ids is None:
         refresh_runs(session, ended)

@@ -20,7 +20,7 @@ from mlcli.store.rest.experiments import refused
 from mlcli.system_tags import PARENT_RUN_ID, to_mlflow
 
 if TYPE_CHECKING:
-    from mlcli.store.ownership import Owner
+    from mlcli.store.ownership import RunOwner
     from mlcli.store.rest.store import ServerStore
 
 _log = logging.getLogger("mlcli")
@@ -68,7 +68,7 @@ class ServerRuns:
         start_time: int | None = None,
         status: str = RunStatus.RUNNING,
         run_id: str | None = None,
-        owner: Owner | None = None,
+        owner: RunOwner | None = None,
     ) -> RunInfo:
         if run_id is not None:
             raise InvalidInputError(
@@ -118,7 +118,7 @@ class ServerRuns:
         return self.info(run_id)
 
     def set_status(
-        self, run_id: str, status: str, end_time: int | None = None, owner: Owner | None = None
+        self, run_id: str, status: str, end_time: int | None = None, owner: RunOwner | None = None
     ) -> RunInfo:
         self._try_resend(run_id)  # a run that ends has every point on the server
         body: dict[str, Any] = {"run_id": run_id, "status": status}

@@ -21,7 +21,7 @@ from mlcli.errors import ConflictError, InvalidInputError, NotFoundError
 from mlcli.store.batches import validate_batch_id
 from mlcli.store.entities import LifecycleStage, Metric, RunInfo, RunStatus
 from mlcli.store.layout import METRICS_LOG, PARAMS_LOG, TAGS_LOG
-from mlcli.store.ownership import OWNER_FIELD, Owner
+from mlcli.store.ownership import OWNER_FIELD, RunOwner
 from mlcli.store.records import (
     decode_metric_log,
     fold_latest_metrics,
@@ -92,7 +92,7 @@ class TeamRuns:
         start_time: int | None = None,
         status: str = RunStatus.RUNNING,
         run_id: str | None = None,
-        owner: Owner | None = None,
+        owner: RunOwner | None = None,
     ) -> RunInfo:
         from psycopg import errors
 
@@ -165,7 +165,7 @@ class TeamRuns:
         return self._info(doc)
 
     def set_status(
-        self, run_id: str, status: str, end_time: int | None = None, owner: Owner | None = None
+        self, run_id: str, status: str, end_time: int | None = None, owner: RunOwner | None = None
     ) -> RunInfo:
         if status not in RunStatus.ALL:
             raise InvalidInputError(
