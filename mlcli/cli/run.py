@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 SWEEP_PANEL = "Sweeps (a list or a distribution as a -P value)"
 CAPTURE_PANEL = "Capture (metrics from the output, system metrics; see docs/capture.md)"
+CLUSTER_PANEL = "Clusters (run as a Slurm job; see docs/clusters.md)"
 
 
 def run(
@@ -151,6 +152,44 @@ def run(
             rich_help_panel=SWEEP_PANEL,
         ),
     ] = False,
+    backend: Annotated[
+        str,
+        typer.Option(
+            "--backend",
+            "-b",
+            metavar="local|slurm",
+            help="Where the entry point runs: here, or as a Slurm job (sbatch).",
+            rich_help_panel=CLUSTER_PANEL,
+        ),
+    ] = "local",
+    backend_config: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--backend-config",
+            "-c",
+            metavar="FILE|KEY=VALUE",
+            help="The job's settings: a YAML file (slurm.yaml) or KEY=VALUE such as "
+            "partition=gpu, time=2:00:00, gpus=1 (repeatable; later ones win).",
+            rich_help_panel=CLUSTER_PANEL,
+        ),
+    ] = None,
+    detach: Annotated[
+        bool,
+        typer.Option(
+            "--detach",
+            help="Submit the job, print the run id and return (default: follow the job "
+            "and its output until it ends).",
+            rich_help_panel=CLUSTER_PANEL,
+        ),
+    ] = False,
+    run_id: Annotated[
+        str | None,
+        typer.Option(
+            "--run-id",
+            help="Attach to this SCHEDULED run instead of creating one (what a Slurm job runs).",
+            rich_help_panel=CLUSTER_PANEL,
+        ),
+    ] = None,
     parent_run: Annotated[
         str | None, typer.Option("--parent-run", hidden=True, help="The parent run (sweeps).")
     ] = None,
@@ -225,6 +264,9 @@ def run(
     A list or a distribution as a -P value makes a sweep: a parent run and
     one child run per trial (see docs/sweeps.md).
 
+    With --backend slurm the run is created SCHEDULED and its entry point
+    runs as a Slurm job, followed until it ends (see docs/clusters.md).
+
     Example: mlcli run . -e train -P alpha=0.5 --experiment demo
     """
     from mlcli.assignments import parse_assignments
@@ -257,6 +299,7 @@ def run(
         tags=parse_assignments(run_tag or [], "--run-tag"),
         capture=capture,
         mlflow_compat=mlflow_compat,
+        run_id=run_id,
     )
     sweep_request = SweepRequest(
         request,
@@ -269,8 +312,13 @@ def run(
         parallel=parallel,
         fail_fast=fail_fast,
     )
-    if wants_sweep(sweep_request, planning=dry_run):
+    sweeping = wants_sweep(sweep_request, planning=dry_run)
+    _check_backend(backend, backend_config, detach, run_id, sweeping)
+    if sweeping:
         _sweep(ctx, out, sweep_request, dry_run)
+        return
+    if backend == "slurm":
+        _run_on_slurm(ctx, out, request, backend_config or [], detach)
         return
     sys.stdout.flush()
     result = run_project(
@@ -296,6 +344,72 @@ def run(
         out.line(result.run_id)
     if result.exit_code:
         raise typer.Exit(result.exit_code)
+
+
+def _check_backend(
+    backend: str,
+    config: list[str] | None,
+    detach: bool,
+    run_id: str | None,
+    sweeping: bool,
+) -> None:
+    from mlcli.errors import InvalidInputError
+
+    if backend not in ("local", "slurm"):
+        raise InvalidInputError(f"unknown --backend {backend!r}: expected local or slurm")
+    if backend == "local" and (config or detach):
+        raise InvalidInputError("--backend-config and --detach go with --backend slurm")
+    if run_id and (backend != "local" or sweeping):
+        raise InvalidInputError("--run-id attaches one local run: not with --backend or a sweep")
+    if backend == "slurm" and sweeping:
+        raise InvalidInputError("a sweep cannot run on Slurm yet: run its trials one by one")
+
+
+def _run_on_slurm(
+    ctx: typer.Context, out: Output, request: Any, config_items: list[str], detach: bool
+) -> None:
+    from mlcli.clusters.slurm_config import load_slurm_config
+    from mlcli.clusters.slurm_follow import follow_job
+    from mlcli.clusters.slurm_submit import submit_run
+
+    config = load_slurm_config(config_items)
+    client = get_client(ctx)
+    job = submit_run(request, config, client=client, feedback=out)
+    shown = {
+        "run_id": job.run_id,
+        "run_name": job.run_name,
+        "experiment_id": job.experiment_id,
+        "job_id": job.job_id,
+    }
+    if detach:
+        if out.json_mode:
+            out.json({**shown, "status": "SCHEDULED"})
+        else:
+            out.line(job.run_id)
+        return
+    sys.stdout.flush()
+    ended = follow_job(
+        client,
+        job.run_id,
+        job.job_id,
+        (job.output, job.error),
+        feedback=out,
+        stdout=_binary(sys.stderr if out.quiet or out.json_mode else sys.stdout),
+        stderr=_binary(sys.stderr),
+    )
+    if out.json_mode:
+        out.json(
+            {
+                **shown,
+                "status": ended.status,
+                "exit_code": ended.exit_code,
+                "slurm_state": ended.state,
+            }
+        )
+    else:
+        out.line(job.run_id)
+    if ended.exit_code:
+        raise typer.Exit(ended.exit_code)
 
 
 def _sweep(ctx: typer.Context, out: Output, request: SweepRequest, dry_run: bool) -> None:

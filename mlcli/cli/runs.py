@@ -1,4 +1,5 @@
-"""``mlcli runs``: create, end, list, show, delete, restore runs; list their artifacts."""
+"""``mlcli runs``: create, end, cancel, list, show, delete, restore runs; list their
+artifacts."""
 
 from __future__ import annotations
 
@@ -22,7 +23,9 @@ from mlcli.errors import InvalidInputError
 if TYPE_CHECKING:
     from mlcli.store import FileInfo, Run
 
-app = typer.Typer(help="Create, end, list, show, delete and restore runs.", no_args_is_help=True)
+app = typer.Typer(
+    help="Create, end, cancel, list, show, delete and restore runs.", no_args_is_help=True
+)
 
 RunArgument = Annotated[
     str, typer.Argument(help="Run id or unique prefix.", envvar="MLCLI_RUN_ID", show_envvar=False)
@@ -89,6 +92,38 @@ def end(
         out.json(ended.to_dict())
     else:
         out.info(f"Run {ended.run_id[:8]} ended {ended.info.status}")
+
+
+@app.command("cancel")
+def cancel(
+    ctx: typer.Context,
+    run: RunArgument,
+    json_: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Cancel a run carried by a Slurm job (mlcli run --backend slurm).
+
+    The job is cancelled with scancel; once Slurm has ended it, the run ends
+    KILLED. A run that no job carries is stopped where it runs (Ctrl-C, kill)
+    or ended with 'mlcli runs end'.
+
+    Example: mlcli runs cancel 3f2a
+    """
+    from mlcli.clusters.cancel import cancel_run
+
+    cancelled = cancel_run(get_client(ctx), run)
+    out = Output(json_mode=json_, quiet=quiet)
+    if json_:
+        out.json(
+            {"run_id": cancelled.run_id, "job_id": cancelled.job_id, "status": cancelled.status}
+        )
+    else:
+        what = (
+            f"ended {cancelled.status}"
+            if cancelled.status not in ("RUNNING", "SCHEDULED")
+            else "still ends with its job"
+        )
+        out.info(f"Cancelled Slurm job {cancelled.job_id}; run {cancelled.run_id[:8]} {what}")
 
 
 @app.command("list")

@@ -11,6 +11,13 @@ FAILED otherwise, KILLED when interrupted. Whatever happens after the run exists
 it is never left RUNNING: this process is recorded as the run's owner, so that if
 it is killed outright (SIGKILL) the next reader ends the run FAILED, and a watchdog
 stops the entry point's process group (``execution.py``).
+
+With ``RunRequest.run_id`` the run is not created but attached to: a SCHEDULED run
+(one ``mlcli run --backend slurm`` submitted) becomes RUNNING here. Inside the Slurm
+job that owns it, the job stays its owner, and a signal that comes because Slurm is
+ending the job (a time limit, ``scancel``, preemption) leaves the run for the job's
+final state to end (``mlcli.store.ownership``): the signal alone cannot tell a time
+limit from a cancellation.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from pathlib import Path
 from typing import IO
 
 from mlcli import system_tags
-from mlcli.errors import MlcliError, NotFoundError
+from mlcli.errors import InvalidInputError, MlcliError, NotFoundError
 from mlcli.projects import mlflow_compat
 from mlcli.projects.capture import CaptureOptions, CapturePlan, RunCapture, plan_capture
 from mlcli.projects.envs import (
@@ -46,7 +53,7 @@ from mlcli.projects.fetch import ProjectSource, fetch_project
 from mlcli.projects.lineage import DIFF_ARTIFACT, GitLineage, collect_lineage
 from mlcli.projects.parameters import ResolvedParameters, render_command, resolve_parameters
 from mlcli.projects.spec import DEFAULT_ENTRY_POINT, EntryPoint, Project, load_project
-from mlcli.store import RunStatus, this_process
+from mlcli.store import Run, RunOwner, RunStatus, SlurmJobOwner, this_process
 from mlcli.tracking.client import TrackingClient
 
 STDOUT_LOG = "logs/stdout.txt"
@@ -74,6 +81,8 @@ class RunRequest:
     capture: CaptureOptions = field(default_factory=CaptureOptions)
     #: Serve the store over MLflow's REST API to the entry point (``mlflow_compat.py``).
     mlflow_compat: bool = False
+    #: Attach to this SCHEDULED run instead of creating one (``--run-id``).
+    run_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -157,18 +166,21 @@ class _Launch:
         self.feedback = feedback
         self.echo = (stdout, stderr)
         self.command = ""
+        self.job: SlurmJobOwner | None = None  # the Slurm job that owns the run, if any
 
     def run(self) -> ProjectRun:
         plan, client = self.plan, self.client
-        experiment_id = run_experiment_id(client, plan.request.experiment)
-        run = client.create_run(
-            experiment_id=experiment_id,
-            run_name=plan.request.run_name,
-            tags={**project_tags(plan), **plan.request.tags},
-            parent_run_id=parent_run_id(client, plan.request),
-            owner=this_process(),
-        )
-        run_id = run.info.run_id
+        if plan.request.run_id:
+            run = self._attach(plan.request.run_id)
+        else:
+            run = client.create_run(
+                experiment_id=run_experiment_id(client, plan.request.experiment),
+                run_name=plan.request.run_name,
+                tags={**project_tags(plan), **plan.request.tags},
+                parent_run_id=parent_run_id(client, plan.request),
+                owner=this_process(),
+            )
+        run_id, experiment_id = run.info.run_id, run.info.experiment_id
         self.feedback.info(
             f"Run {run_id} ({run.info.run_name}) of {plan.entry_point.name!r} in experiment "
             f"{run.experiment_name or experiment_id!r}, environment {plan.env_manager.name}"
@@ -193,9 +205,12 @@ class _Launch:
         if interruptions.signum is not None:
             status = RunStatus.KILLED
             code = code or exit_code_for_signal(interruptions.signum)
+            if self._left_to_job(run_id, code):
+                status = RunStatus.RUNNING  # until the job's final state ends it
         else:
             status = RunStatus.FINISHED if code == 0 else RunStatus.FAILED
-        self._end(run_id, status, code, None)
+        if status != RunStatus.RUNNING:
+            self._end(run_id, status, code, None)
         return ProjectRun(
             run_id=run_id,
             run_name=run.info.run_name,
@@ -205,6 +220,41 @@ class _Launch:
             command=self.command,
             env_manager=plan.env_manager.name,
         )
+
+    def _attach(self, reference: str) -> Run:
+        """Make the SCHEDULED run ``reference`` RUNNING, owned by this process or by the
+        Slurm job this process runs in (whose run may be RUNNING already: a job Slurm
+        requeued), with the tags of where it runs now."""
+        client = self.client
+        run = client.get_run(reference)
+        run_id, tags = run.info.run_id, run.data.tags
+        self.job = _job_owner_here(tags)
+        requeued = self.job is not None and run.info.status == RunStatus.RUNNING
+        if run.info.status != RunStatus.SCHEDULED and not requeued:
+            raise InvalidInputError(
+                f"run {run_id} is {run.info.status}: --run-id attaches only to a SCHEDULED run"
+            )
+        owner: RunOwner | None = self.job or this_process()
+        client.store.runs.set_status(run_id, RunStatus.RUNNING, owner=owner)
+        here = {system_tags.HOST, system_tags.PLATFORM}
+        fresh = {k: v for k, v in project_tags(self.plan).items() if k in here or k not in tags}
+        client.log_batch(run_id, tags={**fresh, **self.plan.request.tags})
+        return client.get_run(run_id)
+
+    def _left_to_job(self, run_id: str, code: int) -> bool:
+        """After a signal: True (and the exit code recorded) when the Slurm job that owns
+        the run is being ended by Slurm, whose final state then ends the run."""
+        if self.job is None:
+            return False
+        from mlcli.slurm.endings import job_is_ending
+
+        if not job_is_ending(self.job.job_id):
+            return False
+        self.client.log_batch(run_id, tags={system_tags.PROJECT_EXIT_CODE: str(code)})
+        self.feedback.info(
+            f"Run {run_id}: Slurm is ending job {self.job.job_id}; its state ends the run"
+        )
+        return True
 
     def _execute(self, context: RunContext, interruptions: Interruptions) -> int:
         plan, client, run_id = self.plan, self.client, context.run_id
@@ -311,6 +361,14 @@ def run_experiment_id(client: TrackingClient, reference: str | None) -> str:
         except NotFoundError:
             return client.get_or_create_experiment(reference).experiment_id
     return environment_experiment_id(client) or DEFAULT_EXPERIMENT_ID
+
+
+def _job_owner_here(tags: Mapping[str, str]) -> SlurmJobOwner | None:
+    """The Slurm job that owns a run with ``tags``, if this process runs inside it."""
+    job_id = tags.get(system_tags.SLURM_JOB_ID)
+    if not job_id or job_id != os.environ.get("SLURM_JOB_ID"):
+        return None
+    return SlurmJobOwner(job_id, tags.get(system_tags.SLURM_CLUSTER))
 
 
 def server_url(client: TrackingClient) -> str | None:

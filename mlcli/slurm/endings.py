@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from mlcli import system_tags
 from mlcli.slurm.commands import SlurmError
 from mlcli.slurm.jobs import JobState, job_state
 
@@ -34,6 +35,14 @@ class JobEnding:
     status: str  # "FAILED" or "KILLED"
     state: str  # Slurm's state, or "UNKNOWN" for a job Slurm no longer knows
     reason: str
+
+    def tags(self) -> dict[str, str]:
+        """The tags that record it on the run."""
+        return {
+            system_tags.END_REASON: self.reason,
+            system_tags.PROJECT_FAILURE_REASON: self.reason,
+            system_tags.SLURM_STATE: self.state,
+        }
 
 
 def ending_of(job_id: str, state: JobState | None) -> JobEnding:

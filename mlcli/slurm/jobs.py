@@ -105,9 +105,20 @@ def _parse(line: str) -> JobState | None:
         return None
     task = fields.get("ArrayTaskId")
     return JobState(
-        job_id=fields.get("ArrayJobId", fields["JobId"]) if task else fields["JobId"],
+        job_id=(fields.get("ArrayJobId") or fields["JobId"]) if task else fields["JobId"],
         state=fields["JobState"],
         reason=fields.get("Reason", "None"),
         exit_code=fields.get("ExitCode", "0:0"),
         array_task_id=task,
     )
+
+
+def release(job_id: str) -> None:
+    """Let a job submitted with ``--hold`` start."""
+    slurm_command(["scontrol", "release", job_id])
+
+
+def check_submission(script: str, arguments: Sequence[str] = ()) -> None:
+    """Ask sbatch whether ``script`` would be accepted (``--test-only``: a partition,
+    account or limit it refuses is an error), submitting nothing."""
+    slurm_command(["sbatch", "--test-only", *arguments], stdin=script)

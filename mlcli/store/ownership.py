@@ -31,7 +31,7 @@ import socket
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, ClassVar, TypeAlias
+from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
 
 from mlcli import system_tags
 from mlcli.errors import MlcliError, StoreError
@@ -41,6 +41,9 @@ from mlcli.store.changes import ChangeJournal
 from mlcli.store.entities import RunStatus
 from mlcli.store.layout import StoreLayout
 from mlcli.store.records import key_value_line
+
+if TYPE_CHECKING:
+    from mlcli.slurm.endings import JobEnding
 
 OWNER_FIELD = "owner"
 _PROC = Path("/proc")
@@ -172,7 +175,7 @@ def _process_gone(owner: Owner) -> bool:
         return False
 
 
-def _job_ending(owner: SlurmJobOwner) -> Any:
+def _job_ending(owner: SlurmJobOwner) -> JobEnding | None:
     """The ``JobEnding`` of the owner's run once Slurm holds its job as finished or no
     longer knows it; None while it is live, or when Slurm cannot be asked here."""
     from mlcli.slurm.commands import SlurmError
@@ -196,11 +199,7 @@ def _ending(owner: RunOwner) -> tuple[str, dict[str, str]] | None:
         ending = _job_ending(owner)
         if ending is None:
             return None
-        return ending.status, {
-            system_tags.END_REASON: ending.reason,
-            system_tags.PROJECT_FAILURE_REASON: ending.reason,
-            system_tags.SLURM_STATE: ending.state,
-        }
+        return ending.status, ending.tags()
     if not _process_gone(owner):
         return None
     reason = f"{owner.describe()} exited without ending the run"

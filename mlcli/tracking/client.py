@@ -128,10 +128,14 @@ class TrackingClient:
         user_id: str | None = None,
         run_id: str | None = None,
         owner: RunOwner | None = None,
+        status: str = RunStatus.RUNNING,
     ) -> Run:
-        """A new RUNNING run. ``user_id`` defaults to this process's user (a server
-        passes its client's); ``run_id`` keeps a given id (an import's); ``owner`` is
-        the process that will end it, if one does (``mlcli.store.ownership``)."""
+        """A new run, RUNNING (or SCHEDULED: a job a scheduler will start). ``user_id``
+        defaults to this process's user (a server passes its client's); ``run_id``
+        keeps a given id (an import's); ``owner`` is the process or job that will end
+        it, if one does (``mlcli.store.ownership``)."""
+        if status not in RunStatus.LIVE:
+            raise InvalidInputError(f"a new run is RUNNING or SCHEDULED, not {status!r}")
         store = self.writable_store()
         experiment = store.experiments.get(str(experiment_id or DEFAULT_EXPERIMENT_ID))
         if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
@@ -153,6 +157,7 @@ class TrackingClient:
             start_time=None if start_time is None else validate_timestamp(start_time),
             run_id=run_id,
             owner=owner,
+            status=status,
         )
         return self.get_run(info.run_id)
 
