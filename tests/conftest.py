@@ -14,10 +14,12 @@ from typing import Any
 import pytest
 
 # Real servers, each started once a session for every folder that uses them: S3 (moto's
-# HTTP server, SeaweedFS) and PostgreSQL (the auth database that several mlcli servers
-# share). Imported here only, so that no folder starts a second one.
+# HTTP server, SeaweedFS), PostgreSQL (the auth database that several mlcli servers
+# share) and a one-node Slurm cluster. Imported here only, so that no folder starts a
+# second one.
 from pgserver import postgres  # noqa: F401 - fixture
 from s3servers import moto_server, s3_env, seaweedfs  # noqa: F401 - fixtures
+from slurmcluster import slurm  # noqa: F401 - fixture
 
 from mlcli.cli.main import main
 
