@@ -16,7 +16,7 @@ What the configuration gives a backend (see tests/test_slurm_cluster.py):
   to :attr:`SlurmCluster.jobcomp_log`.
 - ``proctrack/linuxproc`` and ``task/none``, no cgroups (their paths are shared by
   every cluster of a machine): a job over ``--mem`` is killed by the polling
-  ``OverMemoryKill`` and ends FAILED with signal 9, not OUT_OF_MEMORY.
+  ``OverMemoryKill`` and ends FAILED (by SIGKILL), not OUT_OF_MEMORY.
 - two partitions: ``debug`` (default) and ``urgent``, whose jobs preempt ``debug``
   jobs (``PreemptMode=CANCEL``: the victim ends PREEMPTED).
 - a dead ``slurmd`` is noticed after ``SlurmdTimeout`` (5 s) plus the ping interval;

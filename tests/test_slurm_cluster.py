@@ -19,6 +19,12 @@ FINAL_STATES = {
     "BOOT_FAIL", "CANCELLED", "COMPLETED", "DEADLINE", "FAILED", "NODE_FAIL",
     "OUT_OF_MEMORY", "PREEMPTED", "TIMEOUT",
 }  # fmt: skip
+# A job that Slurm ends with a signal (scancel, time limit, preemption: SIGTERM; memory:
+# SIGKILL) gets ExitCode 0:<signal> when the batch shell dies of it, or <128+signal>:0
+# when the shell outlives its child by a moment and exits with the child's status: which
+# one is a race between processes, so a backend accepts both.
+BY_SIGTERM = {"0:15", "143:0"}
+BY_SIGKILL = {"0:9", "137:0"}
 WAIT_SECONDS = 240  # a --time=1 job ends within two of slurmctld's 30-second checks
 
 
@@ -121,7 +127,8 @@ def test_scancel_ends_a_running_job_cancelled(jobs: Jobs) -> None:
     jobs.cluster.run("scancel", job)
 
     fields = jobs.final(job)
-    assert (fields["JobState"], fields["ExitCode"]) == ("CANCELLED", "0:15")
+    assert fields["JobState"] == "CANCELLED"
+    assert fields["ExitCode"] in BY_SIGTERM
     assert f"*** JOB {job} ON {jobs.cluster.node} CANCELLED AT" in jobs.output(job)
 
 
@@ -130,20 +137,20 @@ def test_a_job_past_its_time_limit_ends_timeout(jobs: Jobs) -> None:
     job = jobs.submit("--time=1", wrap="sleep 600")
 
     fields = jobs.final(job)
-    assert (fields["JobState"], fields["Reason"], fields["ExitCode"]) == (
-        "TIMEOUT", "TimeLimit", "0:15",
-    )  # fmt: skip
+    assert (fields["JobState"], fields["Reason"]) == ("TIMEOUT", "TimeLimit")
+    assert fields["ExitCode"] in BY_SIGTERM
     assert "DUE TO TIME LIMIT" in jobs.output(job)
 
 
 def test_a_job_over_its_memory_limit_is_killed_but_not_out_of_memory(jobs: Jobs) -> None:
     """Without cgroups Slurm polls the job's memory (OverMemoryKill) and kills it:
-    FAILED with signal 9; OUT_OF_MEMORY needs task/cgroup's OOM events."""
+    FAILED by SIGKILL (Reason=JobLaunchFailure); OUT_OF_MEMORY needs task/cgroup's OOM events."""
     hog = f"{sys.executable} -c 'import time; x = bytearray(300 << 20); time.sleep(60)'"
     job = jobs.submit("--mem=50M", wrap=hog)
 
     fields = jobs.final(job)
-    assert (fields["JobState"], fields["ExitCode"]) == ("FAILED", "0:9")
+    assert (fields["JobState"], fields["Reason"]) == ("FAILED", "JobLaunchFailure")
+    assert fields["ExitCode"] in BY_SIGKILL
     assert "Exceeded job memory limit" in jobs.output(job)
 
 
@@ -155,7 +162,8 @@ def test_an_urgent_job_preempts_a_running_one(jobs: Jobs) -> None:
     urgent = jobs.submit("--partition=urgent", cpus, wrap="true")
 
     fields = jobs.final(victim)
-    assert (fields["JobState"], fields["ExitCode"]) == ("PREEMPTED", "0:15")
+    assert fields["JobState"] == "PREEMPTED"
+    assert fields["ExitCode"] in BY_SIGTERM
     assert "DUE TO PREEMPTION" in jobs.output(victim)
     assert jobs.final(urgent)["JobState"] == "COMPLETED"
 
