@@ -36,6 +36,9 @@ class SlurmConfig:
     qos: str | None = None
     #: ``--signal``: TERM to the job's mlcli 60 s before the limit; None: none.
     signal: str | None = DEFAULT_SIGNAL
+    #: Let Slurm requeue the job (a failed node, a preemption); by default a job runs
+    #: once, so that its run ends with the job's first end.
+    requeue: bool = False
     #: More sbatch options, each an ``#SBATCH`` line: ``--constraint=a100``.
     sbatch_args: tuple[str, ...] = ()
     #: Shell lines run before mlcli on the node (``module load python/3.11``).
@@ -97,11 +100,15 @@ def _apply(config: SlurmConfig, items: Mapping[Any, Any], where: str, adding: bo
             changes[key] = _gpus(value, where)
         elif key == "signal":
             changes[key] = _signal(value, where)
+        elif key == "requeue":
+            changes[key] = _boolean(key, value, where)
         elif key in _LISTS:
             values = _text_list(key, value, where)
             changes[key] = (*getattr(config, key), *values) if adding else values
         else:
-            known = sorted({*_SCALARS, *_LISTS, "cpus_per_task", "gpus", "signal", "extra"})
+            known = sorted(
+                {*_SCALARS, *_LISTS, "cpus_per_task", "gpus", "signal", "requeue", "extra"}
+            )
             raise InvalidInputError(
                 f"{where}: unknown Slurm config key {str(raw_key)!r} (known: {', '.join(known)})"
             )
@@ -152,6 +159,15 @@ def _signal(value: Any, where: str) -> str | None:
             f"got {value!r}"
         )
     return text
+
+
+def _boolean(key: str, value: Any, where: str) -> bool:
+    text = str(value).strip().lower() if isinstance(value, str | bool) else ""
+    if text in ("true", "yes", "on", "1"):
+        return True
+    if text in ("false", "no", "off", "0"):
+        return False
+    raise InvalidInputError(f"{where}: {key} must be true or false, got {value!r}")
 
 
 def _text_list(key: str, value: Any, where: str) -> tuple[str, ...]:

@@ -162,10 +162,12 @@ def finish_run(
     if status in RunStatus.LIVE:
         client.log_batch(run_id, tags=ending.tags())
         status = client.set_terminated(run_id, ending.status).info.status
-        feedback.info(f"Run {run_id} {status}: {ending.reason}")
     elif system_tags.SLURM_STATE not in run.data.tags:
         client.log_batch(run_id, tags={system_tags.SLURM_STATE: final})
     tags = client.get_run(run_id).data.tags
+    reason = tags.get(system_tags.PROJECT_FAILURE_REASON)
+    if reason and status != RunStatus.FINISHED:
+        feedback.info(f"Run {run_id} {status}: {reason}")
     return FollowedRun(run_id, job_id, status, _exit_code(status, tags), final)
 
 

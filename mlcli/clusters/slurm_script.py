@@ -57,6 +57,7 @@ def sbatch_options(spec: JobSpec) -> list[str]:
         ("signal", config.signal),
     )
     options += [f"--{name}={value}" for name, value in named if value is not None]
+    options.append("--requeue" if config.requeue else "--no-requeue")
     if spec.array is not None:
         options.append(f"--array={array_ranges(spec.array, spec.array_parallel)}")
     options += [arg if arg.startswith("-") else f"--{arg}" for arg in config.sbatch_args]
