@@ -242,6 +242,22 @@ def test_a_job_past_its_time_limit_ends_failed_with_timeout(cli: Cli, tmp_path: 
 
 
 @pytest.mark.slow
+def test_the_warning_before_the_time_limit_ends_the_run_killed(cli: Cli, tmp_path: Path) -> None:
+    """The default --signal=B:TERM@60 with a one-minute limit: the warning comes while
+    the job still runs, and mlcli ends the run KILLED itself, before the limit."""
+    done = cli.run(
+        "run", ".", "-e", "wait", "-P", f"flag={tmp_path}/never", "-b", "slurm", "--json",
+        "-c", "time=1",
+    )  # fmt: skip
+    result = json.loads(done.stdout)
+    assert result["status"] == "KILLED" and result["slurm_state"] != "TIMEOUT"
+    assert done.returncode == 143
+    tags = _tags(cli.show(result["run_id"]))
+    assert tags["mlcli.project.exitCode"] == "143"
+    assert "mlcli.project.failureReason" not in tags
+
+
+@pytest.mark.slow
 def test_a_killed_node_ends_the_run_failed_for_a_plain_reader(
     cli: Cli, tmp_path: Path, slurm: Any
 ) -> None:
