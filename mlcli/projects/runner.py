@@ -53,7 +53,14 @@ from mlcli.projects.fetch import ProjectSource, fetch_project
 from mlcli.projects.lineage import DIFF_ARTIFACT, GitLineage, collect_lineage
 from mlcli.projects.parameters import ResolvedParameters, render_command, resolve_parameters
 from mlcli.projects.spec import DEFAULT_ENTRY_POINT, EntryPoint, Project, load_project
-from mlcli.store import Run, RunOwner, RunStatus, SlurmJobOwner, this_process
+from mlcli.store import (
+    KubernetesJobOwner,
+    Run,
+    RunOwner,
+    RunStatus,
+    SlurmJobOwner,
+    this_process,
+)
 from mlcli.tracking.client import TrackingClient
 
 STDOUT_LOG = "logs/stdout.txt"
@@ -234,7 +241,7 @@ class _Launch:
             raise InvalidInputError(
                 f"run {run_id} is {run.info.status}: --run-id attaches only to a SCHEDULED run"
             )
-        owner: RunOwner | None = self.job or this_process()
+        owner: RunOwner | None = self.job or _kubernetes_job_here() or this_process()
         client.store.runs.set_status(run_id, RunStatus.RUNNING, owner=owner)
         here = {system_tags.HOST, system_tags.PLATFORM}
         fresh = {k: v for k, v in project_tags(self.plan).items() if k in here or k not in tags}
@@ -369,6 +376,14 @@ def _job_owner_here(tags: Mapping[str, str]) -> SlurmJobOwner | None:
     if not job_id or job_id != os.environ.get("SLURM_JOB_ID"):
         return None
     return SlurmJobOwner(job_id, tags.get(system_tags.SLURM_CLUSTER))
+
+
+def _kubernetes_job_here() -> KubernetesJobOwner | None:
+    """The Kubernetes Job whose pod this process runs in (``--backend kubernetes``)."""
+    from mlcli.kubernetes.pod import job_here
+
+    found = job_here()
+    return KubernetesJobOwner(*found[:3], context=found[3]) if found else None
 
 
 def server_url(client: TrackingClient) -> str | None:

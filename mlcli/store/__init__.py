@@ -41,7 +41,13 @@ from mlcli.store.entities import (
 from mlcli.store.layout import DEFAULT_EXPERIMENT_ID, STORE_DIRNAME, StoreLayout
 from mlcli.store.locate import StoreAnnouncer, named_store, store_location
 from mlcli.store.logged_models import LoggedModel
-from mlcli.store.ownership import Owner, RunOwner, SlurmJobOwner, this_process
+from mlcli.store.ownership import (
+    KubernetesJobOwner,
+    Owner,
+    RunOwner,
+    SlurmJobOwner,
+    this_process,
+)
 from mlcli.store.records import metric_line
 from mlcli.store.remotes import Remote, Remotes, normalize_url
 from mlcli.store.validation import (
@@ -123,6 +129,7 @@ __all__ = [
     "Experiment",
     "ExperimentRecords",
     "FileInfo",
+    "KubernetesJobOwner",
     "LifecycleStage",
     "LoggedModel",
     "LoggedModelRecords",

@@ -21,6 +21,13 @@ finished or no longer knows it; the run then ends KILLED (cancelled, preempted) 
 FAILED (a time limit, memory, a failed node...), with Slurm's state in
 ``mlcli.slurm.state`` and the reason in ``mlcli.project.failureReason`` too. Where
 Slurm cannot be asked (no ``scontrol`` here), the run is left alone.
+
+Or a Kubernetes Job (``{"kind": "kubernetes", "namespace", "name", "uid", "context"}``,
+``mlcli run --backend kubernetes``): it is gone when the API server holds the Job as
+finished, or no longer knows it (or knows another Job of its name); the run then ends
+as the Job did (``mlcli.kubernetes.outcome``: FINISHED, FAILED with the reason, KILLED
+when deleted). Where the cluster cannot be asked from here (no client, no kubeconfig
+context, no answer within a few seconds), the run is left alone.
 """
 
 from __future__ import annotations
@@ -104,13 +111,49 @@ class SlurmJobOwner:
         return f"Slurm job {self.job_id}" + (f" on cluster {self.cluster}" if self.cluster else "")
 
 
-#: Whatever may own a live run: a process, or a Slurm job.
-RunOwner: TypeAlias = Owner | SlurmJobOwner
+@dataclass(frozen=True)
+class KubernetesJobOwner:
+    namespace: str
+    name: str
+    uid: str  # a Job made again under the same name is another Job
+    context: str | None = None  # the kubeconfig context it was created in
+
+    kind: ClassVar[str] = "kubernetes"
+
+    def to_doc(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "namespace": self.namespace,
+            "name": self.name,
+            "uid": self.uid,
+            "context": self.context,
+        }
+
+    @classmethod
+    def from_doc(cls, doc: Any) -> KubernetesJobOwner | None:
+        if not isinstance(doc, dict) or doc.get("kind") != cls.kind:
+            return None
+        namespace, name, uid = (doc.get(key) for key in ("namespace", "name", "uid"))
+        if not (isinstance(namespace, str) and isinstance(name, str) and isinstance(uid, str)):
+            return None
+        if not (namespace and name and uid):
+            return None
+        context = doc.get("context")
+        return cls(namespace, name, uid, context if isinstance(context, str) else None)
+
+    def describe(self) -> str:
+        return f"Kubernetes Job {self.namespace}/{self.name}"
+
+
+#: Whatever may own a live run: a process, a Slurm job or a Kubernetes Job.
+RunOwner: TypeAlias = Owner | SlurmJobOwner | KubernetesJobOwner
 
 
 def owner_from_doc(doc: Any) -> RunOwner | None:
     """The owner a run document records (None: none, or one not understood here)."""
     if isinstance(doc, dict) and "kind" in doc:
+        if doc.get("kind") == KubernetesJobOwner.kind:
+            return KubernetesJobOwner.from_doc(doc)
         return SlurmJobOwner.from_doc(doc)
     return Owner.from_doc(doc)
 
@@ -147,6 +190,8 @@ def is_gone(owner: RunOwner) -> bool:
     (another host, another pid namespace, no way to look, no Slurm to ask)."""
     if isinstance(owner, SlurmJobOwner):
         return _job_ending(owner) is not None
+    if isinstance(owner, KubernetesJobOwner):
+        return _kubernetes_ending(owner) is not None
     return _process_gone(owner)
 
 
@@ -193,8 +238,24 @@ def _job_ending(owner: SlurmJobOwner) -> JobEnding | None:
     return ending_of(owner.job_id, state)
 
 
+def _kubernetes_ending(owner: KubernetesJobOwner) -> tuple[str, dict[str, str]] | None:
+    """(status, tags) of the owner's run once its Job is finished or gone; None while
+    it runs, or when the cluster cannot be asked from here."""
+    from mlcli.kubernetes.judge import finished_job_outcome
+
+    outcome = finished_job_outcome(owner.context, owner.namespace, owner.name, owner.uid)
+    if outcome is None:
+        return None
+    tags = {system_tags.END_REASON: outcome.reason, system_tags.KUBERNETES_REASON: outcome.code}
+    if outcome.status != RunStatus.FINISHED:
+        tags[system_tags.PROJECT_FAILURE_REASON] = outcome.reason
+    return outcome.status, tags
+
+
 def _ending(owner: RunOwner) -> tuple[str, dict[str, str]] | None:
     """(status, tags) that end a run whose owner is gone; None while it is not."""
+    if isinstance(owner, KubernetesJobOwner):
+        return _kubernetes_ending(owner)
     if isinstance(owner, SlurmJobOwner):
         ending = _job_ending(owner)
         if ending is None:

@@ -1,0 +1,92 @@
+"""What a Job's state means for the run it carries.
+
+A Job is finished when it has a ``Complete`` or ``Failed`` condition whose status is
+"True" (``SuccessCriteriaMet``/``FailureTarget`` come first on Kubernetes 1.31+ and
+are read the same way). It ended FINISHED when complete; FAILED otherwise, with the
+Job's reason (``BackoffLimitExceeded``, ``DeadlineExceeded``, ...) or, more telling,
+a container's (``OOMKilled``, ``Error``) and its exit code. A Job the server no longer
+knows was deleted: its run ends KILLED. Statuses are the store's, as text: this part
+sits below the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+_SUCCEEDED = ("Complete", "SuccessCriteriaMet")
+_FAILED = ("Failed", "FailureTarget")
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """How a finished Job ends its run: its status, a short reason code and a sentence."""
+
+    status: str  # "FINISHED", "FAILED" or "KILLED"
+    code: str  # "Complete", "BackoffLimitExceeded", "OOMKilled", "Deleted", ...
+    reason: str
+
+
+def job_outcome(
+    job: Mapping[str, Any] | None, pods: Iterable[Mapping[str, Any]] = (), *, label: str
+) -> JobOutcome | None:
+    """The outcome of ``job`` (None: the server no longer knows it) with its ``pods``;
+    None while it still runs. ``label`` names the Job in the reason."""
+    if job is None:
+        return JobOutcome("KILLED", "Deleted", f"Kubernetes Job {label} was deleted")
+    conditions = {
+        str(c.get("type")): c
+        for c in (job.get("status") or {}).get("conditions") or []
+        if str(c.get("status")) == "True"
+    }
+    if any(kind in conditions for kind in _SUCCEEDED) and not any(
+        kind in conditions for kind in _FAILED
+    ):
+        return JobOutcome("FINISHED", "Complete", f"Kubernetes Job {label} completed")
+    failed = next((conditions[kind] for kind in _FAILED if kind in conditions), None)
+    if failed is None:
+        return None
+    code = str(failed.get("reason") or "Failed")
+    reason = f"Kubernetes Job {label} failed: {code}"
+    if failed.get("message"):
+        reason += f" ({failed['message']})"
+    container = terminated_container(pods)
+    if container is not None:
+        name, why, exit_code = container
+        reason += f"; container {name} {why} (exit code {exit_code})"
+        if why == "OOMKilled":
+            code = why
+    return JobOutcome("FAILED", code, reason)
+
+
+def terminated_container(pods: Iterable[Mapping[str, Any]]) -> tuple[str, str, int] | None:
+    """``(container, reason, exit code)`` of the last pod's container that ended with
+    a non-zero exit code, if any."""
+    found = None
+    for pod in pods:
+        for status in (pod.get("status") or {}).get("containerStatuses") or []:
+            terminated = (status.get("state") or {}).get("terminated") or (
+                status.get("lastState") or {}
+            ).get("terminated")
+            if terminated and int(terminated.get("exitCode") or 0) != 0:
+                found = (
+                    str(status.get("name")),
+                    str(terminated.get("reason") or "Error"),
+                    int(terminated["exitCode"]),
+                )
+    return found
+
+
+def pod_phase(pod: Mapping[str, Any]) -> str:
+    return str((pod.get("status") or {}).get("phase") or "Pending")
+
+
+def waiting_reason(pods: Iterable[Mapping[str, Any]]) -> str | None:
+    """Why a pod's container waits (``ImagePullBackOff``, ``ContainerCreating``...)."""
+    for pod in pods:
+        for status in (pod.get("status") or {}).get("containerStatuses") or []:
+            waiting = (status.get("state") or {}).get("waiting")
+            if waiting and waiting.get("reason"):
+                return str(waiting["reason"])
+    return None
