@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 SWEEP_PANEL = "Sweeps (a list or a distribution as a -P value)"
 CAPTURE_PANEL = "Capture (metrics from the output, system metrics; see docs/capture.md)"
-CLUSTER_PANEL = "Clusters (run as a Slurm job; see docs/clusters.md)"
+CLUSTER_PANEL = "Clusters (run as a Slurm or Kubernetes job; see docs/clusters.md)"
 
 
 def run(
@@ -157,8 +157,9 @@ def run(
         typer.Option(
             "--backend",
             "-b",
-            metavar="local|slurm",
-            help="Where the entry point runs: here, or as a Slurm job (sbatch).",
+            metavar="local|slurm|kubernetes",
+            help="Where the entry point runs: here, as a Slurm job (sbatch), or as a "
+            "Kubernetes Job (the project's docker image, built and pushed).",
             rich_help_panel=CLUSTER_PANEL,
         ),
     ] = "local",
@@ -169,7 +170,8 @@ def run(
             "-c",
             metavar="FILE|KEY=VALUE",
             help="The job's settings: a YAML file (slurm.yaml) or KEY=VALUE such as "
-            "partition=gpu, time=2:00:00, gpus=1 (repeatable; later ones win).",
+            "partition=gpu, time=2:00:00, gpus=1 (repeatable; later ones win); for "
+            "Kubernetes, MLflow's kubernetes_config.json.",
             rich_help_panel=CLUSTER_PANEL,
         ),
     ] = None,
@@ -320,6 +322,9 @@ def run(
     if backend == "slurm":
         _run_on_slurm(ctx, out, request, backend_config or [], detach)
         return
+    if backend == "kubernetes":
+        _run_on_kubernetes(ctx, out, request, backend_config or [], detach)
+        return
     sys.stdout.flush()
     result = run_project(
         request,
@@ -355,14 +360,20 @@ def _check_backend(
 ) -> None:
     from mlcli.errors import InvalidInputError
 
-    if backend not in ("local", "slurm"):
-        raise InvalidInputError(f"unknown --backend {backend!r}: expected local or slurm")
+    if backend not in ("local", "slurm", "kubernetes"):
+        raise InvalidInputError(
+            f"unknown --backend {backend!r}: expected local, slurm or kubernetes"
+        )
     if backend == "local" and (config or detach):
-        raise InvalidInputError("--backend-config and --detach go with --backend slurm")
+        raise InvalidInputError(
+            "--backend-config and --detach go with --backend slurm or kubernetes"
+        )
     if run_id and (backend != "local" or sweeping):
         raise InvalidInputError("--run-id attaches one local run: not with --backend or a sweep")
     if backend == "slurm" and sweeping:
         raise InvalidInputError("a sweep cannot run on Slurm yet: run its trials one by one")
+    if backend == "kubernetes" and sweeping:
+        raise InvalidInputError("a sweep cannot run on Kubernetes yet: run its trials one by one")
 
 
 def _run_on_slurm(
@@ -410,6 +421,34 @@ def _run_on_slurm(
         out.line(job.run_id)
     if ended.exit_code:
         raise typer.Exit(ended.exit_code)
+
+
+def _run_on_kubernetes(
+    ctx: typer.Context, out: Output, request: Any, config_items: list[str], detach: bool
+) -> None:
+    from mlcli.clusters.kubernetes_config import load_kubernetes_config
+    from mlcli.clusters.kubernetes_follow import follow_submission
+    from mlcli.clusters.kubernetes_submit import submit_kubernetes
+
+    config = load_kubernetes_config(config_items)
+    client = get_client(ctx)
+    job = submit_kubernetes(request, config, client, feedback=out)
+    shown: dict[str, Any] = {"run_id": job.run_id, "run_name": job.run_name, "job": job.label}
+    exit_code = 0
+    if detach:
+        shown["status"] = "SCHEDULED"
+    else:
+        sys.stdout.flush()
+        echo = _binary(sys.stderr if out.quiet or out.json_mode else sys.stdout)
+        ended = follow_submission(client, job, feedback=out, echo=echo)
+        shown.update(status=ended.status, exit_code=ended.exit_code, reason=ended.code)
+        exit_code = ended.exit_code
+    if out.json_mode:
+        out.json(shown)
+    else:
+        out.line(job.run_id)
+    if exit_code:
+        raise typer.Exit(exit_code)
 
 
 def _sweep(ctx: typer.Context, out: Output, request: SweepRequest, dry_run: bool) -> None:

@@ -101,10 +101,11 @@ def cancel(
     json_: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
-    """Cancel a run carried by a Slurm job (mlcli run --backend slurm).
+    """Cancel a run carried by a Slurm or Kubernetes job (mlcli run --backend).
 
-    The job is cancelled with scancel; once Slurm has ended it, the run ends
-    KILLED. A run that no job carries is stopped where it runs (Ctrl-C, kill)
+    A Slurm job is cancelled with scancel; once Slurm has ended it, the run
+    ends KILLED. A Kubernetes Job is deleted (its pods first) and the run
+    ends KILLED. A run that no job carries is stopped where it runs (Ctrl-C, kill)
     or ended with 'mlcli runs end'.
 
     Example: mlcli runs cancel 3f2a
@@ -123,7 +124,9 @@ def cancel(
             if cancelled.status not in ("RUNNING", "SCHEDULED")
             else "still ends with its job"
         )
-        out.info(f"Cancelled Slurm job {cancelled.job_id}; run {cancelled.run_id[:8]} {what}")
+        out.info(
+            f"Cancelled {cancelled.scheduler} {cancelled.job_id}; run {cancelled.run_id[:8]} {what}"
+        )
 
 
 @app.command("list")

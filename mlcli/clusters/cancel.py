@@ -1,9 +1,11 @@
-"""``mlcli runs cancel``: cancel a run that a Slurm job carries.
+"""``mlcli runs cancel``: cancel a run that a Slurm job or a Kubernetes Job carries.
 
-The job is cancelled with ``scancel`` and followed until Slurm has ended it (a
+A Slurm job is cancelled with ``scancel`` and followed until Slurm has ended it (a
 running job first lets mlcli stop the entry point), and the run then ends KILLED from
-the job's state. A run that no job carries is refused: it is stopped where it runs
-(Ctrl-C, ``kill``), or ended with ``mlcli runs end``.
+the job's state. A Kubernetes Job is deleted, its pods first, and the run ends KILLED
+at once (``kubernetes_follow.cancel_kubernetes_run``). A run that no job carries is
+refused: it is stopped where it runs (Ctrl-C, ``kill``), or ended with ``mlcli runs
+end``.
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ CANCEL_WAIT_SECONDS = 120.0
 @dataclass(frozen=True)
 class Cancelled:
     run_id: str
-    job_id: str
+    job_id: str  # Slurm's job id, or a Kubernetes Job's namespace/name
     status: str  # the run's status now (still live if the job outlasted the wait)
+    scheduler: str = "Slurm job"
 
 
 def cancel_run(
@@ -38,10 +41,15 @@ def cancel_run(
     run_id, tags = run.info.run_id, run.data.tags
     if run.info.status not in RunStatus.LIVE:
         raise InvalidInputError(f"run {run_id} is {run.info.status}: there is nothing to cancel")
+    if tags.get(system_tags.KUBERNETES_JOB):
+        from mlcli.clusters.kubernetes_follow import cancel_kubernetes_run
+
+        ended = cancel_kubernetes_run(client, run_id)
+        return Cancelled(run_id, tags[system_tags.KUBERNETES_JOB], ended.status, "Kubernetes Job")
     job_id = tags.get(system_tags.SLURM_JOB_ID)
     if not job_id:
         raise InvalidInputError(
-            f"run {run_id} is not carried by a Slurm job: stop it where it runs "
+            f"run {run_id} is not carried by a Slurm or Kubernetes job: stop it where it runs "
             "(Ctrl-C, kill), or end it with 'mlcli runs end'"
         )
     jobs.cancel(job_id)

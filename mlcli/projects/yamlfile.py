@@ -14,8 +14,9 @@ from typing import Any
 from mlcli.errors import InvalidInputError
 
 
-def load_yaml_file(path: Path, what: str) -> Any:
-    """The document in ``path``; InvalidInputError with the line of a syntax error."""
+def load_yaml_file(path: Path, what: str, *, typed: bool = False) -> Any:
+    """The document in ``path``; InvalidInputError with the line of a syntax error.
+    ``typed``: numbers and booleans read as YAML reads them (a Kubernetes manifest)."""
     import yaml
 
     try:
@@ -25,7 +26,7 @@ def load_yaml_file(path: Path, what: str) -> Any:
     except UnicodeDecodeError:
         raise InvalidInputError(f"{what} {path} is not UTF-8 text") from None
     try:
-        return yaml.load(text, Loader=_text_loader())
+        return yaml.load(text, Loader=yaml.SafeLoader if typed else _text_loader())
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
