@@ -34,6 +34,8 @@ entry_points:
     parameters:
       flag: string
     command: "python wait.py {flag}"
+  hog:
+    command: "python hog.py"
 """
 TRAIN = """
 import sys
@@ -50,6 +52,14 @@ flag = Path(sys.argv[1])
 while not flag.exists():
     time.sleep(0.2)
 print("done", flush=True)
+"""
+HOG = """
+import time
+hoard = []
+for _ in range(40):
+    hoard.append(bytearray(25 * 1024 * 1024))  # 1 GB in all, touched
+    time.sleep(0.1)
+time.sleep(600)
 """
 WAIT_LIMIT = 180.0  # seconds a poll waits for Slurm (a node failure takes SlurmdTimeout)
 
@@ -112,7 +122,8 @@ def wait_until(check: Callable[[], bool], what: str, limit: float = WAIT_LIMIT) 
 def cli(tmp_path: Path, slurm: Any) -> Cli:
     project = tmp_path / "proj"
     project.mkdir()
-    for name, text in (("MLproject", MLPROJECT), ("train.py", TRAIN), ("wait.py", WAIT)):
+    files = (("MLproject", MLPROJECT), ("train.py", TRAIN), ("wait.py", WAIT), ("hog.py", HOG))
+    for name, text in files:
         (project / name).write_text(textwrap.dedent(text).lstrip())
     store = tmp_path / "store"
     env = {**os.environ, **slurm.env, "MLCLI_STORE": str(store), "MLCLI_KILL_GRACE": "5"}
@@ -275,6 +286,17 @@ def test_a_killed_node_ends_the_run_failed_for_a_plain_reader(
     tags = _tags(cli.show(run_id))
     assert tags["mlcli.slurm.state"] == "NODE_FAIL"
     assert "lost its node" in tags["mlcli.project.failureReason"]
+
+
+def test_a_job_killed_for_its_memory_ends_the_run_failed(cli: Cli) -> None:
+    """Over --mem, Slurm kills every process of the job, mlcli's too (the test cluster
+    has no cgroups: the job ends FAILED, not OUT_OF_MEMORY); the run ends from that."""
+    done = cli.run("run", ".", "-e", "hog", "-b", "slurm", "--json", "-c", "mem=200M")
+    result = json.loads(done.stdout)
+    assert result["status"] == "FAILED" and done.returncode != 0
+    tags = _tags(cli.show(result["run_id"]))
+    assert tags["mlcli.slurm.state"] in ("FAILED", "OUT_OF_MEMORY")
+    assert tags["mlcli.project.failureReason"].startswith(f"Slurm job {result['job_id']} ")
 
 
 @pytest.mark.parametrize(
