@@ -171,7 +171,11 @@ def _job_spec(
 
 
 def _fail(client: TrackingClient, run_id: str, exc: BaseException) -> None:
-    """End a run whose job could not be submitted FAILED, with the reason."""
+    """End a run whose job could not be submitted: FAILED with the reason, or KILLED
+    when the submission was interrupted (Ctrl-C)."""
+    if isinstance(exc, KeyboardInterrupt):
+        client.set_terminated(run_id, RunStatus.KILLED)
+        return
     reason = exc.message if isinstance(exc, MlcliError) else f"{type(exc).__name__}: {exc}"
     client.log_batch(run_id, tags={system_tags.PROJECT_FAILURE_REASON: reason[:8000]})
     client.set_terminated(run_id, RunStatus.FAILED)
