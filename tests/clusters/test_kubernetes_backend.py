@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -651,3 +653,62 @@ def test_the_image_is_built_tagged_and_pushed_through_the_docker_api(
     image = container_engine.images.get(f"{repository}:{RUN_ID}")
     assert f"{repository}:{RUN_ID}" in image.tags
     container_engine.images.remove(f"{repository}:{RUN_ID}")
+
+
+# -- in the pod, and mlcli runs cancel ---------------------------------------------
+
+
+def test_in_the_pod_mlcli_run_keeps_the_job_as_the_owner(
+    kube: FakeKubeApi, project: Path, client: TrackingClient, store_root: Path, tmp_path: Path
+) -> None:
+    """What the pod runs, run here with the variables its manifest gives it: the run
+    becomes RUNNING owned by the Job (so any reader can judge it), then FINISHED."""
+    job = submit(project, client)
+    (created,) = kube.calls_to("POST", "/jobs")
+    container = created.body["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    env["MLCLI_KUBERNETES_JOB_UID"] = job.uid  # what the downward API gives the pod
+    owner_file = tmp_path / "owner.json"
+    (project / "train.py").write_text(
+        "import json, os, sys\n"
+        "doc = json.load(open(os.path.join(os.environ['MLCLI_STORE'], 'runs',"
+        " os.environ['MLCLI_RUN_ID'], 'run.json')))\n"
+        f"open({str(owner_file)!r}, 'w').write(json.dumps([doc['status'], doc['owner']]))\n"
+    )
+    argv = [sys.executable, *container["command"][1:]]
+    argv[argv.index("/mlcli/project")] = str(project)
+    done = subprocess.run(
+        argv,
+        env={**os.environ, **{k: v for k, v in env.items() if v is not None}},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    status, owner = json.loads(owner_file.read_text())
+    assert status == "RUNNING"
+    assert owner == {
+        "kind": "kubernetes",
+        "namespace": "ml",
+        "name": job.job_name,
+        "uid": job.uid,
+        "context": "fake",
+    }
+    run = TrackingClient(store_root).get_run(job.run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.params == {"alpha": "0.5"}
+
+
+def test_runs_cancel_on_the_command_line(
+    kube: FakeKubeApi, project: Path, client: TrackingClient, cli: Any
+) -> None:
+    kube.script = Script(outcome="hang")
+    job = submit(project, client)
+    result = cli("runs", "cancel", job.run_id[:8])
+    assert (result.exit_code, result.stdout) == (0, "")
+    assert result.stderr == (
+        f"Cancelled Kubernetes Job ml/{job.job_name}; run {job.run_id[:8]} ended KILLED\n"
+    )
+    assert client.get_run(job.run_id).info.status == "KILLED"
+    assert kube.jobs == {}
