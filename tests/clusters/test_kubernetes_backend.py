@@ -712,3 +712,24 @@ def test_runs_cancel_on_the_command_line(
     )
     assert client.get_run(job.run_id).info.status == "KILLED"
     assert kube.jobs == {}
+
+
+def test_the_command_builds_the_image_and_a_refused_push_ends_the_run_failed(
+    container_engine: Any, kube: FakeKubeApi, project: Path, client: TrackingClient, cli: Any
+) -> None:
+    """The whole command with a real engine: the project's image is built and pushed
+    to a registry that is not there; the run ends FAILED and no Job is created."""
+    repository = "127.0.0.1:9/team/k8s-demo"
+    result = cli(
+        "run", str(project), "--backend", "kubernetes", "-c", f"repository-uri={repository}"
+    )
+    (run,) = client.search_runs()
+    run_id = run.info.run_id
+    assert result.exit_code == 1
+    error = result.stderr.splitlines()[-1]
+    assert error.startswith(f"mlcli: error: pushing {repository}:{run_id} failed: ")
+    assert error.endswith(f"(run {run_id} ended FAILED)")
+    assert run.info.status == "FAILED"
+    assert run.data.tags[system_tags.BACKEND] == "kubernetes"
+    assert kube.calls == []
+    container_engine.images.remove(f"{repository}:{run_id}")
