@@ -10,7 +10,7 @@ from __future__ import annotations
 import builtins
 import os
 import shutil
-from typing import Any
+from typing import Any, Protocol
 
 from mlcli.clock import now_ms
 from mlcli.errors import ConflictError, InvalidInputError, NotFoundError
@@ -89,13 +89,7 @@ class ExperimentFiles:
         return self._from_doc(doc)
 
     def get_or_create(self, name: str) -> Experiment:
-        existing = self.find_by_name(name)
-        if existing is not None:
-            return existing
-        try:
-            return self.create(name)
-        except ConflictError:  # another process created it between our look and our lock
-            return self.resolve(name)
+        return get_or_create(self, name)
 
     def rename(self, experiment_id: str, new_name: str) -> Experiment:
         validate_experiment_name(new_name)
@@ -213,6 +207,24 @@ def validate_experiment_tags(tags: dict[str, str]) -> dict[str, str]:
         validate_key(k, "tag key"): validate_tag_value(k, v, MAX_EXPERIMENT_TAG_VALUE_LENGTH)
         for k, v in tags.items()
     }
+
+
+class _Named(Protocol):
+    def find_by_name(self, name: str, view: str = ...) -> Experiment | None: ...
+    def create(self, name: str, tags: dict[str, str] | None = None) -> Experiment: ...
+    def resolve(self, ref: str, view: str = ...) -> Experiment: ...
+
+
+def get_or_create(experiments: _Named, name: str) -> Experiment:
+    """The active experiment named ``name``, created if there is none (every kind of
+    store: another writer may create it between the look and the create)."""
+    existing = experiments.find_by_name(name)
+    if existing is not None:
+        return existing
+    try:
+        return experiments.create(name)
+    except ConflictError:
+        return experiments.resolve(name)
 
 
 def in_view(stage: str, view: str) -> bool:

@@ -165,18 +165,10 @@ class RunFiles:
         self, run_id: str, status: str, end_time: int | None = None, owner: RunOwner | None = None
     ) -> RunInfo:
         """A live status records ``owner`` as the run's owner (None: nobody watched)."""
-        if status not in RunStatus.ALL:
-            raise InvalidInputError(
-                f"invalid run status {status!r}: expected one of {', '.join(RunStatus.ALL)}"
-            )
-        if status in RunStatus.TERMINAL:
-            return self.update(run_id, status=status, end_time=end_time or now_ms())
-        owner_doc = owner.to_doc() if owner is not None else None
-        return self.update(run_id, status=status, end_time=None, **{OWNER_FIELD: owner_doc})
+        return self.update(run_id, **status_change(status, end_time, owner))
 
     def set_lifecycle(self, run_id: str, stage: str) -> RunInfo:
-        deleted_time = now_ms() if stage == LifecycleStage.DELETED else None
-        return self.update(run_id, lifecycle_stage=stage, deleted_time=deleted_time)
+        return self.update(run_id, **lifecycle_change(stage))
 
     def purge(self, run_id: str) -> None:
         """Remove a run's folder for good: renamed out of sight first, so a crash
@@ -339,6 +331,27 @@ def _metric_points(
     committed = read_committed(batches_path)  # before the log: see batches.py
     for data, _ in read_log_chunks(path, 0, chunk_size):
         yield from decode_metric_log(visible_bytes(data, committed), key)
+
+
+def status_change(
+    status: str, end_time: int | None = None, owner: RunOwner | None = None
+) -> dict[str, Any]:
+    """What a new status changes in a run's document, every store alike: an end status
+    its end time, a live status its owner (None: nobody watched)."""
+    if status not in RunStatus.ALL:
+        raise InvalidInputError(
+            f"invalid run status {status!r}: expected one of {', '.join(RunStatus.ALL)}"
+        )
+    if status in RunStatus.TERMINAL:
+        return {"status": status, "end_time": end_time or now_ms()}
+    owner_doc = owner.to_doc() if owner is not None else None
+    return {"status": status, "end_time": None, OWNER_FIELD: owner_doc}
+
+
+def lifecycle_change(stage: str) -> dict[str, Any]:
+    """What deleting or restoring a run changes in its document."""
+    deleted_time = now_ms() if stage == LifecycleStage.DELETED else None
+    return {"lifecycle_stage": stage, "deleted_time": deleted_time}
 
 
 def run_info_from_doc(doc: dict[str, Any], artifact_uri: str) -> RunInfo:

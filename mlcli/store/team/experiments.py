@@ -16,7 +16,12 @@ from typing import TYPE_CHECKING, Any
 from mlcli.clock import now_ms
 from mlcli.errors import ConflictError, InvalidInputError, NotFoundError
 from mlcli.store.entities import Experiment, LifecycleStage, ViewType
-from mlcli.store.experiments import id_order, in_view, validate_experiment_tags
+from mlcli.store.experiments import (
+    get_or_create,
+    id_order,
+    in_view,
+    validate_experiment_tags,
+)
 from mlcli.store.layout import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME
 from mlcli.store.sync import keys
 from mlcli.store.validation import validate_experiment_name
@@ -118,13 +123,7 @@ class TeamExperiments:
         return experiment
 
     def get_or_create(self, name: str) -> Experiment:
-        existing = self.find_by_name(name)
-        if existing is not None:
-            return existing
-        try:
-            return self.create(name)
-        except ConflictError:  # another request created it between our look and our insert
-            return self.resolve(name)
+        return get_or_create(self, name)
 
     def rename(self, experiment_id: str, new_name: str) -> Experiment:
         from psycopg import errors

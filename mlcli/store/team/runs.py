@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlcli import system_tags
 from mlcli.clock import now_ms
-from mlcli.errors import ConflictError, InvalidInputError, NotFoundError
+from mlcli.errors import ConflictError, NotFoundError
 from mlcli.store.batches import validate_batch_id
 from mlcli.store.entities import LifecycleStage, Metric, RunInfo, RunStatus
 from mlcli.store.layout import METRICS_LOG, PARAMS_LOG, TAGS_LOG
@@ -28,7 +28,12 @@ from mlcli.store.records import (
     key_value_line,
     metric_line,
 )
-from mlcli.store.runs import check_param_conflicts, run_info_from_doc
+from mlcli.store.runs import (
+    check_param_conflicts,
+    lifecycle_change,
+    run_info_from_doc,
+    status_change,
+)
 from mlcli.store.validation import validate_run_id, validate_run_id_prefix, validate_run_name
 
 if TYPE_CHECKING:
@@ -167,18 +172,10 @@ class TeamRuns:
     def set_status(
         self, run_id: str, status: str, end_time: int | None = None, owner: RunOwner | None = None
     ) -> RunInfo:
-        if status not in RunStatus.ALL:
-            raise InvalidInputError(
-                f"invalid run status {status!r}: expected one of {', '.join(RunStatus.ALL)}"
-            )
-        if status in RunStatus.TERMINAL:
-            return self.update(run_id, status=status, end_time=end_time or now_ms())
-        owner_doc = owner.to_doc() if owner is not None else None
-        return self.update(run_id, status=status, end_time=None, **{OWNER_FIELD: owner_doc})
+        return self.update(run_id, **status_change(status, end_time, owner))
 
     def set_lifecycle(self, run_id: str, stage: str) -> RunInfo:
-        deleted_time = now_ms() if stage == LifecycleStage.DELETED else None
-        return self.update(run_id, lifecycle_stage=stage, deleted_time=deleted_time)
+        return self.update(run_id, **lifecycle_change(stage))
 
     def purge(self, run_id: str) -> None:
         """Remove a run for good: its rows, then its objects in the bucket."""
