@@ -129,10 +129,23 @@ class TeamExperiments:
         from psycopg import errors
 
         validate_experiment_name(new_name)
+        old_name = self.get(experiment_id).name
         try:
-            return self._update(experiment_id, "name = %s", new_name)
+            renamed = self._update(experiment_id, "name = %s", new_name)
         except errors.UniqueViolation:
             raise ConflictError(f"an experiment named {new_name!r} already exists") from None
+        if old_name != new_name:
+            # the bucket keys experiments by name: the old document goes, and the runs'
+            # manifests, which name their experiment, are rewritten by the next flushes
+            self.store.objects.delete(keys.experiment_key(old_name))
+            self.database.run(
+                lambda connection: connection.execute(
+                    "UPDATE runs SET dirty = TRUE, revision = revision + 1 "
+                    "WHERE experiment_id = %s",
+                    (str(experiment_id),),
+                )
+            )
+        return renamed
 
     def delete(self, experiment_id: str) -> Experiment:
         if experiment_id == DEFAULT_EXPERIMENT_ID:

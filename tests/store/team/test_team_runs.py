@@ -210,3 +210,61 @@ def test_text_postgresql_cannot_hold_is_refused_in_one_line(team_store: Any) -> 
     with pytest.raises(InvalidInputError, match="NUL"):
         team_store.runs.log_params(run_id, {"p\x00": "1"})
     assert "note" not in team_store.runs.read_tags(run_id)
+
+
+def test_a_renamed_experiment_reaches_a_clone_under_its_new_name_only(
+    team_store: Any, team_urls: Any, tmp_path: Path
+) -> None:
+    import json
+
+    run_id = _run(team_store)
+    team_store.flusher.flush_all(idle_seconds=0)  # the manifest names "demo"
+    team_store.experiments.rename(team_store.experiments.resolve("demo").experiment_id, "vision")
+    team_store.flusher.flush_all(idle_seconds=0)
+    env = {**os.environ, **team_urls.env}
+    target = tmp_path / "copy"
+    done = subprocess.run(
+        [sys.executable, "-m", "mlcli", "clone", team_urls.store, str(target)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    listed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mlcli",
+            "--store",
+            str(target / ".mlruns"),
+            "experiments",
+            "list",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert listed.returncode == 0, listed.stderr
+    names = sorted(e["name"] for e in json.loads(listed.stdout))
+    assert names == ["Default", "vision"]
+    shown = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mlcli",
+            "--store",
+            str(target / ".mlruns"),
+            "runs",
+            "show",
+            run_id,
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert json.loads(shown.stdout)["experiment_name"] == "vision"
