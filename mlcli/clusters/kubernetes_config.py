@@ -2,13 +2,14 @@
 few of mlcli's, as a JSON or YAML file and/or ``key=value`` items.
 
 MLflow's keys: ``kube-context`` (the kubeconfig context; none: the current one, or
-the in-cluster service account), ``repository-uri`` (where the image is pushed; the
-one required key) and ``kube-job-template-path`` (the Job template; none: mlcli's
+the in-cluster service account), ``repository-uri`` (where the image is pushed;
+required unless ``image`` is given) and ``kube-job-template-path`` (the Job template; none: mlcli's
 default). mlcli's: ``namespace`` (over the template's and the context's),
-``resources`` (the container's ``requests``/``limits``, over the template's) and
+``resources`` (the container's ``requests``/``limits``, over the template's),
 ``store-uri`` (the store the pod logs to, when it reaches it by another address than
-this machine). Keys may be spelled with ``-`` or ``_``; an unknown key, a wrong type
-or a template that cannot be read is one error, before anything exists.
+this machine) and ``image`` (an image already pushed, e.g. by CI: no build, no push).
+Keys may be spelled with ``-`` or ``_``; an unknown key, a wrong type or a template
+that cannot be read is one error, before anything exists.
 """
 
 from __future__ import annotations
@@ -21,7 +22,14 @@ from typing import Any
 
 from mlcli.errors import InvalidInputError
 
-_TEXT_KEYS = ("kube_context", "repository_uri", "kube_job_template_path", "namespace", "store_uri")
+_TEXT_KEYS = (
+    "kube_context",
+    "repository_uri",
+    "kube_job_template_path",
+    "namespace",
+    "store_uri",
+    "image",
+)
 _KNOWN = (*_TEXT_KEYS, "resources")
 #: A DNS-1123 label: what a namespace may be called.
 _NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -35,7 +43,7 @@ _REPOSITORY = re.compile(
 class KubernetesConfig:
     """What a run on Kubernetes is built, pushed and created with (docs/clusters.md)."""
 
-    repository_uri: str
+    repository_uri: str | None = None
     kube_context: str | None = None
     #: The Job template (a file), None: the default template.
     kube_job_template_path: Path | None = None
@@ -43,6 +51,9 @@ class KubernetesConfig:
     #: The container's resources: {"requests": {...}, "limits": {...}}.
     resources: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     store_uri: str | None = None
+    #: An image already in the registry (with mlcli and the project in it, as this
+    #: backend builds them), run instead of building and pushing one.
+    image: str | None = None
 
 
 def load_kubernetes_config(items: Iterable[str]) -> KubernetesConfig:
@@ -57,10 +68,11 @@ def load_kubernetes_config(items: Iterable[str]) -> KubernetesConfig:
         else:
             path = Path(item)
             _merge(values, _read_file(path), str(path), path.parent)
-    if not values.get("repository_uri"):
+    if not values.get("repository_uri") and not values.get("image"):
         raise InvalidInputError(
             "the kubernetes backend needs repository-uri in --backend-config: the image "
-            "repository the cluster pulls from (e.g. registry.example.com/team/project)"
+            "repository the cluster pulls from (e.g. registry.example.com/team/project), "
+            "or an image already pushed there"
         )
     return KubernetesConfig(**values)
 

@@ -227,9 +227,9 @@ def finish_run(
             tags[system_tags.PROJECT_FAILURE_REASON] = outcome.reason
         client.log_batch(run_id, tags=tags)
         status = client.set_terminated(run_id, outcome.status).info.status
-        feedback.info(f"Run {run_id} {status}: {outcome.reason}")
-    else:
+    else:  # ended by mlcli in the pod, or by a reader that asked the cluster first
         client.log_batch(run_id, tags=tags)
+    feedback.info(f"Run {run_id} {status}: {outcome.reason}")
     recorded = client.get_run(run_id).data.tags.get(system_tags.PROJECT_EXIT_CODE, "")
     if recorded.lstrip("-").isdigit():
         code = int(recorded)

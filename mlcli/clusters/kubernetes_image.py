@@ -22,18 +22,11 @@ from mlcli.projects.feedback import Feedback
 
 @dataclass(frozen=True)
 class PushedImage:
-    repository: str
-    tag: str
-    #: The registry's digest of what was pushed ("sha256:..."), when it said.
-    digest: str | None
-    #: The id of the image on the engine.
-    image_id: str
-
-    @property
-    def reference(self) -> str:
-        """What the pod pulls: by digest when known (MLflow's ``tag@digest``)."""
-        named = f"{self.repository}:{self.tag}"
-        return f"{named}@{self.digest}" if self.digest else named
+    #: What the pod pulls: ``repository:tag@digest`` when the registry gave a digest
+    #: (MLflow's ``tag@digest``), else ``repository:tag``.
+    reference: str
+    #: The id of the image on the engine that built it (None: built elsewhere).
+    image_id: str | None
 
 
 def image_tag(plan: RunPlan, run_id: str) -> str:
@@ -73,7 +66,8 @@ def build_and_push(
             raise EnvironmentFailure(f"the engine did not tag the image as {repository}:{tag}")
         feedback.info(f"Pushing {repository}:{tag}")
         digest = push(client, repository, tag)
-        return PushedImage(repository, tag, digest, image.id)
+        named = f"{repository}:{tag}"
+        return PushedImage(f"{named}@{digest}" if digest else named, image.id)
     finally:
         if docker is None:
             with contextlib.suppress(Exception):

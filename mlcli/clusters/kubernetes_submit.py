@@ -84,6 +84,8 @@ def submit_kubernetes(
     are raised as they are; later ones end it FAILED (the reason in
     ``mlcli.project.failureReason``) and are raised with its id added."""
     feedback = feedback or SilentFeedback()
+    if image is not None or config.image:  # nothing to build here: no engine needed
+        request = replace(request, env_manager=request.env_manager or "local")
     plan = plan_run(request)
     check_docker_project(plan)
     template = load_template(config.kube_job_template_path)
@@ -121,15 +123,15 @@ def _submit(
     run_id, experiment_id = run.info.run_id, run.info.experiment_id
     try:
         client.log_batch(run_id, params=plan.parameters.logged())
+        if image is None and config.image:
+            image = PushedImage(config.image, None)
         if image is None:
+            assert config.repository_uri  # the config requires one without an image
             image = build_and_push(plan, config.repository_uri, choose_tag(plan, run_id), feedback)
-        client.log_batch(
-            run_id,
-            tags={
-                system_tags.DOCKER_IMAGE_URI: image.reference,
-                system_tags.DOCKER_IMAGE_ID: image.image_id,
-            },
-        )
+        image_tags = {system_tags.DOCKER_IMAGE_URI: image.reference}
+        if image.image_id:
+            image_tags[system_tags.DOCKER_IMAGE_ID] = image.image_id
+        client.log_batch(run_id, tags=image_tags)
         inputs = _inputs(plan, config, client, run_id, experiment_id, image.reference)
         variables = {**inputs.environment, **_job_variables(cluster, namespace, inputs)}
         inputs = replace(inputs, environment=variables)

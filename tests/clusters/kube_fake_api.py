@@ -86,7 +86,7 @@ class FakeKubeApi:
         self.version = 100
         self.log_opened = threading.Event()
         self.lock = threading.Condition()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self.server = _Server(("127.0.0.1", 0), _handler(self))
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -275,6 +275,16 @@ class FakeKubeApi:
             job["metadata"]["deletionTimestamp"] = _now()
             self._changed("DELETED", job)
             return 200, copy.deepcopy(job)
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up (a watch or a log stream stopped early) is no error;
+        anything else is printed as usual."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 def _handler(api: FakeKubeApi) -> type[BaseHTTPRequestHandler]:

@@ -77,9 +77,7 @@ entry_points:
       alpha: {type: float, default: 0.1}
     command: "python train.py --alpha {alpha}"
 """
-IMAGE = PushedImage(
-    "registry.example.com/team/k8s-demo", "abc123", "sha256:" + "0" * 64, "sha256:1"
-)
+IMAGE = PushedImage("registry.example.com/team/k8s-demo:abc123@sha256:" + "0" * 64, "sha256:1")
 RUN_ID = "f" * 32
 
 
@@ -271,7 +269,7 @@ def test_mlflow_config_keys(tmp_path: Path, workdir: Path) -> None:
         (
             {"repository-uri": "r/x", "kube-job-template": "t.yaml"},
             "unknown Kubernetes config key 'kube-job-template' (known: kube-context, "
-            "repository-uri, kube-job-template-path, namespace, store-uri, resources)",
+            "repository-uri, kube-job-template-path, namespace, store-uri, image, resources)",
         ),
         (
             {"repository-uri": "r/x:latest"},
@@ -445,7 +443,7 @@ def test_a_job_that_fails_ends_the_run_failed_with_the_reason(
 
 
 def test_runs_cancel_deletes_the_job_and_the_run_ends_killed(
-    kube: FakeKubeApi, project: Path, client: TrackingClient
+    kube: FakeKubeApi, project: Path, client: TrackingClient, store_root: Path
 ) -> None:
     kube.script = Script(outcome="hang")
     job = submit(project, client)
@@ -453,7 +451,8 @@ def test_runs_cancel_deletes_the_job_and_the_run_ends_killed(
     follower = threading.Thread(target=lambda: result.append(follow(client, job)))
     follower.start()
     assert kube.log_opened.wait(60)
-    cancelled = cancel_kubernetes_run(client, job.run_id[:8])
+    elsewhere = TrackingClient(store_root)  # as another process would (a client per thread)
+    cancelled = cancel_kubernetes_run(elsewhere, job.run_id[:8])
     follower.join(60)
     assert cancelled.status == "KILLED"
     assert result and result[0].status == "KILLED"
@@ -463,7 +462,7 @@ def test_runs_cancel_deletes_the_job_and_the_run_ends_killed(
     assert delete.body["preconditions"] == {"uid": job.uid}
     assert kube.jobs == {}
     with pytest.raises(InvalidInputError, match="is KILLED: there is nothing to cancel"):
-        cancel_kubernetes_run(client, job.run_id)
+        cancel_kubernetes_run(elsewhere, job.run_id)
 
 
 def test_ctrl_c_while_following_deletes_the_job(
@@ -733,3 +732,58 @@ def test_the_command_builds_the_image_and_a_refused_push_ends_the_run_failed(
     assert run.data.tags[system_tags.BACKEND] == "kubernetes"
     assert kube.calls == []
     container_engine.images.remove(f"{repository}:{run_id}")
+
+
+# -- the command, with an image already pushed (no build) --------------------------
+
+
+def run_command(cli: Any, project: Path, *more: str) -> Any:
+    return cli(
+        "run", str(project), "-P", "alpha=0.3", "--backend", "kubernetes",
+        "-c", "repository-uri=registry.example.com/team/k8s-demo",
+        "-c", f"image={IMAGE.reference}", *more,
+    )  # fmt: skip
+
+
+def test_the_command_detached(
+    kube: FakeKubeApi, project: Path, client: TrackingClient, cli: Any
+) -> None:
+    result = run_command(cli, project, "--detach", "--json")
+    assert result.exit_code == 0, result.stderr
+    shown = json.loads(result.stdout)
+    run = client.get_run(shown["run_id"])
+    assert shown == {
+        "run_id": run.info.run_id,
+        "run_name": run.info.run_name,
+        "job": f"ml/k8s-demo-{run.info.run_id[:12]}",
+        "status": "SCHEDULED",
+    }
+    assert run.info.status == "SCHEDULED"
+    assert run.data.tags[system_tags.DOCKER_IMAGE_URI] == IMAGE.reference
+    assert "submitted as Kubernetes Job ml/k8s-demo-" in result.stderr
+    (created,) = kube.calls_to("POST", "/jobs")
+    assert created.body["spec"]["template"]["spec"]["containers"][0]["image"] == IMAGE.reference
+    assert kube.log_opened.is_set() is False  # nobody follows it
+
+
+def test_the_command_follows_the_job_to_its_end(
+    kube: FakeKubeApi, project: Path, client: TrackingClient, cli: Any
+) -> None:
+    kube.script = Script(log=b"training\nloss: 0.125\n")
+    result = run_command(cli, project)
+    assert result.exit_code == 0, result.stderr
+    (run,) = client.search_runs()
+    assert result.stdout == f"training\nloss: 0.125\n{run.info.run_id}\n"
+    assert run.info.status == "FINISHED"
+    assert run.data.params == {"alpha": "0.3"}
+
+
+def test_the_command_exits_1_when_the_job_fails(
+    kube: FakeKubeApi, project: Path, client: TrackingClient, cli: Any
+) -> None:
+    kube.script = Script(outcome="oom")
+    result = run_command(cli, project, "--json")
+    assert result.exit_code == 1
+    shown = json.loads(result.stdout)
+    assert (shown["status"], shown["exit_code"], shown["reason"]) == ("FAILED", 1, "OOMKilled")
+    assert "OOMKilled (exit code 137)" in result.stderr
