@@ -316,6 +316,9 @@ def run(
     )
     sweeping = wants_sweep(sweep_request, planning=dry_run)
     _check_backend(backend, backend_config, detach, run_id, sweeping)
+    if sweeping and backend == "slurm" and not dry_run:
+        _sweep_on_slurm(ctx, out, sweep_request, backend_config or [])
+        return
     if sweeping:
         _sweep(ctx, out, sweep_request, dry_run)
         return
@@ -370,8 +373,11 @@ def _check_backend(
         )
     if run_id and (backend != "local" or sweeping):
         raise InvalidInputError("--run-id attaches one local run: not with --backend or a sweep")
-    if backend == "slurm" and sweeping:
-        raise InvalidInputError("a sweep cannot run on Slurm yet: run its trials one by one")
+    if backend == "slurm" and sweeping and detach:
+        raise InvalidInputError(
+            "a sweep on Slurm needs its coordinator (this mlcli run ends the trials and "
+            "records the best; Optuna asks for each trial here): drop --detach"
+        )
     if backend == "kubernetes" and sweeping:
         raise InvalidInputError("a sweep cannot run on Kubernetes yet: run its trials one by one")
 
@@ -451,6 +457,16 @@ def _run_on_kubernetes(
         raise typer.Exit(exit_code)
 
 
+def _sweep_on_slurm(
+    ctx: typer.Context, out: Output, request: SweepRequest, config_items: list[str]
+) -> None:
+    from mlcli.clusters.slurm_sweep_run import run_sweep_on_slurm
+
+    sys.stdout.flush()
+    result = run_sweep_on_slurm(request, config_items, client=get_client(ctx), feedback=out)
+    _show_sweep(out, result)
+
+
 def _sweep(ctx: typer.Context, out: Output, request: SweepRequest, dry_run: bool) -> None:
     from mlcli.sweeps import plan_sweep, run_sweep
 
@@ -464,6 +480,10 @@ def _sweep(ctx: typer.Context, out: Output, request: SweepRequest, dry_run: bool
         feedback=out,
         echo=_binary(sys.stderr if out.quiet or out.json_mode else sys.stdout),
     )
+    _show_sweep(out, result)
+
+
+def _show_sweep(out: Output, result: SweepResult) -> None:
     if out.json_mode:
         out.json(result.to_dict())
     elif out.quiet:

@@ -46,6 +46,12 @@ def cancel_run(
 
         ended = cancel_kubernetes_run(client, run_id)
         return Cancelled(run_id, tags[system_tags.KUBERNETES_JOB], ended.status, "Kubernetes Job")
+    from mlcli.clusters.slurm_sweep_cancel import cancel_sweep, is_slurm_sweep
+
+    if is_slurm_sweep(run):
+        return Cancelled(
+            run_id, tags.get(system_tags.SLURM_JOB_ID, ""), cancel_sweep(client, run, wait)
+        )
     job_id = tags.get(system_tags.SLURM_JOB_ID)
     if not job_id:
         raise InvalidInputError(

@@ -373,7 +373,9 @@ def run_experiment_id(client: TrackingClient, reference: str | None) -> str:
 def _job_owner_here(tags: Mapping[str, str]) -> SlurmJobOwner | None:
     """The Slurm job that owns a run with ``tags``, if this process runs inside it."""
     job_id = tags.get(system_tags.SLURM_JOB_ID)
-    if not job_id or job_id != os.environ.get("SLURM_JOB_ID"):
+    array = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
+    here = {os.environ.get("SLURM_JOB_ID"), f"{array[0]}_{array[1]}" if all(array) else None}
+    if not job_id or job_id not in here:  # a sweep's array task is JOB_TASK
         return None
     return SlurmJobOwner(job_id, tags.get(system_tags.SLURM_CLUSTER))
 

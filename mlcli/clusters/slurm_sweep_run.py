@@ -1,0 +1,36 @@
+"""A sweep with ``--backend slurm``: a planned sweep (grid, random) as one job array
+followed to its end (``slurm_sweep``, ``slurm_sweep_follow``), an adaptive one
+(Optuna) coordinated from this process, one job per trial (``slurm_optuna``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mlcli.clusters.slurm_config import load_slurm_config
+from mlcli.projects.feedback import Feedback, SilentFeedback
+from mlcli.sweeps.choice import SweepRequest
+from mlcli.sweeps.planning import plan_sweep
+from mlcli.sweeps.runner import SweepResult
+from mlcli.tracking.client import TrackingClient
+
+
+def run_sweep_on_slurm(
+    request: SweepRequest,
+    config_items: Sequence[str],
+    *,
+    client: TrackingClient,
+    feedback: Feedback | None = None,
+) -> SweepResult:
+    """Check everything, then run the sweep on Slurm until every trial has ended."""
+    feedback = feedback or SilentFeedback()
+    plan = plan_sweep(request)
+    config = load_slurm_config(config_items)
+    if plan.adaptive:
+        from mlcli.clusters.slurm_optuna import coordinate_sweep
+
+        return coordinate_sweep(plan, config, client=client, feedback=feedback)
+    from mlcli.clusters.slurm_sweep import submit_array_sweep
+    from mlcli.clusters.slurm_sweep_follow import follow_array
+
+    sweep = submit_array_sweep(plan, config, client=client, feedback=feedback)
+    return follow_array(client, sweep, plan, feedback=feedback)
