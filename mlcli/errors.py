@@ -60,6 +60,14 @@ class StoreError(MlcliError):
     """The store is missing, of an unknown format, or unreadable."""
 
 
+class StoreUnavailableError(StoreError):
+    """What the store lives on does not answer now (an object storage endpoint down or
+    overloaded): a server answers 503, and a client may try again."""
+
+    http_status = 503
+    error_code = "TEMPORARILY_UNAVAILABLE"
+
+
 class EnvironmentFailure(MlcliError):
     """An execution environment (virtualenv, conda, docker) could not be prepared."""
 

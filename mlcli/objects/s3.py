@@ -32,7 +32,7 @@ import botocore.exceptions
 from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 
-from mlcli.errors import NotFoundError, StoreError
+from mlcli.errors import NotFoundError, StoreError, StoreUnavailableError
 from mlcli.files.fileio import create_temp_file
 from mlcli.objects.base import ObjectInfo
 from mlcli.objects.keys import check_key, check_prefix
@@ -49,6 +49,7 @@ _TRANSFER = TransferConfig(max_concurrency=8)
 
 _REFUSED_CONDITION = {"PreconditionFailed", "ConditionalRequestConflict"}
 _NO_OBJECT = {"NoSuchKey", "404", "NotFound"}
+_BUSY = {"SlowDown", "ServiceUnavailable", "RequestTimeout", "InternalError", "503"}
 _DENIED = {
     "AccessDenied",
     "403",
@@ -219,7 +220,9 @@ class S3Objects:
             exc, botocore.exceptions.ConnectionError | botocore.exceptions.HTTPClientError
         ):
             endpoint = self.client.meta.endpoint_url
-            raise StoreError(f"{url}: cannot reach the endpoint {endpoint} ({exc})") from None
+            raise StoreUnavailableError(
+                f"{url}: cannot reach the endpoint {endpoint} ({exc})"
+            ) from None
         if isinstance(exc, botocore.exceptions.ClientError):
             code = _code(exc)
             if code in _NO_OBJECT and key is not None:
@@ -233,6 +236,8 @@ class S3Objects:
                 detail = "" if code in {"AccessDenied", "403", "Forbidden"} else f" ({code})"
                 raise StoreError(f"{url}: access denied{detail}") from None
             message = exc.response.get("Error", {}).get("Message") or str(exc)
+            if code in _BUSY or _status(exc) >= 500:
+                raise StoreUnavailableError(f"{url}: {code}: {message}") from None
             raise StoreError(f"{url}: {code}: {message}") from None
         raise StoreError(f"{url}: {exc}") from None
 
@@ -244,6 +249,11 @@ class S3Objects:
         except botocore.exceptions.BotoCoreError:
             return True  # unknown: say what the first failure said
         return True
+
+
+def _status(exc: botocore.exceptions.ClientError) -> int:
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return int(status) if isinstance(status, int) else 0
 
 
 def _code(exc: botocore.exceptions.ClientError) -> str:
