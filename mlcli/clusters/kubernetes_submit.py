@@ -109,6 +109,12 @@ def _submit(
 ) -> KubernetesSubmission:
     request = plan.request
     namespace = config.namespace or _template_namespace(template) or cluster.namespace
+    store = pod_environment(client, config, "", "")["MLCLI_STORE"]
+    if "://" not in store:
+        feedback.info(
+            f"The pod logs to the store at {store}: the Job template must mount it at that "
+            "path (else give store-uri, or use a team server or an s3:// store)"
+        )
     tags = {**project_tags(plan), **request.tags, system_tags.BACKEND: BACKEND}
     if cluster.context:
         tags[system_tags.KUBERNETES_CONTEXT] = cluster.context

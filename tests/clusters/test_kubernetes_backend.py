@@ -761,6 +761,10 @@ def test_the_command_detached(
     assert run.info.status == "SCHEDULED"
     assert run.data.tags[system_tags.DOCKER_IMAGE_URI] == IMAGE.reference
     assert "submitted as Kubernetes Job ml/k8s-demo-" in result.stderr
+    store = client.store.root.resolve()
+    assert f"The pod logs to the store at {store}: the Job template must mount it" in (
+        result.stderr
+    )
     (created,) = kube.calls_to("POST", "/jobs")
     assert created.body["spec"]["template"]["spec"]["containers"][0]["image"] == IMAGE.reference
     assert kube.log_opened.is_set() is False  # nobody follows it
