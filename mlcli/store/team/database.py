@@ -1,16 +1,17 @@
 """The team store's PostgreSQL: a pool of connections, transactions that survive a
 PostgreSQL restart, and errors as one line.
 
-Every statement runs inside :meth:`Database.transaction`. A connection that broke
-while idle (PostgreSQL restarted, a proxy dropped it) is replaced by the pool's check
-before it is handed out; a transaction that fails because the server went away or
-because of a serialisation conflict or deadlock is retried from the start
-(``RETRIES`` times), which is safe because a transaction either committed or left no
-trace. What still fails is :class:`IndexUnavailableError` (a 503 on the server).
+Every statement runs inside :meth:`Database.transaction`. A connection that broke while
+idle (PostgreSQL restarted, a proxy dropped it) fails its first statement; the pool then
+tests its idle connections and drops the broken ones. A transaction that fails because
+the server went away before its commit, or because of a serialisation conflict or a
+deadlock, is retried from the start (``RETRIES`` times), which is safe because it left
+no trace. What still fails is :class:`IndexUnavailableError` (a 503 on the server).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -71,7 +72,6 @@ class Database:
             min_size=1,
             max_size=max_size,
             open=False,
-            check=psycopg_pool.ConnectionPool.check_connection,
             configure=_configure,
             kwargs={
                 "connect_timeout": CONNECT_TIMEOUT_SECONDS,
@@ -148,12 +148,22 @@ class Database:
                 lost = isinstance(exc.__cause__, psycopg.OperationalError)
                 if not lost or stage == "commit" or attempt == RETRIES:
                     raise
+                self._drop_broken()
             except (errors.SerializationFailure, errors.DeadlockDetected):
                 if attempt == RETRIES:
                     raise
             time.sleep(delay)
             delay = min(delay * 2, 1.0)
         raise AssertionError("unreachable")
+
+    def _drop_broken(self) -> None:
+        """After a lost connection (PostgreSQL restarted), test the idle ones and drop
+        those that broke too, so that the retry gets a live one. Checking only then, not
+        on every checkout, saves a round trip per request."""
+        import psycopg_pool
+
+        with contextlib.suppress(psycopg_pool.PoolClosed):
+            self._pool.check()
 
     def query(self, sql: str, args: Any = ()) -> list[tuple[Any, ...]]:
         """One read-only statement's rows."""
