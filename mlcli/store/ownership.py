@@ -12,7 +12,11 @@ process no longer exists, is another process now, is a zombie, or the host has
 rebooted since) ends it FAILED, with the reason in the ``mlcli.endReason`` tag and
 the run's last write as its end time. It does so under the run's lock after reading
 the document again, so two readers racing end it once. An owner on another host (or
-in another pid namespace: a container) cannot be judged from here and is left alone.
+in another pid namespace: a container, or with neither ``/proc`` nor psutil to look)
+cannot be looked at from here: it is judged by its heartbeat (``heartbeat.py``), and
+the run ends FAILED once the heartbeat is stale, its end time the last sign of life.
+A run of an older mlcli, with an owner but no heartbeat, is left alone there: its
+owner never beat, and a quiet but live run must not be ended.
 
 An owner may also be a Slurm job (``{"kind": "slurm", "job_id": ..., "cluster": ...}``):
 a run submitted with ``mlcli run --backend slurm`` is owned by its job from submission
@@ -37,8 +41,9 @@ import os
 import socket
 import sys
 from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, TypeAlias
 
 from mlcli import system_tags
 from mlcli.errors import MlcliError, StoreError
@@ -46,11 +51,21 @@ from mlcli.files.fileio import append_bytes, read_json, write_json_atomic
 from mlcli.files.lock import FileLock
 from mlcli.store.changes import ChangeJournal
 from mlcli.store.entities import RunStatus
+from mlcli.store.heartbeat import (
+    HEARTBEAT_FIELD,
+    beat,
+    keep_beating,
+    last_beat,
+    period_seconds,
+    stale_since,
+    stop_beating,
+)
 from mlcli.store.layout import StoreLayout
 from mlcli.store.records import key_value_line
 
 if TYPE_CHECKING:
     from mlcli.slurm.endings import JobEnding
+    from mlcli.store.heartbeat import _Updatable
 
 OWNER_FIELD = "owner"
 _PROC = Path("/proc")
@@ -158,6 +173,29 @@ def owner_from_doc(doc: Any) -> RunOwner | None:
     return Owner.from_doc(doc)
 
 
+class Claim(NamedTuple):
+    """A live run's owner and its last heartbeat ((ms, period in s); None: none)."""
+
+    owner: RunOwner
+    heartbeat: tuple[int, float] | None = None
+
+
+def owner_fields(owner: RunOwner | None) -> dict[str, Any]:
+    """What recording ``owner`` writes in a run's document: a process owner beats."""
+    return {
+        OWNER_FIELD: None if owner is None else owner.to_doc(),
+        HEARTBEAT_FIELD: beat() if isinstance(owner, Owner) else None,
+    }
+
+
+def owner_recorded(runs: _Updatable, run_id: str, status: str, owner: RunOwner | None) -> None:
+    """After a store wrote ``run_id``'s status: beat while this process owns the run."""
+    if status in RunStatus.LIVE and isinstance(owner, Owner) and owner == this_process():
+        keep_beating(runs, run_id, period_seconds())
+    else:
+        stop_beating(run_id)
+
+
 _this: list[Owner | None] = []  # cached per process (reset in a forked child)
 
 
@@ -185,30 +223,35 @@ def _identify(pid: int) -> Owner | None:
         return None
 
 
-def is_gone(owner: RunOwner) -> bool:
-    """True when ``owner`` surely no longer runs; False when alive or not knowable here
-    (another host, another pid namespace, no way to look, no Slurm to ask)."""
+def is_gone(claim: Claim) -> bool:
+    """True when the claim's owner surely no longer runs; False when alive or not
+    knowable here (no Slurm to ask, a process elsewhere without a stale heartbeat)."""
+    owner = claim.owner
     if isinstance(owner, SlurmJobOwner):
         return _job_ending(owner) is not None
     if isinstance(owner, KubernetesJobOwner):
         return _kubernetes_ending(owner) is not None
-    return _process_gone(owner)
+    gone = _process_gone(owner)
+    if gone is None:
+        return claim.heartbeat is not None and stale_since(claim.heartbeat)
+    return gone
 
 
-def _process_gone(owner: Owner) -> bool:
+def _process_gone(owner: Owner) -> bool | None:
+    """Whether a process owner is gone; None when it cannot be looked at from here."""
     me = this_process()
     if me is None or owner.host != me.host:
-        return False
+        return None
     if owner.boot is not None and me.boot is not None and owner.boot != me.boot:
         return True  # the host rebooted since
     if _proc_available():
         if owner.pid_namespace is None or owner.pid_namespace != me.pid_namespace:
-            return False
+            return None
         now = _proc_start(owner.pid)
         return now is None or now[0] != owner.started or now[1] in ("Z", "X")
     psutil = _psutil()
     if psutil is None:
-        return False
+        return None
     try:
         process = psutil.Process(owner.pid)
         return (
@@ -217,7 +260,7 @@ def _process_gone(owner: Owner) -> bool:
     except psutil.NoSuchProcess:
         return True
     except psutil.Error:
-        return False
+        return None
 
 
 def _job_ending(owner: SlurmJobOwner) -> JobEnding | None:
@@ -252,8 +295,9 @@ def _kubernetes_ending(owner: KubernetesJobOwner) -> tuple[str, dict[str, str]] 
     return outcome.status, tags
 
 
-def _ending(owner: RunOwner) -> tuple[str, dict[str, str]] | None:
+def _ending(claim: Claim) -> tuple[str, dict[str, str]] | None:
     """(status, tags) that end a run whose owner is gone; None while it is not."""
+    owner = claim.owner
     if isinstance(owner, KubernetesJobOwner):
         return _kubernetes_ending(owner)
     if isinstance(owner, SlurmJobOwner):
@@ -261,7 +305,15 @@ def _ending(owner: RunOwner) -> tuple[str, dict[str, str]] | None:
         if ending is None:
             return None
         return ending.status, ending.tags()
-    if not _process_gone(owner):
+    gone = _process_gone(owner)
+    if gone is None and claim.heartbeat is not None and stale_since(claim.heartbeat):
+        stopped = datetime.fromtimestamp(claim.heartbeat[0] / 1000, timezone.utc)
+        reason = (
+            f"the heartbeat of {owner.describe()} stopped at "
+            f"{stopped.isoformat(timespec='seconds').replace('+00:00', 'Z')}"
+        )
+        return RunStatus.FAILED, {system_tags.END_REASON: reason}
+    if not gone:
         return None
     reason = f"{owner.describe()} exited without ending the run"
     return RunStatus.FAILED, {system_tags.END_REASON: reason}
@@ -272,16 +324,16 @@ def end_if_orphaned(layout: StoreLayout, run_id: str) -> bool:
     owner is gone; True if ended here. Never raises for a run it cannot read or write
     (a damaged or read-only store)."""
     try:
-        owner = _running_owner(_read_doc(layout, run_id))
-        ending = None if owner is None else _ending(owner)
-        if ending is None:
+        claim = _running_claim(_read_doc(layout, run_id))
+        ending = None if claim is None else _ending(claim)
+        if ending is None or claim is None:
             return False
         status, tags = ending
         with FileLock(layout.run_lock(run_id)):
             doc = _read_doc(layout, run_id)
-            if doc is None or _running_owner(doc) != owner:  # ended, or resumed, meanwhile
+            if doc is None or _running_claim(doc) != claim:  # ended, resumed or beat meanwhile
                 return False
-            end_time = _last_write_ms(layout, run_id, doc)
+            end_time = max(_last_write_ms(layout, run_id, doc), (claim.heartbeat or (0, 0))[0])
             lines = "".join(key_value_line(key, value) for key, value in tags.items())
             append_bytes(layout.tags_log(run_id), lines.encode())
             doc.update(status=status, end_time=end_time)
@@ -292,16 +344,17 @@ def end_if_orphaned(layout: StoreLayout, run_id: str) -> bool:
         return False
 
 
-def recorded_owner(layout: StoreLayout, run_id: str) -> RunOwner | None:
-    """The owner the document of a live run records; None when it records none, or
-    the run is not live, or its document cannot be read."""
-    return _running_owner(_read_doc(layout, run_id))
+def recorded_claim(layout: StoreLayout, run_id: str) -> Claim | None:
+    """The owner (and heartbeat) the document of a live run records; None when it
+    records none, or the run is not live, or its document cannot be read."""
+    return _running_claim(_read_doc(layout, run_id))
 
 
-def _running_owner(doc: dict[str, Any] | None) -> RunOwner | None:
+def _running_claim(doc: dict[str, Any] | None) -> Claim | None:
     if not doc or doc.get("status") not in RunStatus.LIVE:
         return None
-    return owner_from_doc(doc.get(OWNER_FIELD))
+    owner = owner_from_doc(doc.get(OWNER_FIELD))
+    return None if owner is None else Claim(owner, last_beat(doc))
 
 
 def _read_doc(layout: StoreLayout, run_id: str) -> dict[str, Any] | None:

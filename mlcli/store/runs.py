@@ -40,7 +40,7 @@ from mlcli.store.changes import ChangeJournal
 from mlcli.store.damage import run_doc_problem
 from mlcli.store.entities import LifecycleStage, Metric, RunInfo, RunStatus
 from mlcli.store.layout import ARTIFACTS_DIR, RUN_DOC, TAGS_LOG, StoreLayout
-from mlcli.store.ownership import OWNER_FIELD, RunOwner
+from mlcli.store.ownership import RunOwner, owner_fields, owner_recorded
 from mlcli.store.records import (
     decode_metric_log,
     fold_metric_log,
@@ -123,7 +123,7 @@ class RunFiles:
                 "parent_run_id": parent_run_id,
             }
             if owner is not None:
-                doc[OWNER_FIELD] = owner.to_doc()
+                doc.update(owner_fields(owner))
             write_json_atomic(staging / RUN_DOC, doc)
             all_tags = {system_tags.RUN_NAME: run_name, system_tags.USER: user_id, **tags}
             all_tags[system_tags.RUN_NAME] = run_name  # the run's name, whatever the tags said
@@ -139,6 +139,7 @@ class RunFiles:
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+        owner_recorded(self, run_id, status, owner)
         return self._info(doc)
 
     def read_doc(self, run_id: str) -> dict[str, Any]:
@@ -165,7 +166,9 @@ class RunFiles:
         self, run_id: str, status: str, end_time: int | None = None, owner: RunOwner | None = None
     ) -> RunInfo:
         """A live status records ``owner`` as the run's owner (None: nobody watched)."""
-        return self.update(run_id, **status_change(status, end_time, owner))
+        info = self.update(run_id, **status_change(status, end_time, owner))
+        owner_recorded(self, run_id, status, owner)
+        return info
 
     def set_lifecycle(self, run_id: str, stage: str) -> RunInfo:
         return self.update(run_id, **lifecycle_change(stage))
@@ -344,8 +347,7 @@ def status_change(
         )
     if status in RunStatus.TERMINAL:
         return {"status": status, "end_time": end_time or now_ms()}
-    owner_doc = owner.to_doc() if owner is not None else None
-    return {"status": status, "end_time": None, OWNER_FIELD: owner_doc}
+    return {"status": status, "end_time": None, **owner_fields(owner)}
 
 
 def lifecycle_change(stage: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from mlcli.store.index.experiments import changed_experiments, store_experiments
 from mlcli.store.index.session import KNOWN_RUNS_SQL, IndexSession
 from mlcli.store.index.updates import forget_run, scan_runs
 from mlcli.store.layout import METRICS_LOG, PARAMS_LOG, RUN_DOC, TAGS_LOG, StoreLayout
-from mlcli.store.ownership import RunOwner, end_if_orphaned, is_gone, recorded_owner
+from mlcli.store.ownership import Claim, end_if_orphaned, is_gone, recorded_claim
 from mlcli.store.scan import file_signature
 
 _REBUILD_BATCH = 5_000
@@ -100,16 +100,16 @@ def rebuild(session: IndexSession, progress: ProgressCallback | None) -> int:
 def end_orphaned_runs(
     session: IndexSession,
     run_ids: list[str] | None = None,
-    owners: dict[str, tuple[str | None, RunOwner | None]] | None = None,
+    owners: dict[str, tuple[str | None, Claim | None]] | None = None,
 ) -> None:
     """End the live runs whose owner (a process, a Slurm job) is gone (``ownership.py``):
     every run the index holds as RUNNING or SCHEDULED, or those of ``run_ids`` (indexed
     yet or not).
 
-    ``owners`` remembers, between sweeps, the owner each RUNNING run's document records,
-    by the document's signature: a sweep reads only the documents that changed, so a
-    store with thousands of live runs (a team server's, most of them without an owner
-    on this host) does not pay for reading them all on every query."""
+    ``owners`` remembers, between sweeps, the owner and heartbeat each RUNNING run's
+    document records, by the document's signature: a sweep reads only the documents
+    that changed, so a store with thousands of live runs (a team server's, most of them
+    without an owner on this host) does not pay for reading them all on every query."""
     if run_ids is None:
         rows = session.db.execute(
             "SELECT run_id, doc_signature FROM runs WHERE status IN (?, ?)",
@@ -123,12 +123,12 @@ def end_orphaned_runs(
         for run_id, signature in rows:
             remembered = None if owners is None else owners.get(run_id)
             if remembered is not None and remembered[0] == signature:
-                owner = remembered[1]
+                claim = remembered[1]
             else:
-                owner = recorded_owner(session.layout, run_id)
+                claim = recorded_claim(session.layout, run_id)
                 if owners is not None:
-                    owners[run_id] = (signature, owner)
-            if owner is not None and is_gone(owner):
+                    owners[run_id] = (signature, claim)
+            if claim is not None and is_gone(claim):
                 candidates.append(run_id)
     else:
         known = {row[0]: row for row in session.known_rows(run_ids)}

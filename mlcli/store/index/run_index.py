@@ -21,7 +21,7 @@ from mlcli.store.index.refresh import ProgressCallback, RefreshResult
 from mlcli.store.index.rows import run_rows
 from mlcli.store.index.session import IndexSession, LeftOut
 from mlcli.store.layout import StoreLayout
-from mlcli.store.ownership import RunOwner
+from mlcli.store.ownership import Claim
 
 T = TypeVar("T")
 
@@ -39,7 +39,7 @@ class RunIndex:
         self.journal = ChangeJournal(layout.changes_log)
         self._identity = file_identity(path)
         self._left_out = LeftOut()
-        self._owners: dict[str, tuple[str | None, RunOwner | None]] = {}  # see end_orphaned_runs
+        self._owners: dict[str, tuple[str | None, Claim | None]] = {}  # see end_orphaned_runs
 
     # -- opening ----------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from mlcli.errors import ConflictError, NotFoundError
 from mlcli.store.batches import validate_batch_id
 from mlcli.store.entities import LifecycleStage, Metric, RunInfo, RunStatus
 from mlcli.store.layout import METRICS_LOG, PARAMS_LOG, TAGS_LOG
-from mlcli.store.ownership import OWNER_FIELD, RunOwner
+from mlcli.store.ownership import RunOwner, owner_fields, owner_recorded
 from mlcli.store.records import (
     decode_metric_log,
     fold_latest_metrics,
@@ -116,7 +116,7 @@ class TeamRuns:
             "parent_run_id": parent_run_id,
         }
         if owner is not None:
-            doc[OWNER_FIELD] = owner.to_doc()
+            doc.update(owner_fields(owner))
         all_tags = {system_tags.RUN_NAME: run_name, system_tags.USER: user_id, **tags}
         all_tags[system_tags.RUN_NAME] = run_name
         if parent_run_id:
@@ -146,6 +146,7 @@ class TeamRuns:
             self.database.run(work)
         except errors.UniqueViolation:
             raise ConflictError(f"a run with id {run_id} already exists") from None
+        owner_recorded(self, run_id, status, owner)
         return self._info(doc)
 
     def read_doc(self, run_id: str) -> dict[str, Any]:
@@ -172,7 +173,9 @@ class TeamRuns:
     def set_status(
         self, run_id: str, status: str, end_time: int | None = None, owner: RunOwner | None = None
     ) -> RunInfo:
-        return self.update(run_id, **status_change(status, end_time, owner))
+        info = self.update(run_id, **status_change(status, end_time, owner))
+        owner_recorded(self, run_id, status, owner)
+        return info
 
     def set_lifecycle(self, run_id: str, stage: str) -> RunInfo:
         return self.update(run_id, **lifecycle_change(stage))
