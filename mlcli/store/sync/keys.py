@@ -29,6 +29,7 @@ from urllib.parse import quote, unquote
 
 FORMAT_KEY = "mlcli-remote.json"
 FORMAT = 1
+SERVED = "served"  # in the format marker: servers with an index own the bucket's writes
 JOURNAL = "journal/"
 EXPERIMENTS = "experiments/"
 RUNS = "runs/"

@@ -291,22 +291,29 @@ def _session(
 
 def _ensure_format(ctx: SyncContext) -> None:
     if ctx.report.dry_run:
+        _check_format(ctx, writing=True)
         return
     marker = json.dumps({"format": keys.FORMAT, "kind": "mlcli-remote"}).encode()
     if ctx.objects.create(keys.FORMAT_KEY, marker) is None:
-        _check_format(ctx)
+        _check_format(ctx, writing=True)
 
 
-def _check_format(ctx: SyncContext) -> None:
+def _check_format(ctx: SyncContext, writing: bool = False) -> None:
     from mlcli.errors import StoreError
 
     found = ctx.objects.get_if_present(keys.FORMAT_KEY)
     if found is None:
         return  # an empty remote: nothing to pull yet
     try:
-        version = int(json.loads(found[0]).get("format", 0))
+        marker = json.loads(found[0])
+        version = int(marker.get("format", 0))
     except (ValueError, AttributeError):
         raise StoreError(f"{ctx.objects.url}: {keys.FORMAT_KEY} is damaged") from None
+    if writing and marker.get(keys.SERVED):
+        raise StoreError(
+            f"{ctx.objects.url} is served by mlcli servers (its index is in PostgreSQL): "
+            "write through a server's URL (clone and pull still read it)"
+        )
     if version > keys.FORMAT:
         raise StoreError(
             f"{ctx.objects.url} has remote format {version}, newer than this mlcli reads "

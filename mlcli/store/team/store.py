@@ -38,6 +38,7 @@ class TeamStore:
     def __init__(self, objects: ObjectStore, database: Database) -> None:
         self.objects = objects
         self.database = database
+        _claim(objects)
         self.writer = schema.ensure(database, objects.url)
         # every server process journals under a name of its own: one key, one writer
         self._journal_name = self.writer + uuid.uuid4().hex[:8]
@@ -224,6 +225,31 @@ class TeamStore:
         entry = {"runs": sorted(runs), "experiments": sorted(experiments), "models": sorted(models)}
         key = keys.journal_key(now_ms(), self._journal_name, next(_journal_sequence) % 1_000_000)
         self.objects.put(key, json.dumps(entry, sort_keys=True).encode())
+
+
+def _claim(objects: ObjectStore) -> None:
+    """Mark the bucket as served (``mlcli push`` then refuses to write into it: its runs
+    would not be in the servers' index); refuse a bucket that already holds a pushed
+    store, whose runs are not in the index either."""
+    marker = {"format": keys.FORMAT, "kind": "mlcli-remote", keys.SERVED: True}
+    if objects.create(keys.FORMAT_KEY, json.dumps(marker).encode()) is not None:
+        return
+    found = objects.get_if_present(keys.FORMAT_KEY)
+    try:
+        held = json.loads(found[0]) if found else {}
+        version = int(held.get("format", 0))
+    except (ValueError, AttributeError):
+        raise StoreError(f"{objects.url}: {keys.FORMAT_KEY} is damaged") from None
+    if version > keys.FORMAT:
+        raise StoreError(
+            f"{objects.url} has remote format {version}, newer than this mlcli reads "
+            f"({keys.FORMAT}); upgrade mlcli"
+        )
+    if not held.get(keys.SERVED):
+        raise StoreError(
+            f"{objects.url} already holds a store sent with 'mlcli push': serve a bucket or "
+            "prefix of its own, and log to the server (its URL) from then on"
+        )
 
 
 def _latest(rows: Iterable[tuple[Any, ...]]) -> dict[str, dict[str, Metric]]:

@@ -268,3 +268,42 @@ def test_a_renamed_experiment_reaches_a_clone_under_its_new_name_only(
         cwd=tmp_path,
     )
     assert json.loads(shown.stdout)["experiment_name"] == "vision"
+
+
+def test_a_served_bucket_refuses_a_push_and_a_pushed_bucket_refuses_to_be_served(
+    team_store: Any, team_urls: Any, moto_server: Any, tmp_path: Path
+) -> None:
+    from mlcli.errors import StoreError
+    from mlcli.store import TeamStore
+
+    env = {**os.environ, **team_urls.env}
+    local = tmp_path / "laptop"
+    local.mkdir()
+    from mlcli.client import MlcliClient
+    from mlcli.store import Store
+
+    laptop, _ = Store.initialize(local / ".mlruns")
+    client = MlcliClient(laptop)
+    client.log_metric(client.create_run("0").info.run_id, "x", 1.0)
+    pushed = subprocess.run(
+        [sys.executable, "-m", "mlcli", "--store", str(local / ".mlruns"), "push", team_urls.store],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=local,
+    )
+    assert pushed.returncode != 0
+    assert "served by mlcli servers" in pushed.stderr and "Traceback" not in pushed.stderr
+    assert len(pushed.stderr.strip().splitlines()) == 1
+
+    other = f"s3://{moto_server.new_bucket()}/pushed"
+    sent = subprocess.run(
+        [sys.executable, "-m", "mlcli", "--store", str(local / ".mlruns"), "push", other],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=local,
+    )
+    assert sent.returncode == 0, sent.stderr
+    with pytest.raises(StoreError, match="already holds a store sent with 'mlcli push'"):
+        TeamStore.open(other, team_urls.index)
