@@ -317,7 +317,7 @@ def run(
     sweeping = wants_sweep(sweep_request, planning=dry_run)
     _check_backend(backend, backend_config, detach, run_id, sweeping)
     if sweeping and backend == "slurm" and not dry_run:
-        _sweep_on_slurm(ctx, out, sweep_request, backend_config or [])
+        _sweep_on_slurm(ctx, out, sweep_request, backend_config or [], detach)
         return
     if sweeping:
         _sweep(ctx, out, sweep_request, dry_run)
@@ -373,11 +373,6 @@ def _check_backend(
         )
     if run_id and (backend != "local" or sweeping):
         raise InvalidInputError("--run-id attaches one local run: not with --backend or a sweep")
-    if backend == "slurm" and sweeping and detach:
-        raise InvalidInputError(
-            "a sweep on Slurm needs its coordinator (this mlcli run ends the trials and "
-            "records the best; Optuna asks for each trial here): drop --detach"
-        )
     if backend == "kubernetes" and sweeping:
         raise InvalidInputError("a sweep cannot run on Kubernetes yet: run its trials one by one")
 
@@ -458,13 +453,30 @@ def _run_on_kubernetes(
 
 
 def _sweep_on_slurm(
-    ctx: typer.Context, out: Output, request: SweepRequest, config_items: list[str]
+    ctx: typer.Context, out: Output, request: SweepRequest, config_items: list[str], detach: bool
 ) -> None:
+    from mlcli.clusters.slurm_sweep import ArraySweep
     from mlcli.clusters.slurm_sweep_run import run_sweep_on_slurm
 
     sys.stdout.flush()
-    result = run_sweep_on_slurm(request, config_items, client=get_client(ctx), feedback=out)
-    _show_sweep(out, result)
+    client = get_client(ctx)
+    result = run_sweep_on_slurm(request, config_items, client=client, feedback=out, detach=detach)
+    if not isinstance(result, ArraySweep):
+        _show_sweep(out, result)
+        return
+    if out.json_mode:
+        out.json(
+            {
+                "run_id": result.parent.run_id,
+                "run_name": result.parent.info.run_name,
+                "experiment_id": result.experiment_id,
+                "job_id": result.job_id,
+                "status": "SCHEDULED",
+                "trials": [{"trial": t.trial.number, "run_id": t.run_id} for t in result.trials],
+            }
+        )
+    else:
+        out.line(result.parent.run_id)
 
 
 def _sweep(ctx: typer.Context, out: Output, request: SweepRequest, dry_run: bool) -> None:

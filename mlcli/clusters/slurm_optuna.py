@@ -16,7 +16,13 @@ from mlcli import system_tags
 from mlcli.clusters.slurm_config import SlurmConfig
 from mlcli.clusters.slurm_follow import POLL_SECONDS, _Cancellation, finish_run
 from mlcli.clusters.slurm_submit import BACKEND, submit_run
-from mlcli.clusters.slurm_sweep_follow import announce, finish_sweep, parent_running, valued
+from mlcli.clusters.slurm_sweep_follow import (
+    SweepFacts,
+    announce,
+    finish_sweep,
+    parent_running,
+    valued,
+)
 from mlcli.projects.feedback import Feedback, SilentFeedback
 from mlcli.projects.runner import parent_run_id, run_experiment_id
 from mlcli.slurm import jobs
@@ -64,6 +70,7 @@ def coordinate_sweep(
         f"Sweep {parent_id} ({parent.info.run_name}): {plan.sampler.name}, {plan.total} "
         f"trial(s), one Slurm job each, {plan.request.parallel} at a time"
     )
+    facts = SweepFacts.from_plan(plan)
     flying: dict[int, _InFlight] = {}
     outcomes: list[TrialOutcome] = []
     cancellation = _Cancellation()
@@ -97,7 +104,7 @@ def coordinate_sweep(
                     plan.sampler.tell(item.trial, outcome.value)
                     outcomes.append(outcome)
                     del flying[number]
-                    announce(feedback, outcome, plan)
+                    announce(feedback, outcome, facts)
                 if flying:
                     cancellation.pause(poll)
     except BaseException:
@@ -107,7 +114,7 @@ def coordinate_sweep(
             client.set_terminated(parent_id, RunStatus.FAILED)
         raise
     cancelled = cancellation.requested
-    return finish_sweep(client, parent, experiment_id, plan, outcomes, cancelled, feedback)
+    return finish_sweep(client, parent, experiment_id, facts, outcomes, cancelled, feedback)
 
 
 def _stop_asked(

@@ -2,20 +2,24 @@
 sweep as ONE Slurm job array (``sbatch --array=0-N%P``).
 
 Everything is checked first (``plan_sweep``, the config, ``sbatch --test-only`` of
-the array's script), with nothing created. Then the parent run and every trial run
-are created SCHEDULED (each trial with its number, parameters and parent, so that
-``mlcli runs list`` shows them at once); the plan (each trial's parameters, run id
-and ``mlcli`` arguments) is saved as the parent's artifact ``sweep/plan.json`` and
-as ``plan.json`` next to the job's output, which the nodes read. The array is
-submitted held, task ``i`` recorded as the owner of trial ``i + 1``'s run
-(``JOB_i``), and released. Each task runs ``python -m mlcli.clusters.slurm_task
-PLAN``: the trial's ``mlcli run <project> --run-id <its run>``.
+the array's script), with nothing created. Then the parent run is created
+SCHEDULED; the plan (each trial's parameters, run id, chosen here, and ``mlcli``
+arguments) is written as ``plan.json`` next to the job's output, which the nodes
+read; the array is submitted held; every trial run is created SCHEDULED, owned by
+its task (``JOB_i`` for trial ``i + 1``), with its number, parameters and parent
+(``mlcli runs list`` shows them at once); the plan is saved as the parent's artifact
+``sweep/plan.json``, and the array released. Each task runs ``python -m
+mlcli.clusters.slurm_task PLAN``: the trial's ``mlcli run <project> --run-id <its
+run>``. With ``--detach``, a job depending on the array (``afterany``) ends the
+sweep (``slurm_sweep_end``) and owns the parent.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -79,9 +83,12 @@ def submit_array_sweep(
     *,
     client: TrackingClient,
     feedback: Feedback | None = None,
+    detach: bool = False,
 ) -> ArraySweep:
     """Create the parent and trial runs SCHEDULED and submit the array; an error
-    after the parent exists ends it and its trials FAILED (KILLED on Ctrl-C)."""
+    after the parent exists ends it and its trials FAILED (KILLED on Ctrl-C).
+    ``detach``: also submit the job that ends the sweep once the array has ended
+    (``--dependency=afterany``), which then owns the parent."""
     feedback = feedback or SilentFeedback()
     planned = plan.sampler.planned()
     if planned is None:
@@ -101,47 +108,54 @@ def submit_array_sweep(
         status=RunStatus.SCHEDULED,
     )
     parent_id = parent.run_id
-    trials: list[ArrayTrial] = []
-    job_id: str | None = None
+    # The trials' run ids are chosen here, so that the plan and the held array exist
+    # before the runs, which are then created owned by their tasks at once.
+    trials = [ArrayTrial(trial, uuid.uuid4().hex) for trial in planned]
+    created: list[str] = []
+    job_id = end_job = None
     try:
-        common = {**project_tags(run_plan), system_tags.BACKEND: BACKEND}
-        for trial in planned:
-            run = client.create_run(
-                experiment_id=experiment_id,
-                run_name=f"{parent.info.run_name}-{trial.number}",
-                tags={**common, TRIAL_TAG: str(trial.number)},
-                parent_run_id=parent_id,
-                owner=this_process(),
-                status=RunStatus.SCHEDULED,
-            )
-            client.log_batch(run.run_id, params=trial.params)
-            trials.append(ArrayTrial(trial, run.run_id))
         folder = output_folder(client, config, parent_id)
         folder.mkdir(parents=True, exist_ok=True)
         document = plan_document(run_plan, trials)
         (folder / PLAN_FILE).write_text(json.dumps(document))
-        client.log_dict(parent_id, document, PLAN_ARTIFACT)
         script = job_script(
             _array_spec(plan, config, store, folder / PLAN_FILE, parent.info.run_name, folder)
         )
-        client.log_text(parent_id, script, JOB_SCRIPT_ARTIFACT)
         job_id = jobs.submit(script, ["--hold"])
         cluster = jobs.cluster_name()
         where = {system_tags.SLURM_CLUSTER: cluster} if cluster else {}
+        common = {**project_tags(run_plan), system_tags.BACKEND: BACKEND, **where}
+        for item in trials:
+            task_job = f"{job_id}_{item.task}"
+            tags = {**common, TRIAL_TAG: str(item.trial.number), system_tags.SLURM_JOB_ID: task_job}
+            client.create_run(
+                experiment_id=experiment_id,
+                run_name=f"{parent.info.run_name}-{item.trial.number}",
+                tags=tags,
+                parent_run_id=parent_id,
+                run_id=item.run_id,
+                owner=SlurmJobOwner(task_job, cluster),
+                status=RunStatus.SCHEDULED,
+            )
+            created.append(item.run_id)
+            client.log_batch(item.run_id, params=item.trial.params)
         client.log_batch(
             parent_id, tags={system_tags.SLURM_JOB_ID: job_id, ARRAY_TAG: job_id, **where}
         )
-        for item in trials:
-            task_job = f"{job_id}_{item.task}"
-            client.log_batch(item.run_id, tags={system_tags.SLURM_JOB_ID: task_job, **where})
+        client.log_dict(parent_id, document, PLAN_ARTIFACT)
+        client.log_text(parent_id, script, JOB_SCRIPT_ARTIFACT)
+        if detach:
+            end_script = job_script(_end_spec(config, store, parent, folder))
+            end_job = jobs.submit(end_script, [f"--dependency=afterany:{job_id}"])
             client.store.runs.set_status(
-                item.run_id, RunStatus.SCHEDULED, owner=SlurmJobOwner(task_job, cluster)
+                parent_id, RunStatus.SCHEDULED, owner=SlurmJobOwner(end_job, cluster)
             )
         jobs.release(job_id)
     except BaseException as exc:
-        if job_id is not None:
-            jobs.cancel(job_id)
-        abandon(client, parent_id, [t.run_id for t in trials], exc)
+        for submitted in (job_id, end_job):
+            if submitted is not None:
+                jobs.cancel(submitted)
+        abandon(client, parent_id, created, exc)
         raise
     feedback.info(
         f"Sweep {parent_id} ({parent.info.run_name}): {len(trials)} trial(s) submitted as "
@@ -150,7 +164,7 @@ def submit_array_sweep(
     return ArraySweep(client.get_run(parent_id), experiment_id, job_id, tuple(trials), folder)
 
 
-def plan_document(run_plan: RunPlan, trials: list[ArrayTrial]) -> dict[str, object]:
+def plan_document(run_plan: RunPlan, trials: Sequence[ArrayTrial]) -> dict[str, object]:
     """``sweep/plan.json``: per array task, the trial's number, run, parameters and
     the ``mlcli`` arguments that run it."""
     return {
@@ -198,6 +212,20 @@ def _param(name: str, value: str) -> list[str]:
     from mlcli.sweeps.quoting import quote_literal
 
     return ["--param", f"{name}={quote_literal(value)}"]
+
+
+def _end_spec(config: SlurmConfig, store: str, parent: Run, folder: Path) -> JobSpec:
+    """The small job that ends a detached sweep (no GPUs, memory or CPUs asked)."""
+    python = config.python or sys.executable
+    command = [python, "-m", "mlcli.clusters.slurm_sweep_end", parent.run_id]
+    return JobSpec(
+        name=f"{parent.info.run_name}-end",
+        config=replace(config, gpus=None, mem=None, cpus_per_task=None),
+        output=str(folder / "end.out"),
+        error=str(folder / "end.err"),
+        command=shell_command([*command, str(folder / PLAN_FILE)]),
+        environment={"MLCLI_STORE": store, "MLCLI_RUN_ID": None},
+    )
 
 
 def _array_spec(

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 
 from mlcli import system_tags
 from mlcli.clusters.slurm_follow import POLL_SECONDS, _Cancellation, finish_run
@@ -28,12 +29,19 @@ from mlcli.slurm import jobs
 from mlcli.slurm.commands import SlurmError
 from mlcli.slurm.jobs import JobState
 from mlcli.store import Run, RunStatus, this_process
-from mlcli.sweeps.objective import Objective
+from mlcli.sweeps.objective import Objective, parse_objective
 from mlcli.sweeps.parent import record_best
 from mlcli.sweeps.planning import SweepPlan
 from mlcli.sweeps.process import TrialOutcome
 from mlcli.sweeps.runner import SweepResult, trial_record
-from mlcli.sweeps.tags import TRIALS_ARTIFACT
+from mlcli.sweeps.tags import (
+    DIRECTION_TAG,
+    OBJECTIVE_TAG,
+    SAMPLER_TAG,
+    SEED_TAG,
+    TRIALS_ARTIFACT,
+    TRIALS_TAG,
+)
 from mlcli.tracking.client import TrackingClient
 
 COUNT_METRICS = {
@@ -43,6 +51,38 @@ COUNT_METRICS = {
     RunStatus.FAILED: "trials_failed",
     RunStatus.KILLED: "trials_killed",
 }
+
+
+@dataclass(frozen=True)
+class SweepFacts:
+    """What following and ending a sweep needs of it: from its plan (``mlcli run``)
+    or from its parent's tags (the job that ends a detached sweep)."""
+
+    sampler: str
+    seed: int | None
+    total: int
+    objective: Objective | None
+    fail_fast: bool = False
+
+    @classmethod
+    def from_plan(cls, plan: SweepPlan) -> SweepFacts:
+        sampler = plan.sampler
+        return cls(sampler.name, sampler.seed, plan.total, plan.objective, plan.request.fail_fast)
+
+    @classmethod
+    def from_parent(cls, parent: Run) -> SweepFacts:
+        tags = parent.data.tags
+        seed = tags.get(SEED_TAG)
+        metric = tags.get(OBJECTIVE_TAG)
+        objective = parse_objective(metric, tags.get(DIRECTION_TAG)) if metric else None
+        return cls(
+            tags.get(SAMPLER_TAG, "grid"),
+            int(seed) if seed and seed.isdigit() else None,
+            int(tags.get(TRIALS_TAG, "0")),
+            objective,
+        )
+
+
 _RANGE = re.compile(r"(\d+)(?:-(\d+))?(?::\d+)?")
 
 
@@ -65,7 +105,7 @@ def task_states(states: Iterable[JobState]) -> dict[int, JobState]:
 def follow_array(
     client: TrackingClient,
     sweep: ArraySweep,
-    plan: SweepPlan,
+    plan: SweepFacts,
     *,
     feedback: Feedback | None = None,
     poll: float = POLL_SECONDS,
@@ -112,7 +152,7 @@ def follow_array(
                 )
                 outcomes[item.task] = valued(client, outcome, plan.objective)
                 announce(feedback, outcomes[item.task], plan)
-                if ended.status != RunStatus.FINISHED and plan.request.fail_fast and not cancelled:
+                if ended.status != RunStatus.FINISHED and plan.fail_fast and not cancelled:
                     feedback.info(f"Trial {item.trial.number} {ended.status}: --fail-fast")
                     jobs.cancel(sweep.job_id)
                     cancelled = True
@@ -137,7 +177,7 @@ def finish_sweep(
     client: TrackingClient,
     parent: Run,
     experiment_id: str,
-    plan: SweepPlan,
+    plan: SweepFacts,
     outcomes: Sequence[TrialOutcome],
     cancelled: bool,
     feedback: Feedback,
@@ -182,8 +222,8 @@ def finish_sweep(
         experiment_id=experiment_id,
         status=status,
         exit_code=code,
-        sampler=plan.sampler.name,
-        seed=plan.sampler.seed,
+        sampler=plan.sampler,
+        seed=plan.seed,
         total=plan.total,
         objective=plan.objective,
         best=best,
@@ -196,8 +236,6 @@ def valued(
 ) -> TrialOutcome:
     if objective is None or outcome.status != RunStatus.FINISHED or outcome.run_id is None:
         return outcome
-    from dataclasses import replace
-
     return replace(outcome, value=objective.value(client.get_run(outcome.run_id)))
 
 
@@ -232,7 +270,7 @@ def _summary(outcomes: Sequence[TrialOutcome]) -> str:
     return ", ".join(f"{n} {status}" for status, n in sorted(counted.items())) or "no trial ran"
 
 
-def announce(feedback: Feedback, outcome: TrialOutcome, plan: SweepPlan) -> None:
+def announce(feedback: Feedback, outcome: TrialOutcome, plan: SweepFacts) -> None:
     parts = [f"run {outcome.run_id}"]
     if plan.objective is not None and outcome.value is not None:
         parts.append(f"{plan.objective.metric}={outcome.value:g}")

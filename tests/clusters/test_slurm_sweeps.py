@@ -93,7 +93,7 @@ def test_one_failing_trial_fails_alone_and_the_parent_says_so(cli: Cli, tmp_path
     )
     done = cli.run(
         "run", ".", "-P", "alpha=[0.1,0.2,0.3]", "--parallel", "3", "--objective",
-        "metrics.score", "--backend", "slurm", "--json",
+        "metrics.score", "--direction", "minimize", "--backend", "slurm", "--json",
     )  # fmt: skip
     assert done.returncode == 1, done.stderr
     result = json.loads(done.stdout)
@@ -104,7 +104,7 @@ def test_one_failing_trial_fails_alone_and_the_parent_says_so(cli: Cli, tmp_path
     assert parent["status"] == "FAILED"
     assert "trial 2 FAILED" in parent["tags"]["mlcli.project.failureReason"]
     assert parent["metrics"]["trials_failed"] == 1
-    assert parent["tags"]["mlcli.sweep.bestTrial"] == "1"  # min by default
+    assert parent["tags"]["mlcli.sweep.bestTrial"] == "1"
 
 
 def test_cancelling_the_parent_kills_every_unfinished_trial(cli: Cli, tmp_path: Path) -> None:
@@ -153,8 +153,28 @@ def test_an_optuna_sweep_submits_one_job_per_trial(cli: Cli, tmp_path: Path) -> 
     assert cli.show(result["run_id"])["status"] == "FINISHED"
 
 
-def test_detach_and_optuna_without_a_coordinator_are_one_line(cli: Cli) -> None:
-    done = cli.run("run", ".", "-P", "alpha=[0.1,0.2]", "--backend", "slurm", "--detach")
+def test_a_detached_grid_is_ended_by_its_own_job(cli: Cli) -> None:
+    done = cli.run(
+        "run", ".", "-P", "alpha=[0.1,0.2,0.3]", "--parallel", "2", "--objective",
+        "metrics.score", "--direction", "maximize", "--backend", "slurm", "--detach", "--json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    shown = json.loads(done.stdout)
+    assert shown["status"] == "SCHEDULED" and len(shown["trials"]) == 3
+    parent = shown["run_id"]
+    wait_until(lambda: cli.show(parent)["status"] == "FINISHED", "the sweep's end job")
+    ended = cli.show(parent)
+    assert ended["tags"]["mlcli.sweep.bestTrial"] == "3"
+    assert ended["metrics"]["trials_finished"] == 3
+    assert {t["status"] for t in _children(cli, parent)} == {"FINISHED"}
+
+
+def test_optuna_without_its_coordinator_is_one_line(cli: Cli) -> None:
+    done = cli.run(
+        "run", ".", "-P", "alpha=uniform(0,1)", "--sweep", "optuna", "--trials", "2",
+        "--objective", "metrics.score", "--backend", "slurm", "--detach",
+    )  # fmt: skip
     assert done.returncode != 0
-    assert "drop --detach" in done.stderr and "Traceback" not in done.stderr
+    assert "needs a coordinator" in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
     assert cli.run_ids() == []
