@@ -43,6 +43,7 @@ from mlcli.sweeps.planning import SweepPlan
 from mlcli.sweeps.samplers import Trial
 from mlcli.sweeps.tags import TRIAL_TAG
 from mlcli.tracking.client import TrackingClient
+from mlcli.tracking.context import current_user
 
 PLAN_ARTIFACT = "sweep/plan.json"
 PLAN_FILE = "plan.json"
@@ -125,12 +126,16 @@ def submit_array_sweep(
         cluster = jobs.cluster_name()
         where = {system_tags.SLURM_CLUSTER: cluster} if cluster else {}
         common = {**project_tags(run_plan), system_tags.BACKEND: BACKEND, **where}
+        # The store's own create: the client's would read each new run back, and a
+        # read asks Slurm (scontrol) about every live run a job owns.
+        runs, user = client.writable_store().runs, current_user()
         for item in trials:
             task_job = f"{job_id}_{item.task}"
             tags = {**common, TRIAL_TAG: str(item.trial.number), system_tags.SLURM_JOB_ID: task_job}
-            client.create_run(
+            runs.create(
                 experiment_id=experiment_id,
                 run_name=f"{parent.info.run_name}-{item.trial.number}",
+                user_id=user,
                 tags=tags,
                 parent_run_id=parent_id,
                 run_id=item.run_id,
