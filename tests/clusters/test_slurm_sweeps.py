@@ -6,6 +6,7 @@ runs it; entry points wait for flag files rather than sleeping."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,35 @@ def test_cancelling_the_parent_kills_every_unfinished_trial(cli: Cli, tmp_path: 
     assert len(trials) == 3
     assert {t["status"] for t in trials} == {"KILLED"}
     assert cli.show(parent["run_id"])["status"] == "KILLED"
+
+
+def test_ctrl_c_of_the_follower_cancels_the_array(cli: Cli, tmp_path: Path) -> None:
+    flag = tmp_path / "never"
+    follower = cli.start(
+        "run", ".", "-e", "wait", "-P", f"flag=['{flag}','{flag}x','{flag}y']",
+        "--parallel", "1", "--backend", "slurm", stderr=tmp_path / "follower.err",
+    )  # fmt: skip
+    try:
+        wait_until(lambda: _running_sweep(cli) is not None, "the sweep to start")
+        follower.send_signal(signal.SIGINT)
+        assert follower.wait(timeout=300) == 130
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+    runs = json.loads(cli.run("runs", "list", "--json").stdout)
+    parent = next(r for r in runs if "mlcli.sweep.trials" in r["tags"])
+    assert parent["status"] == "KILLED"
+    trials = _children(cli, parent["run_id"])
+    assert {t["status"] for t in trials} == {"KILLED"}
+    assert {t["tags"]["mlcli.slurm.state"] for t in trials} == {"CANCELLED"}
+
+
+def _running_sweep(cli: Cli) -> str | None:
+    """The parent of a sweep whose first trial runs, once one does."""
+    runs = json.loads(cli.run("runs", "list", "--json").stdout)
+    running = {r["tags"].get("mlcli.parentRunId") for r in runs if r["status"] == "RUNNING"}
+    parents = [r["run_id"] for r in runs if "mlcli.sweep.trials" in r["tags"]]
+    return next((p for p in parents if p in running), None)
 
 
 def test_an_optuna_sweep_submits_one_job_per_trial(cli: Cli, tmp_path: Path) -> None:
