@@ -109,12 +109,21 @@ def submit_array_sweep(
         status=RunStatus.SCHEDULED,
     )
     parent_id = parent.run_id
-    # The trials' run ids are chosen here, so that the plan and the held array exist
-    # before the runs, which are then created owned by their tasks at once.
-    trials = [ArrayTrial(trial, uuid.uuid4().hex) for trial in planned]
+    # A local store or a bucket keeps run ids chosen here, so that the plan and the
+    # held array exist before the trial runs, each then created owned by its task. A
+    # team server chooses ids itself (and keeps no owners): its runs come first.
+    served = client.store.location.startswith(("http://", "https://"))
+    trials: list[ArrayTrial] = []
     created: list[str] = []
     job_id = end_job = None
     try:
+        common = {**project_tags(run_plan), system_tags.BACKEND: BACKEND}
+        maker = _TrialRuns(client, parent, experiment_id, common)
+        for trial in planned:
+            run_id = maker.create(trial, None) if served else uuid.uuid4().hex
+            trials.append(ArrayTrial(trial, run_id))
+            if served:
+                created.append(run_id)
         folder = output_folder(client, config, parent_id)
         folder.mkdir(parents=True, exist_ok=True)
         document = plan_document(run_plan, trials)
@@ -125,25 +134,13 @@ def submit_array_sweep(
         job_id = jobs.submit(script, ["--hold"])
         cluster = jobs.cluster_name()
         where = {system_tags.SLURM_CLUSTER: cluster} if cluster else {}
-        common = {**project_tags(run_plan), system_tags.BACKEND: BACKEND, **where}
-        # The store's own create: the client's would read each new run back, and a
-        # read asks Slurm (scontrol) about every live run a job owns.
-        runs, user = client.writable_store().runs, current_user()
         for item in trials:
-            task_job = f"{job_id}_{item.task}"
-            tags = {**common, TRIAL_TAG: str(item.trial.number), system_tags.SLURM_JOB_ID: task_job}
-            runs.create(
-                experiment_id=experiment_id,
-                run_name=f"{parent.info.run_name}-{item.trial.number}",
-                user_id=user,
-                tags=tags,
-                parent_run_id=parent_id,
-                run_id=item.run_id,
-                owner=SlurmJobOwner(task_job, cluster),
-                status=RunStatus.SCHEDULED,
-            )
-            created.append(item.run_id)
-            client.log_batch(item.run_id, params=item.trial.params)
+            task_job = SlurmJobOwner(f"{job_id}_{item.task}", cluster)
+            if served:
+                tags = {system_tags.SLURM_JOB_ID: task_job.job_id, **where}
+                client.log_batch(item.run_id, tags=tags)
+            else:
+                created.append(maker.create(item.trial, task_job, item.run_id))
         client.log_batch(
             parent_id, tags={system_tags.SLURM_JOB_ID: job_id, ARRAY_TAG: job_id, **where}
         )
@@ -167,6 +164,42 @@ def submit_array_sweep(
         f"Slurm job array {job_id}, {plan.request.parallel} at a time"
     )
     return ArraySweep(client.get_run(parent_id), experiment_id, job_id, tuple(trials), folder)
+
+
+class _TrialRuns:
+    """Creates trial runs through the store's own ``create``: the client's would read
+    each new run back, and a read asks Slurm (scontrol) about every live run a job
+    owns (10 ms a run)."""
+
+    def __init__(
+        self, client: TrackingClient, parent: Run, experiment_id: str, tags: dict[str, str]
+    ) -> None:
+        self.client = client
+        self.runs = client.writable_store().runs
+        self.user = current_user()
+        self.parent = parent
+        self.experiment_id = experiment_id
+        self.tags = tags
+
+    def create(self, trial: Trial, job: SlurmJobOwner | None, run_id: str | None = None) -> str:
+        """A SCHEDULED trial run (owned by ``job``, tagged with it); its id."""
+        tags = {**self.tags, TRIAL_TAG: str(trial.number)}
+        if job is not None:
+            tags[system_tags.SLURM_JOB_ID] = job.job_id
+            if job.cluster:
+                tags[system_tags.SLURM_CLUSTER] = job.cluster
+        info = self.runs.create(
+            experiment_id=self.experiment_id,
+            run_name=f"{self.parent.info.run_name}-{trial.number}",
+            user_id=self.user,
+            tags=tags,
+            parent_run_id=self.parent.run_id,
+            run_id=run_id,
+            owner=job,
+            status=RunStatus.SCHEDULED,
+        )
+        self.client.log_batch(info.run_id, params=trial.params)
+        return info.run_id
 
 
 def plan_document(run_plan: RunPlan, trials: Sequence[ArrayTrial]) -> dict[str, object]:

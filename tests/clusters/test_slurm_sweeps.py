@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -208,3 +209,24 @@ def test_optuna_without_its_coordinator_is_one_line(cli: Cli) -> None:
     assert "needs a coordinator" in done.stderr and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     assert cli.run_ids() == []
+
+
+def test_a_grid_against_a_team_server(cli: Cli, tmp_path: Path) -> None:
+    """A server chooses its runs' ids: the trial runs are created before the array."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tracking_server"))
+    from trackingserver import start_tracking_server
+
+    server = start_tracking_server(tmp_path / "served" / ".mlruns", tmp_path / "server.log")
+    try:
+        cli.env = {**cli.env, "MLCLI_STORE": server.url}
+        done = cli.run(
+            "run", ".", "-P", "alpha=[0.1,0.4]", "--parallel", "2", "--objective",
+            "metrics.score", "--direction", "maximize", "--backend", "slurm", "--json",
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        result = json.loads(done.stdout)
+        assert result["status"] == "FINISHED" and result["best_trial"] == 2
+        trials = _children(cli, result["run_id"])
+        assert len(trials) == 2 and {t["status"] for t in trials} == {"FINISHED"}
+    finally:
+        server.stop()
