@@ -61,6 +61,7 @@ BACKEND = "mlcli.backend"  # where the run ran: "slurm" (absent: locally)
 SLURM_JOB_ID = "mlcli.slurm.jobId"  # the Slurm job that carries the run
 SLURM_CLUSTER = "mlcli.slurm.cluster"  # the Slurm cluster's name (ClusterName)
 SLURM_STATE = "mlcli.slurm.state"  # the job's final state (TIMEOUT, CANCELLED, ...)
+SLURM_ARRAY_JOB_ID = "mlcli.slurm.arrayJobId"  # on a sweep's parent: its job array
 KUBERNETES_JOB = "mlcli.kubernetes.job"  # the Job that carries the run: "namespace/name"
 KUBERNETES_JOB_UID = "mlcli.kubernetes.jobUid"  # its uid (a Job of the same name is another)
 KUBERNETES_CONTEXT = "mlcli.kubernetes.context"  # the kubeconfig context it was created in

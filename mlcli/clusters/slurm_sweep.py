@@ -9,7 +9,7 @@ read; the array is submitted held; every trial run is created SCHEDULED, owned b
 its task (``JOB_i`` for trial ``i + 1``), with its number, parameters and parent
 (``mlcli runs list`` shows them at once); the plan is saved as the parent's artifact
 ``sweep/plan.json``, and the array released. Each task runs ``python -m
-mlcli.clusters.slurm_task PLAN``: the trial's ``mlcli run <project> --run-id <its
+mlcli.cli.slurm_task PLAN``: the trial's ``mlcli run <project> --run-id <its
 run>``. With ``--detach``, a job depending on the array (``afterany``) ends the
 sweep (``slurm_sweep_end``) and owns the parent.
 """
@@ -48,7 +48,7 @@ from mlcli.tracking.context import current_user
 PLAN_ARTIFACT = "sweep/plan.json"
 PLAN_FILE = "plan.json"
 #: On the parent: the job array that runs its trials (``mlcli.slurm.jobId`` too).
-ARRAY_TAG = "mlcli.slurm.arrayJobId"
+ARRAY_TAG = system_tags.SLURM_ARRAY_JOB_ID
 
 
 @dataclass(frozen=True)
@@ -278,7 +278,7 @@ def _array_spec(
         config=config,
         output=str(folder / "trial-%a.out"),
         error=str(folder / "trial-%a.err"),
-        command=shell_command([python, "-m", "mlcli.clusters.slurm_task", str(plan_file)]),
+        command=shell_command([python, "-m", "mlcli.cli.slurm_task", str(plan_file)]),
         environment={
             "MLCLI_STORE": store,
             "MLCLI_RUN_ID": None,

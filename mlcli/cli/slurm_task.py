@@ -1,4 +1,4 @@
-"""What one task of a sweep's job array runs: ``python -m mlcli.clusters.slurm_task
+"""What one task of a sweep's job array runs: ``python -m mlcli.cli.slurm_task
 PLAN``. It reads its trial from the sweep's plan (``sweep/plan.json``, a copy next
 to the job's output) by ``$SLURM_ARRAY_TASK_ID`` and runs, in this same process (no
 second interpreter to start, and Slurm's signals reach mlcli itself), the trial's
