@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from mlcli import system_tags
 from mlcli.clusters.slurm_config import SlurmConfig
 from mlcli.clusters.slurm_follow import POLL_SECONDS, _Cancellation, finish_run
-from mlcli.clusters.slurm_submit import BACKEND, submit_run
+from mlcli.clusters.slurm_submit import submit_run
+from mlcli.clusters.slurm_sweep import create_parent
 from mlcli.clusters.slurm_sweep_follow import (
     SweepFacts,
     announce,
@@ -24,11 +24,9 @@ from mlcli.clusters.slurm_sweep_follow import (
     valued,
 )
 from mlcli.projects.feedback import Feedback, SilentFeedback
-from mlcli.projects.runner import parent_run_id, run_experiment_id
 from mlcli.slurm import jobs
 from mlcli.slurm.commands import SlurmError
-from mlcli.store import RunStatus, this_process
-from mlcli.sweeps.parent import parent_tags
+from mlcli.store import RunStatus
 from mlcli.sweeps.planning import SweepPlan
 from mlcli.sweeps.process import TrialOutcome
 from mlcli.sweeps.runner import SweepResult
@@ -55,17 +53,8 @@ def coordinate_sweep(
     """Run the adaptive sweep ``plan``, one Slurm job per trial, at most ``--parallel``
     at once; this process asks and tells the sampler."""
     feedback = feedback or SilentFeedback()
-    request = plan.run_plan.request
-    experiment_id = run_experiment_id(client, request.experiment)
-    parent = client.create_run(
-        experiment_id=experiment_id,
-        run_name=request.run_name,
-        tags={**parent_tags(plan), system_tags.BACKEND: BACKEND},
-        parent_run_id=parent_run_id(client, request),
-        owner=this_process(),
-        status=RunStatus.SCHEDULED,
-    )
-    parent_id = parent.run_id
+    parent = create_parent(plan, client)
+    parent_id, experiment_id = parent.run_id, parent.info.experiment_id
     feedback.info(
         f"Sweep {parent_id} ({parent.info.run_name}): {plan.sampler.name}, {plan.total} "
         f"trial(s), one Slurm job each, {plan.request.parallel} at a time"

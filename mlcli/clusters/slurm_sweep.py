@@ -98,17 +98,8 @@ def submit_array_sweep(
     store = store_for_jobs(client)
     spec = _array_spec(plan, config, store, Path.cwd() / PLAN_FILE, "mlcli", Path.cwd())
     jobs.check_submission(job_script(spec))
-    request = plan.run_plan.request
-    experiment_id = run_experiment_id(client, request.experiment)
-    parent = client.create_run(
-        experiment_id=experiment_id,
-        run_name=request.run_name,
-        tags={**parent_tags(plan), system_tags.BACKEND: BACKEND},
-        parent_run_id=parent_run_id(client, request),
-        owner=this_process(),
-        status=RunStatus.SCHEDULED,
-    )
-    parent_id = parent.run_id
+    parent = create_parent(plan, client)
+    parent_id, experiment_id = parent.run_id, parent.info.experiment_id
     # A local store or a bucket keeps run ids chosen here, so that the plan and the
     # held array exist before the trial runs, each then created owned by its task. A
     # team server chooses ids itself (and keeps no owners): its runs come first.
@@ -200,6 +191,19 @@ class _TrialRuns:
         )
         self.client.log_batch(info.run_id, params=trial.params)
         return info.run_id
+
+
+def create_parent(plan: SweepPlan, client: TrackingClient) -> Run:
+    """The sweep's parent run, SCHEDULED and owned by this process (the coordinator)."""
+    request = plan.run_plan.request
+    return client.create_run(
+        experiment_id=run_experiment_id(client, request.experiment),
+        run_name=request.run_name,
+        tags={**parent_tags(plan), system_tags.BACKEND: BACKEND},
+        parent_run_id=parent_run_id(client, request),
+        owner=this_process(),
+        status=RunStatus.SCHEDULED,
+    )
 
 
 def plan_document(run_plan: RunPlan, trials: Sequence[ArrayTrial]) -> dict[str, object]:
