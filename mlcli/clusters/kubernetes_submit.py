@@ -33,7 +33,7 @@ from mlcli.clusters.kubernetes_manifest import (
     render_job,
     validate_job,
 )
-from mlcli.clusters.slurm_submit import _fail as end_failed  # one rule for both backends
+from mlcli.clusters.slurm_submit import end_unsubmitted as end_failed  # one rule for both
 from mlcli.clusters.slurm_submit import store_for_jobs
 from mlcli.kubernetes import api
 from mlcli.kubernetes.pod import CONTEXT_VARIABLE, JOB_VARIABLE

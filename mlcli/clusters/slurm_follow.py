@@ -65,7 +65,7 @@ class OutputTail:
             return  # not written yet (a pending job)
 
 
-class _Cancellation:
+class Cancellation:
     """The first signal asks for ``scancel``; the second stops following."""
 
     def __init__(self) -> None:
@@ -84,7 +84,7 @@ class _Cancellation:
         self.wake.clear()
 
     @contextlib.contextmanager
-    def installed(self) -> Iterator[_Cancellation]:
+    def installed(self) -> Iterator[Cancellation]:
         if threading.current_thread() is not threading.main_thread():
             yield self
             return
@@ -112,7 +112,7 @@ def follow_job(
     then end ``run_id`` if the job left it live."""
     feedback = feedback or SilentFeedback()
     tails = [OutputTail(outputs[0], stdout), OutputTail(outputs[1], stderr)]
-    cancellation = _Cancellation()
+    cancellation = Cancellation()
     cancelled = unreachable = False
     shown: tuple[str, str] | None = None
     state: JobState | None = None

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from mlcli.clusters.slurm_config import SlurmConfig
-from mlcli.clusters.slurm_follow import POLL_SECONDS, _Cancellation, finish_run
+from mlcli.clusters.slurm_follow import POLL_SECONDS, Cancellation, finish_run
 from mlcli.clusters.slurm_submit import submit_run
 from mlcli.clusters.slurm_sweep import create_parent
 from mlcli.clusters.slurm_sweep_follow import (
@@ -62,7 +62,7 @@ def coordinate_sweep(
     facts = SweepFacts.from_plan(plan)
     flying: dict[int, _InFlight] = {}
     outcomes: list[TrialOutcome] = []
-    cancellation = _Cancellation()
+    cancellation = Cancellation()
     stopping = False
     try:
         with cancellation.installed():
@@ -109,7 +109,7 @@ def coordinate_sweep(
 def _stop_asked(
     client: TrackingClient,
     parent_id: str,
-    cancellation: _Cancellation,
+    cancellation: Cancellation,
     plan: SweepPlan,
     outcomes: list[TrialOutcome],
 ) -> bool:

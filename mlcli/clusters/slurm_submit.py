@@ -80,7 +80,7 @@ def submit_run(
         client.log_text(run_id, script, JOB_SCRIPT_ARTIFACT)
         job_id = jobs.submit(script, ["--hold"])
     except BaseException as exc:
-        _fail(client, run_id, exc)
+        end_unsubmitted(client, run_id, exc)
         raise
     try:
         cluster = jobs.cluster_name()
@@ -94,7 +94,7 @@ def submit_run(
         jobs.release(job_id)
     except BaseException as exc:
         jobs.cancel(job_id)
-        _fail(client, run_id, exc)
+        end_unsubmitted(client, run_id, exc)
         raise
     feedback.info(f"Run {run_id} ({name}) submitted as Slurm job {job_id}")
     return SlurmSubmission(
@@ -170,7 +170,7 @@ def _job_spec(
     )
 
 
-def _fail(client: TrackingClient, run_id: str, exc: BaseException) -> None:
+def end_unsubmitted(client: TrackingClient, run_id: str, exc: BaseException) -> None:
     """End a run whose job could not be submitted: FAILED with the reason, or KILLED
     when the submission was interrupted (Ctrl-C)."""
     if isinstance(exc, KeyboardInterrupt):

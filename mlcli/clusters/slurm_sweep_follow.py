@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from mlcli import system_tags
-from mlcli.clusters.slurm_follow import POLL_SECONDS, _Cancellation, finish_run
+from mlcli.clusters.slurm_follow import POLL_SECONDS, Cancellation, finish_run
 from mlcli.clusters.slurm_sweep import ArraySweep
 from mlcli.projects.feedback import Feedback, SilentFeedback
 from mlcli.slurm import jobs
@@ -115,7 +115,7 @@ def follow_array(
     parent_id = sweep.parent.run_id
     outcomes: dict[int, TrialOutcome] = {}
     started: dict[int, float] = {}
-    cancellation = _Cancellation()
+    cancellation = Cancellation()
     cancelled = unreachable = False
     shown: dict[str, int] = {}
     step = 0
