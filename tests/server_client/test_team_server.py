@@ -229,14 +229,14 @@ def test_a_bucket_that_stops_answering_is_a_503_and_writes_go_on(
     503 in one line while it is down, and /ready says why; never a 500."""
     from s3servers import moto_running
 
-    with contextlib.ExitStack() as stack:
-        moto = stack.enter_context(moto_running())
-        s3_env(moto)
-        store = f"s3://{moto.new_bucket()}/team"
-        server = start_tracking_server(
-            store, tmp_path / "server.log", "--index", postgres.new_database()
-        )
-        stack.callback(server.stop)
+    bucket_server = contextlib.ExitStack()
+    moto = bucket_server.enter_context(moto_running())
+    s3_env(moto)
+    store = f"s3://{moto.new_bucket()}/team"
+    server = start_tracking_server(
+        store, tmp_path / "server.log", "--index", postgres.new_database()
+    )
+    try:
         experiment = server.api("POST", "experiments/create", {"name": "e"}).json()
         run = server.api(
             "POST", "runs/create", {"experiment_id": experiment["experiment_id"]}
@@ -246,27 +246,25 @@ def test_a_bucket_that_stops_answering_is_a_503_and_writes_go_on(
         assert server.api("POST", "runs/log-metric", point).status == 200
         ended = server.api("POST", "runs/update", {"run_id": run_id, "status": "FINISHED"})
         assert ended.status == 200
-        manifest = f"runs/{run_id}/manifest.json"
         client = moto.client()
         bucket = store[5:].split("/")[0]
-        deadline = time.monotonic() + 60
-        while "Contents" not in client.list_objects_v2(Bucket=bucket, Prefix=f"team/{manifest}"):
+        manifest = f"team/runs/{run_id}/manifest.json"
+        deadline = time.monotonic() + 120
+        while "Contents" not in client.list_objects_v2(Bucket=bucket, Prefix=manifest):
             assert time.monotonic() < deadline, "the ended run was never flushed"
             time.sleep(0.1)
-        stack.pop_all().close()  # the bucket's server stops (and the mlcli server with it)
-        server = start_tracking_server(
-            store, tmp_path / "server-2.log", "--index", server.index or ""
-        )
-        try:
-            ready = server.request("GET", "/ready")
-            assert ready.status == 503 and ready.json()["checks"]["store"] != "ok"
-            query = f"run_id={run_id}&metric_key=x"
-            history = server.request("GET", f"/api/2.0/mlflow/metrics/get-history?{query}")
-            assert history.status == 503, history.text
-            assert "cannot reach" in history.json()["message"]
-            assert "\n" not in history.json()["message"]
-            point["step"] = 1
-            assert server.api("POST", "runs/log-metric", point).status == 200  # PostgreSQL only
-            assert " 500 " not in server.log()
-        finally:
-            server.stop()
+        bucket_server.close()  # the bucket stops answering; the mlcli server runs on
+
+        ready = server.request("GET", "/ready")
+        assert ready.status == 503 and ready.json()["checks"]["store"] != "ok"
+        query = f"run_id={run_id}&metric_key=x"
+        history = server.request("GET", f"/api/2.0/mlflow/metrics/get-history?{query}")
+        assert history.status == 503, history.text
+        assert "cannot reach" in history.json()["message"]
+        assert "\n" not in history.json()["message"]
+        point["step"] = 1
+        assert server.api("POST", "runs/log-metric", point).status == 200  # PostgreSQL only
+        assert " 500 " not in server.log()
+    finally:
+        server.stop()
+        bucket_server.close()
