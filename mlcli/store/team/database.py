@@ -11,6 +11,7 @@ no trace. What still fails is :class:`IndexUnavailableError` (a 503 on the serve
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import threading
@@ -96,6 +97,9 @@ class Database:
         if not self._opened:
             self._pool.open(wait=False)
             self._opened = True
+            # a pool left open at exit would keep reconnecting (and logging) while the
+            # interpreter shuts down
+            atexit.register(self.close)
 
     def close(self) -> None:
         if self._opened:
