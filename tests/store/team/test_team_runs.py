@@ -17,6 +17,13 @@ from mlcli.store import Metric, RunStatus
 from mlcli.store.team.flush import flush_run
 
 
+def _mlcli(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``mlcli ARGS`` as a separate process, its output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "mlcli", *args], capture_output=True, text=True, env=env, cwd=cwd
+    )
+
+
 def _run(store: Any, name: str = "r") -> str:
     experiment = store.experiments.get_or_create("demo")
     return store.runs.create(
@@ -166,30 +173,10 @@ def test_the_bucket_alone_is_a_store_mlcli_clone_reads(
     team_store.flusher.flush_all(idle_seconds=0)
     env = {**os.environ, **team_urls.env}
     target = tmp_path / "copy"
-    done = subprocess.run(
-        [sys.executable, "-m", "mlcli", "clone", team_urls.store, str(target)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-    )
+    done = _mlcli(env, tmp_path, "clone", team_urls.store, str(target))
     assert done.returncode == 0, done.stderr
-    shown = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mlcli",
-            "--store",
-            str(target / ".mlruns"),
-            "runs",
-            "show",
-            run_id,
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
+    shown = _mlcli(
+        env, tmp_path, "--store", str(target / ".mlruns"), "runs", "show", run_id, "--json"
     )
     assert shown.returncode == 0, shown.stderr
     import json
@@ -223,49 +210,16 @@ def test_a_renamed_experiment_reaches_a_clone_under_its_new_name_only(
     team_store.flusher.flush_all(idle_seconds=0)
     env = {**os.environ, **team_urls.env}
     target = tmp_path / "copy"
-    done = subprocess.run(
-        [sys.executable, "-m", "mlcli", "clone", team_urls.store, str(target)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-    )
+    done = _mlcli(env, tmp_path, "clone", team_urls.store, str(target))
     assert done.returncode == 0, done.stderr
-    listed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mlcli",
-            "--store",
-            str(target / ".mlruns"),
-            "experiments",
-            "list",
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
+    listed = _mlcli(
+        env, tmp_path, "--store", str(target / ".mlruns"), "experiments", "list", "--json"
     )
     assert listed.returncode == 0, listed.stderr
     names = sorted(e["name"] for e in json.loads(listed.stdout))
     assert names == ["Default", "vision"]
-    shown = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mlcli",
-            "--store",
-            str(target / ".mlruns"),
-            "runs",
-            "show",
-            run_id,
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
+    shown = _mlcli(
+        env, tmp_path, "--store", str(target / ".mlruns"), "runs", "show", run_id, "--json"
     )
     assert json.loads(shown.stdout)["experiment_name"] == "vision"
 
@@ -285,25 +239,13 @@ def test_a_served_bucket_refuses_a_push_and_a_pushed_bucket_refuses_to_be_served
     laptop, _ = Store.initialize(local / ".mlruns")
     client = MlcliClient(laptop)
     client.log_metric(client.create_run("0").info.run_id, "x", 1.0)
-    pushed = subprocess.run(
-        [sys.executable, "-m", "mlcli", "--store", str(local / ".mlruns"), "push", team_urls.store],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=local,
-    )
+    pushed = _mlcli(env, local, "--store", str(local / ".mlruns"), "push", team_urls.store)
     assert pushed.returncode != 0
     assert "served by mlcli servers" in pushed.stderr and "Traceback" not in pushed.stderr
     assert len(pushed.stderr.strip().splitlines()) == 1
 
     other = f"s3://{moto_server.new_bucket()}/pushed"
-    sent = subprocess.run(
-        [sys.executable, "-m", "mlcli", "--store", str(local / ".mlruns"), "push", other],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=local,
-    )
+    sent = _mlcli(env, local, "--store", str(local / ".mlruns"), "push", other)
     assert sent.returncode == 0, sent.stderr
     with pytest.raises(StoreError, match="already holds a store sent with 'mlcli push'"):
         TeamStore.open(other, team_urls.index)
