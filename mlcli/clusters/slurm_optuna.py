@@ -14,15 +14,15 @@ from dataclasses import dataclass, replace
 
 from mlcli.clusters.slurm_config import SlurmConfig
 from mlcli.clusters.slurm_follow import POLL_SECONDS, Cancellation, finish_run
-from mlcli.clusters.slurm_submit import submit_run
-from mlcli.clusters.slurm_sweep import create_parent
-from mlcli.clusters.slurm_sweep_follow import (
+from mlcli.clusters.slurm_submit import BACKEND, submit_run
+from mlcli.clusters.sweep_ending import (
     SweepFacts,
     announce,
     finish_sweep,
     parent_running,
     valued,
 )
+from mlcli.clusters.sweep_runs import create_parent
 from mlcli.projects.feedback import Feedback, SilentFeedback
 from mlcli.slurm import jobs
 from mlcli.slurm.commands import SlurmError
@@ -53,7 +53,7 @@ def coordinate_sweep(
     """Run the adaptive sweep ``plan``, one Slurm job per trial, at most ``--parallel``
     at once; this process asks and tells the sampler."""
     feedback = feedback or SilentFeedback()
-    parent = create_parent(plan, client)
+    parent = create_parent(plan, client, BACKEND)
     parent_id, experiment_id = parent.run_id, parent.info.experiment_id
     feedback.info(
         f"Sweep {parent_id} ({parent.info.run_name}): {plan.sampler.name}, {plan.total} "

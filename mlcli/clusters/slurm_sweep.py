@@ -33,17 +33,14 @@ from mlcli.clusters.slurm_submit import (
     output_folder,
     store_for_jobs,
 )
-from mlcli.errors import MlcliError
+from mlcli.clusters.sweep_runs import TrialRuns, abandon, create_parent
 from mlcli.projects.feedback import Feedback, SilentFeedback
-from mlcli.projects.runner import RunPlan, parent_run_id, project_tags, run_experiment_id
+from mlcli.projects.runner import RunPlan, project_tags
 from mlcli.slurm import jobs
-from mlcli.store import Run, RunStatus, SlurmJobOwner, this_process
-from mlcli.sweeps.parent import parent_tags
+from mlcli.store import Run, RunStatus, SlurmJobOwner
 from mlcli.sweeps.planning import SweepPlan
 from mlcli.sweeps.samplers import Trial
-from mlcli.sweeps.tags import TRIAL_TAG
 from mlcli.tracking.client import TrackingClient
-from mlcli.tracking.context import current_user
 
 PLAN_ARTIFACT = "sweep/plan.json"
 PLAN_FILE = "plan.json"
@@ -98,7 +95,7 @@ def submit_array_sweep(
     store = store_for_jobs(client)
     spec = _array_spec(plan, config, store, Path.cwd() / PLAN_FILE, "mlcli", Path.cwd())
     jobs.check_submission(job_script(spec))
-    parent = create_parent(plan, client)
+    parent = create_parent(plan, client, BACKEND)
     parent_id, experiment_id = parent.run_id, parent.info.experiment_id
     # A local store or a bucket keeps run ids chosen here, so that the plan and the
     # held array exist before the trial runs, each then created owned by its task. A
@@ -109,7 +106,7 @@ def submit_array_sweep(
     job_id = end_job = None
     try:
         common = {**project_tags(run_plan), system_tags.BACKEND: BACKEND}
-        maker = _TrialRuns(client, parent, experiment_id, common)
+        maker = TrialRuns(client, parent, experiment_id, common)
         for trial in planned:
             run_id = maker.create(trial, None) if served else uuid.uuid4().hex
             trials.append(ArrayTrial(trial, run_id))
@@ -131,7 +128,8 @@ def submit_array_sweep(
                 tags = {system_tags.SLURM_JOB_ID: task_job.job_id, **where}
                 client.log_batch(item.run_id, tags=tags)
             else:
-                created.append(maker.create(item.trial, task_job, item.run_id))
+                tags = {system_tags.SLURM_JOB_ID: task_job.job_id, **where}
+                created.append(maker.create(item.trial, task_job, item.run_id, tags))
         client.log_batch(
             parent_id, tags={system_tags.SLURM_JOB_ID: job_id, ARRAY_TAG: job_id, **where}
         )
@@ -157,55 +155,6 @@ def submit_array_sweep(
     return ArraySweep(client.get_run(parent_id), experiment_id, job_id, tuple(trials), folder)
 
 
-class _TrialRuns:
-    """Creates trial runs through the store's own ``create``: the client's would read
-    each new run back, and a read asks Slurm (scontrol) about every live run a job
-    owns (10 ms a run)."""
-
-    def __init__(
-        self, client: TrackingClient, parent: Run, experiment_id: str, tags: dict[str, str]
-    ) -> None:
-        self.client = client
-        self.runs = client.writable_store().runs
-        self.user = current_user()
-        self.parent = parent
-        self.experiment_id = experiment_id
-        self.tags = tags
-
-    def create(self, trial: Trial, job: SlurmJobOwner | None, run_id: str | None = None) -> str:
-        """A SCHEDULED trial run (owned by ``job``, tagged with it); its id."""
-        tags = {**self.tags, TRIAL_TAG: str(trial.number)}
-        if job is not None:
-            tags[system_tags.SLURM_JOB_ID] = job.job_id
-            if job.cluster:
-                tags[system_tags.SLURM_CLUSTER] = job.cluster
-        info = self.runs.create(
-            experiment_id=self.experiment_id,
-            run_name=f"{self.parent.info.run_name}-{trial.number}",
-            user_id=self.user,
-            tags=tags,
-            parent_run_id=self.parent.run_id,
-            run_id=run_id,
-            owner=job,
-            status=RunStatus.SCHEDULED,
-        )
-        self.client.log_batch(info.run_id, params=trial.params)
-        return info.run_id
-
-
-def create_parent(plan: SweepPlan, client: TrackingClient) -> Run:
-    """The sweep's parent run, SCHEDULED and owned by this process (the coordinator)."""
-    request = plan.run_plan.request
-    return client.create_run(
-        experiment_id=run_experiment_id(client, request.experiment),
-        run_name=request.run_name,
-        tags={**parent_tags(plan), system_tags.BACKEND: BACKEND},
-        parent_run_id=parent_run_id(client, request),
-        owner=this_process(),
-        status=RunStatus.SCHEDULED,
-    )
-
-
 def plan_document(run_plan: RunPlan, trials: Sequence[ArrayTrial]) -> dict[str, object]:
     """``sweep/plan.json``: per array task, the trial's number, run, parameters and
     the ``mlcli`` arguments that run it."""
@@ -221,21 +170,6 @@ def plan_document(run_plan: RunPlan, trials: Sequence[ArrayTrial]) -> dict[str, 
             for item in trials
         ]
     }
-
-
-def abandon(client: TrackingClient, parent_id: str, run_ids: list[str], exc: BaseException) -> None:
-    """End a sweep that could not be submitted: its runs FAILED with the reason, or
-    KILLED when the submission was interrupted (Ctrl-C)."""
-    if isinstance(exc, KeyboardInterrupt):
-        status, reason = RunStatus.KILLED, "the submission was interrupted"
-    else:
-        status = RunStatus.FAILED
-        reason = exc.message if isinstance(exc, MlcliError) else f"{type(exc).__name__}: {exc}"
-    for run_id in [*run_ids, parent_id]:
-        client.log_batch(run_id, tags={system_tags.PROJECT_FAILURE_REASON: reason[:8000]})
-        client.set_terminated(run_id, status)
-    if isinstance(exc, MlcliError):
-        exc.message = f"{exc.message} (sweep {parent_id} ended {status})"
 
 
 def _without_parameters(run_plan: RunPlan) -> RunPlan:

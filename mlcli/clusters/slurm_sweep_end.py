@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 from mlcli.clusters.slurm_sweep import ARRAY_TAG, ArraySweep, ArrayTrial
-from mlcli.clusters.slurm_sweep_follow import SweepFacts, follow_array
+from mlcli.clusters.slurm_sweep_follow import follow_array
+from mlcli.clusters.sweep_ending import SweepFacts
 from mlcli.errors import InvalidInputError, MlcliError
 from mlcli.sweeps.samplers import Trial
 from mlcli.tracking.client import TrackingClient

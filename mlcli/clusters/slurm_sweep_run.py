@@ -39,7 +39,8 @@ def run_sweep_on_slurm(
 
         return coordinate_sweep(plan, config, client=client, feedback=feedback)
     from mlcli.clusters.slurm_sweep import submit_array_sweep
-    from mlcli.clusters.slurm_sweep_follow import SweepFacts, follow_array
+    from mlcli.clusters.slurm_sweep_follow import follow_array
+    from mlcli.clusters.sweep_ending import SweepFacts
 
     sweep = submit_array_sweep(plan, config, client=client, feedback=feedback, detach=detach)
     if detach:
