@@ -132,6 +132,7 @@ class KubernetesJobOwner:
     name: str
     uid: str  # a Job made again under the same name is another Job
     context: str | None = None  # the kubeconfig context it was created in
+    index: int | None = None  # a sweep's trial: its index in the Indexed Job
 
     kind: ClassVar[str] = "kubernetes"
 
@@ -142,6 +143,7 @@ class KubernetesJobOwner:
             "name": self.name,
             "uid": self.uid,
             "context": self.context,
+            **({} if self.index is None else {"index": self.index}),
         }
 
     @classmethod
@@ -153,11 +155,18 @@ class KubernetesJobOwner:
             return None
         if not (namespace and name and uid):
             return None
-        context = doc.get("context")
-        return cls(namespace, name, uid, context if isinstance(context, str) else None)
+        context, index = doc.get("context"), doc.get("index")
+        return cls(
+            namespace,
+            name,
+            uid,
+            context if isinstance(context, str) else None,
+            index if isinstance(index, int) and not isinstance(index, bool) else None,
+        )
 
     def describe(self) -> str:
-        return f"Kubernetes Job {self.namespace}/{self.name}"
+        where = "" if self.index is None else f" index {self.index}"
+        return f"Kubernetes Job {self.namespace}/{self.name}{where}"
 
 
 #: Whatever may own a live run: a process, a Slurm job or a Kubernetes Job.
@@ -286,7 +295,9 @@ def _kubernetes_ending(owner: KubernetesJobOwner) -> tuple[str, dict[str, str]] 
     it runs, or when the cluster cannot be asked from here."""
     from mlcli.kubernetes.judge import finished_job_outcome
 
-    outcome = finished_job_outcome(owner.context, owner.namespace, owner.name, owner.uid)
+    outcome = finished_job_outcome(
+        owner.context, owner.namespace, owner.name, owner.uid, owner.index
+    )
     if outcome is None:
         return None
     tags = {system_tags.END_REASON: outcome.reason, system_tags.KUBERNETES_REASON: outcome.code}
