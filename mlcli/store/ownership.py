@@ -306,16 +306,16 @@ def _kubernetes_ending(owner: KubernetesJobOwner) -> tuple[str, dict[str, str]] 
     return outcome.status, tags
 
 
-def _ending(claim: Claim) -> tuple[str, dict[str, str]] | None:
+def ending(claim: Claim) -> tuple[str, dict[str, str]] | None:
     """(status, tags) that end a run whose owner is gone; None while it is not."""
     owner = claim.owner
     if isinstance(owner, KubernetesJobOwner):
         return _kubernetes_ending(owner)
     if isinstance(owner, SlurmJobOwner):
-        ending = _job_ending(owner)
-        if ending is None:
+        job = _job_ending(owner)
+        if job is None:
             return None
-        return ending.status, ending.tags()
+        return job.status, job.tags()
     gone = _process_gone(owner)
     if gone is None and claim.heartbeat is not None and stale_since(claim.heartbeat):
         stopped = datetime.fromtimestamp(claim.heartbeat[0] / 1000, timezone.utc)
@@ -335,14 +335,14 @@ def end_if_orphaned(layout: StoreLayout, run_id: str) -> bool:
     owner is gone; True if ended here. Never raises for a run it cannot read or write
     (a damaged or read-only store)."""
     try:
-        claim = _running_claim(_read_doc(layout, run_id))
-        ending = None if claim is None else _ending(claim)
-        if ending is None or claim is None:
+        claim = live_claim(_read_doc(layout, run_id))
+        end = None if claim is None else ending(claim)
+        if end is None or claim is None:
             return False
-        status, tags = ending
+        status, tags = end
         with FileLock(layout.run_lock(run_id)):
             doc = _read_doc(layout, run_id)
-            if doc is None or _running_claim(doc) != claim:  # ended, resumed or beat meanwhile
+            if doc is None or live_claim(doc) != claim:  # ended, resumed or beat meanwhile
                 return False
             end_time = max(_last_write_ms(layout, run_id, doc), (claim.heartbeat or (0, 0))[0])
             lines = "".join(key_value_line(key, value) for key, value in tags.items())
@@ -358,10 +358,12 @@ def end_if_orphaned(layout: StoreLayout, run_id: str) -> bool:
 def recorded_claim(layout: StoreLayout, run_id: str) -> Claim | None:
     """The owner (and heartbeat) the document of a live run records; None when it
     records none, or the run is not live, or its document cannot be read."""
-    return _running_claim(_read_doc(layout, run_id))
+    return live_claim(_read_doc(layout, run_id))
 
 
-def _running_claim(doc: dict[str, Any] | None) -> Claim | None:
+def live_claim(doc: dict[str, Any] | None) -> Claim | None:
+    """The owner (and heartbeat) a live run's document records; None for a run that
+    is not live or records no owner."""
     if not doc or doc.get("status") not in RunStatus.LIVE:
         return None
     owner = owner_from_doc(doc.get(OWNER_FIELD))

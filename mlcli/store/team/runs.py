@@ -21,7 +21,7 @@ from mlcli.errors import ConflictError, NotFoundError
 from mlcli.store.batches import validate_batch_id
 from mlcli.store.entities import LifecycleStage, Metric, RunInfo, RunStatus
 from mlcli.store.layout import METRICS_LOG, PARAMS_LOG, TAGS_LOG
-from mlcli.store.ownership import RunOwner, owner_fields, owner_recorded
+from mlcli.store.ownership import Claim, RunOwner, live_claim, owner_fields, owner_recorded
 from mlcli.store.records import (
     decode_metric_log,
     fold_latest_metrics,
@@ -176,6 +176,33 @@ class TeamRuns:
         info = self.update(run_id, **status_change(status, end_time, owner))
         owner_recorded(self, run_id, status, owner)
         return info
+
+    def end_orphaned(self, run_id: str, claim: Claim, status: str, tags: dict[str, str]) -> bool:
+        """End a live run whose owner is gone (``orphans.py``), if its document still
+        records ``claim``: under its row's lock, so that readers racing end it once, and a
+        run that ended, got another owner or beat meanwhile is left alone. Its end time is
+        its last write or heartbeat, whichever is later. True if ended here."""
+
+        def work(connection: Any) -> bool:
+            row = connection.execute(
+                "SELECT doc, changed_at FROM runs WHERE run_id = %s FOR NO KEY UPDATE", (run_id,)
+            ).fetchone()
+            if row is None:
+                return False
+            doc = dict(row[0])
+            if live_claim(doc) != claim:
+                return False
+            beat = claim.heartbeat[0] if claim.heartbeat else 0
+            end_time = max(int(row[1] or 0), beat, int(doc.get("start_time") or 0))
+            _append(connection, run_id, tags=dict(tags))
+            doc.update(status=status, end_time=end_time)
+            _save_doc(connection, run_id, doc)
+            return True
+
+        ended = bool(self.database.run(work))
+        if ended:
+            self.store.flusher.soon(run_id)  # as every end: the bucket has it soon
+        return ended
 
     def set_lifecycle(self, run_id: str, stage: str) -> RunInfo:
         return self.update(run_id, **lifecycle_change(stage))

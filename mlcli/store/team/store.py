@@ -22,6 +22,7 @@ from mlcli.store.team import schema
 from mlcli.store.team.database import Database
 from mlcli.store.team.experiments import TeamExperiments
 from mlcli.store.team.flush import Flusher, SegmentCache
+from mlcli.store.team.orphans import OrphanSweeper
 from mlcli.store.team.runs import TeamRuns
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ class TeamStore:
         self.index = TeamIndex(self)
         self.segments = SegmentCache(self)
         self.flusher = Flusher(self)
+        self.orphans = OrphanSweeper(self)
         self._logged_models: Any = None
         self._cache_root: Path | None = None
         self._lock = threading.Lock()
@@ -102,6 +104,7 @@ class TeamStore:
         return f"{self.objects.url.rstrip('/')}/{keys.run_artifact_key(run_id, '').rstrip('/')}"
 
     def get_run(self, run_id: str) -> Run:
+        self.index.refresh_runs([run_id])  # a live run whose owner is gone ends first
         runs = self.runs_by_id([run_id])
         if not runs:
             self.runs.read_doc(run_id)  # NotFoundError
@@ -109,7 +112,9 @@ class TeamStore:
         return runs[0]
 
     def get_runs(self, run_ids: Sequence[str]) -> dict[str, Run]:
-        return {run.info.run_id: run for run in self.runs_by_id(list(dict.fromkeys(run_ids)))}
+        ids = list(dict.fromkeys(run_ids))
+        self.index.refresh_runs(ids)
+        return {run.info.run_id: run for run in self.runs_by_id(ids)}
 
     def runs_by_id(self, run_ids: Sequence[str]) -> list[Run]:
         """Runs with their data, in the order given; unknown ids are left out."""
@@ -261,7 +266,8 @@ def _latest(rows: Iterable[tuple[Any, ...]]) -> dict[str, dict[str, Metric]]:
 
 
 class TeamIndex:
-    """The index is PostgreSQL's tables, written with each change: nothing to refresh.
+    """The index is PostgreSQL's tables, written with each change: a refresh only ends
+    the live runs whose owner is gone (``orphans.py``), as a local store's does.
     ``mlcli.search`` compiles its queries for PostgreSQL (``sql_dialect``)."""
 
     sql_dialect = "postgresql"
@@ -270,10 +276,10 @@ class TeamIndex:
         self._store = store
 
     def refresh(self) -> None:
-        return None
+        self._store.orphans.sweep()
 
     def refresh_runs(self, run_ids: Iterable[str]) -> None:
-        return None
+        self._store.orphans.sweep(list(run_ids))
 
     def query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self._store.database.query(sql, list(args))
