@@ -66,6 +66,7 @@ KUBERNETES_JOB = "mlcli.kubernetes.job"  # the Job that carries the run: "namesp
 KUBERNETES_JOB_UID = "mlcli.kubernetes.jobUid"  # its uid (a Job of the same name is another)
 KUBERNETES_CONTEXT = "mlcli.kubernetes.context"  # the kubeconfig context it was created in
 KUBERNETES_REASON = "mlcli.kubernetes.reason"  # why it failed (BackoffLimitExceeded, OOMKilled)
+KUBERNETES_INDEX = "mlcli.kubernetes.index"  # a sweep trial's index in its Indexed Job
 
 # Sweeps (see docs/sweeps.md).
 SWEEP_SAMPLER = "mlcli.sweep.sampler"  # the sampler's name

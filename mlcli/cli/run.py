@@ -267,7 +267,9 @@ def run(
     one child run per trial (see docs/sweeps.md).
 
     With --backend slurm the run is created SCHEDULED and its entry point
-    runs as a Slurm job, followed until it ends (see docs/clusters.md).
+    runs as a Slurm job (a sweep: one job array), followed until it ends;
+    with --backend kubernetes, as a Kubernetes Job (a sweep: one Indexed
+    Job). See docs/clusters.md.
 
     Example: mlcli run . -e train -P alpha=0.5 --experiment demo
     """
@@ -318,6 +320,9 @@ def run(
     _check_backend(backend, backend_config, detach, run_id, sweeping)
     if sweeping and backend == "slurm" and not dry_run:
         _sweep_on_slurm(ctx, out, sweep_request, backend_config or [], detach)
+        return
+    if sweeping and backend == "kubernetes" and not dry_run:
+        _sweep_on_kubernetes(ctx, out, sweep_request, backend_config or [], detach)
         return
     if sweeping:
         _sweep(ctx, out, sweep_request, dry_run)
@@ -373,8 +378,6 @@ def _check_backend(
         )
     if run_id and (backend != "local" or sweeping):
         raise InvalidInputError("--run-id attaches one local run: not with --backend or a sweep")
-    if backend == "kubernetes" and sweeping:
-        raise InvalidInputError("a sweep cannot run on Kubernetes yet: run its trials one by one")
 
 
 def _run_on_slurm(
@@ -471,6 +474,39 @@ def _sweep_on_slurm(
                 "run_name": result.parent.info.run_name,
                 "experiment_id": result.experiment_id,
                 "job_id": result.job_id,
+                "status": "SCHEDULED",
+                "trials": [{"trial": t.trial.number, "run_id": t.run_id} for t in result.trials],
+            }
+        )
+    else:
+        out.line(result.parent.run_id)
+
+
+def _sweep_on_kubernetes(
+    ctx: typer.Context, out: Output, request: SweepRequest, config_items: list[str], detach: bool
+) -> None:
+    from mlcli.clusters.kubernetes_sweep import IndexedSweep
+    from mlcli.clusters.kubernetes_sweep_run import run_sweep_on_kubernetes
+
+    sys.stdout.flush()
+    result = run_sweep_on_kubernetes(
+        request,
+        config_items,
+        client=get_client(ctx),
+        feedback=out,
+        detach=detach,
+        echo=_binary(sys.stderr if out.quiet or out.json_mode else sys.stdout),
+    )
+    if not isinstance(result, IndexedSweep):
+        _show_sweep(out, result)
+        return
+    if out.json_mode:
+        out.json(
+            {
+                "run_id": result.parent.run_id,
+                "run_name": result.parent.info.run_name,
+                "experiment_id": result.experiment_id,
+                "job": result.label,
                 "status": "SCHEDULED",
                 "trials": [{"trial": t.trial.number, "run_id": t.run_id} for t in result.trials],
             }

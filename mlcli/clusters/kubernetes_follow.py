@@ -28,6 +28,8 @@ from mlcli.kubernetes import api
 from mlcli.kubernetes.outcome import JobOutcome, job_outcome, pod_phase, waiting_reason
 from mlcli.projects.feedback import Feedback, SilentFeedback
 from mlcli.store import RunStatus
+from mlcli.sweeps.parent import children_filter
+from mlcli.sweeps.tags import TRIALS_TAG
 from mlcli.tracking.client import TrackingClient
 
 #: A watch lasts this long before it is renewed (and the Job read again).
@@ -47,18 +49,18 @@ class FollowedJob:
     code: str  # the Job's outcome: Complete, BackoffLimitExceeded, OOMKilled, Deleted...
 
 
-class _Interrupted(BaseException):
+class Interrupted(BaseException):
     """Ctrl-C or SIGTERM while following."""
 
 
 @contextlib.contextmanager
-def _interruptible() -> Iterator[None]:
+def interruptible() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handle(signum: int, frame: object) -> None:
-        raise _Interrupted
+        raise Interrupted
 
     handled = (signal.SIGINT, signal.SIGTERM)
     previous = {signum: signal.signal(signum, handle) for signum in handled}
@@ -118,9 +120,9 @@ def follow_kubernetes_job(
     label = f"{namespace}/{name}"
     logs = _Logs(cluster, namespace, echo)
     try:
-        with _interruptible():
+        with interruptible():
             outcome = _watch(cluster, namespace, name, uid, logs, feedback)
-    except _Interrupted:
+    except Interrupted:
         feedback.info(f"Interrupted: deleting Kubernetes Job {label} and its pods")
         api.delete_job(cluster, namespace, name, uid)
         outcome = JobOutcome(
@@ -154,7 +156,7 @@ def _watch(
                 if kind == "DELETED":
                     return _deleted(label)
                 job = event_job
-                container = container or _first_container(job)
+                container = container or first_container(job)
                 outcome = _look(cluster, namespace, name, job, container, logs, label)
                 if outcome is not None:
                     return outcome
@@ -165,7 +167,7 @@ def _watch(
         job = api.read_job(cluster, namespace, name)
         if job is None or (job.get("metadata") or {}).get("uid") != uid:
             return _deleted(label)
-        container = container or _first_container(job)
+        container = container or first_container(job)
         outcome = _look(cluster, namespace, name, job, container, logs, label)
         if outcome is not None:
             return outcome
@@ -200,7 +202,7 @@ def _look(
     return job_outcome(job, pods, label=label)
 
 
-def _first_container(job: Mapping[str, Any]) -> str:
+def first_container(job: Mapping[str, Any]) -> str:
     containers = (((job.get("spec") or {}).get("template") or {}).get("spec") or {}).get(
         "containers"
     ) or [{}]
@@ -260,6 +262,13 @@ def cancel_kubernetes_run(
     if found is None:
         raise InvalidInputError(f"run {run_id} is not carried by a Kubernetes Job")
     namespace, name, uid = found
+    index = tags.get(system_tags.KUBERNETES_INDEX)
+    if index is not None:
+        parent = tags.get(system_tags.PARENT_RUN_ID, "")
+        raise InvalidInputError(
+            f"run {run_id} is a trial of a sweep, index {index} of Kubernetes Job "
+            f"{namespace}/{name}: cancel the whole sweep with 'mlcli runs cancel {parent}'"
+        )
     own = cluster is None
     cluster = cluster or api.connect(tags.get(system_tags.KUBERNETES_CONTEXT))
     try:
@@ -268,6 +277,13 @@ def cancel_kubernetes_run(
         if own:
             cluster.close()
     outcome = JobOutcome("KILLED", "Deleted", f"Kubernetes Job {namespace}/{name} was cancelled")
+    if TRIALS_TAG in tags:  # a sweep's parent: its live trials end with their Job
+        for trial in client.search_runs(None, children_filter(run_id)):
+            if trial.info.status in RunStatus.LIVE:
+                finish_run(client, trial.info.run_id, outcome)
+        client.log_batch(
+            run_id, tags={system_tags.PROJECT_FAILURE_REASON: "the sweep was cancelled"}
+        )
     return finish_run(client, run_id, outcome)
 
 

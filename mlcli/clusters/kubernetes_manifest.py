@@ -10,7 +10,10 @@ MLflow Project entry point command}``), the run's variables are appended to its
 becomes the project's name and a unique suffix; other containers are left as they are,
 but for a placeholder written in them, which is replaced the same way. mlcli adds
 labels naming the run, ``restartPolicy: Never`` when the template has none, the
-config's namespace and resources, and, for a sweep, ``completionMode: Indexed``.
+config's namespace and resources, and, for a sweep, ``completionMode: Indexed`` with
+one completion per trial: each index is run once and fails alone
+(``backoffLimitPerIndex: 0``, Kubernetes 1.29+), or, with ``--fail-fast``, the first
+failed index fails the Job and stops the others (``backoffLimit: 0``).
 
 The result is checked against the Kubernetes OpenAPI schema through the client's own
 models (every field known, every type right) before anything is created.
@@ -68,6 +71,8 @@ class JobInputs:
     #: ``parallelism`` at once; None: one pod.
     completions: int | None = None
     parallelism: int | None = None
+    #: A sweep's ``--fail-fast``: the first failed trial ends the Job.
+    fail_fast: bool = False
 
 
 def load_template(path: Path | None) -> dict[str, Any]:
@@ -148,6 +153,13 @@ def render_job(template: Mapping[str, Any], inputs: JobInputs) -> dict[str, Any]
         spec["completionMode"] = "Indexed"
         spec["completions"] = inputs.completions
         spec["parallelism"] = inputs.parallelism or inputs.completions
+        spec.pop("maxFailedIndexes", None)
+        if inputs.fail_fast:
+            spec.pop("backoffLimitPerIndex", None)
+            spec["backoffLimit"] = 0
+        else:  # a trial runs once (a retry would attach to its ended run) and fails alone
+            spec.pop("backoffLimit", None)
+            spec["backoffLimitPerIndex"] = 0
     return job
 
 

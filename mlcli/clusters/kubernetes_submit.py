@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -108,7 +109,7 @@ def _submit(
     image: PushedImage | None,
 ) -> KubernetesSubmission:
     request = plan.request
-    namespace = config.namespace or _template_namespace(template) or cluster.namespace
+    namespace = config.namespace or template_namespace(template) or cluster.namespace
     store = pod_environment(client, config, "", "")["MLCLI_STORE"]
     if "://" not in store:
         feedback.info(
@@ -139,7 +140,7 @@ def _submit(
             image_tags[system_tags.DOCKER_IMAGE_ID] = image.image_id
         client.log_batch(run_id, tags=image_tags)
         inputs = _inputs(plan, config, client, run_id, experiment_id, image.reference)
-        variables = {**inputs.environment, **_job_variables(cluster, namespace, inputs)}
+        variables = {**inputs.environment, **job_variables(cluster, namespace, inputs)}
         inputs = replace(inputs, environment=variables)
         manifest = render_job(template, inputs)
         manifest["metadata"]["namespace"] = namespace
@@ -183,12 +184,15 @@ def _submit(
     )
 
 
-def pod_command(plan: RunPlan, run_id: str) -> list[str]:
-    """What the pod runs: mlcli, attaching to the run, in the image's environment."""
+def pod_command(
+    plan: RunPlan, run_id: str, parameters: Mapping[str, str] | None = None
+) -> list[str]:
+    """What the pod runs: mlcli, attaching to the run, in the image's environment;
+    ``parameters``: a sweep trial's (default: the request's)."""
     request = plan.request
     argv = ["python", "-m", "mlcli", "run", POD_PROJECT, "--run-id", run_id]
     argv += ["--entry-point", plan.entry_point.name, "--env-manager", "local"]
-    for name, value in request.parameters.items():
+    for name, value in (request.parameters if parameters is None else parameters).items():
         argv += ["--param", f"{name}={quote_literal(value)}"]
     if request.mlflow_compat:
         argv.append("--mlflow-compat")
@@ -236,7 +240,7 @@ def _inputs(
     )
 
 
-def _job_variables(cluster: api.Cluster, namespace: str, inputs: JobInputs) -> dict[str, str]:
+def job_variables(cluster: api.Cluster, namespace: str, inputs: JobInputs) -> dict[str, str]:
     """What tells the pod which Job carries its run (``mlcli.kubernetes.pod``)."""
     variables = {JOB_VARIABLE: f"{namespace}/{job_name(inputs.project_name, inputs.run_id)}"}
     if cluster.context:
@@ -244,6 +248,6 @@ def _job_variables(cluster: api.Cluster, namespace: str, inputs: JobInputs) -> d
     return variables
 
 
-def _template_namespace(template: dict[str, Any]) -> str | None:
+def template_namespace(template: dict[str, Any]) -> str | None:
     namespace = (template.get("metadata") or {}).get("namespace")
     return namespace if isinstance(namespace, str) and namespace else None

@@ -10,17 +10,18 @@ is), and a reader that can reach the cluster ends it later.
 from __future__ import annotations
 
 from mlcli.kubernetes import api
-from mlcli.kubernetes.outcome import JobOutcome, job_outcome
+from mlcli.kubernetes.outcome import JobOutcome, index_outcome, job_outcome
 
 #: How long a reader waits for the API server before leaving the run alone.
 JUDGE_TIMEOUT = 5.0
 
 
 def finished_job_outcome(
-    context: str | None, namespace: str, name: str, uid: str
+    context: str | None, namespace: str, name: str, uid: str, index: int | None = None
 ) -> JobOutcome | None:
-    """The outcome of the Job ``namespace/name`` with ``uid`` once it is finished or
-    gone; None while it runs, or when the cluster cannot be asked from here."""
+    """The outcome of the Job ``namespace/name`` with ``uid`` (of its ``index``, for a
+    sweep's Indexed Job) once it is finished or gone; None while it runs, or when the
+    cluster cannot be asked from here."""
     try:
         import kubernetes  # noqa: F401
     except ImportError:
@@ -34,6 +35,15 @@ def finished_job_outcome(
         job = api.read_job(cluster, namespace, name, timeout=JUDGE_TIMEOUT)
         if job is not None and (job.get("metadata") or {}).get("uid") != uid:
             job = None  # another Job of that name: ours was deleted
+        if index is not None:
+            if index_outcome(job, index, label=label) is None:
+                return None
+            pods = (
+                []
+                if job is None
+                else api.list_pods(cluster, namespace, name, timeout=JUDGE_TIMEOUT)
+            )
+            return index_outcome(job, index, pods, label=label)
         outcome = job_outcome(job, label=label)
         if outcome is None or outcome.status != "FAILED":
             return outcome

@@ -90,3 +90,64 @@ def waiting_reason(pods: Iterable[Mapping[str, Any]]) -> str | None:
             if waiting and waiting.get("reason"):
                 return str(waiting["reason"])
     return None
+
+
+#: The annotation (and, on 1.28+, label) that names a pod's index in an Indexed Job.
+INDEX_ANNOTATION = "batch.kubernetes.io/job-completion-index"
+
+
+def parse_indexes(text: Any) -> set[int]:
+    """The indexes of ``status.completedIndexes``/``failedIndexes`` (``"1,3-5,7"``)."""
+    found: set[int] = set()
+    for part in str(text or "").split(","):
+        first, _, last = part.strip().partition("-")
+        if first.isdigit() and (not last or last.isdigit()):
+            found.update(range(int(first), int(last or first) + 1))
+    return found
+
+
+def pod_index(pod: Mapping[str, Any]) -> int | None:
+    """The completion index of a pod of an Indexed Job, if it says one."""
+    metadata = pod.get("metadata") or {}
+    for where in (metadata.get("annotations") or {}, metadata.get("labels") or {}):
+        value = str(where.get(INDEX_ANNOTATION, ""))
+        if value.isdigit():
+            return int(value)
+    return None
+
+
+def index_outcome(
+    job: Mapping[str, Any] | None,
+    index: int,
+    pods: Iterable[Mapping[str, Any]] = (),
+    *,
+    label: str,
+) -> JobOutcome | None:
+    """The outcome of index ``index`` of the Indexed Job ``job`` (a sweep's trial):
+    FINISHED once completed; FAILED once failed (``backoffLimitPerIndex``), or when
+    the Job has finished and the index's pod ended with an error; KILLED when the Job
+    finished without running the index to its end, or was deleted. None while the index
+    may still run. ``pods``: the Job's pods (their reasons)."""
+    where = f"{label} index {index}"
+    if job is None:
+        return JobOutcome("KILLED", "Deleted", f"Kubernetes Job {label} was deleted")
+    status = job.get("status") or {}
+    if index in parse_indexes(status.get("completedIndexes")):
+        return JobOutcome("FINISHED", "Complete", f"Kubernetes Job {where} completed")
+    own = [pod for pod in pods if pod_index(pod) == index]
+    container = terminated_container(own)
+    failed_why = "" if container is None else "; container {} {} (exit code {})".format(*container)
+    if index in parse_indexes(status.get("failedIndexes")):
+        code = "OOMKilled" if container and container[1] == "OOMKilled" else "FailedIndex"
+        return JobOutcome("FAILED", code, f"Kubernetes Job {where} failed{failed_why}")
+    ended = job_outcome(job, label=label)
+    if ended is None:
+        return None
+    if container is not None:
+        code = "OOMKilled" if container[1] == "OOMKilled" else ended.code
+        return JobOutcome("FAILED", code, f"Kubernetes Job {where} failed{failed_why}")
+    return JobOutcome(
+        "KILLED",
+        ended.code,
+        f"Kubernetes Job {label} ended ({ended.code}) before index {index} did",
+    )

@@ -385,7 +385,7 @@ def _kubernetes_job_here() -> KubernetesJobOwner | None:
     from mlcli.kubernetes.pod import job_here
 
     found = job_here()
-    return KubernetesJobOwner(*found[:3], context=found[3]) if found else None
+    return KubernetesJobOwner(*found[:3], context=found[3], index=found[4]) if found else None
 
 
 def server_url(client: TrackingClient) -> str | None:

@@ -144,7 +144,10 @@ class RandomSampler(_PlannedSampler):
 def required_trials(trials: int | None, sampler: str) -> int:
     """``--trials``, which a random or optuna sweep needs."""
     if trials is None:
-        raise InvalidInputError(f"a {sampler} sweep needs --trials N (how many trials to run)")
+        article = "an" if sampler[:1] in "aeiou" else "a"
+        raise InvalidInputError(
+            f"{article} {sampler} sweep needs --trials N (how many trials to run)"
+        )
     _check_count(trials, "--trials")
     return trials
 

@@ -17,8 +17,18 @@ backend uses, and records every call.
   the pod ends as the job's script says (succeeds, fails, is OOMKilled, misses its
   deadline) or, for ``hang``, runs until its Job is deleted.
 
-What a pod does is the test's ``Script``; nothing runs. Requests need the bearer
-token of the kubeconfig it writes (401 otherwise).
+What a pod does is the test's ``Script``; nothing runs. Or, with a ``LocalKubelet``,
+the pods of an Indexed Job (``completionMode: Indexed``, a sweep) really run: each
+pod's first container command runs as a local process (``python`` is this
+interpreter, the image's ``/mlcli/project`` a local directory) with the container's
+variables, the Job's uid from the downward API and ``JOB_COMPLETION_INDEX``; its
+output is the pod's log and its exit code its end. At most ``parallelism`` pods run
+at once; an index that fails is in ``failedIndexes`` with ``backoffLimitPerIndex``,
+else (``backoffLimit: 0``) it fails the Job, whose other pods get SIGTERM; the Job
+ends ``Complete``, or ``Failed`` with ``FailedIndexes``/``BackoffLimitExceeded``, as
+the Job controller does. Deleting the Job sends its pods' processes SIGTERM.
+
+Requests need the bearer token of the kubeconfig it writes (401 otherwise).
 """
 
 from __future__ import annotations
@@ -26,6 +36,10 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -36,6 +50,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 TOKEN = "fake-token"
+_COMPLETED = "Reached expected number of succeeded pods"
 _ENDINGS = {
     # outcome: (container reason, exit code, the Job's failure reason and message)
     "fail": ("Error", 1, "BackoffLimitExceeded", "Job has reached the specified backoff limit"),
@@ -67,18 +82,71 @@ class Call:
 
 
 @dataclass
+class LocalKubelet:
+    """Runs the pods of Indexed Jobs as local processes; ``project``: where the
+    image's ``/mlcli/project`` is."""
+
+    project: Path
+    image_project: str = "/mlcli/project"
+
+    def start(self, container: dict[str, Any], job_uid: str, index: int) -> subprocess.Popen[bytes]:
+        def local(text: str) -> str:
+            return text.replace(self.image_project, str(self.project))
+
+        argv = [local(str(word)) for word in container["command"]]
+        if argv[0] == "python":
+            argv[0] = sys.executable
+        environ = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("MLCLI_", "MLFLOW_")) and key != "KUBECONFIG"
+        }
+        for entry in container.get("env") or []:
+            if "value" in entry:
+                environ[entry["name"]] = local(str(entry["value"]))
+            elif "controller-uid" in str(entry.get("valueFrom")):
+                environ[entry["name"]] = job_uid
+        environ["JOB_COMPLETION_INDEX"] = str(index)
+        return subprocess.Popen(
+            argv,
+            cwd=self.project,
+            env=environ,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+
+
+@dataclass
+class _Indexes:
+    """An Indexed Job's progress, as its controller keeps it."""
+
+    pending: list[int]
+    parallelism: int
+    per_index: bool  # backoffLimitPerIndex: an index fails alone
+    running: set[int] = field(default_factory=set)
+    completed: set[int] = field(default_factory=set)
+    failed: set[int] = field(default_factory=set)
+    failed_job: bool = False
+
+
+@dataclass
 class _Pod:
     namespace: str
     doc: dict[str, Any]
     log: bytes
     outcome: str
     ended: threading.Event = field(default_factory=threading.Event)
+    process: subprocess.Popen[bytes] | None = None
+    output: bytearray = field(default_factory=bytearray)
 
 
 class FakeKubeApi:
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.script = Script()
+        self.kubelet: LocalKubelet | None = None
+        self.indexed: dict[tuple[str, str], _Indexes] = {}
         self.namespaces = {"default", "ml", "mlflow"}
         self.jobs: dict[tuple[str, str], dict[str, Any]] = {}
         self.pods: dict[tuple[str, str], _Pod] = {}
@@ -103,7 +171,12 @@ class FakeKubeApi:
         with self.lock:
             for pod in self.pods.values():
                 pod.ended.set()
+                if pod.process is not None and pod.process.poll() is None:
+                    pod.process.kill()
             self.lock.notify_all()
+            processes = [pod.process for pod in self.pods.values() if pod.process is not None]
+        for process in processes:
+            process.wait()
         self.server.shutdown()
         self.server.server_close()
 
@@ -156,9 +229,92 @@ class FakeKubeApi:
             return 201, created
 
     def _run(self, namespace: str, job: dict[str, Any]) -> None:
+        spec = job["spec"]
+        if spec.get("completionMode") == "Indexed":
+            assert self.kubelet is not None, "an Indexed Job's pods run on a LocalKubelet"
+            progress = _Indexes(
+                pending=list(range(int(spec["completions"]))),
+                parallelism=int(spec.get("parallelism") or 1),
+                per_index=spec.get("backoffLimitPerIndex") is not None,
+            )
+            self.indexed[(namespace, job["metadata"]["name"])] = progress
+            job["status"] = {"startTime": _now()}
+            self._start_indexes(namespace, job, progress)
+            self._changed("MODIFIED", job)
+            return
         self._start_pod(namespace, job)
         job["status"] = {"active": 1, "ready": 1, "startTime": _now()}
         self._changed("MODIFIED", job)
+
+    def _start_indexes(self, namespace: str, job: dict[str, Any], progress: _Indexes) -> None:
+        while progress.pending and len(progress.running) < progress.parallelism:
+            index = progress.pending.pop(0)
+            progress.running.add(index)
+            self._start_pod(namespace, job, index)
+        job["status"]["active"] = len(progress.running)
+
+    def _index_ended(self, key: tuple[str, str], code: int) -> None:
+        """A kubelet pod's process exited with ``code``: the pod and its Job move on."""
+        with self.lock:
+            pod = self.pods.get(key)
+            if pod is None:
+                return  # its Job was deleted
+            labels = pod.doc["metadata"]["labels"]
+            index = int(labels["batch.kubernetes.io/job-completion-index"])
+            job = self.jobs.get((pod.namespace, labels["job-name"]))
+            progress = self.indexed.get((pod.namespace, labels["job-name"]))
+            reason = "Completed" if code == 0 else "Error"
+            pod.doc["status"]["phase"] = "Succeeded" if code == 0 else "Failed"
+            for status in pod.doc["status"]["containerStatuses"]:
+                status["ready"] = False
+                status["state"] = {
+                    "terminated": {"exitCode": code, "reason": reason, "finishedAt": _now()}
+                }
+            pod.ended.set()
+            if job is None or progress is None or index not in progress.running:
+                self.lock.notify_all()
+                return
+            progress.running.discard(index)
+            (progress.completed if code == 0 else progress.failed).add(index)
+            if code != 0 and not progress.per_index and not progress.failed_job:
+                progress.failed_job = True
+                progress.pending.clear()
+                for other in self.pods.values():
+                    same_job = other.doc["metadata"]["labels"]["job-name"] == labels["job-name"]
+                    if same_job and other.process is not None and other.process.poll() is None:
+                        other.process.send_signal(signal.SIGTERM)
+            status = job["status"]
+            if not progress.failed_job:
+                self._start_indexes(pod.namespace, job, progress)
+            status.update(
+                active=len(progress.running),
+                succeeded=len(progress.completed),
+                failed=len(progress.failed),
+                completedIndexes=_ranges(progress.completed),
+            )
+            if progress.per_index and progress.failed:
+                status["failedIndexes"] = _ranges(progress.failed)
+            if not progress.running and not progress.pending:
+                if progress.failed:
+                    why = "FailedIndexes" if progress.per_index else "BackoffLimitExceeded"
+                    message = (
+                        "Job has failed indexes"
+                        if progress.per_index
+                        else "Job has reached the specified backoff limit"
+                    )
+                    status["conditions"] = [
+                        _condition("FailureTarget", why, message),
+                        _condition("Failed", why, message),
+                    ]
+                else:
+                    status["completionTime"] = _now()
+                    status["conditions"] = [
+                        _condition(
+                            kind, "CompletionsReached", "Reached expected number of succeeded pods"
+                        )
+                        for kind in ("SuccessCriteriaMet", "Complete")
+                    ]
+            self._changed("MODIFIED", job)
 
     def patch_job(self, namespace: str, name: str, patch: Any) -> tuple[int, dict[str, Any]]:
         """A merge patch; only ``spec.suspend`` is understood (false starts the pod)."""
@@ -176,7 +332,7 @@ class FakeKubeApi:
                 self._changed("MODIFIED", job)
             return 200, copy.deepcopy(job)
 
-    def _start_pod(self, namespace: str, job: dict[str, Any]) -> None:
+    def _start_pod(self, namespace: str, job: dict[str, Any], index: int | None = None) -> None:
         name = job["metadata"]["name"]
         pod_name = f"{name}-{uuid.uuid4().hex[:5]}"
         containers = job["spec"]["template"]["spec"]["containers"]
@@ -187,10 +343,16 @@ class FakeKubeApi:
             "controller-uid": job["metadata"]["uid"],
             "batch.kubernetes.io/controller-uid": job["metadata"]["uid"],
         }
+        metadata: dict[str, Any] = {"name": pod_name, "namespace": namespace, "labels": labels}
+        if index is not None:
+            pod_name = f"{name}-{index}-{uuid.uuid4().hex[:5]}"
+            metadata["name"] = pod_name
+            labels["batch.kubernetes.io/job-completion-index"] = str(index)
+            metadata["annotations"] = {"batch.kubernetes.io/job-completion-index": str(index)}
         doc = {
             "apiVersion": "v1",
             "kind": "Pod",
-            "metadata": {"name": pod_name, "namespace": namespace, "labels": labels},
+            "metadata": metadata,
             "spec": copy.deepcopy(job["spec"]["template"]["spec"]),
             "status": {
                 "phase": "Running",
@@ -200,9 +362,26 @@ class FakeKubeApi:
                 ],
             },
         }
-        self.pods[(namespace, pod_name)] = _Pod(
-            namespace, doc, self.script.log, self.script.outcome
-        )
+        pod = _Pod(namespace, doc, self.script.log, self.script.outcome)
+        self.pods[(namespace, pod_name)] = pod
+        if index is not None and self.kubelet is not None:
+            pod.process = self.kubelet.start(containers[0], job["metadata"]["uid"], index)
+            threading.Thread(
+                target=self._relay, args=((namespace, pod_name), pod), daemon=True
+            ).start()
+
+    def _relay(self, key: tuple[str, str], pod: _Pod) -> None:
+        """The pod's output, as it comes, then its end."""
+        process = pod.process
+        assert process is not None and process.stdout is not None
+        stdout: Any = process.stdout
+        for chunk in iter(lambda: stdout.read1(65536), b""):
+            with self.lock:
+                pod.output += chunk
+                self.lock.notify_all()
+        stdout.close()
+        code = process.wait()
+        self._index_ended(key, 128 - code if code < 0 else code)  # as a container reports it
 
     def end_pod(self, key: tuple[str, str]) -> None:
         """The pod's container has printed its log: it ends as scripted."""
@@ -270,8 +449,11 @@ class FakeKubeApi:
             for key, pod in list(self.pods.items()):
                 if pod.doc["metadata"]["labels"]["job-name"] == name and key[0] == namespace:
                     pod.ended.set()
+                    if pod.process is not None and pod.process.poll() is None:
+                        pod.process.send_signal(signal.SIGTERM)
                     del self.pods[key]
             del self.jobs[(namespace, name)]
+            self.indexed.pop((namespace, name), None)
             job["metadata"]["deletionTimestamp"] = _now()
             self._changed("DELETED", job)
             return 200, copy.deepcopy(job)
@@ -452,11 +634,26 @@ def _handler(api: FakeKubeApi) -> type[BaseHTTPRequestHandler]:
                 self._json(400, _status(400, "BadRequest", message))
                 return
             self._start_stream("text/plain")
-            self._chunk(pod.log)
             api.log_opened.set()
+            if pod.process is not None:
+                self._process_log(pod, query.get("follow") in ("true", "True", "1"))
+                return
+            self._chunk(pod.log)
             if query.get("follow") in ("true", "True", "1"):
                 api.end_pod((namespace, name))
                 pod.ended.wait(120)
+            self._end_stream()
+
+        def _process_log(self, pod: _Pod, follow: bool) -> None:
+            sent = 0
+            with api.lock:
+                while True:
+                    if len(pod.output) > sent:
+                        self._chunk(bytes(pod.output[sent:]))
+                        sent = len(pod.output)
+                    if not follow or pod.ended.is_set():
+                        break
+                    api.lock.wait(1.0)
             self._end_stream()
 
         def _json(self, code: int, document: dict[str, Any]) -> None:
@@ -475,6 +672,17 @@ def _field_name(selector: str | None) -> str | None:
         return None
     key, _, value = selector.partition("=")
     return value if key == "metadata.name" else None
+
+
+def _ranges(indexes: set[int]) -> str:
+    """``{1, 3, 4, 5}`` as the API writes it: ``"1,3-5"``."""
+    parts: list[str] = []
+    for index in sorted(indexes):
+        if parts and parts[-1].split("-")[-1] == str(index - 1):
+            parts[-1] = f"{parts[-1].split('-')[0]}-{index}"
+        else:
+            parts.append(str(index))
+    return ",".join(parts)
 
 
 def _status(code: int, reason: str, message: str) -> dict[str, Any]:
