@@ -463,7 +463,10 @@ def _sweep_on_slurm(
 
     sys.stdout.flush()
     client = get_client(ctx)
-    result = run_sweep_on_slurm(request, config_items, client=client, feedback=out, detach=detach)
+    echo = _binary(sys.stderr if out.quiet or out.json_mode else sys.stdout)
+    result = run_sweep_on_slurm(
+        request, config_items, client=client, feedback=out, detach=detach, echo=echo
+    )
     if not isinstance(result, ArraySweep):
         _show_sweep(out, result)
         return

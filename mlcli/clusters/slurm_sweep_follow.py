@@ -7,6 +7,9 @@ FAILED, a cancellation KILLED, with the reason). The parent becomes RUNNING when
 first task starts, shows the trials' counts whenever they change, and ends as
 ``sweep_ending`` says.
 
+Each task's output (``trial-<task>.out``/``.err``) is copied to the terminal as it
+grows, a line at a time, prefixed with its trial's number (``slurm_sweep_output``).
+
 A first Ctrl-C (SIGTERM, SIGHUP) cancels the whole array and follows it until Slurm
 has ended it; with ``--fail-fast`` a failed trial cancels the rest.
 """
@@ -16,9 +19,11 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterable
+from typing import IO
 
 from mlcli.clusters.slurm_follow import POLL_SECONDS, Cancellation, finish_run
 from mlcli.clusters.slurm_sweep import ArraySweep
+from mlcli.clusters.slurm_sweep_output import TrialOutputTail
 from mlcli.clusters.sweep_ending import (
     SweepFacts,
     announce,
@@ -62,9 +67,12 @@ def follow_array(
     *,
     feedback: Feedback | None = None,
     poll: float = POLL_SECONDS,
+    echo: IO[bytes] | None = None,
 ) -> SweepResult:
-    """Follow ``sweep``'s array until every task ended; end its runs; the result."""
+    """Follow ``sweep``'s array until every task ended; end its runs; the result.
+    ``echo``: where the tasks' output is copied, each line prefixed with its trial."""
     feedback = feedback or SilentFeedback()
+    output = TrialOutputTail(sweep.folder, {t.task: t.trial.number for t in sweep.trials}, echo)
     parent_id = sweep.parent.run_id
     outcomes: dict[int, TrialOutcome] = {}
     started: dict[int, float] = {}
@@ -90,6 +98,7 @@ def follow_array(
                 cancellation.pause(poll)
                 continue
             states = task_states(listing or [])
+            output.poll()
             for item in sweep.trials:
                 if item.task in outcomes:
                     continue
@@ -119,6 +128,7 @@ def follow_array(
             if len(outcomes) == len(sweep.trials):
                 break
             cancellation.pause(poll)
+    output.close()
     done = list(outcomes.values())
     return finish_sweep(client, sweep.parent, sweep.experiment_id, plan, done, cancelled, feedback)
 

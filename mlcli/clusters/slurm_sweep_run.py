@@ -5,6 +5,7 @@ followed to its end (``slurm_sweep``, ``slurm_sweep_follow``), an adaptive one
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import IO
 
 from mlcli.clusters.slurm_config import load_slurm_config
 from mlcli.clusters.slurm_sweep import ArraySweep
@@ -23,9 +24,11 @@ def run_sweep_on_slurm(
     client: TrackingClient,
     feedback: Feedback | None = None,
     detach: bool = False,
+    echo: IO[bytes] | None = None,
 ) -> SweepResult | ArraySweep:
-    """Check everything, then run the sweep on Slurm until every trial has ended; with
-    ``detach``, the submitted sweep (a job ends it once the array has ended)."""
+    """Check everything, then run the sweep on Slurm until every trial has ended (the
+    output of a job array's tasks to ``echo``); with ``detach``, the submitted sweep (a
+    job ends it once the array has ended)."""
     feedback = feedback or SilentFeedback()
     plan = plan_sweep(request)
     config = load_slurm_config(config_items)
@@ -45,4 +48,4 @@ def run_sweep_on_slurm(
     sweep = submit_array_sweep(plan, config, client=client, feedback=feedback, detach=detach)
     if detach:
         return sweep
-    return follow_array(client, sweep, SweepFacts.from_plan(plan), feedback=feedback)
+    return follow_array(client, sweep, SweepFacts.from_plan(plan), feedback=feedback, echo=echo)

@@ -74,6 +74,10 @@ def test_a_grid_of_8_trials_runs_as_one_job_array(cli: Cli, tmp_path: Path) -> N
     assert parent["metrics"]["best_score"] == pytest.approx(1.6)
     assert parent["metrics"]["trials_finished"] == 8
     assert result["best_trial"] == 8
+    # each task's output, followed a line at a time, prefixed with its trial (on stderr
+    # with --json, which keeps stdout for the JSON)
+    assert "[3] trained with 0.3\n" in done.stderr
+    assert "[8] trained with 0.8\n" in done.stderr
     plan = json.loads(
         (cli.store / "runs" / parent["run_id"] / "artifacts" / "sweep" / "plan.json").read_text()
     )
