@@ -38,6 +38,7 @@ from mlcli.store.entities import (
     ViewType,
     json_number,
 )
+from mlcli.store.heartbeat import heartbeat_change
 from mlcli.store.layout import DEFAULT_EXPERIMENT_ID, STORE_DIRNAME, StoreLayout
 from mlcli.store.locate import StoreAnnouncer, named_store, store_location
 from mlcli.store.logged_models import LoggedModel
@@ -46,6 +47,7 @@ from mlcli.store.ownership import (
     Owner,
     RunOwner,
     SlurmJobOwner,
+    parse_owner,
     this_process,
 )
 from mlcli.store.records import metric_line
@@ -160,6 +162,7 @@ __all__ = [
     "ViewType",
     "artifact_write_errors",
     "file_store",
+    "heartbeat_change",
     "json_number",
     "metric_line",
     "named_store",
@@ -167,6 +170,7 @@ __all__ = [
     "normalize_url",
     "open_store",
     "parse_metric_value",
+    "parse_owner",
     "printable_run_name",
     "private_cache",
     "store_location",

@@ -62,6 +62,11 @@ def beat(period: float | None = None) -> dict[str, Any]:
     return {"at": now_ms(), "every": period_seconds() if period is None else period}
 
 
+def heartbeat_change(period: float) -> dict[str, Any]:
+    """What one beat changes in a run's document: ``runs.update(run_id, **change)``."""
+    return {HEARTBEAT_FIELD: beat(period)}
+
+
 def last_beat(doc: dict[str, Any]) -> tuple[int, float] | None:
     """(time in ms, period in seconds) of a document's heartbeat; None without one."""
     value = doc.get(HEARTBEAT_FIELD)
@@ -89,7 +94,7 @@ class _Beater:
     def _loop(self) -> None:
         while not self.stop.wait(self.period):
             try:
-                info = self.runs.update(self.run_id, **{HEARTBEAT_FIELD: beat(self.period)})
+                info = self.runs.update(self.run_id, **heartbeat_change(self.period))
             except (NotFoundError, InvalidInputError):
                 break  # purged, or a store that cannot carry it
             except Exception:  # a store briefly away: beat again later

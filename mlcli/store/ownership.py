@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, TypeAlias
 
 from mlcli import system_tags
-from mlcli.errors import MlcliError, StoreError
+from mlcli.errors import InvalidInputError, MlcliError, StoreError
 from mlcli.files.fileio import append_bytes, read_json, write_json_atomic
 from mlcli.files.lock import FileLock
 from mlcli.store.changes import ChangeJournal
@@ -180,6 +180,47 @@ def owner_from_doc(doc: Any) -> RunOwner | None:
             return KubernetesJobOwner.from_doc(doc)
         return SlurmJobOwner.from_doc(doc)
     return Owner.from_doc(doc)
+
+
+_MAX_OWNER_TEXT = 1024
+_OWNER_KEYS: dict[str | None, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    # kind -> (required text fields, optional text fields)
+    None: (("host", "started"), ("boot", "pid_namespace")),
+    SlurmJobOwner.kind: (("job_id",), ("cluster",)),
+    KubernetesJobOwner.kind: (("namespace", "name", "uid"), ("context",)),
+}
+
+
+def parse_owner(doc: Any, name: str = "owner") -> RunOwner:
+    """An owner a client sends (a team server's ``mlcli_owner``), checked strictly:
+    InvalidInputError, one line naming ``name``, for anything but a whole owner."""
+
+    def refuse(problem: str) -> InvalidInputError:
+        return InvalidInputError(f"invalid {name}: {problem}")
+
+    if not isinstance(doc, dict):
+        raise refuse("expected an object (a process, a Slurm job or a Kubernetes Job)")
+    kind = doc.get("kind")
+    if kind not in _OWNER_KEYS:
+        raise refuse(f"unknown kind {str(kind)[:40]!r}: expected slurm or kubernetes, or none")
+    required, optional = _OWNER_KEYS[kind]
+    allowed = {*required, *optional, *(("kind",) if kind else ("pid",))}
+    unknown = sorted(str(key)[:40] for key in doc if key not in allowed)
+    if unknown:
+        raise refuse(f"unknown field {unknown[0]!r}")
+    for key in (*required, *optional):
+        value = doc.get(key)
+        if value is None and key in optional:
+            continue
+        if not isinstance(value, str) or not value or len(value) > _MAX_OWNER_TEXT:
+            raise refuse(f"{key!r} must be a non-empty string of at most {_MAX_OWNER_TEXT}")
+    if kind is None:
+        pid = doc.get("pid")
+        if not isinstance(pid, int) or isinstance(pid, bool) or not 0 < pid < 2**31:
+            raise refuse("'pid' must be a process id (a positive integer)")
+    owner = owner_from_doc(doc)
+    assert owner is not None  # every field was checked above
+    return owner
 
 
 class Claim(NamedTuple):

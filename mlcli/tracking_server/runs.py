@@ -4,6 +4,14 @@ Every write goes through :class:`~mlcli.tracking.client.TrackingClient`, which c
 keys and values (MLflow's limits) and appends to the run's logs; MLflow's system tags
 are stored under their ``mlcli.`` names (see ``tags.py``), so a nested run's parent,
 a run's name and its user are the ones mlcli's own commands show.
+
+mlcli's own clients also send who owns a live run (``mlcli_owner`` on runs/create and
+runs/update: a process, a Slurm job, a Kubernetes Job) and its heartbeat
+(``mlcli_heartbeat``: ``{"every": seconds}``, stamped with this server's clock when it
+arrives). The store records them as it records a local owner, and this server's reads
+end a run whose owner is gone (``mlcli.store.ownership``): a process on this host by
+looking at it, one elsewhere once its heartbeat is stale, a job by asking its
+scheduler where this host can. MLflow's clients send neither: their runs have no owner.
 """
 
 from __future__ import annotations
@@ -16,7 +24,15 @@ from typing import Any
 
 from mlcli.clock import now_ms
 from mlcli.errors import InvalidInputError
-from mlcli.store import Metric, RunStatus, validate_run_name
+from mlcli.store import (
+    Metric,
+    Owner,
+    RunOwner,
+    RunStatus,
+    heartbeat_change,
+    parse_owner,
+    validate_run_name,
+)
 from mlcli.system_tags import PARENT_RUN_ID, RUN_NAME, USER
 from mlcli.tracking.client import make_metric
 from mlcli.tracking_server import shapes
@@ -37,10 +53,14 @@ MAX_BATCH_METRICS = 1000
 MAX_BATCH_PARAMS = 100
 MAX_BATCH_TAGS = 100
 MAX_BATCH_TOTAL = 1000
+# mlcli's fields (see the module's docstring); MLflow's clients never send them
+OWNER = "mlcli_owner"
+HEARTBEAT = "mlcli_heartbeat"
 
 
 def create(backend: Backend, fields: Fields) -> dict[str, Any]:
     tags = tags_to_store(dict(fields.key_values("tags")))
+    owner, every = _owner(fields), _heartbeat_period(fields)
     run = backend.client.create_run(
         fields.string("experiment_id") or None,
         run_name=fields.string("run_name") or tags.get(RUN_NAME) or None,
@@ -48,7 +68,10 @@ def create(backend: Backend, fields: Fields) -> dict[str, Any]:
         parent_run_id=tags.get(PARENT_RUN_ID) or None,
         start_time=fields.time("start_time"),
         user_id=fields.string("user_id") or tags.get(USER) or None,
+        owner=owner,
     )
+    if every is not None and isinstance(owner, Owner):  # the owner's period, not ours
+        backend.store.runs.update(run.run_id, **heartbeat_change(every))
     return {"run": shapes.run(run)}
 
 
@@ -74,10 +97,17 @@ def update(backend: Backend, fields: Fields) -> dict[str, Any]:
         )
     if name is not None:
         validate_run_name(name)
+    owner, every = _owner(fields), _heartbeat_period(fields)
+    if owner is not None and status not in RunStatus.LIVE:
+        raise InvalidInputError(
+            f"{OWNER} names who owns a live run: send it with status RUNNING or SCHEDULED"
+        )
     if status in RunStatus.TERMINAL:
         client.set_terminated(run_id, status, end_time)
-    elif status:
-        client.update_run(run_id, status=status)
+    elif status:  # a live status without an owner: nobody watches the run any more
+        client.store.runs.set_status(run_id, status, owner=owner)
+    if every is not None and client.store.runs.info(run_id).status in RunStatus.LIVE:
+        client.store.runs.update(run_id, **heartbeat_change(every))
     run = client.update_run(run_id, name=name)
     return {"run_info": shapes.run_info(run.info)}
 
@@ -187,6 +217,28 @@ def list_artifacts(backend: Backend, fields: Fields) -> dict[str, Any]:
 
 
 # -- internals ---------------------------------------------------------------------------------
+
+
+def _owner(fields: Fields) -> RunOwner | None:
+    value = fields.values.get(OWNER)
+    return None if value is None else parse_owner(value, OWNER)
+
+
+def _heartbeat_period(fields: Fields) -> float | None:
+    """The owner's heartbeat period in seconds (``{"every": s}``); None when not sent."""
+    value = fields.values.get(HEARTBEAT)
+    if value is None:
+        return None
+    every = value.get("every") if isinstance(value, dict) else None
+    if (
+        not isinstance(value, dict)
+        or set(value) != {"every"}
+        or not isinstance(every, int | float)
+        or isinstance(every, bool)
+        or not 0 < every < 1e9
+    ):
+        raise InvalidInputError(f'invalid {HEARTBEAT}: expected {{"every": <seconds above 0>}}')
+    return float(every)
 
 
 def _metric(fields: Fields) -> Metric:

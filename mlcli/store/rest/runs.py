@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from mlcli.errors import InvalidInputError, MlcliError, NotFoundError, PartlyWritten
 from mlcli.store.entities import LifecycleStage, Metric, RunInfo, RunStatus, ViewType
+from mlcli.store.heartbeat import HEARTBEAT_FIELD, period_seconds
+from mlcli.store.ownership import Owner, owner_recorded
 from mlcli.store.records import decode_metric_log
 from mlcli.store.rest import convert
 from mlcli.store.rest.experiments import refused
@@ -22,6 +24,11 @@ from mlcli.system_tags import PARENT_RUN_ID, to_mlflow
 if TYPE_CHECKING:
     from mlcli.store.ownership import RunOwner
     from mlcli.store.rest.store import ServerStore
+
+# mlcli's own fields of runs/create and runs/update (MLflow's clients never send them):
+# who owns a live run, and its heartbeat, which the server stamps with its own clock.
+OWNER_FIELD = "mlcli_owner"
+HEARTBEAT_PERIOD_FIELD = "mlcli_heartbeat"
 
 _log = logging.getLogger("mlcli")
 # MLflow's limits on one log-batch request, which the server enforces.
@@ -86,10 +93,12 @@ class ServerRuns:
         }
         if start_time is not None:
             body["start_time"] = start_time
+        body.update(_claim(owner))
         doc = self._call.post("/runs/create", body)["run"]
         info = self._store._run(doc).info
         if status != RunStatus.RUNNING:
-            return self.set_status(info.run_id, status)
+            return self.set_status(info.run_id, status, owner=owner)
+        owner_recorded(self, info.run_id, status, owner)
         return info
 
     def read_doc(self, run_id: str) -> dict[str, Any]:
@@ -107,12 +116,20 @@ class ServerRuns:
             body["status"] = changes.pop("status")
         if "end_time" in changes:
             body["end_time"] = changes.pop("end_time")
+        beat = changes.pop(HEARTBEAT_FIELD, None)
+        if isinstance(beat, dict):  # the server stamps the time: only the period goes
+            body[HEARTBEAT_PERIOD_FIELD] = {"every": beat["every"]}
         if changes:
             raise InvalidInputError(
                 f"a team server cannot change {', '.join(sorted(changes))} of a run"
             )
         if parent is not None:
             self.set_tags(run_id, {PARENT_RUN_ID: parent})
+        if set(body) == {"run_id", HEARTBEAT_PERIOD_FIELD}:
+            # a beat (the heartbeat thread): sent twice, it does what it does once; the
+            # run read back as it is, without sending this process's points in doubt
+            self._call.post("/runs/update", body, idempotent=True)
+            return self._store._run(self._call.get("/runs/get", run_id=run_id)["run"]).info
         if len(body) > 1:
             self._call.post("/runs/update", body)
         return self.info(run_id)
@@ -124,7 +141,10 @@ class ServerRuns:
         body: dict[str, Any] = {"run_id": run_id, "status": status}
         if end_time is not None:
             body["end_time"] = end_time
+        if status in RunStatus.LIVE:
+            body.update(_claim(owner))
         doc = self._call.post("/runs/update", body)["run_info"]
+        owner_recorded(self, run_id, status, owner)
         return convert.run_info(doc, self.read_tags(run_id))
 
     def set_lifecycle(self, run_id: str, stage: str) -> RunInfo:
@@ -301,6 +321,17 @@ class ServerRuns:
                 token = page.get("next_page_token")
                 if not token:
                     break
+
+
+def _claim(owner: RunOwner | None) -> dict[str, Any]:
+    """The fields that record ``owner`` on the server (none: the run has no owner); a
+    process owner beats every ``MLCLI_HEARTBEAT_SECONDS`` (``owner_recorded``)."""
+    if owner is None:
+        return {}
+    fields: dict[str, Any] = {OWNER_FIELD: owner.to_doc()}
+    if isinstance(owner, Owner):
+        fields[HEARTBEAT_PERIOD_FIELD] = {"every": period_seconds()}
+    return fields
 
 
 def _content_id(run_id: str, body: bytes) -> str:
