@@ -18,7 +18,7 @@ import pytest
 
 from mlcli import system_tags
 from mlcli.search.runs import search_runs
-from mlcli.store import Owner, RunStatus, this_process
+from mlcli.store import Owner, RunOwner, RunStatus, SlurmJobOwner, this_process
 from mlcli.store.ownership import live_claim
 
 DEADLINE = 120.0  # generous: a loaded machine is slow, never wrong
@@ -42,7 +42,7 @@ def _statuses(store: Any) -> dict[str, str]:
     return {run.info.run_id: run.info.status for run in search_runs(store, None)}
 
 
-def _create(store: Any, owner: Owner, name: str = "r") -> str:
+def _create(store: Any, owner: RunOwner, name: str = "r") -> str:
     experiment = store.experiments.get_or_create("demo")
     return str(
         store.runs.create(
@@ -180,3 +180,24 @@ def test_readers_racing_end_a_run_once(team_store: Any, team_urls: Any, tmp_path
     for run_id in [*runs, late]:
         assert team_store.get_run(run_id).info.status == RunStatus.FAILED
         assert len(_end_reasons(folder, run_id)) == 1
+
+
+def test_a_run_owned_by_a_slurm_job_ends_as_the_job_did(
+    team_store: Any, slurm: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real Slurm job, asked about with ``scontrol`` from this process: alive, the run
+    is left alone; cancelled, the next reads end it KILLED with Slurm's state."""
+    for name, value in slurm.env.items():
+        monkeypatch.setenv(name, value)
+    job_id = slurm.run("sbatch", "--parsable", "--wrap", "sleep 600").stdout.strip()
+    run_id = _create(team_store, SlurmJobOwner(job_id))
+    assert _statuses(team_store)[run_id] == RunStatus.RUNNING
+    slurm.run("scancel", job_id)
+    deadline = time.monotonic() + DEADLINE
+    while _statuses(team_store)[run_id] == RunStatus.RUNNING:  # Slurm asked again soon
+        assert time.monotonic() < deadline, "the run of the cancelled job was not ended"
+        time.sleep(0.2)
+    run = team_store.get_run(run_id)
+    assert run.info.status == RunStatus.KILLED
+    assert run.data.tags["mlcli.slurm.state"] == "CANCELLED"
+    assert job_id in run.data.tags[system_tags.END_REASON]
