@@ -10,6 +10,9 @@ them. No real cluster is reached (docs/clusters.md says so too).
 from __future__ import annotations
 
 import json
+import os
+import signal
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -224,7 +227,7 @@ def test_a_detached_sweep_is_ended_by_its_last_trial(
 
 
 def test_cancelling_the_parent_deletes_the_job_and_ends_every_trial_killed(
-    kube: FakeKubeApi, project: Path, client: TrackingClient, cli: Any, monkeypatch: Any
+    kube: FakeKubeApi, project: Path, client: TrackingClient, cli: Any
 ) -> None:
     (project / "train.py").write_text("import time\nprint('up', flush=True)\ntime.sleep(600)\n")
     result = sweep(cli, project, "0.1,0.2,0.3", "--parallel", "2", "--detach", "--json")
@@ -279,3 +282,25 @@ def test_a_reader_ends_a_trial_whose_index_failed_when_nobody_follows(
     assert status[killed] == RunStatus.FAILED
     tags = client.get_run(killed).data.tags
     assert "index 0 failed" in tags[system_tags.END_REASON]
+
+
+def test_ctrl_c_of_the_follower_deletes_the_job_and_every_trial_ends_killed(
+    kube: FakeKubeApi, project: Path, client: TrackingClient, cli: Any
+) -> None:
+    (project / "train.py").write_text("import time\nprint('up', flush=True)\ntime.sleep(600)\n")
+
+    def interrupt() -> None:
+        if kube.log_opened.wait(DEADLINE):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    result = sweep(cli, project, "0.1,0.2,0.3", "--parallel", "2", "--json")
+    assert result.exit_code == 130
+    shown = json.loads(result.stdout)
+    assert shown["status"] == RunStatus.KILLED
+    assert "Interrupted: deleting Kubernetes Job ml/k8s-sweep-" in result.stderr
+    (delete,) = kube.calls_to("DELETE", "/jobs/")
+    assert delete.body["propagationPolicy"] == "Foreground"
+    assert kube.jobs == {}
+    statuses = {n: r.info.status for n, r in trials_of(client, shown["run_id"]).items()}
+    assert statuses == {1: "KILLED", 2: "KILLED", 3: "KILLED"}
