@@ -41,6 +41,7 @@ import os
 import socket
 import sys
 from dataclasses import asdict, dataclass
+from dataclasses import fields as dataclass_fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, TypeAlias
@@ -183,43 +184,41 @@ def owner_from_doc(doc: Any) -> RunOwner | None:
 
 
 _MAX_OWNER_TEXT = 1024
-_OWNER_KEYS: dict[str | None, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    # kind -> (required text fields, optional text fields)
-    None: (("host", "started"), ("boot", "pid_namespace")),
-    SlurmJobOwner.kind: (("job_id",), ("cluster",)),
-    KubernetesJobOwner.kind: (("namespace", "name", "uid"), ("context",)),
-}
 
 
 def parse_owner(doc: Any, name: str = "owner") -> RunOwner:
-    """An owner a client sends (a team server's ``mlcli_owner``), checked strictly:
-    InvalidInputError, one line naming ``name``, for anything but a whole owner."""
+    """An owner a client sends (a team server's ``mlcli_owner``), checked strictly: it
+    must be an owner's document exactly as ``to_doc`` writes it (optional fields may be
+    left out), else InvalidInputError, one line naming ``name``."""
 
     def refuse(problem: str) -> InvalidInputError:
         return InvalidInputError(f"invalid {name}: {problem}")
 
     if not isinstance(doc, dict):
         raise refuse("expected an object (a process, a Slurm job or a Kubernetes Job)")
-    kind = doc.get("kind")
-    if kind not in _OWNER_KEYS:
-        raise refuse(f"unknown kind {str(kind)[:40]!r}: expected slurm or kubernetes, or none")
-    required, optional = _OWNER_KEYS[kind]
-    allowed = {*required, *optional, *(("kind",) if kind else ("pid",))}
-    unknown = sorted(str(key)[:40] for key in doc if key not in allowed)
-    if unknown:
-        raise refuse(f"unknown field {unknown[0]!r}")
-    for key in (*required, *optional):
-        value = doc.get(key)
-        if value is None and key in optional:
-            continue
-        if not isinstance(value, str) or not value or len(value) > _MAX_OWNER_TEXT:
-            raise refuse(f"{key!r} must be a non-empty string of at most {_MAX_OWNER_TEXT}")
-    if kind is None:
-        pid = doc.get("pid")
-        if not isinstance(pid, int) or isinstance(pid, bool) or not 0 < pid < 2**31:
-            raise refuse("'pid' must be a process id (a positive integer)")
+    if "kind" in doc and doc["kind"] not in (SlurmJobOwner.kind, KubernetesJobOwner.kind):
+        raise refuse(
+            f"unknown kind {str(doc['kind'])[:40]!r}: expected slurm or kubernetes "
+            "(or none, for a process)"
+        )
     owner = owner_from_doc(doc)
-    assert owner is not None  # every field was checked above
+    if owner is None:
+        raise refuse(
+            "a process needs host, pid and started; a Slurm job job_id; a Kubernetes Job "
+            "namespace, name and uid"
+        )
+    recorded = owner.to_doc()
+    known = {"kind", *(field.name for field in dataclass_fields(owner))}
+    for key, value in doc.items():
+        shown = str(key)[:40]
+        if key not in known:
+            raise refuse(f"unknown field {shown!r}")
+        if isinstance(value, bool) or value != recorded.get(key):
+            raise refuse(f"invalid value for {shown!r}")
+        if isinstance(value, str) and not 0 < len(value) <= _MAX_OWNER_TEXT:
+            raise refuse(f"{shown!r} must be 1 to {_MAX_OWNER_TEXT} characters")
+        if isinstance(value, int) and value < (1 if key == "pid" else 0):
+            raise refuse(f"{shown!r} must be a positive integer")
     return owner
 
 

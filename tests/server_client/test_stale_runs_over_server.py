@@ -157,6 +157,25 @@ def test_an_owner_elsewhere_fails_once_its_heartbeat_stops(server: TrackingServe
     assert reason.startswith("the heartbeat of owner process 42 on host elsewhere stopped at ")
 
 
+def test_a_job_the_server_cannot_ask_about_is_left_alone(server: TrackingServer) -> None:
+    """A Kubernetes Job (a sweep's trial: its index) in a context this server's host
+    does not have: recorded as sent, and the run stays RUNNING."""
+    job = {
+        "kind": "kubernetes",
+        "namespace": "ml",
+        "name": "sweep-1",
+        "uid": "0d6c0b8e",
+        "context": "a-cluster-the-server-does-not-know",
+        "index": 3,
+    }
+    created = server.api("POST", "runs/create", {"experiment_id": "0", "mlcli_owner": job})
+    assert created.status == 200, created.body
+    run_id = created.json()["run"]["info"]["run_id"]
+    assert _doc(server, run_id)["owner"] == job
+    assert _statuses(server)[run_id] == "RUNNING"
+    assert _mlcli(server, "runs", "show", run_id)["status"] == "RUNNING"
+
+
 @pytest.mark.parametrize(
     ("endpoint", "fields", "message"),
     [
@@ -164,12 +183,22 @@ def test_an_owner_elsewhere_fails_once_its_heartbeat_stops(server: TrackingServe
         (
             "runs/create",
             {"mlcli_owner": {"host": "h", "pid": -1, "started": "1"}},
-            "invalid mlcli_owner: 'pid' must be a process id",
+            "invalid mlcli_owner: 'pid' must be a positive integer",
         ),
         (
             "runs/create",
             {"mlcli_owner": {"kind": "lsf", "job": "1"}},
             "invalid mlcli_owner: unknown kind 'lsf'",
+        ),
+        (
+            "runs/create",
+            {"mlcli_owner": {"host": "h", "pid": 1, "started": 5}},
+            "invalid mlcli_owner: invalid value for 'started'",
+        ),
+        (
+            "runs/create",
+            {"mlcli_owner": {"kind": "slurm", "job_id": "1", "node": "n"}},
+            "invalid mlcli_owner: unknown field 'node'",
         ),
         ("runs/create", {"mlcli_heartbeat": {"every": 0}}, "invalid mlcli_heartbeat"),
         (
