@@ -5,6 +5,7 @@ over a team store (a bucket on moto's S3 server, PostgreSQL), real client proces
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -131,6 +132,52 @@ def test_a_sigkilled_client_process_leaves_a_run_the_server_ends(server: Trackin
         f"owner process {client.pid} on host {socket.gethostname()} exited without ending the run"
     )
     assert shown["tags"][system_tags.END_REASON] == reason
+
+
+_SLEEPER = """
+import os, time
+with open("pid.tmp", "w") as handle:
+    handle.write(str(os.getpid()))
+os.rename("pid.tmp", "pid")
+time.sleep(600)
+"""
+
+
+def test_a_sigkilled_mlcli_run_leaves_a_run_the_server_ends(
+    server: TrackingServer, tmp_path: Path
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "MLproject").write_text("entry_points: {main: {command: 'python sleeper.py'}}\n")
+    (project / "sleeper.py").write_text(_SLEEPER)
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "mlcli", "run", str(project)],
+        cwd=tmp_path,
+        env=_clean_env(MLCLI_STORE=server.url),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    entry_point = None
+    try:
+        deadline = time.monotonic() + DEADLINE
+        while not (project / "pid").exists():
+            assert runner.poll() is None, "mlcli run exited before its entry point started"
+            assert time.monotonic() < deadline, "the entry point did not start"
+            time.sleep(0.1)
+        entry_point = int((project / "pid").read_text())
+        (run_id,) = _statuses(server)
+        assert _statuses(server)[run_id] == "RUNNING"
+    finally:
+        runner.kill()  # SIGKILL: mlcli run can neither forward it nor end its run
+        runner.wait()
+        if entry_point is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(entry_point, signal.SIGKILL)
+    run = _mlcli(server, "runs", "show", run_id)
+    assert run["status"] == "FAILED"
+    host = socket.gethostname()
+    reason = f"owner process {runner.pid} on host {host} exited without ending the run"
+    assert run["tags"][system_tags.END_REASON] == reason
 
 
 def test_an_owner_elsewhere_fails_once_its_heartbeat_stops(server: TrackingServer) -> None:
