@@ -9,11 +9,12 @@ This is the only module that imports rich, and only when it draws.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import shutil
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,16 @@ class Output:
 
     def json(self, data: Any) -> None:
         sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+
+    def json_stream(self, items: Iterable[Any]) -> None:
+        """A JSON array written an item at a time: the same text as :meth:`json` of
+        the list, with memory that of one item."""
+        first = True
+        for item in items:
+            text = json.dumps(item, indent=2, ensure_ascii=False, allow_nan=False)
+            sys.stdout.write(("[\n" if first else ",\n") + _indented(text))
+            first = False
+        sys.stdout.write("[]\n" if first else "\n]\n")
 
     def line(self, text: str = "") -> None:
         sys.stdout.write(f"{text}\n")
@@ -55,6 +66,27 @@ class Output:
         widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
         for row in [list(columns), *cells]:
             padded = (value.ljust(width) for value, width in zip(row, widths, strict=True))
+            sys.stdout.write("  ".join(padded).rstrip() + "\n")
+
+    def table_stream(
+        self, columns: Sequence[str], rows: Iterable[Sequence[Any]], sample: int = 1000
+    ) -> None:
+        """A table of rows that come as a stream: up to ``sample`` rows are one
+        :meth:`table`; beyond that, plain aligned text whose widths the first ``sample``
+        rows set (a longer value widens its row only), written as the rows come."""
+        stream = iter(rows)
+        first = list(itertools.islice(stream, sample))
+        more = next(stream, None)
+        if more is None:
+            self.table(columns, first)
+            return
+        cells = [["" if v is None else str(v) for v in row] for row in first]
+        widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
+        header = "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()
+        sys.stdout.write(self._bold(header) + "\n")
+        for row in itertools.chain(cells, [more], stream):
+            values = ("" if v is None else str(v) for v in row)
+            padded = (value.ljust(width) for value, width in zip(values, widths, strict=True))
             sys.stdout.write("  ".join(padded).rstrip() + "\n")
 
     def fields(self, pairs: Sequence[tuple[str, Any]], title: str = "") -> None:
@@ -184,3 +216,7 @@ def byte_size(size: int) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{size} B"
+
+
+def _indented(text: str) -> str:
+    return "\n".join("  " + line for line in text.split("\n"))

@@ -21,6 +21,8 @@ from mlcli.cli.state import client as get_client
 from mlcli.errors import InvalidInputError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
     from mlcli.store import FileInfo, Run
 
 app = typer.Typer(
@@ -143,8 +145,13 @@ def list_runs(
 ) -> None:
     """List runs, newest first (all active experiments unless --experiment).
 
+    Runs are written as they are read, a page at a time, in every format: the
+    first comes at once and memory stays flat however many match.
+
     Example: mlcli runs list --experiment demo --filter "metrics.loss < 0.3" --limit 5
     """
+    import itertools
+
     from mlcli.cli.damage import warn_damaged_runs
     from mlcli.store import ViewType
 
@@ -153,13 +160,16 @@ def list_runs(
     view = ViewType.ALL if all_ else ViewType.DELETED_ONLY if deleted else ViewType.ACTIVE_ONLY
     client = get_client(ctx)
     experiment_ids = [client.resolve_experiment(experiment).experiment_id] if experiment else None
-    runs = client.search_runs(experiment_ids, filter_, order_by, limit, view)
+    stream = client.iter_runs(experiment_ids, filter_, order_by, limit, view)
+    first = next(stream, None)  # a bad filter is refused here, before any output
+    runs = itertools.chain([] if first is None else [first], stream)
     out = Output(json_mode=json_, quiet=quiet)
     warn_damaged_runs(out, client.store)
     if json_:
-        out.json([r.to_dict() for r in runs])
+        out.json_stream(r.to_dict() for r in runs)
     elif quiet:
-        out.lines([r.run_id for r in runs])
+        for run in runs:
+            out.line(run.run_id)
     else:
         render_runs_table(out, runs)
 
@@ -245,15 +255,14 @@ def _shown_path(entry: FileInfo) -> str:
     return entry.path + ("/" if entry.is_dir else "")
 
 
-def render_runs_table(out: Output, runs: list[Run]) -> None:
+def render_runs_table(out: Output, runs: Iterable[Run]) -> None:
     from mlcli.clock import format_duration, format_timestamp, now_ms
 
-    rows = []
-    for run in runs:
-        info = run.info
-        end = info.end_time if info.end_time is not None else now_ms()
-        rows.append(
-            [
+    def rows() -> Iterator[list[str]]:
+        for run in runs:
+            info = run.info
+            end = info.end_time if info.end_time is not None else now_ms()
+            yield [
                 info.run_id[:8],
                 info.run_name,
                 run.experiment_name or info.experiment_id,
@@ -261,8 +270,8 @@ def render_runs_table(out: Output, runs: list[Run]) -> None:
                 format_timestamp(info.start_time),
                 format_duration(end - info.start_time),
             ]
-        )
-    out.table(["RUN", "NAME", "EXPERIMENT", "STATUS", "STARTED", "DURATION"], rows)
+
+    out.table_stream(["RUN", "NAME", "EXPERIMENT", "STATUS", "STARTED", "DURATION"], rows())
 
 
 def render_run(out: Output, run: Run) -> None:

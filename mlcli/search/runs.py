@@ -6,7 +6,7 @@ backend keeps the local index fresh, and these functions query it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from mlcli.search.dialect import POSTGRES, SQLITE, Dialect
 from mlcli.search.parser import parse_filter
@@ -15,6 +15,8 @@ from mlcli.search.statements import run_count_sql, run_search_sql
 from mlcli.store import Run, SearchesOnServer, TrackingStore, ViewType
 
 _DIALECTS = {"sqlite": SQLITE, "postgresql": POSTGRES}
+#: Runs read at a time by :func:`iter_runs`.
+PAGE = 1000
 
 
 def search_runs(
@@ -37,6 +39,40 @@ def search_runs(
     )
     run_ids = [row[0] for row in store.index.query(sql, args)]
     return store.runs_by_id(run_ids)
+
+
+def iter_runs(
+    store: TrackingStore,
+    experiment_ids: Sequence[str] | None = None,
+    filter_string: str | None = None,
+    order_by: Sequence[str] | None = None,
+    max_results: int | None = None,
+    view: str = ViewType.ACTIVE_ONLY,
+    page: int | None = None,
+) -> Iterator[Run]:
+    """The runs :func:`search_runs` finds, as a stream: a page of ``page`` runs read at a
+    time (from the local index's cursor, or a team server's pages), so that memory
+    stays that of one page and the first run comes at once, however many match."""
+    page = page or PAGE
+    if isinstance(store, SearchesOnServer):
+        compile_search(filter_string, order_by)
+        offset = 0
+        while max_results is None or offset < max_results:
+            wanted = page if max_results is None else min(page, max_results - offset)
+            runs = store.search_runs(experiment_ids, filter_string, order_by, wanted, view, offset)
+            yield from runs
+            if len(runs) < wanted:
+                return
+            offset += len(runs)
+        return
+    store.index.refresh()
+    sql, args = run_search_sql(
+        experiment_ids, filter_string, order_by, max_results, view, 0, _dialect(store)
+    )
+    stream = getattr(store.index, "iter_query", None)
+    batches = stream(sql, args, page) if stream else [store.index.query(sql, args)]
+    for rows in batches:
+        yield from store.runs_by_id([row[0] for row in rows])
 
 
 def count_matching_runs(

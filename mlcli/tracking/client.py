@@ -222,6 +222,24 @@ class TrackingClient:
             self.store, experiment_ids, filter_string, order_by, max_results, run_view_type, offset
         )
 
+    def iter_runs(
+        self,
+        experiment_ids: Sequence[str] | None = None,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | None = None,
+        max_results: int | None = None,
+        run_view_type: str = ViewType.ACTIVE_ONLY,
+    ) -> Iterator[Run]:
+        """What :meth:`search_runs` returns, a page at a time (constant memory)."""
+        _flush_buffered_metrics()
+        if max_results is not None and not 0 <= max_results <= MAX_INT64:
+            raise InvalidInputError(f"invalid max_results {max_results}: must be 0 to 2**63-1")
+        from mlcli.search.runs import iter_runs
+
+        return iter_runs(
+            self.store, experiment_ids, filter_string, order_by, max_results, run_view_type
+        )
+
     # -- logging -------------------------------------------------------------------------------
 
     def log_param(self, run_id: str, key: str, value: Any) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -121,6 +121,15 @@ class RunIndex:
 
     def query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self._healthy(lambda: self.db.execute(sql, args).fetchall())
+
+    def iter_query(
+        self, sql: str, args: Sequence[Any] = (), batch: int = 1000
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """The rows of ``sql`` a batch at a time, as SQLite produces them: memory stays
+        that of one batch however many rows match."""
+        cursor = self._healthy(lambda: self.db.execute(sql, args))
+        while rows := cursor.fetchmany(batch):
+            yield rows
 
     def run_rows(self, run_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Runs with their params, tags, latest metrics and experiment name, by id."""
