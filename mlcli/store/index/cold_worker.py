@@ -1,0 +1,112 @@
+"""Reading run folders into index rows: the half of a cold build (``cold.py``) that
+worker processes do.
+
+A worker is started as ``python -c "from mlcli.store.index.cold_worker import main;
+main()"``: a dedicated entry,
+so nothing of the caller is imported again (``multiprocessing``'s spawn and forkserver
+re-import the caller's ``__main__``, and a script without a ``__main__`` guard would
+start its work again in every worker), and nothing is forked from a process that may
+hold threads or SQLite handles. It imports what reading a run needs (``scan``) and no
+more: no CLI, no third-party package.
+
+The protocol on its stdin and stdout is frames: an 8-byte big-endian length, then a
+pickle. The first frame says where the runs are, ``(runs_dir, chunk_bytes)``; each
+frame after it is a list of run ids, answered by one frame of their ``BatchRows``. An
+empty frame (or the end of stdin) ends the worker.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+from mlcli.store.index.rows import metric_row
+from mlcli.store.index.updates import _run_values
+from mlcli.store.scan import LOGS, read_run
+
+_LENGTH_BYTES = 8
+
+
+@dataclass
+class BatchRows:
+    """The rows of a batch of runs new to the index, as ``updates.scan_runs`` writes
+    them, and the runs left out because their run.json is damaged."""
+
+    runs: list[tuple[Any, ...]] = field(default_factory=list)
+    params: list[tuple[Any, ...]] = field(default_factory=list)
+    tags: list[tuple[Any, ...]] = field(default_factory=list)
+    metrics: list[tuple[Any, ...]] = field(default_factory=list)
+    damaged: list[tuple[str, str, str]] = field(default_factory=list)  # id, signature, problem
+    reader: int = field(default_factory=os.getpid)  # the process that read them
+
+
+def batch_rows(runs_dir: str, run_ids: Sequence[str], chunk_bytes: int) -> BatchRows:
+    """Read these runs (none of them indexed yet) into rows: what ``scan_runs`` does for
+    a run the index does not hold, without a database."""
+    rows = BatchRows()
+    params, tags, metrics = rows.params, rows.tags, rows.metrics
+    for run_id in run_ids:
+        read = read_run(runs_dir, (run_id, None, (0, 0, 0)), chunk_bytes)
+        if read.signature is None:
+            continue  # a folder without run.json is not a run
+        if read.damage is not None:
+            rows.damaged.append((run_id, read.signature, read.damage))
+            continue
+        assert read.doc is not None
+        ends = [0, 0, 0]
+        for position, log in enumerate(LOGS):
+            part = read.logs.get(log)
+            if part is None:
+                continue
+            ends[position] = part.end
+            if log == "params":
+                params += [(run_id, key, value) for key, value in part.params]
+            elif log == "tags":  # read from the start: a deleted tag is simply absent
+                tags += [
+                    (run_id, key, value) for key, value in part.tags.items() if value is not None
+                ]
+            else:
+                metrics += [metric_row(run_id, point) for point in part.metrics.values()]
+        rows.runs.append((*_run_values(read.doc, read.signature), *ends, run_id))
+    return rows
+
+
+def frame(value: Any) -> bytes:
+    payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    return len(payload).to_bytes(_LENGTH_BYTES, "big") + payload
+
+
+def read_frame(stream: BinaryIO) -> Any:
+    """The next frame's value; None at the end of the stream or on an empty frame."""
+    header = stream.read(_LENGTH_BYTES)
+    if len(header) < _LENGTH_BYTES:
+        return None
+    size = int.from_bytes(header, "big")
+    if not size:
+        return None
+    payload = stream.read(size)
+    if len(payload) < size:
+        return None
+    return pickle.loads(payload)
+
+
+def frame_size(header: bytes | bytearray) -> int:
+    return int.from_bytes(header[:_LENGTH_BYTES], "big") + _LENGTH_BYTES
+
+
+def main() -> None:
+    # Frames go to a copy of stdout; anything else printed goes to stderr instead.
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    stdin = sys.stdin.buffer
+    start = read_frame(stdin)
+    if start is None:
+        return
+    runs_dir, chunk_bytes = start
+    while (run_ids := read_frame(stdin)) is not None:
+        out.write(frame(batch_rows(runs_dir, run_ids, chunk_bytes)))
+        out.flush()
