@@ -221,7 +221,8 @@ def build_mlflow(folder: Path, runs: int) -> str:
 
 
 def _mlflow_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MLCLI_"))}
+    skipped = ("MLFLOW_", "MLCLI_", "PYTHONDONTWRITEBYTECODE")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(skipped)}
     env["MLFLOW_DISABLE_TELEMETRY"] = "true"
     return env
 
@@ -327,7 +328,8 @@ def measure(size: int, folder: Path, args: argparse.Namespace) -> Iterator[tuple
         build_mlcli(root, size, args.workers)
         yield ("store built (fast path)", f"{time.perf_counter() - started:.1f} s")
     expected = brute_force_top(root)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLCLI_", "MLFLOW_"))}
+    env = _mlflow_env()  # and, as a user's shell, with compiled bytecode kept
+    del env["MLFLOW_DISABLE_TELEMETRY"]
     env["MLCLI_STORE"] = str(root)
     mlcli = mlcli_command()
     compare = [*mlcli, "compare", "--experiment", EXPERIMENT, "--filter", FILTER]
@@ -344,7 +346,7 @@ def measure(size: int, folder: Path, args: argparse.Namespace) -> Iterator[tuple
         uri = uri or f"sqlite:///{folder / 'mlflow.db'}"
         query = [sys.executable, "-c", _MLFLOW_QUERY, uri, EXPERIMENT, FILTER, ORDER_BY, str(TOP)]
         reps = 1 if size >= 100_000 else args.repeat
-        flow = median(query, _mlflow_env() | {"PATH": env["PATH"]}, reps)
+        flow = median(query, _mlflow_env(), reps)
         if json.loads(flow.stdout) != expected:
             raise SystemExit("MLflow's top 100 differs from the files' (a bug in this script?)")
         ratio = flow.wall / warm.wall
