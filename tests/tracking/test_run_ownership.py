@@ -99,6 +99,7 @@ def test_a_long_running_reader_ends_a_run_whose_owner_dies_between_its_queries(
         found = {r.run_id: r.info.status for r in client.search_runs()}
         assert found[run_id] == RunStatus.RUNNING
     process.send_signal(signal.SIGKILL)
+    process.wait()  # the kill is delivered (the signal alone may not have landed yet)
     found = {r.run_id: r.info.status for r in client.search_runs()}
     assert found[run_id] == RunStatus.FAILED
     assert found[ownerless.run_id] == RunStatus.RUNNING
