@@ -9,6 +9,8 @@
 - A reader of a log ignores a last line without its newline (torn, or still being
   written) and any line that does not parse; it reports the byte offset just past
   the last complete line so that it can resume there.
+- What is fsynced is the user's choice, ``MLCLI_SYNC`` (see :func:`sync_mode` and the
+  durability section of docs/tracking.md).
 """
 
 from __future__ import annotations
@@ -18,25 +20,88 @@ import fcntl
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from mlcli.errors import StoreError
 
+SYNC_NONE = "none"
+SYNC_BATCH = "batch"
+SYNC_ALWAYS = "always"
+SYNC_MODES = (SYNC_NONE, SYNC_BATCH, SYNC_ALWAYS)
+DEFAULT_SYNC = SYNC_BATCH
+
+
+def sync_mode() -> str:
+    """What the store fsyncs, from ``MLCLI_SYNC`` (read on every write, so a process
+    can change it): ``none`` nothing; ``batch`` (the default) documents, each batch of
+    log lines and a run's logs when it ends; ``always`` every append as well.
+    InvalidInputError (one line) for any other value."""
+    raw = os.environ.get("MLCLI_SYNC")
+    if not raw:
+        return DEFAULT_SYNC
+    mode = raw.strip().lower()
+    if mode not in SYNC_MODES:
+        from mlcli.errors import InvalidInputError
+
+        raise InvalidInputError(
+            f"invalid MLCLI_SYNC {raw[:40]!r}: expected {', '.join(SYNC_MODES)}"
+        )
+    return mode
+
+
+def sync_files(paths: Iterable[str | os.PathLike[str]]) -> None:
+    """fsync files that exist (a run's logs when it ends), unless ``MLCLI_SYNC=none``."""
+    if sync_mode() == SYNC_NONE:
+        return
+    for path in paths:
+        try:
+            fd = os.open(path, os.O_RDONLY | _O_CLOEXEC)
+        except FileNotFoundError:
+            continue
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def doc_bytes(document: Any) -> bytes:
+    """A JSON document as the store writes it."""
+    return json.dumps(document, indent=2, sort_keys=True, allow_nan=False).encode() + b"\n"
+
 
 def write_json_atomic(path: Path, document: Any) -> None:
-    data = json.dumps(document, indent=2, sort_keys=True, allow_nan=False).encode() + b"\n"
-    write_bytes_atomic(path, data)
+    write_bytes_atomic(path, doc_bytes(document))
+
+
+def write_new_file(path: str | os.PathLike[str], data: bytes, *, sync: bool = False) -> None:
+    """Create ``path`` (it must not exist) holding ``data``: for a file in a folder
+    that is renamed into place once complete. ``sync``: fsynced unless
+    ``MLCLI_SYNC=none`` (always under ``MLCLI_SYNC=always``)."""
+    mode = sync_mode()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        if mode == SYNC_ALWAYS or (sync and mode != SYNC_NONE):
+            os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file and rename it over ``path``; fsynced before
+    the rename unless ``MLCLI_SYNC=none``."""
+    sync = sync_mode() != SYNC_NONE
     fd, tmp = create_temp_file(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if sync:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -121,26 +186,34 @@ def read_document(path: str | os.PathLike[str]) -> tuple[Any, str | None]:
         return None, f"not valid JSON ({exc})"
 
 
-def append_bytes(path: Path, data: bytes) -> None:
+def append_bytes(path: str | os.PathLike[str], data: bytes, *, batch: bool = False) -> None:
     """Append ``data`` (complete lines) with a single write, after a newline if the
     file ends in a torn line.
+
+    Then fsync it if ``MLCLI_SYNC`` asks: ``always`` after every append, ``batch``
+    (the default) only when ``batch`` is true (the last write of a batch or a flush).
 
     The check for a torn line and the write hold an advisory lock on the file: without
     it, a writer could see another's write half-done and add a needless empty line.
     Where the filesystem has no locks, the single O_APPEND write alone still keeps
     lines whole.
     """
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
+    mode = sync_mode()
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | _O_CLOEXEC, 0o666)
     try:
         with contextlib.suppress(OSError):
             fcntl.flock(fd, fcntl.LOCK_EX)
         size = os.fstat(fd).st_size
         if size and os.pread(fd, 1, size - 1) != b"\n":
             data = b"\n" + data
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
+        written = os.write(fd, data)
+        if written < len(data):
+            view = memoryview(data)[written:]
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+        if mode == SYNC_ALWAYS or (batch and mode == SYNC_BATCH):
+            os.fsync(fd)
     finally:
         os.close(fd)  # releases the lock
 

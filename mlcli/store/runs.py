@@ -4,12 +4,18 @@ A run folder is built under a hidden name and renamed into place, so a reader ne
 sees a run without its ``run.json``. Logs only grow (single-write appends); only
 ``run.json`` is rewritten, atomically, under the run's lock. Any write to a run that
 is no longer live is noted in the change journal (see ``changes.py``).
+
+Writing a point must cost about one append (issue 24), so a ``RunFiles`` keeps, per
+run, its paths as strings and its ``run.json`` as last read: a write checks the
+document's signature (one ``stat``) instead of reading it, and reads it again only
+when it changed (see :meth:`RunFiles.current_doc`).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,11 +26,16 @@ from mlcli.clock import now_ms
 from mlcli.errors import ConflictError, InvalidInputError, NotFoundError, StoreError
 from mlcli.files.fileio import (
     LOG_CHUNK_BYTES,
+    SYNC_BATCH,
     append_bytes,
+    doc_bytes,
     read_json,
     read_log_chunks,
     read_log_records,
+    sync_files,
+    sync_mode,
     write_json_atomic,
+    write_new_file,
 )
 from mlcli.files.lock import FileLock
 from mlcli.store.batches import (
@@ -39,7 +50,15 @@ from mlcli.store.batches import (
 from mlcli.store.changes import ChangeJournal
 from mlcli.store.damage import run_doc_problem
 from mlcli.store.entities import LifecycleStage, Metric, RunInfo, RunStatus
-from mlcli.store.layout import ARTIFACTS_DIR, RUN_DOC, TAGS_LOG, StoreLayout
+from mlcli.store.layout import (
+    ARTIFACTS_DIR,
+    BATCHES_LOG,
+    METRICS_LOG,
+    PARAMS_LOG,
+    RUN_DOC,
+    TAGS_LOG,
+    StoreLayout,
+)
 from mlcli.store.ownership import RunOwner, owner_fields, owner_recorded
 from mlcli.store.records import (
     decode_metric_log,
@@ -51,11 +70,54 @@ from mlcli.store.records import (
 )
 from mlcli.store.validation import validate_run_id, validate_run_id_prefix, validate_run_name
 
+#: A run.json read less than this after it was written is read again next time: a
+#: rewrite within the same tick of the filesystem's clock could keep its signature
+#: (the inode number reused, the same size), as git's "racily clean" index entries.
+RACY_NS = 50_000_000
+#: How many runs' paths and documents a ``RunFiles`` keeps (then it starts afresh).
+CACHED_RUNS = 4096
+
+_Signature = tuple[int, int, int, int]
+
+
+class _RunCache:
+    """One run's paths as strings, and its run.json as last read."""
+
+    __slots__ = (
+        "artifact_uri",
+        "directory",
+        "doc",
+        "doc_path",
+        "info",
+        "metrics_path",
+        "signature",
+    )
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+        self.doc_path = os.path.join(directory, RUN_DOC)
+        self.metrics_path = os.path.join(directory, METRICS_LOG)
+        self.artifact_uri = ""
+        self.signature: _Signature | None = None
+        self.doc: dict[str, Any] = {}
+        self.info: RunInfo | None = None
+
 
 class RunFiles:
     def __init__(self, layout: StoreLayout) -> None:
         self.layout = layout
         self.journal = ChangeJournal(layout.changes_log)
+        self._runs_dir = str(layout.runs_dir)
+        self._cache: dict[str, _RunCache] = {}
+        self._runs_uri = ""
+
+    def _cached(self, run_id: str) -> _RunCache:
+        entry = self._cache.get(run_id)
+        if entry is None:
+            if len(self._cache) >= CACHED_RUNS:
+                self._cache.clear()
+            entry = self._cache[run_id] = _RunCache(os.path.join(self._runs_dir, run_id))
+        return entry
 
     # -- identity ----------------------------------------------------------------------
 
@@ -66,7 +128,7 @@ class RunFiles:
             return []
 
     def exists(self, run_id: str) -> bool:
-        return self.layout.run_doc(run_id).is_file()
+        return os.path.isfile(self._cached(run_id).doc_path)
 
     def resolve(self, ref: str) -> str:
         """The full id of the run whose id is or starts with ``ref`` (like git)."""
@@ -102,38 +164,44 @@ class RunFiles:
     ) -> RunInfo:
         """A new run; ``run_id`` keeps a given id (an import's) instead of a random one;
         ``owner``: the process that will end it (see ``ownership.py``)."""
+        given = run_id is not None
         run_id = uuid.uuid4().hex if run_id is None else validate_run_id(run_id)
         validate_run_name(run_name)  # every path (an import's too) ends here
-        if self.exists(run_id):
+        if given and self.exists(run_id):  # (a random id is new: uuid4)
             raise ConflictError(f"a run with id {run_id} already exists")
-        self.layout.runs_dir.mkdir(parents=True, exist_ok=True)
-        staging = self.layout.runs_dir / f".new-{run_id}"
-        staging.mkdir()
+        doc = {
+            "run_id": run_id,
+            "run_name": run_name,
+            "experiment_id": experiment_id,
+            "status": status,
+            "start_time": now_ms() if start_time is None else start_time,
+            "end_time": None,
+            "lifecycle_stage": LifecycleStage.ACTIVE,
+            "deleted_time": None,
+            "user_id": user_id,
+            "parent_run_id": parent_run_id,
+        }
+        if owner is not None:
+            doc.update(owner_fields(owner))
+        all_tags = {system_tags.RUN_NAME: run_name, system_tags.USER: user_id, **tags}
+        all_tags[system_tags.RUN_NAME] = run_name  # the run's name, whatever the tags said
+        if parent_run_id:
+            all_tags[system_tags.PARENT_RUN_ID] = parent_run_id
+        lines = "".join(key_value_line(k, v) for k, v in all_tags.items())
+        staging = os.path.join(self._runs_dir, f".new-{run_id}")
         try:
-            doc = {
-                "run_id": run_id,
-                "run_name": run_name,
-                "experiment_id": experiment_id,
-                "status": status,
-                "start_time": now_ms() if start_time is None else start_time,
-                "end_time": None,
-                "lifecycle_stage": LifecycleStage.ACTIVE,
-                "deleted_time": None,
-                "user_id": user_id,
-                "parent_run_id": parent_run_id,
-            }
-            if owner is not None:
-                doc.update(owner_fields(owner))
-            write_json_atomic(staging / RUN_DOC, doc)
-            all_tags = {system_tags.RUN_NAME: run_name, system_tags.USER: user_id, **tags}
-            all_tags[system_tags.RUN_NAME] = run_name  # the run's name, whatever the tags said
-            if parent_run_id:
-                all_tags[system_tags.PARENT_RUN_ID] = parent_run_id
-            lines = "".join(key_value_line(k, v) for k, v in all_tags.items())
-            append_bytes(staging / TAGS_LOG, lines.encode())
-            (staging / ARTIFACTS_DIR).mkdir()
+            os.mkdir(staging)
+        except FileNotFoundError:  # the store's first run
+            os.makedirs(self._runs_dir, exist_ok=True)
+            os.mkdir(staging)
+        try:
+            # The folder is hidden until renamed into place: its files need no
+            # renames of their own (a reader never sees them half-written).
+            write_new_file(os.path.join(staging, RUN_DOC), doc_bytes(doc), sync=True)
+            write_new_file(os.path.join(staging, TAGS_LOG), lines.encode())
+            os.mkdir(os.path.join(staging, ARTIFACTS_DIR))
             try:
-                os.rename(staging, self.layout.run_dir(run_id))
+                os.rename(staging, self._cached(run_id).directory)
             except OSError as exc:  # a given id taken meanwhile (a non-empty target)
                 raise ConflictError(f"a run with id {run_id} already exists") from exc
         except BaseException:
@@ -153,8 +221,33 @@ class RunFiles:
             raise StoreError(f"{path} is damaged: {problem}; see 'mlcli fsck'")
         return doc
 
+    def current_doc(self, run_id: str) -> dict[str, Any]:
+        """run.json as last read, read again only if its signature (inode, size,
+        mtime, ctime) changed since: one ``stat`` when nothing changed. Not for a
+        rewrite (that reads under the run's lock); the dict must not be changed."""
+        entry = self._cached(run_id)
+        try:
+            stat = os.stat(entry.doc_path)
+        except FileNotFoundError:
+            entry.signature = None
+            raise NotFoundError(f"no run with id {run_id!r}") from None
+        signature = (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+        if signature == entry.signature:
+            return entry.doc
+        doc = self.read_doc(run_id)
+        settled = time.time_ns() - max(stat.st_mtime_ns, stat.st_ctime_ns) > RACY_NS
+        # Read after the stat: a newer document under an older signature is read again.
+        entry.signature = signature if settled else None
+        entry.doc = doc
+        entry.info = None
+        return doc
+
     def info(self, run_id: str) -> RunInfo:
-        return self._info(self.read_doc(run_id))
+        doc = self.current_doc(run_id)
+        entry = self._cached(run_id)
+        if entry.info is None:  # cleared whenever the document is read again
+            entry.info = self._info(doc)
+        return entry.info
 
     def update(self, run_id: str, **changes: Any) -> RunInfo:
         with FileLock(self.layout.run_lock(run_id)):
@@ -165,7 +258,14 @@ class RunFiles:
     def set_status(
         self, run_id: str, status: str, end_time: int | None = None, owner: RunOwner | None = None
     ) -> RunInfo:
-        """A live status records ``owner`` as the run's owner (None: nobody watched)."""
+        """A live status records ``owner`` as the run's owner (None: nobody watched).
+        An end status first makes the run's logs durable (``MLCLI_SYNC=batch``)."""
+        if status in RunStatus.TERMINAL and sync_mode() == SYNC_BATCH:
+            directory = self._cached(run_id).directory
+            sync_files(
+                os.path.join(directory, name)
+                for name in (METRICS_LOG, PARAMS_LOG, TAGS_LOG, BATCHES_LOG)
+            )
         info = self.update(run_id, **status_change(status, end_time, owner))
         owner_recorded(self, run_id, status, owner)
         return info
@@ -243,7 +343,9 @@ class RunFiles:
             parts.append((self.layout.metrics_log(run_id), metric_text.encode()))
             if batch:
                 parts.append((self.layout.batches_log(run_id), commit_line(batch, count)))
-            self._append_parts(run_id, [(path, data) for path, data in parts if data])
+            self._append_parts(
+                run_id, [(path, data) for path, data in parts if data], batch=count > 1
+            )
             if name:
                 self._rewrite_doc(run_id, {"run_name": name})
 
@@ -251,11 +353,14 @@ class RunFiles:
         if not metrics:
             return
         data = "".join(metric_line(m.key, m.value, m.step, m.timestamp) for m in metrics)
-        self._append(run_id, self.layout.metrics_log(run_id), data.encode())
+        self._append_parts(
+            run_id, [(self._cached(run_id).metrics_path, data.encode())], batch=len(metrics) > 1
+        )
 
     def append_metric_lines(self, run_id: str, data: bytes) -> None:
-        """Append already-encoded metric lines (the fluent API's batched flush)."""
-        self._append(run_id, self.layout.metrics_log(run_id), data)
+        """Append already-encoded metric lines (the fluent API's batched flush: a
+        batch, fsynced under ``MLCLI_SYNC=batch``)."""
+        self._append_parts(run_id, [(self._cached(run_id).metrics_path, data)], batch=True)
 
     def read_params(self, run_id: str) -> dict[str, str]:
         params: dict[str, str] = {}
@@ -298,21 +403,21 @@ class RunFiles:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _append(self, run_id: str, path: Path, data: bytes) -> None:
-        self._append_parts(run_id, [(path, data)])
-
-    def _append_parts(self, run_id: str, parts: list[tuple[Path, bytes]]) -> None:
-        """Append to several logs, in order (each part one write)."""
+    def _append_parts(
+        self, run_id: str, parts: list[tuple[str | Path, bytes]], *, batch: bool = False
+    ) -> None:
+        """Append to several logs, in order (each part one write); ``batch``: the
+        parts are a batch, each fsynced under ``MLCLI_SYNC=batch``."""
         try:
             for path, data in parts:
-                append_bytes(path, data)
+                append_bytes(path, data, batch=batch)
         except FileNotFoundError:
             raise NotFoundError(f"no run with id {run_id!r}") from None
-        # Read the status after the append: if the run is no longer live, a reader may
+        # Check the status after the append: if the run is no longer live, a reader may
         # already have indexed it as finished and will not look at it again unless told.
         try:
-            status = read_json(self.layout.run_doc(run_id)).get("status")
-        except FileNotFoundError:
+            status = self.current_doc(run_id).get("status")
+        except (NotFoundError, StoreError):
             status = None
         if status not in RunStatus.LIVE:
             self.journal.note(run_id)
@@ -325,7 +430,16 @@ class RunFiles:
         return doc
 
     def _info(self, doc: dict[str, Any]) -> RunInfo:
-        return run_info_from_doc(doc, self.layout.artifacts_dir(doc["run_id"]).as_uri())
+        run_id = doc["run_id"]
+        entry = self._cached(run_id)
+        if not entry.artifact_uri:
+            if run_id.isascii() and run_id.isalnum():  # no %-encoding: as_uri once per store
+                if not self._runs_uri:
+                    self._runs_uri = Path(self._runs_dir).as_uri()
+                entry.artifact_uri = f"{self._runs_uri}/{run_id}/{ARTIFACTS_DIR}"
+            else:
+                entry.artifact_uri = Path(entry.directory, ARTIFACTS_DIR).as_uri()
+        return run_info_from_doc(doc, entry.artifact_uri)
 
 
 def _metric_points(

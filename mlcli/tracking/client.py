@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from mlcli.store import (
     LifecycleStage,
     Metric,
     Run,
+    RunData,
     RunOwner,
     RunStatus,
     StoreAnnouncer,
@@ -40,6 +42,8 @@ from mlcli.store import (
 )
 from mlcli.tracking.context import current_user
 from mlcli.tracking.names import generate_run_name
+
+_FULL_RUN_ID = re.compile(r"[0-9a-f]{32}")
 
 MetricLike = Metric | tuple[str, Any] | tuple[str, Any, Any] | tuple[str, Any, Any, Any]
 
@@ -159,7 +163,10 @@ class TrackingClient:
             owner=owner,
             status=status,
         )
-        return self.get_run(info.run_id)
+        # A new run has no params or metrics yet: its tags are all there is to read
+        # (not a refresh of the index per run created).
+        tags = store.runs.read_tags(info.run_id)
+        return Run(info=info, data=RunData(tags=tags), experiment_name=experiment.name)
 
     def resolve_run_id(self, ref: str) -> str:
         """The full id of the run ``ref`` names: a full id or a unique prefix."""
@@ -351,7 +358,11 @@ class TrackingClient:
     # -- internals -------------------------------------------------------------------------------
 
     def _writable_run(self, run_id: str) -> str:
-        run_id = self.resolve_run_id(run_id)
+        """The full id of a run that takes writes; checked on every write, so a run
+        deleted by another process refuses the next one. A full id is not resolved
+        first (``info`` raises the same NotFoundError): a point costs one check."""
+        if not (isinstance(run_id, str) and _FULL_RUN_ID.fullmatch(run_id)):
+            run_id = self.resolve_run_id(run_id)
         info = self.store.runs.info(run_id)
         if info.lifecycle_stage != LifecycleStage.ACTIVE:
             raise InvalidInputError(

@@ -1,8 +1,9 @@
 """Batching of fluent ``log_metric`` calls, so a training loop is not slowed by I/O.
 
-Points are encoded at once and kept in memory per run, and appended in one write:
+Points are encoded at once and kept in memory per run, and appended in one write
+(one batch: fsynced under ``MLCLI_SYNC=batch``, the default):
 
-- when 10,000 are waiting;
+- when 10,000 are waiting (by the thread below, while the caller goes on);
 - on a deadline measured from the oldest point not yet written: a daemon thread
   sleeps until that point is ``FLUSH_SECONDS`` (0.5 s) old and writes everything
   then. No point is logged, no thread wakes up;
@@ -58,6 +59,7 @@ class MetricBuffer:
     def _init_state(self) -> None:
         self._pending: dict[tuple[RunRecords, str], list[str]] = {}
         self._count = 0
+        self._prefixes: dict[str, str] = {}
         # Monotonic times of the oldest point pending, and of the oldest point taken
         # by a flush that has not finished writing: the deadlines count from these.
         self._pending_since: float | None = None
@@ -70,15 +72,31 @@ class MetricBuffer:
     def add(
         self, runs: RunRecords, run_id: str, key: str, value: float, step: int, ts: int
     ) -> None:
-        line = metric_line(key, value, step, ts)
+        if value - value == 0.0:  # finite: the line from its key's prefix (the hot path)
+            prefix = self._prefixes.get(key)
+            if prefix is None:
+                if len(self._prefixes) >= 10_000:
+                    self._prefixes.clear()
+                prefix = self._prefixes[key] = _line_prefix(key)
+            line = f'{prefix}{value!r},"step":{step},"timestamp":{ts}}}\n'
+        else:
+            line = metric_line(key, value, step, ts)
         now = time.monotonic()
         with self._lock:
             lines = self._pending.get((runs, run_id))
             if lines is None:
                 lines = self._pending[(runs, run_id)] = []
             lines.append(line)
-            self._count += 1
+            count = self._count = self._count + 1
             oldest = self._pending_since
+            if (  # the common case: nothing due, nothing being written
+                oldest is not None
+                and count < self.flush_points
+                and self._writing_since is None
+                and now - oldest < self.max_unwritten_seconds
+                and self._thread is not None
+            ):
+                return
             if oldest is None:
                 oldest = self._pending_since = now
                 self._wake.notify()  # the flusher sleeps until this point is due
@@ -91,6 +109,13 @@ class MetricBuffer:
                 late = full = False  # the thread is writing: do not queue up behind it
                 if self._count >= self.flush_points:
                     self._wake.notify()
+            elif (
+                full and not late and self._thread is not None and self._count < MAX_PENDING_POINTS
+            ):
+                # The thread writes (and fsyncs, MLCLI_SYNC=batch) a full buffer while
+                # the loop goes on; were it held up, ``late`` makes this call write.
+                self._wake.notify()
+                full = False
         if full:
             self.flush()
         elif late:
@@ -196,6 +221,12 @@ class MetricBuffer:
 
     def _reset_after_fork(self) -> None:
         self._init_state()
+
+
+def _line_prefix(key: str) -> str:
+    """The start of ``key``'s lines, up to its value: ``{"key":"loss","value":``."""
+    line = metric_line(key, 0.0, 0, 0)
+    return line[: line.index(',"value":') + len(',"value":')]
 
 
 _buffer = MetricBuffer()
