@@ -75,8 +75,8 @@ def cold_build(
 
 def worker_count(runs: int) -> int:
     """How many worker processes read ``runs`` runs: one per core, none (1) for few."""
-    if runs < PARALLEL_MIN_RUNS or not sys.executable:
-        return 1
+    if runs < PARALLEL_MIN_RUNS or not sys.executable or getattr(sys, "frozen", False):
+        return 1  # a frozen app's executable is not a Python that runs -c
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
