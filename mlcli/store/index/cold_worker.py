@@ -17,6 +17,7 @@ empty frame (or the end of stdin) ends the worker.
 
 from __future__ import annotations
 
+import gc
 import os
 import pickle
 import sys
@@ -107,6 +108,10 @@ def main() -> None:
     if start is None:
         return
     runs_dir, chunk_bytes = start
+    # A batch builds tens of thousands of tuples and no cycles: the collector's passes
+    # over them cost a sixth of the reading. One collection per batch frees any cycle.
+    gc.disable()
     while (run_ids := read_frame(stdin)) is not None:
         out.write(frame(batch_rows(runs_dir, run_ids, chunk_bytes)))
         out.flush()
+        gc.collect()
