@@ -56,12 +56,19 @@ def compile_search(
     return CompiledSearch(where_sql, where_args, order_sql, order_args)
 
 
-def compile_filter(node: Node | None, dialect: Dialect = SQLITE) -> tuple[str, list[Any]]:
-    """A boolean SQL expression and its arguments; ("", []) for no filter."""
+def compile_filter(
+    node: Node | None, dialect: Dialect = SQLITE, correlated: bool = False
+) -> tuple[str, list[Any]]:
+    """A boolean SQL expression and its arguments; ("", []) for no filter.
+
+    A key is looked up as ``r.run_id IN (SELECT ... WHERE key = ?...)``, a set the
+    database builds once (cheap when the query visits most runs), or, ``correlated``,
+    as ``EXISTS (SELECT ... WHERE run_id = r.run_id AND key = ?...)``, one primary-key
+    probe per run visited (cheap when an ordered walk stops after a few runs)."""
     if node is None:
         return "", []
     args: list[Any] = []
-    return _condition(node, args, dialect), args
+    return _condition(node, args, _Context(dialect, correlated)), args
 
 
 def compile_order(keys: Sequence[OrderKey], dialect: Dialect = SQLITE) -> tuple[str, list[Any]]:
@@ -90,14 +97,33 @@ def compile_order(keys: Sequence[OrderKey], dialect: Dialect = SQLITE) -> tuple[
     return ", ".join(terms), args
 
 
-def _condition(node: Node, args: list[Any], dialect: Dialect) -> str:
+@dataclass(frozen=True)
+class _Context:
+    dialect: Dialect
+    correlated: bool
+
+    def lookup(self, table: str, alias: str) -> str:
+        """The start of a test that the run has a row in ``table`` with the key given
+        next as an argument (the caller adds conditions on ``alias`` and a ``)``)."""
+        param = self.dialect.param
+        if self.correlated:
+            return (
+                f"EXISTS (SELECT 1 FROM {table} {alias} "
+                f"WHERE {alias}.run_id = r.run_id AND {alias}.key = {param}"
+            )
+        return (
+            f"r.run_id IN (SELECT {alias}.run_id FROM {table} {alias} WHERE {alias}.key = {param}"
+        )
+
+
+def _condition(node: Node, args: list[Any], context: _Context) -> str:
     if isinstance(node, Compare):
-        return _compare(node, args, dialect)
+        return _compare(node, args, context)
     if isinstance(node, Not):
-        return f"NOT ({_condition(node.item, args, dialect)})"
+        return f"NOT ({_condition(node.item, args, context)})"
     joiner = " AND " if isinstance(node, And) else " OR "
     assert isinstance(node, (And, Or))
-    return _join(joiner, [_condition(item, args, dialect) for item in node.items])
+    return _join(joiner, [_condition(item, args, context) for item in node.items])
 
 
 def _join(joiner: str, parts: list[str]) -> str:
@@ -107,7 +133,8 @@ def _join(joiner: str, parts: list[str]) -> str:
     return f"({_join(joiner, parts[:half])}{joiner}{_join(joiner, parts[half:])})"
 
 
-def _compare(node: Compare, args: list[Any], dialect: Dialect) -> str:
+def _compare(node: Compare, args: list[Any], context: _Context) -> str:
+    dialect = context.dialect
     kind, op = node.field.kind, node.op
     if kind == "attribute":
         attribute = ATTRIBUTES[node.field.key]
@@ -119,41 +146,40 @@ def _compare(node: Compare, args: list[Any], dialect: Dialect) -> str:
             return f"({column} IS NOT NULL AND {condition})"
         return condition
     if kind == "tag" and node.field.key in IMPLIED_TAGS:
-        return _implied_tag(node, args, dialect)
-    return _stored(node, args, dialect)
+        return _implied_tag(node, args, context)
+    return _stored(node, args, context)
 
 
-def _stored(node: Compare, args: list[Any], dialect: Dialect) -> str:
+def _stored(node: Compare, args: list[Any], context: _Context) -> str:
     """The test of a metric, param or tag as the run stores it (missing: no match)."""
     kind, op = node.field.kind, node.op
     table, alias = _TABLES[kind]
-    lookup = (
-        f"r.run_id IN (SELECT {alias}.run_id FROM {table} {alias} "
-        f"WHERE {alias}.key = {dialect.param}"
-    )
+    lookup = context.lookup(table, alias)
     args.append(node.field.key)
     if op == "IS NULL":
         return f"NOT {lookup})"
     if op == "IS NOT NULL":
         return f"{lookup})"
-    condition = _value_condition(f"{alias}.value", node, kind == "metric", args, dialect)
+    condition = _value_condition(f"{alias}.value", node, kind == "metric", args, context.dialect)
     return f"{lookup} AND {condition})"
 
 
-def _implied_tag(node: Compare, args: list[Any], dialect: Dialect) -> str:
+def _implied_tag(node: Compare, args: list[Any], context: _Context) -> str:
     """A tag with a value when missing (``semantics.IMPLIED_TAGS``): the stored value
     when the run has the tag, else the implied one, tested here with ``compare``."""
-    key = node.field.key
+    key, dialect = node.field.key, context.dialect
     if compare(IMPLIED_TAGS[key], node.op, node.value):
-        stored = dialect.true if node.op in NULL_TEST else _stored(node, args, dialect)
+        stored = dialect.true if node.op in NULL_TEST else _stored(node, args, context)
         args.append(key)
+        if context.correlated:
+            return f"({stored} OR NOT {context.lookup('tags', 't')}))"
         return (
             f"({stored} OR r.run_id NOT IN "
             f"(SELECT t.run_id FROM tags t WHERE t.key = {dialect.param}))"
         )
     if node.op in NULL_TEST:
         return dialect.false
-    return _stored(node, args, dialect)
+    return _stored(node, args, context)
 
 
 def _value_condition(

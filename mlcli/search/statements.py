@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from mlcli.search.dialect import SQLITE, Dialect
-from mlcli.search.parser import parse_filter
+from mlcli.search.ordered import ordered_search_sql
+from mlcli.search.parser import parse_filter, parse_order_by
 from mlcli.search.sql import compile_filter, compile_search
 from mlcli.store import ViewType
 
@@ -22,11 +23,27 @@ def run_search_sql(
     view: str = ViewType.ACTIVE_ONLY,
     offset: int = 0,
     dialect: Dialect = SQLITE,
+    general: bool = False,
 ) -> tuple[str, list[Any]]:
-    """``SELECT r.run_id ...`` of the matching runs in order, and its arguments;
-    FilterSyntaxError (one line) on a bad filter or order."""
+    """``SELECT ... run_id ...`` of the matching runs in order, and its arguments;
+    FilterSyntaxError (one line) on a bad filter or order.
+
+    On SQLite a search with a LIMIT and one order key walks an index and stops after
+    the page (``ordered.py``); ``general`` asks for the statement that sorts every run
+    in scope, which answers every search (and is the one PostgreSQL gets)."""
     compiled = compile_search(filter_string, order_by, dialect)
     conditions, args = scope_conditions(experiment_ids, view, dialect)
+    if dialect is SQLITE and not general:
+        walk = ordered_search_sql(
+            experiment_ids,
+            parse_filter(filter_string),
+            parse_order_by(order_by),
+            max_results,
+            offset,
+            (conditions, args),
+        )
+        if walk is not None:
+            return walk
     if compiled.where_sql:
         conditions.append(f"({compiled.where_sql})")
         args += compiled.where_args

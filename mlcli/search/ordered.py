@@ -1,0 +1,277 @@
+"""The common searches as SQLite statements that walk an index in the order wanted
+and stop after the page: a first page of a million runs costs about the page.
+
+``statements.run_search_sql`` (the general statement) sorts every run in scope; for
+one order key with a LIMIT, SQLite can instead read the key's index (``metrics_by_key``
+and its kin: key, value) in value order, or an experiment's runs in start-time order
+(``runs_by_experiment``), test the filter on each run it meets (correlated lookups,
+``sql.compile_filter(correlated=True)``) and stop after LIMIT + OFFSET matches. Ties
+(equal values, equal start times) are sorted in small groups as they come ("USE TEMP
+B-TREE FOR RIGHT PART OF ORDER BY").
+
+Each statement returns exactly the runs of the general statement, in its order:
+
+- ordered by a metric, param or tag: first the runs with a value for the key (a
+  NaN metric is NULL: no value), by value, then by the default order; then the
+  runs without one, by the default order. The general statement puts NULL last in
+  both directions (``sql.compile_order``), so this is its order; the second part is
+  left out when the filter itself requires a value for the key, and is only read
+  when the first runs out before the page is full;
+- in the default order (or by start_time): one experiment's runs, newest first.
+
+A walk is slow when few runs match (it visits about wanted * runs / matches of
+them): when a condition every match meets (``params.model = 'rf'``) selects few
+runs by its own index, the statement reads just those and sorts them in the general
+order instead. The choice is made inside the statement, once, from counts of the
+conditions' index entries (``plan``), so callers still run one statement.
+
+Anything else (ORDER BY several keys or another attribute, the default order over
+several experiments, no LIMIT) is left to the general statement (None here).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mlcli.search.dialect import SQLITE
+from mlcli.search.nodes import NULL_TEST, ORDERING, And, Compare, Field, Node, OrderKey
+from mlcli.search.semantics import IMPLIED_TAGS
+from mlcli.search.sql import compile_filter, compile_order
+
+# table, its (key, value) index
+_KEYED = {
+    "metric": ("latest_metrics", "metrics_by_key"),
+    "param": ("params", "params_by_key"),
+    "tag": ("tags", "tags_by_key"),
+}
+_NEWEST_FIRST = "r.start_time DESC, r.run_id ASC"  # SQLITE.default_order
+_MAX_LOOKUPS = 3
+
+
+def ordered_search_sql(
+    experiment_ids: Sequence[str] | None,
+    node: Node | None,
+    keys: Sequence[OrderKey],
+    max_results: int | None,
+    offset: int,
+    scope: tuple[list[str], list[Any]],
+) -> tuple[str, list[Any]] | None:
+    """The SQLite statement walking an index for this search, and its arguments; None
+    when the general statement is the better (or the only) one. ``scope`` is
+    ``statements.scope_conditions``'s conditions on ``r`` and their arguments."""
+    if max_results is None or int(max_results) < 0 or offset < 0:
+        return None
+    wanted = int(max_results) + int(offset)
+    walk = _walk(experiment_ids, node, keys, wanted, scope)
+    if walk is None:
+        return None
+    lookups = [lookup for lookup in _lookups(node) if not keys or lookup.field != keys[0].field]
+    if not lookups:
+        parts = [_part(sql, args, None) for sql, args in walk]
+        return _compound(parts, max_results, offset)
+    # Which runs to read is settled once, before reading any: the runs of the filter's
+    # condition that selects the fewest (its index counts them, up to a cap), when
+    # they are few (n * n < wanted * runs), else the walk.
+    cap = _count_cap(wanted)
+    counts = ", ".join(
+        f"(SELECT count(*) FROM (SELECT 1 {lookup.source} LIMIT {cap})) AS n{i}"
+        for i, lookup in enumerate(lookups, 1)
+    )
+    names = [f"n{i}" for i in range(1, len(lookups) + 1)]
+    fewest = f"min({', '.join(names)})" if len(names) > 1 else names[0]
+    choices = " ".join(f"WHEN {name} = {fewest} THEN {i}" for i, name in enumerate(names, 1))
+    plan = (
+        f"WITH counts AS MATERIALIZED (SELECT {counts}, "
+        f"coalesce((SELECT max(rowid) FROM runs), 0) AS total), "
+        f"plan AS MATERIALIZED (SELECT CASE WHEN {fewest} >= {cap} "
+        f"OR {fewest} * {fewest} >= ? * total THEN 0 {choices} END AS way FROM counts) "
+    )
+    plan_args = [arg for lookup in lookups for arg in lookup.args] + [wanted]
+    parts = [
+        _part(*_driven_by(lookup, keys, scope, node, wanted), i)
+        for i, lookup in enumerate(lookups, 1)
+    ]
+    parts += [_part(sql, args, 0) for sql, args in walk]
+    sql, args = _compound(parts, max_results, offset)
+    return plan + sql, plan_args + args
+
+
+def _count_cap(wanted: int) -> int:
+    """How far to count a condition's runs: past sqrt(wanted * runs) for stores of up to
+    about ten million runs (a count costs what it counts), and at most 100,000."""
+    return min(100_000, int(3200 * math.sqrt(wanted)) + 1)
+
+
+def _compound(
+    parts: list[tuple[str, list[Any]]], max_results: int, offset: int
+) -> tuple[str, list[Any]]:
+    sql = " UNION ALL ".join(part[0] for part in parts) + " LIMIT ? OFFSET ?"
+    return sql, [arg for part in parts for arg in part[1]] + [int(max_results), int(offset)]
+
+
+def _part(sql: str, args: list[Any], way: int | None) -> tuple[str, list[Any]]:
+    """``sql`` (``SELECT ... WHERE ... ORDER BY ... LIMIT ?``) as a part of the compound,
+    read only when the plan's ``way`` is this one: a WHERE term naming no table, which
+    SQLite tests once before its loops. The subquery keeps its order (it has a LIMIT,
+    so SQLite neither flattens it into the compound nor drops its ORDER BY)."""
+    if way is not None:
+        head, where, tail = sql.partition(" WHERE ")
+        assert where and "(" not in head  # the part's own WHERE, not a subquery's
+        sql = f"{head} WHERE (SELECT way FROM plan) = {way} AND {tail}"
+    return f"SELECT run_id FROM ({sql})", args
+
+
+def _walk(
+    experiment_ids: Sequence[str] | None,
+    node: Node | None,
+    keys: Sequence[OrderKey],
+    wanted: int,
+    scope: tuple[list[str], list[Any]],
+) -> list[tuple[str, list[Any]]] | None:
+    """The statements (each ending in a LIMIT ?, given the last argument) whose results
+    one after the other are the search's, walking an index; None when there are none."""
+    one_experiment = experiment_ids is not None and len(list(experiment_ids)) == 1
+    where, args = _where(scope, node)
+    if not keys or (len(keys) == 1 and keys[0].field == Field("attribute", "start_time")):
+        if not one_experiment:
+            return None  # no index holds several experiments' runs in start-time order
+        order = "r.start_time ASC, r.run_id ASC" if keys and not keys[0].descending else None
+        return [(_by_start_time(where, order or _NEWEST_FIRST) + " LIMIT ?", [*args, wanted])]
+    if len(keys) != 1 or keys[0].field.kind not in _KEYED:
+        return None
+    key = keys[0]
+    table, index = _KEYED[key.field.kind]
+    bounds, bound_args = _bounds(node, key.field)
+    with_value = (
+        f"SELECT r.run_id FROM {table} o INDEXED BY {index} CROSS JOIN runs r "
+        f"WHERE o.key = ? AND o.value IS NOT NULL{bounds} AND r.run_id = o.run_id "
+        f"AND {where} "
+        f"ORDER BY o.value {'DESC' if key.descending else 'ASC'}, {_NEWEST_FIRST} LIMIT ?"
+    )
+    parts = [(with_value, [key.field.key, *bound_args, *args, wanted])]
+    if _requires_value(node, key.field):
+        return parts
+    lacking = (
+        f"{where} AND NOT EXISTS (SELECT 1 FROM {table} o "
+        f"WHERE o.run_id = r.run_id AND o.key = ? AND o.value IS NOT NULL)"
+    )
+    without_value = (
+        _by_start_time(lacking, _NEWEST_FIRST)
+        if one_experiment
+        else f"SELECT r.run_id FROM runs r WHERE {lacking} ORDER BY {_NEWEST_FIRST}"
+    ) + " LIMIT ?"
+    return [*parts, (without_value, [*args, key.field.key, wanted])]
+
+
+@dataclass(frozen=True)
+class _Lookup:
+    """The rows of an index a condition of the filter selects (``s``): every run the
+    filter matches has one."""
+
+    field: Field
+    table: str
+    index: str
+    condition: str
+    args: list[Any]
+
+    @property
+    def source(self) -> str:
+        return f"FROM {self.table} s INDEXED BY {self.index} WHERE {self.condition}"
+
+
+def _lookups(node: Node | None) -> list[_Lookup]:
+    """The filter's conditions every match meets that an index finds the runs of:
+    ``params.model = 'rf'``, ``tags.team = 'a'``, ``metrics.acc > 0.9``."""
+    found: list[_Lookup] = []
+    for item in _conjuncts(node):
+        if not isinstance(item, Compare) or item.field.kind not in _KEYED:
+            continue
+        table, index = _KEYED[item.field.kind]
+        kind, op, value = item.field.kind, item.op, item.value
+        if kind == "metric" and isinstance(value, float) and op in (*ORDERING, "="):
+            pass  # the same test as sql._value_condition's
+        elif kind != "metric" and isinstance(value, str) and op == "=":
+            if kind == "tag" and item.field.key in IMPLIED_TAGS:
+                continue  # matches runs without the tag too
+        else:
+            continue
+        condition = f"s.key = ? AND s.value {op} ?"
+        found.append(_Lookup(item.field, table, index, condition, [item.field.key, value]))
+    return found[:_MAX_LOOKUPS]
+
+
+def _driven_by(
+    lookup: _Lookup,
+    keys: Sequence[OrderKey],
+    scope: tuple[list[str], list[Any]],
+    node: Node | None,
+    wanted: int,
+) -> tuple[str, list[Any]]:
+    """The search reading only the runs ``lookup`` finds, then sorting them in the
+    general statement's order."""
+    where, args = _where(scope, node)
+    order_sql, order_args = compile_order(keys, SQLITE)
+    sql = (
+        f"SELECT r.run_id FROM {lookup.table} s INDEXED BY {lookup.index} CROSS JOIN runs r "
+        f"WHERE {lookup.condition} AND r.run_id = s.run_id AND {where} "
+        f"ORDER BY {order_sql} LIMIT ?"
+    )
+    return sql, [*lookup.args, *args, *order_args, wanted]
+
+
+def _where(scope: tuple[list[str], list[Any]], node: Node | None) -> tuple[str, list[Any]]:
+    conditions, args = list(scope[0]), list(scope[1])
+    filter_sql, filter_args = compile_filter(node, SQLITE, correlated=True)
+    if filter_sql:
+        conditions.append(f"({filter_sql})")
+        args += filter_args
+    return " AND ".join(conditions), args
+
+
+def _by_start_time(where: str, order: str) -> str:
+    """One experiment's runs (``where`` names it) read in start-time order."""
+    return (
+        f"SELECT r.run_id FROM runs r INDEXED BY runs_by_experiment WHERE {where} ORDER BY {order}"
+    )
+
+
+def _conjuncts(node: Node | None) -> list[Node]:
+    if node is None:
+        return []
+    if isinstance(node, And):
+        return [leaf for item in node.items for leaf in _conjuncts(item)]
+    return [node]
+
+
+def _requires_value(node: Node | None, field: Field) -> bool:
+    """Whether every run the filter matches has a (non-NULL) value for ``field``: it
+    tests that value, other than IS [NOT] NULL (which a NaN metric passes), in a
+    condition every match meets. Implied tags match runs without them."""
+    if field.kind == "tag" and field.key in IMPLIED_TAGS:
+        return False
+    return any(
+        isinstance(item, Compare) and item.field == field and item.op not in NULL_TEST
+        for item in _conjuncts(node)
+    )
+
+
+def _bounds(node: Node | None, field: Field) -> tuple[str, list[Any]]:
+    """The filter's own numeric bounds on a metric (``metrics.acc > 0.9``) as bounds
+    on the index walk: the same test of the same row, so the walk starts at them."""
+    if field.kind != "metric":
+        return "", []
+    sql: list[str] = []
+    args: list[Any] = []
+    for item in _conjuncts(node):
+        if (
+            isinstance(item, Compare)
+            and item.field == field
+            and item.op in (*ORDERING, "=")
+            and isinstance(item.value, float)
+        ):
+            sql.append(f" AND o.value {item.op} ?")
+            args.append(item.value)
+    return "".join(sql), args
