@@ -6,13 +6,16 @@ ui``): each call first checks that the file is still the one it opened (another 
 may have rebuilt it), and a damaged database is discarded and rebuilt on the spot.
 Readers keep it fresh incrementally:
 
-- new run folders are found by listing ``runs/``; vanished ones are dropped;
-- runs the index holds as live (RUNNING, SCHEDULED) are checked by ``stat`` and read
-  again from the byte offset already indexed;
+- ``runs/`` is listed only when its stamp (inode, mtime, ctime, link count) differs
+  from the one recorded at the last listing: then new run folders are found and
+  vanished ones dropped, against the indexed run ids (never their whole rows);
+- runs the index holds as live (RUNNING, SCHEDULED), selected by SQL, are checked by
+  ``stat`` and read again from the byte offset already indexed;
 - finished runs are read again only when the change journal names them.
 
-So a refresh costs one directory listing plus work proportional to what changed,
-however many finished runs the store holds.
+So a refresh of a store where nothing changed costs a few stats plus one per live
+run; one where runs came or went, one directory listing more; however many finished
+runs the store holds. (The rule for trusting a stamp: ``refresh``'s docstring.)
 
 The modules: ``schema`` (the tables), ``connection`` (opening the file, damage, the
 read-only fallback), ``run_index`` (``RunIndex``, what callers use), ``refresh`` (the

@@ -1,9 +1,37 @@
 """Bringing the index up to date with the run files (how it stays cheap: see the
-package's docstring, ``mlcli/store/index/__init__.py``)."""
+package's docstring, ``mlcli/store/index/__init__.py``).
+
+A refresh of a store where nothing changed does no work that grows with the number of
+runs: it does not list ``runs/`` nor load the rows of finished runs. What tells it
+that no run folder came or went is the *stamp* of ``runs/`` (``_listing_stamp``):
+device, inode, mtime, ctime and link count of the directory. Creating, renaming or
+deleting an entry sets the directory's mtime and ctime; setting the mtime back (what
+``rsync`` and ``tar`` do) sets the ctime, which nothing but the kernel sets; a copy
+or a restore of the store is a new inode. A finished run that changes in place is
+named by the change journal; live runs are checked by ``stat`` (only their rows are
+read, by SQL).
+
+The racy case (git's "racily clean" index): timestamps come from a coarse clock, so
+a folder created right after the listing, in the same clock tick as the stat taken
+before it, leaves the stamp unchanged. So the stamp is taken *before* listing, and it
+is recorded only when the directory's last change (its mtime or ctime) lies more than
+``RACY_SECONDS`` in the past by this host's clock: any later change then gets a
+later timestamp. A stamp too recent to trust is not recorded, and the next refresh
+lists again (a store that keeps changing is listed on every query, which is what it
+costs anyway). The margin also covers a filesystem with 2 s timestamps (FAT) and a
+file server whose clock is behind ours by less than its size.
+
+Folders on disk that the runs table does not hold (a damaged ``run.json``, a folder
+without one yet) are remembered in the index's meta (``unindexed_runs``), so that
+a refresh that does not list still looks at them again (by ``stat``) and a new
+process still warns about the damaged ones.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +46,10 @@ from mlcli.store.ownership import Claim, end_if_orphaned, is_gone, recorded_clai
 from mlcli.store.scan import file_signature
 
 _REBUILD_BATCH = 5_000
+RACY_SECONDS = 2.0  # a stamp of runs/ changed less than this long ago is not trusted
+STAMP_KEY = "runs_dir_stamp"  # meta: the trusted stamp of runs/ at the last listing
+UNINDEXED_KEY = "unindexed_runs"  # meta: JSON list of run folders not in the runs table
+_LIVE_RUNS_SQL = f"{KNOWN_RUNS_SQL} WHERE status IN ({','.join('?' * len(RunStatus.LIVE))})"
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -29,39 +61,61 @@ class RefreshResult:
 
 
 def refresh(session: IndexSession) -> RefreshResult:
-    """Read what changed: new, live, journal-named and vanished runs, and experiments."""
-    db, layout, damaged = session.db, session.layout, session.left_out.runs
-    on_disk = set(_list_run_ids(layout))
-    known = {row[0]: row for row in db.execute(KNOWN_RUNS_SQL)}
-    journal_offset, journal_end, touched = _read_journal(session, full_check=not known)
+    """Read what changed: new, live, journal-named and vanished runs, and experiments
+    (``runs/`` is listed only when its stamp says a folder may have come or gone)."""
+    db, layout = session.db, session.layout
+    meta = dict(db.execute("SELECT key, value FROM meta"))
+    empty = db.execute("SELECT 1 FROM runs LIMIT 1").fetchone() is None
+    journal_offset, journal_end, touched = _read_journal(session, meta, full_check=empty)
+    stamp = _listing_stamp(layout)  # before listing: see the module's docstring
+    recorded_stamp = meta.get(STAMP_KEY) or None
+    remembered = set(json.loads(meta.get(UNINDEXED_KEY, "[]")))
+    gone: list[str] = []
+    if touched is None or stamp is None or stamp[0] != recorded_stamp:
+        on_disk = set(_list_run_ids(layout))
+        indexed = {run_id for (run_id,) in db.execute("SELECT run_id FROM runs")}
+        unindexed = on_disk - indexed
+        gone = sorted(indexed - on_disk)
+        listed_stamp = stamp[0] if stamp is not None and stamp[1] else ""
+    else:  # no folder came or went: only those left out last time may have changed
+        unindexed = remembered
+        listed_stamp = recorded_stamp or ""
     if touched is None:  # the journal was replaced: check every known run by stat
-        touched = set(known)
-    candidates = (on_disk - known.keys()) | {
-        run_id
-        for run_id, row in known.items()
-        if run_id in on_disk and (row[1] in RunStatus.LIVE or run_id in touched)
-    }
-    for run_id in [r for r in damaged if r not in on_disk]:
+        rows = db.execute(KNOWN_RUNS_SQL).fetchall()
+    else:
+        rows = db.execute(_LIVE_RUNS_SQL, tuple(RunStatus.LIVE)).fetchall()
+        rows += session.known_rows(sorted(touched))
+    gone_set = set(gone)
+    changed = {row[0] for row in rows if row[0] not in gone_set and _files_changed(layout, row)}
+    to_scan = sorted(changed | {r for r in unindexed if not _still_left_out(session, r)})
+    damaged = session.left_out.runs
+    for run_id in [r for r in damaged if r not in unindexed]:
         del damaged[run_id]
-    to_scan = [
-        r
-        for r in candidates
-        if (r not in known or _files_changed(layout, known[r])) and not _still_damaged(session, r)
-    ]
-    gone = [run_id for run_id in known if run_id not in on_disk]
     experiments = changed_experiments(session)
-    if not to_scan and not gone and not experiments and journal_end == journal_offset:
+    if (
+        not to_scan
+        and not gone
+        and not experiments
+        and journal_end == journal_offset
+        and listed_stamp == (recorded_stamp or "")
+        and unindexed == remembered
+    ):
         return RefreshResult(0, 0)
     with session.write():
-        rows = {row[0]: row for row in session.known_rows(to_scan)}
-        with session.bulk(len(to_scan) - len(rows)):
-            scan_runs(session, to_scan, rows)
+        known = {row[0]: row for row in session.known_rows(to_scan)}
+        with session.bulk(len(to_scan) - len(known)):
+            scan_runs(session, to_scan, known)
         for run_id in gone:
             if not layout.run_dir(run_id).exists():
                 forget_run(db, run_id)
         store_experiments(session, experiments)
         session.set_meta("journal_offset", str(journal_end))
         session.set_meta("journal_identity", session.journal.identity())
+        still_out = unindexed - {row[0] for row in session.known_rows(sorted(unindexed))}
+        if still_out != remembered:
+            session.set_meta(UNINDEXED_KEY, json.dumps(sorted(still_out)))
+        if listed_stamp != (recorded_stamp or ""):
+            session.set_meta(STAMP_KEY, listed_stamp)
     return RefreshResult(len(to_scan), len(gone))
 
 
@@ -94,6 +148,7 @@ def rebuild(session: IndexSession, progress: ProgressCallback | None) -> int:
         store_experiments(session, changed_experiments(session))
         session.set_meta("journal_offset", str(journal_end))
         session.set_meta("journal_identity", session.journal.identity())
+        session.set_meta(STAMP_KEY, "")  # the next refresh lists: who is left out now
     return int(session.db.execute("SELECT count(*) FROM runs").fetchone()[0])
 
 
@@ -138,10 +193,11 @@ def end_orphaned_runs(
         refresh_runs(session, ended)
 
 
-def _read_journal(session: IndexSession, full_check: bool) -> tuple[int, int, set[str] | None]:
+def _read_journal(
+    session: IndexSession, meta: dict[str, str], full_check: bool
+) -> tuple[int, int, set[str] | None]:
     """(stored offset, new offset, run ids named since) — None for the ids when the
     journal is not the one the index read before."""
-    meta = dict(session.db.execute("SELECT key, value FROM meta"))
     offset = int(meta.get("journal_offset", "0"))
     identity = session.journal.identity()
     size = session.journal.size()
@@ -155,9 +211,25 @@ def _read_journal(session: IndexSession, full_check: bool) -> tuple[int, int, se
     return offset, end, touched
 
 
-def _still_damaged(session: IndexSession, run_id: str) -> bool:
+def _still_left_out(session: IndexSession, run_id: str) -> bool:
+    """Whether a folder the runs table does not hold is as it was: still without a
+    run.json, or with the same damaged one (one stat)."""
+    signature = file_signature(session.layout.run_doc(run_id))
     known = session.left_out.runs.get(run_id)
-    return known is not None and file_signature(session.layout.run_doc(run_id)) == known[0]
+    return signature is None or (known is not None and signature == known[0])
+
+
+def _listing_stamp(layout: StoreLayout) -> tuple[str, bool] | None:
+    """The stamp of ``runs/`` (None when there is none), and whether it is old enough
+    to be trusted to change with the next folder created or deleted (see the module's
+    docstring)."""
+    try:
+        st = os.stat(layout.runs_dir)
+    except FileNotFoundError:
+        return None
+    stamp = f"{st.st_dev}:{st.st_ino}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_nlink}"
+    last_change = max(st.st_mtime_ns, st.st_ctime_ns)
+    return stamp, time.time_ns() - last_change > RACY_SECONDS * 1e9
 
 
 def _list_run_ids(layout: StoreLayout) -> list[str]:

@@ -1,0 +1,251 @@
+"""A query on a store where nothing changed touches no run folder and does not list
+``runs/``; what changed is all it reads (issue 24, part WARM).
+
+What a query reads is observed through Python's audit events (``open``,
+``os.listdir``, ``os.scandir``), which every file opened from Python raises."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlcli.search.runs import search_runs
+from mlcli.store import Metric, Store
+from mlcli.store.index.refresh import RACY_SECONDS
+
+RUNS = 200
+_events: list[tuple[str, str]] | None = None  # recording when not None
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    if _events is not None and event in ("open", "os.listdir", "os.scandir") and args:
+        path = args[0]
+        if isinstance(path, (str, bytes, os.PathLike)):
+            _events.append((event, os.fsdecode(path)))
+
+
+sys.addaudithook(_audit)  # hooks cannot be removed: this one records only when asked
+
+
+class Reads:
+    """What the code under ``recording`` opened and listed, within one store."""
+
+    def __init__(self, root: Path) -> None:
+        self.runs_dir = str(root / "runs")
+        self.events: list[tuple[str, str]] = []
+
+    def listings_of_runs_dir(self) -> int:
+        return sum(
+            1
+            for event, path in self.events
+            if event != "open" and os.path.normpath(path) == self.runs_dir
+        )
+
+    def run_files_opened(self) -> dict[str, set[str]]:
+        """Run id -> names of the files opened in its folder."""
+        opened: dict[str, set[str]] = {}
+        prefix = self.runs_dir + os.sep
+        for event, path in self.events:
+            if event == "open" and path.startswith(prefix):
+                run_id, _, name = path[len(prefix) :].partition(os.sep)
+                opened.setdefault(run_id, set()).add(name)
+        return opened
+
+
+@pytest.fixture
+def recording(store: Store) -> Iterator[Any]:
+    """``with recording() as reads:`` records what the block opens and lists."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def record() -> Iterator[Reads]:
+        global _events
+        reads = Reads(store.root)
+        _events = reads.events
+        try:
+            yield reads
+        finally:
+            _events = None
+
+    return record
+
+
+@pytest.fixture
+def store(store_root: Path) -> Iterator[Store]:
+    opened = Store.open(store_root)
+    for number in range(RUNS):
+        _finished_run(opened, f"run-{number}", loss=number / RUNS)
+    yield opened
+    opened.close()
+
+
+def _finished_run(store: Store, name: str, loss: float = 0.5) -> str:
+    run_id = store.runs.create(experiment_id="0", run_name=name, user_id="u", tags={}).run_id
+    store.runs.log_params(run_id, {"lr": "0.1"})
+    store.runs.append_metrics(run_id, [Metric("loss", loss, 1, 1)])
+    store.runs.set_status(run_id, "FINISHED")
+    return run_id
+
+
+def _settle(store: Store) -> None:
+    """Wait until the last change of ``runs/`` is old enough for its stamp to be
+    trusted (see ``index/refresh.py``), then refresh so that the index records it."""
+    runs_dir = store.root / "runs"
+    deadline = time.monotonic() + 60
+    while True:
+        st = os.stat(runs_dir)
+        age = time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns)
+        if age > RACY_SECONDS * 1e9 + 100_000_000:
+            break
+        assert time.monotonic() < deadline, "runs/ never settled"
+        time.sleep(0.2)
+    store.index.refresh()
+
+
+def _query(store: Store) -> list[str]:
+    return [run.run_id for run in search_runs(store, order_by=["metrics.loss ASC"])]
+
+
+def test_a_query_on_an_unchanged_store_lists_nothing_and_opens_no_run_file(
+    store: Store, recording
+) -> None:
+    live = store.runs.create(experiment_id="0", run_name="live", user_id="u", tags={}).run_id
+    store.runs.append_metrics(live, [Metric("loss", 2.0, 0, 1)])
+    _settle(store)
+    with recording() as reads:
+        found = _query(store)
+    assert len(found) == RUNS + 1 and found[-1] == live
+    assert reads.listings_of_runs_dir() == 0
+    assert reads.run_files_opened() == {}
+
+
+def test_after_one_new_run_a_query_reads_that_run_only(store: Store, recording) -> None:
+    _settle(store)
+    other = Store.open(store.root)  # another process, as far as the index knows
+    new = _finished_run(other, "new", loss=-1.0)
+    other.close()
+    with recording() as reads:
+        found = _query(store)
+    assert found[0] == new and len(found) == RUNS + 1
+    assert reads.listings_of_runs_dir() == 1
+    assert set(reads.run_files_opened()) == {new}
+    assert "run.json" in reads.run_files_opened()[new]
+
+
+def test_a_run_folder_deleted_by_hand_leaves_the_results(store: Store) -> None:
+    _settle(store)
+    first = _query(store)[0]
+    shutil.rmtree(store.root / "runs" / first)
+    found = _query(store)
+    assert first not in found and len(found) == RUNS - 1
+
+
+def test_a_run_added_then_hidden_by_setting_the_mtime_back_is_found(store: Store) -> None:
+    """What ``rsync -a`` into a store does: new folders, then the directory's mtime set
+    back to the source's, which may be the very one the index recorded."""
+    _settle(store)
+    runs_dir = store.root / "runs"
+    before = os.stat(runs_dir)
+    other = Store.open(store.root)
+    new = _finished_run(other, "synced", loss=-1.0)
+    other.close()
+    os.utime(runs_dir, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert os.stat(runs_dir).st_mtime_ns == before.st_mtime_ns
+    assert _query(store)[0] == new
+
+
+def test_a_stamp_too_recent_to_trust_is_listed_again_next_time(store: Store, recording) -> None:
+    """The racy case: a folder created in the same clock tick as the listing leaves the
+    directory's timestamps as they were, so a stamp of a directory changed moments ago
+    is not trusted. A timestamp ahead of this host's clock (a file server's clock ahead
+    of ours) is such a stamp, and it stays one for the length of the test."""
+    runs_dir = store.root / "runs"
+    ahead = time.time_ns() + 3600 * 10**9
+    os.utime(runs_dir, ns=(ahead, ahead))
+    for _ in range(2):
+        with recording() as reads:
+            assert len(_query(store)) == RUNS
+        assert reads.listings_of_runs_dir() == 1
+    os.utime(runs_dir, ns=(0, 0))  # long ago; the ctime (now) is what settles now
+    _settle(store)
+    with recording() as reads:
+        assert len(_query(store)) == RUNS
+    assert reads.listings_of_runs_dir() == 0
+
+
+def test_a_damaged_run_is_still_reported_by_a_new_reader_and_found_once_repaired(
+    store: Store, recording
+) -> None:
+    other = Store.open(store.root)
+    bad = _finished_run(other, "bad", loss=-1.0)
+    other.close()
+    doc_path = store.root / "runs" / bad / "run.json"
+    good_doc = doc_path.read_text()
+    doc_path.write_text('{"run_id": "')
+    _settle(store)
+    assert bad in store.index.damaged_runs()
+    reader = Store.open(store.root)  # nothing in memory of the damage
+    with recording() as reads:
+        assert len(_query(reader)) == RUNS
+    assert reads.listings_of_runs_dir() == 0
+    assert bad in reader.index.damaged_runs()
+    doc_path.write_text(good_doc)  # repaired in place: runs/ itself does not change
+    assert _query(reader)[0] == bad
+    assert bad not in reader.index.damaged_runs()
+    reader.close()
+
+
+def test_a_folder_whose_run_json_comes_later_is_found(store: Store) -> None:
+    other = Store.open(store.root)
+    source = _finished_run(other, "source", loss=-1.0)
+    other.close()
+    late = "f" * 32
+    os.mkdir(store.root / "runs" / late)
+    for name in ("params.jsonl", "tags.jsonl", "metrics.jsonl"):
+        shutil.copy(store.root / "runs" / source / name, store.root / "runs" / late / name)
+    _settle(store)
+    assert late not in _query(store)
+    doc = json.loads((store.root / "runs" / source / "run.json").read_text())
+    doc.update(run_id=late, run_name="late")
+    (store.root / "runs" / late / "run.json").write_text(json.dumps(doc))
+    assert late in _query(store)
+
+
+def test_a_store_replaced_by_an_older_copy_is_read_again(
+    store_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A restore from backup (timestamps kept, as ``cp -a`` and ``rsync -a`` keep
+    them) under an index kept outside the store."""
+    monkeypatch.setenv("MLCLI_INDEX", str(tmp_path / "elsewhere" / "index.db"))
+    store = Store.open(store_root)
+    kept = _finished_run(store, "kept")
+    _settle(store)
+    backup = tmp_path / "backup"
+    shutil.copytree(store_root, backup, symlinks=True)
+    removed = _finished_run(store, "removed-by-the-restore")
+    store.runs.purge(kept)
+    assert _query(store) == [removed]
+    _settle(store)
+    shutil.rmtree(store_root)
+    shutil.copytree(backup, store_root, symlinks=True)
+    assert _query(store) == [kept]
+    store.close()
+
+
+def test_a_truncated_journal_makes_the_next_query_check_every_run(store: Store) -> None:
+    _settle(store)
+    first = _query(store)[0]
+    store.runs.set_tags(first, {"late": "yes"})  # journaled
+    with open(store.root / "runs" / first / "tags.jsonl", "a") as handle:
+        handle.write('{"key": "by-hand", "value": "x"}\n')
+    (store.root / "changes.jsonl").write_bytes(b"")
+    [run] = [r for r in search_runs(store) if r.run_id == first]
+    assert run.data.tags["late"] == "yes" and run.data.tags["by-hand"] == "x"
