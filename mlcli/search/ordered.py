@@ -49,6 +49,10 @@ _KEYED = {
 }
 _NEWEST_FIRST = "r.start_time DESC, r.run_id ASC"  # SQLITE.default_order
 _MAX_LOOKUPS = 3
+_SAMPLE = 2000  # entries of a key's index read to judge a walk
+# a walk's first entries (FROM ... LIMIT), their arguments, the search's WHERE on r and
+# its arguments
+_Sample = tuple[str, list[Any], str, list[Any]]
 
 
 def ordered_search_sql(
@@ -58,43 +62,73 @@ def ordered_search_sql(
     max_results: int | None,
     offset: int,
     scope: tuple[list[str], list[Any]],
+    general: tuple[str, list[Any]],
 ) -> tuple[str, list[Any]] | None:
     """The SQLite statement walking an index for this search, and its arguments; None
     when the general statement is the better (or the only) one. ``scope`` is
-    ``statements.scope_conditions``'s conditions on ``r`` and their arguments."""
+    ``statements.scope_conditions``'s conditions on ``r`` and their arguments,
+    ``general`` the general statement without its LIMIT."""
     if max_results is None or int(max_results) < 0 or offset < 0:
         return None
     wanted = int(max_results) + int(offset)
-    walk = _walk(experiment_ids, node, keys, wanted, scope)
-    if walk is None:
+    found = _walk(experiment_ids, node, keys, wanted, scope)
+    if found is None:
         return None
+    walk, sample = found
     lookups = [lookup for lookup in _lookups(node) if not keys or lookup.field != keys[0].field]
-    if not lookups:
+    if not lookups and sample is None:
         parts = [_part(sql, args, None) for sql, args in walk]
         return _compound(parts, max_results, offset)
-    # Which runs to read is settled once, before reading any: the runs of the filter's
-    # condition that selects the fewest (its index counts them, up to a cap), when
-    # they are few (n * n < wanted * runs), else the walk.
+    # Which runs to read is settled once, before reading any (``plan``):
+    # - the runs of the filter's condition that selects the fewest (its index counts
+    #   them, up to a cap), when they are few (n * n < wanted * runs);
+    # - else the walk, unless it would visit more than a quarter of the runs: judged
+    #   from how many of its first _SAMPLE entries match (a filter such as
+    #   ``run_name = 'x'`` matches few runs, and no index counts them); then the
+    #   general statement, which reads every run once.
     cap = _count_cap(wanted)
-    counts = ", ".join(
+    columns = [
         f"(SELECT count(*) FROM (SELECT 1 {lookup.source} LIMIT {cap})) AS n{i}"
         for i, lookup in enumerate(lookups, 1)
-    )
+    ]
+    plan_args: list[Any] = [arg for lookup in lookups for arg in lookup.args]
+    if sample is not None:
+        entries, entries_args, where, where_args = sample
+        columns.append(f"(SELECT count(*) FROM (SELECT 1 {entries})) AS sampled")
+        columns.append(
+            f"(SELECT count(*) FROM (SELECT o.run_id {entries}) o CROSS JOIN runs r "
+            f"WHERE r.run_id = o.run_id AND {where}) AS matched"
+        )
+        plan_args += [*entries_args, *entries_args, *where_args]
     names = [f"n{i}" for i in range(1, len(lookups) + 1)]
-    fewest = f"min({', '.join(names)})" if len(names) > 1 else names[0]
-    choices = " ".join(f"WHEN {name} = {fewest} THEN {i}" for i, name in enumerate(names, 1))
+    cases = []
+    if names:
+        fewest = f"min({', '.join(names)})" if len(names) > 1 else names[0]
+        choices = " ".join(f"WHEN {name} = {fewest} THEN {i}" for i, name in enumerate(names, 1))
+        cases.append(
+            f"WHEN {fewest} < {cap} AND {fewest} * {fewest} < ? * total THEN CASE {choices} END"
+        )
+        plan_args.append(wanted)
+    if sample is not None:
+        cases.append(
+            f"WHEN sampled < {_SAMPLE} OR matched >= ? OR matched * total >= 4 * ? * {_SAMPLE} "
+            f"THEN 0 ELSE -1"
+        )
+        plan_args += [wanted, wanted]
+    else:
+        cases.append("ELSE 0")
     plan = (
-        f"WITH counts AS MATERIALIZED (SELECT {counts}, "
+        f"WITH counts AS MATERIALIZED (SELECT {', '.join(columns)}, "
         f"coalesce((SELECT max(rowid) FROM runs), 0) AS total), "
-        f"plan AS MATERIALIZED (SELECT CASE WHEN {fewest} >= {cap} "
-        f"OR {fewest} * {fewest} >= ? * total THEN 0 {choices} END AS way FROM counts) "
+        f"plan AS MATERIALIZED (SELECT CASE {' '.join(cases)} END AS way FROM counts) "
     )
-    plan_args = [arg for lookup in lookups for arg in lookup.args] + [wanted]
     parts = [
         _part(*_driven_by(lookup, keys, scope, node, wanted), i)
         for i, lookup in enumerate(lookups, 1)
     ]
     parts += [_part(sql, args, 0) for sql, args in walk]
+    if sample is not None:
+        parts.append(_part(f"{general[0]} LIMIT ?", [*general[1], wanted], -1))
     sql, args = _compound(parts, max_results, offset)
     return plan + sql, plan_args + args
 
@@ -130,16 +164,17 @@ def _walk(
     keys: Sequence[OrderKey],
     wanted: int,
     scope: tuple[list[str], list[Any]],
-) -> list[tuple[str, list[Any]]] | None:
+) -> tuple[list[tuple[str, list[Any]]], _Sample | None] | None:
     """The statements (each ending in a LIMIT ?, given the last argument) whose results
-    one after the other are the search's, walking an index; None when there are none."""
+    one after the other are the search's, walking an index, and for a walk of a key's
+    index, its first entries to sample; None when there is no such walk."""
     one_experiment = experiment_ids is not None and len(list(experiment_ids)) == 1
     where, args = _where(scope, node)
     if not keys or (len(keys) == 1 and keys[0].field == Field("attribute", "start_time")):
         if not one_experiment:
             return None  # no index holds several experiments' runs in start-time order
         order = "r.start_time ASC, r.run_id ASC" if keys and not keys[0].descending else None
-        return [(_by_start_time(where, order or _NEWEST_FIRST) + " LIMIT ?", [*args, wanted])]
+        return [(_by_start_time(where, order or _NEWEST_FIRST) + " LIMIT ?", [*args, wanted])], None
     if len(keys) != 1 or keys[0].field.kind not in _KEYED:
         return None
     key = keys[0]
@@ -152,8 +187,13 @@ def _walk(
         f"ORDER BY o.value {'DESC' if key.descending else 'ASC'}, {_NEWEST_FIRST} LIMIT ?"
     )
     parts = [(with_value, [key.field.key, *bound_args, *args, wanted])]
+    entries = (
+        f"FROM {table} o INDEXED BY {index} WHERE o.key = ? AND o.value IS NOT NULL{bounds} "
+        f"ORDER BY o.value {'DESC' if key.descending else 'ASC'} LIMIT {_SAMPLE}"
+    )
+    sample = (entries, [key.field.key, *bound_args], where, args)
     if _requires_value(node, key.field):
-        return parts
+        return parts, sample
     lacking = (
         f"{where} AND NOT EXISTS (SELECT 1 FROM {table} o "
         f"WHERE o.run_id = r.run_id AND o.key = ? AND o.value IS NOT NULL)"
@@ -163,7 +203,7 @@ def _walk(
         if one_experiment
         else f"SELECT r.run_id FROM runs r WHERE {lacking} ORDER BY {_NEWEST_FIRST}"
     ) + " LIMIT ?"
-    return [*parts, (without_value, [*args, key.field.key, wanted])]
+    return [*parts, (without_value, [*args, key.field.key, wanted])], sample
 
 
 @dataclass(frozen=True)

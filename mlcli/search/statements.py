@@ -33,17 +33,7 @@ def run_search_sql(
     in scope, which answers every search (and is the one PostgreSQL gets)."""
     compiled = compile_search(filter_string, order_by, dialect)
     conditions, args = scope_conditions(experiment_ids, view, dialect)
-    if dialect is SQLITE and not general:
-        walk = ordered_search_sql(
-            experiment_ids,
-            parse_filter(filter_string),
-            parse_order_by(order_by),
-            max_results,
-            offset,
-            (conditions, args),
-        )
-        if walk is not None:
-            return walk
+    scope = (list(conditions), list(args))
     if compiled.where_sql:
         conditions.append(f"({compiled.where_sql})")
         args += compiled.where_args
@@ -52,6 +42,18 @@ def run_search_sql(
         f"ORDER BY {compiled.order_sql}"
     )
     args += compiled.order_args
+    if dialect is SQLITE and not general:
+        walk = ordered_search_sql(
+            experiment_ids,
+            parse_filter(filter_string),
+            parse_order_by(order_by),
+            max_results,
+            offset,
+            scope,
+            (sql, args),
+        )
+        if walk is not None:
+            return walk
     limit_sql, limit_args = dialect.limit(max_results, offset)
     return sql + limit_sql, args + limit_args
 
