@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -207,3 +208,38 @@ def test_the_worker_module_imports_no_third_party_package_nor_the_cli() -> None:
     assert top_level - set(sys.stdlib_module_names) == {"mlcli"}
     for heavy in ("mlcli.cli", "mlcli.tracking", "mlcli.search", "mlcli.tracking_server"):
         assert not [m for m in modules if m == heavy or m.startswith(heavy + ".")], heavy
+
+
+def _worker_children() -> list[str]:
+    """This process's children that run the cold build's worker entry."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if parent == os.getpid() and b"cold_worker" in cmdline:
+            found.append(pid)
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_when_an_insert_fails_the_workers_are_ended_before_the_error_is_seen(
+    varied: tuple[Path, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, _ = varied
+    monkeypatch.setattr(cold, "BATCH_RUNS", 20)
+    layout = StoreLayout(root)
+    delete_index_files(layout.index_path)
+    db, _ = open_connection(layout)
+    session = IndexSession(db, layout, ChangeJournal(layout.changes_log), LeftOut(), 4096)
+    run_ids = sorted(name for name in os.listdir(layout.runs_dir) if not name.startswith("."))
+    with session.write():  # a row already there: the insert of the third batch fails
+        scan_runs(session, [run_ids[50]], {})
+    with pytest.raises(sqlite3.IntegrityError) as failed, session.write():
+        cold.cold_build(session, run_ids, None, 2)
+    assert _worker_children() == []  # while the error (and its traceback) is still held
+    assert "UNIQUE" in str(failed.value)
+    db.close()

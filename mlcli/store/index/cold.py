@@ -23,7 +23,7 @@ import selectors
 import subprocess
 import sys
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
 
 import mlcli
@@ -60,16 +60,18 @@ def cold_build(
     count = worker_count(len(ids)) if workers is None else workers
     runs_dir = os.path.abspath(session.layout.runs_dir)
     chunk_bytes = session.log_chunk_bytes
+    read: Generator[BatchRows, None, None]
     if count > 1:
         read = read_in_workers(runs_dir, batches, chunk_bytes, count)
     else:
         read = (batch_rows(runs_dir, batch, chunk_bytes) for batch in batches)
     inserted = done = 0
-    for batch, rows in zip(batches, read, strict=True):
-        inserted += _insert(session, rows)
-        done += len(batch)
-        if progress:
-            progress(done, len(ids))
+    with contextlib.closing(read):  # workers end now if an insert fails, not when collected
+        for batch, rows in zip(batches, read, strict=True):
+            inserted += _insert(session, rows)
+            done += len(batch)
+            if progress:
+                progress(done, len(ids))
     return inserted
 
 
@@ -165,7 +167,7 @@ class _Worker:
 
 def read_in_workers(
     runs_dir: str, batches: list[list[str]], chunk_bytes: int, count: int
-) -> Iterator[BatchRows]:
+) -> Generator[BatchRows, None, None]:
     """The rows of each batch, in order, read by ``count`` workers."""
     started = (_Worker.start(runs_dir, chunk_bytes) for _ in range(count))
     workers = [worker for worker in started if worker is not None]
