@@ -236,6 +236,7 @@ def test_gc_purges_deleted_experiments_with_their_runs(cli, store_root: Path) ->
 
 
 def test_index_rebuild(cli, run_id: str, store_root: Path) -> None:
+    assert cli("runs", "list", "-q").exit_code == 0  # a query makes the index
     (store_root / "index.db").unlink()
     result = cli("index", "rebuild")
     assert result.exit_code == 0 and result.stderr.startswith("Indexed 1 run(s)")
