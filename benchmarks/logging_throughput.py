@@ -5,9 +5,10 @@ Run: python3 benchmarks/logging_throughput.py [--points N] [--runs N]
 
 Measured in the same run, on the same filesystem (a temporary folder):
 
-- the floor: one `os.write` per point on a file opened once with `O_APPEND`, and one
-  `os.open` + `os.write` + `os.close` per point (what an append that keeps no file
-  open costs);
+- the floor: one `os.write` per point on a file opened once with `O_APPEND` (of a
+  fixed line; and of the line `log_metric` writes, built per point: "the built
+  floor"), and one `os.open` + `os.write` + `os.close` per point (what an append that
+  keeps no file open costs);
 - `mlcli.log_metric` (buffered; the final flush counted) and `TrackingClient.log_metric`
   (unbuffered: one checked append per point), each as points/s and as a share of the
   floor, under `MLCLI_SYNC=none`, `batch` (the default) and `always`;
@@ -29,15 +30,24 @@ LINE = b'{"key":"loss","value":0.123456789,"step":123456,"timestamp":17000000000
 MODES = ("none", "batch", "always")
 
 
-def plain_appends(directory: str, points: int) -> tuple[float, float]:
-    """Points/s of an `os.write` per point on one open O_APPEND descriptor, and of an
-    open + write + close per point."""
+def plain_appends(directory: str, points: int) -> tuple[float, float, float]:
+    """Points/s of an `os.write` per point on one open O_APPEND descriptor (of a fixed
+    line; and of the line `log_metric` writes, built per point as a hand-written
+    logger would: the same values, `repr` and a clock read), and of an open + write +
+    close per point."""
     path = os.path.join(directory, "plain.jsonl")
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
     started = time.perf_counter()
     for _ in range(points):
         os.write(fd, LINE)
     held = points / (time.perf_counter() - started)
+    started = time.perf_counter()
+    for step in range(points):
+        value, stamp = 1.0 / (step + 1), time.time_ns() // 1_000_000
+        os.write(
+            fd, f'{{"key":"loss","value":{value!r},"step":{step},"timestamp":{stamp}}}\n'.encode()
+        )
+    built = points / (time.perf_counter() - started)
     os.close(fd)
     count = max(1, points // 10)
     started = time.perf_counter()
@@ -47,7 +57,7 @@ def plain_appends(directory: str, points: int) -> tuple[float, float]:
         os.close(fd)
     each = count / (time.perf_counter() - started)
     os.unlink(path)
-    return held, each
+    return held, built, each
 
 
 def main() -> None:
@@ -60,7 +70,7 @@ def main() -> None:
         import mlcli
         from mlcli.tracking import TrackingClient
 
-        held, each = plain_appends(directory, args.points)
+        held, built, each = plain_appends(directory, args.points)
         client = TrackingClient()
         results = {}
         for mode in MODES:
@@ -96,6 +106,9 @@ def main() -> None:
         os.environ.pop("MLCLI_SYNC")
 
     print(f"plain os.write per point, O_APPEND fd held: {held:>12,.0f} points/s (the floor)")
+    print(
+        f"  the same, each line built as log_metric's: {built:>12,.0f} points/s (the built floor)"
+    )
     print(f"plain os.open+write+close per point:        {each:>12,.0f} points/s")
     for mode, (calls, fluent, direct, runs) in results.items():
         print(f"MLCLI_SYNC={mode}{' (default)' if mode == 'batch' else ''}:")
@@ -105,7 +118,7 @@ def main() -> None:
         )
         print(
             f"  mlcli.log_metric, flushed:     {fluent:>12,.0f} points/s "
-            f"({fluent / held:6.1%} of the floor)"
+            f"({fluent / held:6.1%} of the floor, {fluent / built:6.1%} of the built floor)"
         )
         print(
             f"  TrackingClient.log_metric:     {direct:>12,.0f} points/s "
