@@ -12,7 +12,8 @@ Measured in the same run, on the same filesystem (a temporary folder):
 - `mlcli.log_metric` (buffered; the final flush counted) and `TrackingClient.log_metric`
   (unbuffered: one checked append per point), each as points/s and as a share of the
   floor, under `MLCLI_SYNC=none`, `batch` (the default) and `always`;
-- runs created per second (`TrackingClient.create_run`) in each mode.
+- `TrackingClient.log_batch` of 100 points, and runs created per second
+  (`TrackingClient.create_run`), in each mode.
 
 Targets (issue 24): per-point `log_metric` at >= 50% of a plain append per point;
 runs created >= 500/s; at least 100,000 points/s through `mlcli.log_metric`.
@@ -89,6 +90,12 @@ def main() -> None:
                 for step in range(1, direct_points + 1):
                     client.log_metric(run.run_id, "direct", float(step), step=step)
                 direct = time.perf_counter() - started
+                batches = max(1, args.points // 500)
+                started = time.perf_counter()
+                for index in range(batches):
+                    points = [("batched", float(j), index * 100 + j) for j in range(100)]
+                    client.log_batch(run.run_id, metrics=points)
+                batching = time.perf_counter() - started
             stored = len(client.get_metric_history(run.run_id, "loss"))
             assert stored == args.points, f"{stored} of {args.points} points stored"
             stored = len(client.get_metric_history(run.run_id, "direct"))
@@ -101,6 +108,7 @@ def main() -> None:
                 args.points / calls,
                 args.points / fluent,
                 direct_points / direct,
+                batches / batching,
                 args.runs / creating,
             )
         os.environ.pop("MLCLI_SYNC")
@@ -110,8 +118,8 @@ def main() -> None:
         f"  the same, each line built as log_metric's: {built:>12,.0f} points/s (the built floor)"
     )
     print(f"plain os.open+write+close per point:        {each:>12,.0f} points/s")
-    for mode, (calls, fluent, direct, runs) in results.items():
-        print(f"MLCLI_SYNC={mode}{' (default)' if mode == 'batch' else ''}:")
+    for mode, (calls, fluent, direct, batched, runs) in results.items():
+        print(f"MLCLI_SYNC={mode}{' (default)' if mode == 'none' else ''}:")
         print(
             f"  mlcli.log_metric calls:        {calls:>12,.0f} points/s "
             f"({calls / held:6.1%} of the floor; {1e6 / calls:.2f} µs per call)"
@@ -124,6 +132,10 @@ def main() -> None:
             f"  TrackingClient.log_metric:     {direct:>12,.0f} points/s "
             f"({direct / held:6.1%} of the floor, {direct / each:6.1%} of open+write+close; "
             "unbuffered, one checked append each)"
+        )
+        print(
+            f"  TrackingClient.log_batch:      {batched:>12,.0f} batches/s of 100 points "
+            f"({batched * 100:,.0f} points/s)"
         )
         print(f"  runs created:                  {runs:>12,.0f} runs/s")
 

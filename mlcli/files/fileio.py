@@ -9,7 +9,7 @@
 - A reader of a log ignores a last line without its newline (torn, or still being
   written) and any line that does not parse; it reports the byte offset just past
   the last complete line so that it can resume there.
-- What is fsynced is the user's choice, ``MLCLI_SYNC`` (see :func:`sync_mode` and the
+- When log lines are fsynced is the user's choice, ``MLCLI_SYNC`` (see :func:`sync_mode` and the
   durability section of docs/tracking.md).
 """
 
@@ -30,13 +30,14 @@ SYNC_NONE = "none"
 SYNC_BATCH = "batch"
 SYNC_ALWAYS = "always"
 SYNC_MODES = (SYNC_NONE, SYNC_BATCH, SYNC_ALWAYS)
-DEFAULT_SYNC = SYNC_BATCH
+DEFAULT_SYNC = SYNC_NONE
 
 
 def sync_mode() -> str:
-    """What the store fsyncs, from ``MLCLI_SYNC`` (read on every write, so a process
-    can change it): ``none`` nothing; ``batch`` (the default) documents, each batch of
-    log lines and a run's logs when it ends; ``always`` every append as well.
+    """When log lines are fsynced, from ``MLCLI_SYNC`` (read on every write, so a
+    process can change it): ``none`` (the default: as before the setting existed)
+    never; ``batch`` each batch of lines, each flush and a run's logs when it ends;
+    ``always`` every append. Documents (``run.json``) are fsynced under every mode.
     InvalidInputError (one line) for any other value."""
     raw = os.environ.get("MLCLI_SYNC")
     if not raw:
@@ -52,9 +53,7 @@ def sync_mode() -> str:
 
 
 def sync_files(paths: Iterable[str | os.PathLike[str]]) -> None:
-    """fsync files that exist (a run's logs when it ends), unless ``MLCLI_SYNC=none``."""
-    if sync_mode() == SYNC_NONE:
-        return
+    """fsync the files that exist (a run's logs when it ends)."""
     for path in paths:
         try:
             fd = os.open(path, os.O_RDONLY | _O_CLOEXEC)
@@ -75,33 +74,29 @@ def write_json_atomic(path: Path, document: Any) -> None:
     write_bytes_atomic(path, doc_bytes(document))
 
 
-def write_new_file(path: str | os.PathLike[str], data: bytes, *, sync: bool = False) -> None:
+def write_new_file(path: str | os.PathLike[str], data: bytes, *, document: bool = False) -> None:
     """Create ``path`` (it must not exist) holding ``data``: for a file in a folder
-    that is renamed into place once complete. ``sync``: fsynced unless
-    ``MLCLI_SYNC=none`` (always under ``MLCLI_SYNC=always``)."""
+    that is renamed into place once complete. A ``document`` is fsynced, as every
+    document is; log lines only under ``MLCLI_SYNC=always``."""
     mode = sync_mode()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, 0o666)
     try:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
-        if mode == SYNC_ALWAYS or (sync and mode != SYNC_NONE):
+        if document or mode == SYNC_ALWAYS:
             os.fsync(fd)
     finally:
         os.close(fd)
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file and rename it over ``path``; fsynced before
-    the rename unless ``MLCLI_SYNC=none``."""
-    sync = sync_mode() != SYNC_NONE
     fd, tmp = create_temp_file(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-            if sync:
-                handle.flush()
-                os.fsync(handle.fileno())
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -191,7 +186,7 @@ def append_bytes(path: str | os.PathLike[str], data: bytes, *, batch: bool = Fal
     file ends in a torn line.
 
     Then fsync it if ``MLCLI_SYNC`` asks: ``always`` after every append, ``batch``
-    (the default) only when ``batch`` is true (the last write of a batch or a flush).
+    only when ``batch`` is true (a write of a batch or a flush), ``none`` never.
 
     The check for a torn line and the write hold an advisory lock on the file: without
     it, a writer could see another's write half-done and add a needless empty line.

@@ -197,7 +197,7 @@ class RunFiles:
         try:
             # The folder is hidden until renamed into place: its files need no
             # renames of their own (a reader never sees them half-written).
-            write_new_file(os.path.join(staging, RUN_DOC), doc_bytes(doc), sync=True)
+            write_new_file(os.path.join(staging, RUN_DOC), doc_bytes(doc), document=True)
             write_new_file(os.path.join(staging, TAGS_LOG), lines.encode())
             os.mkdir(os.path.join(staging, ARTIFACTS_DIR))
             try:

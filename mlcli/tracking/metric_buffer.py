@@ -1,7 +1,7 @@
 """Batching of fluent ``log_metric`` calls, so a training loop is not slowed by I/O.
 
 Points are encoded at once and kept in memory per run, and appended in one write
-(one batch: fsynced under ``MLCLI_SYNC=batch``, the default):
+(one batch: fsynced under ``MLCLI_SYNC=batch``):
 
 - when 10,000 are waiting (by the thread below, while the caller goes on);
 - on a deadline measured from the oldest point not yet written: a daemon thread

@@ -1,9 +1,10 @@
-"""``MLCLI_SYNC`` chooses what is fsynced (docs/tracking.md, "Durability"):
+"""``MLCLI_SYNC`` chooses when log lines are fsynced (docs/tracking.md, "Durability");
+run.json is fsynced whenever it is written, under every mode:
 
-- ``none``: nothing;
-- ``batch`` (the default): run.json writes, each batch of log lines (a ``log_batch`` of
-  more than one item, a flush of the fluent API's buffer) and a run's logs when it ends;
-- ``always``: every append as well.
+- ``none`` (the default, as before the setting): never;
+- ``batch``: each batch of lines (a ``log_batch`` of more than one item, a flush of the
+  fluent API's buffer) and a run's logs when it ends;
+- ``always``: every append.
 
 os.fsync has no audit event, so the tests count calls to it in this process.
 """
@@ -49,10 +50,31 @@ def client(store_root: Path) -> TrackingClient:
     return TrackingClient(store_root)
 
 
-def test_batch_is_the_default_and_syncs_batches_and_run_ends(
+def test_none_is_the_default_and_syncs_run_json_only(
     client: TrackingClient, fsyncs: Fsyncs, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("MLCLI_SYNC", raising=False)
+    run_id = client.create_run().run_id
+    assert fsyncs.take() == ["run.json"]
+    for step in range(10):
+        client.log_metric(run_id, "m", float(step), step=step)
+    client.log_batch(run_id, metrics=[("a", 1.0), ("b", 2.0)], params={"p": "1"})
+    client.set_tag(run_id, "t", "1")
+    assert fsyncs.take() == []
+    client.set_terminated(run_id)
+    names = fsyncs.take()  # the new run.json, written under a temporary name
+    assert len(names) == 1 and names[0].startswith(".run.json."), names
+    run = client.get_run(run_id)  # and everything is there for any process to read
+    assert run.info.status == "FINISHED" and run.data.metrics == {"m": 9.0, "a": 1.0, "b": 2.0}
+    monkeypatch.setenv("MLCLI_SYNC", "none")  # said out loud: the same
+    client.log_batch(run_id, metrics=[("a", 1.0), ("b", 2.0)])
+    assert fsyncs.take() == []
+
+
+def test_batch_syncs_batches_and_run_ends(
+    client: TrackingClient, fsyncs: Fsyncs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLCLI_SYNC", "batch")
     run_id = client.create_run().run_id
     assert fsyncs.take() == ["run.json"]
     for step in range(10):
@@ -65,7 +87,7 @@ def test_batch_is_the_default_and_syncs_batches_and_run_ends(
     # The run's logs, then the new run.json (written under a temporary name).
     names = fsyncs.take()
     assert sorted(names[:4]) == ["batches.jsonl", "metrics.jsonl", "params.jsonl", "tags.jsonl"]
-    assert len(names) == 5 and names[4].startswith(".run.json.")
+    assert len(names) == 5 and names[4].startswith(".run.json."), names
 
 
 def test_batch_syncs_each_flush_of_the_fluent_buffer(
@@ -96,19 +118,6 @@ def test_always_syncs_every_append(
     assert fsyncs.take() == ["tags.jsonl"]
 
 
-def test_none_syncs_nothing_not_even_run_json(
-    client: TrackingClient, fsyncs: Fsyncs, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("MLCLI_SYNC", "none")
-    run_id = client.create_run().run_id
-    client.log_metric(run_id, "m", 1.0)
-    client.log_batch(run_id, metrics=[("a", 1.0), ("b", 2.0)], params={"p": "1"})
-    client.set_terminated(run_id)
-    assert fsyncs.take() == []
-    run = client.get_run(run_id)  # and everything is there for the process that wrote it
-    assert run.info.status == "FINISHED" and run.data.metrics == {"m": 1.0, "a": 1.0, "b": 2.0}
-
-
 @pytest.mark.parametrize("value", ["sometimes", "ALWAYS!", "0"])
 def test_a_bad_value_is_one_line(mlcli_process: Any, workdir: Path, value: str) -> None:
     mlcli_process("init", cwd=workdir)
@@ -123,6 +132,6 @@ def test_a_bad_value_is_one_line(mlcli_process: Any, workdir: Path, value: str) 
 def test_the_mode_is_read_without_case_or_spaces(
     client: TrackingClient, fsyncs: Fsyncs, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("MLCLI_SYNC", " None ")
+    monkeypatch.setenv("MLCLI_SYNC", " ALWAYS ")
     client.create_run()
-    assert fsyncs.take() == []
+    assert sorted(fsyncs.take()) == ["run.json", "tags.jsonl"]
