@@ -169,24 +169,10 @@ class RunFiles:
         validate_run_name(run_name)  # every path (an import's too) ends here
         if given and self.exists(run_id):  # (a random id is new: uuid4)
             raise ConflictError(f"a run with id {run_id} already exists")
-        doc = {
-            "run_id": run_id,
-            "run_name": run_name,
-            "experiment_id": experiment_id,
-            "status": status,
-            "start_time": now_ms() if start_time is None else start_time,
-            "end_time": None,
-            "lifecycle_stage": LifecycleStage.ACTIVE,
-            "deleted_time": None,
-            "user_id": user_id,
-            "parent_run_id": parent_run_id,
-        }
-        if owner is not None:
-            doc.update(owner_fields(owner))
-        all_tags = {system_tags.RUN_NAME: run_name, system_tags.USER: user_id, **tags}
-        all_tags[system_tags.RUN_NAME] = run_name  # the run's name, whatever the tags said
-        if parent_run_id:
-            all_tags[system_tags.PARENT_RUN_ID] = parent_run_id
+        doc = new_run_document(
+            run_id, run_name, experiment_id, user_id, parent_run_id, start_time, status, owner
+        )
+        all_tags = creation_tags(run_name, user_id, tags, parent_run_id)
         lines = "".join(key_value_line(k, v) for k, v in all_tags.items())
         staging = os.path.join(self._runs_dir, f".new-{run_id}")
         try:
@@ -497,3 +483,42 @@ def check_param_conflicts(
                 error_code="INVALID_PARAMETER_VALUE",
             )
     return None
+
+
+def new_run_document(
+    run_id: str,
+    run_name: str,
+    experiment_id: str,
+    user_id: str,
+    parent_run_id: str | None,
+    start_time: int | None,
+    status: str,
+    owner: RunOwner | None,
+) -> dict[str, Any]:
+    """The document (``run.json``) of a run just created, in every store."""
+    doc: dict[str, Any] = {
+        "run_id": run_id,
+        "run_name": run_name,
+        "experiment_id": experiment_id,
+        "status": status,
+        "start_time": now_ms() if start_time is None else start_time,
+        "end_time": None,
+        "lifecycle_stage": LifecycleStage.ACTIVE,
+        "deleted_time": None,
+        "user_id": user_id,
+        "parent_run_id": parent_run_id,
+    }
+    if owner is not None:
+        doc.update(owner_fields(owner))
+    return doc
+
+
+def creation_tags(
+    run_name: str, user_id: str, tags: dict[str, str], parent_run_id: str | None
+) -> dict[str, str]:
+    """The tags a run is created with: its name (whatever ``tags`` said), user and parent."""
+    all_tags = {system_tags.RUN_NAME: run_name, system_tags.USER: user_id, **tags}
+    all_tags[system_tags.RUN_NAME] = run_name
+    if parent_run_id:
+        all_tags[system_tags.PARENT_RUN_ID] = parent_run_id
+    return all_tags

@@ -21,7 +21,7 @@ from mlcli.errors import ConflictError, NotFoundError
 from mlcli.store.batches import validate_batch_id
 from mlcli.store.entities import LifecycleStage, Metric, RunInfo, RunStatus
 from mlcli.store.layout import METRICS_LOG, PARAMS_LOG, TAGS_LOG
-from mlcli.store.ownership import Claim, RunOwner, live_claim, owner_fields, owner_recorded
+from mlcli.store.ownership import Claim, RunOwner, live_claim, owner_recorded
 from mlcli.store.records import (
     decode_metric_log,
     fold_latest_metrics,
@@ -30,7 +30,9 @@ from mlcli.store.records import (
 )
 from mlcli.store.runs import (
     check_param_conflicts,
+    creation_tags,
     lifecycle_change,
+    new_run_document,
     run_info_from_doc,
     status_change,
 )
@@ -103,24 +105,10 @@ class TeamRuns:
 
         run_id = uuid.uuid4().hex if run_id is None else validate_run_id(run_id)
         validate_run_name(run_name)
-        doc: dict[str, Any] = {
-            "run_id": run_id,
-            "run_name": run_name,
-            "experiment_id": experiment_id,
-            "status": status,
-            "start_time": now_ms() if start_time is None else start_time,
-            "end_time": None,
-            "lifecycle_stage": LifecycleStage.ACTIVE,
-            "deleted_time": None,
-            "user_id": user_id,
-            "parent_run_id": parent_run_id,
-        }
-        if owner is not None:
-            doc.update(owner_fields(owner))
-        all_tags = {system_tags.RUN_NAME: run_name, system_tags.USER: user_id, **tags}
-        all_tags[system_tags.RUN_NAME] = run_name
-        if parent_run_id:
-            all_tags[system_tags.PARENT_RUN_ID] = parent_run_id
+        doc = new_run_document(
+            run_id, run_name, experiment_id, user_id, parent_run_id, start_time, status, owner
+        )
+        all_tags = creation_tags(run_name, user_id, tags, parent_run_id)
 
         def work(connection: Any) -> None:
             connection.execute(
