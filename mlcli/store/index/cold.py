@@ -76,14 +76,18 @@ def cold_build(
 
 
 def worker_count(runs: int) -> int:
-    """How many worker processes read ``runs`` runs: one per core, none (1) for few."""
+    """How many worker processes read ``runs`` runs: none (1) for few, else two per core.
+
+    Two, since reading a store that is not in the page cache waits on the disk: 100k
+    runs read cold took 94 s with 2 workers and 52 s with 4 on 2 cores, read warm 30 s
+    and 31 s."""
     if runs < PARALLEL_MIN_RUNS or not sys.executable or getattr(sys, "frozen", False):
         return 1  # a frozen app's executable is not a Python that runs -c
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         cores = os.cpu_count() or 1
-    return max(1, min(cores, MAX_WORKERS))
+    return 1 if cores < 2 else min(2 * cores, MAX_WORKERS)
 
 
 def _insert(session: IndexSession, rows: BatchRows) -> int:
