@@ -470,19 +470,7 @@ def _sweep_on_slurm(
     if not isinstance(result, ArraySweep):
         _show_sweep(out, result)
         return
-    if out.json_mode:
-        out.json(
-            {
-                "run_id": result.parent.run_id,
-                "run_name": result.parent.info.run_name,
-                "experiment_id": result.experiment_id,
-                "job_id": result.job_id,
-                "status": "SCHEDULED",
-                "trials": [{"trial": t.trial.number, "run_id": t.run_id} for t in result.trials],
-            }
-        )
-    else:
-        out.line(result.parent.run_id)
+    _show_submitted_sweep(out, result, {"job_id": result.job_id})
 
 
 def _sweep_on_kubernetes(
@@ -503,19 +491,24 @@ def _sweep_on_kubernetes(
     if not isinstance(result, IndexedSweep):
         _show_sweep(out, result)
         return
-    if out.json_mode:
-        out.json(
-            {
-                "run_id": result.parent.run_id,
-                "run_name": result.parent.info.run_name,
-                "experiment_id": result.experiment_id,
-                "job": result.label,
-                "status": "SCHEDULED",
-                "trials": [{"trial": t.trial.number, "run_id": t.run_id} for t in result.trials],
-            }
-        )
-    else:
-        out.line(result.parent.run_id)
+    _show_submitted_sweep(out, result, {"job": result.label})
+
+
+def _show_submitted_sweep(out: Output, sweep: Any, job: dict[str, str]) -> None:
+    """A detached sweep: its parent's id, or (--json) the parent, its job and trials."""
+    if not out.json_mode:
+        out.line(sweep.parent.run_id)
+        return
+    out.json(
+        {
+            "run_id": sweep.parent.run_id,
+            "run_name": sweep.parent.info.run_name,
+            "experiment_id": sweep.experiment_id,
+            **job,
+            "status": "SCHEDULED",
+            "trials": [{"trial": t.trial.number, "run_id": t.run_id} for t in sweep.trials],
+        }
+    )
 
 
 def _sweep(ctx: typer.Context, out: Output, request: SweepRequest, dry_run: bool) -> None:

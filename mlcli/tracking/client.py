@@ -218,11 +218,7 @@ class TrackingClient:
         run_view_type: str = ViewType.ACTIVE_ONLY,
         offset: int = 0,
     ) -> list[Run]:
-        _flush_buffered_metrics()
-        if max_results is not None and not 0 <= max_results <= MAX_INT64:
-            raise InvalidInputError(f"invalid max_results {max_results}: must be 0 to 2**63-1")
-        if not 0 <= offset <= MAX_INT64:
-            raise InvalidInputError(f"invalid offset {offset}: must be 0 to 2**63-1")
+        _check_page(max_results, offset)
         from mlcli.search.runs import search_runs
 
         return search_runs(
@@ -238,9 +234,7 @@ class TrackingClient:
         run_view_type: str = ViewType.ACTIVE_ONLY,
     ) -> Iterator[Run]:
         """What :meth:`search_runs` returns, a page at a time (constant memory)."""
-        _flush_buffered_metrics()
-        if max_results is not None and not 0 <= max_results <= MAX_INT64:
-            raise InvalidInputError(f"invalid max_results {max_results}: must be 0 to 2**63-1")
+        _check_page(max_results, 0)
         from mlcli.search.runs import iter_runs
 
         return iter_runs(
@@ -416,3 +410,12 @@ def _flush_buffered_metrics() -> None:
     from mlcli.tracking.metric_buffer import flush_pending
 
     flush_pending()
+
+
+def _check_page(max_results: int | None, offset: int) -> None:
+    """Before a search: buffered points are in the store, and the page is sane."""
+    _flush_buffered_metrics()
+    if max_results is not None and not 0 <= max_results <= MAX_INT64:
+        raise InvalidInputError(f"invalid max_results {max_results}: must be 0 to 2**63-1")
+    if not 0 <= offset <= MAX_INT64:
+        raise InvalidInputError(f"invalid offset {offset}: must be 0 to 2**63-1")
