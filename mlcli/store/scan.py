@@ -11,10 +11,10 @@ value.
 Building the index of a large store reads every metric point ever logged, so this is
 the hot path of a cold start (see ``records.fold_metric_log``). Logs are read and
 folded a chunk at a time (``fileio.read_log_chunks``): a log of ten million points
-costs a few MB, not ten times its size. It stays in the
-calling process: worker processes were tried and rejected, since ``spawn`` re-imports
-the caller's main module (a script without a ``__main__`` guard would recurse) and
-``fork`` is unsafe in a process that runs threads (the fluent API's flusher).
+costs a few MB, not ten times its size. When many runs are read at once (a cold
+index), ``index.cold`` runs this reading in worker processes started on a dedicated
+entry (neither ``spawn``, which re-imports the caller's main module, nor ``fork``,
+unsafe in a process that runs threads).
 """
 
 from __future__ import annotations

@@ -39,6 +39,7 @@ from typing import Any
 
 from mlcli.files.fileio import file_size
 from mlcli.store.entities import RunStatus
+from mlcli.store.index.cold import cold_build
 from mlcli.store.index.experiments import changed_experiments, store_experiments
 from mlcli.store.index.session import KNOWN_RUNS_SQL, IndexSession
 from mlcli.store.index.updates import forget_run, scan_runs
@@ -46,7 +47,6 @@ from mlcli.store.layout import METRICS_LOG, PARAMS_LOG, RUN_DOC, TAGS_LOG, Store
 from mlcli.store.ownership import Claim, end_if_orphaned, is_gone, recorded_claim
 from mlcli.store.scan import file_signature
 
-_REBUILD_BATCH = 5_000
 RACY_SECONDS = 2.0  # a stamp of runs/ changed less than this long ago is not trusted
 STAMP_KEY = "runs_dir_stamp"  # meta: the trusted stamp of runs/ at the last listing
 UNINDEXED_KEY = "unindexed_runs"  # meta: JSON list of run folders not in the runs table
@@ -104,8 +104,10 @@ def refresh(session: IndexSession) -> RefreshResult:
         return RefreshResult(0, 0)
     with session.write():
         known = {row[0]: row for row in session.known_rows(to_scan)}
-        with session.bulk(len(to_scan) - len(known)):
-            scan_runs(session, to_scan, known)
+        new = [run_id for run_id in to_scan if run_id not in known]
+        with session.bulk(len(new)):
+            scan_runs(session, [run_id for run_id in to_scan if run_id in known], known)
+            cold_build(session, new)  # on every core when many runs are new (a cold index)
         for run_id in gone:
             if not layout.run_dir(run_id).exists():
                 forget_run(db, run_id)
@@ -142,10 +144,7 @@ def rebuild(session: IndexSession, progress: ProgressCallback | None) -> int:
         for table in ("experiments", "runs", "params", "tags", "latest_metrics"):
             session.db.execute(f"DELETE FROM {table}")
         with session.bulk(len(run_ids)):
-            for start in range(0, len(run_ids), _REBUILD_BATCH):
-                scan_runs(session, run_ids[start : start + _REBUILD_BATCH], {})
-                if progress:
-                    progress(min(start + _REBUILD_BATCH, len(run_ids)), len(run_ids))
+            cold_build(session, run_ids, progress)
         store_experiments(session, changed_experiments(session))
         session.set_meta("journal_offset", str(journal_end))
         session.set_meta("journal_identity", session.journal.identity())
