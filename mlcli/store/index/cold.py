@@ -29,7 +29,7 @@ from pathlib import Path
 import mlcli
 from mlcli.store.index.cold_worker import BatchRows, batch_rows, frame, frame_size
 from mlcli.store.index.session import IndexSession
-from mlcli.store.index.updates import _flush, _PendingRows
+from mlcli.store.index.updates import PendingRows, insert_pending
 
 PARALLEL_MIN_RUNS = 2_000
 BATCH_RUNS = 500
@@ -91,7 +91,7 @@ def worker_count(runs: int) -> int:
 
 
 def _insert(session: IndexSession, rows: BatchRows) -> int:
-    _flush(session.db, _PendingRows(rows.runs, rows.params, rows.tags, rows.metrics))
+    insert_pending(session.db, PendingRows(rows.runs, rows.params, rows.tags, rows.metrics))
     damaged = session.left_out.runs
     if damaged:
         for row in rows.runs:

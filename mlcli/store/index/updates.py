@@ -17,7 +17,7 @@ _LOG_TABLE = {"params": "params", "tags": "tags", "metrics": "latest_metrics"}
 
 
 @dataclass
-class _PendingRows:
+class PendingRows:
     """Rows read from run files, not yet inserted (inserting many at once is cheaper)."""
 
     runs: list[tuple[Any, ...]] = field(default_factory=list)  # new runs only
@@ -42,13 +42,13 @@ def scan_runs(
         row = rows.get(run_id)
         offsets = (row[3], row[4], row[5]) if row else (0, 0, 0)
         requests.append((run_id, row[2] if row else None, offsets))
-    pending = _PendingRows()
+    pending = PendingRows()
     runs_dir = str(session.layout.runs_dir)
     for read in read_runs(runs_dir, requests, session.log_chunk_bytes):
         _apply_read(session, read, rows.get(read.run_id), pending)
         if pending.size() >= _FLUSH_ROWS:
-            _flush(session.db, pending)
-    _flush(session.db, pending)
+            insert_pending(session.db, pending)
+    insert_pending(session.db, pending)
 
 
 def forget_run(db: sqlite3.Connection, run_id: str) -> None:
@@ -56,7 +56,7 @@ def forget_run(db: sqlite3.Connection, run_id: str) -> None:
         db.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
 
 
-def _flush(db: sqlite3.Connection, pending: _PendingRows) -> None:
+def insert_pending(db: sqlite3.Connection, pending: PendingRows) -> None:
     """Insert the rows gathered from many runs: one statement per table."""
     db.executemany(
         "INSERT INTO runs (experiment_id, run_name, status, start_time, end_time, "
@@ -80,7 +80,7 @@ def _flush(db: sqlite3.Connection, pending: _PendingRows) -> None:
 
 
 def _apply_read(
-    session: IndexSession, read: RunRead, row: tuple[Any, ...] | None, pending: _PendingRows
+    session: IndexSession, read: RunRead, row: tuple[Any, ...] | None, pending: PendingRows
 ) -> None:
     """Write what ``read_run`` found in one run's files (rows of params, tags and
     metrics go to ``pending``, for the caller to flush)."""
@@ -154,13 +154,13 @@ def _run_values(doc: dict[str, Any], signature: str) -> tuple[Any, ...]:
 
 
 def _apply_params(
-    db: sqlite3.Connection, run_id: str, part: LogRead, fresh: bool, pending: _PendingRows
+    db: sqlite3.Connection, run_id: str, part: LogRead, fresh: bool, pending: PendingRows
 ) -> None:
     pending.params += [(run_id, key, value) for key, value in part.params]
 
 
 def _apply_tags(
-    db: sqlite3.Connection, run_id: str, part: LogRead, fresh: bool, pending: _PendingRows
+    db: sqlite3.Connection, run_id: str, part: LogRead, fresh: bool, pending: PendingRows
 ) -> None:
     deleted = [(run_id, key) for key, value in part.tags.items() if value is None]
     if deleted and not fresh:
@@ -169,7 +169,7 @@ def _apply_tags(
 
 
 def _apply_metrics(
-    db: sqlite3.Connection, run_id: str, part: LogRead, fresh: bool, pending: _PendingRows
+    db: sqlite3.Connection, run_id: str, part: LogRead, fresh: bool, pending: PendingRows
 ) -> None:
     latest: dict[str, Metric] = {}
     if not fresh:  # nothing is indexed for a log read from its start
@@ -187,7 +187,7 @@ def _apply_metrics(
 
 
 # How each log's new lines go in (by the name ``scan.LOGS`` gives it).
-_APPLY: dict[str, Callable[[sqlite3.Connection, str, LogRead, bool, _PendingRows], None]] = {
+_APPLY: dict[str, Callable[[sqlite3.Connection, str, LogRead, bool, PendingRows], None]] = {
     "params": _apply_params,
     "tags": _apply_tags,
     "metrics": _apply_metrics,
