@@ -103,10 +103,12 @@ def server(
 
     Example: mlcli server --port 5000 & MLFLOW_TRACKING_URI=http://127.0.0.1:5000 python train.py
     """
+    from mlcli.files.fileio import sync_mode
     from mlcli.scoring.config import parse_size
     from mlcli.tracking_server import ServerConfig, run_server
     from mlcli.tracking_server.auth.connection import resolved
 
+    sync_mode()  # a bad MLCLI_SYNC is refused now, in one line, not at the first write
     config = ServerConfig(
         _served_location(ctx, index),
         index=index,

@@ -135,3 +135,12 @@ def test_the_mode_is_read_without_case_or_spaces(
     monkeypatch.setenv("MLCLI_SYNC", " ALWAYS ")
     client.create_run()
     assert sorted(fsyncs.take()) == ["run.json", "tags.jsonl"]
+
+
+def test_a_server_refuses_a_bad_value_when_it_starts(mlcli_process: Any, workdir: Path) -> None:
+    env = {**os.environ, "MLCLI_SYNC": "sometimes"}
+    result = mlcli_process("server", "--port", "0", cwd=workdir, env=env, check=False)
+    assert result.returncode == 2
+    assert result.stderr == (
+        "mlcli: error: invalid MLCLI_SYNC 'sometimes': expected none, batch, always\n"
+    )
