@@ -160,16 +160,20 @@ def list_runs(
     view = ViewType.ALL if all_ else ViewType.DELETED_ONLY if deleted else ViewType.ACTIVE_ONLY
     client = get_client(ctx)
     experiment_ids = [client.resolve_experiment(experiment).experiment_id] if experiment else None
+    out = Output(json_mode=json_, quiet=quiet)
+    if quiet and not json_:  # ids only: the runs themselves are never read
+        ids = client.iter_run_ids(experiment_ids, filter_, order_by, limit, view)
+        first_id = next(ids, None)  # a bad filter is refused here, before any output
+        warn_damaged_runs(out, client.store)
+        for run_id in itertools.chain([] if first_id is None else [first_id], ids):
+            out.line(run_id)
+        return
     stream = client.iter_runs(experiment_ids, filter_, order_by, limit, view)
     first = next(stream, None)  # a bad filter is refused here, before any output
     runs = itertools.chain([] if first is None else [first], stream)
-    out = Output(json_mode=json_, quiet=quiet)
     warn_damaged_runs(out, client.store)
     if json_:
         out.json_stream(r.to_dict() for r in runs)
-    elif quiet:
-        for run in runs:
-            out.line(run.run_id)
     else:
         render_runs_table(out, runs)
 

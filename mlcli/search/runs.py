@@ -65,14 +65,47 @@ def iter_runs(
                 return
             offset += len(runs)
         return
+    pages = _id_pages(store, experiment_ids, filter_string, order_by, max_results, view, page)
+    for run_ids in pages:
+        yield from store.runs_by_id(run_ids)
+
+
+def iter_run_ids(
+    store: TrackingStore,
+    experiment_ids: Sequence[str] | None = None,
+    filter_string: str | None = None,
+    order_by: Sequence[str] | None = None,
+    max_results: int | None = None,
+    view: str = ViewType.ACTIVE_ONLY,
+) -> Iterator[str]:
+    """The ids of the runs :func:`iter_runs` finds, without reading the runs
+    (``runs list -q``), as a stream."""
+    if isinstance(store, SearchesOnServer):
+        runs = iter_runs(store, experiment_ids, filter_string, order_by, max_results, view)
+        yield from (run.run_id for run in runs)
+        return
+    for run_ids in _id_pages(store, experiment_ids, filter_string, order_by, max_results, view):
+        yield from run_ids
+
+
+def _id_pages(
+    store: TrackingStore,
+    experiment_ids: Sequence[str] | None,
+    filter_string: str | None,
+    order_by: Sequence[str] | None,
+    max_results: int | None,
+    view: str,
+    page: int | None = None,
+) -> Iterator[list[str]]:
+    """The matching run ids from the store's own index, a page at a time."""
     store.index.refresh()
     sql, args = run_search_sql(
         experiment_ids, filter_string, order_by, max_results, view, 0, _dialect(store)
     )
     stream = getattr(store.index, "iter_query", None)
-    batches = stream(sql, args, page) if stream else [store.index.query(sql, args)]
+    batches = stream(sql, args, page or PAGE) if stream else [store.index.query(sql, args)]
     for rows in batches:
-        yield from store.runs_by_id([row[0] for row in rows])
+        yield [row[0] for row in rows]
 
 
 def count_matching_runs(

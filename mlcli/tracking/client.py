@@ -241,6 +241,22 @@ class TrackingClient:
             self.store, experiment_ids, filter_string, order_by, max_results, run_view_type
         )
 
+    def iter_run_ids(
+        self,
+        experiment_ids: Sequence[str] | None = None,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | None = None,
+        max_results: int | None = None,
+        run_view_type: str = ViewType.ACTIVE_ONLY,
+    ) -> Iterator[str]:
+        """The ids :meth:`iter_runs` would give, without reading the runs."""
+        _check_page(max_results, 0)
+        from mlcli.search.runs import iter_run_ids
+
+        return iter_run_ids(
+            self.store, experiment_ids, filter_string, order_by, max_results, run_view_type
+        )
+
     # -- logging -------------------------------------------------------------------------------
 
     def log_param(self, run_id: str, key: str, value: Any) -> str:

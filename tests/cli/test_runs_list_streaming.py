@@ -80,3 +80,20 @@ def test_a_long_table_is_aligned_by_its_first_rows_and_written_as_it_comes(
     monkeypatch.setattr("sys.stdout", short)
     out.table_stream(["NAME", "N"], iter([["a", "1"], ["bbb", "22"]]), sample=2)
     assert short.getvalue() == "NAME  N\na     1\nbbb   22\n"  # a whole table, as before
+
+
+def test_ids_alone_are_listed_without_reading_the_runs(
+    client: TrackingClient, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = [r.info.run_id for r in client.search_runs(order_by=["metrics.loss ASC"])]
+    monkeypatch.setattr(mlcli.search.runs, "PAGE", 10)
+    read: list[int] = []
+    index_class = type(client.store.index)
+    real = index_class.run_rows
+    monkeypatch.setattr(
+        index_class, "run_rows", lambda self, ids: read.append(len(ids)) or real(self, ids)
+    )
+    listed = cli("runs", "list", "-q", "--order-by", "metrics.loss ASC")
+    assert listed.exit_code == 0, listed.stderr
+    assert listed.stdout.splitlines() == whole
+    assert read == []  # no run was read: its id is all -q shows
