@@ -218,5 +218,38 @@ def byte_size(size: int) -> str:
     return f"{size} B"
 
 
+class BackgroundProgress:
+    """A progress bar on stderr for work a command did not ask for by name (its first
+    query reading many runs into the index): drawn only when stderr is a terminal and
+    the work is large, from the first report to the last (``done == total``)."""
+
+    def __init__(self, description: str, at_least: int) -> None:
+        self.description, self.at_least = description, at_least
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if total < self.at_least or not _isatty(sys.stderr):
+            return
+        if self._bar is None:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+            self._bar = Progress(
+                f"[bold]{self.description}",
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task(self.description, total=total)
+        self._bar.update(self._task, completed=done, total=total)
+        if done >= total:
+            self._bar.stop()
+            self._bar = None
+
+
 def _indented(text: str) -> str:
     return "\n".join("  " + line for line in text.split("\n"))

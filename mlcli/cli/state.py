@@ -14,6 +14,10 @@ if TYPE_CHECKING:
     from mlcli.tracking import TrackingClient
 
 
+#: A first query that reads at least this many runs into the index shows a progress bar.
+INDEX_PROGRESS_RUNS = 2_000
+
+
 @dataclass
 class CliState:
     store: str | None = None
@@ -22,9 +26,13 @@ class CliState:
 
     def client(self) -> TrackingClient:
         if self._client is None:
+            from mlcli.cli.output import BackgroundProgress
             from mlcli.tracking import TrackingClient
 
-            self._client = TrackingClient(self.store, announce=announce_new_store)
+            progress = BackgroundProgress("Indexing runs", at_least=INDEX_PROGRESS_RUNS)
+            self._client = TrackingClient(
+                self.store, announce=announce_new_store, index_progress=progress
+            )
         return self._client
 
     def mlcli_client(self) -> MlcliClient:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +42,9 @@ class Store:
         self.runs = RunFiles(self.layout)
         self.logged_models = LoggedModelFiles(self.layout)
         self._index: RunIndex | None = None
+        #: Given to the index when it opens: told (runs read, runs to read) while a
+        #: query reads many runs new to it (``mlcli`` draws a progress bar with it).
+        self.index_progress: Callable[[int, int], None] | None = None
         self._runs_uri: str | None = None
 
     # -- opening ----------------------------------------------------------------------------
@@ -90,6 +93,7 @@ class Store:
     def index(self) -> RunIndex:
         if self._index is None:
             self._index = RunIndex.open(self.layout)
+            self._index.progress = self.index_progress
         return self._index
 
     def artifacts(self, run_id: str) -> ArtifactRepository:

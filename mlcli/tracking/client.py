@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +62,11 @@ class TrackingClient:
         store: str | os.PathLike[str] | TrackingStore | None = None,
         *,
         announce: StoreAnnouncer | None = None,
+        index_progress: Callable[[int, int], None] | None = None,
     ) -> None:
+        """``index_progress``: told (runs read, runs to read) while a query reads many
+        runs new to a local store's index (the command line draws a progress bar)."""
+        self._index_progress = index_progress
         self._store: TrackingStore | None = None
         self._location: str | os.PathLike[str] | None = None
         if store is None or isinstance(store, (str, os.PathLike)):
@@ -77,14 +81,20 @@ class TrackingClient:
     def store(self) -> TrackingStore:
         """The store, which must exist already (for reads)."""
         if self._store is None:
-            self._store = open_store(self._location)
+            self._store = self._opened(open_store(self._location))
         return self._store
 
     def writable_store(self) -> TrackingStore:
         """The store, created first if there is none (for writes)."""
         if self._store is None:
-            self._store = open_store(self._location, create=True, announce=self._announce)
+            store = open_store(self._location, create=True, announce=self._announce)
+            self._store = self._opened(store)
         return self._store
+
+    def _opened(self, store: TrackingStore) -> TrackingStore:
+        if self._index_progress is not None and hasattr(store, "index_progress"):
+            store.index_progress = self._index_progress  # a local store's index
+        return store
 
     # -- experiments -------------------------------------------------------------------------
 

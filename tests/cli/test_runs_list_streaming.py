@@ -97,3 +97,28 @@ def test_ids_alone_are_listed_without_reading_the_runs(
     assert listed.exit_code == 0, listed.stderr
     assert listed.stdout.splitlines() == whole
     assert read == []  # no run was read: its id is all -q shows
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_first_query_that_reads_many_runs_shows_progress_on_a_terminal(
+    client: TrackingClient, cli: Any, store_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mlcli.cli.state
+
+    for suffix in ("", "-wal", "-shm"):  # a store without its index: all 35 runs are new
+        Path(f"{store_root / 'index.db'}{suffix}").unlink(missing_ok=True)
+    monkeypatch.setattr(mlcli.cli.state, "INDEX_PROGRESS_RUNS", 10)
+    terminal = _Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    listed = cli("runs", "list", "-q", "--limit", "1")
+    assert listed.exit_code == 0
+    assert "Indexing runs" in terminal.getvalue()
+    assert "35/35" in terminal.getvalue()
+    quiet = _Terminal()
+    monkeypatch.setattr("sys.stderr", quiet)
+    assert cli("runs", "list", "-q", "--limit", "1").exit_code == 0
+    assert quiet.getvalue() == ""  # a warm index reads nothing: no bar

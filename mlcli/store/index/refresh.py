@@ -107,7 +107,7 @@ def refresh(session: IndexSession) -> RefreshResult:
         new = [run_id for run_id in to_scan if run_id not in known]
         with session.bulk(len(new)):
             scan_runs(session, [run_id for run_id in to_scan if run_id in known], known)
-            cold_build(session, new)  # on every core when many runs are new (a cold index)
+            cold_build(session, new, session.progress)  # on every core when many are new
         for run_id in gone:
             if not layout.run_dir(run_id).exists():
                 forget_run(db, run_id)

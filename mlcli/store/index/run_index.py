@@ -40,6 +40,8 @@ class RunIndex:
         self._identity = file_identity(path)
         self._left_out = LeftOut()
         self._owners: dict[str, tuple[str | None, Claim | None]] = {}  # see end_orphaned_runs
+        #: Told (runs read, runs to read) when a refresh reads many new runs (a cold index).
+        self.progress: ProgressCallback | None = None
 
     # -- opening ----------------------------------------------------------------------------
 
@@ -85,7 +87,7 @@ class RunIndex:
     def _session(self) -> IndexSession:
         """What a refresh works on, with the connection open now (``_reopen`` replaces it)."""
         return IndexSession(
-            self.db, self.layout, self.journal, self._left_out, self.log_chunk_bytes
+            self.db, self.layout, self.journal, self._left_out, self.log_chunk_bytes, self.progress
         )
 
     # -- refreshing -------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +37,8 @@ class IndexSession:
     journal: ChangeJournal
     left_out: LeftOut
     log_chunk_bytes: int  # logs are read and folded this much at a time
+    #: Told (runs read, runs to read) while a refresh reads many runs new to the index.
+    progress: Callable[[int, int], None] | None = None
 
     @contextlib.contextmanager
     def write(self) -> Iterator[None]:
