@@ -13,12 +13,18 @@ import os
 import sys
 
 from mlcli.cli.slurm_task import trial_arguments_of
+from mlcli.kubernetes.pod import (
+    DETACHED_VARIABLE,
+    INDEX_VARIABLE,
+    PARENT_VARIABLE,
+    PLAN_VARIABLE,
+)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
-    index = os.environ.get("JOB_COMPLETION_INDEX", "")
-    document = os.environ.get("MLCLI_SWEEP_PLAN", "")
+    index = os.environ.get(INDEX_VARIABLE, "")
+    document = os.environ.get(PLAN_VARIABLE, "")
     if args or not index.isdigit() or not document:
         raise SystemExit("mlcli: error: usage: kubernetes_task (inside a sweep's Indexed Job)")
     from mlcli.cli.main import main as mlcli_main
@@ -26,8 +32,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         mlcli_main(trial_arguments_of(json.loads(document), int(index)))
     finally:
-        parent = os.environ.get("MLCLI_SWEEP_PARENT", "")
-        if parent and os.environ.get("MLCLI_SWEEP_DETACHED") == "1":
+        parent = os.environ.get(PARENT_VARIABLE, "")
+        if parent and os.environ.get(DETACHED_VARIABLE) == "1":
             from mlcli.clusters.kubernetes_sweep_end import end_if_last
 
             end_if_last(parent)

@@ -41,6 +41,7 @@ from mlcli.clusters.kubernetes_submit import (
 from mlcli.clusters.sweep_runs import TrialRuns, abandon, create_parent
 from mlcli.errors import InvalidInputError
 from mlcli.kubernetes import api
+from mlcli.kubernetes.pod import DETACHED_VARIABLE, PARENT_VARIABLE, PLAN_VARIABLE
 from mlcli.projects.feedback import Feedback, SilentFeedback
 from mlcli.projects.runner import RunPlan, project_tags
 from mlcli.store import KubernetesJobOwner, Run, RunStatus, this_process
@@ -49,12 +50,6 @@ from mlcli.sweeps.samplers import Trial
 from mlcli.tracking.client import TrackingClient
 
 PLAN_ARTIFACT = "sweep/plan.json"
-#: The variable that carries the sweep's plan to its pods.
-PLAN_VARIABLE = "MLCLI_SWEEP_PLAN"
-#: The parent run of the trials, in each pod; and, set to 1, that nobody follows the
-#: sweep (the last trial to end ends it).
-PARENT_VARIABLE = "MLCLI_SWEEP_PARENT"
-DETACHED_VARIABLE = "MLCLI_SWEEP_DETACHED"
 #: A Job (and the plan in it) is an object in etcd, whose limit is 1.5 MiB.
 MAX_PLAN_BYTES = 256 * 1024
 _NO_RUN_YET = "0" * 32
@@ -118,20 +113,12 @@ def submit_indexed_sweep(
     draft = [IndexedTrial(trial, _NO_RUN_YET) for trial in planned]
     inputs = _inputs(plan, run_plan, config, client, _NO_RUN_YET, "0", "x", draft)
     validate_job(render_job(template, inputs), where)
-    if cluster is None:
-        with contextlib.closing(api.connect(config.kube_context)) as own:
-            return submit_indexed_sweep(
-                plan,
-                config,
-                client=client,
-                feedback=feedback,
-                detach=detach,
-                cluster=own,
-                image=image,
-            )
-    return _submit(
-        plan, run_plan, config, client, feedback, cluster, template, image, detach, planned
-    )
+    with contextlib.ExitStack() as stack:
+        if cluster is None:
+            cluster = stack.enter_context(contextlib.closing(api.connect(config.kube_context)))
+        return _submit(
+            plan, run_plan, config, client, feedback, cluster, template, image, detach, planned
+        )
 
 
 def _submit(

@@ -16,6 +16,12 @@ JOB_UID_VARIABLE = "MLCLI_KUBERNETES_JOB_UID"
 CONTEXT_VARIABLE = "MLCLI_KUBERNETES_CONTEXT"
 #: Set by Kubernetes in each pod of an Indexed Job.
 INDEX_VARIABLE = "JOB_COMPLETION_INDEX"
+#: The variable that carries the sweep's plan to its pods.
+PLAN_VARIABLE = "MLCLI_SWEEP_PLAN"
+#: The parent run of the trials, in each pod; and, set to 1, that nobody follows the
+#: sweep (the last trial to end ends it).
+PARENT_VARIABLE = "MLCLI_SWEEP_PARENT"
+DETACHED_VARIABLE = "MLCLI_SWEEP_DETACHED"
 #: The pod label (Kubernetes 1.27+) the uid is read from.
 JOB_UID_FIELD = "metadata.labels['batch.kubernetes.io/controller-uid']"
 
