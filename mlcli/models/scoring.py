@@ -1,8 +1,12 @@
 """One scoring request, without a server: parse the body, predict, shape the answer.
 
-The answer is MLflow's ``{"predictions": ...}``: a DataFrame as a list of records, an
-array or a Series as (nested) lists, NaN as null. ``mlcli models predict`` uses this,
-and so does the scoring server.
+The answer has the shape MLflow's scoring server gives (``predictions_to_json``):
+``{"predictions": ...}`` holding a DataFrame as a list of records, a Series as the
+records of a one-column frame (``[{"score": 0}, ...]``, the column ``"0"`` when the
+Series has no name), an array as (nested) lists, and anything else (a list, a dict,
+a string, a number) as it is, numpy values inside it as Python ones. One deliberate
+difference: NaN and infinity are null (MLflow writes ``NaN``, which is not JSON).
+``mlcli models predict`` uses this, and so does the scoring server.
 """
 
 from __future__ import annotations
@@ -52,11 +56,19 @@ def predict_body(
 
 
 def predictions_to_jsonable(predictions: Any) -> Any:
+    """The value under ``"predictions"`` (see the module docstring)."""
+    if is_series(predictions):
+        predictions = predictions.to_frame()
     if hasattr(predictions, "to_dict") and hasattr(predictions, "columns"):
         return [jsonable(row) for row in predictions.to_dict(orient="records")]
     if hasattr(predictions, "tolist"):
         return jsonable(predictions.tolist())
     return jsonable(predictions)
+
+
+def is_series(value: Any) -> bool:
+    """Whether ``value`` is a pandas Series (without importing pandas)."""
+    return hasattr(value, "to_frame") and not hasattr(value, "columns")
 
 
 def one_line(exc: BaseException) -> str:

@@ -1,7 +1,7 @@
 """The scoring server's ASGI app (Starlette), speaking MLflow's protocol.
 
     GET  /ping, /health   200 "\\n" once the model is loaded (503 before)
-    GET  /version         the mlcli version, as text
+    GET  /version         the mlcli version (as MLflow: the bare text, typed application/json)
     GET  /metadata        model URI, resolved version, run, flavors, signature, input example
     POST /invocations     see :mod:`mlcli.scoring.protocol`
 
@@ -111,7 +111,8 @@ class ScoringServer:
 
         from mlcli.version import __version__
 
-        return Response(__version__, media_type="text/plain")
+        # MLflow answers its version as the body, with this content type (not quoted)
+        return Response(__version__, media_type="application/json")
 
     async def metadata(self, request: Request) -> Response:
         return _response(encode(self._served().metadata()))

@@ -70,9 +70,9 @@ def encode_predictions(predictions: Any) -> bytes:
     """``{"predictions": ...}``; numeric arrays take a fast path (``tolist`` is already
     JSON: 1,000 predictions in 30 µs instead of 700 µs), unless they hold NaN or inf,
     which JSON cannot (they become null, as everything else goes through
-    :func:`predictions_to_jsonable`)."""
+    :func:`predictions_to_jsonable`, which gives pandas objects MLflow's shapes)."""
     kind = getattr(getattr(predictions, "dtype", None), "kind", "")
-    if kind and kind in "biuf" and not hasattr(predictions, "columns"):
+    if kind and kind in "biuf" and not hasattr(predictions, "index"):  # not pandas
         try:
             return encode({"predictions": predictions.tolist()})
         except ValueError:  # NaN or infinity

@@ -95,3 +95,44 @@ class OffsetFromPackageModel(mlcli.pyfunc.PythonModel):
         import mlcli_test_offset  # type: ignore[import-not-found]
 
         return (model_input["x"] + mlcli_test_offset.OFFSET).tolist()
+
+
+def output_of_shape(shape: str, x: list[float]) -> Any:
+    """An output of the type ``shape`` names, built from the column ``x``."""
+    import numpy as np
+    import pandas as pd
+
+    outputs = {
+        "series": lambda: pd.Series(x),
+        "named-series": lambda: pd.Series([int(v) for v in x], name="score"),
+        "frame": lambda: pd.DataFrame({"a": x, "b": [f"v{v:g}" for v in x]}),
+        "ndarray": lambda: np.asarray(x),
+        "ndarray-2d": lambda: np.column_stack([x, x]),
+        "strings": lambda: np.asarray([f"v{v:g}" for v in x]),
+        "list": lambda: [np.float64(v) for v in x],
+        "dict": lambda: {"total": np.float64(sum(x)), "values": np.asarray(x)},
+        "str": lambda: "ok",
+        "scalar": lambda: np.int64(len(x)),
+    }
+    return outputs[shape]()
+
+
+SHAPES = (
+    "series",
+    "named-series",
+    "frame",
+    "ndarray",
+    "ndarray-2d",
+    "strings",
+    "list",
+    "dict",
+    "str",
+    "scalar",
+)
+
+
+class ShapesModel(mlcli.pyfunc.PythonModel):
+    """Answers an output of the type named by the param ``shape`` (see output_of_shape)."""
+
+    def predict(self, context: Any, model_input: Any, params: dict[str, Any] | None = None) -> Any:
+        return output_of_shape((params or {})["shape"], list(model_input["x"]))
