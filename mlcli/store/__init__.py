@@ -25,14 +25,19 @@ from mlcli.store.backend import (
     TrackingStore,
 )
 from mlcli.store.entities import (
+    DATASET_CONTEXT_TAG,
+    Dataset,
+    DatasetInput,
     Experiment,
     FileInfo,
     LifecycleStage,
     Metric,
+    ModelInput,
     Param,
     Run,
     RunData,
     RunInfo,
+    RunInputs,
     RunStatus,
     RunTag,
     ViewType,
@@ -120,6 +125,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "DATASET_CONTEXT_TAG",
     "DEFAULT_EXPERIMENT_ID",
     "MAX_BATCH_ITEMS",
     "MAX_INT64",
@@ -128,6 +134,8 @@ __all__ = [
     "STORE_DIRNAME",
     "ArtifactRepository",
     "Artifacts",
+    "Dataset",
+    "DatasetInput",
     "Experiment",
     "ExperimentRecords",
     "FileInfo",
@@ -137,6 +145,7 @@ __all__ = [
     "LoggedModelRecords",
     "Metric",
     "MirrorStore",
+    "ModelInput",
     "Owner",
     "Param",
     "Remote",
@@ -145,6 +154,7 @@ __all__ = [
     "RunData",
     "RunIndexView",
     "RunInfo",
+    "RunInputs",
     "RunOwner",
     "RunRecords",
     "RunStatus",

@@ -32,11 +32,14 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from mlcli.store.entities import (
+        DatasetInput,
         Experiment,
         FileInfo,
         Metric,
+        ModelInput,
         Run,
         RunInfo,
+        RunInputs,
     )
     from mlcli.store.logged_models import LoggedModel
     from mlcli.store.ownership import RunOwner
@@ -101,6 +104,13 @@ class RunRecords(Protocol):
         lines were written (a store that writes in several requests)."""
         ...
 
+    def log_inputs(
+        self,
+        run_id: str,
+        datasets: list[DatasetInput] | None = None,
+        models: list[ModelInput] | None = None,
+    ) -> None: ...
+    def read_inputs(self, run_id: str) -> RunInputs: ...
     def read_params(self, run_id: str) -> dict[str, str]: ...
     def read_tags(self, run_id: str) -> dict[str, str]: ...
     def read_latest_metrics(self, run_id: str) -> dict[str, Metric]: ...

@@ -10,6 +10,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+#: The input tag that says what a dataset was for (MLflow's name, kept as is).
+DATASET_CONTEXT_TAG = "mlflow.data.context"
+
 
 class RunStatus:
     RUNNING = "RUNNING"
@@ -113,10 +116,79 @@ class RunData:
 
 
 @dataclass(frozen=True)
+class Dataset:
+    """A dataset a run read, as MLflow describes one: a name and a digest (its
+    identity), where it came from (``source_type``: ``local``, ``http``, ``code``, ...;
+    ``source``: a JSON document of the source's own fields), and optionally its schema
+    and profile (JSON text)."""
+
+    name: str
+    digest: str
+    source_type: str
+    source: str
+    schema: str | None = None
+    profile: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        shape: dict[str, Any] = {
+            "name": self.name,
+            "digest": self.digest,
+            "source_type": self.source_type,
+            "source": self.source,
+        }
+        if self.schema is not None:
+            shape["schema"] = self.schema
+        if self.profile is not None:
+            shape["profile"] = self.profile
+        return shape
+
+
+@dataclass(frozen=True)
+class DatasetInput:
+    """A dataset as one run's input, with the input's tags (MLflow's
+    ``mlflow.data.context``: ``training``, ``eval``, ...)."""
+
+    dataset: Dataset
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def context(self) -> str | None:
+        return self.tags.get(DATASET_CONTEXT_TAG)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"dataset": self.dataset.to_dict(), "tags": dict(self.tags)}
+
+
+@dataclass(frozen=True)
+class ModelInput:
+    """A logged model a run read (MLflow 3's ``LoggedModelInput``)."""
+
+    model_id: str
+
+
+@dataclass(frozen=True)
+class RunInputs:
+    """What a run read: datasets (one per name and digest, the first logged) and
+    logged models."""
+
+    dataset_inputs: list[DatasetInput] = field(default_factory=list)
+    model_inputs: list[ModelInput] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dataset_inputs": [d.to_dict() for d in self.dataset_inputs],
+            "model_inputs": [{"model_id": m.model_id} for m in self.model_inputs],
+        }
+
+
+@dataclass(frozen=True)
 class Run:
     info: RunInfo
     data: RunData
     experiment_name: str | None = None
+    # What the run read. A run from ``get_run`` carries them; runs from a search do
+    # not (read them with ``TrackingClient.get_run``).
+    inputs: RunInputs = field(default_factory=RunInputs)
 
     @property
     def run_id(self) -> str:

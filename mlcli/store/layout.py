@@ -18,6 +18,7 @@ PARAMS_LOG = "params.jsonl"
 METRICS_LOG = "metrics.jsonl"
 TAGS_LOG = "tags.jsonl"
 BATCHES_LOG = "batches.jsonl"  # commit lines of multi-line batches (see batches.py)
+INPUTS_LOG = "inputs.jsonl"  # datasets and models a run read (see inputs.py)
 RUN_LOCK = ".lock"
 ARTIFACTS_DIR = "artifacts"
 EXPERIMENT_DOC = "experiment.json"
@@ -72,6 +73,9 @@ class StoreLayout:
 
     def batches_log(self, run_id: str) -> Path:
         return self.runs_dir / run_id / BATCHES_LOG
+
+    def inputs_log(self, run_id: str) -> Path:
+        return self.runs_dir / run_id / INPUTS_LOG
 
     def artifacts_dir(self, run_id: str) -> Path:
         return self.runs_dir / run_id / ARTIFACTS_DIR

@@ -49,7 +49,16 @@ from mlcli.store.batches import (
 )
 from mlcli.store.changes import ChangeJournal
 from mlcli.store.damage import run_doc_problem
-from mlcli.store.entities import LifecycleStage, Metric, RunInfo, RunStatus
+from mlcli.store.entities import (
+    DatasetInput,
+    LifecycleStage,
+    Metric,
+    ModelInput,
+    RunInfo,
+    RunInputs,
+    RunStatus,
+)
+from mlcli.store.inputs import fold_inputs, input_lines, new_inputs, validate_inputs
 from mlcli.store.layout import (
     ARTIFACTS_DIR,
     BATCHES_LOG,
@@ -347,6 +356,31 @@ class RunFiles:
         """Append already-encoded metric lines (the fluent API's batched flush: a
         batch, fsynced under ``MLCLI_SYNC=batch``)."""
         self._append_parts(run_id, [(self._cached(run_id).metrics_path, data)], batch=True)
+
+    def log_inputs(
+        self,
+        run_id: str,
+        datasets: list[DatasetInput] | None = None,
+        models: list[ModelInput] | None = None,
+    ) -> None:
+        """Record datasets and logged models as inputs of the run (``inputs.jsonl``,
+        see ``inputs.py``); those it already has are not written again. All the lines
+        are one append, under the run's lock."""
+        datasets, models = datasets or [], models or []
+        validate_inputs(datasets, models)
+        if not datasets and not models:
+            return
+        with FileLock(self.layout.run_lock(run_id)):
+            fresh, fresh_models = new_inputs(self.read_inputs(run_id), datasets, models)
+            data = "".join(input_lines(fresh, fresh_models)).encode()
+            if data:
+                self._append_parts(run_id, [(self.layout.inputs_log(run_id), data)])
+
+    def read_inputs(self, run_id: str) -> RunInputs:
+        """The run's inputs (NotFoundError when there is no such run)."""
+        if not self.exists(run_id):
+            raise NotFoundError(f"no run with id {run_id!r}")
+        return fold_inputs(read_log_records(self.layout.inputs_log(run_id)))
 
     def read_params(self, run_id: str) -> dict[str, str]:
         params: dict[str, str] = {}

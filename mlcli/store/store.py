@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -117,7 +118,7 @@ class Store:
         runs = self.runs_by_id([run_id])
         if not runs:  # the index could not read it: fall back to the files themselves
             return self._run_from_files(run_id)
-        return runs[0]
+        return replace(runs[0], inputs=self.runs.read_inputs(run_id))
 
     def get_runs(self, run_ids: Sequence[str]) -> dict[str, Run]:
         """:meth:`get_run` for many runs at once: one refresh and one index query, not one
@@ -130,7 +131,10 @@ class Store:
                 continue
             present.append(run_id)
         self.index.refresh_runs(present)
-        runs = {run.info.run_id: run for run in self.runs_by_id(present)}
+        runs = {
+            run.info.run_id: replace(run, inputs=self.runs.read_inputs(run.info.run_id))
+            for run in self.runs_by_id(present)
+        }
         for run_id in (r for r in present if r not in runs):  # as get_run: from the files
             try:
                 runs[run_id] = self._run_from_files(run_id)
@@ -235,7 +239,8 @@ class Store:
             name: str | None = self.experiments.get(info.experiment_id).name
         except NotFoundError:
             name = None
-        return Run(info=info, data=data, experiment_name=name)
+        inputs = self.runs.read_inputs(run_id)
+        return Run(info=info, data=data, experiment_name=name, inputs=inputs)
 
 
 def open_store(

@@ -23,11 +23,16 @@ from itertools import islice
 from typing import Any
 
 from mlcli.clock import now_ms
-from mlcli.errors import InvalidInputError
+from mlcli.errors import InvalidInputError, NotFoundError
 from mlcli.store import (
+    Dataset,
+    DatasetInput,
     Metric,
+    ModelInput,
     Owner,
+    RunInputs,
     RunOwner,
+    RunRecords,
     RunStatus,
     heartbeat_change,
     parse_owner,
@@ -38,7 +43,7 @@ from mlcli.tracking.client import make_metric
 from mlcli.tracking_server import shapes
 from mlcli.tracking_server.backend import Backend, Endpoint, run_id_of
 from mlcli.tracking_server.experiments import view_type
-from mlcli.tracking_server.fields import DOUBLE, Fields
+from mlcli.tracking_server.fields import DOUBLE, OBJECTS, Fields
 from mlcli.tracking_server.logged_models import log_model_metrics
 from mlcli.tracking_server.paging import decode_token, encode_token, max_results
 from mlcli.tracking_server.tags import (
@@ -172,6 +177,18 @@ def log_batch(backend: Backend, fields: Fields) -> dict[str, Any]:
     return {}
 
 
+def log_inputs(backend: Backend, fields: Fields) -> dict[str, Any]:
+    """Datasets (and MLflow 3's logged models) a run read; those it already has are
+    kept as they are, as MLflow's stores do. A model must exist."""
+    run_id = backend.writable_run(run_id_of(fields))
+    datasets = [_dataset_input(item) for item in fields.objects("datasets")]
+    models = [ModelInput(item.required("model_id")) for item in fields.objects("models")]
+    for model in {m.model_id for m in models}:
+        backend.logged_models.get(model)  # NotFoundError before anything is written
+    backend.store.runs.log_inputs(run_id, datasets, models)
+    return {}
+
+
 def get_history(backend: Backend, fields: Fields) -> dict[str, Any]:
     run_id = run_id_of(fields)
     key = fields.required("metric_key")
@@ -197,9 +214,12 @@ def search(backend: Backend, fields: Fields) -> dict[str, Any]:
         run_view_type=view_type(fields, "run_view_type"),
         offset=offset,
     )
-    models = backend.logged_models
+    models, records = backend.logged_models, backend.store.runs
     reply: dict[str, Any] = {
-        "runs": [shapes.run(run, models.of_run(run.run_id)) for run in runs[:limit]]
+        "runs": [
+            shapes.run(run, models.of_run(run.run_id), _inputs_of(records, run.run_id))
+            for run in runs[:limit]
+        ]
     }
     if len(runs) > limit:
         reply["next_page_token"] = encode_token(offset + limit)
@@ -250,6 +270,28 @@ def _metric(fields: Fields) -> Metric:
     return make_metric(
         key, value, fields.integer("step"), now_ms() if timestamp is None else timestamp
     )
+
+
+def _inputs_of(records: RunRecords, run_id: str) -> RunInputs:
+    try:
+        return records.read_inputs(run_id)
+    except NotFoundError:  # purged since the search: a page is not refused for it
+        return RunInputs()
+
+
+def _dataset_input(item: Fields) -> DatasetInput:
+    """``{"tags": [{"key", "value"}], "dataset": {...}}`` of MLflow's LogInputs."""
+    shape = item.values.get("dataset")
+    if not isinstance(shape, dict):
+        raise InvalidInputError("a dataset input needs its 'dataset': an object")
+    dataset = Fields(shape)
+    fields = ("name", "digest", "source_type", "source")
+    values = {name: dataset.string(name) for name in (*fields, "schema", "profile")}
+    for name in fields:
+        if values[name] is None or (name != "source" and not values[name]):
+            raise InvalidInputError(f"missing value for required parameter 'dataset.{name}'")
+    tags = dict(item.key_values("tags"))
+    return DatasetInput(Dataset(**values), tags)
 
 
 def _content_id(run_id: str, fields: Fields) -> str:
@@ -311,6 +353,7 @@ ENDPOINTS = [
     Endpoint("POST", "/runs/set-tag", set_tag),
     Endpoint("POST", "/runs/delete-tag", delete_tag),
     Endpoint("POST", "/runs/log-batch", log_batch, points=lambda f: len(f.objects("metrics"))),
+    Endpoint("POST", "/runs/log-inputs", log_inputs, {"datasets": OBJECTS}),
     Endpoint("POST", "/runs/search", search),
     Endpoint("GET", "/metrics/get-history", get_history),
     Endpoint("GET", "/artifacts/list", list_artifacts),

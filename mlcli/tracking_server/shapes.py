@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from mlcli.registry.entities import ModelVersion, RegisteredModel
-from mlcli.store import Experiment, LoggedModel, Metric, Run, RunInfo, json_number
+from mlcli.store import Experiment, LoggedModel, Metric, Run, RunInfo, RunInputs, json_number
 from mlcli.tracking_server.tags import tags_to_mlflow
 
 ARTIFACTS_SCHEME = "mlflow-artifacts:"
@@ -86,7 +86,10 @@ def metric(entity: Metric) -> dict[str, Any]:
     }
 
 
-def run(entity: Run, models: Iterable[LoggedModel] = ()) -> dict[str, Any]:
+def run(
+    entity: Run, models: Iterable[LoggedModel] = (), inputs: RunInputs | None = None
+) -> dict[str, Any]:
+    """A run; ``inputs`` when given, else the run's own (those of ``get_run``)."""
     data = entity.data
     return {
         "info": run_info(entity.info),
@@ -95,12 +98,23 @@ def run(entity: Run, models: Iterable[LoggedModel] = ()) -> dict[str, Any]:
             "params": key_values(data.params, rename=False),
             "tags": key_values(data.tags),
         },
-        "inputs": {},
+        "inputs": run_inputs(entity.inputs if inputs is None else inputs),
         "outputs": {
             "model_outputs": [
                 {"model_id": m.model_id, "step": m.step} for m in models if not m.deleted
             ]
         },
+    }
+
+
+def run_inputs(inputs: RunInputs) -> dict[str, Any]:
+    """``run.inputs``: datasets with their input tags, and logged models."""
+    return {
+        "dataset_inputs": [
+            {"tags": key_values(item.tags, rename=False), "dataset": item.dataset.to_dict()}
+            for item in inputs.dataset_inputs
+        ],
+        "model_inputs": [{"model_id": model.model_id} for model in inputs.model_inputs],
     }
 
 

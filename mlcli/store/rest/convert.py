@@ -10,14 +10,18 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from mlcli.store.entities import (
+    DatasetInput,
     Experiment,
     FileInfo,
     Metric,
+    ModelInput,
     Run,
     RunData,
     RunInfo,
+    RunInputs,
     parse_json_number,
 )
+from mlcli.store.inputs import dataset_input_from_dict
 from mlcli.system_tags import PARENT_RUN_ID, to_mlflow, to_store
 
 
@@ -101,7 +105,28 @@ def run(doc: Mapping[str, Any], experiment_name: str | None = None) -> Run:
             tags=tags,
         ),
         experiment_name=experiment_name,
+        inputs=run_inputs(doc.get("inputs") or {}),
     )
+
+
+def run_inputs(doc: Mapping[str, Any]) -> RunInputs:
+    """``run.inputs`` of MLflow's REST API (tags as a list of key/value objects)."""
+    datasets = []
+    for item in doc.get("dataset_inputs") or ():
+        tags = {str(t["key"]): str(t.get("value", "")) for t in item.get("tags") or ()}
+        found = dataset_input_from_dict({"dataset": item.get("dataset"), "tags": tags})
+        if found is not None:
+            datasets.append(found)
+    models = [ModelInput(str(m["model_id"])) for m in doc.get("model_inputs") or ()]
+    return RunInputs(dataset_inputs=datasets, model_inputs=models)
+
+
+def dataset_input_to(item: DatasetInput) -> dict[str, Any]:
+    """A dataset input as MLflow's REST API sends it."""
+    return {
+        "tags": [{"key": k, "value": v} for k, v in item.tags.items()],
+        "dataset": item.dataset.to_dict(),
+    }
 
 
 def file_info(doc: Mapping[str, Any]) -> FileInfo:

@@ -13,7 +13,16 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from mlcli.errors import InvalidInputError, MlcliError, NotFoundError, PartlyWritten
-from mlcli.store.entities import LifecycleStage, Metric, RunInfo, RunStatus, ViewType
+from mlcli.store.entities import (
+    DatasetInput,
+    LifecycleStage,
+    Metric,
+    ModelInput,
+    RunInfo,
+    RunInputs,
+    RunStatus,
+    ViewType,
+)
 from mlcli.store.heartbeat import HEARTBEAT_FIELD, period_seconds
 from mlcli.store.ownership import Owner, owner_recorded
 from mlcli.store.records import decode_metric_log
@@ -288,6 +297,24 @@ class ServerRuns:
     def _send_batch(self, body: bytes, name: str) -> None:
         named = body[:-1] + b',"mlcli_batch_id":' + json.dumps(name).encode() + b"}"
         self._call.post("/runs/log-batch", named, idempotent=True)
+
+    def log_inputs(
+        self,
+        run_id: str,
+        datasets: list[DatasetInput] | None = None,
+        models: list[ModelInput] | None = None,
+    ) -> None:
+        if not datasets and not models:
+            return
+        body = {
+            "run_id": run_id,
+            "datasets": [convert.dataset_input_to(item) for item in datasets or []],
+            "models": [{"model_id": model.model_id} for model in models or []],
+        }
+        self._call.post("/runs/log-inputs", body, idempotent=True)  # the server dedups
+
+    def read_inputs(self, run_id: str) -> RunInputs:
+        return self._store.get_run(run_id).inputs
 
     def read_params(self, run_id: str) -> dict[str, str]:
         return self._store.get_run(run_id).data.params

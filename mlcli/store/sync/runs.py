@@ -28,6 +28,7 @@ from mlcli.files.lock import FileLock
 from mlcli.store.layout import (
     ARTIFACTS_DIR,
     BATCHES_LOG,
+    INPUTS_LOG,
     LOGGED_MODELS_DIR,
     METRICS_LOG,
     PARAMS_LOG,
@@ -49,7 +50,7 @@ from mlcli.store.sync.state import RunState
 
 KEPT_CONFLICTS = 50
 # The commit log goes last: a reader must never meet a commit before its lines.
-LOGS = (PARAMS_LOG, TAGS_LOG, METRICS_LOG, BATCHES_LOG)
+LOGS = (PARAMS_LOG, TAGS_LOG, METRICS_LOG, INPUTS_LOG, BATCHES_LOG)
 
 
 # -- push ------------------------------------------------------------------------------------

@@ -19,8 +19,17 @@ from mlcli import system_tags
 from mlcli.clock import now_ms
 from mlcli.errors import ConflictError, NotFoundError
 from mlcli.store.batches import validate_batch_id
-from mlcli.store.entities import LifecycleStage, Metric, RunInfo, RunStatus
-from mlcli.store.layout import METRICS_LOG, PARAMS_LOG, TAGS_LOG
+from mlcli.store.entities import (
+    DatasetInput,
+    LifecycleStage,
+    Metric,
+    ModelInput,
+    RunInfo,
+    RunInputs,
+    RunStatus,
+)
+from mlcli.store.inputs import fold_inputs, input_lines, new_inputs, validate_inputs
+from mlcli.store.layout import INPUTS_LOG, METRICS_LOG, PARAMS_LOG, TAGS_LOG
 from mlcli.store.ownership import Claim, RunOwner, live_claim, owner_recorded
 from mlcli.store.records import (
     decode_metric_log,
@@ -199,7 +208,8 @@ class TeamRuns:
         """Remove a run for good: its rows, then its objects in the bucket."""
 
         def work(connection: Any) -> None:
-            for table in ("params", "tags", "latest_metrics", "buffer", "segments", "batches"):
+            tables = ("params", "tags", "latest_metrics", "run_inputs", "buffer", "segments")
+            for table in (*tables, "batches"):
                 connection.execute(f"DELETE FROM {table} WHERE run_id = %s", (run_id,))
             connection.execute("DELETE FROM runs WHERE run_id = %s", (run_id,))
 
@@ -275,6 +285,51 @@ class TeamRuns:
         """Already-encoded metric lines (the fluent API's batched flush)."""
         self.log_batch(run_id, metrics=decode_metric_log(data))
 
+    def log_inputs(
+        self,
+        run_id: str,
+        datasets: list[DatasetInput] | None = None,
+        models: list[ModelInput] | None = None,
+    ) -> None:
+        """As the local store's: the inputs the run does not have yet, in one
+        transaction; their lines go to the bucket's ``inputs.jsonl`` with the run's
+        other logs, and to ``run_inputs`` for reading."""
+        datasets, models = datasets or [], models or []
+        validate_inputs(datasets, models)
+        if not datasets and not models:
+            return
+
+        def work(connection: Any) -> None:
+            _locked_doc(connection, run_id)
+            existing = _inputs(connection, run_id)
+            lines = input_lines(*new_inputs(existing, datasets, models))
+            if not lines:
+                return
+            with connection.cursor() as cursor:
+                cursor.executemany(
+                    "INSERT INTO buffer (run_id, log, metric_key, line) VALUES (%s, %s, NULL, %s)",
+                    [(run_id, INPUTS_LOG, line.encode()) for line in lines],
+                )
+                cursor.executemany(
+                    "INSERT INTO run_inputs (run_id, entry) VALUES (%s, %s)",
+                    [(run_id, line) for line in lines],
+                )
+                cursor.execute(
+                    "UPDATE runs SET buffered = buffered + %s, changed_at = %s, dirty = TRUE, "
+                    "revision = revision + 1 WHERE run_id = %s",
+                    (len(lines), now_ms(), run_id),
+                )
+
+        self.database.run(work)
+
+    def read_inputs(self, run_id: str) -> RunInputs:
+        def work(connection: Any) -> RunInputs:
+            if connection.execute("SELECT 1 FROM runs WHERE run_id = %s", (run_id,)).fetchone():
+                return _inputs(connection, run_id)
+            raise NotFoundError(f"no run with id {run_id!r}")
+
+        return self.database.run(work)
+
     def read_params(self, run_id: str) -> dict[str, str]:
         return self._key_values("params", run_id)
 
@@ -321,6 +376,13 @@ def mark_dirty(connection: Any, run_id: str) -> None:
         "UPDATE runs SET changed_at = %s, dirty = TRUE, revision = revision + 1 WHERE run_id = %s",
         (now_ms(), run_id),
     )
+
+
+def _inputs(connection: Any, run_id: str) -> RunInputs:
+    rows = connection.execute(
+        "SELECT entry FROM run_inputs WHERE run_id = %s ORDER BY position", (run_id,)
+    ).fetchall()
+    return fold_inputs(dict(row[0]) for row in rows)
 
 
 def _locked_doc(connection: Any, run_id: str) -> dict[str, Any]:

@@ -81,10 +81,17 @@ CREATE TABLE IF NOT EXISTS latest_metrics (
     PRIMARY KEY (run_id, key)
 );
 CREATE INDEX IF NOT EXISTS metrics_by_key ON latest_metrics (key, value);
+-- what each run read (its inputs.jsonl, in order; see mlcli.store.inputs)
+CREATE TABLE IF NOT EXISTS run_inputs (
+    run_id TEXT NOT NULL,
+    position BIGSERIAL,
+    entry JSONB NOT NULL,
+    PRIMARY KEY (run_id, position)
+);
 CREATE TABLE IF NOT EXISTS buffer (
     seq BIGSERIAL PRIMARY KEY,
     run_id TEXT NOT NULL,
-    log TEXT NOT NULL,       -- params.jsonl, tags.jsonl, metrics.jsonl, batches.jsonl
+    log TEXT NOT NULL,       -- params.jsonl, tags.jsonl, metrics.jsonl, inputs.jsonl, ...
     metric_key TEXT,         -- for metrics.jsonl: the line's key (history by key)
     line BYTEA NOT NULL      -- the line, exactly as a segment will hold it
 );

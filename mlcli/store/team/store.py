@@ -3,6 +3,7 @@ package doc), and the searches that run on its index in PostgreSQL."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
@@ -10,11 +11,12 @@ import os
 import threading
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlcli.clock import now_ms
-from mlcli.errors import StoreError
+from mlcli.errors import NotFoundError, StoreError
 from mlcli.store.entities import LifecycleStage, Metric, Run, RunData, RunStatus
 from mlcli.store.runs import run_info_from_doc
 from mlcli.store.sync import keys
@@ -109,12 +111,16 @@ class TeamStore:
         if not runs:
             self.runs.read_doc(run_id)  # NotFoundError
             raise StoreError(f"run {run_id} vanished while it was read")
-        return runs[0]
+        return replace(runs[0], inputs=self.runs.read_inputs(run_id))
 
     def get_runs(self, run_ids: Sequence[str]) -> dict[str, Run]:
         ids = list(dict.fromkeys(run_ids))
         self.index.refresh_runs(ids)
-        return {run.info.run_id: run for run in self.runs_by_id(ids)}
+        runs = {}
+        for run in self.runs_by_id(ids):
+            with contextlib.suppress(NotFoundError):  # purged meanwhile
+                runs[run.info.run_id] = replace(run, inputs=self.runs.read_inputs(run.run_id))
+        return runs
 
     def runs_by_id(self, run_ids: Sequence[str]) -> list[Run]:
         """Runs with their data, in the order given; unknown ids are left out."""

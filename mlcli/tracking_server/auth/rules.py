@@ -67,6 +67,7 @@ API_RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/runs/set-tag"): Rule("run_id", E),
     ("POST", "/runs/delete-tag"): Rule("run_id", E),
     ("POST", "/runs/log-batch"): Rule("run_id", E),
+    ("POST", "/runs/log-inputs"): Rule("run_id", E),
     ("POST", "/runs/search"): Rule("experiment_ids", R, "runs"),
     ("GET", "/metrics/get-history"): Rule("run_id", R),
     ("GET", "/artifacts/list"): Rule("run_id", R),
