@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from mlcli.search.nodes import And, Field, Node, Not, Or, OrderKey
-from mlcli.search.semantics import compare, tag_value
+from mlcli.search.semantics import compare
 from mlcli.store import Run
 
 TIEBREAK = (
@@ -34,8 +34,6 @@ def evaluate(node: Node | None, run: Run) -> bool:
         return any(evaluate(item, run) for item in node.items)
     if isinstance(node, Not):
         return not evaluate(node.item, run)
-    if node.field.kind == "tag":  # filters see implied tags; orders do not
-        return compare(tag_value(run.data.tags, node.field.key), node.op, node.value)
     return compare(field_value(node.field, run), node.op, node.value)
 
 

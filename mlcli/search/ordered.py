@@ -38,7 +38,6 @@ from typing import Any
 
 from mlcli.search.dialect import SQLITE
 from mlcli.search.nodes import NULL_TEST, ORDERING, And, Compare, Field, Node, OrderKey
-from mlcli.search.semantics import IMPLIED_TAGS
 from mlcli.search.sql import compile_filter, compile_order
 
 # table, its (key, value) index
@@ -231,12 +230,9 @@ def _lookups(node: Node | None) -> list[_Lookup]:
             continue
         table, index = _KEYED[item.field.kind]
         kind, op, value = item.field.kind, item.op, item.value
-        if kind == "metric" and isinstance(value, float) and op in (*ORDERING, "="):
-            pass  # the same test as sql._value_condition's
-        elif kind != "metric" and isinstance(value, str) and op == "=":
-            if kind == "tag" and item.field.key in IMPLIED_TAGS:
-                continue  # matches runs without the tag too
-        else:
+        metric = kind == "metric" and isinstance(value, float) and op in (*ORDERING, "=")
+        text = kind != "metric" and isinstance(value, str) and op == "="
+        if not (metric or text):  # (the same tests as sql._value_condition's)
             continue
         condition = f"s.key = ? AND s.value {op} ?"
         found.append(_Lookup(item.field, table, index, condition, [item.field.key, value]))
@@ -289,9 +285,7 @@ def _conjuncts(node: Node | None) -> list[Node]:
 def _requires_value(node: Node | None, field: Field) -> bool:
     """Whether every run the filter matches has a (non-NULL) value for ``field``: it
     tests that value, other than IS [NOT] NULL (which a NaN metric passes), in a
-    condition every match meets. Implied tags match runs without them."""
-    if field.kind == "tag" and field.key in IMPLIED_TAGS:
-        return False
+    condition every match meets."""
     return any(
         isinstance(item, Compare) and item.field == field and item.op not in NULL_TEST
         for item in _conjuncts(node)

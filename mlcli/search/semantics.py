@@ -15,28 +15,23 @@ filter means the same thing wherever it is written:
   character literal (``patterns.py``); ``ILIKE`` ignores case beyond ASCII.
 - ``IN`` is a chain of ``=`` joined by OR, ``NOT IN`` a chain of ``!=`` joined by AND.
 
-One tag has a value when it is missing: mlcli keeps no prompts, so MLflow's prompt
-marker reads as ``'false'`` on every entity. MLflow >= 2.21 clients add
-``tags.`mlflow.prompt.is_prompt` != 'true'`` to every registered-model search and
-expect models without the tag to match (as MLflow's own stores do).
+A missing tag is missing for every search, MLflow's prompt marker included, as in
+MLflow's own stores for runs, experiments and logged models. Registry searches add
+MLflow's rule for prompts on top (``mlcli/tracking_server/filters.py``).
 """
 
 from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
-from mlcli import system_tags
 from mlcli.search.nodes import PATTERN, Scalar, Value
 from mlcli.search.numeric import is_numeric_text
 from mlcli.search.patterns import compile_like
 
 Stored = str | float | int | None
-
-PROMPT_MARKER_TAG = system_tags.PROMPT_IS_PROMPT
-IMPLIED_TAGS: Mapping[str, str] = {PROMPT_MARKER_TAG: "false"}
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
     "=": operator.eq,
@@ -46,12 +41,6 @@ _OPS: dict[str, Callable[[Any, Any], bool]] = {
     ">": operator.gt,
     ">=": operator.ge,
 }
-
-
-def tag_value(tags: Mapping[str, str], key: str) -> str | None:
-    """The tag's value as filters see it: the stored one, else the implied one."""
-    value = tags.get(key)
-    return IMPLIED_TAGS.get(key) if value is None else value
 
 
 def compare(stored: Stored, op: str, value: Value) -> bool:

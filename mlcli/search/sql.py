@@ -18,7 +18,6 @@ from mlcli.search.dialect import SQLITE, Dialect
 from mlcli.search.keys import ATTRIBUTES
 from mlcli.search.nodes import (
     EQUALITY,
-    NULL_TEST,
     ORDERING,
     And,
     Compare,
@@ -30,7 +29,6 @@ from mlcli.search.nodes import (
 )
 from mlcli.search.parser import parse_filter, parse_order_by
 from mlcli.search.patterns import compile_like
-from mlcli.search.semantics import IMPLIED_TAGS, compare
 
 DEFAULT_ORDER = SQLITE.default_order
 _TABLES = {"metric": ("latest_metrics", "m"), "param": ("params", "p"), "tag": ("tags", "t")}
@@ -145,8 +143,6 @@ def _compare(node: Compare, args: list[Any], context: _Context) -> str:
         if attribute.nullable:
             return f"({column} IS NOT NULL AND {condition})"
         return condition
-    if kind == "tag" and node.field.key in IMPLIED_TAGS:
-        return _implied_tag(node, args, context)
     return _stored(node, args, context)
 
 
@@ -162,24 +158,6 @@ def _stored(node: Compare, args: list[Any], context: _Context) -> str:
         return f"{lookup})"
     condition = _value_condition(f"{alias}.value", node, kind == "metric", args, context.dialect)
     return f"{lookup} AND {condition})"
-
-
-def _implied_tag(node: Compare, args: list[Any], context: _Context) -> str:
-    """A tag with a value when missing (``semantics.IMPLIED_TAGS``): the stored value
-    when the run has the tag, else the implied one, tested here with ``compare``."""
-    key, dialect = node.field.key, context.dialect
-    if compare(IMPLIED_TAGS[key], node.op, node.value):
-        stored = dialect.true if node.op in NULL_TEST else _stored(node, args, context)
-        args.append(key)
-        if context.correlated:
-            return f"({stored} OR NOT {context.lookup('tags', 't')}))"
-        return (
-            f"({stored} OR r.run_id NOT IN "
-            f"(SELECT t.run_id FROM tags t WHERE t.key = {dialect.param}))"
-        )
-    if node.op in NULL_TEST:
-        return dialect.false
-    return _stored(node, args, context)
 
 
 def _value_condition(

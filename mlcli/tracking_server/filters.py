@@ -9,7 +9,20 @@ Conditions are joined by AND; a key is an attribute of the entity (``name``, or
 keys with odd characters). Operators: ``= != < <= > >=`` on numbers, ``= != LIKE ILIKE``
 and ``IN``/``NOT IN`` on text, ``IS NULL``/``IS NOT NULL`` on tags. These lists are
 small, so they are matched in Python, with the comparisons of every other search
-(``mlcli.search.semantics``: escapes in LIKE, missing values, implied tags).
+(``mlcli.search.semantics``: escapes in LIKE, missing values).
+
+Registry searches (registered models and model versions, ``prompts=True``) follow the
+rule of MLflow's SQL store for prompts, which MLflow keeps as registered models marked
+with the tag ``mlflow.prompt.is_prompt`` = ``'true'``:
+
+- A search that does not ask for prompts leaves them out, and its conditions on the
+  marker are ignored: ``tags.`mlflow.prompt.is_prompt` != 'true'``, which MLflow >= 2.21
+  clients add to every registered-model search, matches every model that is not a
+  prompt, whether or not it has the tag.
+- A search asks for prompts when its first condition on the marker is ``= 'true'`` or
+  ``!= 'false'`` (in any case); its conditions then apply as written.
+
+Elsewhere (experiments, logged models, runs) the marker is an ordinary tag, as in MLflow.
 """
 
 from __future__ import annotations
@@ -19,8 +32,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from mlcli.errors import InvalidInputError
-from mlcli.search.semantics import compare, tag_value
+from mlcli.search.semantics import compare
 from mlcli.search.tokens import Kind, Token, tokenize
+from mlcli.system_tags import PROMPT_IS_PROMPT
 from mlcli.tracking_server.tags import to_store
 
 Kind_ = Literal["attribute", "tag", "param"]
@@ -37,11 +51,16 @@ _COMPARATORS = {
 
 @dataclass(frozen=True)
 class Record:
-    """What a filter looks at: attributes (text or numbers), tags, params."""
+    """What a filter looks at: attributes (text or numbers), tags, params; ``prompt``
+    says whether a registry entity is a prompt (None: its own marker tag says)."""
 
     attributes: Mapping[str, Any]
     tags: Mapping[str, str] = field(default_factory=dict)
     params: Mapping[str, str] = field(default_factory=dict)
+    prompt: bool | None = None
+
+    def is_prompt(self) -> bool:
+        return self.tags.get(PROMPT_IS_PROMPT) == "true" if self.prompt is None else self.prompt
 
 
 @dataclass(frozen=True)
@@ -54,7 +73,7 @@ class Condition:
     def test(self, record: Record) -> bool:
         """``search.semantics.compare``: the same rules as every other search."""
         if self.kind == "tag":
-            return compare(tag_value(record.tags, self.key), self.op, self.value)
+            return compare(record.tags.get(self.key), self.op, self.value)
         source = record.attributes if self.kind == "attribute" else record.params
         actual = source.get(self.key)
         if actual is not None and not isinstance(self.value, float):
@@ -64,7 +83,8 @@ class Condition:
 
 class EntityFilter:
     """A parsed filter; ``attributes`` maps each allowed attribute to "text" or "number"
-    (and aliases to their canonical name with ``aliases``)."""
+    (and aliases to their canonical name with ``aliases``); ``prompts``: MLflow's rule
+    for prompts in registry searches (see the module's docstring)."""
 
     def __init__(
         self,
@@ -74,6 +94,7 @@ class EntityFilter:
         aliases: Mapping[str, str] | None = None,
         kinds: Sequence[Kind_] = ("attribute", "tag"),
         what: str = "filter",
+        prompts: bool = False,
     ) -> None:
         self.text = text or ""
         self.attributes = attributes
@@ -81,9 +102,21 @@ class EntityFilter:
         self.kinds = kinds
         self.what = what
         self.conditions = self._parse() if self.text.strip() else []
+        self.prompts = prompts and not self._asks_for_prompts()
+        self._tested = [c for c in self.conditions if not (self.prompts and _on_the_marker(c))]
 
     def matches(self, record: Record) -> bool:
-        return all(c.test(record) for c in self.conditions)
+        if self.prompts and record.is_prompt():
+            return False
+        return all(c.test(record) for c in self._tested)
+
+    def _asks_for_prompts(self) -> bool:
+        """MLflow's test: the first condition on the marker is ``= 'true'`` or ``!= 'false'``."""
+        for c in self.conditions:
+            if _on_the_marker(c):
+                wanted = {"=": "true", "!=": "false"}.get(c.op)
+                return isinstance(c.value, str) and c.value.lower() == wanted
+        return False
 
     def equality(self, attribute: str) -> str | None:
         """The value an ``attribute = '...'`` condition requires, if there is one."""
@@ -218,6 +251,10 @@ def sort_records(
         present.sort(key=getter, reverse=descending)
         result = present + [item for item in result if getter(item) is None]
     return result
+
+
+def _on_the_marker(condition: Condition) -> bool:
+    return condition.kind == "tag" and condition.key == PROMPT_IS_PROMPT
 
 
 def _is_word(token: Token, word: str) -> bool:

@@ -32,6 +32,7 @@ from mlcli.errors import InvalidInputError, NotFoundError
 from mlcli.registry.entities import ModelVersion, RegisteredModel
 from mlcli.registry.files import PENDING, ModelRegistry
 from mlcli.registry.names import parse_version
+from mlcli.system_tags import PROMPT_IS_PROMPT
 from mlcli.tracking.context import acting_as, acting_user
 from mlcli.tracking_server import shapes
 from mlcli.tracking_server.artifacts import RunArtifact, VersionArtifact, parse_artifact_path
@@ -101,7 +102,7 @@ def search_models(backend: Backend, fields: Fields) -> dict[str, Any]:
     limit = max_results(fields.integer("max_results"), 100)
     offset = decode_token(fields.string("page_token"))
     condition = EntityFilter(
-        fields.string("filter"), _MODEL_ATTRIBUTES, what="registered model filter"
+        fields.string("filter"), _MODEL_ATTRIBUTES, what="registered model filter", prompts=True
     )
     found = [
         m
@@ -230,6 +231,7 @@ def search_versions(backend: Backend, fields: Fields) -> dict[str, Any]:
         _VERSION_ATTRIBUTES,
         aliases={"source": "source_path", "version": "version_number"},
         what="model version filter",
+        prompts=True,
     )
     client = backend.client
     name = condition.equality("name")
@@ -237,12 +239,12 @@ def search_versions(backend: Backend, fields: Fields) -> dict[str, Any]:
         names = [name] if any(m.name == name for m in client.search_registered_models()) else []
     else:
         names = [m.name for m in client.search_registered_models()]
-    found = [
-        v
-        for n in names
-        for v in client.search_model_versions(n)
-        if condition.matches(_version_record(v))
-    ]
+    found = []
+    for n in names:
+        versions = client.search_model_versions(n)
+        # as in MLflow, one version marked as a prompt makes every version of it one
+        prompt = any(v.tags.get(PROMPT_IS_PROMPT) == "true" for v in versions)
+        found += [v for v in versions if condition.matches(_version_record(v, prompt))]
     ordered = sort_records(
         found,
         _order_by(fields),
@@ -387,7 +389,7 @@ def _version_shape(backend: Backend, version: ModelVersion) -> dict[str, Any]:
     return shape
 
 
-def _version_record(version: ModelVersion) -> Record:
+def _version_record(version: ModelVersion, prompt: bool | None = None) -> Record:
     return Record(
         {
             "name": version.name,
@@ -399,6 +401,7 @@ def _version_record(version: ModelVersion) -> Record:
             "last_updated_timestamp": version.last_update_time,
         },
         version.tags,
+        prompt=prompt,
     )
 
 

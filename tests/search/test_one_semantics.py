@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from filter_cases import CASE_IDS, CASES, NAMES, STORED_PROMPT, tags_of
+from filter_cases import CASE_IDS, CASES, NAMES, STORED_PROMPT, registry_answer, tags_of
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -35,13 +35,13 @@ def test_run_search_and_entity_filters_agree(
     in_sql = {run.info.run_name for run in client.search_runs(["0"], mlcli_text)}
     node = parse_filter(mlcli_text)
     in_memory = {run.info.run_name for run in runs if evaluate(node, run)}
+    records = [Record({"name": n}, tags_of(n, "mlcli.prompt.is_prompt")) for n in NAMES]
     condition = EntityFilter(mlcli_text, {"name": "text"})
-    entities = {
-        name
-        for name in NAMES
-        if condition.matches(Record({"name": name}, tags_of(name, "mlcli.prompt.is_prompt")))
-    }
+    entities = {r.attributes["name"] for r in records if condition.matches(r)}
+    registry = EntityFilter(mlcli_text, {"name": "text"}, prompts=True)
+    in_registry = {r.attributes["name"] for r in records if registry.matches(r)}
     assert (in_sql, in_memory, entities) == (expected, expected, expected)
+    assert in_registry == registry_answer(text, expected)
 
 
 def test_the_issues_case_agrees(client: TrackingClient) -> None:

@@ -146,7 +146,7 @@ def test_walks_answer_as_the_general_statement(
         "params.p = '10' and tags.t = '0.1'",
         "tags.t = 'abc' or metrics.b < 1",
         "not metrics.a = 1",
-        "tags.`mlcli.prompt.is_prompt` = 'false'",
+        "tags.t != 'abc'",
     ],
 )
 @pytest.mark.parametrize(

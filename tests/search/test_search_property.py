@@ -94,7 +94,7 @@ PATTERNS = [
 
 METRIC_KEYS = ["a", "b", "val.loss", "never"]
 PARAM_KEYS = ["p", "q", "learning rate", "never"]
-TAG_KEYS = ["t", "u", "mlcli.prompt.is_prompt", "never"]  # the prompt marker is implied
+TAG_KEYS = ["t", "u", "mlcli.prompt.is_prompt", "never"]
 TEXT_ATTRIBUTES = ["run_name", "status", "user_id", "experiment_id", "run_id"]
 NUMERIC_ATTRIBUTES = ["start_time", "end_time"]
 

@@ -4,7 +4,8 @@ The entities of ``tests/filter_cases.py`` of each kind (runs, experiments, regis
 models, model versions, logged models) are made through a real ``mlcli server``; each
 filter must select the same names through run search in SQL (the Python API), run
 search in memory (``evaluate``), the dashboard's runs table, and every search endpoint of
-the server.
+the server; registered models and model versions add MLflow's rule for prompts
+(``filter_cases.registry_answer``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from filter_cases import CASE_IDS, CASES, NAMES, SENT_PROMPT, STORED_PROMPT, tags_of
+from filter_cases import (
+    CASE_IDS,
+    CASES,
+    NAMES,
+    SENT_PROMPT,
+    STORED_PROMPT,
+    registry_answer,
+    tags_of,
+)
 from trackingserver import TrackingServer, start_tracking_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ui"))
@@ -147,9 +156,11 @@ PATHS: dict[str, Callable[[World, str], set[str]]] = {
     "runs via REST": _runs_rest,
     "runs via the UI (/api/runs)": _runs_ui,
     "experiments via REST": _experiments_rest,
+    "logged models via REST": _logged_models_rest,
+}
+REGISTRY_PATHS: dict[str, Callable[[World, str], set[str]]] = {
     "registered models via REST": _models_rest,
     "model versions via REST": _versions_rest,
-    "logged models via REST": _logged_models_rest,
 }
 
 
@@ -157,5 +168,6 @@ PATHS: dict[str, Callable[[World, str], set[str]]] = {
 def test_every_search_selects_the_same_entities(
     world: World, text: str, expected: set[str]
 ) -> None:
-    answers = {path: search(world, text) for path, search in PATHS.items()}
-    assert answers == dict.fromkeys(PATHS, expected)
+    answers = {path: search(world, text) for path, search in (PATHS | REGISTRY_PATHS).items()}
+    in_registry = registry_answer(text, expected)
+    assert answers == dict.fromkeys(PATHS, expected) | dict.fromkeys(REGISTRY_PATHS, in_registry)
