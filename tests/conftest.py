@@ -35,6 +35,10 @@ _ENV_VARS = (
     "MLCLI_DEBUG",
     "MLCLI_ALLOW_PICKLE",
     "MLFLOW_ALLOW_PICKLE_DESERIALIZATION",
+    "MLFLOW_TRACKING_URI",  # honoured by mlcli too (docs/cli.md)
+    "MLFLOW_RUN_ID",
+    "MLFLOW_EXPERIMENT_NAME",
+    "MLFLOW_EXPERIMENT_ID",
 )
 
 
@@ -54,7 +58,7 @@ def _session_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No test sees the developer's MLCLI_* settings or store."""
+    """No test sees the developer's MLCLI_* (or MLflow's) settings or store."""
     for name in _ENV_VARS:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))

@@ -105,9 +105,11 @@ def server(
     """
     from mlcli.files.fileio import sync_mode
     from mlcli.scoring.config import parse_size
+    from mlcli.store import ignore_mlflow_tracking_uri
     from mlcli.tracking_server import ServerConfig, run_server
     from mlcli.tracking_server.auth.connection import resolved
 
+    ignore_mlflow_tracking_uri()  # how MLflow's clients reach this server, not its store
     sync_mode()  # a bad MLCLI_SYNC is refused now, in one line, not at the first write
     config = ServerConfig(
         _served_location(ctx, index),

@@ -165,6 +165,9 @@ def _job_spec(
             "MLCLI_RUN_ID": None,
             "MLCLI_EXPERIMENT_ID": None,
             "MLCLI_EXPERIMENT_NAME": None,
+            "MLFLOW_RUN_ID": None,  # MLflow's names too: they are honoured (docs/cli.md)
+            "MLFLOW_EXPERIMENT_ID": None,
+            "MLFLOW_EXPERIMENT_NAME": None,
         },
         workdir=None if remote else str(Path(plan.project.directory).resolve()),
     )

@@ -200,7 +200,7 @@ def _end_spec(config: SlurmConfig, store: str, parent: Run, folder: Path) -> Job
         output=str(folder / "end.out"),
         error=str(folder / "end.err"),
         command=shell_command([*command, str(folder / PLAN_FILE)]),
-        environment={"MLCLI_STORE": store, "MLCLI_RUN_ID": None},
+        environment={"MLCLI_STORE": store, "MLCLI_RUN_ID": None, "MLFLOW_RUN_ID": None},
     )
 
 
@@ -222,6 +222,9 @@ def _array_spec(
             "MLCLI_RUN_ID": None,
             "MLCLI_EXPERIMENT_ID": None,
             "MLCLI_EXPERIMENT_NAME": None,
+            "MLFLOW_RUN_ID": None,  # MLflow's names too: they are honoured (docs/cli.md)
+            "MLFLOW_EXPERIMENT_ID": None,
+            "MLFLOW_EXPERIMENT_NAME": None,
         },
         workdir=None if remote else str(Path(run_plan.project.directory).resolve()),
         array=range(total),

@@ -396,10 +396,12 @@ def server_url(client: TrackingClient) -> str | None:
 
 def parent_run_id(client: TrackingClient, request: RunRequest) -> str | None:
     """The request's parent run if it names one; else a project started from inside
-    another run (``MLCLI_RUN_ID`` set) is its child."""
+    another run (``MLCLI_RUN_ID``, or MLflow's ``MLFLOW_RUN_ID``, set) is its child."""
+    from mlcli.tracking.environment import attached_run
+
     if request.parent_run_id:
         return client.resolve_run_id(request.parent_run_id)
-    parent = os.environ.get("MLCLI_RUN_ID")
+    parent = (attached_run() or (None, ""))[0]
     if parent and client.store.runs.exists(parent):
         return parent
     return None

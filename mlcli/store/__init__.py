@@ -45,7 +45,12 @@ from mlcli.store.entities import (
 )
 from mlcli.store.heartbeat import heartbeat_change
 from mlcli.store.layout import DEFAULT_EXPERIMENT_ID, STORE_DIRNAME, StoreLayout
-from mlcli.store.locate import StoreAnnouncer, named_store, store_location
+from mlcli.store.locate import (
+    StoreAnnouncer,
+    ignore_mlflow_tracking_uri,
+    named_store,
+    store_location,
+)
 from mlcli.store.logged_models import LoggedModel
 from mlcli.store.ownership import (
     KubernetesJobOwner,
@@ -173,6 +178,7 @@ __all__ = [
     "artifact_write_errors",
     "file_store",
     "heartbeat_change",
+    "ignore_mlflow_tracking_uri",
     "json_number",
     "metric_line",
     "named_store",

@@ -1,8 +1,10 @@
 """Finding the store the way git finds ``.git``, and creating it on first write.
 
 Precedence: an explicit path (``--store``), then ``MLCLI_STORE`` (or its other name,
-``MLCLI_TRACKING_URI``, as MLflow's users write it), then the first
-``.mlruns`` found walking up from the working directory. With none, a write creates
+``MLCLI_TRACKING_URI``), then MLflow's ``MLFLOW_TRACKING_URI`` when it names something
+mlcli can use (a path, ``file:``, ``s3://`` or ``http(s)://``; a database or Databricks
+is refused in one line, never skipped), then the first ``.mlruns`` found walking up
+from the working directory. With none, a write creates
 ``.mlruns`` at the enclosing git work tree's top level (or in the working directory
 outside git) and adds it to that directory's ``.gitignore``.
 """
@@ -19,12 +21,88 @@ from mlcli.store.layout import STORE_DIRNAME
 
 StoreAnnouncer = Callable[[Path], None]
 STORE_VARIABLES = ("MLCLI_STORE", "MLCLI_TRACKING_URI")
+MLFLOW_STORE_VARIABLE = "MLFLOW_TRACKING_URI"
+
+#: Whether ``MLFLOW_TRACKING_URI`` names the store (see ``ignore_mlflow_tracking_uri``).
+honour_mlflow_tracking_uri = True
+
+
+def ignore_mlflow_tracking_uri() -> None:
+    """From now on, in this process, ``MLFLOW_TRACKING_URI`` names no store: ``mlcli
+    server`` calls it, since there the variable is how MLflow's clients reach this very
+    server (MLflow's own server does not read it either)."""
+    global honour_mlflow_tracking_uri
+    honour_mlflow_tracking_uri = False
 
 
 def named_store(environ: dict[str, str] | os._Environ[str] | None = None) -> str | None:
-    """The store the environment names (a path, a URL or a remote's name), if any."""
+    """The store the environment names (a path, a URL or a remote's name), if any:
+    mlcli's variables first, then MLflow's ``MLFLOW_TRACKING_URI``."""
     environ = os.environ if environ is None else environ
-    return next((environ[v] for v in STORE_VARIABLES if environ.get(v)), None)
+    named = next((environ[v] for v in STORE_VARIABLES if environ.get(v)), None)
+    if named is None and honour_mlflow_tracking_uri and environ.get(MLFLOW_STORE_VARIABLE):
+        return store_of_mlflow_uri(environ[MLFLOW_STORE_VARIABLE])
+    return named
+
+
+_MLFLOW_ONLY_SCHEMES = {
+    "sqlite": "an MLflow database",
+    "postgresql": "an MLflow database",
+    "mysql": "an MLflow database",
+    "mssql": "an MLflow database",
+    "databricks": "Databricks",
+    "databricks-uc": "Databricks",
+    "uc": "Databricks",
+}
+
+
+def store_of_mlflow_uri(uri: str) -> str:
+    """What an ``MLFLOW_TRACKING_URI`` means as an mlcli store: a ``file:`` URI is the
+    folder it names; a path, ``s3://`` or ``http(s)://`` is used as given. A database,
+    Databricks, or a folder holding MLflow's own file store cannot hold mlcli's runs:
+    StoreError, saying how to choose (never silently another store)."""
+    text = uri.strip()
+    scheme = text.split(":", 1)[0].split("+", 1)[0].lower() if ":" in text else ""
+    if scheme in _MLFLOW_ONLY_SCHEMES or text.lower() == "databricks":
+        what = _MLFLOW_ONLY_SCHEMES.get(scheme, "Databricks")
+        raise StoreError(
+            f"{MLFLOW_STORE_VARIABLE}={text} names {what}, which mlcli cannot use as its "
+            "store: set MLCLI_STORE (it wins over MLFLOW_TRACKING_URI) or unset "
+            "MLFLOW_TRACKING_URI ('mlcli import-mlflow' copies MLflow's runs into mlcli)"
+        )
+    if scheme == "file":
+        text = _file_uri_path(text)
+    elif scheme in ("http", "https", "s3"):
+        return text
+    elif "://" in text:
+        raise StoreError(
+            f"{MLFLOW_STORE_VARIABLE}={text}: mlcli cannot use a {scheme}:// store (it "
+            "takes a path, file:, s3:// or a server's http(s)://); set MLCLI_STORE"
+        )
+    if _is_mlflow_file_store(Path(text).expanduser()):
+        raise StoreError(
+            f"{MLFLOW_STORE_VARIABLE}={uri.strip()} is MLflow's own file store, which mlcli "
+            "does not write into: set MLCLI_STORE (it wins over MLFLOW_TRACKING_URI), or "
+            "copy its runs with 'mlcli import-mlflow'"
+        )
+    return text
+
+
+def _file_uri_path(uri: str) -> str:
+    """``file:///abs``, ``file://localhost/abs`` or ``file:relative`` as a path."""
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(uri)
+    if parts.netloc not in ("", "localhost"):
+        raise StoreError(f"{MLFLOW_STORE_VARIABLE}={uri}: a file: URI on another host")
+    return unquote(parts.path) or "."
+
+
+def _is_mlflow_file_store(path: Path) -> bool:
+    """A folder MLflow's file store wrote (``0/meta.yaml``, ``.trash``) and mlcli did not."""
+    if (path / "VERSION").is_file() or (path / STORE_DIRNAME).is_dir():
+        return False
+    return (path / "0" / "meta.yaml").is_file() or (path / ".trash").is_dir()
 
 
 def find_store_root(

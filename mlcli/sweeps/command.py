@@ -64,7 +64,7 @@ def trial_environment(store_root: Path, location: str, experiment_id: str) -> di
     """This process's environment, with the store and experiment of the sweep (and
     no run: the parent is given with --parent-run). A team server's store is its URL
     (``store_root`` is then only this host's cache of it)."""
-    skip = ("MLCLI_RUN_ID", "MLCLI_EXPERIMENT_NAME")
+    skip = ("MLCLI_RUN_ID", "MLCLI_EXPERIMENT_NAME", "MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_NAME")
     environ = {k: v for k, v in os.environ.items() if k not in skip}
     served = location.startswith(("http://", "https://"))
     environ["MLCLI_STORE"] = location if served else str(store_root.resolve())
