@@ -1,15 +1,23 @@
 """Every ``mlcli.*`` system tag key, in one place (as MLflow's ``mlflow_tags.py``).
 
-A leaf module with no imports, so that every layer (the store included) can name a
-key without importing upward. Tag keys are part of the contract: runs written by one
+A leaf module (it imports nothing of mlcli's), so that every layer (the store included)
+can name a key without importing upward. Tag keys are part of the contract: runs written by one
 version are read by the next, and users filter on them (``tags.`mlcli.user` = 'ana'``).
 
-``MLFLOW_NAMES`` pairs each key with MLflow's tag of the same meaning. The tracking
-server and ``mlcli import-mlflow`` translate by the prefix rule (``mlflow.X`` <->
-``mlcli.X``, see ``server/tags.py``); the mapping names the keys that rule is for.
+``MLFLOW_NAMES`` pairs each key with MLflow's tag of the same meaning. Every way in
+translates by the prefix rule (``mlflow.X`` -> ``mlcli.X``, :func:`to_store`): the
+Python API and the CLI when they write tags and read filters, the tracking server
+(``tracking_server/tags.py``, which also shows ``mlcli.X`` to MLflow clients as
+``mlflow.X``) and ``mlcli import-mlflow``; the mapping names the keys that rule is for.
+A run's tags are read as :class:`Tags`, which answer ``mlflow.X`` lookups too.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar, overload
+
+_T = TypeVar("_T")
 
 PREFIX = "mlcli."  # every system tag key starts with it
 MLFLOW_PREFIX = "mlflow."  # MLflow's system tags, translated to PREFIX by the server
@@ -99,6 +107,7 @@ MLFLOW_NAMES: dict[str, str] = {
     GIT_COMMIT: "mlflow.source.git.commit",
     GIT_BRANCH: "mlflow.source.git.branch",
     GIT_REPO_URL: "mlflow.source.git.repoURL",
+    GIT_DIRTY: "mlflow.source.git.dirty",
     PROJECT_ENTRY_POINT: "mlflow.project.entryPoint",
     PROJECT_ENV: "mlflow.project.env",
     DOCKER_IMAGE_URI: "mlflow.docker.image.uri",
@@ -118,3 +127,46 @@ def to_store(key: str) -> str:
 def to_mlflow(key: str) -> str:
     """``mlcli.runName`` -> ``mlflow.runName``; other keys unchanged."""
     return MLFLOW_PREFIX + key[len(PREFIX) :] if key.startswith(PREFIX) else key
+
+
+def tags_to_store(tags: Mapping[str, _T]) -> dict[str, _T]:
+    """Each key as :func:`to_store` names it."""
+    return {to_store(k): v for k, v in tags.items()}
+
+
+class Tags(dict[str, str]):
+    """Tags as stored (``mlcli.runName``), that also answer MLflow's name of each
+    (``tags["mlflow.runName"]``, ``tags.get("mlflow.parentRunId")``, ``"mlflow.user" in
+    tags``). Iterating, ``len``, ``dict(tags)`` and displays see the stored keys only,
+    once each. A key stored under its ``mlflow.`` name (written before mlcli stored it
+    under ``mlcli.``) is found as stored."""
+
+    __slots__ = ()
+
+    def __missing__(self, key: str) -> str:
+        if isinstance(key, str) and key.startswith(MLFLOW_PREFIX):
+            stored = to_store(key)
+            if dict.__contains__(self, stored):
+                return dict.__getitem__(self, stored)
+        raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        if dict.__contains__(self, key):
+            return True
+        return (
+            isinstance(key, str)
+            and key.startswith(MLFLOW_PREFIX)
+            and dict.__contains__(self, to_store(key))
+        )
+
+    @overload
+    def get(self, key: str, default: None = None, /) -> str | None: ...
+    @overload
+    def get(self, key: str, default: str, /) -> str: ...
+    @overload
+    def get(self, key: str, default: _T, /) -> str | _T: ...
+    def get(self, key: str, default: Any = None, /) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from mlcli import system_tags
 from mlcli.search.errors import FilterSyntaxError
 from mlcli.search.keys import (
     ATTRIBUTES,
@@ -193,6 +194,8 @@ class _Parser:
 
     def _prefixed(self, prefix: str, key: str, token: Token, key_start: int) -> Field:
         kind = resolve_prefix(prefix)
+        if kind == "tag":  # MLflow's name of a system tag finds it: mlflow.X is mlcli.X
+            return Field(kind, system_tags.to_store(key))
         if kind != "attribute":
             return Field(kind, key)
         try:

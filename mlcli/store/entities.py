@@ -10,6 +10,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlcli.system_tags import Tags
+
 #: The input tag that says what a dataset was for (MLflow's name, kept as is).
 DATASET_CONTEXT_TAG = "mlflow.data.context"
 
@@ -50,6 +52,10 @@ class Experiment:
     last_update_time: int
     artifact_location: str
     tags: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:  # tags["mlflow.note.content"] reads mlcli.note.content
+        if type(self.tags) is not Tags:
+            object.__setattr__(self, "tags", Tags(self.tags))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -108,6 +114,10 @@ class RunData:
     params: dict[str, str] = field(default_factory=dict)
     latest_metrics: dict[str, Metric] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:  # tags["mlflow.runName"] reads mlcli.runName
+        if type(self.tags) is not Tags:
+            object.__setattr__(self, "tags", Tags(self.tags))
 
     @property
     def metrics(self) -> dict[str, float]:

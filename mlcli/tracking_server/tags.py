@@ -15,14 +15,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from mlcli.search.nodes import And, Compare, Field, Node, Not, Or, OrderKey
-from mlcli.system_tags import to_mlflow, to_store
+from mlcli.system_tags import tags_to_store, to_mlflow, to_store
 
 __all__ = ["filter_to_store", "order_by_to_store", "tags_to_mlflow", "tags_to_store", "to_mlflow",
            "to_store"]  # fmt: skip
-
-
-def tags_to_store(tags: Mapping[str, str]) -> dict[str, str]:
-    return {to_store(k): v for k, v in tags.items()}
 
 
 def tags_to_mlflow(tags: Mapping[str, str]) -> dict[str, str]:
