@@ -99,7 +99,8 @@ class TrackingClient:
     # -- experiments -------------------------------------------------------------------------
 
     def create_experiment(self, name: str, tags: Mapping[str, str] | None = None) -> str:
-        return self.writable_store().experiments.create(name, dict(tags or {})).experiment_id
+        store = self.writable_store()
+        return store.experiments.create(name, system_tags.tags_to_store(tags or {})).experiment_id
 
     def get_experiment(self, experiment_id: str) -> Experiment:
         return self.store.experiments.get(str(experiment_id))
@@ -124,7 +125,7 @@ class TrackingClient:
         return self.store.experiments.restore(str(experiment_id))
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> Experiment:
-        return self.store.experiments.set_tag(str(experiment_id), key, value)
+        return self.store.experiments.set_tag(str(experiment_id), system_tags.to_store(key), value)
 
     def get_or_create_experiment(self, name: str) -> Experiment:
         return self.writable_store().experiments.get_or_create(name)
@@ -156,10 +157,10 @@ class TrackingClient:
             raise InvalidInputError(
                 f"experiment {experiment.name!r} is deleted; restore it before adding runs"
             )
-        tags = dict(tags or {})
-        name = run_name or tags.get(system_tags.RUN_NAME) or generate_run_name()
+        clean_tags = _validated_tags(tags or {})
+        name = run_name or clean_tags.get(system_tags.RUN_NAME) or generate_run_name()
         validate_run_name(name)
-        clean_tags = _validated_tags(tags)
+        parent_run_id = parent_run_id or clean_tags.get(system_tags.PARENT_RUN_ID) or None
         if parent_run_id is not None:
             parent_run_id = store.runs.resolve(parent_run_id)
         info = store.runs.create(
@@ -290,7 +291,7 @@ class TrackingClient:
 
     def delete_tag(self, run_id: str, key: str) -> None:
         run_id = self._writable_run(run_id)
-        validate_key(key, "tag key")
+        key = system_tags.to_store(validate_key(key, "tag key"))
         if key not in self.store.runs.read_tags(run_id):
             raise NotFoundError(f"run {run_id[:8]} has no tag {key!r}")
         self.store.runs.set_tags(run_id, {key: None})
@@ -314,6 +315,10 @@ class TrackingClient:
         if total > MAX_BATCH_ITEMS * 100:
             raise InvalidInputError(f"a batch of {total} items is too large")
         run_id = self._writable_run(run_id)
+        parent = clean_tags.get(system_tags.PARENT_RUN_ID)
+        if parent:  # a parent named by its tag is the run's parent (MLflow's way to nest)
+            parent = self.store.runs.resolve(parent)
+            clean_tags[system_tags.PARENT_RUN_ID] = parent
         self.store.runs.log_batch(
             run_id,
             params=clean_params,
@@ -321,6 +326,8 @@ class TrackingClient:
             metrics=clean_metrics,
             batch_id=batch_id,
         )
+        if parent and parent != self.store.runs.info(run_id).parent_run_id:
+            self.store.runs.update(run_id, parent_run_id=parent)
         return {"metrics": clean_metrics, "params": clean_params, "tags": clean_tags}
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
@@ -428,7 +435,12 @@ def _validated_params(params: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> 
 
 
 def _validated_tags(tags: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> dict[str, str]:
-    return {validate_key(k, "tag key"): validate_tag_value(k, v) for k, v in _pairs(tags)}
+    """The tags as stored: MLflow's name of a system tag (``mlflow.runName``) is
+    stored under mlcli's (``mlcli.runName``), as the tracking server stores it."""
+    return {
+        system_tags.to_store(validate_key(k, "tag key")): validate_tag_value(k, v)
+        for k, v in _pairs(tags)
+    }
 
 
 def _flush_buffered_metrics() -> None:
