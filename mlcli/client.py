@@ -41,6 +41,10 @@ class MlcliClient(TrackingClient):
     def delete_registered_model_tag(self, name: str, key: str) -> None:
         self.registry().delete_tag(name, key)
 
+    def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
+        """Give a registered model (its versions, aliases, history) a new name."""
+        return self.registry().rename_model(name, new_name)
+
     def delete_registered_model(self, name: str) -> None:
         self.registry().delete_model(name)
 

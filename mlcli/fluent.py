@@ -435,6 +435,30 @@ def delete_tag(key: str) -> None:
     _session.get_client().delete_tag(_session.active().run_id, key)
 
 
+def log_input(
+    dataset: Any = None,
+    context: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    model: Any = None,
+) -> None:
+    """Record a dataset the active run read (mlcli's ``Dataset`` or an MLflow dataset,
+    such as ``mlflow.data.from_pandas(...)``), ``context`` saying what for (MLflow's
+    ``mlflow.data.context`` tag: ``training``, ``eval``), and/or a logged model
+    (its id, or anything with a ``model_id``). A dataset the run has already (the
+    same name and digest) is kept as first logged."""
+    from mlcli.store import DATASET_CONTEXT_TAG, DatasetInput
+    from mlcli.store.inputs import as_dataset
+
+    datasets = []
+    if dataset is not None:
+        input_tags = {str(k): str(v) for k, v in (tags or {}).items()}
+        if context is not None:
+            input_tags[DATASET_CONTEXT_TAG] = context
+        datasets.append(DatasetInput(as_dataset(dataset), input_tags))
+    models = [] if model is None else [model]
+    _session.get_client().log_inputs(_session.active().run_id, datasets, models)
+
+
 def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
     _session.get_client().log_artifact(_session.active().run_id, local_path, artifact_path)
 

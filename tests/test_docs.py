@@ -34,6 +34,7 @@ PAGES = {
     "models history": "registry.md",
     "models describe": "registry.md",
     "models tag": "registry.md",
+    "models rename": "registry.md",
     "models delete": "registry.md",
     "models delete-version": "registry.md",
     "models alias": "registry.md",

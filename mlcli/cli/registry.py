@@ -291,6 +291,19 @@ def tag(
             client.set_model_version_tag(name, version, key, value)
 
 
+def rename(
+    ctx: typer.Context,
+    name: NameArgument,
+    new_name: Annotated[str, typer.Argument(help="The model's new name.")],
+) -> None:
+    """Rename a registered model; its versions, aliases and history go with it.
+
+    Example: mlcli models rename churn churn-classifier
+    """
+    _client(ctx).rename_registered_model(name, new_name)
+    Output().info(f"Renamed model {name!r} to {new_name!r}")
+
+
 def delete(
     ctx: typer.Context,
     name: NameArgument,
@@ -377,6 +390,7 @@ def _add_models_commands() -> None:
         ("history", history),
         ("describe", describe),
         ("tag", tag),
+        ("rename", rename),
         ("delete", delete),
         ("delete-version", delete_version),
         ("predict", predict),

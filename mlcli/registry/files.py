@@ -15,6 +15,7 @@ version without its document or its files.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -142,6 +143,31 @@ class ModelRegistry:
                 write_json_atomic(self.layout.model_doc(name), doc)
             else:
                 self._update_version_doc(name, version, tags=tags)
+
+    def rename_model(self, name: str, new_name: str) -> RegisteredModel:
+        """Give a registered model, its versions, aliases and audit trail a new name:
+        its folder is renamed, in one step. A ConflictError when ``new_name`` is taken."""
+        validate_model_name(new_name)
+        if new_name == name:
+            return self.get_model(name)
+        target = self.layout.model_dir(new_name)
+        with self._locked(name):
+            self._model_doc(name)
+            if self.layout.model_doc(new_name).is_file():
+                raise ConflictError(f"a registered model named {new_name!r} already exists")
+            with contextlib.suppress(OSError):  # a folder another writer left empty
+                os.rmdir(target)
+            try:
+                os.rename(self.layout.model_dir(name), target)
+            except OSError as exc:  # someone is creating new_name right now
+                raise ConflictError(
+                    f"a registered model named {new_name!r} already exists"
+                ) from exc
+            doc = self._model_doc(new_name)
+            doc.update(name=new_name, last_update_time=now_ms())
+            write_json_atomic(self.layout.model_doc(new_name), doc)
+            self._event(new_name, "rename", None, name, new_name)
+        return self.get_model(new_name)
 
     def delete_model(self, name: str) -> None:
         """Remove a registered model with all its versions (renamed away first, so a

@@ -154,6 +154,18 @@ class PostgresRegistry:
 
         self.database.run(work)
 
+    def rename_model(self, name: str, new_name: str) -> RegisteredModel:
+        """Not in a team store yet: its versions' files in the bucket are named by
+        the model's name (``bucket_files``), and would have to be copied."""
+        self.get_model(name)  # NotFoundError first
+        error = MlcliError(
+            "a team store cannot rename a registered model yet: register its versions "
+            f"under {new_name!r} (mlcli register models:/{name}/N --name {new_name})",
+            error_code="NOT_IMPLEMENTED",
+        )
+        error.http_status = 501
+        raise error
+
     def delete_model(self, name: str) -> None:
         """Remove a registered model with all its versions: its rows go in one
         transaction (so no half-model is ever seen), then its files."""

@@ -145,6 +145,12 @@ class ServerRegistry:
                 key=mlflow_key,
             )
 
+    def rename_model(self, name: str, new_name: str) -> RegisteredModel:
+        validate_model_name(name)
+        validate_model_name(new_name)
+        self._call("POST", "/registered-models/rename", name=name, new_name=new_name)
+        return self.get_model(new_name)
+
     def delete_model(self, name: str) -> None:
         validate_model_name(name)
         self._call("DELETE", "/registered-models/delete", name=name)

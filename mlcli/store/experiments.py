@@ -128,6 +128,14 @@ class ExperimentFiles:
             tags.update(clean)
             return self._update(experiment_id, tags=tags)
 
+    def delete_tag(self, experiment_id: str, key: str) -> Experiment:
+        """Remove a tag of an active experiment; NotFoundError when it has no such tag."""
+        with FileLock(self.layout.experiments_lock):
+            experiment = self.get(experiment_id)
+            check_tag_deletable(experiment, key)
+            tags = {k: v for k, v in experiment.tags.items() if k != key}
+            return self._update(experiment_id, tags=tags)
+
     def purge(self, experiment_id: str) -> None:
         """Remove a deleted experiment's folder for good (``mlcli gc``)."""
         directory = self.layout.experiment_dir(experiment_id)
@@ -244,3 +252,17 @@ def _is_plain_name(name: str) -> bool:
 def id_order(experiment_id: str) -> tuple[int, str]:
     """The sort key of experiments in a listing: numeric ids in numeric order first."""
     return (int(experiment_id), "") if experiment_id.isdigit() else (1 << 62, experiment_id)
+
+
+def check_tag_deletable(experiment: Experiment, key: str) -> None:
+    """What every store checks before deleting an experiment's tag (MLflow's rules)."""
+    if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
+        raise InvalidInputError(
+            f"experiment {experiment.experiment_id} is deleted; restore it before changing "
+            "its tags",
+            error_code="INVALID_STATE",
+        )
+    if key not in experiment.tags:
+        raise NotFoundError(
+            f"no tag {key!r} on experiment {experiment.name!r} ({experiment.experiment_id})"
+        )

@@ -142,3 +142,52 @@ def _identity(item: DatasetInput) -> tuple[str, str]:
 
 def _line(document: dict[str, Any]) -> str:
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def as_dataset_input(item: Any) -> DatasetInput:
+    """mlcli's ``DatasetInput``, or MLflow's (``mlflow.entities.DatasetInput``: tags as
+    a list of ``InputTag``), as mlcli's."""
+    dataset, tags = getattr(item, "dataset", None), getattr(item, "tags", None)
+    if dataset is None:
+        raise InvalidInputError(
+            f"expected a DatasetInput (a dataset and its tags), not {type(item).__name__}"
+        )
+    if isinstance(tags, dict):
+        pairs = dict(tags)
+    else:
+        pairs = {getattr(t, "key", None): getattr(t, "value", None) for t in tags or ()}
+    return DatasetInput(as_dataset(dataset), pairs)  # the checks come with the write
+
+
+def as_dataset(dataset: Any) -> Dataset:
+    """mlcli's ``Dataset``, MLflow's entity, or an MLflow dataset object
+    (``mlflow.data.from_pandas(...)``: it knows its own entity)."""
+    if isinstance(dataset, Dataset):
+        return dataset
+    to_entity = getattr(dataset, "_to_mlflow_entity", None)
+    if callable(to_entity):
+        dataset = to_entity()
+    fields = ("name", "digest", "source_type", "source")
+    if not all(hasattr(dataset, name) for name in fields):
+        raise InvalidInputError(
+            f"expected a dataset (name, digest, source_type, source), not {type(dataset).__name__}"
+        )
+    return Dataset(
+        name=dataset.name,
+        digest=dataset.digest,
+        source_type=dataset.source_type,
+        source=dataset.source,
+        schema=getattr(dataset, "schema", None),
+        profile=getattr(dataset, "profile", None),
+    )
+
+
+def as_model_input(item: Any) -> ModelInput:
+    """A ``ModelInput``, anything with a ``model_id`` (MLflow's ``LoggedModelInput``,
+    a logged model), or the id itself."""
+    if isinstance(item, ModelInput):
+        return item
+    model_id = item if isinstance(item, str) else getattr(item, "model_id", None)
+    if not isinstance(model_id, str):
+        raise InvalidInputError(f"expected a model input (a model id), not {item!r}")
+    return ModelInput(model_id)

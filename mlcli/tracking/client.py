@@ -127,6 +127,10 @@ class TrackingClient:
     def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> Experiment:
         return self.store.experiments.set_tag(str(experiment_id), system_tags.to_store(key), value)
 
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> Experiment:
+        """Remove a tag of an active experiment (NotFoundError when it has none)."""
+        return self.store.experiments.delete_tag(str(experiment_id), system_tags.to_store(key))
+
     def get_or_create_experiment(self, name: str) -> Experiment:
         return self.writable_store().experiments.get_or_create(name)
 
@@ -329,6 +333,23 @@ class TrackingClient:
         if parent and parent != self.store.runs.info(run_id).parent_run_id:
             self.store.runs.update(run_id, parent_run_id=parent)
         return {"metrics": clean_metrics, "params": clean_params, "tags": clean_tags}
+
+    def log_inputs(
+        self,
+        run_id: str,
+        datasets: Iterable[Any] | None = None,
+        models: Iterable[Any] | None = None,
+    ) -> None:
+        """Record datasets (mlcli's or MLflow's ``DatasetInput``) and logged models (ids,
+        or anything with a ``model_id``) as inputs of the run; those it has already
+        are not recorded again (see ``mlcli.store.inputs``)."""
+        from mlcli.store.inputs import as_dataset_input, as_model_input
+
+        dataset_inputs = [as_dataset_input(item) for item in datasets or ()]
+        model_inputs = [as_model_input(item) for item in models or ()]
+        for model in {m.model_id for m in model_inputs}:
+            self.store.logged_models.get(model)  # NotFoundError before anything is written
+        self.store.runs.log_inputs(self._writable_run(run_id), dataset_inputs, model_inputs)
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         return list(self.iter_metric_history(run_id, key))

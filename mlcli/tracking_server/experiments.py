@@ -112,6 +112,12 @@ def set_tag(backend: Backend, fields: Fields) -> dict[str, Any]:
     return {}
 
 
+def delete_tag(backend: Backend, fields: Fields) -> dict[str, Any]:
+    experiment_id = fields.required("experiment_id")
+    backend.client.delete_experiment_tag(experiment_id, to_store(fields.required("key")))
+    return {}
+
+
 def activity(backend: Backend, fields: Fields) -> dict[str, Any]:
     """mlcli's ``experiments list`` columns (active runs, their latest activity), which
     MLflow's API has no call for."""
@@ -151,5 +157,6 @@ ENDPOINTS = [
     Endpoint("POST", "/experiments/delete", delete),
     Endpoint("POST", "/experiments/restore", restore),
     Endpoint("POST", "/experiments/set-experiment-tag", set_tag),
+    Endpoint("POST", "/experiments/delete-experiment-tag", delete_tag),
     Endpoint("GET", "/experiments/activity", activity, api="mlcli"),
 ]

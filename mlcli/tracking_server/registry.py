@@ -93,6 +93,13 @@ def update_model(backend: Backend, fields: Fields) -> dict[str, Any]:
     return {"registered_model": _model_shape(backend, model)}
 
 
+def rename_model(backend: Backend, fields: Fields) -> dict[str, Any]:
+    model = backend.client.rename_registered_model(
+        fields.required("name"), fields.required("new_name")
+    )
+    return {"registered_model": _model_shape(backend, model)}
+
+
 def delete_model(backend: Backend, fields: Fields) -> dict[str, Any]:
     backend.client.delete_registered_model(fields.required("name"))
     return {}
@@ -424,6 +431,7 @@ _ENDPOINTS = [
     Endpoint("POST", "/registered-models/create", create_model),
     Endpoint("GET", "/registered-models/get", get_model),
     Endpoint("PATCH", "/registered-models/update", update_model),
+    Endpoint("POST", "/registered-models/rename", rename_model),
     Endpoint("DELETE", "/registered-models/delete", delete_model),
     Endpoint("GET", "/registered-models/search", search_models),
     Endpoint("POST", "/registered-models/get-latest-versions", latest_versions),

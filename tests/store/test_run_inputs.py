@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -71,3 +72,42 @@ def test_inputs_travel_with_push_and_pull(tmp_path: Path) -> None:
     target, _ = Store.initialize(tmp_path / "b" / ".mlruns")
     pull(target, remote)
     assert target.get_run(run_id).inputs == source.get_run(run_id).inputs
+
+
+def test_log_input_of_the_fluent_api_and_the_client(tmp_path: Path, monkeypatch: Any) -> None:
+    import mlcli
+    from mlcli.tracking import TrackingClient
+
+    monkeypatch.setenv("MLCLI_STORE", str(tmp_path / ".mlruns"))
+    with mlcli.start_run() as run:
+        mlcli.log_input(_dataset(), context="training", tags={"split": "a"})
+    client = TrackingClient(tmp_path / ".mlruns")
+    [kept] = client.get_run(run.info.run_id).inputs.dataset_inputs
+    assert kept.tags == {"split": "a", "mlflow.data.context": "training"}
+    assert kept.dataset == _dataset()
+    with pytest.raises(InvalidInputError, match="expected a dataset"):
+        client.log_inputs(run.info.run_id, [DatasetInput(object())])  # type: ignore[arg-type]
+    with pytest.raises(NotFoundError):
+        client.log_inputs(run.info.run_id, models=["m-" + "3" * 32])
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_an_mlflow_dataset_is_recorded_as_mlflow_describes_it(tmp_path: Path) -> None:
+    mlflow = pytest.importorskip("mlflow")
+    pandas = pytest.importorskip("pandas")
+    from mlflow.entities import DatasetInput as MlflowDatasetInput
+    from mlflow.entities import InputTag
+
+    from mlcli.tracking import TrackingClient
+
+    frame = pandas.DataFrame({"a": [1, 2], "b": [0.5, 1.5]})
+    dataset = mlflow.data.from_pandas(frame, source="/data/t.csv", name="t")
+    entity = dataset._to_mlflow_entity()
+    client = TrackingClient(tmp_path / ".mlruns")
+    run_id = client.create_run(None).info.run_id
+    client.log_inputs(run_id, [MlflowDatasetInput(entity, [InputTag("k", "v")])])
+    [kept] = client.get_run(run_id).inputs.dataset_inputs
+    assert kept.tags == {"k": "v"}
+    assert (kept.dataset.name, kept.dataset.digest) == ("t", entity.digest)
+    assert (kept.dataset.source, kept.dataset.schema) == (entity.source, entity.schema)
+    assert kept.dataset.profile == entity.profile

@@ -109,6 +109,11 @@ class ServerExperiments:
         self._call.post("/experiments/set-experiment-tag", body)
         return self.get(experiment_id)
 
+    def delete_tag(self, experiment_id: str, key: str) -> Experiment:
+        body = {"experiment_id": experiment_id, "key": to_mlflow(key)}
+        self._call.post("/experiments/delete-experiment-tag", body)
+        return self.get(experiment_id)
+
     def purge(self, experiment_id: str) -> None:
         raise refused("purging an experiment ('mlcli gc')")
 

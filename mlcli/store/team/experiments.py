@@ -17,6 +17,7 @@ from mlcli.clock import now_ms
 from mlcli.errors import ConflictError, InvalidInputError, NotFoundError
 from mlcli.store.entities import Experiment, LifecycleStage, ViewType
 from mlcli.store.experiments import (
+    check_tag_deletable,
     get_or_create,
     id_order,
     in_view,
@@ -169,6 +170,10 @@ class TeamExperiments:
     def set_tag(self, experiment_id: str, key: str, value: str) -> Experiment:
         clean = validate_experiment_tags({key: value})
         return self._update(experiment_id, "tags = tags || %s::jsonb", json.dumps(clean))
+
+    def delete_tag(self, experiment_id: str, key: str) -> Experiment:
+        check_tag_deletable(self.get(experiment_id), key)
+        return self._update(experiment_id, "tags = tags - %s", key)
 
     def purge(self, experiment_id: str) -> None:
         self.database.run(

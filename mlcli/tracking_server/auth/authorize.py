@@ -56,7 +56,7 @@ class Authorizer:
             except NotFoundError:
                 return
             self._need_experiment(user, model.experiment_id, rule.level)
-        elif rule.target == "name":
+        elif rule.target in ("name", "rename_model"):
             self._need_model(user, fields.required("name"), rule.level)
         else:
             raise AssertionError(f"a rule with an unknown target {rule.target!r}")
@@ -83,6 +83,9 @@ class Authorizer:
             self.database.grant(user.name, "experiment", str(reply["experiment_id"]), Level.MANAGE)
         elif rule.target == "create_model":
             self.database.grant(user.name, "model", fields.required("name"), Level.MANAGE)
+        elif rule.target == "rename_model":  # a model's grants follow it to its new name
+            old, new = fields.required("name"), fields.required("new_name")
+            self.database.rename_target("model", old, new)
         if user.is_admin or rule.filter is None:
             return reply
         readable = _Readable(self, user)

@@ -233,6 +233,15 @@ class AuthDatabase:
         if deleted == 0:
             raise NotFoundError(f"user {user!r} has no grant on {kind} {target!r}")
 
+    def rename_target(self, kind: str, old: str, new: str) -> None:
+        """Move every grant on ``old`` to ``new`` (a renamed registered model); grants
+        left on ``new`` by an earlier thing of that name are dropped first."""
+        _check_kind(kind)
+        self._change("DELETE FROM permissions WHERE kind = ? AND target = ?", kind, new)
+        self._change(
+            "UPDATE permissions SET target = ? WHERE kind = ? AND target = ?", new, kind, old
+        )
+
     def grants(self, user: str) -> list[tuple[str, str, Level]]:
         rows = self._run('SELECT kind, target, level FROM permissions WHERE "user" = ?', user)
         return sorted((row[0], row[1], Level[row[2]]) for row in rows)

@@ -8,6 +8,7 @@ request's target is found:
     run_id / source_run_id             the experiment of the run
     model_id                           the experiment of the logged model
     name                               a registered model
+    rename_model                       the registered model ``name``; grants move to ``new_name``
     artifact                           the run (or the model version) of an artifact path
     create_experiment / create_model   anyone signed in; the creator gets MANAGE
     signed_in                          anyone signed in
@@ -57,6 +58,7 @@ API_RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/experiments/delete"): Rule("experiment_id", M),
     ("POST", "/experiments/restore"): Rule("experiment_id", M),
     ("POST", "/experiments/set-experiment-tag"): Rule("experiment_id", E),
+    ("POST", "/experiments/delete-experiment-tag"): Rule("experiment_id", E),
     ("POST", "/runs/create"): Rule("experiment_id", E),
     ("GET", "/runs/get"): Rule("run_id", R),
     ("POST", "/runs/update"): Rule("run_id", E),
@@ -84,6 +86,7 @@ API_RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/registered-models/create"): Rule("create_model"),
     ("GET", "/registered-models/get"): Rule("name", R),
     ("PATCH", "/registered-models/update"): Rule("name", E),
+    ("POST", "/registered-models/rename"): Rule("rename_model", E),
     ("DELETE", "/registered-models/delete"): Rule("name", M),
     ("GET", "/registered-models/search"): Rule("signed_in", R, "models"),
     ("POST", "/registered-models/get-latest-versions"): Rule("name", R),
