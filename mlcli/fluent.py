@@ -4,6 +4,14 @@ Named like MLflow's so that tutorial code needs only its import changed. The
 process keeps a stack of active runs (``nested=True`` pushes a child). Inside a
 process started by ``mlcli run``, ``MLCLI_RUN_ID`` makes ``start_run()`` attach to
 the run ``mlcli run`` created; that run is ended by its owner, not by the child.
+MLflow's ``MLFLOW_RUN_ID`` (when ``MLCLI_RUN_ID`` is not set) works as in MLflow: the
+first ``start_run()`` resumes that run, this process ends it, and the variable is
+used up. ``set_experiment`` naming another experiment than that run's is an error, as
+in MLflow: the run and its nested runs would otherwise be split between experiments.
+
+Reads (``get_run``, ``list_artifacts``, ``get_artifact_uri``, ``search_runs``,
+``last_active_run``, ...) never start a run: without an active run they read the run
+the environment names, or say that there is none.
 
 A run left open is ended at interpreter exit: FINISHED, or FAILED after an uncaught
 exception, KILLED after Ctrl-C or SIGTERM, so that no run stays RUNNING because its
@@ -26,11 +34,12 @@ from typing import Any
 
 from mlcli import system_tags
 from mlcli.clock import now_ms
-from mlcli.errors import InvalidInputError
+from mlcli.errors import InvalidInputError, NotFoundError, StoreError
 from mlcli.store import (
     MAX_INT64,
     Experiment,
     FileInfo,
+    LifecycleStage,
     Metric,
     Run,
     RunInfo,
@@ -46,6 +55,7 @@ from mlcli.store import (
 )
 from mlcli.tracking.client import TrackingClient
 from mlcli.tracking.context import script_source_tags
+from mlcli.tracking.environment import attached_run
 from mlcli.tracking.metric_buffer import metric_buffer
 
 
@@ -55,6 +65,7 @@ class ActiveRun:
     def __init__(self, run: Run, attached: bool) -> None:
         self._run = run
         self.attached = attached
+        self.from_environment: str | None = None  # the variable that named it, if one did
 
     @property
     def info(self) -> RunInfo:
@@ -101,16 +112,19 @@ class _Session:
         self.failed = False  # an uncaught exception is on its way out
         self.signal_installed = False
         self.samplers: dict[str, Any] = {}  # run id -> its system-metrics sampler
+        self.last_run_id: str | None = None  # the last run this process ended
 
     def get_client(self) -> TrackingClient:
         """The client for the store this process means now. Between top-level runs the
         store is looked up again, since the working directory or MLCLI_STORE may have
-        changed; the chosen experiment belongs to the old store and is forgotten."""
+        changed; the chosen experiment and the last run belong to the old store and are
+        forgotten."""
         key = (named_store(), os.getcwd())
         if self.client is None or (not self.stack and key != self.client_key):
             self.client = TrackingClient(announce=_announce_store)
             self.client_key = key
             self.experiment_id = None
+            self.last_run_id = None
         return self.client
 
     def start_run(
@@ -130,10 +144,17 @@ class _Session:
                     f"run {self.stack[-1].run_id} is already active; end it first with "
                     "mlcli.end_run(), or start a nested run with start_run(nested=True)"
                 )
-            attached_id = os.environ.get("MLCLI_RUN_ID") if not self.stack else None
-            resumed_id = run_id or attached_id
-            if resumed_id:
-                active = self._resume(client, resumed_id, attached=not run_id)
+            from_environment = None if self.stack or run_id else attached_run()
+            if from_environment is not None:
+                env_run_id, variable = from_environment
+                mlflow_way = variable != "MLCLI_RUN_ID"  # resumed and ended here, once
+                self._check_experiment(client, env_run_id, experiment, experiment_id, variable)
+                active = self._resume(client, env_run_id, attached=not mlflow_way)
+                active.from_environment = variable
+                if mlflow_way:
+                    os.environ.pop(variable, None)
+            elif run_id:
+                active = self._resume(client, run_id, attached=False)
             else:
                 active = self._create(
                     client, experiment, experiment_id, run_name, tags, description
@@ -144,6 +165,8 @@ class _Session:
 
     def _resume(self, client: TrackingClient, run_id: str, attached: bool) -> ActiveRun:
         run = client.get_run(run_id)
+        if run.info.lifecycle_stage == LifecycleStage.DELETED:
+            raise InvalidInputError(f"cannot start run {run.info.run_id}: it is deleted")
         if not attached:  # this process ends it now, so it owns it
             client.store.runs.set_status(run.info.run_id, RunStatus.RUNNING, owner=this_process())
             run = client.get_run(run.info.run_id)
@@ -170,6 +193,51 @@ class _Session:
             owner=this_process(),
         )
         return ActiveRun(run, attached=False)
+
+    def _check_experiment(
+        self,
+        client: TrackingClient,
+        run_id: str,
+        name: str | None,
+        experiment_id: str | None,
+        variable: str,
+    ) -> None:
+        """The experiment this process chose (``set_experiment``, or start_run's own
+        arguments) must be the one of the run the environment names: otherwise the run
+        would stay in one experiment while its nested runs go to another."""
+        if name:
+            chosen = client.get_experiment_by_name(name)
+            wanted = name
+        elif experiment_id or self.experiment_id:
+            wanted = str(experiment_id or self.experiment_id)
+            chosen = client.get_experiment(wanted)
+        else:
+            return
+        run_experiment = client.get_run(run_id).info.experiment_id
+        if chosen is None or chosen.experiment_id != run_experiment:
+            raise InvalidInputError(experiment_mismatch(client, run_id, wanted, variable))
+
+    def env_run_id(self) -> tuple[str, str] | None:
+        """The run the environment names and this process logs to (or will, at its next
+        start_run): from the stack if attached, else the variable."""
+        for active in self.stack:
+            if active.from_environment:
+                return active.run_id, active.from_environment
+        return attached_run()
+
+    def read_run_id(self, client: TrackingClient, run_id: str | None, what: str) -> str:
+        """The run a read means: ``run_id``, else the active run, else the run the
+        environment names; never a new run."""
+        if run_id:
+            return client.resolve_run_id(run_id)
+        if self.stack:
+            return self.stack[-1].run_id
+        named = attached_run()
+        if named is not None:
+            return client.resolve_run_id(named[0])
+        raise InvalidInputError(
+            f"{what}: no active run; pass run_id=..., or start a run with mlcli.start_run()"
+        )
 
     def resolve_experiment(
         self, client: TrackingClient, name: str | None, experiment_id: str | None
@@ -206,6 +274,7 @@ class _Session:
         if sampler is not None:
             sampler.stop()
         metric_buffer().flush(active.run_id)
+        self.last_run_id = active.run_id
         if not active.attached:
             client.store.runs.set_status(active.run_id, status, now_ms())
 
@@ -286,10 +355,7 @@ def start_run(
         run_id, experiment, experiment_id, run_name, nested, tags, description
     )
     if log_system_metrics is None:
-        log_system_metrics = os.environ.get("MLCLI_ENABLE_SYSTEM_METRICS_LOGGING", "").lower() in (
-            "1",
-            "true",
-        )
+        log_system_metrics = _system_metrics_by_default()
     if log_system_metrics and not active.attached and active.run_id not in _session.samplers:
         from mlcli.capture.system_metrics import sample_this_process
 
@@ -297,6 +363,16 @@ def start_run(
         if sampler is not None:
             _session.samplers[active.run_id] = sampler
     return active
+
+
+def _system_metrics_by_default() -> bool:
+    """``MLCLI_ENABLE_SYSTEM_METRICS_LOGGING``, else MLflow's
+    ``MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING``: true for ``1`` or ``true``."""
+    for name in ("MLCLI_ENABLE_SYSTEM_METRICS_LOGGING", "MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING"):
+        value = os.environ.get(name, "").strip().lower()
+        if value:
+            return value in ("1", "true")
+    return False
 
 
 def end_run(status: str = RunStatus.FINISHED) -> None:
@@ -312,22 +388,66 @@ def active_run() -> ActiveRun | None:
 
 
 def last_active_run_id() -> str | None:
-    return _session.stack[-1].run_id if _session.stack else None
+    """The active run's id, else the id of the last run this process ended, else None."""
+    if _session.stack:
+        return _session.stack[-1].run_id
+    _session.get_client()  # forgets the last run when the store changed
+    return _session.last_run_id
+
+
+def last_active_run() -> Run | None:
+    """As MLflow's: the active run (read afresh, as a Run), else the last run this
+    process ended, else None. Never starts a run."""
+    run_id = last_active_run_id()
+    return None if run_id is None else _session.get_client().get_run(run_id)
 
 
 def set_experiment(
     experiment_name: str | None = None, experiment_id: str | None = None
 ) -> Experiment:
-    """Make later runs go to this experiment, creating it by name if needed."""
+    """Make later runs go to this experiment, creating it by name if needed.
+
+    In a process that logs to a run the environment names (``MLCLI_RUN_ID`` from
+    ``mlcli run``, or ``MLFLOW_RUN_ID``), another experiment than that run's is an
+    error (InvalidInputError), before anything is created: the run would stay where
+    it is while its nested runs went to the new experiment. Choose the experiment
+    where the run is made instead (``mlcli run --experiment NAME``)."""
     client = _session.get_client()
+    if not experiment_name and not experiment_id:
+        raise InvalidInputError("set_experiment needs an experiment name or id")
+    named = _session.env_run_id()
+    if named is not None:
+        run_experiment = client.get_run(named[0]).info.experiment_id
+        found = (
+            client.get_experiment_by_name(experiment_name)
+            if experiment_name
+            else client.get_experiment(str(experiment_id))
+        )
+        if found is None or found.experiment_id != run_experiment:
+            wanted = experiment_name or str(experiment_id)
+            raise InvalidInputError(experiment_mismatch(client, named[0], wanted, named[1]))
     if experiment_name:
         experiment = client.get_or_create_experiment(experiment_name)
-    elif experiment_id:
-        experiment = client.get_experiment(experiment_id)
     else:
-        raise InvalidInputError("set_experiment needs an experiment name or id")
+        experiment = client.get_experiment(str(experiment_id))
     _session.experiment_id = experiment.experiment_id
     return experiment
+
+
+def experiment_mismatch(client: TrackingClient, run_id: str, wanted: str, variable: str) -> str:
+    """The error for an experiment chosen in a process whose run is another's."""
+    run = client.get_run(run_id)
+    how = (
+        f"'mlcli run --experiment {wanted}' (or MLCLI_EXPERIMENT_NAME)"
+        if variable == "MLCLI_RUN_ID"
+        else f"'--experiment-name {wanted}' where the run is created"
+    )
+    return (
+        f"experiment {wanted!r} is not the experiment of run {run_id[:8]} "
+        f"({(run.experiment_name or run.info.experiment_id)!r}), which {variable} names and "
+        f"this process logs to: its nested runs would land apart from it; choose the "
+        f"experiment with {how}, or remove the set_experiment call"
+    )
 
 
 def set_tracking_uri(uri: str | os.PathLike[str]) -> None:
@@ -350,6 +470,16 @@ def get_run(run_id: str) -> Run:
     return _session.get_client().get_run(run_id)
 
 
+_VIEWS = {
+    "active_only": ViewType.ACTIVE_ONLY,
+    "deleted_only": ViewType.DELETED_ONLY,
+    "all": ViewType.ALL,
+    "1": ViewType.ACTIVE_ONLY,  # MLflow's ViewType numbers
+    "2": ViewType.DELETED_ONLY,
+    "3": ViewType.ALL,
+}
+
+
 def search_runs(
     experiments: list[str] | str | None = None,
     filter: str | None = None,
@@ -357,21 +487,56 @@ def search_runs(
     max_results: int = 100_000,
     include_deleted: bool = False,
     output_format: str = "list",
+    *,
+    experiment_ids: list[str] | str | None = None,
+    experiment_names: list[str] | None = None,
+    filter_string: str | None = None,
+    run_view_type: Any = None,
+    search_all_experiments: bool = False,
 ) -> Any:
     """Runs of the named experiments (names or ids; all active ones when None): a list
     of Run objects, or with ``output_format="pandas"`` a DataFrame with MLflow's
     columns (run_id, ..., ``metrics.*``, ``params.*``, ``tags.*``; see
-    ``mlcli/compare/frame.py``)."""
+    ``mlcli/compare/frame.py``).
+
+    MLflow's keywords work too: ``experiment_ids=``, ``experiment_names=``,
+    ``filter_string=``, ``run_view_type=`` (``ViewType.ALL``, ``"deleted_only"``, or
+    MLflow's numbers 1-3) and ``search_all_experiments=`` (mlcli searches every active
+    experiment when none is named, so it changes nothing). A read: no store, no run
+    and no experiment is created; a store that does not exist yet has no runs."""
     if output_format not in ("list", "pandas"):
         raise InvalidInputError(
             f"invalid output_format {output_format!r}: expected 'list' or 'pandas'"
         )
     client = _session.get_client()
-    names = [experiments] if isinstance(experiments, str) else experiments
-    ids = None if names is None else [client.resolve_experiment(n).experiment_id for n in names]
+    if filter is not None and filter_string is not None and filter != filter_string:
+        raise InvalidInputError("search_runs: give filter or filter_string, not both")
+    filter = filter if filter is not None else filter_string
+    named: list[str] | None = None  # names, or ids (mlcli's experiments=)
+    for given in (experiments, experiment_names):
+        if given is not None:
+            named = (named or []) + ([given] if isinstance(given, str) else list(given))
+    numbered = [experiment_ids] if isinstance(experiment_ids, (str, int)) else experiment_ids
     orders = [order_by] if isinstance(order_by, str) else order_by
-    view = ViewType.ALL if include_deleted else ViewType.ACTIVE_ONLY
-    runs = client.search_runs(ids, filter, orders, max_results, view)
+    if run_view_type is not None:
+        view = _VIEWS.get(str(getattr(run_view_type, "value", run_view_type)).lower())
+        if view is None:
+            raise InvalidInputError(
+                f"invalid run_view_type {run_view_type!r}: expected ACTIVE_ONLY, "
+                "DELETED_ONLY or ALL"
+            )
+    else:
+        view = ViewType.ALL if include_deleted else ViewType.ACTIVE_ONLY
+    if not _store_exists(client):
+        runs: list[Run] = []
+        if named or numbered:
+            raise NotFoundError(f"no experiment {(named or numbered or [''])[0]!r}: no store yet")
+    else:
+        ids = None
+        if named is not None or numbered is not None:
+            ids = [client.resolve_experiment(str(n)).experiment_id for n in named or []]
+            ids += [client.get_experiment(str(n)).experiment_id for n in numbered or []]
+        runs = client.search_runs(ids, filter, orders, max_results, view)
     if output_format == "pandas":
         from mlcli.compare.frame import runs_frame
 
@@ -495,8 +660,85 @@ def log_figure(figure: Any, artifact_file: str) -> None:
     client.store.artifacts(_session.active().run_id).write_bytes(artifact_file, buffer.getvalue())
 
 
-def list_artifacts(path: str | None = None) -> list[FileInfo]:
-    return _session.get_client().list_artifacts(_session.active().run_id, path)
+def list_artifacts(
+    run_id: str | None = None,
+    path: str | None = None,
+    *,
+    artifact_path: str | None = None,
+    artifact_uri: str | None = None,
+) -> list[FileInfo]:
+    """The artifacts directly under ``path`` of a run, as ``MlflowClient.list_artifacts
+    (run_id, path)`` and ``mlflow.artifacts.list_artifacts(artifact_uri=, run_id=,
+    artifact_path=)`` take them: ``run_id`` (or a ``runs:/<run_id>/<path>`` URI) names
+    the run; without one, the active run, else the run the environment names. A read:
+    it never starts a run (InvalidInputError when there is none to read).
+
+    A first argument that names no run but a folder of the active run, as
+    ``list_artifacts("plots")`` did before mlcli took MLflow's order, still lists it."""
+    client = _session.get_client()
+    if artifact_path is not None and path is not None and artifact_path != path:
+        raise InvalidInputError("list_artifacts: give path or artifact_path, not both")
+    path = path if path is not None else artifact_path
+    if artifact_uri is not None or (run_id or "").startswith("runs:/"):
+        if artifact_uri is not None and run_id is not None:
+            raise InvalidInputError("list_artifacts: give run_id or artifact_uri, not both")
+        if path is not None:
+            raise InvalidInputError("list_artifacts: artifact_path cannot go with a URI")
+        run_id, path = _runs_uri(str(artifact_uri or run_id))
+    elif (
+        run_id is not None
+        and path is None
+        and (_session.stack or attached_run() is not None)
+        and not _names_run(client, run_id)
+    ):
+        run_id, path = None, run_id  # the old call: a folder of the active run
+    target = _session.read_run_id(client, run_id, "list_artifacts")
+    return client.list_artifacts(target, path or None)
+
+
+def get_artifact_uri(artifact_path: str | None = None, run_id: str | None = None) -> str:
+    """The URI of the active run's artifacts (of ``artifact_path`` in them), as MLflow's
+    ``get_artifact_uri``; ``run_id`` reads another run's. Unlike MLflow, it never
+    starts a run: without an active run (or one the environment names) it is an
+    InvalidInputError."""
+    client = _session.get_client()
+    target = _session.read_run_id(client, run_id, "get_artifact_uri")
+    root = client.get_run(target).info.artifact_uri.rstrip("/")
+    if not artifact_path:
+        return root
+    return f"{root}/{artifact_path.strip('/')}"
+
+
+def _names_run(client: TrackingClient, ref: str) -> bool:
+    """Whether ``ref`` is a full run id of this store (a read; no run is created)."""
+    if len(ref) != 32 or not _store_exists(client):
+        return False
+    try:
+        client.resolve_run_id(ref)
+    except NotFoundError:
+        return False
+    return True
+
+
+def _runs_uri(uri: str) -> tuple[str, str | None]:
+    """(run id, path) of ``runs:/<run_id>[/<path>]``."""
+    rest = uri[len("runs:/") :].lstrip("/") if uri.startswith("runs:/") else ""
+    run_id, _, path = rest.partition("/")
+    if not run_id:
+        raise InvalidInputError(f"{uri!r}: expected runs:/<run_id>/<path>")
+    return run_id, path.strip("/") or None
+
+
+def _store_exists(client: TrackingClient) -> bool:
+    """Whether the store is there to read; a store the environment names that cannot
+    be opened is an error, not an empty store."""
+    try:
+        client.store  # noqa: B018 - opening it is the check
+    except StoreError:
+        if named_store() is not None:
+            raise
+        return False
+    return True
 
 
 def get_metric_history(run_id: str, key: str) -> list[Metric]:

@@ -169,16 +169,17 @@ def _gpu_values(gpu: GpuSample) -> dict[str, float]:
 
 def sample_this_process(client: TrackingClient, run_id: str) -> SystemMetricsSampler | None:
     """A started sampler of this process and its children for the Python API, every
-    ``MLCLI_SYSTEM_METRICS_INTERVAL`` seconds; None (with a warning) where the tree
+    ``MLCLI_SYSTEM_METRICS_INTERVAL`` seconds (else MLflow's
+    ``MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL``); None (with a warning) where the tree
     cannot be read."""
     from mlcli.capture.process_tree import open_tree
 
+    names = ("MLCLI_SYSTEM_METRICS_INTERVAL", "MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL")
+    name = next((n for n in names if os.environ.get(n)), names[0])
     try:
-        interval = float(os.environ.get("MLCLI_SYSTEM_METRICS_INTERVAL") or DEFAULT_INTERVAL)
+        interval = float(os.environ.get(name) or DEFAULT_INTERVAL)
     except ValueError:
-        raise InvalidInputError(
-            "MLCLI_SYSTEM_METRICS_INTERVAL must be a number of seconds"
-        ) from None
+        raise InvalidInputError(f"{name} must be a number of seconds") from None
     tree = open_tree(os.getpid())
     if tree is None:
         _log.warning("mlcli: no system metrics here: install psutil to sample them")

@@ -16,9 +16,9 @@ RunOption = Annotated[
     typer.Option(
         "--run",
         "-r",
-        envvar="MLCLI_RUN_ID",
+        envvar=["MLCLI_RUN_ID", "MLFLOW_RUN_ID"],
         show_envvar=True,
-        help="Run id or unique prefix; defaults to $MLCLI_RUN_ID.",
+        help="Run id or unique prefix; defaults to $MLCLI_RUN_ID (else $MLFLOW_RUN_ID).",
     ),
 ]
 ExperimentOption = Annotated[

@@ -30,7 +30,12 @@ app = typer.Typer(
 )
 
 RunArgument = Annotated[
-    str, typer.Argument(help="Run id or unique prefix.", envvar="MLCLI_RUN_ID", show_envvar=False)
+    str,
+    typer.Argument(
+        help="Run id or unique prefix.",
+        envvar=["MLCLI_RUN_ID", "MLFLOW_RUN_ID"],
+        show_envvar=False,
+    ),
 ]
 
 

@@ -479,7 +479,10 @@ def _sleep(attempt: int, retry_after: str | None) -> None:
 
 
 def _retries_from_environment() -> int:
-    text = os.environ.get("MLCLI_HTTP_RETRIES")
+    """``MLCLI_HTTP_RETRIES``, else MLflow's ``MLFLOW_HTTP_REQUEST_MAX_RETRIES``."""
+    names = ("MLCLI_HTTP_RETRIES", "MLFLOW_HTTP_REQUEST_MAX_RETRIES")
+    name = next((n for n in names if os.environ.get(n)), names[0])
+    text = os.environ.get(name)
     if text is None or text == "":
         return DEFAULT_RETRIES
     try:
@@ -487,5 +490,5 @@ def _retries_from_environment() -> int:
     except ValueError:
         value = -1
     if not 0 <= value <= 100:
-        raise InvalidInputError(f"MLCLI_HTTP_RETRIES={text!r}: expected a number from 0 to 100")
+        raise InvalidInputError(f"{name}={text!r}: expected a number from 0 to 100")
     return value
