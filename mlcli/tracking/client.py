@@ -119,10 +119,36 @@ class TrackingClient:
         return self.store.experiments.rename(str(experiment_id), new_name)
 
     def delete_experiment(self, experiment_id: str) -> Experiment:
-        return self.store.experiments.delete(str(experiment_id))
+        """Delete the experiment and, as MLflow does, mark its active runs deleted (they
+        leave searches of active runs; ``mlcli gc`` purges them with it). Each run's
+        ``deleted_time`` is the experiment's, which is how a restore knows them."""
+        store = self.store
+        experiment = store.experiments.delete(str(experiment_id))
+        if not _on_a_server(store):  # a server marks its runs itself
+            deleted_time = store.experiments.deleted_time(experiment.experiment_id) or now_ms()
+            for run_id in store.run_ids_of_experiments([experiment.experiment_id]):
+                if store.runs.info(run_id).lifecycle_stage == LifecycleStage.ACTIVE:
+                    store.runs.update(
+                        run_id, lifecycle_stage=LifecycleStage.DELETED, deleted_time=deleted_time
+                    )
+        return experiment
 
     def restore_experiment(self, experiment_id: str) -> Experiment:
-        return self.store.experiments.restore(str(experiment_id))
+        """Restore the experiment and the runs its deletion marked; a run deleted on its
+        own before that stays deleted (MLflow restores every deleted run)."""
+        store = self.store
+        deleted_time = store.experiments.deleted_time(str(experiment_id))
+        experiment = store.experiments.restore(str(experiment_id))
+        if not _on_a_server(store) and deleted_time is not None:
+            for run_id in store.run_ids_of_experiments([experiment.experiment_id]):
+                info = store.runs.info(run_id)
+                if info.lifecycle_stage == LifecycleStage.DELETED and (
+                    info.deleted_time == deleted_time
+                ):
+                    store.runs.update(
+                        run_id, lifecycle_stage=LifecycleStage.ACTIVE, deleted_time=None
+                    )
+        return experiment
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> Experiment:
         return self.store.experiments.set_tag(str(experiment_id), system_tags.to_store(key), value)
@@ -355,10 +381,17 @@ class TrackingClient:
         return list(self.iter_metric_history(run_id, key))
 
     def iter_metric_history(self, run_id: str, key: str) -> Iterator[Metric]:
-        """The points of ``key`` in the order they were logged, read from the log a
-        chunk at a time: paging through a long history holds one page."""
+        """The points of ``key`` in MLflow's order: by timestamp, then step, then value
+        (as its SQL store answers). The log is read a chunk at a time: when it is
+        already in that order (the usual case) paging through a long history holds one
+        page; a log written out of order is sorted in memory."""
         _flush_buffered_metrics()
-        return self.store.runs.iter_metric_history(self.resolve_run_id(run_id), key)
+        store, full_id = self.store, self.resolve_run_id(run_id)
+        if _on_a_server(store):  # the server answers in that order already
+            return store.runs.iter_metric_history(full_id, key)
+        if _in_history_order(store.runs.iter_metric_history(full_id, key)):
+            return store.runs.iter_metric_history(full_id, key)
+        return iter(sorted(store.runs.iter_metric_history(full_id, key), key=history_order))
 
     # -- artifacts -----------------------------------------------------------------------------
 
@@ -462,6 +495,28 @@ def _validated_tags(tags: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> dict
         system_tags.to_store(validate_key(k, "tag key")): validate_tag_value(k, v)
         for k, v in _pairs(tags)
     }
+
+
+def history_order(metric: Metric) -> tuple[int, int, float]:
+    """MLflow's order of a metric's history: timestamp, step, value (NaN as 0, as its
+    SQL store keeps it)."""
+    value = metric.value
+    return metric.timestamp, metric.step, 0.0 if value != value else value
+
+
+def _in_history_order(points: Iterable[Metric]) -> bool:
+    previous: tuple[int, int, float] | None = None
+    for point in points:
+        current = history_order(point)
+        if previous is not None and current < previous:
+            return False
+        previous = current
+    return True
+
+
+def _on_a_server(store: TrackingStore) -> bool:
+    """Whether ``store`` is a team server seen from a client (the server does the work)."""
+    return store.location.startswith(("http://", "https://"))
 
 
 def _flush_buffered_metrics() -> None:
