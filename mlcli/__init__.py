@@ -101,7 +101,13 @@ if TYPE_CHECKING:
     from mlcli.tracking import TrackingClient
 
 
+# Modules reached as attributes, as MLflow's are (``mlflow.artifacts.load_text``)
+_SUBMODULES = ("artifacts",)
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return import_module(f"mlcli.{name}")  # the import binds it in this package
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'mlcli' has no attribute {name!r}")

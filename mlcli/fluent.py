@@ -136,6 +136,7 @@ class _Session:
         nested: bool,
         tags: Mapping[str, Any] | None,
         description: str | None,
+        parent_run_id: str | None = None,
     ) -> ActiveRun:
         client = self.get_client()
         with self.lock:
@@ -157,7 +158,7 @@ class _Session:
                 active = self._resume(client, run_id, attached=False)
             else:
                 active = self._create(
-                    client, experiment, experiment_id, run_name, tags, description
+                    client, experiment, experiment_id, run_name, tags, description, parent_run_id
                 )
             self.stack.append(active)
             self._install_handlers()
@@ -180,8 +181,17 @@ class _Session:
         run_name: str | None,
         tags: Mapping[str, Any] | None,
         description: str | None,
+        parent_run_id: str | None = None,
     ) -> ActiveRun:
         parent = self.stack[-1].run_id if self.stack else None
+        if parent_run_id:  # MLflow's start_run(parent_run_id=...): the active run's, if any
+            wanted = client.resolve_run_id(parent_run_id)
+            if parent is not None and wanted != parent:
+                raise InvalidInputError(
+                    f"parent_run_id {parent_run_id} is not the active run {parent}: end the "
+                    "active run first, or start the nested run without parent_run_id"
+                )
+            parent = wanted
         all_tags = {**script_source_tags(), **(tags or {})}
         if description:
             all_tags[system_tags.NOTE_CONTENT] = description
@@ -206,8 +216,8 @@ class _Session:
         arguments) must be the one of the run the environment names: otherwise the run
         would stay in one experiment while its nested runs go to another."""
         if name:
-            chosen = client.get_experiment_by_name(name)
-            wanted = name
+            chosen = _find_experiment(client, str(name))
+            wanted = str(name)
         elif experiment_id or self.experiment_id:
             wanted = str(experiment_id or self.experiment_id)
             chosen = client.get_experiment(wanted)
@@ -242,10 +252,13 @@ class _Session:
     def resolve_experiment(
         self, client: TrackingClient, name: str | None, experiment_id: str | None
     ) -> str | None:
-        if name:
-            return client.get_or_create_experiment(name).experiment_id
+        if name is not None and str(name):
+            found = _find_experiment(client, str(name))
+            if found is not None:
+                return found.experiment_id
+            return client.get_or_create_experiment(str(name)).experiment_id
         if experiment_id:
-            return client.get_experiment(experiment_id).experiment_id
+            return client.get_experiment(str(experiment_id)).experiment_id
         if self.experiment_id:
             return self.experiment_id
         from mlcli.tracking.default_experiment import environment_experiment_id
@@ -319,6 +332,15 @@ _session = _Session()
 atexit.register(_session.at_exit)
 
 
+def _find_experiment(client: TrackingClient, ref: str) -> Experiment | None:
+    """The active experiment named ``ref``, else numbered ``ref`` (as every command
+    takes one; MLflow's second argument of start_run is an id); None when neither."""
+    try:
+        return client.writable_store().experiments.resolve(ref)
+    except NotFoundError:
+        return None
+
+
 def _announce_store(root: Path) -> None:
     sys.stderr.write(f"mlcli: created a new store at {root}\n")
 
@@ -335,12 +357,17 @@ def start_run(
     description: str | None = None,
     experiment_id: str | None = None,
     log_system_metrics: bool | None = None,
+    parent_run_id: str | None = None,
 ) -> ActiveRun:
     """Start a run (or resume ``run_id``) and make it the active run.
 
-    ``experiment`` names the experiment (created if missing); without it the run goes
-    to the experiment chosen by :func:`set_experiment`, ``MLCLI_EXPERIMENT_NAME``,
-    ``MLCLI_EXPERIMENT_ID``, or Default. Use it as a context manager::
+    ``experiment`` names the experiment by name or id, as every command takes one
+    (created by name if neither exists; MLflow's second argument, ``experiment_id``,
+    is the same by id only); without it the run goes to the experiment chosen by
+    :func:`set_experiment`, ``MLCLI_EXPERIMENT_NAME``, ``MLCLI_EXPERIMENT_ID``,
+    MLflow's ``MLFLOW_EXPERIMENT_NAME``/``_ID``, or Default. ``parent_run_id`` makes
+    the new run a child of that run (it must be the active run, if one is active), as
+    in MLflow. Use it as a context manager::
 
         with mlcli.start_run(run_name="baseline"):
             mlcli.log_param("lr", 0.1)
@@ -352,7 +379,7 @@ def start_run(
     ``mlcli run`` created, which samples it itself (docs/capture.md).
     """
     active = _session.start_run(
-        run_id, experiment, experiment_id, run_name, nested, tags, description
+        run_id, experiment, experiment_id, run_name, nested, tags, description, parent_run_id
     )
     if log_system_metrics is None:
         log_system_metrics = _system_metrics_by_default()

@@ -113,3 +113,39 @@ def test_search_runs_takes_mlflows_keywords_and_creates_no_store(
         mlcli.search_runs(run_view_type="some")
     with pytest.raises(NotFoundError):
         mlcli.search_runs(experiment_ids=["999"])
+
+
+def test_mlflows_artifacts_module_lists_downloads_and_loads(
+    store_root: Path, tmp_path: Path
+) -> None:
+    with mlcli.start_run() as run:
+        mlcli.log_dict({"a": 1}, "config/params.json")
+        mlcli.log_dict({"b": 2}, "config/params.yaml")
+        mlcli.log_text("hello", "notes.txt")
+    run_id = run.info.run_id
+    before = _runs(store_root)
+    artifacts = mlcli.artifacts  # as mlflow.artifacts, with only the import changed
+
+    listed = artifacts.list_artifacts(run_id=run_id, artifact_path="config")
+    assert [f.path for f in listed] == ["config/params.json", "config/params.yaml"]
+    assert [f.path for f in artifacts.list_artifacts(f"runs:/{run_id}/config")] == [
+        f.path for f in listed
+    ]
+    assert artifacts.load_text(f"runs:/{run_id}/notes.txt") == "hello"
+    assert artifacts.load_dict(f"runs:/{run_id}/config/params.json") == {"a": 1}
+    assert artifacts.load_dict(f"runs:/{run_id}/config/params.yaml") == {"b": 2}
+
+    one = artifacts.download_artifacts(
+        run_id=run_id, artifact_path="config", dst_path=tmp_path / "d"
+    )
+    assert sorted(p.name for p in Path(one).iterdir()) == ["params.json", "params.yaml"]
+    assert Path(one) == (tmp_path / "d" / "config").resolve()
+    everything = Path(artifacts.download_artifacts(run_id=run_id, dst_path=tmp_path / "all"))
+    assert sorted(p.name for p in everything.iterdir()) == ["config", "notes.txt"]
+    fetched = artifacts.download_artifacts(f"runs:/{run_id}/notes.txt")
+    assert Path(fetched).read_text() == "hello"  # a new temporary folder
+    with pytest.raises(InvalidInputError, match="exactly one of artifact_uri or run_id"):
+        artifacts.list_artifacts()
+    with pytest.raises(NotFoundError):
+        artifacts.load_text(f"runs:/{run_id}/missing.txt")
+    assert _runs(store_root) == before
