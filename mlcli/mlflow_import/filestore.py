@@ -4,7 +4,10 @@
     <exp>/<run>/meta.yaml, params/, tags/, metrics/   runs; a metric file holds
                                                       "timestamp value step [...]" lines
     <exp>/<run>/artifacts/                            the run's files
-    <exp>/models/m-<hex>/meta.yaml, artifacts/        MLflow 3 logged models
+    <exp>/<run>/inputs/<id>/meta.yaml                 what the run read: a dataset of
+    <exp>/datasets/<id>/meta.yaml                     the experiment's, or a logged model
+    <exp>/models/m-<hex>/meta.yaml, artifacts/        MLflow 3 logged models; their
+    <exp>/models/m-<hex>/metrics/<key>                metrics "timestamp value step run [...]"
     models/<name>/meta.yaml, tags/, aliases/, version-<n>/   the registry
 
 Keys with '/' are nested folders. A torn last metric line is skipped.
@@ -30,7 +33,8 @@ from mlcli.mlflow_import.records import (
     SourceRun,
     SourceVersion,
 )
-from mlcli.store import Metric
+from mlcli.store import Metric, RunInputs, json_number
+from mlcli.store.inputs import fold_inputs
 
 _RESERVED = frozenset({"tags", "datasets", "traces", "models", ".trash"})
 _MODEL_STATUS = {1: "PENDING", 2: "READY", 3: "FAILED"}
@@ -54,6 +58,8 @@ class FileStoreSource(MlflowSource):
                     name=str(meta["name"]),
                     lifecycle_stage=str(meta.get("lifecycle_stage") or "active"),
                     tags=_key_files(directory / "tags"),
+                    creation_time=_time(meta.get("creation_time")),
+                    last_update_time=_time(meta.get("last_update_time")),
                 )
             )
         return found
@@ -88,6 +94,28 @@ class FileStoreSource(MlflowSource):
                     metrics.append(metric)
         return metrics
 
+    def inputs(self, run: SourceRun) -> RunInputs:
+        """``inputs/<id>/meta.yaml`` of the run: a DATASET names a dataset of the
+        experiment (``datasets/<id>/meta.yaml``), a MODEL a logged model. An input whose
+        dataset is missing is left out, as MLflow's file store leaves it out."""
+        run_dir = self._run_dir(run)
+        experiment_dir = self._experiment_dir(run.experiment_id)
+        if run_dir is None or experiment_dir is None or not (run_dir / "inputs").is_dir():
+            return RunInputs()
+        found: list[dict[str, Any]] = []
+        for input_dir in sorted((run_dir / "inputs").iterdir()):
+            meta = _yaml(input_dir / "meta.yaml")
+            source_id = str(meta.get("source_id") or "")
+            if not source_id or source_id != os.path.basename(source_id):
+                continue
+            tags = meta.get("tags") if isinstance(meta.get("tags"), dict) else {}
+            if meta.get("source_type") == "MODEL":
+                found.append({"model_id": source_id})
+            elif meta.get("source_type") == "DATASET":
+                dataset = _yaml(experiment_dir / "datasets" / source_id / "meta.yaml")
+                found.append({"dataset": _dataset_fields(dataset), "tags": tags})
+        return fold_inputs(found)
+
     def logged_models(self, experiment_id: str) -> list[SourceLoggedModel]:
         directory = self._experiment_dir(experiment_id)
         if directory is None or not (directory / "models").is_dir():
@@ -109,6 +137,7 @@ class FileStoreSource(MlflowSource):
                     params=_key_files(model_dir / "params"),
                     artifacts=local_folder(None, model_dir / "artifacts")
                     or local_folder(meta.get("artifact_location")),
+                    metrics=_model_metrics(model_dir / "metrics"),
                 )
             )
         return found
@@ -245,6 +274,42 @@ def _metric(key: str, line: str) -> Metric | None:
     if math.isnan(value):
         value = math.nan
     return Metric(key=key, value=value, step=step, timestamp=timestamp)
+
+
+def _model_metrics(directory: Path) -> list[dict[str, Any]]:
+    """A logged model's metric files: "timestamp value step run_id [dataset_name
+    dataset_digest]" per line."""
+    points = []
+    for key, text in _key_files(directory).items():
+        for line in text.splitlines():
+            parts = line.split()
+            metric = _metric(key, " ".join(parts[:3])) if len(parts) in (4, 6) else None
+            if metric is None:
+                continue
+            point: dict[str, Any] = {
+                "key": key,
+                "value": json_number(metric.value),
+                "timestamp": metric.timestamp,
+                "step": metric.step,
+                "run_id": parts[3],
+            }
+            if len(parts) == 6:
+                point.update(dataset_name=parts[4], dataset_digest=parts[5])
+            points.append(point)
+    return points
+
+
+def _dataset_fields(meta: dict[str, Any]) -> dict[str, Any]:
+    """A dataset's meta.yaml as ``inputs.jsonl`` writes a dataset (text fields only)."""
+    return {
+        name: str(meta[name])
+        for name in ("name", "digest", "source_type", "source", "schema", "profile")
+        if meta.get(name) is not None
+    }
+
+
+def _time(value: Any) -> int | None:
+    return None if value is None or _int(value) <= 0 else _int(value)
 
 
 def _int(value: Any) -> int:

@@ -2,10 +2,12 @@
 
 - Experiments are matched by name (MLflow's ``0``/``Default`` is mlcli's ``0``) and
   created when missing, deleted ones as deleted.
+- Experiments keep their creation and last update times (when the source has them).
 - Runs keep their MLflow ids. A run is created with the tag ``mlcli.import.incomplete``
   and loses it as the last step, after its params, metric history, tags, artifacts and
   logged models are in; a later import skips runs that exist without that tag and
-  starts again those that have it (an import that was interrupted). Runs that exist
+  starts again those that have it (an import that was interrupted). Their datasets
+  and model inputs come too, and logged models' metrics. Runs that exist
   but were not imported are left alone.
 - System tags ``mlflow.X`` become ``mlcli.X``; the run's parent, name and user come
   from the run and its tags, as MLflow recorded them.
@@ -38,6 +40,7 @@ from mlcli.store import (
     validate_run_id,
     validate_tag_value,
 )
+from mlcli.store.experiments import validate_experiment_tags
 from mlcli.tracking_server.tags import tags_to_store
 
 _METRIC_CHUNK = 10_000
@@ -52,6 +55,8 @@ class ImportReport:
     runs_imported: int = 0
     runs_skipped: int = 0
     metric_points: int = 0
+    dataset_inputs: int = 0
+    logged_model_metric_points: int = 0
     artifact_files: int = 0
     logged_models: int = 0
     models_created: int = 0
@@ -125,7 +130,12 @@ class Importer:
                 experiment.name, ViewType.ALL
             )
         if target is None:
-            target = files.create(experiment.name)
+            target = files.create(
+                experiment.name,
+                _clean_experiment_tags(tags_to_store(experiment.tags)),
+                creation_time=experiment.creation_time,
+                last_update_time=experiment.last_update_time,
+            )
             self.report.experiments_created += 1
             if experiment.lifecycle_stage == LifecycleStage.DELETED:
                 files.delete(target.experiment_id)
@@ -193,6 +203,7 @@ class Importer:
             self.report.artifact_files += len(copied)
         for model in models:
             self._logged_model(model, run_id, experiment_id)
+        self._inputs(run, run_id)
         status = run.status if run.status in RunStatus.ALL else RunStatus.FAILED
         runs.update(
             run_id,
@@ -204,6 +215,17 @@ class Importer:
             else None,
         )
         runs.set_tags(run_id, {system_tags.IMPORT_INCOMPLETE: None})
+
+    def _inputs(self, run: SourceRun, run_id: str) -> None:
+        """The datasets and models the run read; ones mlcli cannot keep (beyond
+        MLflow's own limits) are left out with a warning, the run is kept."""
+        inputs = self.source.inputs(run)
+        try:
+            self.store.runs.log_inputs(run_id, inputs.dataset_inputs, inputs.model_inputs)
+        except InvalidInputError as exc:
+            self.report.warnings.append(f"run {run_id}: its inputs were not imported: {exc}")
+            return
+        self.report.dataset_inputs += len(inputs.dataset_inputs)
 
     def _run_name(self, name: str, run_id: str) -> str:
         """MLflow lets a run's name hold a newline, which would forge rows of mlcli's run
@@ -229,6 +251,9 @@ class Importer:
             status=model.status,
             creation_timestamp=model.creation_timestamp,
         )
+        if model.metrics:
+            self.logged_models.update(model.model_id, metrics=model.metrics)
+            self.report.logged_model_metric_points += len(model.metrics)
         if model.artifacts is not None:
             repo = self.store.artifacts(run_id)
             copied = repo.log_dir(model.artifacts, created.artifact_path)
@@ -322,6 +347,18 @@ class Importer:
 
 def _clean_tags(tags: dict[str, str]) -> dict[str, str]:
     return {validate_key(k, "tag key"): validate_tag_value(k, v) for k, v in tags.items()}
+
+
+def _clean_experiment_tags(tags: dict[str, str]) -> dict[str, str]:
+    """The tags a new experiment is created with; one the store refuses is set (and
+    refused, with its error) after, as before."""
+    kept = {}
+    for key, value in tags.items():
+        try:
+            kept.update(validate_experiment_tags({key: value}))
+        except InvalidInputError:
+            continue
+    return kept
 
 
 def import_mlflow(

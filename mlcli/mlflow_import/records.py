@@ -7,8 +7,9 @@ import abc
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from mlcli.store import Metric
+from mlcli.store import Metric, RunInputs
 
 # MLflow's RunStatus enum, as its file store writes it (a number in meta.yaml).
 RUN_STATUS_NUMBERS = {1: "RUNNING", 2: "SCHEDULED", 3: "FINISHED", 4: "FAILED", 5: "KILLED"}
@@ -21,6 +22,8 @@ class SourceExperiment:
     name: str
     lifecycle_stage: str
     tags: dict[str, str] = field(default_factory=dict)
+    creation_time: int | None = None  # None: the source does not say
+    last_update_time: int | None = None
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,9 @@ class SourceLoggedModel:
     tags: dict[str, str]
     params: dict[str, str]
     artifacts: Path | None
+    # each point as mlcli keeps it: key, value, timestamp, step, run_id
+    # (and dataset_name, dataset_digest when MLflow linked it to a dataset)
+    metrics: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -91,6 +97,10 @@ class MlflowSource(abc.ABC):
     @abc.abstractmethod
     def metrics(self, run: SourceRun) -> list[Metric]:
         """The run's full metric history, each logged point once."""
+
+    @abc.abstractmethod
+    def inputs(self, run: SourceRun) -> RunInputs:
+        """The datasets (with their input tags) and logged models the run read."""
 
     @abc.abstractmethod
     def logged_models(self, experiment_id: str) -> list[SourceLoggedModel]: ...

@@ -1,8 +1,9 @@
 """Reading an MLflow SQLite database (``sqlite:///mlflow.db``) without MLflow, read-only.
 
 The tables read are ``experiments``, ``experiment_tags``, ``runs``, ``params``, ``tags``,
-``metrics`` and, where the database has them, ``logged_models`` (with their tags and
-params), ``registered_models``, ``registered_model_tags``, ``registered_model_aliases``,
+``metrics`` and, where the database has them, ``datasets``, ``inputs`` and
+``input_tags`` (what runs read), ``logged_models`` (with their tags, params and
+metrics), ``registered_models``, ``registered_model_tags``, ``registered_model_aliases``,
 ``model_versions`` and ``model_version_tags``. Artifacts are wherever the runs'
 ``artifact_uri`` points; for ``mlflow-artifacts:`` URIs, under ``mlartifacts/`` beside
 the database (an ``mlflow server``'s default artifacts destination).
@@ -28,7 +29,8 @@ from mlcli.mlflow_import.records import (
     SourceRun,
     SourceVersion,
 )
-from mlcli.store import Metric
+from mlcli.store import Metric, RunInputs, json_number
+from mlcli.store.inputs import fold_inputs
 
 _MODEL_STATUS = {1: "PENDING", 2: "READY", 3: "FAILED"}
 
@@ -50,10 +52,22 @@ class SqliteSource(MlflowSource):
 
     def experiments(self) -> list[SourceExperiment]:
         tags = self._grouped("SELECT experiment_id, key, value FROM experiment_tags")
+        times = (
+            "creation_time, last_update_time"
+            if {"creation_time", "last_update_time"} <= self._columns("experiments")
+            else "NULL, NULL"  # a database older than MLflow 2.2 does not keep them
+        )
         return [
-            SourceExperiment(str(eid), name, stage or "active", tags.get(str(eid), {}))
-            for eid, name, stage in self._rows(
-                "SELECT experiment_id, name, lifecycle_stage FROM experiments "
+            SourceExperiment(
+                str(eid),
+                name,
+                stage or "active",
+                tags.get(str(eid), {}),
+                creation_time=int(created) if created else None,
+                last_update_time=int(updated) if updated else None,
+            )
+            for eid, name, stage, created, updated in self._rows(
+                f"SELECT experiment_id, name, lifecycle_stage, {times} FROM experiments "
                 "ORDER BY experiment_id"
             )
         ]
@@ -93,6 +107,34 @@ class SqliteSource(MlflowSource):
             for key, value, timestamp, step, is_nan in rows
         ]
 
+    def inputs(self, run: SourceRun) -> RunInputs:
+        """The run's rows of ``inputs`` (destination RUN): a DATASET source is a row of
+        ``datasets``, with the input's ``input_tags``; a RUN_INPUT to a MODEL_INPUT
+        (MLflow 3) is a logged model the run read."""
+        if not {"inputs", "datasets"} <= self.tables:
+            return RunInputs()
+        found: list[dict[str, Any]] = []
+        datasets = self._rows(
+            "SELECT i.input_uuid, d.name, d.digest, d.dataset_source_type, d.dataset_source, "
+            "d.dataset_schema, d.dataset_profile FROM inputs i JOIN datasets d "
+            "ON i.source_id = d.dataset_uuid WHERE i.source_type = 'DATASET' AND "
+            "i.destination_type = 'RUN' AND i.destination_id = ? ORDER BY i.rowid",
+            (run.run_id,),
+        )
+        tags = self._input_tags([row[0] for row in datasets])
+        for input_id, name, digest, source_type, source, schema, profile in datasets:
+            dataset = {"name": name, "digest": digest, "source_type": source_type}
+            dataset["source"] = source
+            dataset.update({k: v for k, v in (("schema", schema), ("profile", profile)) if v})
+            found.append({"dataset": dataset, "tags": tags.get(input_id, {})})
+        for (model_id,) in self._rows(
+            "SELECT destination_id FROM inputs WHERE source_type = 'RUN_INPUT' AND "
+            "source_id = ? AND destination_type = 'MODEL_INPUT' ORDER BY rowid",
+            (run.run_id,),
+        ):
+            found.append({"model_id": model_id})
+        return fold_inputs(found)
+
     def logged_models(self, experiment_id: str) -> list[SourceLoggedModel]:
         if "logged_models" not in self.tables:
             return []
@@ -115,6 +157,7 @@ class SqliteSource(MlflowSource):
                 tags=tags.get(model_id, {}),
                 params=params.get(model_id, {}),
                 artifacts=self._folder(location),
+                metrics=self._model_metrics(model_id),
             )
             for model_id, name, run_id, status, created, model_type, location in rows
         ]
@@ -172,6 +215,43 @@ class SqliteSource(MlflowSource):
             return self.db.execute(sql, args).fetchall()
         except sqlite3.DatabaseError as exc:
             raise InvalidInputError(f"cannot read {self.path}: {exc}") from None
+
+    def _columns(self, table: str) -> set[str]:
+        return {row[1] for row in self._rows(f"PRAGMA table_info({table})")}
+
+    def _input_tags(self, input_ids: list[str]) -> dict[str, dict[str, str]]:
+        if not input_ids or "input_tags" not in self.tables:
+            return {}
+        marks = ",".join("?" * len(input_ids))
+        tags: dict[str, dict[str, str]] = defaultdict(dict)
+        for input_id, name, value in self._rows(
+            f"SELECT input_uuid, name, value FROM input_tags WHERE input_uuid IN ({marks})",
+            tuple(input_ids),
+        ):
+            tags[input_id][name] = "" if value is None else str(value)
+        return tags
+
+    def _model_metrics(self, model_id: str) -> list[dict[str, Any]]:
+        if "logged_model_metrics" not in self.tables:
+            return []
+        points = []
+        for key, value, timestamp, step, run_id, dataset_name, dataset_digest in self._rows(
+            "SELECT metric_name, metric_value, metric_timestamp_ms, metric_step, run_id, "
+            "dataset_name, dataset_digest FROM logged_model_metrics WHERE model_id = ? "
+            "ORDER BY metric_timestamp_ms, metric_step, metric_name",
+            (model_id,),
+        ):
+            point: dict[str, Any] = {
+                "key": key,
+                "value": json_number(math.nan if value is None else float(value)),
+                "timestamp": int(timestamp or 0),
+                "step": int(step or 0),
+                "run_id": run_id,
+            }
+            if dataset_name is not None:
+                point.update(dataset_name=dataset_name, dataset_digest=dataset_digest)
+            points.append(point)
+        return points
 
     def _pairs(self, sql: str, key: str) -> dict[str, str]:
         return {k: "" if v is None else str(v) for k, v in self._rows(sql, (key,))}

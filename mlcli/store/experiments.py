@@ -23,6 +23,7 @@ from mlcli.store.validation import (
     validate_experiment_name,
     validate_key,
     validate_tag_value,
+    validate_timestamp,
 )
 
 
@@ -77,7 +78,15 @@ class ExperimentFiles:
             _document(DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, now),
         )
 
-    def create(self, name: str, tags: dict[str, str] | None = None) -> Experiment:
+    def create(
+        self,
+        name: str,
+        tags: dict[str, str] | None = None,
+        *,
+        creation_time: int | None = None,
+        last_update_time: int | None = None,
+    ) -> Experiment:
+        """A new experiment; its times are now unless given (an import keeps MLflow's)."""
         validate_experiment_name(name)
         clean_tags = validate_experiment_tags(tags or {})
         with FileLock(self.layout.experiments_lock):
@@ -85,6 +94,7 @@ class ExperimentFiles:
                 raise ConflictError(f"an experiment named {name!r} already exists")
             experiment_id = self._allocate_id()
             doc = _document(experiment_id, name, now_ms(), clean_tags)
+            doc.update(experiment_times(doc["creation_time"], creation_time, last_update_time))
             write_json_atomic(self.layout.experiment_doc(experiment_id), doc)
         return self._from_doc(doc)
 
@@ -208,6 +218,16 @@ def _document(
         "deleted_time": None,
         "tags": dict(tags or {}),
     }
+
+
+def experiment_times(
+    now: int, creation_time: int | None, last_update_time: int | None
+) -> dict[str, int]:
+    """A new experiment's creation and last update times: ``now`` unless given (the
+    last update never before the creation)."""
+    created = now if creation_time is None else validate_timestamp(creation_time)
+    updated = created if last_update_time is None else validate_timestamp(last_update_time)
+    return {"creation_time": created, "last_update_time": max(created, updated)}
 
 
 def validate_experiment_tags(tags: dict[str, str]) -> dict[str, str]:

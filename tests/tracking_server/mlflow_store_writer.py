@@ -13,6 +13,7 @@ warnings.simplefilter("ignore")
 import mlflow  # noqa: E402
 import mlflow.sklearn  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 from mlflow import MlflowClient  # noqa: E402
 from sklearn.linear_model import LinearRegression  # noqa: E402
 
@@ -34,9 +35,22 @@ def main() -> None:
             mlflow.log_artifact(path, "inputs")
         with mlflow.start_run(run_name="child", nested=True) as child:
             mlflow.log_metric("acc", 0.75, step=3)
+        frame = pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [2.0, 4.0, 6.0]})
+        train = mlflow.data.from_pandas(frame, source="/data/train.csv", name="train")
+        mlflow.log_input(train, context="training", tags={"split": "a"})
+        infos = []
         for coefficient in (2.0, 3.0, 4.0):
             model = LinearRegression().fit(features, coefficient * features[:, 0])
-            mlflow.sklearn.log_model(model, name="model", registered_model_name="imported-model")
+            infos.append(
+                mlflow.sklearn.log_model(
+                    model, name="model", registered_model_name="imported-model"
+                )
+            )
+        model_id = infos[0].model_id
+        # step 0: MLflow's file store reads the step of a line with a dataset as 0 (the
+        # importer keeps the step written), so that both sides agree here
+        mlflow.log_metric("rmse", 0.25, step=0, model_id=model_id, dataset=train)
+        mlflow.log_metric("rmse", 0.125, step=2, model_id=model_id)
     with mlflow.start_run(run_name="doomed") as doomed:
         mlflow.log_param("x", "1")
     client = MlflowClient()
@@ -64,9 +78,32 @@ def main() -> None:
                 for key in run.data.metrics
             },
         }
+    experiment = client.get_experiment_by_name("imported")
+    inputs = [
+        {
+            "dataset": {
+                "name": d.dataset.name,
+                "digest": d.dataset.digest,
+                "source_type": d.dataset.source_type,
+                "source": d.dataset.source,
+                "schema": d.dataset.schema,
+                "profile": d.dataset.profile,
+            },
+            "tags": {t.key: t.value for t in d.tags},
+        }
+        for d in client.get_run(parent.info.run_id).inputs.dataset_inputs
+    ]
+    model_metrics = sorted(
+        [m.key, m.value, m.step, m.dataset_name, m.dataset_digest]
+        for m in client.get_logged_model(model_id).metrics
+    )
     print(
         json.dumps(
             {
+                "experiment_times": [experiment.creation_time, experiment.last_update_time],
+                "inputs": inputs,
+                "model_id": model_id,
+                "model_metrics": model_metrics,
                 "parent": parent.info.run_id,
                 "child": child.info.run_id,
                 "doomed": doomed.info.run_id,

@@ -154,3 +154,40 @@ def test_import_refuses_what_is_not_an_mlflow_store(cli: Any, tmp_path: Path) ->
         )
         assert result.exit_code == 2, (location, result.stderr)
         assert result.stderr.startswith("mlcli: error: ")
+
+
+def test_datasets_model_metrics_and_experiment_times_are_reproduced(
+    mlflow_store: Any, cli: Any, tmp_path: Path
+) -> None:
+    location, expected = mlflow_store
+    store = tmp_path / ".mlruns"
+    report = _import(cli, store, location)
+    assert report["dataset_inputs"] == 1 and report["warnings"] == []
+    client = MlcliClient(store)
+    experiment = client.get_experiment_by_name("imported")
+    assert experiment is not None
+    created, updated = expected["experiment_times"]
+    assert experiment.creation_time == created  # not the time of the import
+    assert experiment.last_update_time == max(created, updated)
+    [dataset_input] = client.get_run(expected["parent"]).inputs.dataset_inputs
+    assert dataset_input.to_dict()["tags"] == expected["inputs"][0]["tags"]
+    want = {k: v for k, v in expected["inputs"][0]["dataset"].items() if v is not None}
+    assert dataset_input.dataset.to_dict() == want
+    model = client.store.logged_models.get(expected["model_id"])
+    got = sorted(
+        (
+            m["key"],
+            repr(float(m["value"])),
+            m["step"],
+            m.get("dataset_name"),
+            m.get("dataset_digest"),
+        )
+        for m in model.metrics
+    )
+    want_points = sorted((k, repr(float(v)), *rest) for k, v, *rest in expected["model_metrics"])
+    assert ("rmse", "0.25", 0, "train", dataset_input.dataset.digest) in got
+    if location.startswith("sqlite"):
+        assert got == want_points
+    else:  # MLflow's file store answers the latest point per key and dataset: every point came
+        assert set(want_points) <= set(got)
+    assert {m["run_id"] for m in model.metrics} == {expected["parent"]}

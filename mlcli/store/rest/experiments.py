@@ -70,7 +70,16 @@ class ServerExperiments:
     def ensure_default(self) -> None:
         """The server keeps its own Default experiment."""
 
-    def create(self, name: str, tags: dict[str, str] | None = None) -> Experiment:
+    def create(
+        self,
+        name: str,
+        tags: dict[str, str] | None = None,
+        *,
+        creation_time: int | None = None,
+        last_update_time: int | None = None,
+    ) -> Experiment:
+        if creation_time is not None or last_update_time is not None:
+            raise refused("creating an experiment with given times ('mlcli import-mlflow')")
         body: dict[str, Any] = {"name": validate_experiment_name(name)}  # a local store's words
         if tags:
             body["tags"] = convert.tags_to(tags)

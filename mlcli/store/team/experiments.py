@@ -18,6 +18,7 @@ from mlcli.errors import ConflictError, InvalidInputError, NotFoundError
 from mlcli.store.entities import Experiment, LifecycleStage, ViewType
 from mlcli.store.experiments import (
     check_tag_deletable,
+    experiment_times,
     get_or_create,
     id_order,
     in_view,
@@ -100,12 +101,19 @@ class TeamExperiments:
         if self.database.run(work):
             self._publish(self.get(DEFAULT_EXPERIMENT_ID))
 
-    def create(self, name: str, tags: dict[str, str] | None = None) -> Experiment:
+    def create(
+        self,
+        name: str,
+        tags: dict[str, str] | None = None,
+        *,
+        creation_time: int | None = None,
+        last_update_time: int | None = None,
+    ) -> Experiment:
         from psycopg import errors
 
         validate_experiment_name(name)
         clean = validate_experiment_tags(tags or {})
-        now = now_ms()
+        times = experiment_times(now_ms(), creation_time, last_update_time)
 
         def work(connection: Any) -> tuple[Any, ...]:
             number = connection.execute("SELECT nextval('experiment_numbers')").fetchone()[0]
@@ -113,7 +121,14 @@ class TeamExperiments:
                 "INSERT INTO experiments (experiment_id, name, lifecycle_stage, creation_time, "
                 "last_update_time, artifact_location, tags) VALUES (%s, %s, 'active', %s, %s, "
                 f"%s, %s) RETURNING {_COLUMNS}",
-                (str(number), name, now, now, self._location(), json.dumps(clean)),
+                (
+                    str(number),
+                    name,
+                    times["creation_time"],
+                    times["last_update_time"],
+                    self._location(),
+                    json.dumps(clean),
+                ),
             ).fetchone()
 
         try:

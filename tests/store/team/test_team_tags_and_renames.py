@@ -33,3 +33,10 @@ def test_renaming_a_registered_model_is_refused_with_a_501(team_store: Any) -> N
     assert registry.get_model("churn").name == "churn"
     with pytest.raises(NotFoundError):
         registry.rename_model("nope", "x")
+
+
+def test_an_experiment_keeps_the_times_it_is_created_with(team_store: Any) -> None:
+    old = team_store.experiments.create("old", creation_time=1_000, last_update_time=2_000)
+    assert (old.creation_time, old.last_update_time) == (1_000, 2_000)
+    got = team_store.experiments.get(old.experiment_id)
+    assert (got.creation_time, got.last_update_time) == (1_000, 2_000)
