@@ -1,10 +1,14 @@
-"""The change journal: which runs changed after they stopped being live.
+"""The change journal: which run folders came or went, and which runs changed after
+they stopped being live.
 
 The index re-reads live (RUNNING, SCHEDULED) runs on every refresh, and finished
-runs never, so that a query over many finished runs costs one directory listing.
-A write that touches a run that is no longer live (a tag on a finished run, a
-delete, a restore, a late metric) therefore appends the run id here, and readers
-re-read exactly the runs named after the offset their index has consumed.
+runs never, so that a query over many finished runs reads none of them. A write
+that touches a run that is no longer live (a tag on a finished run, a delete, a
+restore, a late metric) therefore appends the run id here, and readers re-read
+exactly the runs named after the offset their index has consumed. A run created
+or purged is named too, after its folder came or went: a reader that can account
+for every folder that came or went by the runs named here does not list ``runs/``
+(see ``index/refresh.py``).
 """
 
 from __future__ import annotations

@@ -202,6 +202,7 @@ class RunFiles:
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+        self.journal.note(run_id)  # a reader then reads this run, not all of runs/
         owner_recorded(self, run_id, status, owner)
         return self._info(doc)
 

@@ -110,7 +110,7 @@ def test_always_syncs_every_append(
 ) -> None:
     monkeypatch.setenv("MLCLI_SYNC", "always")
     run_id = client.create_run().run_id
-    assert sorted(fsyncs.take()) == ["run.json", "tags.jsonl"]
+    assert sorted(fsyncs.take()) == ["changes.jsonl", "run.json", "tags.jsonl"]
     for step in range(10):
         client.log_metric(run_id, "m", float(step), step=step)
     assert fsyncs.take() == ["metrics.jsonl"] * 10
@@ -134,7 +134,7 @@ def test_the_mode_is_read_without_case_or_spaces(
 ) -> None:
     monkeypatch.setenv("MLCLI_SYNC", " ALWAYS ")
     client.create_run()
-    assert sorted(fsyncs.take()) == ["run.json", "tags.jsonl"]
+    assert sorted(fsyncs.take()) == ["changes.jsonl", "run.json", "tags.jsonl"]
 
 
 def test_a_server_refuses_a_bad_value_when_it_starts(mlcli_process: Any, workdir: Path) -> None:

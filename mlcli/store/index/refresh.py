@@ -21,6 +21,17 @@ lists again (a store that keeps changing is listed on every query, which is what
 costs anyway). The margin also covers a filesystem with 2 s timestamps (FAT) and a
 file server whose clock is behind ours by less than its size.
 
+When the stamp moved, the journal may account for it: a run created or purged by
+mlcli is named in the journal after its folder came or went, and the link count of
+``runs/`` (2 plus its subdirectories) moves by one for each. When the count moved by
+exactly the named runs whose folders appeared or vanished (``_journal_accounts``),
+those are all that changed, and ``runs/`` is not listed: a new run costs that run's
+read, however many runs the store holds. Anything else (a folder another tool
+copied in, a filesystem that does not count subdirectories) makes the counts differ,
+and the refresh lists. A folder added by another tool while another is removed by
+hand between two queries leaves the count as the journal explains it; it is found
+at the next listing (or by ``mlcli index rebuild``).
+
 Folders on disk that the runs table does not hold (a damaged ``run.json``, a folder
 without one yet) are remembered in the index's meta (``unindexed_runs``), so that
 a refresh that does not list still looks at them again (by ``stat``) and a new
@@ -49,6 +60,7 @@ from mlcli.store.scan import file_signature
 
 RACY_SECONDS = 2.0  # a stamp of runs/ changed less than this long ago is not trusted
 STAMP_KEY = "runs_dir_stamp"  # meta: the trusted stamp of runs/ at the last listing
+EXACT_KEY = "runs_dir_exact"  # meta: "1" when that listing saw no hidden folder
 UNINDEXED_KEY = "unindexed_runs"  # meta: JSON list of run folders not in the runs table
 _LIVE_RUNS_SQL = f"{KNOWN_RUNS_SQL} WHERE status IN ({','.join('?' * len(RunStatus.LIVE))})"
 
@@ -72,12 +84,22 @@ def refresh(session: IndexSession) -> RefreshResult:
     recorded_stamp = meta.get(STAMP_KEY) or None
     remembered = set(json.loads(meta.get(UNINDEXED_KEY, "[]")))
     gone: list[str] = []
+    exact = meta.get(EXACT_KEY) == "1"
     if touched is None or stamp is None or stamp[0] != recorded_stamp:
-        on_disk = _run_folders(layout)
-        indexed = _indexed_ids(db)
-        unindexed = on_disk - indexed
-        gone = sorted(indexed - on_disk)
-        listed_stamp = stamp[0] if stamp is not None and stamp[1] else ""
+        accounted = None
+        if touched is not None and stamp is not None and recorded_stamp and exact:
+            accounted = _journal_accounts(session, recorded_stamp, stamp[0], touched, remembered)
+        if accounted is not None:  # every folder that came or went is a journaled one
+            added, gone = accounted
+            unindexed = remembered | added
+            listed_stamp = stamp[0]  # type: ignore[index]
+        else:
+            on_disk, hidden_seen = _run_folders(layout)
+            indexed = _indexed_ids(db)
+            unindexed = on_disk - indexed
+            gone = sorted(indexed - on_disk)
+            listed_stamp = stamp[0] if stamp is not None and stamp[1] else ""
+            exact = bool(listed_stamp) and not hidden_seen
     else:  # no folder came or went: only those left out last time may have changed
         unindexed = remembered
         listed_stamp = recorded_stamp or ""
@@ -119,6 +141,7 @@ def refresh(session: IndexSession) -> RefreshResult:
             session.set_meta(UNINDEXED_KEY, json.dumps(sorted(still_out)))
         if listed_stamp != (recorded_stamp or ""):
             session.set_meta(STAMP_KEY, listed_stamp)
+            session.set_meta(EXACT_KEY, "1" if exact else "")
     return RefreshResult(len(to_scan), len(gone))
 
 
@@ -239,14 +262,49 @@ def _list_run_ids(layout: StoreLayout) -> list[str]:
         return []
 
 
-def _run_folders(layout: StoreLayout) -> set[str]:
-    """The names in ``runs/`` but hidden ones (staging and trash folders)."""
+def _run_folders(layout: StoreLayout) -> tuple[set[str], bool]:
+    """The names in ``runs/`` but hidden ones (staging and trash folders), and whether
+    there were hidden ones."""
     try:
         names = set(os.listdir(layout.runs_dir))
     except FileNotFoundError:
-        return set()
-    names.difference_update([n for n in names if n[0] == "."])
-    return names
+        return set(), False
+    hidden = [n for n in names if n[0] == "."]
+    names.difference_update(hidden)
+    return names, bool(hidden)
+
+
+def _journal_accounts(
+    session: IndexSession, recorded: str, current: str, touched: set[str], left_out: set[str]
+) -> tuple[set[str], list[str]] | None:
+    """The run folders that came and went since the recorded stamp, when the journal
+    accounts for every one of them (None: list ``runs/`` to find out).
+
+    A directory's link count is 2 plus its subdirectories (ext4, XFS, tmpfs; btrfs and
+    some network filesystems report 1, and are listed). Every mlcli write that adds or
+    removes a run folder names the run in the journal after doing it, so when the
+    count moved by exactly the named runs whose folders appeared or vanished, no other
+    folder came or went. The recorded stamp must be *exact*: made when ``runs/`` held
+    no hidden (staging, trash) folder, whose coming and going the journal does not
+    name. An unexplained change (a folder copied in by another tool, a create still
+    under way) makes the counts differ, and the refresh lists."""
+    old, new = recorded.split(":"), current.split(":")
+    if len(old) != 5 or len(new) != 5 or old[:2] != new[:2]:
+        return None  # another directory (a restore, a copy): list it
+    old_links, new_links = int(old[4]), int(new[4])
+    if old_links < 2 or new_links < 2:
+        return None
+    known = {row[0] for row in session.known_rows(sorted(touched))}
+    runs_dir = os.fspath(session.layout.runs_dir)
+    added = {
+        r
+        for r in touched
+        if r not in known and r not in left_out and os.path.isdir(os.path.join(runs_dir, r))
+    }
+    gone = sorted(r for r in known if not os.path.isdir(os.path.join(runs_dir, r)))
+    if new_links != old_links + len(added) - len(gone):
+        return None
+    return added, gone
 
 
 def _indexed_ids(db: sqlite3.Connection) -> set[str]:

@@ -135,9 +135,67 @@ def test_after_one_new_run_a_query_reads_that_run_only(store: Store, recording) 
     with recording() as reads:
         found = _query(store)
     assert found[0] == new and len(found) == RUNS + 1
-    assert reads.listings_of_runs_dir() == 1
+    assert reads.listings_of_runs_dir() == 0  # the journal names it: runs/ is not listed
     assert set(reads.run_files_opened()) == {new}
     assert "run.json" in reads.run_files_opened()[new]
+    other = Store.open(store.root)  # and again, from where the last query left off
+    newer = [_finished_run(other, f"newer-{n}", loss=-2.0 - n) for n in range(2)]
+    other.close()
+    with recording() as reads:
+        found = _query(store)
+    assert found[:3] == [newer[1], newer[0], new] and len(found) == RUNS + 3
+    assert reads.listings_of_runs_dir() == 0
+    assert set(reads.run_files_opened()) == set(newer)
+
+
+def test_a_purged_run_leaves_the_results_without_a_listing(store: Store, recording) -> None:
+    _settle(store)
+    first = _query(store)[0]
+    other = Store.open(store.root)
+    other.runs.purge(first)
+    other.close()
+    with recording() as reads:
+        found = _query(store)
+    assert first not in found and len(found) == RUNS - 1
+    assert reads.listings_of_runs_dir() == 0
+
+
+def test_a_run_folder_copied_in_by_another_tool_is_found_by_listing(
+    store: Store, recording
+) -> None:
+    """Folders the journal does not name (a copy, an rsync) move the link count of
+    runs/ by more than the journal explains: the refresh lists, and finds them."""
+    _settle(store)
+    other = Store.open(store.root)
+    named = _finished_run(other, "named", loss=-1.0)
+    other.close()
+    source = _query(store)[-1]
+    copied = "c0ffee" + source[6:]
+    shutil.copytree(store.root / "runs" / source, store.root / "runs" / copied)
+    doc_path = store.root / "runs" / copied / "run.json"
+    doc = json.loads(doc_path.read_text())
+    doc.update(run_id=copied, run_name="copied")
+    doc_path.write_text(json.dumps(doc))
+    with recording() as reads:
+        found = _query(store)
+    assert reads.listings_of_runs_dir() == 1
+    assert copied in found and named in found and len(found) == RUNS + 2
+
+
+def test_a_create_under_way_makes_the_refresh_list(store: Store, recording) -> None:
+    """A staging folder (a create under way) is a folder the journal does not name
+    yet; once the run is in place, it is found."""
+    _settle(store)
+    staging = store.root / "runs" / ".new-0123456789abcdef0123456789abcdef"
+    staging.mkdir()
+    with recording() as reads:
+        assert len(_query(store)) == RUNS
+    assert reads.listings_of_runs_dir() == 1
+    staging.rmdir()
+    other = Store.open(store.root)
+    new = _finished_run(other, "new", loss=-1.0)
+    other.close()
+    assert _query(store)[0] == new
 
 
 def test_a_run_folder_deleted_by_hand_leaves_the_results(store: Store) -> None:
