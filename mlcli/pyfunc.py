@@ -11,9 +11,10 @@ models: ``mlflow.pyfunc.load_model`` imports it and calls ``_load_pyfunc``.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any, Literal
 
+from mlcli.models.environment import CondaEnv, Requirements
 from mlcli.models.flavors.python_function import load_for_mlflow
 from mlcli.models.log import ModelInfo
 from mlcli.models.log import log_model as _log_model
@@ -40,8 +41,9 @@ def save_model(
     *,
     signature: ModelSignature | Literal[False] | None = None,
     input_example: Any = None,
-    pip_requirements: Iterable[str] | None = None,
-    extra_pip_requirements: Iterable[str] | None = None,
+    conda_env: CondaEnv | None = None,
+    pip_requirements: Requirements | None = None,
+    extra_pip_requirements: Requirements | None = None,
     metadata: Mapping[str, Any] | None = None,
     model_config: Mapping[str, Any] | None = None,
 ) -> Model:
@@ -54,6 +56,7 @@ def save_model(
         flavor="python_function",
         signature=signature,
         input_example=input_example,
+        conda_env=conda_env,
         pip_requirements=pip_requirements,
         extra_pip_requirements=extra_pip_requirements,
         metadata=metadata,
@@ -70,8 +73,9 @@ def log_model(
     signature: ModelSignature | Literal[False] | None = None,
     input_example: Any = None,
     registered_model_name: str | None = None,
-    pip_requirements: Iterable[str] | None = None,
-    extra_pip_requirements: Iterable[str] | None = None,
+    conda_env: CondaEnv | None = None,
+    pip_requirements: Requirements | None = None,
+    extra_pip_requirements: Requirements | None = None,
     metadata: Mapping[str, Any] | None = None,
     model_config: Mapping[str, Any] | None = None,
     run_id: str | None = None,
@@ -84,6 +88,7 @@ def log_model(
         registered_model_name=registered_model_name,
         signature=signature,
         input_example=input_example,
+        conda_env=conda_env,
         pip_requirements=pip_requirements,
         extra_pip_requirements=extra_pip_requirements,
         metadata=metadata,

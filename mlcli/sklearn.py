@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
+from mlcli.models.environment import CondaEnv, Requirements
 from mlcli.models.flavors.sklearn import DEFAULT_SERIALIZATION_FORMAT, SERIALIZATION_FORMATS
 from mlcli.models.log import ModelInfo
 from mlcli.models.log import log_model as _log_model
@@ -39,8 +40,9 @@ def save_model(
     pyfunc_predict_fn: str = "predict",
     signature: ModelSignature | Literal[False] | None = None,
     input_example: Any = None,
-    pip_requirements: Iterable[str] | None = None,
-    extra_pip_requirements: Iterable[str] | None = None,
+    conda_env: CondaEnv | None = None,
+    pip_requirements: Requirements | None = None,
+    extra_pip_requirements: Requirements | None = None,
     metadata: Mapping[str, Any] | None = None,
 ) -> Model:
     """Save an estimator to the directory ``path``."""
@@ -50,6 +52,7 @@ def save_model(
         flavor="sklearn",
         signature=signature,
         input_example=input_example,
+        conda_env=conda_env,
         pip_requirements=pip_requirements,
         extra_pip_requirements=extra_pip_requirements,
         metadata=metadata,
@@ -69,8 +72,9 @@ def log_model(
     *,
     skops_trusted_types: Iterable[str] | None = None,
     pyfunc_predict_fn: str = "predict",
-    pip_requirements: Iterable[str] | None = None,
-    extra_pip_requirements: Iterable[str] | None = None,
+    conda_env: CondaEnv | None = None,
+    pip_requirements: Requirements | None = None,
+    extra_pip_requirements: Requirements | None = None,
     metadata: Mapping[str, Any] | None = None,
     run_id: str | None = None,
 ) -> ModelInfo:
@@ -83,6 +87,7 @@ def log_model(
         registered_model_name=registered_model_name,
         signature=signature,
         input_example=input_example,
+        conda_env=conda_env,
         pip_requirements=pip_requirements,
         extra_pip_requirements=extra_pip_requirements,
         metadata=metadata,

@@ -46,9 +46,15 @@ def installed_version(dist: str) -> str | None:
 
 
 def pinned(dist: str) -> str:
-    """``name==version`` for an installed distribution, the bare name otherwise."""
+    """``name==version`` for an installed distribution, the bare name otherwise. A local
+    version label (``2.1.0+cpu``) is dropped: an index has only the release."""
     version = installed_version(dist)
-    return f"{dist}=={version}" if version else dist
+    return f"{dist}=={release_version(version)}" if version else dist
+
+
+def release_version(version: str) -> str:
+    """``version`` without its local label (``+cpu``)."""
+    return version.split("+", 1)[0]
 
 
 def distributions_of(modules: set[str]) -> list[str]:

@@ -12,7 +12,10 @@ given to ``log_model(artifacts={name: path})`` to the files' paths inside the mo
             return model_input["x"] + self.n
 
 The instance is stored with cloudpickle: its class is stored by reference when it is
-importable (defined in a module), by value when defined in ``__main__``.
+importable (defined in a module), by value when defined in ``__main__``. This module
+is always stored by value, so that a model whose class is defined in ``__main__``
+loads without mlcli installed (MLflow's ``mlflow.pyfunc.load_model`` loads it with its
+own loader): nothing here may import mlcli.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 
@@ -34,6 +38,12 @@ class PythonModelContext:
 
 class PythonModel(ABC):
     """A custom model; see the module docstring."""
+
+    @property
+    def predict_type_hints(self) -> Any:
+        """What MLflow's loader asks of a model before calling ``predict``: this base class
+        declares no type hints, so inputs reach ``predict`` as they come."""
+        return SimpleNamespace(input=None, output=None)
 
     def load_context(self, context: PythonModelContext) -> None:  # noqa: B027 (optional hook)
         """Prepare the model after loading (read artifacts); does nothing by default."""

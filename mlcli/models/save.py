@@ -11,12 +11,18 @@ from __future__ import annotations
 import os
 import platform
 import shutil
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 from mlcli.errors import ConflictError
-from mlcli.models.environment import environment_digests, requirement_lines, write_environment
+from mlcli.models.environment import (
+    CondaEnv,
+    Requirements,
+    environment_digests,
+    model_environment,
+    write_environment,
+)
 from mlcli.models.flavors import Flavor, SavedFlavor, flavor_for_model, get_flavor
 from mlcli.models.input_example import example_as_data, save_input_example
 from mlcli.models.mlmodel import PYFUNC, Model, directory_size
@@ -31,8 +37,9 @@ def save_model(
     flavor: str | Flavor | None = None,
     signature: ModelSignature | Literal[False] | None = None,
     input_example: Any = None,
-    pip_requirements: Iterable[str] | None = None,
-    extra_pip_requirements: Iterable[str] | None = None,
+    conda_env: CondaEnv | None = None,
+    pip_requirements: Requirements | None = None,
+    extra_pip_requirements: Requirements | None = None,
     metadata: Mapping[str, Any] | None = None,
     run_id: str | None = None,
     artifact_path: str | None = None,
@@ -42,7 +49,9 @@ def save_model(
 
     The flavor is found from the model's type unless named. Without a signature, one is
     inferred from ``input_example`` (the output part by running the model on it, where
-    the flavor can); ``signature=False`` saves none.
+    the flavor can); ``signature=False`` saves none. ``conda_env``, ``pip_requirements``
+    and ``extra_pip_requirements`` (at most one) are read as MLflow reads them: see
+    :func:`mlcli.models.environment.model_environment`.
     """
     return write_model(
         model,
@@ -50,6 +59,7 @@ def save_model(
         flavor=flavor,
         signature=signature,
         input_example=input_example,
+        conda_env=conda_env,
         pip_requirements=pip_requirements,
         extra_pip_requirements=extra_pip_requirements,
         metadata=metadata,
@@ -66,8 +76,9 @@ def write_model(
     flavor: str | Flavor | None = None,
     signature: ModelSignature | Literal[False] | None = None,
     input_example: Any = None,
-    pip_requirements: Iterable[str] | None = None,
-    extra_pip_requirements: Iterable[str] | None = None,
+    conda_env: CondaEnv | None = None,
+    pip_requirements: Requirements | None = None,
+    extra_pip_requirements: Requirements | None = None,
     metadata: Mapping[str, Any] | None = None,
     run_id: str | None = None,
     artifact_path: str | None = None,
@@ -86,10 +97,13 @@ def write_model(
             example_info = save_input_example(input_example, directory)
             if signature is None:
                 signature = _signature_from_example(input_example, saved)
-        requirements = requirement_lines(
-            saved.requirements, pip_requirements, extra_pip_requirements
+        environment = model_environment(
+            saved.requirements,
+            conda_env=conda_env,
+            pip_requirements=pip_requirements,
+            extra_pip_requirements=extra_pip_requirements,
         )
-        env = write_environment(directory, requirements)
+        env = write_environment(directory, environment)
         written = [*saved.digests, *environment_digests(directory)]
         record_written(written, [user_records_dir(), *trust_records])
         if PYFUNC in saved.flavors:

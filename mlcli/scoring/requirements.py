@@ -1,12 +1,15 @@
 """What a model needs installed to be served: its own requirements, mlcli, and the
 serving stack.
 
-A model's ``requirements.txt`` starts with ``mlcli==<version>``. Serving environments
-(a virtualenv, an image) get this running mlcli as a wheel instead, so that they
-serve with exactly this code and need no release on an index; mlcli's own
-requirements (Starlette, uvicorn, Typer...) and pandas/numpy (every request is read
-with them) are added, pinned to the versions installed here, unless the model pins
-them itself.
+Serving environments (a virtualenv, an image) get the running mlcli as a wheel, so
+that they serve with exactly this code and need no release on an index: a model's
+``mlcli`` line (older models start with ``mlcli==<version>``) or the mlcli wheel it
+carries (``wheels/mlcli-*.whl``) is left out. So is its ``mlflow`` line, written for
+MLflow's loaders, when mlcli loads the model without MLflow: a scikit-learn model, or
+a custom model whose pickle imports nothing of MLflow (a subclass of MLflow's own
+PythonModel keeps it). mlcli's own requirements (Starlette, uvicorn, Typer...) and
+pandas/numpy (every request is read with them) are added, pinned to the versions
+installed here, unless the model pins them itself.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlcli.errors import InvalidInputError
+from mlcli.models.environment import MLFLOW_DISTRIBUTIONS
 
 if TYPE_CHECKING:
     from mlcli.projects.envs.python_env import PythonEnvSpec
@@ -50,7 +54,9 @@ def serving_requirements(model_dir: Path) -> ServingRequirements:
             model += _read_requirements(Path(target), spec)
         else:
             model.append(line)
-    model = [line for line in model if requirement_name(line) != "mlcli"]
+    dropped = {"mlcli"} if needs_mlflow(model_dir) else {"mlcli", *MLFLOW_DISTRIBUTIONS}
+    model = [line for line in model if requirement_name(line) not in dropped]
+    model = [line for line in model if not _is_mlcli_wheel(line)]
     wheel = build_self_wheel()
     named = {requirement_name(line) for line in model}
     wanted = (*wheel.requirements, *SERVING_EXTRAS)
@@ -58,6 +64,27 @@ def serving_requirements(model_dir: Path) -> ServingRequirements:
     python = ".".join(spec.python.split(".")[:2]) if spec.python else None
     build = spec.requirement_lines(spec.build_dependencies, model_dir)
     return ServingRequirements(python, tuple(build), tuple(model), tuple(serving), wheel)
+
+
+def needs_mlflow(model_dir: Path) -> bool:
+    """Whether mlcli needs MLflow installed to load the model in ``model_dir``: only a
+    custom model whose pickle imports a module of MLflow does."""
+    from mlcli.models.mlmodel import Model
+    from mlcli.models.pickle_scan import imports_package
+
+    try:
+        conf = Model.load(model_dir).pyfunc_conf or {}
+    except InvalidInputError:
+        return False  # loading it will say what is wrong
+    pickled = conf.get("python_model")
+    if not isinstance(pickled, str) or not (model_dir / pickled).is_file():
+        return False
+    return imports_package((model_dir / pickled).read_bytes(), "mlflow")
+
+
+def _is_mlcli_wheel(line: str) -> bool:
+    name = line.strip().replace("\\", "/").rsplit("/", 1)[-1]
+    return name.startswith("mlcli-") and name.endswith(".whl")
 
 
 def model_env_spec(model_dir: Path) -> PythonEnvSpec:

@@ -13,6 +13,7 @@ import mlcli
 import mlcli.sklearn
 from mlcli.errors import InvalidInputError, NotFoundError
 from mlcli.models import Model, load_model
+from mlcli.models.environment import mlflow_requirement
 
 # Written by MLflow 3.18's mlflow.sklearn.log_model, trimmed.
 MLFLOW_MLMODEL = """\
@@ -86,7 +87,8 @@ def test_environment_files(tmp_path: Path, iris_classifier: Any) -> None:
     )
     directory = tmp_path / "m"
     requirements = (directory / "requirements.txt").read_text().splitlines()
-    assert requirements[0] == f"mlcli=={mlcli.__version__}" and requirements[-1] == "requests>=2"
+    assert requirements[0] == mlflow_requirement() and requirements[-1] == "requests>=2"
+    assert not [line for line in requirements if "mlcli" in line]
     python_env = yaml.safe_load((directory / "python_env.yaml").read_text())
     assert python_env["python"] == platform.python_version()
     assert python_env["dependencies"] == ["-r requirements.txt"]
@@ -98,7 +100,9 @@ def test_environment_files(tmp_path: Path, iris_classifier: Any) -> None:
 
 def test_pip_requirements_replace_the_detected_ones(tmp_path: Path, iris_classifier: Any) -> None:
     mlcli.sklearn.save_model(iris_classifier, tmp_path / "m", pip_requirements=["scikit-learn"])
-    assert (tmp_path / "m" / "requirements.txt").read_text() == "scikit-learn\n"
+    # MLflow is added as MLflow adds it: its loader and server load the model
+    text = (tmp_path / "m" / "requirements.txt").read_text()
+    assert text == f"{mlflow_requirement()}\nscikit-learn\n"
 
 
 def test_a_missing_optional_package_names_what_to_install() -> None:

@@ -12,6 +12,7 @@ import mlcli
 import mlcli.pyfunc
 from mlcli.errors import InvalidInputError
 from mlcli.models import Model, SchemaEnforcementError, infer_signature, load_model
+from mlcli.models.environment import mlflow_requirement
 
 pd = pytest.importorskip("pandas")
 
@@ -58,11 +59,11 @@ def test_custom_model_with_artifacts_round_trips(
     assert model.predict(frame, params={"scale": 2}).tolist() == [22.0, 25.0]
     assert model.unwrap_python_model().labels == ["a", "b"]
     conf = Model.load(directory).flavors["python_function"]
-    assert conf["loader_module"] == "mlcli.pyfunc"
+    assert conf["loader_module"] == "mlflow.pyfunc.model"  # MLflow loads it without mlcli
     assert conf["python_model"] == "python_model.pkl"
     assert conf["artifacts"]["offset"]["path"] == "artifacts/offset.txt"
     requirements = (directory / "requirements.txt").read_text().splitlines()
-    assert requirements[0] == f"mlcli=={mlcli.__version__}"
+    assert requirements[0] == mlflow_requirement()
     assert any(line.startswith("cloudpickle==") for line in requirements)
 
 

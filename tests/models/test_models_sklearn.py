@@ -13,6 +13,7 @@ import mlcli.sklearn
 from mlcli import system_tags
 from mlcli.errors import ConflictError, InvalidInputError
 from mlcli.models import Model, load_model
+from mlcli.models.environment import mlflow_requirement
 from mlcli.models.errors import UntrustedModelError
 
 np = pytest.importorskip("numpy")
@@ -85,7 +86,7 @@ def test_the_model_directory_matches_mlflows_layout(
     serving = json.loads((directory / "serving_input_example.json").read_text())
     assert serving == {"dataframe_split": example}
     requirements = (directory / "requirements.txt").read_text().splitlines()
-    assert requirements[0] == f"mlcli=={mlcli.__version__}"
+    assert requirements[0] == mlflow_requirement()  # for MLflow's loader, mlcli not needed
     from importlib.metadata import version
 
     assert f"scikit-learn=={version('scikit-learn')}" in requirements

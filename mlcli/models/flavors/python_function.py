@@ -2,20 +2,26 @@
 
 Layout, the same as MLflow's custom models::
 
-    MLmodel                 python_function: {loader_module: mlcli.pyfunc,
+    MLmodel                 python_function: {loader_module: mlflow.pyfunc.model,
                                               python_model: python_model.pkl,
                                               artifacts: {name: {path: artifacts/file}}}
     python_model.pkl        the instance, cloudpickled
     artifacts/<file>        copies of the files named by ``artifacts={name: path}``
+    wheels/mlcli-*.whl      only for a model that cannot load without mlcli (below)
+
+``loader_module`` is MLflow's own custom-model loader, so ``mlflow.pyfunc.load_model``
+and ``mlflow models serve`` load these models without mlcli: the model's class, when
+defined in ``__main__``, is pickled by value, and so is its base class
+(:mod:`mlcli.models.python_model`, which imports nothing of mlcli). A class defined in
+an importable module is pickled by reference, as MLflow does: loading imports that
+module, which imports mlcli. Such a model, or one whose pickle names a module of
+mlcli, carries a wheel of the running mlcli in ``wheels/`` and lists it in its
+requirements (MLflow's layout for wheeled models), which MLflow's virtualenv and conda
+environments install. mlcli maps the loader name back here (models saved before this,
+``loader_module: mlcli.pyfunc``, load too).
 
 ``python_model.pkl`` runs code when loaded: it loads through
 :class:`~mlcli.models.trust.ModelTrust` (files mlcli wrote, or the user's opt-in).
-
-``loader_module`` is ``mlcli.pyfunc``, whose ``_load_pyfunc`` is the entry point
-MLflow's ``mlflow.pyfunc.load_model`` calls: MLflow loads mlcli's custom models through
-mlcli (which it needs anyway, the pickled class deriving from mlcli's PythonModel). Models
-written by MLflow (``loader_module: mlflow.pyfunc.model``) load here too, given mlflow
-installed for their base class.
 """
 
 from __future__ import annotations
@@ -37,12 +43,14 @@ from mlcli.models.trust import MLFLOW_PICKLE_OPT_IN_VARIABLE, ModelTrust, digest
 
 PYTHON_MODEL_FILE = "python_model.pkl"
 ARTIFACTS_DIR = "artifacts"
-LOADER_MODULE = "mlcli.pyfunc"
+WHEELS_DIR = "wheels"
+LOADER_MODULE = "mlflow.pyfunc.model"
+OLD_LOADER_MODULE = "mlcli.pyfunc"  # what mlcli wrote before
 
 
 class PythonFunctionFlavor(Flavor):
     name: ClassVar[str] = PYFUNC
-    loader_modules: ClassVar[tuple[str, ...]] = (LOADER_MODULE, "mlflow.pyfunc.model")
+    loader_modules: ClassVar[tuple[str, ...]] = (LOADER_MODULE, OLD_LOADER_MODULE)
 
     def accepts(self, model: object) -> bool:
         if isinstance(model, PythonModel):
@@ -65,7 +73,7 @@ class PythonFunctionFlavor(Flavor):
             )
         cloudpickle = require("cloudpickle", "saving a custom python model")
         saved_artifacts = _copy_artifacts(artifacts or {}, directory)
-        data = cloudpickle.dumps(model)
+        data = _pickle(cloudpickle, model)
         (directory / PYTHON_MODEL_FILE).write_bytes(data)
         conf: dict[str, Any] = {
             "loader_module": LOADER_MODULE,
@@ -78,6 +86,8 @@ class PythonFunctionFlavor(Flavor):
         if model_config:
             conf["model_config"] = dict(model_config)
         needs = ["cloudpickle", *_distributions_used_by(model)]
+        if _needs_mlcli(model, data):
+            needs.append(_write_mlcli_wheel(directory))
         return SavedFlavor({PYFUNC: conf}, needs, predict=None, digests=[digest_of(data)])
 
     def code_files(self, *, directory: Path, mlmodel: Model) -> list[Path]:
@@ -169,10 +179,47 @@ def _call(method: Any, context: Any, data: Any, params: dict[str, Any] | None) -
 
 
 def _context_for(python_model: Any, artifacts: dict[str, str], config: dict[str, Any]) -> Any:
-    if isinstance(python_model, PythonModel):
-        return PythonModelContext(artifacts=artifacts, model_config=config)
-    mlflow_model = require("mlflow.pyfunc.model", "loading a custom model saved by MLflow")
-    return mlflow_model.PythonModelContext(artifacts=artifacts, model_config=config)
+    """MLflow's context for a subclass of MLflow's PythonModel (unpickling it imported
+    MLflow), mlcli's for anything else (mlcli's base class may have been rebuilt by value,
+    and is then not this process's PythonModel)."""
+    mlflow_model = sys.modules.get("mlflow.pyfunc.model")
+    if mlflow_model is not None and isinstance(python_model, mlflow_model.PythonModel):
+        return mlflow_model.PythonModelContext(artifacts=artifacts, model_config=config)
+    return PythonModelContext(artifacts=artifacts, model_config=config)
+
+
+def _pickle(cloudpickle: Any, model: Any) -> bytes:
+    """The model's bytes, mlcli's base class stored by value (see the module docstring)."""
+    from mlcli.models import python_model
+
+    cloudpickle.register_pickle_by_value(python_model)
+    try:
+        return bytes(cloudpickle.dumps(model))
+    finally:
+        cloudpickle.unregister_pickle_by_value(python_model)
+
+
+def _needs_mlcli(model: Any, data: bytes) -> bool:
+    """Whether loading the pickle imports mlcli: it names a module of mlcli, or the model's
+    class comes from an importable module (pickled by reference) deriving from mlcli's
+    PythonModel, so that module imports mlcli."""
+    from mlcli.models.pickle_scan import imports_package
+
+    if imports_package(data, "mlcli"):
+        return True
+    cls = type(model)
+    by_reference = cls.__module__ != "__main__" and cls.__module__ in sys.modules
+    return by_reference and isinstance(model, PythonModel)
+
+
+def _write_mlcli_wheel(directory: Path) -> str:
+    """A wheel of the running mlcli in ``wheels/``; its requirement line."""
+    from mlcli.projects.envs.selfwheel import build_self_wheel
+
+    wheel = build_self_wheel()
+    (directory / WHEELS_DIR).mkdir(exist_ok=True)
+    (directory / WHEELS_DIR / wheel.filename).write_bytes(wheel.data)
+    return f"{WHEELS_DIR}/{wheel.filename}"
 
 
 def _copy_artifacts(artifacts: Mapping[str, str], directory: Path) -> dict[str, dict[str, str]]:

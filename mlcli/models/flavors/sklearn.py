@@ -97,8 +97,11 @@ class SklearnFlavor(Flavor):
                 "skops_trusted_types": trusted,
             },
         }
-        serializer = "skops" if serialization_format == "skops" else "cloudpickle"
-        needs = ["scikit-learn", serializer, "numpy", "scipy"]
+        # as MLflow lists them: scikit-learn and the serializer (pickle is Python's own);
+        # numpy and scipy come with scikit-learn; pandas, which reads scoring requests
+        needs = ["scikit-learn"]
+        if serialization_format != "pickle":
+            needs.append(serialization_format)
         if installed_version("pandas"):
             needs.append("pandas")
         return SavedFlavor(
