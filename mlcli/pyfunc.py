@@ -4,8 +4,10 @@
 one with its artifacts; ``load_model`` loads any model (custom, scikit-learn, or
 written by MLflow) as a ``PyFuncModel``.
 
-This module is also the ``loader_module`` named in the MLmodel file of mlcli's custom
-models: ``mlflow.pyfunc.load_model`` imports it and calls ``_load_pyfunc``.
+Custom models name MLflow's own ``mlflow.pyfunc.model`` as their ``loader_module``, so
+that MLflow loads them without mlcli (see :mod:`mlcli.models.flavors.python_function`).
+Models mlcli saved before name this module: ``mlflow.pyfunc.load_model`` imports it and
+calls ``_load_pyfunc``, which stays for them.
 """
 
 from __future__ import annotations
