@@ -29,8 +29,10 @@ from typing import Any
 
 from mlcli.files.fileio import read_document
 from mlcli.store.damage import experiment_doc_problem, run_doc_problem
+from mlcli.store.inputs import dataset_input_from_dict
 from mlcli.store.layout import (
     EXPERIMENT_DOC,
+    INPUTS_LOG,
     LOGGED_MODELS_DIR,
     METRICS_LOG,
     PARAMS_LOG,
@@ -218,7 +220,19 @@ def _metric_record(record: Any) -> str | None:
     return problem
 
 
+def _input_record(record: Any) -> str | None:
+    problem = _any_object(record)
+    if (
+        problem is None
+        and not isinstance(record.get("model_id"), str)
+        and dataset_input_from_dict(record) is None
+    ):
+        problem = f"not a dataset or model input: {json.dumps(record)[:60]}"
+    return problem
+
+
 _LOG_RECORD_CHECKS: dict[str, DocumentCheck] = {
+    INPUTS_LOG: _input_record,
     PARAMS_LOG: _keyed_record,
     TAGS_LOG: _keyed_record,
     METRICS_LOG: _metric_record,

@@ -111,3 +111,17 @@ def test_an_mlflow_dataset_is_recorded_as_mlflow_describes_it(tmp_path: Path) ->
     assert (kept.dataset.name, kept.dataset.digest) == ("t", entity.digest)
     assert (kept.dataset.source, kept.dataset.schema) == (entity.source, entity.schema)
     assert kept.dataset.profile == entity.profile
+
+
+def test_fsck_names_a_line_of_inputs_that_is_no_input(tmp_path: Path, cli: Any) -> None:
+    store, _ = Store.initialize(tmp_path / ".mlruns")
+    run_id = store.runs.create(experiment_id="0", run_name="r", user_id="u", tags={}).run_id
+    store.runs.log_inputs(run_id, [DatasetInput(_dataset())])
+    log = store.root / "runs" / run_id / "inputs.jsonl"
+    log.write_text(log.read_text() + '{"dataset": {"name": "x"}}\n')
+    found = cli("--store", str(store.root), "fsck", "--json")
+    assert found.exit_code == 1
+    [problem] = json.loads(found.stdout)["problems"]
+    assert problem["path"] == f"runs/{run_id}/inputs.jsonl"
+    assert "line 2: not a dataset or model input" in problem["detail"]
+    assert store.runs.read_inputs(run_id).dataset_inputs == [DatasetInput(_dataset())]
