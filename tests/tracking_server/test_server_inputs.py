@@ -150,3 +150,19 @@ def test_log_inputs_refuses_bad_datasets_with_a_400(start_server: Any) -> None:
     assert no_model.status == 404
     got = server.api("GET", "runs/get", {"run_id": run_id}).json()["run"]
     assert got["inputs"] == {"dataset_inputs": [], "model_inputs": []}
+
+
+def test_mlcli_s_client_logs_and_reads_inputs_through_the_server(start_server: Any) -> None:
+    from mlcli.store import Dataset, DatasetInput
+    from mlcli.tracking import TrackingClient
+
+    server = start_server()
+    client = TrackingClient(server.url)
+    run_id = client.create_run(None).info.run_id
+    dataset = Dataset("iris", "abc", "local", '{"uri": "/d.csv"}', schema='{"s": 1}')
+    client.log_inputs(run_id, [DatasetInput(dataset, {"mlflow.data.context": "train"})])
+    client.log_inputs(run_id, [DatasetInput(dataset, {"mlflow.data.context": "eval"})])
+    [kept] = client.get_run(run_id).inputs.dataset_inputs
+    assert (kept.dataset, kept.context) == (dataset, "train")
+    local = TrackingClient(server.store).get_run(run_id).inputs
+    assert local == client.get_run(run_id).inputs
