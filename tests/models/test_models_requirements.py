@@ -172,6 +172,14 @@ def test_mlflow_loads_them_without_mlcli(models: dict[str, Path], tmp_path: Path
     assert all(values == pytest.approx([2.0, 6.0]) for values in answers.values()), answers
 
 
+def test_a_loaded_custom_model_saves_again(models: dict[str, Path], tmp_path: Path) -> None:
+    pd = pytest.importorskip("pandas")
+    loaded = mlcli.pyfunc.load_model(str(models["main"]))  # its base class rebuilt by value
+    mlcli.pyfunc.save_model(tmp_path / "again", python_model=loaded.unwrap_python_model())
+    again = mlcli.pyfunc.load_model(str(tmp_path / "again"))
+    assert again.predict(pd.DataFrame({"x": [2.0]})).tolist() == [4.0]
+
+
 def test_mlcli_serves_its_models_without_mlflow_or_their_mlcli_wheel(
     models: dict[str, Path], tmp_path: Path
 ) -> None:

@@ -53,7 +53,7 @@ class PythonFunctionFlavor(Flavor):
     loader_modules: ClassVar[tuple[str, ...]] = (LOADER_MODULE, OLD_LOADER_MODULE)
 
     def accepts(self, model: object) -> bool:
-        if isinstance(model, PythonModel):
+        if is_mlcli_python_model(model):
             return True
         mlflow_model = sys.modules.get("mlflow.pyfunc.model")
         return mlflow_model is not None and isinstance(model, mlflow_model.PythonModel)
@@ -188,6 +188,15 @@ def _context_for(python_model: Any, artifacts: dict[str, str], config: dict[str,
     return PythonModelContext(artifacts=artifacts, model_config=config)
 
 
+def is_mlcli_python_model(model: object) -> bool:
+    """Whether ``model`` derives from mlcli's PythonModel: this process's class, or one
+    rebuilt by value from a pickle (which keeps its module and name)."""
+    return isinstance(model, PythonModel) or any(
+        cls.__module__ == PythonModel.__module__ and cls.__qualname__ == PythonModel.__qualname__
+        for cls in type(model).__mro__
+    )
+
+
 def _pickle(cloudpickle: Any, model: Any) -> bytes:
     """The model's bytes, mlcli's base class stored by value (see the module docstring)."""
     from mlcli.models import python_model
@@ -209,7 +218,7 @@ def _needs_mlcli(model: Any, data: bytes) -> bool:
         return True
     cls = type(model)
     by_reference = cls.__module__ != "__main__" and cls.__module__ in sys.modules
-    return by_reference and isinstance(model, PythonModel)
+    return by_reference and is_mlcli_python_model(model)
 
 
 def _write_mlcli_wheel(directory: Path) -> str:
