@@ -36,6 +36,7 @@ from mlcli import system_tags
 from mlcli.clock import now_ms
 from mlcli.errors import InvalidInputError, NotFoundError, StoreError
 from mlcli.store import (
+    DEFAULT_EXPERIMENT_ID,
     MAX_INT64,
     Experiment,
     FileInfo,
@@ -477,6 +478,78 @@ def experiment_mismatch(client: TrackingClient, run_id: str, wanted: str, variab
     )
 
 
+def create_experiment(
+    name: str, artifact_location: str | None = None, tags: Mapping[str, Any] | None = None
+) -> str:
+    """Create an experiment and return its id, as MLflow's ``create_experiment``. A
+    run's artifacts live in the store with the run, so ``artifact_location`` is
+    refused (InvalidInputError) rather than ignored."""
+    if artifact_location:
+        raise InvalidInputError(
+            f"create_experiment: artifact_location {artifact_location!r} is not supported: "
+            "mlcli keeps a run's artifacts in its store (choose the store with "
+            "set_tracking_uri or MLCLI_STORE)"
+        )
+    clean = {str(k): str(v) for k, v in (tags or {}).items()}
+    return _session.get_client().create_experiment(name, clean)
+
+
+def get_experiment(experiment_id: str) -> Experiment:
+    """The experiment with this id (NotFoundError if none)."""
+    return _session.get_client().get_experiment(str(experiment_id))
+
+
+def get_experiment_by_name(name: str) -> Experiment | None:
+    """The active experiment with this name, or None (None too when there is no store)."""
+    client = _session.get_client()
+    return client.get_experiment_by_name(name) if _store_exists(client) else None
+
+
+def search_experiments(
+    view_type: Any = None,
+    max_results: int | None = None,
+    filter_string: str | None = None,
+    order_by: list[str] | None = None,
+) -> list[Experiment]:
+    """The experiments (active ones unless ``view_type`` says otherwise) in MLflow's
+    order, newest first (then by id); ``max_results`` keeps the first so many.
+    ``filter_string`` and ``order_by`` are not supported yet: given, they are an
+    InvalidInputError, never ignored."""
+    if filter_string or order_by:
+        raise InvalidInputError(
+            "search_experiments: filter_string and order_by are not supported; filter the "
+            "list in Python (e.g. [e for e in experiments if e.name.startswith('x')])"
+        )
+    view = _view_type(view_type) if view_type is not None else ViewType.ACTIVE_ONLY
+    client = _session.get_client()
+    found = client.search_experiments(view) if _store_exists(client) else []
+    found.sort(key=lambda e: (-e.creation_time, len(e.experiment_id), e.experiment_id))
+    return found if max_results is None else found[:max_results]
+
+
+def delete_experiment(experiment_id: str) -> None:
+    """Delete the experiment; its runs are marked deleted with it, as in MLflow."""
+    _session.get_client().delete_experiment(str(experiment_id))
+
+
+def set_experiment_tag(key: str, value: Any) -> None:
+    """Tag the current experiment: the one :func:`set_experiment` chose, else the
+    active run's, else the one a new run would go to."""
+    client = _session.get_client()
+    if _session.experiment_id:
+        experiment_id: str | None = _session.experiment_id
+    elif _session.stack:
+        experiment_id = _session.stack[-1].info.experiment_id
+    else:
+        experiment_id = _session.resolve_experiment(client, None, None)
+    client.set_experiment_tag(experiment_id or DEFAULT_EXPERIMENT_ID, key, str(value))
+
+
+def set_experiment_tags(tags: Mapping[str, Any]) -> None:
+    for key, value in tags.items():
+        set_experiment_tag(key, value)
+
+
 def set_tracking_uri(uri: str | os.PathLike[str]) -> None:
     """Use this store from now on, in this process and the processes it starts: a
     ``.mlruns`` path, ``s3://bucket/prefix`` or a remote's name, as ``--store`` takes
@@ -505,6 +578,16 @@ _VIEWS = {
     "2": ViewType.DELETED_ONLY,
     "3": ViewType.ALL,
 }
+
+
+def _view_type(given: Any) -> str:
+    """mlcli's view of ``given``: a name (any case), MLflow's ``ViewType`` or number."""
+    view = _VIEWS.get(str(getattr(given, "value", given)).lower())
+    if view is None:
+        raise InvalidInputError(
+            f"invalid run_view_type {given!r}: expected ACTIVE_ONLY, DELETED_ONLY or ALL"
+        )
+    return view
 
 
 def search_runs(
@@ -546,12 +629,7 @@ def search_runs(
     numbered = [experiment_ids] if isinstance(experiment_ids, (str, int)) else experiment_ids
     orders = [order_by] if isinstance(order_by, str) else order_by
     if run_view_type is not None:
-        view = _VIEWS.get(str(getattr(run_view_type, "value", run_view_type)).lower())
-        if view is None:
-            raise InvalidInputError(
-                f"invalid run_view_type {run_view_type!r}: expected ACTIVE_ONLY, "
-                "DELETED_ONLY or ALL"
-            )
+        view = _view_type(run_view_type)
     else:
         view = ViewType.ALL if include_deleted else ViewType.ACTIVE_ONLY
     if not _store_exists(client):
