@@ -60,6 +60,7 @@ def registry_answer(text: str, expected: set[str]) -> set[str]:
     """What a registered-model or model-version search answers for a case of ``CASES``."""
     return _REGISTRY.get(text, expected - PROMPTS)
 
+
 STORED_PROMPT = "`mlcli.prompt.is_prompt`"  # the key in mlcli's own filters
 SENT_PROMPT = "`mlflow.prompt.is_prompt`"  # the key an MLflow client sends
 
