@@ -75,13 +75,15 @@ def run(
         typer.Option("--build-image", help="Docker: run in an image with the project copied in."),
     ] = False,
     mlflow_compat: Annotated[
-        bool,
+        bool | None,
         typer.Option(
-            "--mlflow-compat",
+            "--mlflow-compat/--no-mlflow-compat",
             help="Serve the store over MLflow's REST API to the entry point, with "
-            "MLFLOW_TRACKING_URI and MLFLOW_RUN_ID set, so 'import mlflow' logs into this run.",
+            "MLFLOW_TRACKING_URI and MLFLOW_RUN_ID set, so 'import mlflow' logs into this run "
+            "(default: when the project's code imports mlflow, or as the MLproject's "
+            "mlflow_compat says).",
         ),
-    ] = False,
+    ] = None,
     sweep: Annotated[
         str | None,
         typer.Option(

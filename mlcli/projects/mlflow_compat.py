@@ -1,11 +1,17 @@
-"""``mlcli run --mlflow-compat`` (or ``mlflow_compat: true`` in the MLproject): an
-entry point that uses ``import mlflow`` logs into the run ``mlcli run`` created.
+"""An entry point that uses ``import mlflow`` logs into the run ``mlcli run`` created.
+
+When the project's code imports mlflow (``mlflow_imports`` reads its ``.py`` files),
+this is on by default, and ``mlcli run`` says so once; ``--mlflow-compat`` or
+``mlflow_compat: true`` in the MLproject turns it on whatever the code says, and
+``--no-mlflow-compat`` or ``mlflow_compat: false`` turns it off (MLflow then writes
+where its own defaults say: an ``mlflow.db`` or ``mlruns`` in the project).
 
 For the length of the entry point, a tracking server speaking MLflow's REST API
 (``mlcli.tracking_server``) serves the store on a free loopback port, and the entry point gets
 ``MLFLOW_TRACKING_URI``, ``MLFLOW_TRACKING_TOKEN``, ``MLFLOW_RUN_ID`` and
 ``MLFLOW_EXPERIMENT_ID``, as ``mlflow run`` gives its children. A container cannot
-reach the host's loopback, so docker environments are refused. A run on a team server
+reach the host's loopback, so docker environments are refused when asked for, and left
+out (with a notice) when only the code's import asked. A run on a team server
 (``--store http://...``) needs no server of its own: the entry point gets the team
 server's URL (and finds its credentials in the ``MLFLOW_TRACKING_*`` variables).
 """
@@ -13,31 +19,116 @@ server's URL (and finds its credentials in the ``MLFLOW_TRACKING_*`` variables).
 from __future__ import annotations
 
 import contextlib
+import os
+import re
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from mlcli.errors import InvalidInputError
 from mlcli.projects.envs import RunContext
 from mlcli.projects.spec import Project
 
+#: ``import mlflow``, ``import numpy as np, mlflow``, ``from mlflow import ...``,
+#: ``from mlflow.models import ...``, at the start of a line (indented too).
+_IMPORT = re.compile(
+    r"^[ \t]*(?:from[ \t]+mlflow(?:\.[\w.]+)?[ \t]+import\b"
+    r"|import[ \t]+(?:[\w.]+(?:[ \t]+as[ \t]+\w+)?[ \t]*,[ \t]*)*mlflow(?:\.[\w.]+)?\b)",
+    re.MULTILINE,
+)
+#: The scan stops after this many files, and reads at most this much of each.
+MAX_FILES = 2_000
+MAX_BYTES = 1 << 20
+#: Folders that hold no code of the project's own.
+_SKIPPED = frozenset({"__pycache__", "node_modules", "site-packages", "mlruns"})
 
-def wanted(requested: bool, project: Project) -> bool:
-    return requested or project.mlflow_compat
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether the entry point's MLflow logging goes to the run, and what to tell the
+    user about it (once), if anything."""
+
+    enabled: bool
+    notice: str | None = None
+
+
+OFF = Decision(False)
+
+
+def decide(requested: bool | None, project: Project, env_manager: str) -> Decision:
+    """Before the run exists: ``requested`` is ``--mlflow-compat`` (True),
+    ``--no-mlflow-compat`` (False) or neither (None); the flag wins over the MLproject's
+    ``mlflow_compat``, which wins over what the code imports."""
+    asked = project.mlflow_compat if requested is None else requested
+    if asked is False:
+        return OFF
+    if asked:
+        if env_manager == "docker":
+            raise InvalidInputError(
+                "--mlflow-compat does not work with docker environments (a container cannot "
+                "reach the server on this host's loopback): use local, virtualenv or conda"
+            )
+        return Decision(True)
+    found = mlflow_imports(project.directory)
+    if found is None:
+        return OFF
+    shown = found.relative_to(project.directory)
+    if env_manager == "docker":
+        return Decision(
+            False,
+            f"{shown} imports mlflow, but a docker container cannot reach this run: "
+            "MLflow's data stays in the container (docs/projects.md)",
+        )
+    return Decision(
+        True,
+        f"{shown} imports mlflow: MLflow's params, metrics and artifacts go to this run "
+        "(--no-mlflow-compat: leave MLflow to its own store)",
+    )
 
 
 def check(requested: bool, project: Project, env_manager: str) -> None:
-    """Before the run exists: the combination must work."""
-    if wanted(requested, project) and env_manager == "docker":
-        raise InvalidInputError(
-            "--mlflow-compat does not work with docker environments (a container cannot "
-            "reach the server on this host's loopback): use local, virtualenv or conda"
+    """Before the run exists: what ``--mlflow-compat`` (``requested``) or the MLproject
+    asks for must work."""
+    decide(requested or None, project, env_manager)
+
+
+def mlflow_imports(directory: Path) -> Path | None:
+    """The first ``.py`` file of the project (its own folders: not hidden ones,
+    virtualenvs or caches) that imports mlflow, or None."""
+    seen = 0
+    for folder, subfolders, files in os.walk(directory):
+        subfolders[:] = sorted(
+            name
+            for name in subfolders
+            if not name.startswith(".")
+            and name not in _SKIPPED
+            and not os.path.exists(os.path.join(folder, name, "pyvenv.cfg"))
         )
+        for name in sorted(files):
+            if not name.endswith(".py"):
+                continue
+            path = Path(folder, name)
+            if _imports_mlflow(path):
+                return path
+            seen += 1
+            if seen >= MAX_FILES:
+                return None
+    return None
+
+
+def _imports_mlflow(path: Path) -> bool:
+    try:
+        with open(path, "rb") as stream:
+            text = stream.read(MAX_BYTES).decode("utf-8", "replace")
+    except OSError:
+        return False
+    return _IMPORT.search(text) is not None
 
 
 @contextlib.contextmanager
-def attached(requested: bool, project: Project, context: RunContext) -> Iterator[RunContext]:
-    """``context``, with the MLflow variables added while a server runs, if wanted."""
-    if not wanted(requested, project):
+def attached(decision: Decision, context: RunContext) -> Iterator[RunContext]:
+    """``context``, with the MLflow variables added while a server runs, if enabled."""
+    if not decision.enabled:
         yield context
         return
     if context.server_url:  # the run is on a team server already: MLflow logs there
@@ -58,8 +149,6 @@ def attached(requested: bool, project: Project, context: RunContext) -> Iterator
 
 def _credentials() -> dict[str, str]:
     """mlcli's credential variables under MLflow's names, where MLflow's are not set."""
-    import os
-
     found = {}
     for suffix in ("TOKEN", "USERNAME", "PASSWORD"):
         value = os.environ.get(f"MLCLI_TRACKING_{suffix}")

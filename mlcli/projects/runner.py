@@ -86,8 +86,9 @@ class RunRequest:
     tags: Mapping[str, str] = field(default_factory=dict)
     #: Output scalars and system metrics (``mlcli/capture``).
     capture: CaptureOptions = field(default_factory=CaptureOptions)
-    #: Serve the store over MLflow's REST API to the entry point (``mlflow_compat.py``).
-    mlflow_compat: bool = False
+    #: Serve the store over MLflow's REST API to the entry point (``mlflow_compat.py``):
+    #: True, always; False, never; None, when the project's code imports mlflow.
+    mlflow_compat: bool | None = None
     #: Attach to this SCHEDULED run instead of creating one (``--run-id``).
     run_id: str | None = None
 
@@ -104,6 +105,8 @@ class RunPlan:
     env_manager: EnvManager
     lineage: GitLineage | None
     capture: CapturePlan | None = None
+    #: Whether ``import mlflow`` in the entry point logs into the run, and the notice.
+    mlflow_compat: mlflow_compat.Decision = mlflow_compat.OFF
 
 
 @dataclass(frozen=True)
@@ -132,10 +135,12 @@ def plan_run(request: RunRequest, *, source: ProjectSource | None = None) -> Run
     options = EnvOptions(docker_args=tuple(request.docker_args), build_image=request.build_image)
     manager = _get_env_manager(choose_env_manager(request.env_manager, project), options)
     manager.check(project)
-    mlflow_compat.check(request.mlflow_compat, project, manager.name)
+    compat = mlflow_compat.decide(request.mlflow_compat, project, manager.name)
     lineage = source.lineage or collect_lineage(project.directory)
     capture = plan_capture(request.capture, project)
-    return RunPlan(request, source, project, entry_point, parameters, manager, lineage, capture)
+    return RunPlan(
+        request, source, project, entry_point, parameters, manager, lineage, capture, compat
+    )
 
 
 def run_project(
@@ -192,6 +197,8 @@ class _Launch:
             f"Run {run_id} ({run.info.run_name}) of {plan.entry_point.name!r} in experiment "
             f"{run.experiment_name or experiment_id!r}, environment {plan.env_manager.name}"
         )
+        if plan.mlflow_compat.notice:
+            self.feedback.info(plan.mlflow_compat.notice)
         context = RunContext(
             run_id, experiment_id, client.store.root.resolve(), server_url=server_url(client)
         )
@@ -278,7 +285,7 @@ class _Launch:
             tags = {**environment.tags, system_tags.PROJECT_COMMAND: self.command}
             client.log_batch(run_id, tags=tags)
             capture.start_environment(environment, plan.project.directory, context)
-            with mlflow_compat.attached(plan.request.mlflow_compat, plan.project, context) as ctx:
+            with mlflow_compat.attached(plan.mlflow_compat, context) as ctx:
                 code = self._launch(environment, ctx, interruptions, capture)
         finally:
             capture.finish()

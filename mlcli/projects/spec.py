@@ -55,9 +55,9 @@ class Project:
     conda_env: Path | None = None
     docker_env: DockerEnv | None = None
     spec_file: Path | None = None
-    #: ``mlflow_compat: true``: entry points log with ``import mlflow`` (see
-    #: ``mlflow_compat.py``).
-    mlflow_compat: bool = False
+    #: ``mlflow_compat``: true, entry points log with ``import mlflow`` into the run;
+    #: false, never; absent (None), when the code imports mlflow (``mlflow_compat.py``).
+    mlflow_compat: bool | None = None
 
     @property
     def env_type(self) -> str | None:
@@ -133,8 +133,9 @@ def parse_project(document: Any, directory: Path, spec_file: Path) -> Project:
     name = document.get("name")
     if name is not None and not isinstance(name, str):
         raise InvalidInputError(f"{where}: 'name' must be a string")
-    mlflow_compat = str(document.get("mlflow_compat", False)).lower()
-    if mlflow_compat not in ("true", "false"):
+    given = document.get("mlflow_compat")
+    mlflow_compat = None if given is None else str(given).lower()
+    if mlflow_compat not in (None, "true", "false"):
         raise InvalidInputError(f"{where}: 'mlflow_compat' must be true or false")
     return Project(
         directory=directory,
@@ -144,7 +145,7 @@ def parse_project(document: Any, directory: Path, spec_file: Path) -> Project:
         conda_env=_env_file(document.get("conda_env"), directory, where, "conda_env"),
         docker_env=_docker_env(document.get("docker_env"), where),
         spec_file=spec_file,
-        mlflow_compat=mlflow_compat == "true",
+        mlflow_compat=None if mlflow_compat is None else mlflow_compat == "true",
     )
 
 
