@@ -194,8 +194,8 @@ def pod_command(
     argv += ["--entry-point", plan.entry_point.name, "--env-manager", "local"]
     for name, value in (request.parameters if parameters is None else parameters).items():
         argv += ["--param", f"{name}={quote_literal(value)}"]
-    if request.mlflow_compat:
-        argv.append("--mlflow-compat")
+    if request.mlflow_compat is not None:
+        argv.append("--mlflow-compat" if request.mlflow_compat else "--no-mlflow-compat")
     return argv + list(request.capture.arguments())
 
 

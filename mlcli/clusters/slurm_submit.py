@@ -144,8 +144,8 @@ def job_arguments(plan: RunPlan, run_id: str) -> list[str]:
         arguments += ["--docker-args", option]
     if request.build_image:
         arguments.append("--build-image")
-    if request.mlflow_compat:
-        arguments.append("--mlflow-compat")
+    if request.mlflow_compat is not None:
+        arguments.append("--mlflow-compat" if request.mlflow_compat else "--no-mlflow-compat")
     return arguments + list(request.capture.arguments())
 
 

@@ -56,6 +56,8 @@ def trial_arguments(plan: SweepPlan, parent: Run, trial: Trial) -> list[str]:
         arguments += ["--docker-args", option]
     if request.build_image:
         arguments.append("--build-image")
+    if request.mlflow_compat is False:  # True is refused for sweeps (choice.py)
+        arguments.append("--no-mlflow-compat")
     arguments += request.capture.arguments()
     return arguments
 
