@@ -553,11 +553,21 @@ def set_experiment_tags(tags: Mapping[str, Any]) -> None:
 def set_tracking_uri(uri: str | os.PathLike[str]) -> None:
     """Use this store from now on, in this process and the processes it starts: a
     ``.mlruns`` path, ``s3://bucket/prefix`` or a remote's name, as ``--store`` takes
-    (it sets ``MLCLI_STORE``). Runs already active keep their store."""
+    (it sets ``MLCLI_STORE``). Runs already active keep their store.
+
+    MLflow's URIs mean what they mean to MLflow: ``file:`` is the folder it names, a
+    server's ``http(s)://`` URL is that server. A database (``sqlite:///mlflow.db``),
+    Databricks or a folder of MLflow's own file store is a StoreError at once."""
+    from mlcli.store import store_of_mlflow_uri
+
     text = os.fspath(uri)
     if not text.strip():
         raise InvalidInputError("set_tracking_uri needs a store: a path, s3://... or a remote")
-    os.environ["MLCLI_STORE"] = text
+    os.environ["MLCLI_STORE"] = store_of_mlflow_uri(
+        text,
+        said=f"set_tracking_uri({text.strip()!r})",
+        fix="give a folder for mlcli's store, s3://bucket/prefix or a server's http(s)://",
+    )
 
 
 def get_tracking_uri() -> str:

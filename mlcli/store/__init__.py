@@ -50,6 +50,7 @@ from mlcli.store.locate import (
     ignore_mlflow_tracking_uri,
     named_store,
     store_location,
+    store_of_mlflow_uri,
 )
 from mlcli.store.logged_models import LoggedModel
 from mlcli.store.ownership import (
@@ -190,6 +191,7 @@ __all__ = [
     "printable_run_name",
     "private_cache",
     "store_location",
+    "store_of_mlflow_uri",
     "this_process",
     "validate_key",
     "validate_metric_value",

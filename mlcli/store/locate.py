@@ -56,46 +56,43 @@ _MLFLOW_ONLY_SCHEMES = {
 }
 
 
-def store_of_mlflow_uri(uri: str) -> str:
-    """What an ``MLFLOW_TRACKING_URI`` means as an mlcli store: a ``file:`` URI is the
-    folder it names; a path, ``s3://`` or ``http(s)://`` is used as given. A database,
-    Databricks, or a folder holding MLflow's own file store cannot hold mlcli's runs:
-    StoreError, saying how to choose (never silently another store)."""
+def store_of_mlflow_uri(uri: str, said: str | None = None, fix: str | None = None) -> str:
+    """What an MLflow tracking URI (``MLFLOW_TRACKING_URI``, or ``set_tracking_uri``'s
+    argument) means as an mlcli store: a ``file:`` URI is the folder it names; a path,
+    ``s3://`` or ``http(s)://`` is used as given. A database, Databricks, or a folder
+    holding MLflow's own file store cannot hold mlcli's runs: StoreError, saying how to
+    choose (never silently another store). ``said`` is how the message names where the
+    URI came from, ``fix`` what to do instead."""
     text = uri.strip()
+    said = said or f"{MLFLOW_STORE_VARIABLE}={text}"
+    fix = fix or ("set MLCLI_STORE (it wins over MLFLOW_TRACKING_URI) or unset MLFLOW_TRACKING_URI")
     scheme = text.split(":", 1)[0].split("+", 1)[0].lower() if ":" in text else ""
     if scheme in _MLFLOW_ONLY_SCHEMES or text.lower() == "databricks":
         what = _MLFLOW_ONLY_SCHEMES.get(scheme, "Databricks")
         raise StoreError(
-            f"{MLFLOW_STORE_VARIABLE}={text} names {what}, which mlcli cannot use as its "
-            "store: set MLCLI_STORE (it wins over MLFLOW_TRACKING_URI) or unset "
-            "MLFLOW_TRACKING_URI ('mlcli import-mlflow' copies MLflow's runs into mlcli)"
+            f"{said} names {what}, which mlcli cannot use as its store: {fix} "
+            "('mlcli import-mlflow' copies MLflow's runs into mlcli)"
         )
     if scheme == "file":
-        text = _file_uri_path(text)
+        from urllib.parse import unquote, urlsplit
+
+        parts = urlsplit(text)
+        if parts.netloc not in ("", "localhost"):
+            raise StoreError(f"{said}: a file: URI on another host")
+        text = unquote(parts.path) or "."
     elif scheme in ("http", "https", "s3"):
         return text
     elif "://" in text:
         raise StoreError(
-            f"{MLFLOW_STORE_VARIABLE}={text}: mlcli cannot use a {scheme}:// store (it "
-            "takes a path, file:, s3:// or a server's http(s)://); set MLCLI_STORE"
+            f"{said}: mlcli cannot use a {scheme}:// store (it takes a path, file:, s3:// "
+            f"or a server's http(s)://): {fix}"
         )
     if _is_mlflow_file_store(Path(text).expanduser()):
         raise StoreError(
-            f"{MLFLOW_STORE_VARIABLE}={uri.strip()} is MLflow's own file store, which mlcli "
-            "does not write into: set MLCLI_STORE (it wins over MLFLOW_TRACKING_URI), or "
+            f"{said} is MLflow's own file store, which mlcli does not write into: {fix}, or "
             "copy its runs with 'mlcli import-mlflow'"
         )
     return text
-
-
-def _file_uri_path(uri: str) -> str:
-    """``file:///abs``, ``file://localhost/abs`` or ``file:relative`` as a path."""
-    from urllib.parse import unquote, urlsplit
-
-    parts = urlsplit(uri)
-    if parts.netloc not in ("", "localhost"):
-        raise StoreError(f"{MLFLOW_STORE_VARIABLE}={uri}: a file: URI on another host")
-    return unquote(parts.path) or "."
 
 
 def _is_mlflow_file_store(path: Path) -> bool:

@@ -210,3 +210,20 @@ def test_mlcli_log_takes_the_run_of_mlflow_run_id(
     assert cli("log", "param", "q", "2").exit_code == 0
     assert client.get_run(theirs).data.params == {"p": "1"}
     assert client.get_run(ours).data.params == {"q": "2"}
+
+
+def test_set_tracking_uri_takes_mlflows_uris_as_mlflow_means_them(workdir: Path) -> None:
+    there = workdir / "tracked"
+    mlcli.set_tracking_uri(there.as_uri())  # file:///.../tracked: that folder
+    with mlcli.start_run() as run:
+        pass
+    assert TrackingClient(there).get_run(run.info.run_id).info.status == "FINISHED"
+    assert not any(p.name.startswith("file:") for p in workdir.rglob("*"))
+    with pytest.raises(StoreError) as refused:
+        mlcli.set_tracking_uri("sqlite:///mlflow.db")
+    assert str(refused.value) == (
+        "set_tracking_uri('sqlite:///mlflow.db') names an MLflow database, which mlcli "
+        "cannot use as its store: give a folder for mlcli's store, s3://bucket/prefix or a "
+        "server's http(s):// ('mlcli import-mlflow' copies MLflow's runs into mlcli)"
+    )
+    assert mlcli.get_tracking_uri() == str(there)  # unchanged by the refused call
