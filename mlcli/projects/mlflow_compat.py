@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -36,8 +37,10 @@ _IMPORT = re.compile(
     r"|import[ \t]+(?:[\w.]+(?:[ \t]+as[ \t]+\w+)?[ \t]*,[ \t]*)*mlflow(?:\.[\w.]+)?\b)",
     re.MULTILINE,
 )
-#: The scan stops after this many files, and reads at most this much of each.
+#: The scan stops after this many .py files or once this many names are listed (folders
+#: of data), and reads at most MAX_BYTES of each file.
 MAX_FILES = 2_000
+MAX_ENTRIES = 100_000
 MAX_BYTES = 1 << 20
 #: Folders that hold no code of the project's own.
 _SKIPPED = frozenset({"__pycache__", "node_modules", "site-packages", "mlruns"})
@@ -94,26 +97,39 @@ def check(requested: bool, project: Project, env_manager: str) -> None:
 
 def mlflow_imports(directory: Path) -> Path | None:
     """The first ``.py`` file of the project (its own folders: not hidden ones,
-    virtualenvs or caches) that imports mlflow, or None."""
-    seen = 0
-    for folder, subfolders, files in os.walk(directory):
-        subfolders[:] = sorted(
-            name
-            for name in subfolders
-            if not name.startswith(".")
-            and name not in _SKIPPED
-            and not os.path.exists(os.path.join(folder, name, "pyvenv.cfg"))
-        )
-        for name in sorted(files):
-            if not name.endswith(".py"):
-                continue
-            path = Path(folder, name)
-            if _imports_mlflow(path):
-                return path
-            seen += 1
-            if seen >= MAX_FILES:
-                return None
+    virtualenvs or caches; shallow folders first) that imports mlflow, or None; a
+    project too large to read quickly (``MAX_FILES``, ``MAX_ENTRIES``) stops the search
+    where it got to."""
+    folders = deque([directory])
+    scanned = listed = 0
+    while folders:
+        folder = folders.popleft()
+        try:
+            with os.scandir(folder) as found:
+                entries = sorted(found, key=lambda entry: entry.name)
+        except OSError:
+            continue
+        listed += len(entries)
+        for entry in entries:
+            if entry.name.endswith(".py") and entry.is_file():
+                if _imports_mlflow(Path(entry.path)):
+                    return Path(entry.path)
+                scanned += 1
+                if scanned >= MAX_FILES:
+                    return None
+            elif entry.is_dir(follow_symlinks=False) and _own_folder(entry.path, entry.name):
+                folders.append(Path(entry.path))
+        if listed >= MAX_ENTRIES:
+            return None
     return None
+
+
+def _own_folder(path: str, name: str) -> bool:
+    return (
+        not name.startswith(".")
+        and name not in _SKIPPED
+        and not os.path.exists(os.path.join(path, "pyvenv.cfg"))
+    )
 
 
 def _imports_mlflow(path: Path) -> bool:
