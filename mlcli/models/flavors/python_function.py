@@ -87,7 +87,7 @@ class PythonFunctionFlavor(Flavor):
             conf["model_config"] = dict(model_config)
         needs = ["cloudpickle", *_distributions_used_by(model)]
         if _needs_mlcli(model, data):
-            needs.append(_write_mlcli_wheel(directory))
+            needs += _write_mlcli_wheel(directory)
         return SavedFlavor({PYFUNC: conf}, needs, predict=None, digests=[digest_of(data)])
 
     def code_files(self, *, directory: Path, mlmodel: Model) -> list[Path]:
@@ -221,14 +221,15 @@ def _needs_mlcli(model: Any, data: bytes) -> bool:
     return by_reference and is_mlcli_python_model(model)
 
 
-def _write_mlcli_wheel(directory: Path) -> str:
-    """A wheel of the running mlcli in ``wheels/``; its requirement line."""
-    from mlcli.projects.envs.selfwheel import build_self_wheel
+def _write_mlcli_wheel(directory: Path) -> list[str]:
+    """A wheel of the running mlcli in ``wheels/``; its requirement line, then mlcli's own
+    requirements (the wheel declares none: its installers add what they need)."""
+    from mlcli.selfwheel import build_self_wheel
 
     wheel = build_self_wheel()
     (directory / WHEELS_DIR).mkdir(exist_ok=True)
     (directory / WHEELS_DIR / wheel.filename).write_bytes(wheel.data)
-    return f"{WHEELS_DIR}/{wheel.filename}"
+    return [f"{WHEELS_DIR}/{wheel.filename}", *wheel.requirements]
 
 
 def _copy_artifacts(artifacts: Mapping[str, str], directory: Path) -> dict[str, dict[str, str]]:
