@@ -2,13 +2,18 @@
 
 The limits follow MLflow's (its REST API's) so that anything mlcli accepts
 MLflow accepts too. Unlike MLflow, over-long values are refused, not truncated:
-a silently shortened value is a lost value.
+a silently shortened value is a lost value. A run's param and tag values are the two
+MLflow truncates (``MLFLOW_TRUNCATE_LONG_VALUES``, on by default in MLflow); with
+``MLCLI_TRUNCATE_LONG_VALUES=true`` (or MLflow's variable set to true) mlcli truncates
+them too, with a warning, wherever they are written: the Python API, the CLI, a server.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import numbers
+import os
 import posixpath
 import re
 
@@ -31,6 +36,43 @@ _RUN_ID_PATTERN = re.compile(r"[0-9a-f]{1,32}")
 # reader splitting lines may break a name at any of them.
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 MAX_INT64 = 2**63 - 1
+#: Truncate over-long param and tag values of runs, as MLflow does, instead of
+#: refusing them: mlcli's variable, else MLflow's; true/1 or false/0.
+TRUNCATE_VARIABLES = ("MLCLI_TRUNCATE_LONG_VALUES", "MLFLOW_TRUNCATE_LONG_VALUES")
+
+_log = logging.getLogger("mlcli")
+
+
+def truncating_long_values() -> bool:
+    """Whether over-long param and tag values are truncated (default: refused)."""
+    for name in TRUNCATE_VARIABLES:
+        value = os.environ.get(name, "").strip()
+        if not value:
+            continue
+        if value.lower() in ("true", "1"):
+            return True
+        if value.lower() in ("false", "0"):
+            return False
+        raise InvalidInputError(f"{name}={value[:40]!r}: expected true or false")
+    return False
+
+
+def _too_long(what: str, text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` when truncation is on, else the refusal, which says how
+    to turn it on."""
+    if truncating_long_values():
+        _log.warning(
+            "mlcli: warning: %s (%d characters) truncated to its first %d, as MLflow does",
+            what,
+            len(text),
+            limit,
+        )
+        return text[:limit]
+    raise InvalidInputError(
+        f"{what} is {len(text)} characters long; the limit is {limit} (MLflow truncates "
+        f"it to {limit}: set MLCLI_TRUNCATE_LONG_VALUES=true where mlcli writes, for "
+        "mlcli server in its environment, to do the same)"
+    )
 
 
 def validate_key(key: object, kind: str = "key") -> str:
@@ -61,20 +103,24 @@ def validate_key(key: object, kind: str = "key") -> str:
 
 
 def validate_param_value(key: str, value: object) -> str:
+    """A param value: at most ``MAX_PARAM_VALUE_LENGTH`` characters (or truncated to
+    them: ``truncating_long_values``)."""
     text = _utf8("" if value is None else str(value), f"value of param {key!r}")
     if len(text) > MAX_PARAM_VALUE_LENGTH:
-        raise InvalidInputError(
-            f"value of param {key!r} is {len(text)} characters long; "
-            f"the limit is {MAX_PARAM_VALUE_LENGTH}"
-        )
+        return _too_long(f"value of param {key!r}", text, MAX_PARAM_VALUE_LENGTH)
     return text
 
 
-def validate_tag_value(key: str, value: object, limit: int = MAX_TAG_VALUE_LENGTH) -> str:
+def validate_tag_value(key: str, value: object, limit: int | None = None) -> str:
     """A tag value; the run-name tags (``mlcli.runName``, ``mlflow.runName``) must also be
-    valid run names, since they rename the run."""
+    valid run names, since they rename the run. Without ``limit``, a run's tag: at most
+    ``MAX_TAG_VALUE_LENGTH`` characters, or truncated to them as MLflow does
+    (``truncating_long_values``); with one (experiment and registry tags, which MLflow
+    never truncates), always refused above it."""
     text = _utf8("" if value is None else str(value), f"value of tag {key!r}")
-    if len(text) > limit:
+    if limit is None and len(text) > MAX_TAG_VALUE_LENGTH:
+        text = _too_long(f"value of tag {key!r}", text, MAX_TAG_VALUE_LENGTH)
+    elif limit is not None and len(text) > limit:
         raise InvalidInputError(
             f"value of tag {key!r} is {len(text)} characters long; the limit is {limit}"
         )
