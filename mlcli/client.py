@@ -10,6 +10,7 @@ from mlcli.registry.files import store_registry
 from mlcli.registry.names import parse_version
 from mlcli.registry.promotion import Promotion, PromotionResult, promote
 from mlcli.registry.protocol import Registry
+from mlcli.system_tags import tags_to_store, to_store
 from mlcli.tracking.client import TrackingClient
 
 
@@ -24,7 +25,7 @@ class MlcliClient(TrackingClient):
     def create_registered_model(
         self, name: str, tags: dict[str, str] | None = None, description: str | None = None
     ) -> RegisteredModel:
-        return self.registry(create=True).create_model(name, description or "", tags)
+        return self.registry(create=True).create_model(name, description or "", _store_tags(tags))
 
     def get_registered_model(self, name: str) -> RegisteredModel:
         return self.registry().get_model(name)
@@ -36,10 +37,10 @@ class MlcliClient(TrackingClient):
         return self.registry().update_model(name, description=description)
 
     def set_registered_model_tag(self, name: str, key: str, value: Any) -> RegisteredModel:
-        return self.registry().update_model(name, tags={key: value})
+        return self.registry().update_model(name, tags={to_store(key): value})
 
     def delete_registered_model_tag(self, name: str, key: str) -> None:
-        self.registry().delete_tag(name, key)
+        self.registry().delete_tag(name, to_store(key))
 
     def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
         """Give a registered model (its versions, aliases, history) a new name."""
@@ -61,6 +62,7 @@ class MlcliClient(TrackingClient):
         ``name`` (creating the registered model if needed)."""
         from mlcli.models import registry_link
 
+        tags = _store_tags(tags)
         return registry_link.register_model(self, model_uri, name, description or "", tags)
 
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
@@ -75,10 +77,11 @@ class MlcliClient(TrackingClient):
     def set_model_version_tag(
         self, name: str, version: int | str, key: str, value: Any
     ) -> ModelVersion:
-        return self.registry().update_version(name, parse_version(version), tags={key: value})
+        tags = {to_store(key): value}
+        return self.registry().update_version(name, parse_version(version), tags=tags)
 
     def delete_model_version_tag(self, name: str, version: int | str, key: str) -> None:
-        self.registry().delete_tag(name, key, parse_version(version))
+        self.registry().delete_tag(name, to_store(key), parse_version(version))
 
     def delete_model_version(self, name: str, version: int | str) -> None:
         self.registry().delete_version(name, parse_version(version))
@@ -116,3 +119,8 @@ def register_model(model_uri: str, name: str, tags: dict[str, str] | None = None
     """Register the model at ``model_uri`` as the next version of ``name`` in the store
     found like the CLI finds it (MLflow's ``mlflow.register_model``)."""
     return MlcliClient().register_model(model_uri, name, tags=tags)
+
+
+def _store_tags(tags: dict[str, str] | None) -> dict[str, str] | None:
+    """Registry tags as stored: ``mlflow.X`` is ``mlcli.X`` (see ``mlcli.system_tags``)."""
+    return None if tags is None else tags_to_store(tags)

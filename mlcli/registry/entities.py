@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlcli.errors import InvalidInputError
+from mlcli.system_tags import Tags
 
 
 class Stage:
@@ -54,6 +55,10 @@ class ModelVersion:
     git_commit: str | None = None
     deleted: bool = False
 
+    def __post_init__(self) -> None:  # tags["mlflow.X"] reads mlcli.X
+        if type(self.tags) is not Tags:
+            object.__setattr__(self, "tags", Tags(self.tags))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -81,6 +86,10 @@ class RegisteredModel:
     last_update_time: int
     aliases: dict[str, int] = field(default_factory=dict)
     latest_version: int | None = None
+
+    def __post_init__(self) -> None:  # tags["mlflow.X"] reads mlcli.X
+        if type(self.tags) is not Tags:
+            object.__setattr__(self, "tags", Tags(self.tags))
 
     def to_dict(self) -> dict[str, Any]:
         return {

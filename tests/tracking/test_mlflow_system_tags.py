@@ -109,3 +109,17 @@ def test_the_cli_writes_and_filters_mlflow_names(store_root: Path, cli: Any) -> 
     assert shown["run_name"] == "from-cli"
     assert shown["tags"]["mlcli.source.git.branch"] == "main"
     assert not [key for key in shown["tags"] if key.startswith("mlflow.")]
+
+
+def test_registry_tags_follow_the_same_rule(store_root: Path, cli: Any) -> None:
+    from mlcli.client import MlcliClient
+
+    client = MlcliClient(store_root)
+    client.create_registered_model("churn", tags={"mlflow.owner": "ana"})
+    client.set_registered_model_tag("churn", "mlflow.note.content", "about")
+    assert cli("models", "tag", "churn", "mlflow.team=ml").exit_code == 0
+    tags = client.get_registered_model("churn").tags
+    assert dict(tags) == {"mlcli.owner": "ana", "mlcli.note.content": "about", "mlcli.team": "ml"}
+    assert tags["mlflow.owner"] == "ana" and tags.get("mlflow.team") == "ml"
+    client.delete_registered_model_tag("churn", "mlflow.owner")
+    assert "mlflow.owner" not in client.get_registered_model("churn").tags
