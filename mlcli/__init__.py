@@ -63,6 +63,7 @@ _LAZY.update(
         "MlcliError": "mlcli.errors",
         "autolog": "mlcli.autologging",
         "evaluate": "mlcli.models.evaluation",
+        "validate_evaluation_results": "mlcli.models.evaluation",
         "log_model": "mlcli.models.log",
     }
 )
@@ -111,12 +112,13 @@ if TYPE_CHECKING:
         start_run,
     )
     from mlcli.models.evaluation.evaluate import evaluate  # the function, not its module
+    from mlcli.models.evaluation.thresholds import validate_evaluation_results
     from mlcli.models.log import log_model
     from mlcli.tracking import TrackingClient
 
 
 # Modules reached as attributes, as MLflow's are (``mlflow.artifacts.load_text``)
-_SUBMODULES = ("artifacts",)
+_SUBMODULES = ("artifacts", "metrics", "models", "sklearn")
 
 
 def __getattr__(name: str) -> Any:

@@ -90,7 +90,8 @@ def evaluate(
         list[str] | None,
         typer.Option(
             "--threshold",
-            help='A bound such as "accuracy>=0.9", "mae<=2" or "f1>=baseline+2%" (repeatable).',
+            help='A bound such as "accuracy_score>=0.9", "max_error<=2" or "f1_score>=baseline+2%"'
+            " (repeatable).",
         ),
     ] = None,
     baseline: Annotated[
@@ -107,13 +108,15 @@ def evaluate(
 ) -> None:
     """Evaluate a model on labelled data and log the metrics to a run.
 
-    Classifiers: accuracy, precision, recall, f1, log_loss, roc_auc.
-    Regressors: mae, mse, rmse, r2, max_error.
+    MLflow's metrics: accuracy_score, precision_score, recall_score, f1_score, log_loss,
+    roc_auc... for classifiers; mean_squared_error, root_mean_squared_error, r2_score,
+    mean_absolute_error, max_error... for regressors.
     A classifier's confusion matrix is saved too (image and JSON).
     Without --run the metrics go to a new run.
     Exits 1 with a report when a --threshold fails.
 
-    Example: mlcli evaluate -m runs:/3f2a/model -d test.csv --target y --threshold "accuracy>=0.9"
+    Example: mlcli evaluate -m runs:/3f2a/model -d test.csv --target y
+    --threshold "accuracy_score>=0.9"
     """
     from mlcli.models.errors import ModelValidationFailedError
     from mlcli.models.evaluation import evaluate as evaluate_model
@@ -149,14 +152,15 @@ def _render_evaluation(out: Output, result: EvaluationResult) -> None:
     if out.quiet:
         out.line(result.run_id)
         return
-    rows = [[result.metric_prefix + k, _number(v)] for k, v in sorted(result.metrics.items())]
+    prefix = result.metric_prefix
+    rows = [[k, _number(v)] for k, v in sorted(result.metrics.items())]
     if result.baseline_metrics is not None:
-        for row, key in zip(rows, sorted(result.metrics), strict=True):
-            row.append(_number(result.baseline_metrics.get(key)))
+        for row in rows:
+            row.append(_number(result.baseline_metrics.get(row[0][len(prefix) :])))
     columns = ["METRIC", "VALUE"] + (["BASELINE"] if result.baseline_metrics is not None else [])
     out.table(columns, rows)
-    for name, path in sorted(result.artifacts.items()):
-        out.info(f"Saved {name} as artifact {path}")
+    for name, artifact in sorted(result.artifacts.items()):
+        out.info(f"Saved {name} as artifact {artifact.path}")
     for outcome in result.validation:
         if outcome.passed:
             out.info(f"ok  {outcome.reason}")

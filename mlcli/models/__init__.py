@@ -18,11 +18,15 @@ from mlcli.models.errors import (
     ScoringInputError,
 )
 from mlcli.models.evaluation import (
+    EvaluationArtifact,
     EvaluationMetric,
     EvaluationResult,
     MetricThreshold,
+    MetricValue,
     evaluate,
+    list_evaluators,
     make_metric,
+    validate_evaluation_results,
 )
 from mlcli.models.log import ModelInfo, log_model
 from mlcli.models.mlmodel import Model
@@ -47,10 +51,12 @@ from mlcli.models.uri import (
 
 __all__ = [
     "ColSpec",
+    "EvaluationArtifact",
     "EvaluationMetric",
     "EvaluationResult",
     "LocalModelUri",
     "MetricThreshold",
+    "MetricValue",
     "MissingDependencyError",
     "Model",
     "ModelInfo",
@@ -70,10 +76,12 @@ __all__ = [
     "enforce_schema",
     "evaluate",
     "infer_signature",
+    "list_evaluators",
     "load_model",
     "log_model",
     "make_metric",
     "parse_model_uri",
     "resolve_model_uri",
     "save_model",
+    "validate_evaluation_results",
 ]

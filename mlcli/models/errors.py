@@ -12,12 +12,13 @@ MlcliError                             exit 1
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import os
+from typing import TYPE_CHECKING, Any
 
 from mlcli.errors import EnvironmentFailure, InvalidInputError, MlcliError
 
 if TYPE_CHECKING:
-    from mlcli.models.evaluation.result import EvaluationResult
+    from mlcli.models.evaluation.result import ThresholdOutcome
 
 
 class SchemaEnforcementError(InvalidInputError):
@@ -50,21 +51,23 @@ class MissingDependencyError(EnvironmentFailure):
 
 
 class ModelValidationFailedError(MlcliError):
-    """One or more evaluation thresholds failed; the metrics were logged all the same."""
+    """One or more evaluation thresholds failed; the metrics were logged all the same.
 
-    def __init__(self, result: EvaluationResult) -> None:
-        failed = [o for o in result.validation if not o.passed]
-        super().__init__(
-            f"{len(failed)} of {len(result.validation)} thresholds failed: "
-            + "; ".join(o.reason for o in failed)
-        )
+    MLflow's ``ModelValidationFailedException``: the message has one line per failed
+    metric, worded as MLflow words it. ``result`` is the candidate's evaluation result,
+    ``validation`` the outcome of every threshold."""
+
+    error_code = "BAD_REQUEST"
+
+    def __init__(self, result: Any, validation: list[ThresholdOutcome] | None = None) -> None:
         self.result = result
+        self.validation = list(result.validation if validation is None else validation)
+        failed = [o.reason for o in self.validation if not o.passed]
+        super().__init__(os.linesep.join(failed))
 
     def display(self) -> str:
         """The report the CLI prints: one line per threshold, failures marked."""
-        failed = sum(not o.passed for o in self.result.validation)
-        lines = [f"{failed} of {len(self.result.validation)} thresholds failed"]
-        lines += [
-            f"  {'FAIL' if not o.passed else 'ok  '}  {o.reason}" for o in self.result.validation
-        ]
+        failed = sum(not o.passed for o in self.validation)
+        lines = [f"{failed} of {len(self.validation)} thresholds failed"]
+        lines += [f"  {'FAIL' if not o.passed else 'ok  '}  {o.reason}" for o in self.validation]
         return "\n".join(lines)

@@ -130,9 +130,11 @@ def test_evaluate_iris_logs_metrics_and_the_confusion_matrix(
     )
     assert result.exit_code == 0, result.stderr
     assert result.stdout.splitlines()[0].split() == ["METRIC", "VALUE"]
-    assert "accuracy" in result.stdout and f"Logged 7 metrics to run {run[:8]}" in result.stderr
+    assert "accuracy_score" in result.stdout
+    assert f"Logged 8 metrics to run {run[:8]}" in result.stderr
     shown = json.loads(cli("runs", "show", run, "--json").stdout)
-    assert {"accuracy", "f1", "precision", "recall", "log_loss", "roc_auc"} <= set(shown["metrics"])
+    names = {"accuracy_score", "f1_score", "precision_score", "recall_score", "log_loss", "roc_auc"}
+    assert names <= set(shown["metrics"])
     artifacts = store / "runs" / run / "artifacts"
     assert (artifacts / "confusion_matrix.png").stat().st_size > 1000
     assert json.loads((artifacts / "confusion_matrix.json").read_text())["labels"] == [0, 1, 2]
@@ -150,18 +152,20 @@ def test_evaluate_exits_1_with_a_report_when_a_threshold_fails(
         "--target",
         "species",
         "--threshold",
-        "accuracy>=0.999",
+        "accuracy_score>=0.999",
         "--threshold",
-        "recall>=0.5",
+        "recall_score>=0.5",
     )
     assert result.exit_code == 1
     lines = result.stderr.splitlines()
     report = lines[lines.index("mlcli: error: 1 of 2 thresholds failed") :]
-    assert (
-        report[1].startswith("  FAIL  accuracy = 0.97") and "below the minimum 0.999" in report[1]
+    assert report[1].startswith(
+        "  FAIL  Metric accuracy_score value threshold check failed: candidate model "
+        "accuracy_score = 0.97"
     )
-    assert report[2].startswith("  ok    recall = ")
-    assert "accuracy" in result.stdout  # the metrics are shown (and logged) all the same
+    assert report[1].endswith("accuracy_score threshold = 0.999.")
+    assert report[2] == "  ok    Metric recall_score passed the validation."
+    assert "accuracy_score" in result.stdout  # the metrics are shown (and logged) all the same
 
 
 def test_evaluate_json(cli: Any, logged: str, iris_csv: Path) -> None:
@@ -174,7 +178,7 @@ def test_evaluate_json(cli: Any, logged: str, iris_csv: Path) -> None:
         "--target",
         "species",
         "--threshold",
-        "accuracy>=0.5",
+        "accuracy_score>=0.5",
         "--prefix",
         "test_",
         "--json",
@@ -192,7 +196,9 @@ def test_evaluate_json(cli: Any, logged: str, iris_csv: Path) -> None:
         "passed",
     }
     assert document["passed"] is True and document["metric_prefix"] == "test_"
-    assert document["artifacts"]["confusion_matrix.png"] == "test_confusion_matrix.png"
+    assert document["artifacts"]["confusion_matrix"] == "test_confusion_matrix.png"
+    assert document["artifacts"]["confusion_matrix_data"] == "test_confusion_matrix.json"
+    assert "test_accuracy_score" in document["metrics"]
     assert document["validation"][0]["threshold"] == ">=0.5"
 
 

@@ -40,8 +40,10 @@ def test_classifier_metrics_are_logged_and_returned(
     result = mlcli.evaluate(classifier_uri, iris_frame, "species", model_type="classifier")
     predicted = iris_classifier.predict(features)
     assert result.run_id == run_id
-    assert result.metrics["accuracy"] == pytest.approx(metrics.accuracy_score(target, predicted))
-    assert result.metrics["f1"] == pytest.approx(
+    assert result.metrics["accuracy_score"] == pytest.approx(
+        metrics.accuracy_score(target, predicted)
+    )
+    assert result.metrics["f1_score"] == pytest.approx(
         metrics.f1_score(target, predicted, average="weighted")
     )
     assert result.metrics["log_loss"] == pytest.approx(
@@ -51,6 +53,7 @@ def test_classifier_metrics_are_logged_and_returned(
     assert result.metrics["example_count"] == 150
     logged = mlcli.get_run(run_id).data.latest_metrics
     assert {k: m.value for k, m in logged.items()} == result.metrics
+    assert result.metrics["score"] == pytest.approx(iris_classifier.score(features, target))
     artifacts = store / "runs" / run_id / "artifacts"
     assert (artifacts / "confusion_matrix.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     matrix = json.loads((artifacts / "confusion_matrix.json").read_text())
@@ -67,13 +70,17 @@ def test_regressor_metrics_with_a_prefix(
     predicted = diabetes_regressor.predict(features)
     assert result.model_type == "regressor"  # inferred from the float target
     mse = metrics.mean_squared_error(target, predicted)
-    assert result.metrics["mse"] == pytest.approx(mse)
-    assert result.metrics["rmse"] == pytest.approx(math.sqrt(mse))
-    assert result.metrics["mae"] == pytest.approx(metrics.mean_absolute_error(target, predicted))
-    assert result.metrics["r2"] == pytest.approx(metrics.r2_score(target, predicted))
-    assert result.metrics["max_error"] == pytest.approx(metrics.max_error(target, predicted))
+    assert result.metrics["val_mean_squared_error"] == pytest.approx(mse)
+    assert result.metrics["val_root_mean_squared_error"] == pytest.approx(math.sqrt(mse))
+    assert result.metrics["val_mean_absolute_error"] == pytest.approx(
+        metrics.mean_absolute_error(target, predicted)
+    )
+    assert result.metrics["val_r2_score"] == pytest.approx(metrics.r2_score(target, predicted))
+    assert result.metrics["val_max_error"] == pytest.approx(metrics.max_error(target, predicted))
+    assert result.metrics["val_sum_on_target"] == pytest.approx(float(target.sum()))
     logged = mlcli.get_run(run_id).data.latest_metrics
-    assert set(logged) == {f"val_{k}" for k in result.metrics}
+    assert set(logged) == set(result.metrics)
+    assert all(name.startswith("val_") for name in logged)
 
 
 def test_a_failed_threshold_raises_after_logging(
@@ -85,18 +92,22 @@ def test_a_failed_threshold_raises_after_logging(
             iris_frame,
             "species",
             validation_thresholds={
-                "accuracy": MetricThreshold(min=0.999),
-                "f1": MetricThreshold(min=0.5),
+                "accuracy_score": MetricThreshold(threshold=0.999, greater_is_better=True),
+                "log_loss": MetricThreshold(threshold=0.5, greater_is_better=False),
             },
         )
     result = caught.value.result
-    assert [(o.metric, o.passed) for o in result.validation] == [("accuracy", False), ("f1", True)]
-    accuracy = result.metrics["accuracy"]
+    assert [(o.metric, o.passed) for o in result.validation] == [
+        ("accuracy_score", False),
+        ("log_loss", True),
+    ]
+    accuracy = result.metrics["accuracy_score"]
     assert str(caught.value) == (
-        f"1 of 2 thresholds failed: accuracy = {accuracy:.6g} is below the minimum 0.999"
+        "Metric accuracy_score value threshold check failed: candidate model accuracy_score = "
+        f"{accuracy}, accuracy_score threshold = 0.999."
     )
-    assert caught.value.display().splitlines()[1].strip().startswith("FAIL  accuracy")
-    assert "accuracy" in mlcli.get_run(run_id).data.latest_metrics  # logged all the same
+    assert caught.value.display().splitlines()[1].strip().startswith("FAIL  Metric accuracy_score")
+    assert "accuracy_score" in mlcli.get_run(run_id).data.latest_metrics  # logged all the same
 
 
 def test_thresholds_relative_to_a_baseline(
@@ -112,36 +123,70 @@ def test_thresholds_relative_to_a_baseline(
         features,
         target.to_numpy(),
         baseline_model=baseline,
-        validation_thresholds=["rmse<=baseline-20%", "r2>=baseline+0.5"],
+        validation_thresholds=["root_mean_squared_error<=baseline-20%", "r2_score>=baseline+0.5"],
     )
     assert result.passed and result.baseline_metrics is not None
-    assert result.baseline_metrics["r2"] == pytest.approx(0.0, abs=1e-9)
-    with pytest.raises(ModelValidationFailedError, match="short of the required 1000%"):
+    assert result.baseline_metrics["r2_score"] == pytest.approx(0.0, abs=1e-9)
+    with pytest.raises(
+        ModelValidationFailedError,
+        match=r"root_mean_squared_error minimum relative change threshold = 10\.0\.$",
+    ):
         mlcli.evaluate(
             candidate,
             features,
             target.to_numpy(),
             baseline_model=baseline,
-            validation_thresholds=["rmse<=baseline-1000%"],
+            validation_thresholds=["root_mean_squared_error<=baseline-1000%"],
         )
 
 
 @pytest.mark.parametrize(
     ("expression", "expected"),
     [
-        ("accuracy>=0.9", ("accuracy", MetricThreshold(min=0.9))),
-        (" mae <= 3.5 ", ("mae", MetricThreshold(max=3.5))),
-        ("f1>=baseline", ("f1", MetricThreshold(min_absolute_change=0.0))),
-        ("f1>=baseline+0.01", ("f1", MetricThreshold(min_absolute_change=0.01))),
-        ("f1>=baseline+2%", ("f1", MetricThreshold(min_relative_change=0.02))),
-        (
-            "rmse<=baseline-5%",
-            ("rmse", MetricThreshold(min_relative_change=0.05, greater_is_better=False)),
-        ),
+        ("accuracy>=0.9", ("accuracy", (0.9, None, None, True))),
+        (" mae <= 3.5 ", ("mae", (3.5, None, None, False))),
+        ("f1>=baseline", ("f1", (None, 0.0, None, True))),
+        ("f1>=baseline+0.01", ("f1", (None, 0.01, None, True))),
+        ("f1>=baseline+2%", ("f1", (None, None, 0.02, True))),
+        ("rmse<=baseline-5%", ("rmse", (None, None, 0.05, False))),
     ],
 )
 def test_threshold_expressions(expression: str, expected: Any) -> None:
-    assert parse_threshold(expression) == expected
+    name, threshold = parse_threshold(expression)
+    fields = ("threshold", "min_absolute_change", "min_relative_change", "greater_is_better")
+    assert (name, tuple(getattr(threshold, f) for f in fields)) == expected
+    if expected[1][1] != 0.0:  # a change of 0 is the command line's own: MLflow refuses it
+        assert threshold == MetricThreshold(*expected[1])
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"threshold": 0.9}, "`greater_is_better` parameter must be defined."),
+        ({"greater_is_better": True}, "no threshold was specified."),
+        ({"threshold": "0.9", "greater_is_better": True}, "`threshold` parameter must be a number"),
+        (
+            {"min_absolute_change": 0, "greater_is_better": True},
+            "`min_absolute_change` parameter must be a positive number.",
+        ),
+        (
+            {"min_relative_change": 1, "greater_is_better": True},
+            "`min_relative_change` parameter must be a floating point number.",
+        ),
+        (
+            {"min_relative_change": 1.5, "greater_is_better": True},
+            "`min_relative_change` parameter must be between 0 and 1.",
+        ),
+        ({"threshold": 1, "greater_is_better": 1}, "`greater_is_better` parameter must be a bool"),
+    ],
+)
+def test_metric_threshold_refuses_what_mlflow_refuses(
+    arguments: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        MetricThreshold(**arguments)
+    assert str(caught.value).startswith("Could not instantiate MetricThreshold class: ")
+    assert message in str(caught.value)
 
 
 @pytest.mark.parametrize(
@@ -164,7 +209,10 @@ def test_usage_errors_come_before_anything_is_logged(
         mlcli.evaluate(classifier_uri, iris_frame, "species", validation_thresholds=["acc>=1"])
     with pytest.raises(InvalidInputError, match="compares with a baseline model"):
         mlcli.evaluate(
-            classifier_uri, iris_frame, "species", validation_thresholds=["accuracy>=baseline"]
+            classifier_uri,
+            iris_frame,
+            "species",
+            validation_thresholds=["accuracy_score>=baseline"],
         )
     with pytest.raises(InvalidInputError, match="no column 'label' in the data"):
         mlcli.evaluate(classifier_uri, iris_frame, "label")
@@ -178,14 +226,19 @@ def test_extra_metrics_and_a_new_run_when_none_is_active(
 ) -> None:
     mlcli.sklearn.save_model(iris_classifier, tmp_path / "clf")
     errors = make_metric(
-        lambda predictions, targets: float(np.sum(predictions != targets)),
+        eval_fn=lambda predictions, targets: float(np.sum(predictions != targets)),
         name="errors",
         greater_is_better=False,
     )
     result = mlcli.evaluate(
-        str(tmp_path / "clf"), iris_frame, "species", extra_metrics=[errors], experiment="eval"
+        str(tmp_path / "clf"),
+        iris_frame,
+        targets="species",
+        model_type="classifier",
+        extra_metrics=[errors],
+        experiment="eval",
     )
-    assert result.metrics["errors"] == pytest.approx(150 * (1 - result.metrics["accuracy"]))
+    assert result.metrics["errors"] == pytest.approx(150 * (1 - result.metrics["accuracy_score"]))
     run = mlcli.get_run(result.run_id)
     assert run.info.status == "FINISHED" and run.experiment_name == "eval"
     assert mlcli.active_run() is None

@@ -192,9 +192,9 @@ def test_evaluate_logs_its_metrics_and_plots_to_the_server(
         "--target", "species", "--model-type", "classifier", "--run", run_id,
     )  # fmt: skip
 
-    assert "accuracy" in result.stdout
+    assert "accuracy_score" in result.stdout
     shown = json.loads(mlcli_process("runs", "show", run_id, "--json").stdout)
-    assert {"accuracy", "f1", "roc_auc"} <= set(shown["metrics"])
+    assert {"accuracy_score", "f1_score", "roc_auc"} <= set(shown["metrics"])
     on_server = artifacts_on_server(served_store, run_id, tmp_path)
     assert (on_server / "confusion_matrix.png").stat().st_size > 1000
     assert json.loads((on_server / "confusion_matrix.json").read_text())["labels"] == [0, 1, 2]

@@ -1,7 +1,11 @@
-"""What an evaluation returns: the metrics, the artifacts, and how the thresholds fared."""
+"""What an evaluation returns (MLflow's ``EvaluationResult``): the metrics, the
+artifacts, the tables, and how the thresholds fared."""
 
 from __future__ import annotations
 
+import io
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,10 +13,10 @@ from typing import Any
 @dataclass(frozen=True)
 class ThresholdOutcome:
     metric: str
-    value: float
-    threshold: str  # the bound as written: ">=0.9", "<=baseline-5%"
+    value: Any  # None when the candidate has no such metric
+    threshold: str  # the bound as the command line writes it: ">=0.9", "<=baseline-5%"
     passed: bool
-    reason: str  # one line for people: "accuracy = 0.973 is below the minimum 0.999"
+    reason: str  # MLflow's sentence: "Metric accuracy_score value threshold check failed: ..."
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -24,22 +28,69 @@ class ThresholdOutcome:
         }
 
 
+class EvaluationArtifact:
+    """An artifact an evaluation logged (MLflow's ``EvaluationArtifact``): ``uri``
+    where it lives, ``path`` in the run's artifacts, ``content`` read from its bytes
+    (an image's bytes, a DataFrame for a table, a dict for JSON)."""
+
+    def __init__(self, uri: str, path: str, data: bytes) -> None:
+        self._uri = uri
+        self._path = path
+        self._data = data
+
+    @property
+    def uri(self) -> str:
+        return self._uri
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    @property
+    def content(self) -> Any:
+        name = self._path.lower()
+        if name.endswith(".csv"):
+            from mlcli.models.packages import require
+
+            return require("pandas", "reading a table").read_csv(io.BytesIO(self._data))
+        if name.endswith(".json"):
+            return json.loads(self._data)
+        return self._data
+
+    def save(self, path: str) -> None:
+        with open(path, "wb") as handle:
+            handle.write(self._data)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(uri='{self.uri}')"
+
+
 @dataclass(frozen=True)
 class EvaluationResult:
-    """``metrics`` by name (without the logging prefix), ``artifacts`` by name to their
-    path in the run, ``baseline_metrics`` when a baseline model was evaluated too."""
+    """MLflow's ``EvaluationResult``: ``metrics`` by name (with the metric prefix, as
+    logged), ``artifacts`` by name (:class:`EvaluationArtifact`), ``tables`` (the
+    per-row ``eval_results_table`` when a metric gave per-row scores, and other tables,
+    as DataFrames) and ``run_id``. mlcli adds ``model_type``, ``baseline_metrics``
+    (when a baseline model was evaluated), ``validation`` (the thresholds' outcomes)
+    and ``passed``."""
 
     run_id: str
-    model_type: str
-    metrics: dict[str, float]
-    artifacts: dict[str, str] = field(default_factory=dict)
-    baseline_metrics: dict[str, float] | None = None
+    model_type: str | None
+    metrics: dict[str, Any]
+    artifacts: dict[str, EvaluationArtifact] = field(default_factory=dict)
+    baseline_metrics: dict[str, Any] | None = None
     validation: list[ThresholdOutcome] = field(default_factory=list)
     metric_prefix: str = ""
+    table_frames: dict[str, Callable[[], Any]] = field(default_factory=dict, repr=False)
 
     @property
     def passed(self) -> bool:
         return all(outcome.passed for outcome in self.validation)
+
+    @property
+    def tables(self) -> dict[str, Any]:
+        """The tables among the artifacts, as pandas DataFrames."""
+        return {name: load() for name, load in self.table_frames.items()}
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -48,7 +99,7 @@ class EvaluationResult:
             "metric_prefix": self.metric_prefix,
             "metrics": dict(self.metrics),
             "baseline_metrics": self.baseline_metrics,
-            "artifacts": dict(self.artifacts),
+            "artifacts": {name: a.path for name, a in self.artifacts.items()},
             "validation": [o.to_dict() for o in self.validation],
             "passed": self.passed,
         }
