@@ -726,8 +726,7 @@ def log_input(
     ``mlflow.data.context`` tag: ``training``, ``eval``), and/or a logged model
     (its id, or anything with a ``model_id``). A dataset the run has already (the
     same name and digest) is kept as first logged."""
-    from mlcli.store import DATASET_CONTEXT_TAG, DatasetInput
-    from mlcli.store.inputs import as_dataset
+    from mlcli.store import DATASET_CONTEXT_TAG, DatasetInput, as_dataset
 
     datasets = []
     if dataset is not None:

@@ -33,8 +33,7 @@ from mlcli.mlflow_import.records import (
     SourceRun,
     SourceVersion,
 )
-from mlcli.store import Metric, RunInputs, json_number
-from mlcli.store.inputs import fold_inputs
+from mlcli.store import Metric, RunInputs, fold_inputs, json_number
 
 _RESERVED = frozenset({"tags", "datasets", "traces", "models", ".trash"})
 _MODEL_STATUS = {1: "PENDING", 2: "READY", 3: "FAILED"}

@@ -35,12 +35,12 @@ from mlcli.store import (
     RunStatus,
     ViewType,
     printable_run_name,
+    validate_experiment_tags,
     validate_key,
     validate_param_value,
     validate_run_id,
     validate_tag_value,
 )
-from mlcli.store.experiments import validate_experiment_tags
 from mlcli.tracking_server.tags import tags_to_store
 
 _METRIC_CHUNK = 10_000

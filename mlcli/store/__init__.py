@@ -43,7 +43,9 @@ from mlcli.store.entities import (
     ViewType,
     json_number,
 )
+from mlcli.store.experiments import validate_experiment_tags
 from mlcli.store.heartbeat import heartbeat_change
+from mlcli.store.inputs import as_dataset, as_dataset_input, as_model_input, fold_inputs
 from mlcli.store.layout import DEFAULT_EXPERIMENT_ID, STORE_DIRNAME, StoreLayout
 from mlcli.store.locate import (
     StoreAnnouncer,
@@ -177,7 +179,11 @@ __all__ = [
     "TrackingStore",
     "ViewType",
     "artifact_write_errors",
+    "as_dataset",
+    "as_dataset_input",
+    "as_model_input",
     "file_store",
+    "fold_inputs",
     "heartbeat_change",
     "ignore_mlflow_tracking_uri",
     "json_number",
@@ -193,6 +199,7 @@ __all__ = [
     "store_location",
     "store_of_mlflow_uri",
     "this_process",
+    "validate_experiment_tags",
     "validate_key",
     "validate_metric_value",
     "validate_param_value",

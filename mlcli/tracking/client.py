@@ -369,7 +369,7 @@ class TrackingClient:
         """Record datasets (mlcli's or MLflow's ``DatasetInput``) and logged models (ids,
         or anything with a ``model_id``) as inputs of the run; those it has already
         are not recorded again (see ``mlcli.store.inputs``)."""
-        from mlcli.store.inputs import as_dataset_input, as_model_input
+        from mlcli.store import as_dataset_input, as_model_input
 
         dataset_inputs = [as_dataset_input(item) for item in datasets or ()]
         model_inputs = [as_model_input(item) for item in models or ()]
