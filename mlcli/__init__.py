@@ -118,7 +118,7 @@ if TYPE_CHECKING:
 
 
 # Modules reached as attributes, as MLflow's are (``mlflow.artifacts.load_text``)
-_SUBMODULES = ("artifacts", "metrics", "models", "sklearn")
+_SUBMODULES = ("artifacts", "metrics", "models", "pyfunc", "sklearn")
 
 
 def __getattr__(name: str) -> Any:

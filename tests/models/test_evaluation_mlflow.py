@@ -136,6 +136,33 @@ def custom_metrics_example(mlflow: Any, model_dir: str, eval_data: Any) -> Any:
         )
 
 
+def static_predictions_example(mlflow: Any, model_dir: str, eval_data: Any) -> Any:
+    """MLflow's "evaluating a static dataset": the outputs are a column of the data."""
+    model = mlflow.pyfunc.load_model(model_dir)
+    data = eval_data.assign(predictions=model.predict(eval_data.drop(columns=["target"])))
+    with mlflow.start_run():
+        return mlflow.models.evaluate(
+            data=data, targets="target", predictions="predictions", model_type="regressor"
+        )
+
+
+def only_extra_metrics_example(mlflow: Any, model_dir: str, eval_data: Any) -> Any:
+    """No model type: only the extra metrics, one of which reads a feature column."""
+
+    def weighted_error(predictions: Any, targets: Any, bmi: Any) -> float:
+        return float(((predictions - targets) * bmi).abs().mean())
+
+    with mlflow.start_run():
+        return mlflow.models.evaluate(
+            model_dir,
+            eval_data,
+            targets="target",
+            extra_metrics=[
+                mlflow.models.make_metric(eval_fn=weighted_error, greater_is_better=False)
+            ],
+        )
+
+
 def validation_example(
     mlflow: Any, candidate_dir: str, baseline_dir: str, eval_data: Any, strict: bool
 ) -> str | None:
@@ -277,6 +304,16 @@ def test_custom_metrics_from_make_metric(
         expected["squared_error/score"].tolist()
     )
     assert table["outputs"].tolist() == pytest.approx(expected["outputs"].tolist())
+
+
+@pytest.mark.parametrize("example", [static_predictions_example, only_extra_metrics_example])
+def test_evaluations_without_a_model_or_a_model_type(
+    store: Path, oracle: ModuleType, diabetes_model: tuple[str, Any], example: Any
+) -> None:
+    model_dir, data = diabetes_model
+    ours, theirs = _both(oracle, example, model_dir, data)
+    _same_metrics(ours.metrics, theirs.metrics)
+    assert ours.metrics
 
 
 def test_a_validation_that_passes(

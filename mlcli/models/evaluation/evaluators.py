@@ -80,13 +80,13 @@ class DefaultEvaluator(Evaluator):
             predictions = flat_predictions(model.predict(features), config.get("predictions"))
         weights = config.get("sample_weights")
         values: dict[str, MetricValue] = {}
+        if model_type is None:  # only the extra metrics, as MLflow's default evaluator
+            return EvaluatorOutput(values, predictions=predictions)
         score = _estimator_score(model, features, targets, weights)
         if score is not None:
             values["score"] = MetricValue(aggregate_results={"score": score})
         if model_type == "regressor":
             values.update(single(regressor_metrics(targets, predictions, weights)))
-            return EvaluatorOutput(values, predictions=predictions)
-        if model_type is None:
             return EvaluatorOutput(values, predictions=predictions)
         return self._classifier(model, features, targets, predictions, config, values)
 
