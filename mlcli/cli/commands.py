@@ -45,13 +45,19 @@ COMMANDS: dict[str, str] = {
 }
 
 
+#: Commands whose ``-h`` is an option, as in MLflow's (``mlflow server -h HOST``): their
+#: help is ``--help`` alone.
+SHORT_H_TAKEN = frozenset({"server"})
+
+
 def load_command(name: str) -> Any:
     """The Click command (or group) for the top-level command ``name``."""
     module, _, attribute = COMMANDS[name].partition(":")
     target = getattr(import_module(module), attribute)
     if not isinstance(target, typer.Typer):
         single = typer.Typer(add_completion=False)
-        single.command(name)(target)
+        settings = {"help_option_names": ["--help"]} if name in SHORT_H_TAKEN else None
+        single.command(name, context_settings=settings)(target)
         command = typer.main.get_command(single)
     else:
         command = typer.main.get_group(target)  # a group even with one subcommand

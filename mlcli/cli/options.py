@@ -66,3 +66,61 @@ HostOption = Annotated[
     str, typer.Option("--host", help="Address to listen on (0.0.0.0: every interface).")
 ]
 ListenPortOption = Annotated[int, typer.Option("--port", "-p", help="Port (0: any free port).")]
+
+# MLflow's option names (``mlflow run``, ``mlflow runs``): ``--experiment-name`` takes a
+# name, ``--experiment-id`` an id; mlcli's own ``-x/--experiment`` takes either.
+ExperimentNameOption = Annotated[
+    str | None,
+    typer.Option("--experiment-name", hidden=True, help="MLflow's name for --experiment (a name)."),
+]
+ExperimentIdOption = Annotated[
+    str | None,
+    typer.Option(
+        "--experiment-id", hidden=True, help="An experiment by id (MLflow's option name)."
+    ),
+]
+
+
+def chosen_experiment(
+    ctx: typer.Context, experiment: str | None, name: str | None, experiment_id: str | None
+) -> str | None:
+    """The experiment reference of ``-x/--experiment``, ``--experiment-name`` or
+    ``--experiment-id`` (at most one). An id must be an existing experiment's, and must
+    not also be another experiment's name (mlcli reads a reference as a name first)."""
+    from mlcli.errors import InvalidInputError
+
+    given = [
+        option
+        for option, value in (
+            ("--experiment", experiment),
+            ("--experiment-name", name),
+            ("--experiment-id", experiment_id),
+        )
+        if value is not None
+    ]
+    if len(given) > 1:
+        raise InvalidInputError(f"{given[0]} and {given[1]} cannot be used together")
+    if experiment_id is None:
+        return experiment if name is None else name
+    from mlcli.cli.state import client
+    from mlcli.errors import NotFoundError
+
+    tracking = client(ctx)
+    try:
+        found = tracking.get_experiment(experiment_id)
+    except NotFoundError:
+        raise NotFoundError(
+            f"no experiment with id {experiment_id!r} (see 'mlcli experiments list')"
+        ) from None
+    if found.lifecycle_stage != "active":
+        raise InvalidInputError(
+            f"experiment {experiment_id} ({found.name!r}) is deleted: "
+            "'mlcli experiments restore' brings it back"
+        )
+    named = tracking.get_experiment_by_name(experiment_id)
+    if named is not None and named.experiment_id != found.experiment_id:
+        raise InvalidInputError(
+            f"--experiment-id {experiment_id}: experiment {named.experiment_id} is named "
+            f"{experiment_id!r}, which mlcli would read first; rename one of them"
+        )
+    return found.experiment_id

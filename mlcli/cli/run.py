@@ -8,7 +8,14 @@ from typing import IO, TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from mlcli.cli.options import ExperimentOption, JsonOption, QuietOption
+from mlcli.cli.options import (
+    ExperimentIdOption,
+    ExperimentNameOption,
+    ExperimentOption,
+    JsonOption,
+    QuietOption,
+    chosen_experiment,
+)
 from mlcli.cli.output import Output
 from mlcli.cli.state import client as get_client
 
@@ -40,6 +47,7 @@ def run(
         typer.Option(
             "--param",
             "-P",
+            "--param-list",
             help="A parameter as NAME=VALUE (repeatable); undeclared ones are appended "
             "as --NAME VALUE. A list '[0.1,0.01]' or a distribution 'loguniform(1e-4,1e-1)', "
             "uniform(a,b), randint(a,b), choice(a,b) makes a sweep; quote a value to pass "
@@ -50,11 +58,13 @@ def run(
         str | None,
         typer.Option(
             "--env-manager",
-            help="local, virtualenv, conda or docker (default: the MLproject's "
-            "environment, else local).",
+            help="local, virtualenv (MLflow's uv: virtualenv), conda or docker (default: "
+            "the MLproject's environment, else local).",
         ),
     ] = None,
     experiment: ExperimentOption = None,
+    experiment_name: ExperimentNameOption = None,
+    experiment_id: ExperimentIdOption = None,
     run_name: Annotated[str | None, typer.Option("--run-name", help="Name of the run.")] = None,
     version: Annotated[
         str | None,
@@ -291,6 +301,7 @@ def run(
         _test_output_scalars(out, test_output_scalars, uri, capture)
         return
     spec = parse_sweep(parse_assignments(param or []))
+    experiment = chosen_experiment(ctx, experiment, experiment_name, experiment_id)
     request = RunRequest(
         uri=uri,
         entry_point=entry_point,

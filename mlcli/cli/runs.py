@@ -9,12 +9,15 @@ import typer
 
 from mlcli.assignments import parse_key_values
 from mlcli.cli.options import (
+    ExperimentIdOption,
+    ExperimentNameOption,
     ExperimentOption,
     FilterOption,
     JsonOption,
     LimitOption,
     OrderByOption,
     QuietOption,
+    chosen_experiment,
 )
 from mlcli.cli.output import Output, byte_size
 from mlcli.cli.state import client as get_client
@@ -37,18 +40,38 @@ RunArgument = Annotated[
         show_envvar=False,
     ),
 ]
+# MLflow's ``mlflow runs describe/delete/restore --run-id ID``, beside mlcli's argument.
+RunIdOption = Annotated[
+    str | None, typer.Option("--run-id", hidden=True, help="The run (MLflow's option name).")
+]
+
+
+def _the_run(run: str | None, run_id: str | None) -> str:
+    if run is not None and run_id is not None:
+        raise InvalidInputError("give the run once: RUN or --run-id RUN")
+    chosen = run_id if run is None else run
+    if chosen is None:
+        raise InvalidInputError("name the run: RUN, or --run-id RUN")
+    return chosen
 
 
 @app.command("create")
 def create(
     ctx: typer.Context,
     experiment: ExperimentOption = None,
-    name: Annotated[str | None, typer.Option("--name", "-n", help="Run name.")] = None,
+    experiment_name: ExperimentNameOption = None,
+    experiment_id_: ExperimentIdOption = None,
+    name: Annotated[
+        str | None, typer.Option("--name", "-n", "--run-name", help="Run name.")
+    ] = None,
     tag: Annotated[
         list[str] | None, typer.Option("--tag", "-t", help="A tag as KEY=VALUE (repeatable).")
     ] = None,
     parent: Annotated[
-        str | None, typer.Option("--parent", help="Parent run (id or prefix) of a nested run.")
+        str | None,
+        typer.Option(
+            "--parent", "--parent-run-id", help="Parent run (id or prefix) of a nested run."
+        ),
     ] = None,
     json_: JsonOption = False,
     quiet: QuietOption = False,
@@ -60,8 +83,13 @@ def create(
     Example: RUN=$(mlcli runs create --experiment demo --name baseline -q)
     """
     client = get_client(ctx)
+    reference = chosen_experiment(ctx, experiment, experiment_name, experiment_id_)
     experiment_id = (
-        client.get_or_create_experiment(experiment).experiment_id if experiment else None
+        reference
+        if experiment_id_ is not None
+        else client.get_or_create_experiment(reference).experiment_id
+        if reference
+        else None
     )
     run = client.create_run(
         experiment_id=experiment_id,
@@ -140,11 +168,21 @@ def cancel(
 def list_runs(
     ctx: typer.Context,
     experiment: ExperimentOption = None,
+    experiment_id_: ExperimentIdOption = None,
     filter_: FilterOption = None,
     order_by: OrderByOption = None,
     limit: LimitOption = None,
     deleted: Annotated[bool, typer.Option("--deleted", help="Only deleted runs.")] = False,
     all_: Annotated[bool, typer.Option("--all", help="Active and deleted runs.")] = False,
+    view_: Annotated[
+        str | None,
+        typer.Option(
+            "--view",
+            "-v",
+            hidden=True,
+            help="MLflow's active_only, deleted_only or all (as --deleted, --all).",
+        ),
+    ] = None,
     json_: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
@@ -163,7 +201,10 @@ def list_runs(
     if deleted and all_:
         raise InvalidInputError("--deleted and --all cannot be used together")
     view = ViewType.ALL if all_ else ViewType.DELETED_ONLY if deleted else ViewType.ACTIVE_ONLY
+    if view_ is not None:
+        view = _mlflow_view(view_, deleted or all_)
     client = get_client(ctx)
+    experiment = chosen_experiment(ctx, experiment, None, experiment_id_)
     experiment_ids = [client.resolve_experiment(experiment).experiment_id] if experiment else None
     out = Output(json_mode=json_, quiet=quiet)
     if quiet and not json_:  # ids only: the runs themselves are never read
@@ -183,13 +224,45 @@ def list_runs(
         render_runs_table(out, runs)
 
 
+def _mlflow_view(view: str, also_flags: bool) -> str:
+    """MLflow's ``-v/--view`` of ``mlflow runs list``."""
+    from mlcli.store import ViewType
+
+    if also_flags:
+        raise InvalidInputError("--view and --deleted/--all cannot be used together")
+    views = {
+        "active_only": ViewType.ACTIVE_ONLY,
+        "deleted_only": ViewType.DELETED_ONLY,
+        "all": ViewType.ALL,
+    }
+    chosen = views.get(view.strip().lower())
+    if chosen is None:
+        raise InvalidInputError(f"--view {view!r}: expected active_only, deleted_only or all")
+    return chosen
+
+
 @app.command("show")
-def show(ctx: typer.Context, run: RunArgument, json_: JsonOption = False) -> None:
+def show(
+    ctx: typer.Context,
+    run: Annotated[
+        str | None,
+        typer.Argument(
+            help="Run id or unique prefix.",
+            envvar=["MLCLI_RUN_ID", "MLFLOW_RUN_ID"],
+            show_envvar=False,
+            show_default=False,
+        ),
+    ] = None,
+    run_id: RunIdOption = None,
+    json_: JsonOption = False,
+) -> None:
     """Show a run: info, params, latest metrics, tags.
 
     Example: mlcli runs show 3f2a --json | jq .metrics
     """
-    found = get_client(ctx).get_run(run)
+    if run_id is not None and run is not None and run in _attached_runs():
+        run = None  # the environment's run gives way to the one asked for
+    found = get_client(ctx).get_run(_the_run(run, run_id))
     out = Output(json_mode=json_)
     if json_:
         out.json(found.to_dict())
@@ -197,10 +270,25 @@ def show(ctx: typer.Context, run: RunArgument, json_: JsonOption = False) -> Non
         render_run(out, found)
 
 
+def _attached_runs() -> set[str]:
+    import os
+
+    return {os.environ.get(name, "") for name in ("MLCLI_RUN_ID", "MLFLOW_RUN_ID")} - {""}
+
+
+# ``mlflow runs describe --run-id ID``: the same as show.
+app.command("describe", hidden=True)(show)
+
+RunsArgument = Annotated[
+    list[str] | None, typer.Argument(help="Run ids or unique prefixes.", show_default=False)
+]
+
+
 @app.command("delete")
 def delete(
     ctx: typer.Context,
-    runs: Annotated[list[str], typer.Argument(help="Run ids or unique prefixes.")],
+    runs: RunsArgument = None,
+    run_id: RunIdOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Delete runs (soft: 'mlcli runs restore' brings them back until 'mlcli gc').
@@ -208,7 +296,9 @@ def delete(
     Example: mlcli runs delete 3f2a 9bc1
     """
     client = get_client(ctx)
-    run_ids = [client.resolve_run_id(r) for r in runs]  # all resolve before any changes
+    run_ids = [
+        client.resolve_run_id(r) for r in _the_runs(runs, run_id)
+    ]  # all resolve before any changes
     for run_id in run_ids:
         client.delete_run(run_id)
     Output(quiet=quiet).info(f"Deleted {len(run_ids)} run(s)")
@@ -217,7 +307,8 @@ def delete(
 @app.command("restore")
 def restore(
     ctx: typer.Context,
-    runs: Annotated[list[str], typer.Argument(help="Run ids or unique prefixes.")],
+    runs: RunsArgument = None,
+    run_id: RunIdOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Restore deleted runs.
@@ -225,10 +316,17 @@ def restore(
     Example: mlcli runs restore 3f2a
     """
     client = get_client(ctx)
-    run_ids = [client.resolve_run_id(r) for r in runs]
+    run_ids = [client.resolve_run_id(r) for r in _the_runs(runs, run_id)]
     for run_id in run_ids:
         client.restore_run(run_id)
     Output(quiet=quiet).info(f"Restored {len(run_ids)} run(s)")
+
+
+def _the_runs(runs: list[str] | None, run_id: str | None) -> list[str]:
+    chosen = [*(runs or ()), *([run_id] if run_id is not None else [])]
+    if not chosen:
+        raise InvalidInputError("name the runs: RUN..., or --run-id RUN")
+    return chosen
 
 
 @app.command("artifacts")

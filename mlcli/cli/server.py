@@ -10,7 +10,6 @@ import typer
 from mlcli.cli.options import (
     AllowUnauthenticatedOption,
     AuthTokenFileOption,
-    HostOption,
     JsonOption,
     ListenPortOption,
     QuietOption,
@@ -22,9 +21,20 @@ if TYPE_CHECKING:
     from mlcli.store import Store
 
 
+ServerHostOption = Annotated[
+    str,
+    typer.Option(
+        "--host",
+        "-h",
+        help="Address to listen on (0.0.0.0: every interface); -h as for mlflow server "
+        "(so --help alone shows this help).",
+    ),
+]
+
+
 def server(
     ctx: typer.Context,
-    host: HostOption = "127.0.0.1",
+    host: ServerHostOption = "127.0.0.1",
     port: ListenPortOption = 5000,
     workers: Annotated[
         int, typer.Option("--workers", "-w", help="Worker processes sharing the port.")
@@ -90,6 +100,31 @@ def server(
             "--log-format", help="Access log on stderr: text lines, or json (one object a line)."
         ),
     ] = "text",
+    backend_store_uri: Annotated[
+        str | None,
+        typer.Option(
+            "--backend-store-uri",
+            hidden=True,
+            help="MLflow's name for the store to serve (as --store): a folder or file: URI.",
+        ),
+    ] = None,
+    default_artifact_root: Annotated[
+        str | None,
+        typer.Option(
+            "--default-artifact-root",
+            "--artifacts-destination",
+            hidden=True,
+            help="MLflow's artifact location: mlcli keeps artifacts in the store (a notice).",
+        ),
+    ] = None,
+    serve_artifacts: Annotated[
+        bool,
+        typer.Option(
+            "--serve-artifacts/--no-serve-artifacts",
+            hidden=True,
+            help="MLflow's switch: mlcli always serves artifacts (proxied).",
+        ),
+    ] = True,
 ) -> None:
     """Serve the store over MLflow's REST API, so that `import mlflow` code logs into it.
 
@@ -110,6 +145,7 @@ def server(
     from mlcli.tracking_server.auth.connection import resolved
 
     ignore_mlflow_tracking_uri()  # how MLflow's clients reach this server, not its store
+    _mlflow_options(ctx, backend_store_uri, default_artifact_root, serve_artifacts)
     sync_mode()  # a bad MLCLI_SYNC is refused now, in one line, not at the first write
     config = ServerConfig(
         _served_location(ctx, index),
@@ -180,6 +216,42 @@ def import_mlflow(
         f"({report.versions_skipped} already here); created {report.experiments_created} "
         f"experiment(s) and {report.models_created} registered model(s)"
     )
+
+
+def _mlflow_options(
+    ctx: typer.Context, backend_store_uri: str | None, artifact_root: str | None, serve: bool
+) -> None:
+    """``mlflow server``'s options, as far as they mean something here: the backend
+    store is the store to serve (a database is refused, saying how to bring its runs
+    in); artifacts always live in the store and go through the server."""
+    import sys
+
+    from mlcli.errors import InvalidInputError
+    from mlcli.store.locate import store_of_mlflow_uri
+
+    if not serve:
+        raise InvalidInputError(
+            "--no-serve-artifacts: mlcli server always serves artifacts itself (MLflow's "
+            "clients upload and download them through it); drop the option"
+        )
+    state = cli_state(ctx)
+    if backend_store_uri is not None:
+        store = store_of_mlflow_uri(
+            backend_store_uri,
+            f"--backend-store-uri {backend_store_uri}",
+            "give an mlcli store (a folder, a file: URI, or --store s3://bucket/prefix)",
+        )
+        if state.store is not None and state.store != store:
+            raise InvalidInputError(
+                f"--store {state.store} and --backend-store-uri {backend_store_uri} name two "
+                "stores: give one"
+            )
+        state.store = store
+    if artifact_root is not None:
+        sys.stderr.write(
+            f"mlcli: warning: artifacts are kept in the store and served by this server "
+            f"(as MLflow's --serve-artifacts), not in {artifact_root}\n"
+        )
 
 
 def _served_location(ctx: typer.Context, index: str | None) -> str:

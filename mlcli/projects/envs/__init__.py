@@ -24,6 +24,10 @@ ENV_MANAGERS: dict[str, str] = {
 #: The manager an MLproject's environment field asks for.
 MANAGER_FOR_ENV_TYPE = {"python": "virtualenv", "conda": "conda", "docker": "docker"}
 
+#: MLflow's names for what mlcli's managers do: ``--env-manager uv`` is a virtualenv
+#: (which installs with uv when uv is on PATH).
+MLFLOW_MANAGER_NAMES = {"uv": "virtualenv"}
+
 __all__ = [
     "ENV_MANAGERS",
     "EnvManager",
@@ -48,7 +52,8 @@ def get_env_manager(name: str, options: EnvOptions | None = None) -> EnvManager:
 
 
 def choose_env_manager(requested: str | None, project: Project) -> str:
-    """``--env-manager`` if given, else what the MLproject asks for, else ``local``."""
+    """``--env-manager`` if given (MLflow's ``uv``: ``virtualenv``), else what the
+    MLproject asks for, else ``local``."""
     if requested:
-        return requested
+        return MLFLOW_MANAGER_NAMES.get(requested, requested)
     return MANAGER_FOR_ENV_TYPE.get(project.env_type or "", "local")
