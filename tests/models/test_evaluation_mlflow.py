@@ -333,3 +333,68 @@ def test_a_validation_that_fails_lists_each_failed_threshold(
     assert ours.splitlines() == theirs.splitlines()
     assert ours.startswith("Metric accuracy_score value threshold check failed: candidate model")
     assert "minimum absolute change check failed" in ours
+
+
+class _Result:
+    """What validate_evaluation_results reads of an evaluation result: its metrics."""
+
+    def __init__(self, metrics: dict[str, float]) -> None:
+        self.metrics = metrics
+
+
+@pytest.mark.parametrize(
+    ("candidate", "baseline"),
+    [
+        ({"r2_score": 0.5, "max_error": 3.0}, {"r2_score": 0.2, "max_error": 4.0}),
+        ({"r2_score": 0.1, "max_error": 5.0}, {"r2_score": 0.2, "max_error": 4.0}),
+        ({"r2_score": 0.1}, {"r2_score": 0.0, "max_error": 4.0}),  # no candidate max_error
+        ({"r2_score": -0.5, "max_error": 3.9}, {"r2_score": -1.0, "max_error": 4.0}),
+        ({"r2_score": 0.3, "max_error": 3.0}, None),  # no baseline at all
+    ],
+)
+def test_validation_messages_are_mlflows(candidate: dict[str, float], baseline: Any) -> None:
+    from mlflow.models.evaluation.validation import MetricThreshold as MlflowThreshold
+
+    def answer(module: Any, threshold_class: Any) -> str | None:
+        thresholds = {
+            "r2_score": threshold_class(
+                threshold=0.0, min_relative_change=0.25, greater_is_better=True
+            ),
+            "max_error": threshold_class(min_absolute_change=0.5, greater_is_better=False),
+        }
+        base = None if baseline is None else _Result(baseline)
+        try:
+            module.validate_evaluation_results(thresholds, _Result(candidate), base)
+        except Exception as exc:
+            return getattr(exc, "message", str(exc))
+        return None
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # both warn of the baseline of 0
+        ours = answer(mlcli, mlcli.models.MetricThreshold)
+        theirs = answer(real_mlflow, MlflowThreshold)
+    assert ours == theirs
+
+
+def test_a_baseline_without_the_metric_fails_the_comparison() -> None:
+    """MLflow 3.18 raises a KeyError here (it reads the baseline's value before checking
+    that it has one); mlcli gives the line MLflow meant to give."""
+    thresholds = {"max_error": mlcli.models.MetricThreshold(
+        min_absolute_change=0.5, greater_is_better=False
+    )}  # fmt: skip
+    with pytest.raises(mlcli.models.ModelValidationFailedError) as caught:
+        mlcli.validate_evaluation_results(
+            thresholds, _Result({"max_error": 1.0}), _Result({"r2_score": 0.5})
+        )
+    assert str(caught.value) == (
+        "Model comparison failed: metric max_error was missing from the evaluation result "
+        "of the baseline model."
+    )
+
+
+def test_bad_thresholds_are_refused_in_mlflows_words() -> None:
+    with pytest.raises(mlcli.errors.InvalidInputError) as caught:
+        mlcli.validate_evaluation_results({"accuracy_score": 0.9}, _Result({}))
+    with pytest.raises(real_mlflow.MlflowException) as expected:
+        real_mlflow.validate_evaluation_results({"accuracy_score": 0.9}, _Result({}))
+    assert str(caught.value) == expected.value.message

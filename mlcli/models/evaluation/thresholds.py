@@ -13,7 +13,6 @@ On the command line, one expression per ``--threshold``::
 
 from __future__ import annotations
 
-import os
 import re
 import warnings
 from collections.abc import Mapping
@@ -321,8 +320,3 @@ def _relative_ok(
         return Decimal(value) <= Decimal(base - _EPSILON)
     gain = value - base if threshold.greater_is_better else base - value
     return bool(gain / abs(base) >= relative)
-
-
-def thresholds_message(outcomes: list[ThresholdOutcome]) -> str:
-    """MLflow's message: one line per failed metric."""
-    return os.linesep.join(outcome.reason for outcome in outcomes if not outcome.passed)
