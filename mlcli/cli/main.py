@@ -130,6 +130,8 @@ def root(
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``mlcli`` console script."""
     args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
+    if args[-1:] == ["-h"] and "--" not in args:  # help, also where -h takes a value (server)
+        args[-1] = "--help"
     undecodable = next((arg for arg in args if not _is_text(arg)), None)
     if undecodable is not None:
         _error(f"argument '{_show_bytes(undecodable)}' is not valid UTF-8 text")

@@ -148,7 +148,8 @@ def _start_server(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[bytes], 
     return process, log
 
 
-def test_mlflow_server_options(tmp_path: Path) -> None:
+def test_mlflow_server_options(tmp_path: Path, mlcli: Any) -> None:
+    assert mlcli("server", "-h").stdout.lstrip().startswith("Usage: mlcli server")
     served = tmp_path / "served"
     process, log = _start_server(
         tmp_path,
