@@ -79,12 +79,12 @@ def decide(requested: bool | None, project: Project, env_manager: str) -> Decisi
     if env_manager == "docker":
         return Decision(
             False,
-            f"{shown} imports mlflow, but a docker container cannot reach this run: "
+            f"{shown} imports mlflow, but a docker container cannot reach mlcli's run: "
             "MLflow's data stays in the container (docs/projects.md)",
         )
     return Decision(
         True,
-        f"{shown} imports mlflow: MLflow's params, metrics and artifacts go to this run "
+        f"{shown} imports mlflow: MLflow's params, metrics and artifacts go to mlcli's run "
         "(--no-mlflow-compat: leave MLflow to its own store)",
     )
 

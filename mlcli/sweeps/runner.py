@@ -143,6 +143,8 @@ class _Sweep:
             f"{plan.sampler.name}, {plan.total} trial(s), {plan.request.parallel} at a time, "
             f"environment {run_plan.env_manager.name}"
         )
+        if run_plan.mlflow_compat.notice:  # once for the sweep: its trials are quiet
+            self.feedback.info(run_plan.mlflow_compat.notice)
         interruptions = Interruptions()
         group = TrialGroup()
         outcomes: list[TrialOutcome] = []

@@ -86,7 +86,7 @@ def test_an_unchanged_mlflow_project_logs_into_the_mlcli_run(
     run_id = json.loads(result.stdout)["run_id"]
     notices = [line for line in result.stderr.splitlines() if "imports mlflow" in line]
     assert notices == [
-        "model.py imports mlflow: MLflow's params, metrics and artifacts go to this run "
+        "model.py imports mlflow: MLflow's params, metrics and artifacts go to mlcli's run "
         "(--no-mlflow-compat: leave MLflow to its own store)"
     ]
     client = TrackingClient(store)
@@ -193,3 +193,30 @@ def test_docker_is_refused_when_asked_and_left_out_when_only_the_code_imports(
     left_out = decide(None, Project(directory=tmp_path), "docker")
     assert not left_out.enabled
     assert left_out.notice is not None and "container" in left_out.notice
+
+
+@pytest.mark.slow
+@pytest.mark.mlflow
+def test_each_trial_of_a_sweep_logs_into_its_own_run(
+    make_project: MakeProject, tmp_path: Path, mlcli_process: Any
+) -> None:
+    pytest.importorskip("mlflow")
+    project = make_project({"MLproject": MLPROJECT, "train.py": TRAIN, "model.py": MODEL})
+    store = tmp_path / ".mlruns"
+    result = mlcli_process(
+        "run", str(project), "-P", "alpha=[0.2,0.4]", "--json", cwd=project, env=_environment(store)
+    )
+    sweep = json.loads(result.stdout)
+    assert sum("imports mlflow" in line for line in result.stderr.splitlines()) == 1
+    client = TrackingClient(store)
+    trials = [client.get_run(t["run_id"]) for t in sweep["trials"]]
+    assert [t.data.params for t in trials] == [
+        {"alpha": "0.2", "l1_ratio": "0.1"},
+        {"alpha": "0.4", "l1_ratio": "0.1"},
+    ]
+    assert [t.data.metrics["rmse"] for t in trials] == [
+        pytest.approx(0.2 / 3),
+        pytest.approx(0.4 / 3),
+    ]
+    assert len(client.search_runs()) == 3  # the parent and its two trials: no stray run
+    assert _stray(project) == []
