@@ -163,6 +163,36 @@ def only_extra_metrics_example(mlflow: Any, model_dir: str, eval_data: Any) -> A
         )
 
 
+def custom_artifacts_example(mlflow: Any, model_dir: str, eval_data: Any) -> Any:
+    """MLflow's custom artifacts: a plot saved to a path, a DataFrame, a JSON-able dict."""
+    from matplotlib.figure import Figure
+
+    def prediction_target_scatter(eval_df: Any, _builtin_metrics: Any, artifacts_dir: str) -> Any:
+        figure = Figure()
+        figure.add_subplot().scatter(eval_df["prediction"], eval_df["target"])
+        plot_path = str(Path(artifacts_dir) / "example_scatter_plot.png")
+        figure.savefig(plot_path)
+        return {"example_scatter_plot_artifact": plot_path}
+
+    def worst_rows(eval_df: Any, builtin_metrics: Any, _artifacts_dir: str) -> Any:
+        errors = (eval_df["prediction"] - eval_df["target"]).abs()
+        mse = builtin_metrics["mean_squared_error"].aggregate_results["mean_squared_error"]
+        return {
+            "worst_rows": eval_df.assign(error=errors).nlargest(5, "error"),
+            "summary": {"mse": mse, "rows": len(eval_df)},
+        }
+
+    with mlflow.start_run():
+        return mlflow.models.evaluate(
+            model_dir,
+            eval_data,
+            targets="target",
+            model_type="regressor",
+            evaluator_config=NO_SHAP,
+            custom_artifacts=[prediction_target_scatter, worst_rows],
+        )
+
+
 def validation_example(
     mlflow: Any, candidate_dir: str, baseline_dir: str, eval_data: Any, strict: bool
 ) -> str | None:
@@ -314,6 +344,21 @@ def test_evaluations_without_a_model_or_a_model_type(
     ours, theirs = _both(oracle, example, model_dir, data)
     _same_metrics(ours.metrics, theirs.metrics)
     assert ours.metrics
+
+
+def test_custom_artifacts(store: Path, oracle: ModuleType, diabetes_model: tuple[str, Any]) -> None:
+    model_dir, data = diabetes_model
+    ours, theirs = _both(oracle, custom_artifacts_example, model_dir, data)
+    names = {"example_scatter_plot_artifact", "worst_rows", "summary"}
+    assert names <= set(ours.artifacts) and names <= set(theirs.artifacts)
+    for name in names:
+        assert Path(ours.artifacts[name].uri).name == Path(theirs.artifacts[name].uri).name
+    worst, expected = ours.artifacts["worst_rows"].content, theirs.artifacts["worst_rows"].content
+    assert list(worst.columns) == list(expected.columns)
+    assert worst.to_numpy().ravel().tolist() == pytest.approx(expected.to_numpy().ravel().tolist())
+    assert ours.artifacts["summary"].content == pytest.approx(theirs.artifacts["summary"].content)
+    image = store / "runs" / ours.run_id / "artifacts" / "example_scatter_plot_artifact.png"
+    assert image.read_bytes()[:4] == b"\x89PNG"
 
 
 def test_a_validation_that_passes(

@@ -260,3 +260,17 @@ def test_the_svg_confusion_matrix_is_a_real_image() -> None:
     assert {"50", "0", "1", "49", "setosa", "versi<color>", "Predicted label"} <= set(texts)
     cells = [r for r in root.iter("{http://www.w3.org/2000/svg}rect") if r.get("stroke")]
     assert len(cells) == 4
+
+
+def test_a_custom_artifact_mlcli_cannot_log_is_one_error(
+    run_id: str, classifier_uri: str, iris_frame: Any
+) -> None:
+    def a_set(eval_df: Any, builtin_metrics: Any, artifacts_dir: str) -> Any:
+        return {"labels": set(eval_df["target"])}
+
+    with pytest.raises(InvalidInputError, match="mlcli does not log pickles") as caught:
+        mlcli.evaluate(
+            classifier_uri, iris_frame, targets="species", model_type="classifier",
+            custom_artifacts=[a_set],
+        )  # fmt: skip
+    assert "custom artifact function 'a_set'" in str(caught.value)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlcli.errors import InvalidInputError
 from mlcli.models.errors import ModelValidationFailedError
+from mlcli.models.evaluation.custom_artifacts import custom_artifact_files
 from mlcli.models.evaluation.datasets import EvaluationData, infer_model_type, split_data
 from mlcli.models.evaluation.evaluators import resolve_evaluators
 from mlcli.models.evaluation.metrics import (
@@ -91,7 +92,7 @@ def evaluate(
     fails, :class:`ModelValidationFailedError` is raised after logging, carrying the
     result. ``allow_pickle`` is :func:`load_model`'s, for models given as URIs.
     """
-    _refuse_unsupported(custom_artifacts, env_manager, model_config, inference_params)
+    _refuse_unsupported(env_manager, model_config, inference_params)
     del dataset_path, model_id  # lineage MLflow records; mlcli's runs record their inputs
     config = dict(evaluator_config or {})
     chosen = resolve_evaluators(evaluators, _model_type(model_type, extra_metrics), config)
@@ -136,9 +137,14 @@ def evaluate(
         ).metrics
     require_known(thresholds, candidate.metrics, baseline is not None)
     validation = check_thresholds(thresholds, candidate.metrics, baseline)
+    custom = {}
+    if custom_artifacts:
+        custom = custom_artifact_files(
+            custom_artifacts, candidate.predictions, split.targets, candidate.values
+        )
     client = client or _default_client()
     with _evaluation_run(client, run_id, experiment) as target_run:
-        artifacts, tables = _log(client, target_run, prefix, candidate, split, predictions)
+        artifacts, tables = _log(client, target_run, prefix, candidate, split, predictions, custom)
     result = EvaluationResult(
         target_run,
         model_type,
@@ -217,11 +223,7 @@ def _model_type(model_type: str | None, extra: Sequence[Any] | None) -> str | No
     return model_type
 
 
-def _refuse_unsupported(
-    custom_artifacts: Any, env_manager: str, model_config: Any, inference_params: Any
-) -> None:
-    if custom_artifacts:
-        raise InvalidInputError("custom_artifacts is not supported by mlcli's evaluate yet")
+def _refuse_unsupported(env_manager: str, model_config: Any, inference_params: Any) -> None:
     if env_manager != "local":
         raise InvalidInputError(
             f"env_manager={env_manager!r}: mlcli's evaluate loads the model in this "
@@ -326,6 +328,7 @@ def _log(
     scored: _Scored,
     split: EvaluationData,
     predictions: str | None,
+    custom: dict[str, tuple[str, bytes]],
 ) -> tuple[dict[str, EvaluationArtifact], dict[str, Callable[[], Any]]]:
     metrics = scored.metrics
     client.log_batch(
@@ -343,6 +346,10 @@ def _log(
     logged = {}
     for name, (file_name, content) in files.items():
         path = normalize_artifact_path(prefix + file_name)
+        repo.write_bytes(path, content)
+        logged[name] = EvaluationArtifact(f"{root}/{path}", path, content)
+    for name, (file_name, content) in custom.items():  # MLflow logs these without the prefix
+        path = normalize_artifact_path(file_name)
         repo.write_bytes(path, content)
         logged[name] = EvaluationArtifact(f"{root}/{path}", path, content)
     tables = {}

@@ -55,7 +55,13 @@ class EvaluationArtifact:
             return require("pandas", "reading a table").read_csv(io.BytesIO(self._data))
         if name.endswith(".json"):
             return json.loads(self._data)
-        return self._data
+        if name.endswith(".npy"):
+            from mlcli.models.packages import require
+
+            return require("numpy", "reading an array").load(io.BytesIO(self._data))
+        if name.endswith(".txt"):
+            return self._data.decode()
+        return self._data  # an image's bytes
 
     def save(self, path: str) -> None:
         with open(path, "wb") as handle:
