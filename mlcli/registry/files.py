@@ -366,13 +366,14 @@ class ModelRegistry:
         return versions[-1]
 
     def latest_versions(self, name: str, stages: list[str] | None = None) -> list[ModelVersion]:
-        """The highest version in each stage (of ``stages``, or of every stage in use)."""
+        """The highest version in each stage (of ``stages``, or of every stage in use),
+        in MLflow's order: stages as the versions, lowest first, first reach them."""
         wanted = [Stage.canonical(s) for s in stages] if stages else list(Stage.ALL)
         best: dict[str, ModelVersion] = {}
         for version in self.list_versions(name):
             if version.stage in wanted:
-                best[version.stage] = version
-        return [best[s] for s in wanted if s in best]
+                best[version.stage] = version  # a later version keeps the stage's place
+        return list(best.values())
 
     def holder(self, name: str, stage_or_alias: str) -> ModelVersion | None:
         """The version that holds a stage (the highest in it) or an alias, or None."""

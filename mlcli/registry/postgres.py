@@ -395,10 +395,11 @@ class PostgresRegistry:
         return versions[-1]
 
     def latest_versions(self, name: str, stages: list[str] | None = None) -> list[ModelVersion]:
-        """The highest version in each stage (of ``stages``, or of every stage in use)."""
+        """The highest version in each stage (of ``stages``, or of every stage in use),
+        in MLflow's order: stages as the versions, lowest first, first reach them."""
         wanted = [Stage.canonical(s) for s in stages] if stages else list(Stage.ALL)
         best = {v.stage: v for v in self.list_versions(name) if v.stage in wanted}
-        return [best[s] for s in wanted if s in best]
+        return list(best.values())
 
     def holder(self, name: str, stage_or_alias: str) -> ModelVersion | None:
         return holder_of(self, name, stage_or_alias)

@@ -294,7 +294,7 @@ class ServerRegistry:
             "/registered-models/get-latest-versions", {"name": name, "stages": wanted}
         )
         found = {v.stage: v for v in map(_version, reply.get("model_versions") or [])}
-        return [found[s] for s in wanted if s in found]
+        return list(found.values())  # in the server's order
 
     def holder(self, name: str, stage_or_alias: str) -> ModelVersion | None:
         return holder_of(self, name, stage_or_alias)
