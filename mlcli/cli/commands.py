@@ -46,8 +46,8 @@ COMMANDS: dict[str, str] = {
 
 
 #: Commands whose ``-h`` is an option, as in MLflow's (``mlflow server -h HOST``): their
-#: help is ``--help`` alone.
-SHORT_H_TAKEN = frozenset({"server"})
+#: help is ``--help`` (or a trailing ``-h``: ``main.py``).
+SHORT_H_TAKEN = frozenset({"server", "ui", "serve"})
 
 
 def load_command(name: str) -> Any:

@@ -62,10 +62,48 @@ AllowUnauthenticatedOption = Annotated[
         "or an authenticating proxy guards the address).",
     ),
 ]
-HostOption = Annotated[
-    str, typer.Option("--host", help="Address to listen on (0.0.0.0: every interface).")
-]
 ListenPortOption = Annotated[int, typer.Option("--port", "-p", help="Port (0: any free port).")]
+#: ``mlflow server -h HOST`` and ``mlflow ui -h HOST``: -h is the host there (a trailing
+#: -h is still the help: ``main.py``; ``commands.SHORT_H_TAKEN`` frees -h).
+MlflowHostOption = Annotated[
+    str,
+    typer.Option(
+        "--host",
+        "-h",
+        help="Address to listen on (0.0.0.0: every interface); -h HOST as in MLflow.",
+    ),
+]
+BackendStoreUriOption = Annotated[
+    str | None,
+    typer.Option(
+        "--backend-store-uri",
+        hidden=True,
+        help="MLflow's name for the store (as --store): a folder or file: URI.",
+    ),
+]
+
+
+def use_backend_store_uri(ctx: typer.Context, uri: str | None) -> None:
+    """MLflow's ``--backend-store-uri``: the store, as ``--store`` (a database or
+    MLflow's own file store is refused, saying how to bring its runs in)."""
+    if uri is None:
+        return
+    from mlcli.cli.state import cli_state
+    from mlcli.errors import InvalidInputError
+    from mlcli.store.locate import store_of_mlflow_uri
+
+    store = store_of_mlflow_uri(
+        uri,
+        f"--backend-store-uri {uri}",
+        "give an mlcli store (a folder, a file: URI, or --store s3://bucket/prefix)",
+    )
+    state = cli_state(ctx)
+    if state.store is not None and state.store != store:
+        raise InvalidInputError(
+            f"--store {state.store} and --backend-store-uri {uri} name two stores: give one"
+        )
+    state.store = store
+
 
 # MLflow's option names (``mlflow run``, ``mlflow runs``): ``--experiment-name`` takes a
 # name, ``--experiment-id`` an id; mlcli's own ``-x/--experiment`` takes either.

@@ -13,9 +13,9 @@ from mlcli.cli.options import (
     AllowPickleOption,
     AllowUnauthenticatedOption,
     AuthTokenFileOption,
-    HostOption,
     JsonOption,
     ListenPortOption,
+    MlflowHostOption,
     QuietOption,
 )
 from mlcli.cli.output import Output
@@ -35,7 +35,7 @@ ModelUriOption = Annotated[
 def serve(
     ctx: typer.Context,
     model_uri: ModelUriOption,
-    host: HostOption = "127.0.0.1",
+    host: MlflowHostOption = "127.0.0.1",
     port: ListenPortOption = 5000,
     workers: Annotated[
         int, typer.Option("--workers", "-w", help="Worker processes, each with the model.")

@@ -10,9 +10,12 @@ import typer
 from mlcli.cli.options import (
     AllowUnauthenticatedOption,
     AuthTokenFileOption,
+    BackendStoreUriOption,
     JsonOption,
     ListenPortOption,
+    MlflowHostOption,
     QuietOption,
+    use_backend_store_uri,
 )
 from mlcli.cli.output import Output
 from mlcli.cli.state import cli_state
@@ -21,20 +24,9 @@ if TYPE_CHECKING:
     from mlcli.store import Store
 
 
-ServerHostOption = Annotated[
-    str,
-    typer.Option(
-        "--host",
-        "-h",
-        help="Address to listen on (0.0.0.0: every interface); -h as for mlflow server "
-        "(so --help alone shows this help).",
-    ),
-]
-
-
 def server(
     ctx: typer.Context,
-    host: ServerHostOption = "127.0.0.1",
+    host: MlflowHostOption = "127.0.0.1",
     port: ListenPortOption = 5000,
     workers: Annotated[
         int, typer.Option("--workers", "-w", help="Worker processes sharing the port.")
@@ -100,14 +92,7 @@ def server(
             "--log-format", help="Access log on stderr: text lines, or json (one object a line)."
         ),
     ] = "text",
-    backend_store_uri: Annotated[
-        str | None,
-        typer.Option(
-            "--backend-store-uri",
-            hidden=True,
-            help="MLflow's name for the store to serve (as --store): a folder or file: URI.",
-        ),
-    ] = None,
+    backend_store_uri: BackendStoreUriOption = None,
     default_artifact_root: Annotated[
         str | None,
         typer.Option(
@@ -227,26 +212,13 @@ def _mlflow_options(
     import sys
 
     from mlcli.errors import InvalidInputError
-    from mlcli.store.locate import store_of_mlflow_uri
 
     if not serve:
         raise InvalidInputError(
             "--no-serve-artifacts: mlcli server always serves artifacts itself (MLflow's "
             "clients upload and download them through it); drop the option"
         )
-    state = cli_state(ctx)
-    if backend_store_uri is not None:
-        store = store_of_mlflow_uri(
-            backend_store_uri,
-            f"--backend-store-uri {backend_store_uri}",
-            "give an mlcli store (a folder, a file: URI, or --store s3://bucket/prefix)",
-        )
-        if state.store is not None and state.store != store:
-            raise InvalidInputError(
-                f"--store {state.store} and --backend-store-uri {backend_store_uri} name two "
-                "stores: give one"
-            )
-        state.store = store
+    use_backend_store_uri(ctx, backend_store_uri)
     if artifact_root is not None:
         sys.stderr.write(
             f"mlcli: warning: artifacts are kept in the store and served by this server "

@@ -9,8 +9,10 @@ import typer
 from mlcli.cli.options import (
     AllowUnauthenticatedOption,
     AuthTokenFileOption,
-    HostOption,
+    BackendStoreUriOption,
     ListenPortOption,
+    MlflowHostOption,
+    use_backend_store_uri,
 )
 from mlcli.cli.output import Output
 from mlcli.cli.state import cli_state
@@ -18,13 +20,14 @@ from mlcli.cli.state import cli_state
 
 def ui(
     ctx: typer.Context,
-    host: HostOption = "127.0.0.1",
+    host: MlflowHostOption = "127.0.0.1",
     port: ListenPortOption = 5005,
     open_browser: Annotated[
         bool, typer.Option("--open", help="Open the dashboard in the default web browser.")
     ] = False,
     auth_token_file: AuthTokenFileOption = None,
     allow_unauthenticated: AllowUnauthenticatedOption = False,
+    backend_store_uri: BackendStoreUriOption = None,
 ) -> None:
     """Serve a web dashboard of the store until Ctrl-C.
 
@@ -39,6 +42,7 @@ def ui(
     from mlcli.store import ServerStore
     from mlcli.ui.server import UiConfig, serve_ui
 
+    use_backend_store_uri(ctx, backend_store_uri)
     state = cli_state(ctx)
     client = state.mlcli_client()
     if isinstance(client.store, ServerStore):  # the team server serves its own dashboard

@@ -134,12 +134,12 @@ def test_mlflow_runs_options(tmp_path: Path, mlcli: Any) -> None:
     )
 
 
-def _start_server(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[bytes], Path]:
+def _start(tmp_path: Path, command: str, *args: str) -> tuple[subprocess.Popen[bytes], Path]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("MLCLI_", "MLFLOW_"))}
-    log = tmp_path / "server.log"
+    log = tmp_path / f"{command}.log"
     with log.open("wb") as stream:
         process = subprocess.Popen(
-            [sys.executable, "-m", "mlcli", "server", *args],
+            [sys.executable, "-m", "mlcli", command, *args],
             stdout=stream,
             stderr=subprocess.STDOUT,
             env=environ,
@@ -151,8 +151,9 @@ def _start_server(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[bytes], 
 def test_mlflow_server_options(tmp_path: Path, mlcli: Any) -> None:
     assert mlcli("server", "-h").stdout.lstrip().startswith("Usage: mlcli server")
     served = tmp_path / "served"
-    process, log = _start_server(
+    process, log = _start(
         tmp_path,
+        "server",
         "-h",
         "127.0.0.1",
         "-p",
@@ -186,6 +187,29 @@ def test_mlflow_server_options(tmp_path: Path, mlcli: Any) -> None:
     assert not (tmp_path / "artifacts").exists()
 
 
+def test_mlflow_ui_and_models_serve_options(tmp_path: Path, mlcli: Any) -> None:
+    mlcli("experiments", "create", "shown")
+    store = tmp_path / ".mlruns"
+    process, log = _start(
+        tmp_path, "ui", "-h", "127.0.0.1", "-p", "0", "--backend-store-uri", str(store)
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while "serving the dashboard" not in log.read_text():
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+    finally:
+        process.terminate()
+        process.wait(30)
+    assert log.read_text().startswith(f"serving the dashboard of {store} on http://127.0.0.1:")
+    assert mlcli("ui", "-h").stdout.lstrip().startswith("Usage: mlcli ui")
+    # mlflow models serve -m MODEL -h HOST -p PORT: -h is the host, so the model is looked for
+    missing = mlcli("serve", "-m", "models:/nothing/1", "-h", "127.0.0.1", "-p", "0", check=False)
+    assert missing.returncode == 2
+    assert "nothing" in missing.stderr and "Usage" not in missing.stderr
+    assert mlcli("serve", "-h").stdout.lstrip().startswith("Usage: mlcli serve")
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -204,7 +228,7 @@ def test_mlflow_server_options(tmp_path: Path, mlcli: Any) -> None:
 def test_mlflow_server_options_mlcli_cannot_honour(
     args: list[str], message: str, tmp_path: Path
 ) -> None:
-    process, log = _start_server(tmp_path, *args, "--port", "0")
+    process, log = _start(tmp_path, "server", *args, "--port", "0")
     try:
         code = process.wait(60)
     finally:
