@@ -2,7 +2,7 @@
 model versions and logged models.
 
 The run search compiles filters to SQL (``sql.py``) and is tested against
-``evaluate.py``; the server's entity searches (``mlcli/tracking_server/filters.py``) match in
+``evaluate.py``; the server's entity searches (``mlcli/search/entity_filter.py``) match in
 Python. Both Python paths call ``compare`` below, and the SQL compiler builds its
 patterns and number guard from the same ``patterns.py`` and ``numeric.py``, so a
 filter means the same thing wherever it is written:
@@ -17,7 +17,7 @@ filter means the same thing wherever it is written:
 
 A missing tag is missing for every search, MLflow's prompt marker included, as in
 MLflow's own stores for runs, experiments and logged models. Registry searches add
-MLflow's rule for prompts on top (``mlcli/tracking_server/filters.py``).
+MLflow's rule for prompts on top (``mlcli/search/entity_filter.py``).
 """
 
 from __future__ import annotations

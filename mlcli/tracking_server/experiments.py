@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from mlcli.errors import InvalidInputError, NotFoundError
+from mlcli.search.entity_filter import EntityFilter, Record, sort_records
 from mlcli.store import Experiment, ViewType
 from mlcli.tracking.activity import with_last_activity
 from mlcli.tracking_server import shapes
 from mlcli.tracking_server.backend import Backend, Endpoint
 from mlcli.tracking_server.fields import Fields
-from mlcli.tracking_server.filters import EntityFilter, Record, sort_records
 from mlcli.tracking_server.paging import decode_token, max_results, page
 from mlcli.tracking_server.tags import tags_to_store, to_store
 

@@ -15,6 +15,7 @@ from collections import defaultdict
 from typing import Any
 
 from mlcli.errors import InvalidInputError, NotFoundError
+from mlcli.search.entity_filter import EntityFilter, Record, sort_records
 from mlcli.store import (
     LoggedModel,
     Metric,
@@ -26,7 +27,6 @@ from mlcli.store import (
 from mlcli.tracking_server import shapes
 from mlcli.tracking_server.backend import Backend, Endpoint, run_id_of
 from mlcli.tracking_server.fields import OBJECTS, Fields
-from mlcli.tracking_server.filters import EntityFilter, Record, sort_records
 from mlcli.tracking_server.paging import decode_token, max_results, page
 from mlcli.tracking_server.tags import tags_to_store, to_store
 

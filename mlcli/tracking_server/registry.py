@@ -29,43 +29,20 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 from mlcli.errors import InvalidInputError, NotFoundError
+from mlcli.registry import search as registry_search
 from mlcli.registry.entities import ModelVersion, RegisteredModel
 from mlcli.registry.files import PENDING, ModelRegistry
 from mlcli.registry.names import parse_version
-from mlcli.system_tags import PROMPT_IS_PROMPT
 from mlcli.tracking.context import acting_as, acting_user
 from mlcli.tracking_server import shapes
 from mlcli.tracking_server.artifacts import RunArtifact, VersionArtifact, parse_artifact_path
 from mlcli.tracking_server.backend import Backend, Endpoint, Handler
 from mlcli.tracking_server.fields import Fields
-from mlcli.tracking_server.filters import EntityFilter, Record, sort_records
 from mlcli.tracking_server.paging import decode_token, max_results, page
 from mlcli.tracking_server.tags import tags_to_store, to_store
 
 if TYPE_CHECKING:
     from mlcli.registry.postgres import PostgresRegistry
-
-_MODEL_ATTRIBUTES = {
-    "name": "text",
-    "creation_timestamp": "number",
-    "last_updated_timestamp": "number",
-}
-_VERSION_ATTRIBUTES = {
-    "name": "text", "version_number": "number", "run_id": "text", "source_path": "text",
-    "current_stage": "text", "creation_timestamp": "number", "last_updated_timestamp": "number",
-}  # fmt: skip
-_MODEL_ORDER = {
-    "name": lambda m: m.name,
-    "creation_timestamp": lambda m: m.creation_time,
-    "last_updated_timestamp": lambda m: m.last_update_time,
-}
-_VERSION_ORDER = {
-    "name": lambda v: v.name,
-    "version_number": lambda v: v.version,
-    "creation_timestamp": lambda v: v.creation_time,
-    "last_updated_timestamp": lambda v: v.last_update_time,
-}
-_TIME_ALIASES = {"timestamp": "creation_timestamp"}
 
 
 # -- registered models -------------------------------------------------------------------------
@@ -108,25 +85,9 @@ def delete_model(backend: Backend, fields: Fields) -> dict[str, Any]:
 def search_models(backend: Backend, fields: Fields) -> dict[str, Any]:
     limit = max_results(fields.integer("max_results"), 100)
     offset = decode_token(fields.string("page_token"))
-    condition = EntityFilter(
-        fields.string("filter"), _MODEL_ATTRIBUTES, what="registered model filter", prompts=True
-    )
-    found = [
-        m
-        for m in backend.client.search_registered_models()
-        if condition.matches(
-            Record(
-                {
-                    "name": m.name,
-                    "creation_timestamp": m.creation_time,
-                    "last_updated_timestamp": m.last_update_time,
-                },
-                m.tags,
-            )
-        )
-    ]
-    ordered = sort_records(
-        found, _order_by(fields), _MODEL_ORDER, default=("name ASC",), what="order_by"
+    registry = backend.client.registry()
+    ordered = registry_search.search_models(
+        registry, fields.string("filter"), fields.strings("order_by")
     )
     chosen, token = page(ordered, offset, limit)
     reply: dict[str, Any] = {"registered_models": [_model_shape(backend, m) for m in chosen]}
@@ -233,30 +194,8 @@ def transition_stage(backend: Backend, fields: Fields) -> dict[str, Any]:
 def search_versions(backend: Backend, fields: Fields) -> dict[str, Any]:
     limit = max_results(fields.integer("max_results"), 10_000)
     offset = decode_token(fields.string("page_token"))
-    condition = EntityFilter(
-        fields.string("filter"),
-        _VERSION_ATTRIBUTES,
-        aliases={"source": "source_path", "version": "version_number"},
-        what="model version filter",
-        prompts=True,
-    )
-    client = backend.client
-    name = condition.equality("name")
-    if name is not None:
-        names = [name] if any(m.name == name for m in client.search_registered_models()) else []
-    else:
-        names = [m.name for m in client.search_registered_models()]
-    found = []
-    for n in names:
-        versions = client.search_model_versions(n)
-        # as in MLflow, one version marked as a prompt makes every version of it one
-        prompt = any(v.tags.get(PROMPT_IS_PROMPT) == "true" for v in versions)
-        found += [v for v in versions if condition.matches(_version_record(v, prompt))]
-    ordered = sort_records(
-        found,
-        _order_by(fields),
-        _VERSION_ORDER,
-        default=("name ASC", "version_number DESC"),
+    ordered = registry_search.search_versions(
+        backend.client.registry(), fields.string("filter"), fields.strings("order_by")
     )
     chosen, token = page(ordered, offset, limit)
     reply: dict[str, Any] = {"model_versions": [_version_shape(backend, v) for v in chosen]}
@@ -373,14 +312,6 @@ def _tags(fields: Fields) -> dict[str, str]:
     return tags_to_store(dict(fields.key_values("tags")))
 
 
-def _order_by(fields: Fields) -> list[str]:
-    clauses = []
-    for clause in fields.strings("order_by"):
-        first, *rest = clause.split() or [""]
-        clauses.append(" ".join([_TIME_ALIASES.get(first, first), *rest]))
-    return clauses
-
-
 def _model_shape(backend: Backend, model: RegisteredModel) -> dict[str, Any]:
     try:
         latest = backend.client.get_latest_versions(model.name)
@@ -394,22 +325,6 @@ def _version_shape(backend: Backend, version: ModelVersion) -> dict[str, Any]:
     if version.git_commit:
         shape["mlcli_git_commit"] = version.git_commit  # ignored by MLflow's clients
     return shape
-
-
-def _version_record(version: ModelVersion, prompt: bool | None = None) -> Record:
-    return Record(
-        {
-            "name": version.name,
-            "version_number": version.version,
-            "run_id": version.run_id,
-            "source_path": version.source,
-            "current_stage": version.stage,
-            "creation_timestamp": version.creation_time,
-            "last_updated_timestamp": version.last_update_time,
-        },
-        version.tags,
-        prompt=prompt,
-    )
 
 
 def _for_declared_user(handler: Handler) -> Handler:

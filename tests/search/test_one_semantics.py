@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlcli.search import Compare, Field, evaluate, parse_filter
+from mlcli.search.entity_filter import EntityFilter, Record
 from mlcli.tracking import TrackingClient
-from mlcli.tracking_server.filters import EntityFilter, Record
 
 
 @pytest.fixture(scope="module")

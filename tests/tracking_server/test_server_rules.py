@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from mlcli.errors import ConflictError, InvalidInputError, NotFoundError
+from mlcli.search.entity_filter import EntityFilter, Record, sort_records
 from mlcli.store import Store
 from mlcli.store.logged_models import LoggedModelFiles
 from mlcli.tracking import TrackingClient
-from mlcli.tracking_server.filters import EntityFilter, Record, sort_records
 from mlcli.tracking_server.paging import decode_token, encode_token, page
 from mlcli.tracking_server.tags import filter_to_store, order_by_to_store, to_mlflow, to_store
 

@@ -34,8 +34,7 @@ from typing import Any, Literal
 from mlcli.errors import InvalidInputError
 from mlcli.search.semantics import compare
 from mlcli.search.tokens import Kind, Token, tokenize
-from mlcli.system_tags import PROMPT_IS_PROMPT
-from mlcli.tracking_server.tags import to_store
+from mlcli.system_tags import PROMPT_IS_PROMPT, to_store
 
 Kind_ = Literal["attribute", "tag", "param"]
 Value = str | float | tuple[str, ...] | None
