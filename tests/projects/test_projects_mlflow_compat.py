@@ -220,3 +220,32 @@ def test_each_trial_of_a_sweep_logs_into_its_own_run(
     ]
     assert len(client.search_runs()) == 3  # the parent and its two trials: no stray run
     assert _stray(project) == []
+
+
+@pytest.mark.slow
+@pytest.mark.mlflow
+def test_code_that_sets_its_experiment_runs_with_mlflows_advice(
+    make_project: MakeProject, tmp_path: Path, mlcli_process: Any
+) -> None:
+    """As under ``mlflow run``, MLflow refuses a set_experiment() other than the run's;
+    its message says to pass --experiment-name, which mlcli run takes."""
+    pytest.importorskip("mlflow")
+    train = "import mlflow\n\nmlflow.set_experiment('demo')\n" + TRAIN
+    project = make_project({"MLproject": MLPROJECT, "train.py": train, "model.py": MODEL})
+    store = tmp_path / ".mlruns"
+    refused = mlcli_process("run", str(project), cwd=project, env=_environment(store), check=False)
+    assert refused.returncode != 0
+    assert "Make sure --experiment-name or --experiment-id matches" in refused.stderr
+    result = mlcli_process(
+        "run",
+        str(project),
+        "--experiment-name",
+        "demo",
+        "--json",
+        cwd=project,
+        env=_environment(store),
+    )
+    run = TrackingClient(store).get_run(json.loads(result.stdout)["run_id"])
+    assert run.experiment_name == "demo"
+    assert run.data.params == {"alpha": "0.5", "l1_ratio": "0.1"}
+    assert _stray(project) == []
