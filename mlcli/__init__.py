@@ -65,6 +65,7 @@ _LAZY.update(
         "evaluate": "mlcli.models.evaluation",
         "validate_evaluation_results": "mlcli.models.evaluation",
         "log_model": "mlcli.models.log",
+        "run": "mlcli.projects.api",  # MLflow's mlflow.run (mlflow.projects.run)
     }
 )
 
@@ -114,11 +115,22 @@ if TYPE_CHECKING:
     from mlcli.models.evaluation.evaluate import evaluate  # the function, not its module
     from mlcli.models.evaluation.thresholds import validate_evaluation_results
     from mlcli.models.log import log_model
+    from mlcli.projects.api import run
     from mlcli.tracking import TrackingClient
 
 
 # Modules reached as attributes, as MLflow's are (``mlflow.artifacts.load_text``)
-_SUBMODULES = ("artifacts", "metrics", "models", "pyfunc", "sklearn")
+_SUBMODULES = (
+    "artifacts",
+    "entities",
+    "metrics",
+    "models",
+    "projects",
+    "pyfunc",
+    "sklearn",
+    "tracking",
+    "types",
+)
 
 
 def __getattr__(name: str) -> Any:

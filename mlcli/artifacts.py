@@ -62,7 +62,7 @@ def download_artifacts(
         return str(copy.resolve())
     run, path = target
     if path:
-        return str(client.download_artifacts(run, path, destination).resolve())
+        return str(Path(client.download_artifacts(run, path, destination)).resolve())
     for entry in client.list_artifacts(run):  # the whole root: its entries into dst_path
         client.download_artifacts(run, entry.path, destination)
     return str(destination.resolve())

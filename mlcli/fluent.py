@@ -54,7 +54,7 @@ from mlcli.store import (
     validate_step,
     validate_timestamp,
 )
-from mlcli.tracking.client import TrackingClient
+from mlcli.tracking.client import TrackingClient, view_type_of
 from mlcli.tracking.context import script_source_tags
 from mlcli.tracking.environment import attached_run
 from mlcli.tracking.metric_buffer import metric_buffer
@@ -259,7 +259,7 @@ class _Session:
                 return found.experiment_id
             return client.get_or_create_experiment(str(name)).experiment_id
         if experiment_id:
-            return client.get_experiment(str(experiment_id)).experiment_id
+            return _experiment_by_id(client, str(experiment_id)).experiment_id
         if self.experiment_id:
             return self.experiment_id
         from mlcli.tracking.default_experiment import environment_experiment_id
@@ -342,6 +342,18 @@ def _find_experiment(client: TrackingClient, ref: str) -> Experiment | None:
         return None
 
 
+def _experiment_by_id(client: TrackingClient, ref: str) -> Experiment:
+    """The experiment numbered ``ref``, else (mlcli's older positional use of
+    start_run's second argument) the active experiment named ``ref``; never created."""
+    try:
+        return client.get_experiment(ref)
+    except NotFoundError:
+        found = client.get_experiment_by_name(ref) if _store_exists(client) else None
+        if found is None:
+            raise
+        return found
+
+
 def _announce_store(root: Path) -> None:
     sys.stderr.write(f"mlcli: created a new store at {root}\n")
 
@@ -351,20 +363,23 @@ def _announce_store(root: Path) -> None:
 
 def start_run(
     run_id: str | None = None,
-    experiment: str | None = None,
+    experiment_id: str | None = None,
     run_name: str | None = None,
     nested: bool = False,
+    parent_run_id: str | None = None,
     tags: Mapping[str, Any] | None = None,
     description: str | None = None,
-    experiment_id: str | None = None,
     log_system_metrics: bool | None = None,
-    parent_run_id: str | None = None,
+    *,
+    experiment: str | None = None,
 ) -> ActiveRun:
-    """Start a run (or resume ``run_id``) and make it the active run.
+    """Start a run (or resume ``run_id``) and make it the active run; the arguments
+    are MLflow's, in its order.
 
-    ``experiment`` names the experiment by name or id, as every command takes one
-    (created by name if neither exists; MLflow's second argument, ``experiment_id``,
-    is the same by id only); without it the run goes to the experiment chosen by
+    ``experiment_id`` is an experiment's id (or the name of an existing one), as
+    MLflow's; mlcli's keyword ``experiment=`` names it by name or id, as every command
+    takes one, and creates it by name if neither exists. Without either the run goes
+    to the experiment chosen by
     :func:`set_experiment`, ``MLCLI_EXPERIMENT_NAME``, ``MLCLI_EXPERIMENT_ID``,
     MLflow's ``MLFLOW_EXPERIMENT_NAME``/``_ID``, or Default. ``parent_run_id`` makes
     the new run a child of that run (it must be the active run, if one is active), as
@@ -431,7 +446,9 @@ def last_active_run() -> Run | None:
 
 
 def set_experiment(
-    experiment_name: str | None = None, experiment_id: str | None = None
+    experiment_name: str | None = None,
+    experiment_id: str | None = None,
+    trace_location: Any = None,
 ) -> Experiment:
     """Make later runs go to this experiment, creating it by name if needed.
 
@@ -440,6 +457,7 @@ def set_experiment(
     error (InvalidInputError), before anything is created: the run would stay where
     it is while its nested runs went to the new experiment. Choose the experiment
     where the run is made instead (``mlcli run --experiment NAME``)."""
+    _no_trace_location("set_experiment", trace_location)
     client = _session.get_client()
     if not experiment_name and not experiment_id:
         raise InvalidInputError("set_experiment needs an experiment name or id")
@@ -479,19 +497,24 @@ def experiment_mismatch(client: TrackingClient, run_id: str, wanted: str, variab
 
 
 def create_experiment(
-    name: str, artifact_location: str | None = None, tags: Mapping[str, Any] | None = None
+    name: str,
+    artifact_location: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    trace_location: Any = None,
 ) -> str:
     """Create an experiment and return its id, as MLflow's ``create_experiment``. A
     run's artifacts live in the store with the run, so ``artifact_location`` is
-    refused (InvalidInputError) rather than ignored."""
-    if artifact_location:
+    refused (InvalidInputError) rather than ignored; so is MLflow's
+    ``trace_location`` (Databricks Unity Catalog)."""
+    _no_trace_location("create_experiment", trace_location)
+    return _session.get_client().create_experiment(name, artifact_location, tags)
+
+
+def _no_trace_location(what: str, trace_location: Any) -> None:
+    if trace_location is not None:
         raise InvalidInputError(
-            f"create_experiment: artifact_location {artifact_location!r} is not supported: "
-            "mlcli keeps a run's artifacts in its store (choose the store with "
-            "set_tracking_uri or MLCLI_STORE)"
+            f"{what}: trace_location is not supported (mlcli keeps no traces in Unity Catalog)"
         )
-    clean = {str(k): str(v) for k, v in (tags or {}).items()}
-    return _session.get_client().create_experiment(name, clean)
 
 
 def get_experiment(experiment_id: str) -> Experiment:
@@ -513,16 +536,15 @@ def search_experiments(
 ) -> list[Experiment]:
     """The experiments (active ones unless ``view_type`` says otherwise) in MLflow's
     order, newest first (then by id); ``max_results`` keeps the first so many.
-    ``filter_string`` and ``order_by`` are not supported yet: given, they are an
-    InvalidInputError, never ignored."""
-    if filter_string or order_by:
-        raise InvalidInputError(
-            "search_experiments: filter_string and order_by are not supported; filter the "
-            "list in Python (e.g. [e for e in experiments if e.name.startswith('x')])"
-        )
-    view = _view_type(view_type) if view_type is not None else ViewType.ACTIVE_ONLY
+    ``filter_string`` and ``order_by`` as MLflow's (``"name LIKE 'a%'"``,
+    ``"tags.team = 'x'"``, ``["name ASC"]``); see ``TrackingClient.search_experiments``."""
+    view = view_type_of(view_type) if view_type is not None else ViewType.ACTIVE_ONLY
     client = _session.get_client()
-    found = client.search_experiments(view) if _store_exists(client) else []
+    if not _store_exists(client):
+        return []
+    if order_by:
+        return list(client.search_experiments(view, max_results, filter_string, order_by))
+    found = list(client.search_experiments(view, None, filter_string))
     found.sort(key=lambda e: (-e.creation_time, len(e.experiment_id), e.experiment_id))
     return found if max_results is None else found[:max_results]
 
@@ -580,58 +602,45 @@ def get_run(run_id: str) -> Run:
     return _session.get_client().get_run(run_id)
 
 
-_VIEWS = {
-    "active_only": ViewType.ACTIVE_ONLY,
-    "deleted_only": ViewType.DELETED_ONLY,
-    "all": ViewType.ALL,
-    "1": ViewType.ACTIVE_ONLY,  # MLflow's ViewType numbers
-    "2": ViewType.DELETED_ONLY,
-    "3": ViewType.ALL,
-}
-
-
-def _view_type(given: Any) -> str:
-    """mlcli's view of ``given``: a name (any case), MLflow's ``ViewType`` or number."""
-    view = _VIEWS.get(str(getattr(given, "value", given)).lower())
-    if view is None:
-        raise InvalidInputError(
-            f"invalid run_view_type {given!r}: expected ACTIVE_ONLY, DELETED_ONLY or ALL"
-        )
-    return view
-
-
 def search_runs(
-    experiments: list[str] | str | None = None,
-    filter: str | None = None,
-    order_by: list[str] | str | None = None,
-    max_results: int = 100_000,
-    include_deleted: bool = False,
-    output_format: str = "list",
-    *,
     experiment_ids: list[str] | str | None = None,
-    experiment_names: list[str] | None = None,
     filter_string: str | None = None,
     run_view_type: Any = None,
+    max_results: int = 100_000,
+    order_by: list[str] | str | None = None,
+    output_format: str = "pandas",
     search_all_experiments: bool = False,
+    experiment_names: list[str] | None = None,
+    *,
+    experiments: list[str] | str | None = None,
+    filter: str | None = None,
+    include_deleted: bool = False,
 ) -> Any:
-    """Runs of the named experiments (names or ids; all active ones when None): a list
-    of Run objects, or with ``output_format="pandas"`` a DataFrame with MLflow's
-    columns (run_id, ..., ``metrics.*``, ``params.*``, ``tags.*``; see
-    ``mlcli/compare/frame.py``).
+    """Runs of the experiments (all active ones when none is named), as MLflow's
+    ``search_runs``, with its arguments in its order: by default a pandas DataFrame
+    with MLflow's columns (``run_id``, ``experiment_id``, ``status``,
+    ``artifact_uri``, ``start_time``, ``end_time``, ``metrics.*``, ``params.*``,
+    ``tags.*``, system tags under MLflow's names: ``tags.mlflow.runName``);
+    ``output_format="list"`` gives Run objects. Without pandas installed, the default
+    is an error saying to install it or to pass ``output_format="list"``.
 
-    MLflow's keywords work too: ``experiment_ids=``, ``experiment_names=``,
-    ``filter_string=``, ``run_view_type=`` (``ViewType.ALL``, ``"deleted_only"``, or
-    MLflow's numbers 1-3) and ``search_all_experiments=`` (mlcli searches every active
-    experiment when none is named, so it changes nothing). A read: no store, no run
-    and no experiment is created; a store that does not exist yet has no runs."""
+    ``experiment_ids`` are ids (or names of existing experiments), ``experiment_names``
+    names; ``run_view_type`` is ``ViewType.ALL``, ``"deleted_only"``, or MLflow's
+    numbers 1-3; ``search_all_experiments`` changes nothing (mlcli searches every
+    active experiment when none is named). mlcli's own keywords still work:
+    ``experiments=`` (names or ids), ``filter=``, ``include_deleted=``. A read: no
+    store, no run and no experiment is created; a store that does not exist yet has
+    no runs."""
     if output_format not in ("list", "pandas"):
         raise InvalidInputError(
             f"invalid output_format {output_format!r}: expected 'list' or 'pandas'"
         )
+    if output_format == "pandas":
+        _require_pandas()
     client = _session.get_client()
     if filter is not None and filter_string is not None and filter != filter_string:
         raise InvalidInputError("search_runs: give filter or filter_string, not both")
-    filter = filter if filter is not None else filter_string
+    text = filter if filter is not None else filter_string
     named: list[str] | None = None  # names, or ids (mlcli's experiments=)
     for given in (experiments, experiment_names):
         if given is not None:
@@ -639,7 +648,7 @@ def search_runs(
     numbered = [experiment_ids] if isinstance(experiment_ids, (str, int)) else experiment_ids
     orders = [order_by] if isinstance(order_by, str) else order_by
     if run_view_type is not None:
-        view = _view_type(run_view_type)
+        view = view_type_of(run_view_type, "run_view_type")
     else:
         view = ViewType.ALL if include_deleted else ViewType.ACTIVE_ONLY
     if not _store_exists(client):
@@ -650,13 +659,25 @@ def search_runs(
         ids = None
         if named is not None or numbered is not None:
             ids = [client.resolve_experiment(str(n)).experiment_id for n in named or []]
-            ids += [client.get_experiment(str(n)).experiment_id for n in numbered or []]
-        runs = client.search_runs(ids, filter, orders, max_results, view)
+            ids += [_experiment_by_id(client, str(n)).experiment_id for n in numbered or []]
+        runs = list(
+            client.search_runs(ids, text or None, view, max_results=max_results, order_by=orders)
+        )
     if output_format == "pandas":
         from mlcli.compare.frame import runs_frame
 
-        return runs_frame(runs)
+        return runs_frame(runs, mlflow_names=True)
     return runs
+
+
+def _require_pandas() -> None:
+    try:
+        import pandas  # noqa: F401
+    except ImportError:
+        raise InvalidInputError(
+            "search_runs returns a pandas DataFrame by default, and pandas is not "
+            "installed: pip install pandas, or pass output_format='list' for a list of runs"
+        ) from None
 
 
 # -- logging ---------------------------------------------------------------------------------
@@ -665,9 +686,29 @@ _valid_metric_keys: set[str] = set()
 
 
 def log_metric(
-    key: str, value: float, step: int | None = None, timestamp: int | None = None
+    key: str,
+    value: float,
+    step: int | None = None,
+    synchronous: bool | None = None,
+    timestamp: int | None = None,
+    run_id: str | None = None,
+    model_id: str | None = None,
+    dataset: Any = None,
 ) -> None:
-    """Log a metric point to the active run (buffered; see ``metric_buffer``)."""
+    """Log a metric point to the active run (buffered, written within a second; see
+    ``metric_buffer``), with MLflow's arguments in its order. ``synchronous=True``
+    writes it before returning; ``run_id`` logs to that run instead (at once).
+    MLflow's links of a point to a logged model or a dataset (``model_id``,
+    ``dataset``) are refused: mlcli keeps a point with its run only."""
+    _no_metric_links(model_id, dataset)
+    if synchronous is not None and not isinstance(synchronous, bool):
+        raise InvalidInputError(
+            f"log_metric: synchronous must be True or False, not {synchronous!r} (MLflow's "
+            "fourth argument; give a timestamp as timestamp=...)"
+        )
+    if run_id is not None:
+        _session.get_client().log_metric(run_id, key, value, timestamp, step)
+        return
     active = _session.stack[-1] if _session.stack else _session.active()
     if key not in _valid_metric_keys:
         validate_key(key, "metric key")
@@ -683,31 +724,60 @@ def log_metric(
     elif type(timestamp) is not int or not 0 <= timestamp <= MAX_INT64:
         timestamp = validate_timestamp(timestamp)
     metric_buffer().add(_session.client.store.runs, active.run_id, key, value, step, timestamp)  # type: ignore[union-attr]
+    if synchronous:
+        metric_buffer().flush(active.run_id)
+
+
+def _no_metric_links(model_id: str | None, dataset: Any) -> None:
+    if model_id is not None or dataset is not None:
+        raise InvalidInputError(
+            "log_metric: model_id and dataset are not supported (mlcli keeps a metric "
+            "point with its run only); log the dataset with mlcli.log_input"
+        )
 
 
 def log_metrics(
-    metrics: Mapping[str, float], step: int | None = None, timestamp: int | None = None
+    metrics: Mapping[str, float],
+    step: int | None = None,
+    synchronous: bool | None = None,
+    run_id: str | None = None,
+    timestamp: int | None = None,
+    model_id: str | None = None,
+    dataset: Any = None,
 ) -> None:
+    """Log several metrics at one step and time, with MLflow's arguments (see
+    :func:`log_metric`)."""
+    _no_metric_links(model_id, dataset)
     timestamp = now_ms() if timestamp is None else timestamp
+    if run_id is not None:
+        points = [(key, value, step, timestamp) for key, value in metrics.items()]
+        _session.get_client().log_batch(run_id, metrics=points)
+        return
     for key, value in metrics.items():
-        log_metric(key, value, step, timestamp)
+        log_metric(key, value, step, timestamp=timestamp)
+    if synchronous:
+        flush()
 
 
-def log_param(key: str, value: Any) -> Any:
-    """Log a param (immutable: the same value again is fine, a different one an error)."""
+def log_param(key: str, value: Any, synchronous: bool | None = None) -> Any:
+    """Log a param (immutable: the same value again is fine, a different one an error).
+    Every write but metric points is synchronous, whatever ``synchronous`` says."""
     _session.get_client().log_param(_session.active().run_id, key, value)
     return value
 
 
-def log_params(params: Mapping[str, Any]) -> None:
-    _session.get_client().log_batch(_session.active().run_id, params=params)
+def log_params(
+    params: Mapping[str, Any], synchronous: bool | None = None, run_id: str | None = None
+) -> None:
+    """Log params to the active run (or to ``run_id``), in one batch."""
+    _session.get_client().log_batch(run_id or _session.active().run_id, params=params)
 
 
-def set_tag(key: str, value: Any) -> None:
+def set_tag(key: str, value: Any, synchronous: bool | None = None) -> None:
     _session.get_client().set_tag(_session.active().run_id, key, value)
 
 
-def set_tags(tags: Mapping[str, Any]) -> None:
+def set_tags(tags: Mapping[str, Any], synchronous: bool | None = None) -> None:
     _session.get_client().log_batch(_session.active().run_id, tags=tags)
 
 
@@ -738,34 +808,51 @@ def log_input(
     _session.get_client().log_inputs(_session.active().run_id, datasets, models)
 
 
-def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
-    _session.get_client().log_artifact(_session.active().run_id, local_path, artifact_path)
+def log_artifact(
+    local_path: str | os.PathLike[str],
+    artifact_path: str | None = None,
+    run_id: str | None = None,
+) -> None:
+    """Copy a file into the active run's artifacts (or ``run_id``'s)."""
+    client = _session.get_client()
+    client.log_artifact(run_id or _session.active().run_id, local_path, artifact_path)
 
 
-def log_artifacts(local_dir: str | os.PathLike[str], artifact_path: str | None = None) -> None:
-    _session.get_client().log_artifacts(_session.active().run_id, local_dir, artifact_path)
+def log_artifacts(
+    local_dir: str | os.PathLike[str],
+    artifact_path: str | None = None,
+    run_id: str | None = None,
+) -> None:
+    """Copy a folder's files into the active run's artifacts (or ``run_id``'s)."""
+    client = _session.get_client()
+    client.log_artifacts(run_id or _session.active().run_id, local_dir, artifact_path)
 
 
-def log_text(text: str, artifact_file: str) -> None:
-    _session.get_client().log_text(_session.active().run_id, text, artifact_file)
+def log_text(text: str, artifact_file: str, run_id: str | None = None) -> None:
+    _session.get_client().log_text(run_id or _session.active().run_id, text, artifact_file)
 
 
-def log_dict(dictionary: Any, artifact_file: str) -> None:
+def log_dict(dictionary: Any, artifact_file: str, run_id: str | None = None) -> None:
     """Log a dict as JSON, or as YAML when ``artifact_file`` ends in .yaml/.yml."""
-    _session.get_client().log_dict(_session.active().run_id, dictionary, artifact_file)
+    client = _session.get_client()
+    client.log_dict(run_id or _session.active().run_id, dictionary, artifact_file)
 
 
-def log_figure(figure: Any, artifact_file: str) -> None:
+def log_figure(
+    figure: Any, artifact_file: str, *, save_kwargs: Mapping[str, Any] | None = None
+) -> None:
     """Log a matplotlib figure (any format ``savefig`` writes) or a plotly figure
-    (``.html``, or an image format through ``write_image``)."""
+    (``.html``, or an image format through ``write_image``); ``save_kwargs`` go to
+    ``savefig`` or ``write_image`` as in MLflow."""
     buffer = io.BytesIO()
     extension = Path(artifact_file).suffix.lstrip(".").lower() or "png"
+    extra = dict(save_kwargs or {})
     if hasattr(figure, "savefig"):
-        figure.savefig(buffer, format=extension)
+        figure.savefig(buffer, format=extension, **extra)
     elif hasattr(figure, "write_html") and extension == "html":
-        buffer.write(figure.to_html().encode())
+        buffer.write(figure.to_html(**extra).encode())
     elif hasattr(figure, "write_image"):
-        figure.write_image(buffer, format=extension)
+        figure.write_image(buffer, format=extension, **extra)
     else:
         raise InvalidInputError(
             f"cannot log {type(figure).__name__}: expected a matplotlib or plotly figure"

@@ -4,6 +4,10 @@ One row per run: ``run_id``, ``experiment_id``, ``run_name``, ``status``,
 ``artifact_uri``, ``start_time`` and ``end_time`` (timezone-aware UTC datetimes; NaT
 while a run is live), then ``metrics.*`` (floats, NaN when a run lacks the metric),
 ``params.*`` and ``tags.*`` (text, None when missing). pandas is imported here only.
+
+With ``mlflow_names=True`` (``mlcli.search_runs``) the columns are exactly MLflow's:
+no ``run_name`` column (``tags.mlflow.runName`` holds it) and system tags under
+MLflow's names (``tags.mlflow.user``, not ``tags.mlcli.user``).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from typing import Any
 
 from mlcli.errors import EnvironmentFailure
 from mlcli.store import Run
+from mlcli.system_tags import to_mlflow
 
 INFO_COLUMNS = (
     "run_id",
@@ -25,13 +30,14 @@ INFO_COLUMNS = (
 )
 
 
-def runs_frame(runs: Sequence[Run]) -> Any:
+def runs_frame(runs: Sequence[Run], mlflow_names: bool = False) -> Any:
     """A ``pandas.DataFrame`` of ``runs``, in their order."""
     try:
         import pandas as pd
     except ImportError:
         raise EnvironmentFailure(
-            "output_format='pandas' needs pandas: pip install pandas"
+            "a DataFrame of runs needs pandas: pip install pandas, or pass "
+            "output_format='list' for a list of runs"
         ) from None
     metrics = sorted({k for run in runs for k in run.data.latest_metrics})
     params = sorted({k for run in runs for k in run.data.params})
@@ -55,5 +61,8 @@ def runs_frame(runs: Sequence[Run]) -> Any:
     for key in params:
         columns[f"params.{key}"] = [r.data.params.get(key) for r in runs]
     for key in tags:
-        columns[f"tags.{key}"] = [r.data.tags.get(key) for r in runs]
+        name = to_mlflow(key) if mlflow_names else key
+        columns[f"tags.{name}"] = [r.data.tags.get(key) for r in runs]
+    if mlflow_names:
+        del columns["run_name"]
     return pd.DataFrame(columns)

@@ -31,7 +31,7 @@ def select_runs(
         raise InvalidInputError(f"invalid limit {limit}: must be ≥ 0")
     if not run_refs:
         ids = None if experiment is None else [client.resolve_experiment(experiment).experiment_id]
-        return client.search_runs(ids, filter_string, order_by, limit)
+        return client.search_runs(ids, filter_string, order_by=order_by, max_results=limit)
     if experiment is not None:
         raise InvalidInputError("give runs or --experiment, not both")
     node = parse_filter(filter_string or "")
@@ -59,10 +59,10 @@ def best_run(
     combined = has_metric if user is None else And((user, has_metric))
     order = f"{field} {'DESC' if maximize else 'ASC'}"
     ids = None if experiment is None else [client.resolve_experiment(experiment).experiment_id]
-    found = client.search_runs(ids, str(combined), [order], 1)
+    found = client.search_runs(ids, str(combined), order_by=[order], max_results=1)
     where = f" in experiment {experiment!r}" if experiment else ""
     if not found:
-        matching = client.search_runs(ids, filter_string, None, 1)
+        matching = client.search_runs(ids, filter_string, max_results=1)
         if not matching:
             suffix = f": {filter_string}" if filter_string else ""
             raise NoRunError(f"no run matches{where}{suffix}")

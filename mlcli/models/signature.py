@@ -34,6 +34,10 @@ class ColSpec:
     required: bool = True
     composite: Mapping[str, Any] | None = field(default=None, compare=False)
 
+    def __post_init__(self) -> None:  # MLflow's DataType.double (or mlcli.types') is "double"
+        if type(self.type) is not str:
+            object.__setattr__(self, "type", type_name(self.type))
+
     def to_dict(self) -> dict[str, Any]:
         spec: dict[str, Any] = dict(self.composite or {})
         spec["type"] = self.type
@@ -62,13 +66,34 @@ class ColSpec:
         return f"{self.name!r} ({self.type})" if self.name is not None else self.type
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class TensorSpec:
-    """One tensor: a numpy dtype name and a shape in which -1 means any size."""
+    """One tensor: a numpy dtype name and a shape in which -1 means any size. Built as
+    MLflow's too: ``TensorSpec(np.dtype(np.float32), (-1, 4))``, or ``type=``."""
 
     dtype: str
     shape: tuple[int, ...]
     name: str | None = None
+
+    def __init__(
+        self,
+        dtype: Any = None,
+        shape: Sequence[int] = (),
+        name: str | None = None,
+        *,
+        type: Any = None,  # MLflow's name of dtype
+    ) -> None:
+        if (dtype is None) == (type is None):
+            raise InvalidInputError("a tensor spec needs a dtype (or MLflow's type=), once")
+        given = dtype if dtype is not None else type
+        object.__setattr__(self, "dtype", given if given.__class__ is str else dtype_name(given))
+        object.__setattr__(self, "shape", tuple(int(d) for d in shape))
+        object.__setattr__(self, "name", name)
+
+    @property
+    def type(self) -> str:
+        """MLflow's name of the dtype attribute."""
+        return self.dtype
 
     def to_dict(self) -> dict[str, Any]:
         spec: dict[str, Any] = {"type": "tensor"}
@@ -92,11 +117,16 @@ class TensorSpec:
 Spec = ColSpec | TensorSpec
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Schema:
-    """An ordered list of column specs, or of tensor specs (never both)."""
+    """An ordered list of column specs, or of tensor specs (never both); built as
+    MLflow's too: ``Schema([ColSpec("double", "x")])`` or ``Schema(inputs=[...])``."""
 
     specs: tuple[Spec, ...]
+
+    def __init__(self, specs: Sequence[Spec] = (), *, inputs: Sequence[Spec] | None = None):
+        object.__setattr__(self, "specs", tuple(inputs if inputs is not None else specs))
+        self.__post_init__()
 
     def __post_init__(self) -> None:
         kinds = {type(s) for s in self.specs}
@@ -117,6 +147,15 @@ class Schema:
     def names(self) -> list[str]:
         return [s.name for s in self.specs if s.name is not None]
 
+    @property
+    def inputs(self) -> list[Spec]:
+        """MLflow's name of the specs."""
+        return list(self.specs)
+
+    def input_names(self) -> list[str | int]:
+        """MLflow's: the names of the specs, or their positions when unnamed."""
+        return [s.name if s.name is not None else i for i, s in enumerate(self.specs)]
+
     def to_json(self) -> str:
         return json.dumps([s.to_dict() for s in self.specs])
 
@@ -131,14 +170,37 @@ class Schema:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class ParamSpec:
-    """An inference parameter: a name, a type from DATA_TYPES and a default value."""
+    """An inference parameter: a name, a type from DATA_TYPES and a default value;
+    MLflow's ``ParamSpec(name, dtype, default, shape)`` too."""
 
     name: str
     type: str
     default: Any = None
     shape: tuple[int, ...] | None = None
+
+    def __init__(
+        self,
+        name: str,
+        type: Any = None,
+        default: Any = None,
+        shape: Sequence[int] | None = None,
+        *,
+        dtype: Any = None,  # MLflow's name of type
+    ) -> None:
+        if (type is None) == (dtype is None):
+            raise InvalidInputError(f"param {name!r} needs a type (or MLflow's dtype=), once")
+        given = type if type is not None else dtype
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "type", given if given.__class__ is str else type_name(given))
+        object.__setattr__(self, "default", default)
+        object.__setattr__(self, "shape", None if shape is None else tuple(shape))
+
+    @property
+    def dtype(self) -> str:
+        """MLflow's name of the type attribute."""
+        return self.type
 
     def to_dict(self) -> dict[str, Any]:
         shape = None if self.shape is None else list(self.shape)
@@ -154,9 +216,21 @@ class ParamSpec:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class ParamSchema:
+    """Inference parameters; MLflow's ``ParamSchema([ParamSpec(...)])`` or ``params=``."""
+
     specs: tuple[ParamSpec, ...]
+
+    def __init__(
+        self, specs: Sequence[ParamSpec] = (), *, params: Sequence[ParamSpec] | None = None
+    ) -> None:
+        object.__setattr__(self, "specs", tuple(params if params is not None else specs))
+
+    @property
+    def params(self) -> list[ParamSpec]:
+        """MLflow's name of the specs."""
+        return list(self.specs)
 
     def to_json(self) -> str:
         return json.dumps([s.to_dict() for s in self.specs])
@@ -190,6 +264,33 @@ class ModelSignature:
             None if outputs is None else Schema.from_json(outputs),
             None if params is None else ParamSchema.from_json(params),
         )
+
+
+def type_name(given: Any) -> str:
+    """A column type's name: ``"double"`` for MLflow's ``DataType.double`` (an enum
+    whose member names are the types) or mlcli's ``mlcli.types.DataType.double``."""
+    name = getattr(given, "name", given)
+    if not isinstance(name, str):
+        raise InvalidInputError(f"invalid column type {given!r}: expected a type's name")
+    return str(name)
+
+
+def dtype_name(given: Any) -> str:
+    """A numpy dtype's name (``float32``) from a dtype, a numpy type or a string."""
+    name = getattr(given, "name", None)  # numpy.dtype
+    if not isinstance(name, str):
+        name = getattr(given, "__name__", given)  # numpy.float32, or a builtin (float)
+    if not isinstance(name, str):
+        raise InvalidInputError(f"invalid tensor dtype {given!r}: expected a numpy dtype")
+    return {"float": "float64", "int": "int64", "bool": "bool", "str": "str"}.get(name, name)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "infer_signature":  # MLflow's mlflow.models.signature.infer_signature
+        from mlcli.models.signature_inference import infer_signature
+
+        return infer_signature
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def shape_text(shape: Sequence[int]) -> str:

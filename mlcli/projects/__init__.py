@@ -11,9 +11,10 @@ validation, the command line), ``fetch`` (local directory or git checkout),
 ``lineage`` (git commit, branch, remote, uncommitted changes), ``envs`` (the
 environment managers), ``execution`` (the child process, its output, signals), ``capture`` (what
 ``mlcli run`` records beside the output: scalars, system metrics, environment),
-``runner`` (the whole run).
+``runner`` (the whole run), ``api`` (MLflow's ``mlflow.projects.run``: :func:`run`).
 """
 
+from mlcli.projects.api import ExecutionException, SubmittedRun, run
 from mlcli.projects.lineage import GitLineage, collect_lineage, strip_credentials
 from mlcli.projects.parameters import Parameter, ResolvedParameters
 from mlcli.projects.runner import ProjectRun, RunPlan, RunRequest, plan_run, run_project
@@ -22,6 +23,7 @@ from mlcli.projects.spec import DockerEnv, EntryPoint, Project, load_project
 __all__ = [
     "DockerEnv",
     "EntryPoint",
+    "ExecutionException",
     "GitLineage",
     "Parameter",
     "Project",
@@ -29,9 +31,11 @@ __all__ = [
     "ResolvedParameters",
     "RunPlan",
     "RunRequest",
+    "SubmittedRun",
     "collect_lineage",
     "load_project",
     "plan_run",
+    "run",
     "run_project",
     "strip_credentials",
 ]

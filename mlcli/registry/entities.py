@@ -59,6 +59,28 @@ class ModelVersion:
         if type(self.tags) is not Tags:
             object.__setattr__(self, "tags", Tags(self.tags))
 
+    # MLflow's attribute names (``mlflow.entities.model_registry.ModelVersion``)
+
+    @property
+    def current_stage(self) -> str:
+        return self.stage
+
+    @property
+    def creation_timestamp(self) -> int:
+        return self.creation_time
+
+    @property
+    def last_updated_timestamp(self) -> int:
+        return self.last_update_time
+
+    @property
+    def status_message(self) -> str:
+        return ""
+
+    @property
+    def run_link(self) -> str:
+        return ""
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -86,10 +108,23 @@ class RegisteredModel:
     last_update_time: int
     aliases: dict[str, int] = field(default_factory=dict)
     latest_version: int | None = None
+    # MLflow's ``latest_versions``: the newest version in each stage, filled in by
+    # ``MlcliClient`` (get, create, search); empty where a registry lists models alone
+    latest_versions: list[ModelVersion] = field(default_factory=list, compare=False)
 
     def __post_init__(self) -> None:  # tags["mlflow.X"] reads mlcli.X
         if type(self.tags) is not Tags:
             object.__setattr__(self, "tags", Tags(self.tags))
+
+    # MLflow's attribute names (``mlflow.entities.model_registry.RegisteredModel``)
+
+    @property
+    def creation_timestamp(self) -> int:
+        return self.creation_time
+
+    @property
+    def last_updated_timestamp(self) -> int:
+        return self.last_update_time
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -69,7 +69,7 @@ def children_filter(parent_id: str, *extra: Node) -> str:
 def find_trial_run(client: TrackingClient, parent_id: str, number: int) -> Run | None:
     """The run of trial ``number``, for a trial that ended without saying its id."""
     trial = Compare(Field("tag", TRIAL_TAG), "=", str(number))
-    found = client.search_runs(None, children_filter(parent_id, trial), None, 1)
+    found = client.search_runs(None, children_filter(parent_id, trial), max_results=1)
     return found[0] if found else None
 
 

@@ -40,7 +40,7 @@ def sweep_trials(
     objective = objective_of(parent_run)
     user: Node | None = parse_filter(filter_string or "")
     extra = (user,) if user is not None else ()
-    runs = client.search_runs(None, children_filter(parent_run.run_id, *extra), order_by)
+    runs = client.search_runs(None, children_filter(parent_run.run_id, *extra), order_by=order_by)
     if not order_by:
         runs = _best_first(runs, objective) if objective else sorted(runs, key=_trial_order)
     return SweepTrials(parent_run, runs if limit is None else runs[:limit], objective)

@@ -60,12 +60,36 @@ class TrackingClient:
     def __init__(
         self,
         store: str | os.PathLike[str] | TrackingStore | None = None,
+        registry_uri: str | None = None,
         *,
+        tracking_uri: str | None = None,
         announce: StoreAnnouncer | None = None,
         index_progress: Callable[[int, int], None] | None = None,
     ) -> None:
         """``index_progress``: told (runs read, runs to read) while a query reads many
-        runs new to a local store's index (the command line draws a progress bar)."""
+        runs new to a local store's index (the command line draws a progress bar).
+
+        MLflow's ``MlflowClient(tracking_uri, registry_uri)`` works too: a tracking URI
+        means what it means to ``set_tracking_uri`` (``file:`` is the folder it names;
+        a database is a StoreError); the registry lives in the store, so a
+        ``registry_uri`` other than the tracking URI is an InvalidInputError."""
+        if tracking_uri is not None:
+            if store is not None and str(store) != tracking_uri:
+                raise InvalidInputError("give store or tracking_uri, not both")
+            store = tracking_uri
+        if registry_uri is not None and (store is None or registry_uri != str(store)):
+            raise InvalidInputError(
+                f"registry_uri {registry_uri!r}: mlcli keeps the registry in the tracking "
+                "store; give the store alone"
+            )
+        if isinstance(store, str) and ":" in store:
+            from mlcli.store import store_of_mlflow_uri
+
+            store = store_of_mlflow_uri(
+                store,
+                said=f"tracking URI {store!r}",
+                fix="give a folder for mlcli's store, s3://bucket/prefix or a server's http(s)://",
+            )
         self._index_progress = index_progress
         self._store: TrackingStore | None = None
         self._location: str | os.PathLike[str] | None = None
@@ -98,9 +122,27 @@ class TrackingClient:
 
     # -- experiments -------------------------------------------------------------------------
 
-    def create_experiment(self, name: str, tags: Mapping[str, str] | None = None) -> str:
+    def create_experiment(
+        self,
+        name: str,
+        artifact_location: str | Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> str:
+        """A new experiment's id, as MLflow's ``create_experiment(name,
+        artifact_location, tags)``. A run's artifacts live in the store with the run, so
+        an ``artifact_location`` is refused (InvalidInputError), never ignored. mlcli's
+        older ``create_experiment(name, tags)`` (a mapping second) still works."""
+        if isinstance(artifact_location, Mapping) and tags is None:
+            artifact_location, tags = None, artifact_location
+        if artifact_location:
+            raise InvalidInputError(
+                f"create_experiment: artifact_location {artifact_location!r} is not "
+                "supported: mlcli keeps a run's artifacts in its store (choose the store "
+                "with set_tracking_uri or MLCLI_STORE)"
+            )
+        clean = {str(k): str(v) for k, v in (tags or {}).items()}
         store = self.writable_store()
-        return store.experiments.create(name, system_tags.tags_to_store(tags or {})).experiment_id
+        return store.experiments.create(name, system_tags.tags_to_store(clean)).experiment_id
 
     def get_experiment(self, experiment_id: str) -> Experiment:
         return self.store.experiments.get(str(experiment_id))
@@ -112,8 +154,52 @@ class TrackingClient:
         """An experiment by name, or else by id."""
         return self.store.experiments.resolve(ref, view)
 
-    def search_experiments(self, view_type: str = ViewType.ACTIVE_ONLY) -> list[Experiment]:
-        return self.store.experiments.list(view_type)
+    def search_experiments(
+        self,
+        view_type: Any = ViewType.ACTIVE_ONLY,
+        max_results: int | None = None,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> list[Experiment]:
+        """The experiments (active ones unless ``view_type`` says otherwise), as
+        MLflow's ``search_experiments``: ``filter_string`` on ``name``,
+        ``creation_time``, ``last_update_time`` and ``tags.<key>``; ``order_by``
+        clauses such as ``"name ASC"`` (default: as stored, by id; the fluent
+        ``mlcli.search_experiments`` orders them as MLflow does, newest first);
+        ``max_results`` and ``page_token`` page through them (the result's ``token``
+        names the next page, None on the last)."""
+        from mlcli.search.entity_filter import EntityFilter, Record, sort_records
+
+        view = view_type_of(view_type)
+        condition = EntityFilter(filter_string, _EXPERIMENT_ATTRIBUTES, what="experiment filter")
+        found = [
+            e
+            for e in self.store.experiments.list(view)
+            if condition.matches(
+                Record(
+                    {
+                        "name": e.name,
+                        "creation_time": e.creation_time,
+                        "last_update_time": e.last_update_time,
+                    },
+                    e.tags,
+                )
+            )
+        ]
+        if order_by:
+            found = sort_records(
+                found,
+                list(order_by),
+                {
+                    "name": lambda e: e.name,
+                    "experiment_id": lambda e: (len(e.experiment_id), e.experiment_id),
+                    "creation_time": lambda e: e.creation_time,
+                    "last_update_time": lambda e: e.last_update_time,
+                },
+                default=(),
+            )
+        return paged(found, max_results, page_token)
 
     def rename_experiment(self, experiment_id: str, new_name: str) -> Experiment:
         return self.store.experiments.rename(str(experiment_id), new_name)
@@ -165,17 +251,19 @@ class TrackingClient:
     def create_run(
         self,
         experiment_id: str | None = None,
-        run_name: str | None = None,
-        tags: Mapping[str, Any] | None = None,
-        parent_run_id: str | None = None,
         start_time: int | None = None,
+        tags: Mapping[str, Any] | None = None,
+        run_name: str | None = None,
+        parent_run_id: str | None = None,
         *,
         user_id: str | None = None,
         run_id: str | None = None,
         owner: RunOwner | None = None,
         status: str = RunStatus.RUNNING,
     ) -> Run:
-        """A new run, RUNNING (or SCHEDULED: a job a scheduler will start). ``user_id``
+        """A new run, RUNNING (or SCHEDULED: a job a scheduler will start); the
+        arguments in MLflow's order (``experiment_id, start_time, tags, run_name``).
+        ``user_id``
         defaults to this process's user (a server passes its client's); ``run_id``
         keeps a given id (an import's); ``owner`` is the process or job that will end
         it, if one does (``mlcli.store.ownership``)."""
@@ -252,19 +340,35 @@ class TrackingClient:
 
     def search_runs(
         self,
-        experiment_ids: Sequence[str] | None = None,
+        experiment_ids: Sequence[str] | str | None = None,
         filter_string: str | None = None,
-        order_by: Sequence[str] | None = None,
+        run_view_type: Any = ViewType.ACTIVE_ONLY,
         max_results: int | None = None,
-        run_view_type: str = ViewType.ACTIVE_ONLY,
+        order_by: Sequence[str] | str | None = None,
+        page_token: str | None = None,
+        *,
         offset: int = 0,
     ) -> list[Run]:
+        """Runs of the experiments (every active one when None), in MLflow's order of
+        arguments; ``run_view_type`` is mlcli's or MLflow's ``ViewType`` (or its
+        name). Unlike MLflow's (1000), ``max_results`` defaults to every run. The
+        result is a list whose ``token`` names the next page when ``max_results`` cut
+        it (give it back as ``page_token``), as MLflow's ``PagedList``."""
+        if isinstance(experiment_ids, (str, int)):
+            experiment_ids = [str(experiment_ids)]
+        if isinstance(order_by, str):
+            order_by = [order_by]
+        if page_token:
+            offset = _token_offset(page_token)
         _check_page(max_results, offset)
         from mlcli.search.runs import search_runs
 
-        return search_runs(
-            self.store, experiment_ids, filter_string, order_by, max_results, run_view_type, offset
+        view = view_type_of(run_view_type, "run_view_type")
+        runs = search_runs(
+            self.store, experiment_ids, filter_string, order_by, max_results, view, offset
         )
+        more = max_results is not None and len(runs) == max_results and max_results > 0
+        return PagedList(runs, _offset_token(offset + len(runs)) if more else None)
 
     def iter_runs(
         self,
@@ -300,7 +404,8 @@ class TrackingClient:
 
     # -- logging -------------------------------------------------------------------------------
 
-    def log_param(self, run_id: str, key: str, value: Any) -> str:
+    def log_param(self, run_id: str, key: str, value: Any, synchronous: bool | None = None) -> str:
+        """Log a param (every write is synchronous, whatever ``synchronous`` says)."""
         return self.log_batch(run_id, params={key: value})["params"][key]
 
     def log_metric(
@@ -310,13 +415,25 @@ class TrackingClient:
         value: Any,
         timestamp: int | None = None,
         step: int | None = None,
+        synchronous: bool | None = None,
+        dataset_name: str | None = None,
+        dataset_digest: str | None = None,
+        model_id: str | None = None,
     ) -> Metric:
+        """Log one metric point (written before this returns). MLflow's links of a
+        point to a dataset or a logged model are refused: mlcli keeps a point with its
+        run only."""
+        if dataset_name is not None or dataset_digest is not None or model_id is not None:
+            raise InvalidInputError(
+                "log_metric: dataset_name, dataset_digest and model_id are not supported "
+                "(mlcli keeps a metric point with its run only)"
+            )
         metric = make_metric(key, value, step, timestamp)
         run_id = self._writable_run(run_id)
         self.store.runs.append_metrics(run_id, [metric])
         return metric
 
-    def set_tag(self, run_id: str, key: str, value: Any) -> None:
+    def set_tag(self, run_id: str, key: str, value: Any, synchronous: bool | None = None) -> None:
         self.log_batch(run_id, tags={key: value})
 
     def delete_tag(self, run_id: str, key: str) -> None:
@@ -332,6 +449,7 @@ class TrackingClient:
         metrics: Iterable[MetricLike] = (),
         params: Mapping[str, Any] | Iterable[tuple[str, Any]] = (),
         tags: Mapping[str, Any] | Iterable[tuple[str, Any]] = (),
+        synchronous: bool | None = None,
         *,
         batch_id: str | None = None,
     ) -> dict[str, Any]:
@@ -428,8 +546,16 @@ class TrackingClient:
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
         return self.store.artifacts(self.resolve_run_id(run_id)).list(path)
 
-    def download_artifacts(self, run_id: str, path: str, dst_path: str | os.PathLike[str]) -> Path:
-        return self.store.artifacts(self.resolve_run_id(run_id)).download(path, dst_path)
+    def download_artifacts(
+        self, run_id: str, path: str, dst_path: str | os.PathLike[str] | None = None
+    ) -> str:
+        """Copy the artifact (a file or a folder) to ``dst_path`` (default: a new
+        temporary folder, as MLflow's) and return its local path."""
+        if dst_path is None:
+            import tempfile
+
+            dst_path = tempfile.mkdtemp(prefix="mlcli-artifacts-")
+        return str(self.store.artifacts(self.resolve_run_id(run_id)).download(path, dst_path))
 
     def artifact_path(self, run_id: str, path: str = "") -> Path:
         """The local path of a run artifact (the artifact root for "")."""
@@ -452,6 +578,67 @@ class TrackingClient:
         return run_id
 
 
+class PagedList(list[Any]):
+    """A page of results, as MLflow's ``PagedList``: a list, and ``token``, the page
+    token of the next page (None on the last page)."""
+
+    def __init__(self, items: Iterable[Any], token: str | None = None) -> None:
+        super().__init__(items)
+        self.token = token
+
+
+def paged(items: list[Any], max_results: int | None, page_token: str | None) -> PagedList:
+    """``items`` from ``page_token`` on, at most ``max_results``, with the next token."""
+    start = _token_offset(page_token) if page_token else 0
+    if max_results is not None and not 0 <= max_results <= MAX_INT64:
+        raise InvalidInputError(f"invalid max_results {max_results}: must be 0 to 2**63-1")
+    end = len(items) if max_results is None else start + max_results
+    return PagedList(items[start:end], _offset_token(end) if end < len(items) else None)
+
+
+def _offset_token(offset: int) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def _token_offset(token: str) -> int:
+    import base64
+    import binascii
+
+    try:
+        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise InvalidInputError(f"invalid page_token {token!r}") from None
+    if type(offset) is not int or offset < 0:
+        raise InvalidInputError(f"invalid page_token {token!r}")
+    return offset
+
+
+_VIEWS = {
+    ViewType.ACTIVE_ONLY: ViewType.ACTIVE_ONLY,  # mlcli's own values
+    ViewType.DELETED_ONLY: ViewType.DELETED_ONLY,
+    "active_only": ViewType.ACTIVE_ONLY,
+    "deleted_only": ViewType.DELETED_ONLY,
+    "all": ViewType.ALL,
+    "1": ViewType.ACTIVE_ONLY,  # MLflow's ViewType numbers
+    "2": ViewType.DELETED_ONLY,
+    "3": ViewType.ALL,
+}
+
+_EXPERIMENT_ATTRIBUTES = {"name": "text", "creation_time": "number", "last_update_time": "number"}
+
+
+def view_type_of(given: Any, what: str = "view type") -> str:
+    """mlcli's view of ``given``: a name (any case), MLflow's ``ViewType`` or number."""
+    view = _VIEWS.get(str(getattr(given, "value", given)).lower())
+    if view is None:
+        raise InvalidInputError(
+            f"invalid {what} {given!r}: expected ACTIVE_ONLY, DELETED_ONLY or ALL"
+        )
+    return view
+
+
 def make_metric(key: str, value: Any, step: Any = None, timestamp: Any = None) -> Metric:
     validate_key(key, "metric key")
     return Metric(
@@ -463,15 +650,23 @@ def make_metric(key: str, value: Any, step: Any = None, timestamp: Any = None) -
 
 
 def _as_metric(item: MetricLike) -> Metric:
-    if isinstance(item, Metric):
-        return make_metric(item.key, item.value, item.step, item.timestamp)
+    if isinstance(item, Metric) or all(
+        hasattr(item, name) for name in ("key", "value", "step", "timestamp")
+    ):  # mlcli's Metric, or MLflow's
+        return make_metric(item.key, item.value, item.step, item.timestamp)  # type: ignore[union-attr]
     if isinstance(item, tuple) and 2 <= len(item) <= 4:
         return make_metric(*item)
     raise InvalidInputError(f"invalid metric {item!r}: expected a Metric or (key, value[, step])")
 
 
-def _pairs(items: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> list[tuple[str, Any]]:
-    return list(items.items()) if isinstance(items, Mapping) else list(items)
+def _pairs(items: Mapping[str, Any] | Iterable[Any]) -> list[tuple[str, Any]]:
+    """Key-value pairs from a mapping, pairs, or MLflow's ``Param``/``RunTag`` objects."""
+    if isinstance(items, Mapping):
+        return list(items.items())
+    return [
+        (item.key, item.value) if hasattr(item, "key") and hasattr(item, "value") else tuple(item)
+        for item in items
+    ]
 
 
 def _validated_params(params: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> dict[str, str]:

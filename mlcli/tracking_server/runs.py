@@ -209,7 +209,7 @@ def search(backend: Backend, fields: Fields) -> dict[str, Any]:
     runs = backend.client.search_runs(
         experiment_ids or None,
         filter_to_store(fields.string("filter")),
-        order_by_to_store(fields.strings("order_by")),
+        order_by=order_by_to_store(fields.strings("order_by")),
         max_results=limit + 1,
         run_view_type=view_type(fields, "run_view_type"),
         offset=offset,

@@ -101,8 +101,8 @@ def runs_page(client: TrackingClient, view: RunsView) -> dict[str, Any]:
     runs = client.search_runs(
         [experiment.experiment_id],
         view.filter or None,
-        view.order_by,
-        view.limit,
+        order_by=view.order_by,
+        max_results=view.limit,
         offset=view.offset,
     )
     columns = list(view.columns) if view.columns is not None else default_columns(runs)
@@ -133,8 +133,8 @@ def runs_csv(client: TrackingClient, view: RunsView, every_page: bool = False) -
     runs = client.search_runs(
         [experiment.experiment_id],
         view.filter or None,
-        view.order_by,
-        None if every_page else view.limit,
+        order_by=view.order_by,
+        max_results=None if every_page else view.limit,
         offset=0 if every_page else view.offset,
     )
     columns = ["run_id", "run_name", *(view.columns or default_columns(runs))]

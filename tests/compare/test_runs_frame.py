@@ -23,10 +23,9 @@ def test_dataframe_columns_and_values(add_run) -> None:
         status="RUNNING",
     )
     frame = mlcli.search_runs(output_format="pandas")
-    assert list(frame.columns) == [
+    assert list(frame.columns) == [  # MLflow's columns and names
         "run_id",
         "experiment_id",
-        "run_name",
         "status",
         "artifact_uri",
         "start_time",
@@ -35,8 +34,8 @@ def test_dataframe_columns_and_values(add_run) -> None:
         "metrics.loss",
         "params.lr",
         "params.model",
-        "tags.mlcli.runName",
-        "tags.mlcli.user",
+        "tags.mlflow.runName",
+        "tags.mlflow.user",
         "tags.team",
     ]
     assert list(frame["run_id"]) == [new, old]  # newest first, as search_runs orders
@@ -57,8 +56,16 @@ def test_filter_order_and_empty(add_run) -> None:
     )
     assert frame["run_id"][0] == best
     empty = mlcli.search_runs(filter="metrics.acc > 2", output_format="pandas")
-    assert len(empty) == 0 and list(empty.columns)[:3] == ["run_id", "experiment_id", "run_name"]
-    assert isinstance(mlcli.search_runs(), list)
+    assert len(empty) == 0 and list(empty.columns)[:3] == ["run_id", "experiment_id", "status"]
+    assert isinstance(mlcli.search_runs(output_format="list"), list)
+    assert list(mlcli.search_runs().columns)[:6] == [  # a DataFrame by default, as MLflow's
+        "run_id",
+        "experiment_id",
+        "status",
+        "artifact_uri",
+        "start_time",
+        "end_time",
+    ]
 
 
 def test_unknown_output_format(add_run) -> None:

@@ -528,7 +528,11 @@ def test_the_fluent_api_and_the_clients_against_the_server(twin: Twin) -> None:
     for side, store in twin.stores.items():
         run_id = twin.ids[side]["api"]
         mlcli.set_tracking_uri(store)
-        found = mlcli.search_runs(["api"], filter="params.alpha = '0.5' and metrics.loss < 0.01")
+        found = mlcli.search_runs(
+            experiments=["api"],
+            filter="params.alpha = '0.5' and metrics.loss < 0.01",
+            output_format="list",
+        )
         got = mlcli.get_run(run_id)
         history = mlcli.get_metric_history(run_id, "loss")
         client = MlcliClient(store)

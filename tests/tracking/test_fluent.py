@@ -79,9 +79,9 @@ def test_set_experiment_and_search(store_root: Path) -> None:
     mlcli.set_experiment("chosen")
     with mlcli.start_run():
         mlcli.log_metric("m", 1.0)
-    [run] = mlcli.search_runs(experiments=["chosen"])
+    [run] = mlcli.search_runs(experiments=["chosen"], output_format="list")
     assert run.experiment_name == "chosen"
-    assert mlcli.search_runs(experiments="Default") == []
+    assert mlcli.search_runs(experiments="Default", output_format="list") == []
 
 
 def test_log_dict_text_and_figure(store_root: Path) -> None:

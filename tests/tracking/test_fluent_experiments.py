@@ -26,8 +26,14 @@ def test_experiments_as_mlflows_fluent_api_makes_them(workdir: Path) -> None:
     assert len(mlcli.search_experiments(max_results=2)) == 2
     with pytest.raises(InvalidInputError, match=r"artifact_location .* is not supported"):
         mlcli.create_experiment("s3", artifact_location="s3://bucket/x")
-    with pytest.raises(InvalidInputError, match="filter_string and order_by are not supported"):
-        mlcli.search_experiments(filter_string="name = 'exp'")
+    assert [e.name for e in mlcli.search_experiments(filter_string="name = 'exp'")] == ["exp"]
+    by_name = mlcli.search_experiments(
+        filter_string="name LIKE '%e%' AND name != 'Default'", order_by=["name DESC"]
+    )
+    assert [e.name for e in by_name] == ["later", "exp"]
+    assert [e.name for e in mlcli.search_experiments(filter_string="tags.team = 'a'")] == ["exp"]
+    with pytest.raises(InvalidInputError, match="invalid experiment filter"):
+        mlcli.search_experiments(filter_string="nosuch = 'x'")
 
     mlcli.set_experiment("exp")
     mlcli.set_experiment_tag("stage", "dev")
@@ -40,7 +46,7 @@ def test_experiments_as_mlflows_fluent_api_makes_them(workdir: Path) -> None:
     mlcli.delete_experiment(experiment_id)
     assert mlcli.get_experiment_by_name("exp") is None
     assert [e.name for e in mlcli.search_experiments(view_type="deleted_only")] == ["exp"]
-    assert mlcli.search_runs(experiment_ids=[experiment_id]) == []
+    assert mlcli.search_runs(experiment_ids=[experiment_id], output_format="list") == []
     assert mlcli.get_run(run.info.run_id).info.lifecycle_stage == "deleted"
     with pytest.raises(NotFoundError):
         mlcli.get_experiment("999")

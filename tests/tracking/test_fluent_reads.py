@@ -92,8 +92,8 @@ def test_reads_in_a_process_of_mlcli_run_read_its_run_without_attaching(
 def test_search_runs_takes_mlflows_keywords_and_creates_no_store(
     workdir: Path,
 ) -> None:
-    assert mlcli.search_runs() == []
-    assert mlcli.search_runs(filter_string="metrics.m > 1", output_format="pandas").empty
+    assert mlcli.search_runs(output_format="list") == []
+    assert mlcli.search_runs(filter_string="metrics.m > 1").empty  # a DataFrame by default
     assert not (workdir / ".mlruns").exists()  # a read made no store
     with mlcli.start_run(experiment="exp") as kept:
         mlcli.log_metric("m", 2.0)
@@ -104,8 +104,10 @@ def test_search_runs_takes_mlflows_keywords_and_creates_no_store(
     exp_id = client.get_experiment_by_name("exp").experiment_id
 
     found = mlcli.search_runs(experiment_ids=[exp_id], filter_string="metrics.m > 0")
-    assert [r.info.run_id for r in found] == [kept.info.run_id]
-    by_name = mlcli.search_runs(experiment_names=["exp"], run_view_type="deleted_only")
+    assert list(found["run_id"]) == [kept.info.run_id]
+    by_name = mlcli.search_runs(
+        experiment_names=["exp"], run_view_type="deleted_only", output_format="list"
+    )
     assert [r.info.run_id for r in by_name] == [dropped.info.run_id]
     every = mlcli.search_runs(experiment_ids=exp_id, run_view_type=3)  # MLflow's ViewType.ALL
     assert len(every) == 2

@@ -241,7 +241,7 @@ def test_long_histories_are_thinned_for_drawing(fresh_store: UiStore, serve_ui) 
     from mlcli.tracking import TrackingClient
 
     client = TrackingClient(fresh_store.root)
-    run = client.create_run(fresh_store.experiment_id, "long").run_id
+    run = client.create_run(fresh_store.experiment_id, run_name="long").run_id
     client.log_batch(
         run, metrics=[("x", 100.0 if i == 4321 else float(i % 7), i, i) for i in range(10_000)]
     )

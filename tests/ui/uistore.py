@@ -47,7 +47,7 @@ def build_store(work: Path) -> UiStore:
         [(0.1, 2, "rf"), (0.01, 4, "rf"), (0.001, 8, "mlp"), (0.05, 6, "mlp"), (0.2, 3, "svm")]
     ):
         name = f"trial-{index}"
-        run = client.create_run(experiment_id, name, start_time=start + index * 60_000)
+        run = client.create_run(experiment_id, run_name=name, start_time=start + index * 60_000)
         run_id = run.run_id
         built.runs[name] = run_id
         client.log_batch(
@@ -119,7 +119,7 @@ def _add_model(client: MlcliClient, run_id: str, work: Path) -> None:
 
 
 def _add_hostile_run(client: MlcliClient, experiment_id: str, work: Path) -> str:
-    run = client.create_run(experiment_id, XSS_NAME, start_time=1_600_000_000_000)
+    run = client.create_run(experiment_id, run_name=XSS_NAME, start_time=1_600_000_000_000)
     client.log_batch(
         run.run_id,
         params={"lr": 0.3, "payload": XSS_PARAM, "formula": FORMULA},
