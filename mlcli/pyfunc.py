@@ -13,11 +13,13 @@ calls ``_load_pyfunc``, which stays for them.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
+from mlcli.errors import InvalidInputError
 from mlcli.models.environment import CondaEnv, Requirements
 from mlcli.models.flavors.python_function import load_for_mlflow
+from mlcli.models.from_code import set_model
 from mlcli.models.log import ModelInfo
 from mlcli.models.log import log_model as _log_model
 from mlcli.models.mlmodel import Model
@@ -33,29 +35,34 @@ __all__ = [
     "load_model",
     "log_model",
     "save_model",
+    "set_model",
 ]
 
 
 def save_model(
     path: str | os.PathLike[str],
-    python_model: PythonModel,
+    python_model: PythonModel | str | os.PathLike[str] | None = None,
     artifacts: Mapping[str, str] | None = None,
     *,
+    code_paths: Sequence[str | os.PathLike[str]] | None = None,
     signature: ModelSignature | Literal[False] | None = None,
     input_example: Any = None,
     conda_env: CondaEnv | None = None,
     pip_requirements: Requirements | None = None,
     extra_pip_requirements: Requirements | None = None,
     metadata: Mapping[str, Any] | None = None,
-    model_config: Mapping[str, Any] | None = None,
+    model_config: Mapping[str, Any] | str | os.PathLike[str] | None = None,
 ) -> Model:
-    """Save a custom model to the directory ``path``; ``artifacts`` maps names to files
-    (or folders) copied into the model and handed to ``load_context`` as
-    ``context.artifacts[name]``."""
+    """Save a custom model to the directory ``path``: a PythonModel instance, or the path
+    of a Python file that calls ``mlcli.models.set_model`` (a model from code).
+    ``artifacts`` maps names to files (or folders) copied into the model and handed to
+    ``load_context`` as ``context.artifacts[name]``; ``code_paths`` are copied into its
+    ``code/`` folder, on ``sys.path`` when it loads."""
     return _save_model(
-        python_model,
+        _required(python_model),
         path,
         flavor="python_function",
+        code_paths=code_paths,
         signature=signature,
         input_example=input_example,
         conda_env=conda_env,
@@ -68,10 +75,12 @@ def save_model(
 
 
 def log_model(
-    name: str = "model",
-    python_model: PythonModel | None = None,
+    name: str | None = None,
+    python_model: PythonModel | str | os.PathLike[str] | None = None,
     artifacts: Mapping[str, str] | None = None,
     *,
+    artifact_path: str | None = None,
+    code_paths: Sequence[str | os.PathLike[str]] | None = None,
     signature: ModelSignature | Literal[False] | None = None,
     input_example: Any = None,
     registered_model_name: str | None = None,
@@ -79,13 +88,17 @@ def log_model(
     pip_requirements: Requirements | None = None,
     extra_pip_requirements: Requirements | None = None,
     metadata: Mapping[str, Any] | None = None,
-    model_config: Mapping[str, Any] | None = None,
+    model_config: Mapping[str, Any] | str | os.PathLike[str] | None = None,
     run_id: str | None = None,
 ) -> ModelInfo:
-    """Log a custom model to the active run (or ``run_id``) as ``<artifacts>/<name>``."""
+    """Log a custom model (as :func:`save_model` takes it) to the active run (or
+    ``run_id``) as ``<artifacts>/<name>``; ``artifact_path`` is MLflow's deprecated
+    name of ``name``."""
     return _log_model(
         name=name,
-        python_model=python_model,
+        artifact_path=artifact_path,
+        python_model=_required(python_model),
+        code_paths=code_paths,
         run_id=run_id,
         registered_model_name=registered_model_name,
         signature=signature,
@@ -97,6 +110,14 @@ def log_model(
         artifacts=artifacts,
         model_config=model_config,
     )
+
+
+def _required(python_model: Any) -> Any:
+    if python_model is None:
+        raise InvalidInputError(
+            "python_model is required: a PythonModel instance or the path of its code file"
+        )
+    return python_model
 
 
 def _load_pyfunc(data_path: str, model_config: Mapping[str, Any] | None = None) -> Any:

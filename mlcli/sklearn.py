@@ -9,7 +9,7 @@ else needs ``allow_pickle=True``.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 from mlcli.models.environment import CondaEnv, Requirements
@@ -35,6 +35,7 @@ def save_model(
     sk_model: Any,
     path: str | os.PathLike[str],
     *,
+    code_paths: Sequence[str | os.PathLike[str]] | None = None,
     serialization_format: str = DEFAULT_SERIALIZATION_FORMAT,
     skops_trusted_types: Iterable[str] | None = None,
     pyfunc_predict_fn: str = "predict",
@@ -45,11 +46,13 @@ def save_model(
     extra_pip_requirements: Requirements | None = None,
     metadata: Mapping[str, Any] | None = None,
 ) -> Model:
-    """Save an estimator to the directory ``path``."""
+    """Save an estimator to the directory ``path``; ``code_paths`` (files and folders)
+    are copied into its ``code/`` folder, on ``sys.path`` when it loads."""
     return _save_model(
         sk_model,
         path,
         flavor="sklearn",
+        code_paths=code_paths,
         signature=signature,
         input_example=input_example,
         conda_env=conda_env,
@@ -64,12 +67,14 @@ def save_model(
 
 def log_model(
     sk_model: Any,
-    name: str = "model",
+    name: str | None = None,
     signature: ModelSignature | Literal[False] | None = None,
     input_example: Any = None,
     registered_model_name: str | None = None,
     serialization_format: str = DEFAULT_SERIALIZATION_FORMAT,
     *,
+    artifact_path: str | None = None,
+    code_paths: Sequence[str | os.PathLike[str]] | None = None,
     skops_trusted_types: Iterable[str] | None = None,
     pyfunc_predict_fn: str = "predict",
     conda_env: CondaEnv | None = None,
@@ -78,10 +83,13 @@ def log_model(
     metadata: Mapping[str, Any] | None = None,
     run_id: str | None = None,
 ) -> ModelInfo:
-    """Log an estimator to the active run (or ``run_id``) as ``<artifacts>/<name>``."""
+    """Log an estimator to the active run (or ``run_id``) as ``<artifacts>/<name>``;
+    ``artifact_path`` is MLflow's deprecated name of ``name``."""
     return _log_model(
         sk_model,
         name,
+        artifact_path=artifact_path,
+        code_paths=code_paths,
         flavor="sklearn",
         run_id=run_id,
         registered_model_name=registered_model_name,

@@ -28,6 +28,7 @@ from mlcli.models.evaluation import (
     make_metric,
     validate_evaluation_results,
 )
+from mlcli.models.from_code import set_model
 from mlcli.models.log import ModelInfo, log_model
 from mlcli.models.mlmodel import Model
 from mlcli.models.pyfunc_model import PyFuncModel, load_model
@@ -83,5 +84,6 @@ __all__ = [
     "parse_model_uri",
     "resolve_model_uri",
     "save_model",
+    "set_model",
     "validate_evaluation_results",
 ]

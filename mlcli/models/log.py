@@ -10,6 +10,7 @@ started if there is none (as MLflow does).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ from mlcli.store import MAX_TAG_VALUE_LENGTH, Artifacts, normalize_artifact_path
 if TYPE_CHECKING:
     from mlcli.tracking import TrackingClient
 
+_logger = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class ModelInfo:
@@ -47,8 +50,9 @@ class ModelInfo:
 
 def log_model(
     model: Any = None,
-    name: str = "model",
+    name: str | None = None,
     *,
+    artifact_path: str | None = None,
     python_model: Any = None,
     flavor: str | None = None,
     run_id: str | None = None,
@@ -60,8 +64,11 @@ def log_model(
     """Log ``model`` (or ``python_model``) to a run under ``name``; returns its ModelInfo.
 
     ``save_options`` are those of :func:`mlcli.models.save_model` (``signature``,
-    ``input_example``, ``pip_requirements``, the flavor's own options...).
+    ``input_example``, ``pip_requirements``, ``code_paths``, the flavor's own
+    options...). ``artifact_path`` is MLflow 3's deprecated name of ``name``: accepted
+    with MLflow's warning; ``name`` defaults to ``"model"``.
     """
+    name = model_name(name, artifact_path)
     if python_model is not None:
         model, flavor = python_model, flavor or "python_function"
     if model is None:
@@ -99,6 +106,20 @@ def log_model(
         mlcli_version=mlmodel.mlcli_version,
         registered_model_version=version,
     )
+
+
+def model_name(name: str | None, artifact_path: str | None) -> str:
+    """The model's name from ``name=`` or MLflow's deprecated ``artifact_path=``, with
+    MLflow's warning (a log record, as MLflow gives it) and MLflow's error for both."""
+    if name is not None and artifact_path is not None:
+        raise InvalidInputError(
+            "Both `artifact_path` (deprecated) and `name` parameters were specified. "
+            "Please only specify `name`."
+        )
+    if artifact_path is not None:
+        _logger.warning("`artifact_path` is deprecated. Please use `name` instead.")
+        return artifact_path
+    return "model" if name is None else name
 
 
 def _target_run(client: TrackingClient | None, run_id: str | None) -> tuple[TrackingClient, str]:

@@ -12,10 +12,10 @@ Loading never runs code nobody trusted: pickles and ``code/`` folders go through
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlcli.models.code_paths import add_code_to_sys_path, checked_code, code_folder_of
 from mlcli.models.enforcement import enforce_params, enforce_schema
 from mlcli.models.flavors import Predictor, pyfunc_flavor_of
 from mlcli.models.input_example import load_input_example
@@ -102,7 +102,7 @@ def load_model(
     trust = trust_for(directory, store_root=resolved.store_root, allow_pickle=allow_pickle)
     metadata = Model.load(directory)
     flavor = pyfunc_flavor_of(metadata, str(resolved.uri))
-    _add_code_paths(directory, metadata, trust)
+    _add_code_paths(directory, [metadata.pyfunc_conf], trust)
     implementation = flavor.load_pyfunc(
         directory=directory, mlmodel=metadata, trust=trust, **options
     )
@@ -131,6 +131,7 @@ def load_native_model(
         )
     flavor = get_flavor(flavor_name)
     trust = trust_for(resolved.directory, store_root=resolved.store_root, allow_pickle=allow_pickle)
+    _add_code_paths(resolved.directory, [metadata.flavors[flavor_name]], trust)
     return flavor.load_native(
         directory=resolved.directory, mlmodel=metadata, trust=trust, **options
     )
@@ -145,11 +146,12 @@ def check_trusted(directory: Path, trust: ModelTrust) -> list[str]:
 
     metadata = Model.load(directory)
     flavor = pyfunc_flavor_of(metadata, str(directory))
-    code = (metadata.pyfunc_conf or {}).get("code")
-    if code and (directory / code).is_dir():
-        trust.check_code_folder(directory / code)
+    code_folder = code_folder_of(directory, [metadata.pyfunc_conf])
+    if code_folder is not None:
+        checked_code(code_folder, trust)
     for path in flavor.code_files(directory=directory, mlmodel=metadata):
-        trust.code_bytes(path, "a pickle file")
+        what = "a Python file" if path.suffix == ".py" else "a pickle file"
+        trust.code_bytes(path, what)
     recorded = set()
     for path in sorted(directory.rglob("*")):
         if path.is_file() and not path.is_symlink():
@@ -159,11 +161,11 @@ def check_trusted(directory: Path, trust: ModelTrust) -> list[str]:
     return sorted(recorded)
 
 
-def _add_code_paths(directory: Path, metadata: Model, trust: ModelTrust) -> None:
-    """Models saved by MLflow with ``code_paths`` carry modules in ``code/``; like MLflow,
-    put that folder on ``sys.path`` so that the pickled model can import them, once the
-    user trusts them (a module there could shadow any package imported later)."""
-    code = (metadata.pyfunc_conf or {}).get("code")
-    if code and (directory / code).is_dir() and str(directory / code) not in sys.path:
-        trust.check_code_folder(directory / code)
-        sys.path.insert(0, str(directory / code))
+def _add_code_paths(directory: Path, confs: list[dict[str, Any] | None], trust: ModelTrust) -> None:
+    """A model saved with ``code_paths`` carries modules in ``code/``; like MLflow, put
+    that folder first on ``sys.path`` so that the model can import them, once they are
+    trusted (a module there could shadow any package imported later): see
+    :mod:`mlcli.models.code_paths`."""
+    folder = code_folder_of(directory, confs)
+    if folder is not None:
+        add_code_to_sys_path(folder, trust)

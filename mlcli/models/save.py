@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from mlcli.errors import ConflictError
+from mlcli.models.code_paths import copy_code_paths
 from mlcli.models.environment import (
     CondaEnv,
     Requirements,
@@ -41,6 +42,7 @@ def save_model(
     pip_requirements: Requirements | None = None,
     extra_pip_requirements: Requirements | None = None,
     metadata: Mapping[str, Any] | None = None,
+    code_paths: Sequence[str | os.PathLike[str]] | None = None,
     run_id: str | None = None,
     artifact_path: str | None = None,
     **flavor_options: Any,
@@ -51,7 +53,9 @@ def save_model(
     inferred from ``input_example`` (the output part by running the model on it, where
     the flavor can); ``signature=False`` saves none. ``conda_env``, ``pip_requirements``
     and ``extra_pip_requirements`` (at most one) are read as MLflow reads them: see
-    :func:`mlcli.models.environment.model_environment`.
+    :func:`mlcli.models.environment.model_environment`. ``code_paths`` (files and
+    folders) are copied into the model's ``code/`` folder, which loading puts on
+    ``sys.path`` (:mod:`mlcli.models.code_paths`).
     """
     return write_model(
         model,
@@ -63,6 +67,7 @@ def save_model(
         pip_requirements=pip_requirements,
         extra_pip_requirements=extra_pip_requirements,
         metadata=metadata,
+        code_paths=code_paths,
         run_id=run_id,
         artifact_path=artifact_path,
         **flavor_options,
@@ -80,6 +85,7 @@ def write_model(
     pip_requirements: Requirements | None = None,
     extra_pip_requirements: Requirements | None = None,
     metadata: Mapping[str, Any] | None = None,
+    code_paths: Sequence[str | os.PathLike[str]] | None = None,
     run_id: str | None = None,
     artifact_path: str | None = None,
     trust_records: Sequence[Path] = (),
@@ -92,6 +98,11 @@ def write_model(
     created = _prepare(directory)
     try:
         saved = chosen.save(model, directory, **flavor_options)
+        code_dir, code_digests = copy_code_paths(code_paths, directory)
+        if code_dir is not None:
+            for name, conf in saved.flavors.items():
+                if name == PYFUNC or "code" in conf:  # the sections MLflow names it in
+                    conf["code"] = code_dir
         example_info = None
         if input_example is not None:
             example_info = save_input_example(input_example, directory)
@@ -104,7 +115,7 @@ def write_model(
             extra_pip_requirements=extra_pip_requirements,
         )
         env = write_environment(directory, environment)
-        written = [*saved.digests, *environment_digests(directory)]
+        written = [*saved.digests, *code_digests, *environment_digests(directory)]
         record_written(written, [user_records_dir(), *trust_records])
         if PYFUNC in saved.flavors:
             saved.flavors[PYFUNC].update(env=env, python_version=platform.python_version())

@@ -9,10 +9,11 @@ is loaded only when one of these holds:
   is recorded loads without ceremony. Records live in the store that holds the model
   (``.mlruns/trusted/<sha256>``) and in the user's own data folder
   (``$MLCLI_DATA_DIR``, default ``$XDG_DATA_HOME/mlcli``, else ``~/.local/share/mlcli``:
-  ``trusted-models/<sha256>``, for models saved outside a store).
-  Registering a model copies its files, so the digest still matches. Nothing that the
-  servers run on behalf of an HTTP client writes a record: an uploaded pickle is
-  never trusted.
+  ``trusted-models/<sha256>``, for models saved outside a store). The files of a
+  model's ``code/`` folder (``code_paths``) and the Python file of a model from code
+  are recorded and checked the same way. Registering a model copies its files, so
+  the digest still matches. Nothing that the servers run on behalf of an HTTP
+  client writes a record: an uploaded pickle is never trusted.
 - the user opted in: ``--allow-pickle`` on the command, ``allow_pickle=True`` in Python,
   ``MLCLI_ALLOW_PICKLE=1``, or MLflow's ``MLFLOW_ALLOW_PICKLE_DESERIALIZATION=true``.
 
@@ -67,8 +68,9 @@ class ModelTrust:
         )
 
     def check_code_folder(self, folder: Path) -> None:
-        """A model's ``code/`` folder goes on ``sys.path`` only with the opt-in: mlcli never
-        writes one, so no record can vouch for it."""
+        """A model's ``code/`` folder whose files mlcli did not all write goes on
+        ``sys.path`` only with the opt-in (:mod:`mlcli.models.code_paths` checks the
+        records first)."""
         if not self.allow_pickle:
             raise UntrustedModelError(
                 f"refusing to load the model in {folder.parent}: its {folder.name}/ folder holds "

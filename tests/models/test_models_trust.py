@@ -226,11 +226,25 @@ def test_a_code_folder_is_put_on_the_path_only_with_the_opt_in(tmp_path: Path) -
     with pytest.raises(UntrustedModelError, match="code/ folder"):
         load_model(str(tmp_path / "m"))
     assert str(code) not in sys.path
+    assert not _paths_holding(code / "skops.py")
     load_model(str(tmp_path / "m"), allow_pickle=True)
+    staged = _paths_holding(code / "skops.py")  # the bytes checked, copied for this process
     try:
-        assert str(code) in sys.path
+        assert len(staged) == 1 and staged[0] != str(code)
     finally:
-        sys.path.remove(str(code))
+        for path in staged:
+            sys.path.remove(path)
+
+
+def _paths_holding(module: Path) -> list[str]:
+    """The entries of sys.path that hold a copy of ``module``."""
+    return [
+        entry
+        for entry in sys.path
+        if entry
+        and (Path(entry) / module.name).is_file()
+        and (Path(entry) / module.name).read_bytes() == module.read_bytes()
+    ]
 
 
 def test_skops_trusts_scikit_learn_classes_but_not_functions_it_did_not_write(

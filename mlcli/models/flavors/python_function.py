@@ -46,11 +46,19 @@ ARTIFACTS_DIR = "artifacts"
 WHEELS_DIR = "wheels"
 LOADER_MODULE = "mlflow.pyfunc.model"
 OLD_LOADER_MODULE = "mlcli.pyfunc"  # what mlcli wrote before
+CODE_MODEL_LOADER_MODULE = "mlflow.pyfunc.loaders.code_model"  # models from code
+MODEL_CODE_PATH = "model_code_path"
+CONFIG_KEY = "config"  # model_config, under MLflow's key
+OLD_CONFIG_KEY = "model_config"  # where mlcli wrote it before
 
 
 class PythonFunctionFlavor(Flavor):
     name: ClassVar[str] = PYFUNC
-    loader_modules: ClassVar[tuple[str, ...]] = (LOADER_MODULE, OLD_LOADER_MODULE)
+    loader_modules: ClassVar[tuple[str, ...]] = (
+        LOADER_MODULE,
+        CODE_MODEL_LOADER_MODULE,
+        OLD_LOADER_MODULE,
+    )
 
     def accepts(self, model: object) -> bool:
         if is_mlcli_python_model(model):
@@ -64,8 +72,11 @@ class PythonFunctionFlavor(Flavor):
         directory: Path,
         *,
         artifacts: Mapping[str, str] | None = None,
-        model_config: Mapping[str, Any] | None = None,
+        model_config: Mapping[str, Any] | str | os.PathLike[str] | None = None,
     ) -> SavedFlavor:
+        model_config = _model_config_of(model_config)
+        if isinstance(model, str | os.PathLike):
+            return _save_code_model(Path(model), directory, artifacts, model_config)
         if not self.accepts(model):
             raise InvalidInputError(
                 f"python_model must be an instance of mlcli.pyfunc.PythonModel, "
@@ -84,14 +95,17 @@ class PythonFunctionFlavor(Flavor):
         if saved_artifacts:
             conf["artifacts"] = saved_artifacts
         if model_config:
-            conf["model_config"] = dict(model_config)
+            conf[CONFIG_KEY] = model_config
         needs = ["cloudpickle", *_distributions_used_by(model)]
         if _needs_mlcli(model, data):
             needs += _write_mlcli_wheel(directory)
         return SavedFlavor({PYFUNC: conf}, needs, predict=None, digests=[digest_of(data)])
 
     def code_files(self, *, directory: Path, mlmodel: Model) -> list[Path]:
-        file_name = (mlmodel.pyfunc_conf or {}).get("python_model")
+        conf = mlmodel.pyfunc_conf or {}
+        if conf.get(MODEL_CODE_PATH):
+            return [_code_file_of(directory, conf)]
+        file_name = conf.get("python_model")
         return [directory / file_name] if file_name else []
 
     def load_native(
@@ -110,22 +124,20 @@ class PythonFunctionFlavor(Flavor):
         model_config: Mapping[str, Any] | None = None,
     ) -> PythonModelPredictor:
         conf = mlmodel.pyfunc_conf or {}
-        file_name = conf.get("python_model")
-        if not file_name:
-            raise InvalidInputError(f"{directory}/MLmodel does not name its python_model file")
-        data = trust.code_bytes(directory / file_name, "a cloudpickle file")
-        cloudpickle = require("cloudpickle", "loading a custom python model")
-        try:
-            python_model = cloudpickle.loads(data)
-        except ModuleNotFoundError as exc:
-            raise InvalidInputError(
-                f"{file_name} needs the module {exc.name!r}, which is not installed here"
-            ) from None
+        saved_config = conf.get(CONFIG_KEY) or conf.get(OLD_CONFIG_KEY) or {}
+        config = {**saved_config, **(model_config or {})}
+        if conf.get(MODEL_CODE_PATH):
+            from mlcli.models.from_code import run_model_code
+
+            path = _code_file_of(directory, conf)
+            source = trust.code_bytes(path, "the Python file of a model from code")
+            python_model, _ = run_model_code(source, path, config)
+        else:
+            python_model = _unpickle(directory, conf, trust)
         artifacts = {
             name: str(directory / info["path"])
             for name, info in (conf.get("artifacts") or {}).items()
         }
-        config = {**(conf.get("model_config") or {}), **(model_config or {})}
         context = _context_for(python_model, artifacts, config)
         python_model.load_context(context)
         return PythonModelPredictor(python_model, context)
@@ -168,6 +180,125 @@ def load_for_mlflow(data_path: str, model_config: Mapping[str, Any] | None = Non
     return PythonFunctionFlavor().load_pyfunc(
         directory=directory, mlmodel=mlmodel, trust=trust, model_config=model_config
     )
+
+
+def _unpickle(directory: Path, conf: Mapping[str, Any], trust: ModelTrust) -> Any:
+    file_name = conf.get("python_model")
+    if not file_name:
+        raise InvalidInputError(f"{directory}/MLmodel does not name its python_model file")
+    data = trust.code_bytes(directory / file_name, "a cloudpickle file")
+    cloudpickle = require("cloudpickle", "loading a custom python model")
+    try:
+        return cloudpickle.loads(data)
+    except ModuleNotFoundError as exc:
+        raise InvalidInputError(
+            f"{file_name} needs the module {exc.name!r}, which is not installed here"
+        ) from None
+
+
+def _save_code_model(
+    source: Path,
+    directory: Path,
+    artifacts: Mapping[str, str] | None,
+    model_config: dict[str, Any] | None,
+) -> SavedFlavor:
+    """A model from code: the file copied into the model, run once here (as MLflow does)
+    to check that it sets a model and to find what the model needs."""
+    from mlcli.models.from_code import imports_module, run_model_code
+
+    if not source.is_file():
+        hint = f" Perhaps you meant '{source}.py'?" if not source.suffix else ""
+        raise NotFoundError(f"the model code file {str(source)!r} does not exist.{hint}")
+    if (directory / source.name).exists() or source.name in _RESERVED_NAMES:
+        raise InvalidInputError(f"a model's code file cannot be called {source.name!r}")
+    data = source.read_bytes()
+    python_model, module = run_model_code(data, source, model_config)
+    (directory / source.name).write_bytes(data)
+    saved_artifacts = _copy_artifacts(artifacts or {}, directory)
+    conf: dict[str, Any] = {
+        "loader_module": CODE_MODEL_LOADER_MODULE,
+        "model_code_path": str(source.resolve()),
+        "cloudpickle_version": installed_version("cloudpickle"),
+        "code": None,
+        "streamable": False,
+    }
+    if saved_artifacts:
+        conf["artifacts"] = saved_artifacts
+    if model_config:
+        conf[CONFIG_KEY] = model_config
+    from mlcli.models.packages import distributions_of
+
+    needs = [*distributions_of(_imported_modules(module)), *_distributions_used_by(python_model)]
+    if imports_module(data, "mlcli"):
+        needs += _write_mlcli_wheel(directory)
+    return SavedFlavor({PYFUNC: conf}, needs, predict=None, digests=[digest_of(data)])
+
+
+_RESERVED_NAMES = frozenset(
+    {
+        "MLmodel",
+        PYTHON_MODEL_FILE,
+        "requirements.txt",
+        "constraints.txt",
+        "conda.yaml",
+        "python_env.yaml",
+        "input_example.json",
+        "serving_input_example.json",
+    }
+)
+
+
+def _imported_modules(module: Any) -> set[str]:
+    """The modules a model's code file bound to names (``import pandas as pd``...)."""
+    names = set()
+    for value in vars(module).values():
+        if isinstance(value, type(sys)):
+            names.add(value.__name__)
+        elif isinstance(value, type) or callable(value):
+            names.add(getattr(value, "__module__", "") or "")
+    return {name for name in names if name and not name.startswith("mlcli_code_model_")}
+
+
+def _code_file_of(directory: Path, conf: Mapping[str, Any]) -> Path:
+    """The model's code file: the file name of ``model_code_path``, inside the model, as
+    MLflow's loader reads it."""
+    name = os.path.basename(str(conf.get(MODEL_CODE_PATH)))
+    if not name or name in (".", ".."):
+        raise InvalidInputError(f"{directory}/MLmodel names no model code file")
+    return directory / name
+
+
+def _model_config_of(
+    model_config: Mapping[str, Any] | str | os.PathLike[str] | None,
+) -> dict[str, Any] | None:
+    """``model_config`` as MLflow takes it: a mapping with string keys of JSON values, or
+    a path to a YAML file of one."""
+    import json
+
+    if model_config is None:
+        return None
+    if isinstance(model_config, str | os.PathLike):
+        import yaml
+
+        path = Path(model_config)
+        if not path.is_file():
+            raise NotFoundError(f"model_config file {str(path)!r} does not exist")
+        try:
+            model_config = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise InvalidInputError(
+                f"model_config file {str(path)!r} is not YAML: {first}"
+            ) from None
+    if not isinstance(model_config, Mapping) or not all(isinstance(k, str) for k in model_config):
+        raise InvalidInputError(
+            "model_config must be a mapping with string keys or a path to a YAML file"
+        )
+    try:
+        json.dumps(dict(model_config))
+    except (TypeError, ValueError):
+        raise InvalidInputError("model_config's values must be JSON values") from None
+    return dict(model_config)
 
 
 def _call(method: Any, context: Any, data: Any, params: dict[str, Any] | None) -> Any:
