@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mlcli.errors import InvalidInputError, NotFoundError
-from mlcli.models.signature import ModelSignature
+from mlcli.models.signature import ModelSignature, ParamSchema, Schema
 from mlcli.version import __version__
 
 MLMODEL_FILE = "MLmodel"
@@ -57,6 +57,18 @@ class Model:
     @property
     def pyfunc_conf(self) -> dict[str, Any] | None:
         return self.flavors.get(PYFUNC)
+
+    def get_input_schema(self) -> Schema | None:
+        """The signature's inputs, or None (MLflow's ``Model.get_input_schema``)."""
+        return None if self.signature is None else self.signature.inputs
+
+    def get_output_schema(self) -> Schema | None:
+        """The signature's outputs, or None (MLflow's ``Model.get_output_schema``)."""
+        return None if self.signature is None else self.signature.outputs
+
+    def get_params_schema(self) -> ParamSchema | None:
+        """The signature's inference params, or None (MLflow's ``Model.get_params_schema``)."""
+        return None if self.signature is None else self.signature.params
 
     def add_flavor(self, name: str, **conf: Any) -> Model:
         self.flavors[name] = conf
