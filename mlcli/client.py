@@ -163,7 +163,7 @@ class MlcliClient(TrackingClient):
         try:
             found = registry_search.search_versions(registry, filter_string, order_by)
         except InvalidInputError:
-            if not _a_name(filter_string) or order_by:
+            if order_by or not (_a_name(filter_string) or _a_model(registry, filter_string)):
                 raise
             found = registry.list_versions(str(filter_string))
         return paged(found, max_results, page_token)
@@ -293,6 +293,15 @@ def _a_name(text: str | None) -> bool:
     except InvalidInputError:
         return False
     return not any(mark in text for mark in ("=", "'", '"', "`", "<", ">"))
+
+
+def _a_model(registry: Registry, text: str | None) -> bool:
+    """Whether a registered model is named ``text`` (a name with quotes or spaces)."""
+    try:
+        registry.get_model(str(text))
+    except (NotFoundError, InvalidInputError):
+        return False
+    return True
 
 
 def _store_tags(tags: dict[str, str] | None) -> dict[str, str] | None:

@@ -362,6 +362,11 @@ def test_the_registry_in_mlflows_calls(logged_model: tuple[str, Path]) -> None:
     assert [v.version for v in versions] == [2, 1]  # MLflow's order: newest first
     assert [v.version for v in client.search_model_versions("name = 'iris'", 1)] == [2]
     assert [v.version for v in client.search_model_versions("iris")] == [1, 2]  # mlcli's call
+    client.create_registered_model("it's odd")
+    assert client.search_model_versions("it's odd") == []  # a name that is no filter
+    with pytest.raises(InvalidInputError, match="invalid model version filter"):
+        client.search_model_versions("name = 'unclosed")
+    client.delete_registered_model("it's odd")
     client.create_registered_model("other")
     assert [m.name for m in client.search_registered_models()] == ["iris", "other"]
     found = client.search_registered_models(filter_string="tags.team = 'a'")
