@@ -32,8 +32,7 @@ def _named(ctx: typer.Context, reference: str | None, experiment_id: str | None,
     client = get_client(ctx)
     if experiment_id is None:
         return client.resolve_experiment(str(reference), view)
-    from mlcli.store import ViewType
-    from mlcli.store.experiments import in_view
+    from mlcli.store import ViewType, in_view
 
     experiment = client.get_experiment(experiment_id)
     if not in_view(experiment.lifecycle_stage, view):

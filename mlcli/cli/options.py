@@ -90,7 +90,7 @@ def use_backend_store_uri(ctx: typer.Context, uri: str | None) -> None:
         return
     from mlcli.cli.state import cli_state
     from mlcli.errors import InvalidInputError
-    from mlcli.store.locate import store_of_mlflow_uri
+    from mlcli.store import store_of_mlflow_uri
 
     store = store_of_mlflow_uri(
         uri,

@@ -43,7 +43,7 @@ from mlcli.store.entities import (
     ViewType,
     json_number,
 )
-from mlcli.store.experiments import validate_experiment_tags
+from mlcli.store.experiments import in_view, validate_experiment_tags
 from mlcli.store.heartbeat import heartbeat_change
 from mlcli.store.inputs import as_dataset, as_dataset_input, as_model_input, fold_inputs
 from mlcli.store.layout import DEFAULT_EXPERIMENT_ID, STORE_DIRNAME, StoreLayout
@@ -186,6 +186,7 @@ __all__ = [
     "fold_inputs",
     "heartbeat_change",
     "ignore_mlflow_tracking_uri",
+    "in_view",
     "json_number",
     "metric_line",
     "named_store",
