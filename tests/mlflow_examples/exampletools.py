@@ -89,12 +89,16 @@ def run_example(
     timeout: float = 300,
 ) -> ExampleResult:
     """Run the example in ``folder`` (created), with mlcli, or with the real mlflow when
-    ``oracle``. ``files`` are written there first (a project, a data file...)."""
+    ``oracle``. ``files`` are written there first (a project, a data file...); the
+    imports of their ``.py`` files are changed as the example's are."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in (files or {}).items():
         path = folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip())
+        text = textwrap.dedent(text).lstrip()
+        if name.endswith(".py") and not oracle:  # the user's own code moves with the example
+            text = with_mlcli(text)
+        path.write_text(text)
     source = textwrap.dedent(code).lstrip()
     if not oracle:
         source = with_mlcli(source)
