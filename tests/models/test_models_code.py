@@ -384,3 +384,29 @@ def test_predict_and_serve_a_model_from_code_once_trusted(
             assert reply.json() == {"predictions": [1.0, 2.0]}
         finally:
             server.stop()
+
+
+def test_a_function_set_as_the_model_and_mlflows_model_config(
+    project: Path, tmp_path: Path
+) -> None:
+    """set_model takes a plain function of the input, in both packages; a file using
+    MLflow's ModelConfig reads the model's config when mlcli runs it."""
+    (project / "fn_mlcli.py").write_text(
+        "from mlcli.models import set_model\nset_model(lambda frame: [len(frame)] * len(frame))\n"
+    )
+    (project / "fn_mlflow.py").write_text(
+        "import mlflow\nfrom mlflow.models import ModelConfig\n"
+        "config = ModelConfig(development_config={'k': 1})\n"
+        "mlflow.models.set_model(lambda frame: [config.get('k')] * len(frame))\n"
+    )
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+    mlcli.pyfunc.save_model(ours, python_model="fn_mlcli.py")
+    mlflow.pyfunc.save_model(
+        str(theirs), python_model="fn_mlflow.py", model_config={"k": 4},
+        input_example=pd.DataFrame(FRAME),
+    )  # fmt: skip
+    allow = {"MLFLOW_ALLOW_MODEL_CODE_EXECUTION": "true"}
+    assert predictions(load_elsewhere("mlflow", ours, tmp_path, **allow)) == [3.0, 3.0, 3.0]
+    assert predictions(load_elsewhere("mlcli", ours, tmp_path)) == [3.0, 3.0, 3.0]
+    loaded = mlcli.pyfunc.load_model(str(theirs), allow_pickle=True)
+    assert list(loaded.predict(pd.DataFrame(FRAME))) == [4, 4, 4]
