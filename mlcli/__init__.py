@@ -58,6 +58,7 @@ _LAZY: dict[str, str] = {name: "mlcli.fluent" for name in _FLUENT}
 _LAZY.update(
     {
         "MlcliClient": "mlcli.client",
+        "MlflowClient": "mlcli.tracking",  # MLflow's `from mlflow import MlflowClient`
         "register_model": "mlcli.client",
         "TrackingClient": "mlcli.tracking",
         "MlcliError": "mlcli.errors",
@@ -116,7 +117,7 @@ if TYPE_CHECKING:
     from mlcli.models.evaluation.thresholds import validate_evaluation_results
     from mlcli.models.log import log_model
     from mlcli.projects.api import run
-    from mlcli.tracking import TrackingClient
+    from mlcli.tracking import MlflowClient, TrackingClient
 
 
 # Modules reached as attributes, as MLflow's are (``mlflow.artifacts.load_text``)

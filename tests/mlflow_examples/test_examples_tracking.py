@@ -163,7 +163,7 @@ def test_nested_runs(tmp_path: Path) -> None:
 # Params, metrics (with steps) and tags, fluent, then read back with MlflowClient
 PARAMS_METRICS_TAGS = """
 import mlflow
-from mlflow.tracking import MlflowClient
+from mlflow import MlflowClient
 
 mlflow.set_experiment("logging")
 with mlflow.start_run() as run:
