@@ -87,9 +87,11 @@ def project(workdir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> P
     monkeypatch.chdir(folder)
     monkeypatch.syspath_prepend(str(folder))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", (tmp_path / "mlflow-tracking").as_uri())
+    before = list(sys.path)
     yield folder
     for name in [m for m in sys.modules if m == "helpers" or m.startswith("helpers.")]:
         del sys.modules[name]
+    sys.path[:] = [p for p in sys.path if p in before or p == str(folder)]  # models' code
 
 
 def load_elsewhere(loader: str, model: Path, cwd: Path, **env: str) -> subprocess.CompletedProcess:

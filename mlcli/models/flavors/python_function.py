@@ -7,7 +7,11 @@ Layout, the same as MLflow's custom models::
                                               artifacts: {name: {path: artifacts/file}}}
     python_model.pkl        the instance, cloudpickled
     artifacts/<file>        copies of the files named by ``artifacts={name: path}``
+    code/                   the files and folders of ``code_paths`` (mlcli.models.code_paths)
     wheels/mlcli-*.whl      only for a model that cannot load without mlcli (below)
+
+A model from code (``python_model="model.py"``) has ``model.py`` in place of the pickle
+and ``loader_module: mlflow.pyfunc.loaders.code_model`` (:mod:`mlcli.models.from_code`).
 
 ``loader_module`` is MLflow's own custom-model loader, so ``mlflow.pyfunc.load_model``
 and ``mlflow models serve`` load these models without mlcli: the model's class, when
