@@ -72,7 +72,8 @@ SEARCH_MLCLI = r"""
 import json, time, mlcli
 def once():
     return [r.info.run_id for r in mlcli.search_runs(
-        ["many"], "metrics.m0 > 0.5 AND params.p0 != 'x'", ["metrics.m1 DESC"], 100)]
+        experiment_names=["many"], filter_string="metrics.m0 > 0.5 AND params.p0 != 'x'",
+        order_by=["metrics.m1 DESC"], max_results=100, output_format="list")]
 once()
 t0 = time.perf_counter()
 for _ in range(20):
