@@ -68,7 +68,9 @@ def serving_requirements(model_dir: Path) -> ServingRequirements:
 
 def needs_mlflow(model_dir: Path) -> bool:
     """Whether mlcli needs MLflow installed to load the model in ``model_dir``: only a
-    custom model whose pickle imports a module of MLflow does."""
+    custom model whose pickle imports a module of MLflow does, or a model whose Python
+    code (a model from code's file, a module of its ``code/`` folder) imports mlflow."""
+    from mlcli.models.from_code import imports_module
     from mlcli.models.mlmodel import Model
     from mlcli.models.pickle_scan import imports_package
 
@@ -76,6 +78,12 @@ def needs_mlflow(model_dir: Path) -> bool:
         conf = Model.load(model_dir).pyfunc_conf or {}
     except InvalidInputError:
         return False  # loading it will say what is wrong
+    code_file = conf.get("model_code_path")  # read by its name inside the model, as MLflow
+    sources = [model_dir / Path(code_file).name] if isinstance(code_file, str) else []
+    if isinstance(conf.get("code"), str) and (model_dir / conf["code"]).is_dir():
+        sources += sorted((model_dir / conf["code"]).rglob("*.py"))
+    if any(p.is_file() and imports_module(p.read_bytes(), "mlflow") for p in sources):
+        return True
     pickled = conf.get("python_model")
     if not isinstance(pickled, str) or not (model_dir / pickled).is_file():
         return False

@@ -412,3 +412,17 @@ def test_a_function_set_as_the_model_and_mlflows_model_config(
     assert predictions(load_elsewhere("mlcli", ours, tmp_path)) == [3.0, 3.0, 3.0]
     loaded = mlcli.pyfunc.load_model(str(theirs), allow_pickle=True)
     assert list(loaded.predict(pd.DataFrame(FRAME))) == [4, 4, 4]
+
+
+def test_a_serving_environment_keeps_mlflow_for_code_that_imports_it(
+    project: Path, tmp_path: Path
+) -> None:
+    """mlcli serve's virtualenv leaves the mlflow line out only when mlcli loads the
+    model without MLflow: not for a model whose file imports mlflow."""
+    from mlcli.scoring.requirements import needs_mlflow
+
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+    mlcli.pyfunc.save_model(ours, python_model="mlcli_model.py", code_paths=["helpers"])
+    mlflow.pyfunc.save_model(str(theirs), python_model="mlflow_model.py", code_paths=["helpers"])
+    assert not needs_mlflow(ours)
+    assert needs_mlflow(theirs)
