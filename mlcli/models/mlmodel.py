@@ -128,9 +128,15 @@ class Model:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Model:
-        """Read ``MLmodel`` from a model directory (or the file itself)."""
+        """Read ``MLmodel`` from a model directory (or the file itself), or from the
+        model a URI names (``runs:/``, ``models:/``, ``file:``), as MLflow's
+        ``Model.load`` does."""
         import yaml
 
+        if isinstance(path, str) and path.startswith(("runs:", "models:", "file:")):
+            from mlcli.models.uri import resolve_model_uri  # it imports this module
+
+            path = resolve_model_uri(path).directory
         target = Path(path)
         if target.is_dir():
             target = target / MLMODEL_FILE

@@ -116,7 +116,7 @@ from sklearn import datasets
 from sklearn.linear_model import LogisticRegression
 import mlflow
 import mlflow.sklearn
-from mlflow.models import ModelSignature, infer_signature
+from mlflow.models import Model, ModelSignature, infer_signature
 from mlflow.types import Schema, ColSpec
 
 iris = datasets.load_iris()
@@ -160,6 +160,9 @@ except Exception as error:
 report(
     inferred_inputs=inferred_info.signature.inputs.to_json() == input_schema.to_json(),
     manual=json.loads(pyfunc_model.metadata.get_input_schema().to_json()),
+    # Model.load reads a model's MLmodel by its URI
+    loaded_by_uri=json.loads(Model.load(manual_info.model_uri).get_input_schema().to_json()),
+    no_params=Model.load(manual_info.model_uri).get_params_schema(),
     saved_inputs=saved.metadata.get_input_schema().input_names(),
     same=(
         pyfunc_model.predict(iris_train).tolist()
@@ -181,6 +184,9 @@ def test_signatures(tmp_path: Path) -> None:
     assert ours["same"] is True
     assert ours["sk_class"] == "LogisticRegression"
     assert ours["missing_column_raises"] is True
+    assert ours["loaded_by_uri"] == ours["manual"]
+    assert [column["name"] for column in ours["manual"]] == ours["saved_inputs"]
+    assert ours["no_params"] is None
     assert ours["saved_inputs"] == [
         "sepal length (cm)",
         "sepal width (cm)",
