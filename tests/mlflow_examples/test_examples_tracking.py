@@ -332,23 +332,27 @@ def names(frame):
     return frame["tags.mlflow.runName"].tolist()
 
 
+def name_set(frame):  # runs started in the same millisecond have no order between them
+    return sorted(names(frame))
+
+
 report(
     count=len(all_runs),
     columns=sorted(c for c in all_runs.columns if c.split(".")[0] in ("metrics", "params")),
-    bad=names(mlflow.search_runs(
+    bad=name_set(mlflow.search_runs(
         filter_string="metrics.loss > 0.8", search_all_experiments=True
     )),
-    f1=names(mlflow.search_runs(filter_string="metrics.`f1 score` < 0.5")),
-    batch=names(mlflow.search_runs(filter_string="params.batch_size = '2'")),
-    lr=names(mlflow.search_runs(filter_string="params.`learning rate` = '0.01'")),
-    task=names(mlflow.search_runs(filter_string="tags.task = 'classification'")),
-    gpt=names(mlflow.search_runs(filter_string="params.model LIKE 'GPT%'")),
-    gpt3=names(mlflow.search_runs(filter_string="params.model ILIKE 'gpt-3%'")),
-    both=names(mlflow.search_runs(
+    f1=name_set(mlflow.search_runs(filter_string="metrics.`f1 score` < 0.5")),
+    batch=name_set(mlflow.search_runs(filter_string="params.batch_size = '2'")),
+    lr=name_set(mlflow.search_runs(filter_string="params.`learning rate` = '0.01'")),
+    task=name_set(mlflow.search_runs(filter_string="tags.task = 'classification'")),
+    gpt=name_set(mlflow.search_runs(filter_string="params.model LIKE 'GPT%'")),
+    gpt3=name_set(mlflow.search_runs(filter_string="params.model ILIKE 'gpt-3%'")),
+    both=name_set(mlflow.search_runs(
         filter_string="metrics.accuracy > 0.25 AND params.batch_size = '4'"
     )),
     finished=len(mlflow.search_runs(filter_string="attributes.status = 'FINISHED'")),
-    by_name=names(mlflow.search_runs(filter_string="attributes.run_name = 'run-3'")),
+    by_name=name_set(mlflow.search_runs(filter_string="attributes.run_name = 'run-3'")),
     by_accuracy=names(mlflow.search_runs(order_by=["metrics.accuracy DESC"])),
     top3=names(mlflow.search_runs(order_by=["metrics.loss ASC"], max_results=3)),
     by_batch=names(mlflow.search_runs(order_by=["params.batch_size DESC", "metrics.loss"])),
@@ -364,7 +368,9 @@ def test_search_runs(tmp_path: Path) -> None:
     assert ours.result == theirs.result
     result = ours.result
     assert result["count"] == 10
-    assert result["bad"] == ["run-1", "run-0"]
-    assert result["gpt"] == ["run-3", "run-2", "run-1", "run-0"]
+    assert result["bad"] == ["run-0", "run-1"]
+    assert result["gpt"] == ["run-0", "run-1", "run-2", "run-3"]
+    assert result["f1"] == ["run-0", "run-1", "run-2", "run-3", "run-4"]
+    assert result["by_accuracy"] == [f"run-{i}" for i in range(9, -1, -1)]
     assert result["top3"] == ["run-9", "run-8", "run-7"]
     assert result["listed"] == ["run-9", "run-8"]  # loss[7] is 0.30000000000000004
