@@ -27,6 +27,7 @@ from mlcli.models.environment import (
 from mlcli.models.flavors import Flavor, SavedFlavor, flavor_for_model, get_flavor
 from mlcli.models.input_example import example_as_data, save_input_example
 from mlcli.models.mlmodel import PYFUNC, Model, directory_size
+from mlcli.models.packages import require
 from mlcli.models.signature import ModelSignature
 from mlcli.models.trust import record_written, user_records_dir
 
@@ -161,5 +162,14 @@ def _signature_from_example(example: Any, saved: SavedFlavor) -> ModelSignature:
     data = example_as_data(example)
     signature = infer_signature(data)
     if saved.predict is not None:
-        signature = ModelSignature(signature.inputs, infer_schema(saved.predict(data)))
+        prediction = saved.predict(data)
+        inputs = signature.inputs
+        if inputs is not None and not inputs.is_tensor and _is_1d_array(prediction):
+            # As MLflow: with columns in, a 1-D array out is one value per row, a column
+            prediction = require("pandas", "inferring a signature").Series(prediction)
+        signature = ModelSignature(inputs, infer_schema(prediction))
     return signature
+
+
+def _is_1d_array(value: Any) -> bool:
+    return type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 1

@@ -159,6 +159,7 @@ except Exception as error:
 
 report(
     inferred_inputs=inferred_info.signature.inputs.to_json() == input_schema.to_json(),
+    inferred_outputs=json.loads(inferred_info.signature.outputs.to_json()),
     manual=json.loads(pyfunc_model.metadata.get_input_schema().to_json()),
     # Model.load reads a model's MLmodel by its URI
     loaded_by_uri=json.loads(Model.load(manual_info.model_uri).get_input_schema().to_json()),
@@ -181,6 +182,8 @@ def test_signatures(tmp_path: Path) -> None:
     theirs = ok(SIGNATURES, tmp_path / "mlflow", oracle=True).result
     assert ours == theirs
     assert ours["inferred_inputs"] is True
+    # a column of predictions, as the hand-made signature's output
+    assert ours["inferred_outputs"] == [{"type": "long", "required": True}]
     assert ours["same"] is True
     assert ours["sk_class"] == "LogisticRegression"
     assert ours["missing_column_raises"] is True
