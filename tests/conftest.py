@@ -64,6 +64,20 @@ def _session_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None
         os.environ["MLCLI_DATA_DIR"] = previous
 
 
+_REPOSITORY = Path(__file__).resolve().parent.parent
+_STRAY = ("mlruns", "mlflow.db", ".mlruns")  # what a test that forgot tmp_path leaves
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _repository_left_clean() -> Iterator[None]:
+    """No test writes a store into the repository (MLflow's default artifact root is
+    ./mlruns of the working directory, which for the tests is the repository)."""
+    before = {name for name in _STRAY if (_REPOSITORY / name).exists()}
+    yield
+    after = {name for name in _STRAY if (_REPOSITORY / name).exists()}
+    assert after <= before, f"a test left {sorted(after - before)} in {_REPOSITORY}"
+
+
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test sees the developer's MLCLI_* (or MLflow's) settings or store."""

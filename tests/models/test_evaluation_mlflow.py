@@ -47,6 +47,9 @@ def oracle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
     real_mlflow.set_tracking_uri(f"sqlite:///{folder / 'mlflow.db'}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        # its artifacts too: by default they would go to ./mlruns, in the repository
+        location = (folder / "artifacts").as_uri()
+        real_mlflow.create_experiment("oracle", artifact_location=location)
         real_mlflow.set_experiment("oracle")
     try:
         yield real_mlflow
