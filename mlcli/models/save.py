@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import platform
 import shutil
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -162,7 +163,14 @@ def _signature_from_example(example: Any, saved: SavedFlavor) -> ModelSignature:
     data = example_as_data(example)
     signature = infer_signature(data)
     if saved.predict is not None:
-        prediction = saved.predict(data)
+        try:
+            prediction = saved.predict(data)
+        except Exception as exc:  # as MLflow: the model is saved, without an output schema
+            warnings.warn(
+                f"could not infer the model's output schema from the input example: {exc}",
+                stacklevel=4,
+            )
+            return signature
         inputs = signature.inputs
         if inputs is not None and not inputs.is_tensor and _is_1d_array(prediction):
             # As MLflow: with columns in, a 1-D array out is one value per row, a column

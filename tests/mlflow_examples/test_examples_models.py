@@ -95,6 +95,7 @@ print(loaded)
 report(
     run=model_info.run_id == run.info.run_id,
     inputs=json.loads(model_info.signature.inputs.to_json()),
+    outputs=json.loads(model_info.signature.outputs.to_json()),
     predicted=loaded.predict(pd.DataFrame({"x": [1.5, -2.0, 4.0]}))["x"].tolist(),
 )
 """
@@ -106,6 +107,8 @@ def test_python_model_with_artifacts(tmp_path: Path) -> None:
     assert ours == theirs
     assert ours["predicted"] == [4.5, -6.0, 12.0]
     assert ours["inputs"] == [{"type": "double", "name": "x", "required": True}]
+    # the outputs inferred by running the model, its context loaded, on the example
+    assert ours["outputs"] == ours["inputs"]
 
 
 # The "Model Signatures" page: a column-based signature inferred from an input example,

@@ -34,7 +34,7 @@ import inspect
 import os
 import shutil
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -103,7 +103,8 @@ class PythonFunctionFlavor(Flavor):
         needs = ["cloudpickle", *_distributions_used_by(model)]
         if _needs_mlcli(model, data):
             needs += _write_mlcli_wheel(directory)
-        return SavedFlavor({PYFUNC: conf}, needs, predict=None, digests=[digest_of(data)])
+        predict = _example_predictor(model, directory, saved_artifacts, model_config)
+        return SavedFlavor({PYFUNC: conf}, needs, predict=predict, digests=[digest_of(data)])
 
     def code_files(self, *, directory: Path, mlmodel: Model) -> list[Path]:
         conf = mlmodel.pyfunc_conf or {}
@@ -365,6 +366,24 @@ def _write_mlcli_wheel(directory: Path) -> list[str]:
     (directory / WHEELS_DIR).mkdir(exist_ok=True)
     (directory / WHEELS_DIR / wheel.filename).write_bytes(wheel.data)
     return [f"{WHEELS_DIR}/{wheel.filename}", *wheel.requirements]
+
+
+def _example_predictor(
+    python_model: Any,
+    directory: Path,
+    saved_artifacts: Mapping[str, Mapping[str, str]],
+    model_config: Mapping[str, Any] | None,
+) -> Callable[[Any], Any]:
+    """The model's predict, its context loaded (with the artifacts as saved), for the
+    output part of a signature inferred from the input example, as MLflow infers it."""
+
+    def predict(data: Any) -> Any:
+        artifacts = {name: str(directory / info["path"]) for name, info in saved_artifacts.items()}
+        context = _context_for(python_model, artifacts, dict(model_config or {}))
+        python_model.load_context(context)
+        return PythonModelPredictor(python_model, context).predict(data)
+
+    return predict
 
 
 def _copy_artifacts(artifacts: Mapping[str, str], directory: Path) -> dict[str, dict[str, str]]:
