@@ -110,8 +110,18 @@ def refresh(session: IndexSession) -> RefreshResult:
         rows += session.known_rows(sorted(touched))
     gone_set = set(gone)
     changed = {row[0] for row in rows if row[0] not in gone_set and _files_changed(layout, row)}
-    to_scan = sorted(changed | {r for r in unindexed if not _still_left_out(session, r)})
     damaged = session.left_out.runs
+    # A folder left out before is read again only if its run.json changed (one stat);
+    # any other is read now: reading it is what tells, so no stat first (a million of
+    # them, on a cold cache, cost minutes before the first run was read).
+    to_scan = sorted(
+        changed
+        | {
+            r
+            for r in unindexed
+            if (r not in remembered and r not in damaged) or not _still_left_out(session, r)
+        }
+    )
     for run_id in [r for r in damaged if r not in unindexed]:
         del damaged[run_id]
     experiments = changed_experiments(session)
