@@ -156,8 +156,12 @@ class Schema:
         """MLflow's: the names of the specs, or their positions when unnamed."""
         return [s.name if s.name is not None else i for i, s in enumerate(self.specs)]
 
+    def to_dict(self) -> list[dict[str, Any]]:
+        """MLflow's: one dict per spec (a tensor's shape as a list, as in its JSON)."""
+        return [s.to_dict() for s in self.specs]
+
     def to_json(self) -> str:
-        return json.dumps([s.to_dict() for s in self.specs])
+        return json.dumps(self.to_dict())
 
     @classmethod
     def from_json(cls, text: str | Sequence[Any]) -> Schema:
