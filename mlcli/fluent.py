@@ -598,8 +598,44 @@ def get_tracking_uri() -> str:
     return store_location()
 
 
+def set_registry_uri(uri: str) -> None:
+    """MLflow's: mlcli keeps the registry in the tracking store, so the only registry
+    URI is the tracking URI (accepted, and nothing changes); another is refused."""
+    from mlcli.store import store_of_mlflow_uri
+
+    text, tracking = os.fspath(uri), get_tracking_uri()
+    try:
+        same = text == tracking or (
+            os.path.abspath(store_of_mlflow_uri(text, said="", fix="")) == os.path.abspath(tracking)
+        )
+    except (InvalidInputError, StoreError):
+        same = False
+    if not same:
+        raise InvalidInputError(
+            f"set_registry_uri({uri!r}): mlcli keeps the registry in the tracking store "
+            f"({get_tracking_uri()}); use set_tracking_uri to change both"
+        )
+
+
+def get_registry_uri() -> str:
+    """The registry's URI: the tracking store's (mlcli keeps the registry there)."""
+    return get_tracking_uri()
+
+
 def get_run(run_id: str) -> Run:
     return _session.get_client().get_run(run_id)
+
+
+def get_parent_run(run_id: str) -> Run | None:
+    """The run's parent run, or None (MLflow's)."""
+    client = _session.get_client()
+    parent = client.get_run(run_id).info.parent_run_id
+    return client.get_run(parent) if parent else None
+
+
+def delete_run(run_id: str) -> None:
+    """Mark the run deleted (MLflow's; ``mlcli runs restore`` brings it back)."""
+    _session.get_client().delete_run(run_id)
 
 
 def search_runs(
@@ -836,6 +872,28 @@ def log_dict(dictionary: Any, artifact_file: str, run_id: str | None = None) -> 
     """Log a dict as JSON, or as YAML when ``artifact_file`` ends in .yaml/.yml."""
     client = _session.get_client()
     client.log_dict(run_id or _session.active().run_id, dictionary, artifact_file)
+
+
+def log_table(data: Any, artifact_file: str, run_id: str | None = None) -> None:
+    """A DataFrame or a dict of columns as MLflow's table artifact (JSON
+    ``{"columns": [...], "data": [...]}``, or Parquet); logged again to the same
+    file, the rows are appended."""
+    _session.get_client().log_table(run_id or _session.active().run_id, data, artifact_file)
+
+
+def log_image(
+    image: Any,
+    artifact_file: str | None = None,
+    key: str | None = None,
+    step: int | None = None,
+    timestamp: int | None = None,
+    synchronous: bool | None = False,
+) -> None:
+    """A numpy array or a PIL image saved to ``artifact_file`` in its extension's
+    format (MLflow's; its image series, ``key=`` and ``step=``, are refused)."""
+    _session.get_client().log_image(
+        _session.active().run_id, image, artifact_file, key, step, timestamp
+    )
 
 
 def log_figure(

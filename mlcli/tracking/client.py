@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -542,6 +543,52 @@ class TrackingClient:
         else:
             text = json.dumps(dictionary, indent=2)
         return self.log_text(run_id, text, artifact_file)
+
+    def log_table(self, run_id: str, data: Any, artifact_file: str) -> str:
+        """A DataFrame (or a dict of columns) as MLflow's table artifact: JSON
+        ``{"columns": [...], "data": [...]}`` or Parquet; its rows are appended to the
+        table already in ``artifact_file``, as MLflow's."""
+        from mlcli.tracking.media import table_bytes
+
+        run_id = self._writable_run(run_id)
+        artifacts = self.store.artifacts(run_id)
+        existing = None
+        folder = posixpath.dirname(posixpath.normpath(artifact_file)) or None
+        try:
+            present = any(f.path == artifact_file for f in artifacts.list(folder))
+        except NotFoundError:  # no such folder yet
+            present = False
+        if present:
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as scratch:
+                existing = artifacts.download(artifact_file, scratch).read_bytes()
+        return artifacts.write_bytes(artifact_file, table_bytes(data, artifact_file, existing))
+
+    def log_image(
+        self,
+        run_id: str,
+        image: Any,
+        artifact_file: str | None = None,
+        key: str | None = None,
+        step: int | None = None,
+        timestamp: int | None = None,
+        synchronous: bool | None = None,
+    ) -> str:
+        """A numpy array or a PIL image saved to ``artifact_file`` (PNG for .png, ...),
+        as MLflow's; MLflow's image series (``key=``, ``step=``) are refused."""
+        from mlcli.tracking.media import image_bytes
+
+        if key is not None or step is not None or timestamp is not None:
+            raise InvalidInputError(
+                "log_image: key, step and timestamp (MLflow's image series) are not "
+                "supported; give artifact_file"
+            )
+        if not artifact_file:
+            raise InvalidInputError("log_image needs artifact_file (such as 'image.png')")
+        run_id = self._writable_run(run_id)
+        data = image_bytes(image, artifact_file)
+        return self.store.artifacts(run_id).write_bytes(artifact_file, data)
 
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
         return self.store.artifacts(self.resolve_run_id(run_id)).list(path)
