@@ -73,6 +73,10 @@ _LAZY.update(
         "evaluate": "mlcli.models.evaluation",
         "validate_evaluation_results": "mlcli.models.evaluation",
         "log_model": "mlcli.models.log",
+        "get_logged_model": "mlcli.models.logged",  # MLflow 3's logged models
+        "last_logged_model": "mlcli.models.logged",
+        "search_logged_models": "mlcli.models.logged",
+        "set_logged_model_tags": "mlcli.models.logged",
         "run": "mlcli.projects.api",  # MLflow's mlflow.run (mlflow.projects.run)
     }
 )
@@ -130,6 +134,12 @@ if TYPE_CHECKING:
     from mlcli.models.evaluation.evaluate import evaluate  # the function, not its module
     from mlcli.models.evaluation.thresholds import validate_evaluation_results
     from mlcli.models.log import log_model
+    from mlcli.models.logged import (
+        get_logged_model,
+        last_logged_model,
+        search_logged_models,
+        set_logged_model_tags,
+    )
     from mlcli.projects.api import run
     from mlcli.tracking import MlflowClient, TrackingClient
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from mlcli import system_tags
 from mlcli.errors import ConflictError, InvalidInputError, NotFoundError
 from mlcli.files.fileio import create_temp_dir
+from mlcli.models.logged import remember_logged
 from mlcli.models.mlmodel import Model
 from mlcli.models.registry_link import RegistryLink, registry_link
 from mlcli.models.save import write_model
@@ -28,6 +29,7 @@ from mlcli.models.trust import store_records_dir
 from mlcli.store import MAX_TAG_VALUE_LENGTH, Artifacts, normalize_artifact_path
 
 if TYPE_CHECKING:
+    from mlcli.store import LoggedModel
     from mlcli.tracking import TrackingClient
 
 _logger = logging.getLogger(__name__)
@@ -35,7 +37,10 @@ _logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """What was logged, and the URI to load it by."""
+    """What was logged, and the URI to load it by (MLflow 3's attribute names).
+
+    ``model_uri`` is MLflow 3's ``models:/m-<model_id>``; ``runs:/<run_id>/<artifact_path>``
+    (``run_model_uri``) names the same files and keeps loading."""
 
     run_id: str
     artifact_path: str
@@ -46,6 +51,21 @@ class ModelInfo:
     utc_time_created: str
     mlcli_version: str | None
     registered_model_version: int | None = None
+    model_id: str | None = None
+    name: str | None = None
+    experiment_id: str | None = None
+
+    @property
+    def run_model_uri(self) -> str:
+        return f"runs:/{self.run_id}/{self.artifact_path}"
+
+    @property
+    def artifact_uri(self) -> str:
+        return self.model_uri
+
+    @property
+    def saved_input_example_info(self) -> dict[str, Any] | None:
+        return None
 
 
 def log_model(
@@ -86,19 +106,31 @@ def log_model(
     if _taken(artifacts, artifact_path, target):
         raise ConflictError(f"run {run_id[:8]} already has an artifact at {artifact_path!r}")
     records = store_records_dir(client.store.root)
-    mlmodel = _save_in_place(model, target, flavor, run_id, artifact_path, records, save_options)
-    artifacts.publish(artifact_path)  # a server's store uploads what was saved in its cache
+    logged = _new_logged_model(client, run_id, artifact_path)
+    try:
+        mlmodel = _save_in_place(
+            model, target, flavor, run_id, artifact_path, records, save_options
+        )
+        artifacts.publish(artifact_path)  # a server's store uploads what was saved in its cache
+    except BaseException:
+        client.store.logged_models.update(logged.model_id, status="FAILED")
+        raise
+    client.store.logged_models.update(logged.model_id, status="READY")
+    remember_logged(logged.model_id)
     _append_history(client, run_id, mlmodel)
-    model_uri = f"runs:/{run_id}/{artifact_path}"
+    run_uri = f"runs:/{run_id}/{artifact_path}"
     version = None
     if link is not None and registered_model_name is not None:
         version = link.register(
-            name=registered_model_name, model_uri=model_uri, model_dir=target, run_id=run_id
+            name=registered_model_name, model_uri=run_uri, model_dir=target, run_id=run_id
         ).version
     return ModelInfo(
         run_id=run_id,
         artifact_path=artifact_path,
-        model_uri=model_uri,
+        model_uri=f"models:/{logged.model_id}",
+        model_id=logged.model_id,
+        name=name,
+        experiment_id=logged.experiment_id,
         model_uuid=mlmodel.model_uuid,
         flavors=mlmodel.flavors,
         signature=mlmodel.signature,
@@ -106,6 +138,20 @@ def log_model(
         mlcli_version=mlmodel.mlcli_version,
         registered_model_version=version,
     )
+
+
+def _new_logged_model(client: TrackingClient, run_id: str, artifact_path: str) -> LoggedModel:
+    """MLflow 3's logged model for this log_model call, PENDING until its files are in
+    place; its folder is the run's ``artifact_path`` (created empty here, so the save's
+    rename fills it)."""
+    experiment_id = client.get_run(run_id).info.experiment_id
+    logged = client.store.logged_models.create(
+        run_id=run_id, experiment_id=experiment_id, name=artifact_path
+    )
+    if logged.artifact_path != artifact_path:  # taken meanwhile: mlcli keeps one per path
+        client.store.logged_models.update(logged.model_id, status="FAILED", deleted=True)
+        raise ConflictError(f"run {run_id[:8]} already has an artifact at {artifact_path!r}")
+    return logged
 
 
 def model_name(name: str | None, artifact_path: str | None) -> str:

@@ -99,7 +99,7 @@ def register_model(
 ) -> ModelVersion:
     """The model at ``model_uri`` (a path, ``runs:/``, or ``models:/`` to copy a version)
     becomes version N of ``name`` in the store's registry."""
-    from mlcli.models.uri import LocalModelUri, RunModelUri, resolve_model_uri
+    from mlcli.models.uri import LocalModelUri, LoggedModelUri, RunModelUri, resolve_model_uri
     from mlcli.registry.names import validate_model_name
     from mlcli.registry.register import register_version
 
@@ -107,6 +107,9 @@ def register_model(
     resolved = resolve_model_uri(model_uri, client=client, registry=StoreRegistryLink(client))
     if isinstance(resolved.uri, RunModelUri):
         source = f"runs:/{resolved.run_id}/{resolved.uri.path}"
+    elif isinstance(resolved.uri, LoggedModelUri):  # where its files are, as the server says
+        model = client.store.logged_models.get(resolved.uri.model_id)
+        source = f"runs:/{model.run_id}/{model.artifact_path}"
     elif isinstance(resolved.uri, LocalModelUri):
         source = str(resolved.directory.resolve())
     else:

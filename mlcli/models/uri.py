@@ -6,6 +6,7 @@
     models:/<name>/<stage>                 the latest version in None/Staging/Production/Archived
     models:/<name>/latest                  the highest version
     models:/<name>@<alias>                 the version an alias points to
+    models:/m-<32 hex>                     an MLflow 3 logged model, by its id
 
 ``models:/`` URIs are resolved by the registry through :mod:`mlcli.models.registry_link`.
 
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 STAGES = ("None", "Staging", "Production", "Archived")
 _ALIAS = re.compile(r"^[\w\-]{1,255}\Z")
 _RUN_PREFIX = re.compile(r"^[0-9a-fA-F]{1,32}\Z")
+_LOGGED_MODEL_ID = re.compile(r"^m-[0-9a-f]{32}\Z")
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,17 @@ class RegistryModelUri:
         return f"models:/{self.name}/{suffix}"
 
 
-ModelUri = LocalModelUri | RunModelUri | RegistryModelUri
+@dataclass(frozen=True)
+class LoggedModelUri:
+    """``models:/m-<id>``: an MLflow 3 logged model, kept with the run that logged it."""
+
+    model_id: str
+
+    def __str__(self) -> str:
+        return f"models:/{self.model_id}"
+
+
+ModelUri = LocalModelUri | RunModelUri | RegistryModelUri | LoggedModelUri
 
 
 @dataclass(frozen=True)
@@ -116,6 +128,17 @@ def resolve_model_uri(
         from mlcli.tracking import TrackingClient
 
         client = TrackingClient()
+    if isinstance(parsed, LoggedModelUri):
+        model = client.store.logged_models.get(parsed.model_id)
+        if model.deleted:
+            raise NotFoundError(f"logged model {model.model_id} is deleted")
+        try:
+            directory = client.store.artifacts(model.run_id).resolve(model.artifact_path)
+        except NotFoundError:
+            raise NotFoundError(f"logged model {model.model_id} has no files") from None
+        return ResolvedModel(
+            parsed, _stored_model_dir(directory, str(parsed)), model.run_id, client.store.root
+        )
     if isinstance(parsed, RunModelUri):
         run_id = client.resolve_run_id(parsed.run)
         repo = client.store.artifacts(run_id)
@@ -179,12 +202,17 @@ def _parse_runs(text: str) -> RunModelUri:
     return RunModelUri(run.lower(), normalize_artifact_path(path.strip("/")))
 
 
-def _parse_models(text: str) -> RegistryModelUri:
+def _parse_models(text: str) -> RegistryModelUri | LoggedModelUri:
     body = text[len("models:") :]
-    usage = "expected models:/<name>/<version|stage|latest> or models:/<name>@<alias>"
+    usage = (
+        "expected models:/<name>/<version|stage|latest>, models:/<name>@<alias> "
+        "or models:/m-<logged model id>"
+    )
     if not body.startswith("/") or body.startswith("//"):
         raise InvalidInputError(f"invalid model URI {text!r}: {usage}")
     parts = body[1:].rstrip("/").split("/")
+    if len(parts) == 1 and _LOGGED_MODEL_ID.match(parts[0]):
+        return LoggedModelUri(parts[0])
     if len(parts) == 1 and "@" in parts[0]:
         name, _, alias = parts[0].rpartition("@")
         if not name or not _ALIAS.match(alias):

@@ -142,7 +142,7 @@ def test_artifact_path_is_a_deprecated_name_as_in_mlflow(
 ) -> None:
     with caplog.at_level(logging.WARNING):
         info = mlcli.sklearn.log_model(diabetes_regressor, artifact_path="regressor")
-    assert info.artifact_path == "regressor" and info.model_uri == f"runs:/{run_id}/regressor"
+    assert info.artifact_path == "regressor" and info.run_model_uri == f"runs:/{run_id}/regressor"
     assert "`artifact_path` is deprecated. Please use `name` instead." in caplog.messages
     caplog.clear()
     with caplog.at_level(logging.WARNING):
@@ -297,7 +297,7 @@ def test_mlflow_and_mlcli_load_each_others_models_from_code(
         code_paths=["helpers"], input_example=pd.DataFrame(FRAME),
     )  # fmt: skip
     ours = store / "runs" / run_id / "artifacts" / "scaler"
-    assert info.model_uri == f"runs:/{run_id}/scaler"
+    assert info.run_model_uri == f"runs:/{run_id}/scaler"
     theirs = tmp_path / "theirs"
     mlflow.pyfunc.save_model(
         str(theirs), python_model="mlflow_model.py", model_config={"factor": 3},

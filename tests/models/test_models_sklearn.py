@@ -24,7 +24,8 @@ def test_classifier_round_trip_gives_identical_predictions(
 ) -> None:
     features, _ = iris
     info = mlcli.sklearn.log_model(iris_classifier, "model", input_example=features.head(3))
-    assert info.model_uri == f"runs:/{run_id}/model"
+    assert info.model_uri == f"models:/{info.model_id}" and info.model_id.startswith("m-")
+    assert info.run_id == run_id and info.run_model_uri == f"runs:/{run_id}/model"
     model = load_model(f"runs:/{run_id[:8]}/model")
     assert np.array_equal(model.predict(features), iris_classifier.predict(features))
     probabilities = model.predict(features, params={"predict_method": "predict_proba"})
