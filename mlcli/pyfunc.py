@@ -23,6 +23,7 @@ from mlcli.models.from_code import set_model
 from mlcli.models.log import ModelInfo
 from mlcli.models.log import log_model as _log_model
 from mlcli.models.mlmodel import Model
+from mlcli.models.model_api import get_model_dependencies
 from mlcli.models.pyfunc_model import PyFuncModel, load_model
 from mlcli.models.python_model import PythonModel, PythonModelContext
 from mlcli.models.save import save_model as _save_model
@@ -32,6 +33,7 @@ __all__ = [
     "PyFuncModel",
     "PythonModel",
     "PythonModelContext",
+    "get_model_dependencies",
     "load_model",
     "log_model",
     "save_model",

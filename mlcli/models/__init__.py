@@ -31,6 +31,7 @@ from mlcli.models.evaluation import (
 from mlcli.models.from_code import set_model
 from mlcli.models.log import ModelInfo, log_model
 from mlcli.models.mlmodel import Model
+from mlcli.models.model_api import get_model_info, predict
 from mlcli.models.pyfunc_model import PyFuncModel, load_model
 from mlcli.models.save import save_model
 from mlcli.models.signature import (
@@ -44,6 +45,7 @@ from mlcli.models.signature import (
 from mlcli.models.signature_inference import infer_signature
 from mlcli.models.uri import (
     LocalModelUri,
+    LoggedModelUri,
     RegistryModelUri,
     RunModelUri,
     parse_model_uri,
@@ -56,6 +58,7 @@ __all__ = [
     "EvaluationMetric",
     "EvaluationResult",
     "LocalModelUri",
+    "LoggedModelUri",
     "MetricThreshold",
     "MetricValue",
     "MissingDependencyError",
@@ -76,12 +79,14 @@ __all__ = [
     "TensorSpec",
     "enforce_schema",
     "evaluate",
+    "get_model_info",
     "infer_signature",
     "list_evaluators",
     "load_model",
     "log_model",
     "make_metric",
     "parse_model_uri",
+    "predict",
     "resolve_model_uri",
     "save_model",
     "set_model",

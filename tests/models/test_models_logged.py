@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 import mlcli
+import mlcli.models
 import mlcli.pyfunc
 import mlcli.sklearn
 from mlcli.errors import InvalidInputError, NotFoundError
@@ -117,3 +118,102 @@ def test_logged_model_functions_take_mlflows_parameters(name: str) -> None:
     mlflow = pytest.importorskip("mlflow")
     theirs = list(inspect.signature(getattr(mlflow, name)).parameters)
     assert list(inspect.signature(getattr(mlcli, name)).parameters) == theirs
+
+
+def test_get_model_info_by_either_uri(run_id: str, iris: Any, iris_classifier: Any) -> None:
+    features, _ = iris
+    info = mlcli.sklearn.log_model(iris_classifier, name="clf", input_example=features.head(2))
+    for uri in (info.model_uri, info.run_model_uri):
+        found = mlcli.models.get_model_info(uri)
+        assert (found.model_id, found.model_uri, found.run_id) == (
+            info.model_id,
+            info.model_uri,
+            run_id,
+        )
+        assert found.artifact_path == "clf" and found.model_uuid == info.model_uuid
+        assert found.signature == info.signature and set(found.flavors) == set(info.flavors)
+
+
+def test_models_predict_writes_mlflows_answer(
+    run_id: str, iris: Any, iris_classifier: Any, tmp_path: Path, capsys: Any
+) -> None:
+    features, _ = iris
+    info = mlcli.sklearn.log_model(iris_classifier, name="clf", input_example=features.head(2))
+    rows = features.head(3)
+    expected = {"predictions": iris_classifier.predict(rows).tolist()}
+    mlcli.models.predict(info.model_uri, input_data=rows, env_manager="local")
+    assert json.loads(capsys.readouterr().out) == expected
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    out = tmp_path / "out.json"
+    mlcli.models.predict(
+        info.model_uri, input_path=str(tmp_path / "rows.csv"), content_type="csv",
+        output_path=str(out),
+    )  # fmt: skip
+    assert json.loads(out.read_text()) == expected
+    with pytest.raises(InvalidInputError, match="env_manager='virtualenv' is not supported"):
+        mlcli.models.predict(info.model_uri, input_data=rows, env_manager="virtualenv")
+    with pytest.raises(InvalidInputError, match="exactly one of input_data and input_path"):
+        mlcli.models.predict(info.model_uri)
+
+
+def test_models_predict_answers_as_mlflows_on_the_same_model(
+    run_id: str, iris: Any, iris_classifier: Any, tmp_path: Path, capsys: Any
+) -> None:
+    import subprocess
+    import sys
+
+    pytest.importorskip("mlflow")
+    features, _ = iris
+    info = mlcli.sklearn.log_model(iris_classifier, name="clf", input_example=features.head(2))
+    directory = str(resolve_model_uri(info.model_uri).directory)
+    rows = features.head(4)
+    mlcli.models.predict(info.model_uri, input_data=rows, env_manager="local")
+    ours = json.loads(capsys.readouterr().out)
+    rows.to_json(tmp_path / "rows.json", orient="split")
+    code = (
+        "import sys, pandas, mlflow.models\n"
+        "rows = pandas.read_json(sys.argv[2], orient='split')\n"
+        "mlflow.models.predict(sys.argv[1], input_data=rows, env_manager='local',"
+        " output_path=sys.argv[3])\n"
+    )
+    out = tmp_path / "theirs.json"
+    done = subprocess.run(
+        [sys.executable, "-c", code, directory, str(tmp_path / "rows.json"), str(out)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert ours == json.loads(out.read_text())
+
+
+def test_get_model_dependencies_gives_the_requirements_file(
+    run_id: str, iris_classifier: Any
+) -> None:
+    info = mlcli.sklearn.log_model(iris_classifier, name="clf")
+    path = Path(mlcli.pyfunc.get_model_dependencies(info.model_uri))
+    assert path.name == "requirements.txt" and "scikit-learn" in path.read_text()
+    conda = Path(mlcli.pyfunc.get_model_dependencies(info.run_model_uri, format="conda"))
+    assert conda.name == "conda.yaml" and conda.is_file()
+    with pytest.raises(InvalidInputError, match="format must be 'pip' or 'conda'"):
+        mlcli.pyfunc.get_model_dependencies(info.model_uri, format="wheel")
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs"),
+    [
+        ("mlcli.models:get_model_info", "mlflow.models:get_model_info"),
+        ("mlcli.models:predict", "mlflow.models:predict"),
+        ("mlcli.pyfunc:get_model_dependencies", "mlflow.pyfunc:get_model_dependencies"),
+    ],
+)
+@pytest.mark.filterwarnings("ignore::UserWarning")  # mlflow.pyfunc's own, on import
+def test_model_helpers_take_mlflows_parameters(ours: str, theirs: str) -> None:
+    import importlib
+    import inspect
+
+    pytest.importorskip("mlflow")
+
+    def parameters(spec: str) -> list[str]:
+        module, _, name = spec.partition(":")
+        return list(inspect.signature(getattr(importlib.import_module(module), name)).parameters)
+
+    assert parameters(ours) == parameters(theirs)
