@@ -108,9 +108,8 @@ def log_model(
     records = store_records_dir(client.store.root)
     logged = _new_logged_model(client, run_id, artifact_path)
     try:
-        mlmodel = _save_in_place(
-            model, target, flavor, run_id, artifact_path, records, save_options
-        )
+        options = {**save_options, "model_id": logged.model_id}
+        mlmodel = _save_in_place(model, target, flavor, run_id, artifact_path, records, options)
         artifacts.publish(artifact_path)  # a server's store uploads what was saved in its cache
     except BaseException:
         client.store.logged_models.update(logged.model_id, status="FAILED")

@@ -27,6 +27,8 @@ def get_model_info(model_uri: str) -> ModelInfo:
     resolved = resolve_model_uri(model_uri, client=client)
     model = Model.load(resolved.directory)
     model_id = resolved.uri.model_id if isinstance(resolved.uri, LoggedModelUri) else None
+    if model_id is None and isinstance(model.extra.get("model_id"), str):
+        model_id = model.extra["model_id"]  # MLflow 3 writes it in MLmodel, as mlcli
     run_id = model.run_id or resolved.run_id
     artifact_path = model.artifact_path or ""
     if model_id is None and run_id and artifact_path:

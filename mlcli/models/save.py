@@ -91,6 +91,7 @@ def write_model(
     run_id: str | None = None,
     artifact_path: str | None = None,
     trust_records: Sequence[Path] = (),
+    model_id: str | None = None,
     **flavor_options: Any,
 ) -> Model:
     """:func:`save_model`, recording the serialized files as trusted in the user's
@@ -129,6 +130,8 @@ def write_model(
             saved_input_example_info=example_info,
             metadata=dict(metadata) if metadata else None,
         )
+        if model_id is not None:  # MLflow 3's logged model's id, a key of its MLmodel
+            mlmodel.extra["model_id"] = model_id
         mlmodel.model_size_bytes = directory_size(directory)
         mlmodel.save(directory)
         return mlmodel

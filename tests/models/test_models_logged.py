@@ -29,6 +29,8 @@ def test_log_model_gives_mlflow_3s_model_info(run_id: str, iris: Any, iris_class
     assert info.run_model_uri == f"runs:/{run_id}/clf"
     assert set(info.flavors) == {"python_function", "sklearn"}
     assert info.signature is not None and info.registered_model_version is None
+    stored = resolve_model_uri(info.model_uri).directory / "MLmodel"
+    assert f"model_id: {info.model_id}" in stored.read_text()  # as MLflow 3 writes it
     logged = mlcli.get_logged_model(info.model_id)
     assert (logged.model_id, logged.name, logged.source_run_id) == (info.model_id, "clf", run_id)
     assert logged.status == "READY" and logged.model_uri == info.model_uri
