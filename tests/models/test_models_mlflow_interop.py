@@ -80,6 +80,9 @@ def test_a_model_saved_by_mlflow_sklearn_loads_in_mlcli(
         input_example=features.head(3),
     )
     monkeypatch.delenv("MLFLOW_ALLOW_PICKLE_DESERIALIZATION")
+    # No record of what mlcli wrote: another test that saved this very classifier with
+    # mlcli wrote the same pickle bytes, which would make MLflow's file trusted.
+    monkeypatch.setenv("MLCLI_DATA_DIR", str(tmp_path / "mlcli-data"))
     pickled = serialization_format != "skops"  # skops loads with mlcli's own trust list
     if pickled:
         with pytest.raises(UntrustedModelError, match="--allow-pickle"):
