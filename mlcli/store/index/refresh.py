@@ -236,7 +236,12 @@ def _read_journal(
     size = session.journal.size()
     if full_check:
         return offset, size, set()
-    if identity != meta.get("journal_identity", identity) or size < offset:
+    recorded = meta.get("journal_identity", identity)
+    # A journal begun since the index last looked (there was none) is read from its
+    # start, not taken for a replaced one: the first run created in a store that had
+    # no journal would otherwise make the next query stat every run.
+    begun = recorded == "" and offset == 0
+    if (identity != recorded and not begun) or size < offset:
         return -1, size, None
     if size == offset:
         return offset, offset, set()

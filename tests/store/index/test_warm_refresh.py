@@ -148,6 +148,37 @@ def test_after_one_new_run_a_query_reads_that_run_only(store: Store, recording) 
     assert set(reads.run_files_opened()) == set(newer)
 
 
+def test_the_first_run_in_a_store_without_a_journal_costs_that_run_only(
+    store: Store, recording, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store whose changes.jsonl does not exist yet (written by another tool, or by
+    an mlcli that journaled only changes to finished runs): the journal the next
+    create begins is read from its start, not taken for a replaced one (which makes a
+    refresh check every run's files)."""
+    from mlcli.store.index import refresh as refresh_module
+
+    (store.root / "changes.jsonl").unlink()
+    store.index.rebuild()
+    _settle(store)
+    checked: list[str] = []
+    real_check = refresh_module._files_changed
+
+    def counting(layout: Any, row: tuple[Any, ...]) -> bool:
+        checked.append(row[0])
+        return real_check(layout, row)
+
+    monkeypatch.setattr(refresh_module, "_files_changed", counting)
+    other = Store.open(store.root)
+    new = _finished_run(other, "new", loss=-1.0)
+    other.close()
+    with recording() as reads:
+        found = _query(store)
+    assert found[0] == new and len(found) == RUNS + 1
+    assert reads.listings_of_runs_dir() == 0
+    assert set(reads.run_files_opened()) == {new}
+    assert len(checked) < 5, f"{len(checked)} runs' files checked for one new run"
+
+
 def test_a_purged_run_leaves_the_results_without_a_listing(store: Store, recording) -> None:
     _settle(store)
     first = _query(store)[0]
