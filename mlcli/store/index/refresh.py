@@ -60,7 +60,7 @@ from mlcli.store.scan import file_signature
 
 RACY_SECONDS = 2.0  # a stamp of runs/ changed less than this long ago is not trusted
 STAMP_KEY = "runs_dir_stamp"  # meta: the trusted stamp of runs/ at the last listing
-EXACT_KEY = "runs_dir_exact"  # meta: "1" when that listing saw no hidden folder
+LINKS_KEY = "runs_dir_links"  # meta: "dev:ino:links" of runs/ as the index knows it, or ""
 UNINDEXED_KEY = "unindexed_runs"  # meta: JSON list of run folders not in the runs table
 _LIVE_RUNS_SQL = f"{KNOWN_RUNS_SQL} WHERE status IN ({','.join('?' * len(RunStatus.LIVE))})"
 
@@ -84,25 +84,28 @@ def refresh(session: IndexSession) -> RefreshResult:
     recorded_stamp = meta.get(STAMP_KEY) or None
     remembered = set(json.loads(meta.get(UNINDEXED_KEY, "[]")))
     gone: list[str] = []
-    exact = meta.get(EXACT_KEY) == "1"
+    links = meta.get(LINKS_KEY) or ""
     if touched is None or stamp is None or stamp[0] != recorded_stamp:
         accounted = None
-        if touched is not None and stamp is not None and recorded_stamp and exact:
-            accounted = _journal_accounts(session, recorded_stamp, stamp[0], touched, remembered)
+        if touched is not None and stamp is not None and links:
+            accounted = _journal_accounts(session, links, stamp[0], touched, remembered)
         if accounted is not None:  # every folder that came or went is a journaled one
             added, gone = accounted
             unindexed = remembered | added
-            listed_stamp = stamp[0]  # type: ignore[index]
+            listed_stamp = stamp[0] if stamp[1] else ""  # type: ignore[index]
+            new_links = _links(stamp[0])  # type: ignore[index]
         else:
             on_disk, hidden_seen = _run_folders(layout)
             indexed = _indexed_ids(db)
             unindexed = on_disk - indexed
             gone = sorted(indexed - on_disk)
             listed_stamp = stamp[0] if stamp is not None and stamp[1] else ""
-            exact = bool(listed_stamp) and not hidden_seen
+            # The count needs no settled clock, only a listing without staging folders.
+            new_links = _links(stamp[0]) if stamp is not None and not hidden_seen else ""
     else:  # no folder came or went: only those left out last time may have changed
         unindexed = remembered
         listed_stamp = recorded_stamp or ""
+        new_links = links
     if touched is None:  # the journal was replaced: check every known run by stat
         rows = db.execute(KNOWN_RUNS_SQL).fetchall()
     else:
@@ -131,6 +134,7 @@ def refresh(session: IndexSession) -> RefreshResult:
         and not experiments
         and journal_end == journal_offset
         and listed_stamp == (recorded_stamp or "")
+        and new_links == links
         and unindexed == remembered
     ):
         return RefreshResult(0, 0)
@@ -151,7 +155,8 @@ def refresh(session: IndexSession) -> RefreshResult:
             session.set_meta(UNINDEXED_KEY, json.dumps(sorted(still_out)))
         if listed_stamp != (recorded_stamp or ""):
             session.set_meta(STAMP_KEY, listed_stamp)
-            session.set_meta(EXACT_KEY, "1" if exact else "")
+        if new_links != links:
+            session.set_meta(LINKS_KEY, new_links)
     return RefreshResult(len(to_scan), len(gone))
 
 
@@ -299,14 +304,17 @@ def _journal_accounts(
     some network filesystems report 1, and are listed). Every mlcli write that adds or
     removes a run folder names the run in the journal after doing it, so when the
     count moved by exactly the named runs whose folders appeared or vanished, no other
-    folder came or went. The recorded stamp must be *exact*: made when ``runs/`` held
-    no hidden (staging, trash) folder, whose coming and going the journal does not
-    name. An unexplained change (a folder copied in by another tool, a create still
+    folder came or went. The recorded count (``dev:ino:links``) must be *exact*: taken
+    when ``runs/`` held no hidden (staging, trash) folder, whose coming and going the
+    journal does not name. It needs no settled clock (unlike the stamp): a folder that
+    came between the count and the listing is indexed and named later, and the counts
+    then differ, so the refresh lists; one that came after the listing is named and
+    counted. Any unexplained change (a folder copied in by another tool, a create still
     under way) makes the counts differ, and the refresh lists."""
     old, new = recorded.split(":"), current.split(":")
-    if len(old) != 5 or len(new) != 5 or old[:2] != new[:2]:
+    if len(old) != 3 or len(new) != 5 or old[:2] != new[:2]:
         return None  # another directory (a restore, a copy): list it
-    old_links, new_links = int(old[4]), int(new[4])
+    old_links, new_links = int(old[2]), int(new[4])
     if old_links < 2 or new_links < 2:
         return None
     known = {row[0] for row in session.known_rows(sorted(touched))}
@@ -320,6 +328,12 @@ def _journal_accounts(
     if new_links != old_links + len(added) - len(gone):
         return None
     return added, gone
+
+
+def _links(stamp: str) -> str:
+    """``dev:ino:links`` of a stamp of ``runs/``."""
+    dev, ino, _mtime, _ctime, links = stamp.split(":")
+    return f"{dev}:{ino}:{links}"
 
 
 def _indexed_ids(db: sqlite3.Connection) -> set[str]:
