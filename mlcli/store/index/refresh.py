@@ -300,8 +300,9 @@ def _journal_accounts(
     """The run folders that came and went since the recorded stamp, when the journal
     accounts for every one of them (None: list ``runs/`` to find out).
 
-    A directory's link count is 2 plus its subdirectories (ext4, XFS, tmpfs; btrfs and
-    some network filesystems report 1, and are listed). Every mlcli write that adds or
+    A directory's link count is 2 plus its subdirectories (XFS, tmpfs, and ext4 up to
+    64,998 of them; btrfs, some network filesystems and a larger ext4 directory report
+    1, and are listed). Every mlcli write that adds or
     removes a run folder names the run in the journal after doing it, so when the
     count moved by exactly the named runs whose folders appeared or vanished, no other
     folder came or went. The recorded count (``dev:ino:links``) must be *exact*: taken
