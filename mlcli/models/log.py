@@ -9,6 +9,7 @@ started if there is none (as MLflow does).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -113,6 +114,8 @@ def log_model(
         artifacts.publish(artifact_path)  # a server's store uploads what was saved in its cache
     except BaseException:
         client.store.logged_models.update(logged.model_id, status="FAILED")
+        with contextlib.suppress(OSError):  # the logged model's empty folder: nothing saved
+            target.rmdir()
         raise
     client.store.logged_models.update(logged.model_id, status="READY")
     remember_logged(logged.model_id)
