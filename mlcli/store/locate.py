@@ -81,7 +81,7 @@ def store_of_mlflow_uri(uri: str, said: str | None = None, fix: str | None = Non
             raise StoreError(f"{said}: a file: URI on another host")
         text = unquote(parts.path) or "."
     elif scheme in ("http", "https", "s3"):
-        return text
+        return uri  # as given: its store refuses a malformed one (a stray space) in one line
     elif "://" in text:
         raise StoreError(
             f"{said}: mlcli cannot use a {scheme}:// store (it takes a path, file:, s3:// "

@@ -74,6 +74,7 @@ class TrackingClient:
         means what it means to ``set_tracking_uri`` (``file:`` is the folder it names;
         a database is a StoreError); the registry lives in the store, so a
         ``registry_uri`` other than the tracking URI is an InvalidInputError."""
+        mlflow_meaning = tracking_uri is not None
         if tracking_uri is not None:
             if store is not None and str(store) != tracking_uri:
                 raise InvalidInputError("give store or tracking_uri, not both")
@@ -83,7 +84,10 @@ class TrackingClient:
                 f"registry_uri {registry_uri!r}: mlcli keeps the registry in the tracking "
                 "store; give the store alone"
             )
-        if isinstance(store, str) and ":" in store:
+        # A file: URI given as mlcli's store (--store, MLCLI_STORE) is a remote in the
+        # remote layout (docs/remotes.md); as MLflow's tracking URI, the folder it names.
+        mlcli_remote = not mlflow_meaning and str(store).lower().startswith("file:")
+        if isinstance(store, str) and ":" in store and not mlcli_remote:
             from mlcli.store import store_of_mlflow_uri
 
             store = store_of_mlflow_uri(
