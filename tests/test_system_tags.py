@@ -15,6 +15,7 @@ PACKAGE = Path(system_tags.__file__).parent
 NOT_TAGS = {
     "mlcli.run_id",  # a docker container label (projects/envs/docker.py), not a run tag
     "mlcli.end_run(), or start a nested run with start_run(nested=True)",  # a message
+    "mlcli.run",  # the name of the thread that runs mlcli.run(synchronous=False)
 }
 # A literal that is both a tag key and a module: the lazy import of the package.
 MODULE_PATHS = {("__init__.py", "mlcli.autologging")}
@@ -46,6 +47,8 @@ def _tag_literals(root: Path = PACKAGE) -> list[tuple[str, int, str]]:
             text = node.value
             if not text.startswith("mlcli.") or text in NOT_TAGS:
                 continue
+            if text == "mlcli." or any(c.isspace() for c in text):
+                continue  # the prefix of an f-string, or a message: a key has no spaces
             if (relative, text) in MODULE_PATHS:
                 continue
             if text in keys or not _names_a_module(text):

@@ -150,7 +150,9 @@ def refresh(session: IndexSession) -> RefreshResult:
         store_experiments(session, experiments)
         session.set_meta("journal_offset", str(journal_end))
         session.set_meta("journal_identity", session.journal.identity())
-        still_out = unindexed - {row[0] for row in session.known_rows(sorted(unindexed))}
+        # Runs read as damaged just now were indexed before: they are left out now too.
+        left_out = unindexed | set(damaged)
+        still_out = left_out - {row[0] for row in session.known_rows(sorted(left_out))}
         if still_out != remembered:
             session.set_meta(UNINDEXED_KEY, json.dumps(sorted(still_out)))
         if listed_stamp != (recorded_stamp or ""):
