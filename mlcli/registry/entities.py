@@ -38,8 +38,29 @@ class Stage:
         return stage
 
 
+class _MlflowShape:
+    """What registry entities share with MLflow's: tags that answer ``mlflow.X`` from
+    the stored ``mlcli.X``, and MLflow's names of the two times."""
+
+    tags: Any
+    creation_time: int
+    last_update_time: int
+
+    def __post_init__(self) -> None:
+        if type(self.tags) is not Tags:
+            object.__setattr__(self, "tags", Tags(self.tags))
+
+    @property
+    def creation_timestamp(self) -> int:
+        return self.creation_time
+
+    @property
+    def last_updated_timestamp(self) -> int:
+        return self.last_update_time
+
+
 @dataclass(frozen=True)
-class ModelVersion:
+class ModelVersion(_MlflowShape):
     name: str
     version: int
     source: str
@@ -55,23 +76,11 @@ class ModelVersion:
     git_commit: str | None = None
     deleted: bool = False
 
-    def __post_init__(self) -> None:  # tags["mlflow.X"] reads mlcli.X
-        if type(self.tags) is not Tags:
-            object.__setattr__(self, "tags", Tags(self.tags))
-
     # MLflow's attribute names (``mlflow.entities.model_registry.ModelVersion``)
 
     @property
     def current_stage(self) -> str:
         return self.stage
-
-    @property
-    def creation_timestamp(self) -> int:
-        return self.creation_time
-
-    @property
-    def last_updated_timestamp(self) -> int:
-        return self.last_update_time
 
     @property
     def status_message(self) -> str:
@@ -100,7 +109,7 @@ class ModelVersion:
 
 
 @dataclass(frozen=True)
-class RegisteredModel:
+class RegisteredModel(_MlflowShape):
     name: str
     description: str
     tags: dict[str, str]
@@ -111,20 +120,6 @@ class RegisteredModel:
     # MLflow's ``latest_versions``: the newest version in each stage, filled in by
     # ``MlcliClient`` (get, create, search); empty where a registry lists models alone
     latest_versions: list[ModelVersion] = field(default_factory=list, compare=False)
-
-    def __post_init__(self) -> None:  # tags["mlflow.X"] reads mlcli.X
-        if type(self.tags) is not Tags:
-            object.__setattr__(self, "tags", Tags(self.tags))
-
-    # MLflow's attribute names (``mlflow.entities.model_registry.RegisteredModel``)
-
-    @property
-    def creation_timestamp(self) -> int:
-        return self.creation_time
-
-    @property
-    def last_updated_timestamp(self) -> int:
-        return self.last_update_time
 
     def to_dict(self) -> dict[str, Any]:
         return {
