@@ -107,6 +107,8 @@ def write_model(
                 if name == PYFUNC or "code" in conf:  # the sections MLflow names it in
                     conf["code"] = code_dir
         example_info = None
+        if signature is None and saved.signature is not None:
+            signature = saved.signature  # the model's own (an ONNX graph's) over an example's
         if input_example is not None:
             example_info = save_input_example(input_example, directory)
             if signature is None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from mlcli.models.mlmodel import Model
+from mlcli.models.signature import ModelSignature
 
 
 class Predictor(Protocol):
@@ -28,13 +29,16 @@ class SavedFlavor:
     """What :meth:`Flavor.save` wrote: the flavor sections for ``MLmodel`` (the
     python_function one without ``env`` and ``python_version``, which the caller adds),
     the distributions the model needs, how to run it on an input example so that the
-    caller can infer the output schema, and the sha256 of every serialized file it wrote
-    (which the caller records as trusted: see :mod:`mlcli.models.trust`)."""
+    caller can infer the output schema, the sha256 of every serialized file it wrote
+    (which the caller records as trusted: see :mod:`mlcli.models.trust`), and the
+    signature the model declares itself (an ONNX graph's inputs and outputs), which the
+    caller uses when it is given none."""
 
     flavors: dict[str, dict[str, Any]]
     requirements: list[str] = field(default_factory=list)
     predict: Callable[[Any], Any] | None = None
     digests: list[str] = field(default_factory=list)
+    signature: ModelSignature | None = None
 
 
 class Flavor(ABC):
