@@ -100,6 +100,8 @@ def write_model(
     directory = Path(path)
     created = _prepare(directory)
     try:
+        if chosen.needs_input_example:
+            flavor_options.update(input_example=input_example, signature=signature or None)
         saved = chosen.save(model, directory, **flavor_options)
         code_dir, code_digests = copy_code_paths(code_paths, directory)
         if code_dir is not None:

@@ -44,6 +44,9 @@ class SavedFlavor:
 class Flavor(ABC):
     name: ClassVar[str]
     loader_modules: ClassVar[tuple[str, ...]]
+    # whether save() takes the input example and the signature (``input_example=``,
+    # ``signature=``): a flavor that traces the model on the example (pytorch's pt2)
+    needs_input_example: ClassVar[bool] = False
 
     @abstractmethod
     def accepts(self, model: object) -> bool:
