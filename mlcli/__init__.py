@@ -150,13 +150,18 @@ _SUBMODULES = (
     "data",
     "entities",
     "exceptions",
+    "keras",
+    "lightgbm",
     "metrics",
     "models",
+    "onnx",
     "projects",
     "pyfunc",
+    "pytorch",
     "sklearn",
     "tracking",
     "types",
+    "xgboost",
 )
 
 

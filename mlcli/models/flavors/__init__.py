@@ -7,12 +7,30 @@ from types import MappingProxyType
 
 from mlcli.errors import InvalidInputError
 from mlcli.models.flavors.base import Flavor, Predictor, SavedFlavor
+from mlcli.models.flavors.keras import KerasFlavor
+from mlcli.models.flavors.lightgbm import LightGBMFlavor
+from mlcli.models.flavors.onnx import OnnxFlavor
 from mlcli.models.flavors.python_function import PythonFunctionFlavor
+from mlcli.models.flavors.pytorch import PytorchFlavor
 from mlcli.models.flavors.sklearn import SklearnFlavor
+from mlcli.models.flavors.xgboost import XGBoostFlavor
 from mlcli.models.mlmodel import Model
 
+# A library's scikit-learn API estimators are also sklearn BaseEstimators: its flavor
+# comes before sklearn's, so that it saves them (flavor_for_model takes the first).
 FLAVORS: Mapping[str, Flavor] = MappingProxyType(
-    {f.name: f for f in (SklearnFlavor(), PythonFunctionFlavor())}
+    {
+        f.name: f
+        for f in (
+            LightGBMFlavor(),
+            XGBoostFlavor(),
+            SklearnFlavor(),
+            OnnxFlavor(),
+            KerasFlavor(),  # before pytorch: with the torch backend it is a torch Module
+            PytorchFlavor(),
+            PythonFunctionFlavor(),
+        )
+    }
 )
 
 __all__ = [
