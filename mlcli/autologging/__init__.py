@@ -13,6 +13,9 @@ from importlib.util import find_spec
 #: integration name -> (the library's import name, the integration's module)
 INTEGRATIONS: dict[str, tuple[str, str]] = {
     "sklearn": ("sklearn", "mlcli.autologging.sklearn"),
+    "lightgbm": ("lightgbm", "mlcli.autologging.lightgbm"),
+    "xgboost": ("xgboost", "mlcli.autologging.xgboost"),
+    "keras": ("keras", "mlcli.autologging.keras"),
 }
 
 __all__ = ["INTEGRATIONS", "autolog"]
