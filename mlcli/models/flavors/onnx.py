@@ -125,9 +125,13 @@ class OnnxPredictor:
                 ", ".join(str(_provider_name(p)) for p in wanted),
             )
             usable = [CPU]
-        self.session = ort.InferenceSession(
-            path, sess_options=_session_options(ort, options), providers=usable
-        )
+        state = ort.capi.onnxruntime_pybind11_state
+        try:
+            self.session = ort.InferenceSession(
+                path, sess_options=_session_options(ort, options), providers=usable
+            )
+        except (state.InvalidProtobuf, state.InvalidGraph, state.NoSuchFile) as exc:
+            raise InvalidInputError(f"onnxruntime cannot load {path}: {_first_line(exc)}") from None
         self.inputs = [(i.name, i.type) for i in self.session.get_inputs()]
         self.output_names = [o.name for o in self.session.get_outputs()]
 
