@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -169,3 +169,66 @@ def _render_evaluation(out: Output, result: EvaluationResult) -> None:
 
 def _number(value: float | None) -> str:
     return "" if value is None else f"{value:.6g}"
+
+
+def convert(
+    ctx: typer.Context,
+    model_uri: Annotated[
+        str, typer.Argument(help="A model directory, runs:/RUN/PATH or models:/NAME/VERSION.")
+    ],
+    to: Annotated[str, typer.Option("--to", help="The format to convert to: onnx.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Save the converted model here.")
+    ] = None,
+    log: Annotated[
+        bool, typer.Option("--log", help="Log it to a run (--run; default: the model's run).")
+    ] = False,
+    run_id: RunOption = None,
+    name: Annotated[str, typer.Option("--name", help="Its name in the run, with --log.")] = "onnx",
+    register: Annotated[
+        str | None,
+        typer.Option("--register", help="Log it and register it as a version of this model."),
+    ] = None,
+    allow_pickle: AllowPickleOption = False,
+    json_: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Convert a scikit-learn or PyTorch model to ONNX, served by onnxruntime alone.
+
+    The converted model needs neither scikit-learn nor torch: its requirements are
+    onnx and onnxruntime. Save it to a directory (-o), or log it next to the source
+    model in its run (--log, or --register NAME to register it too).
+
+    Example: mlcli models convert runs:/3f2a/model --to onnx -o model-onnx
+    """
+    from mlcli.models.convert import convert_model
+
+    out = Output(json_mode=json_, quiet=quiet)
+    with warnings_as_notices(out):
+        result = convert_model(
+            model_uri,
+            to,
+            output=output,
+            run_id=run_id,
+            name=name,
+            registered_model_name=register,
+            log=log,
+            client=get_client(ctx),
+            allow_pickle=allow_pickle,
+        )
+    info = result.model_info
+    where = str(result.path) if info is None else info.run_model_uri
+    if json_:
+        document: dict[str, Any] = {
+            "source": result.source_uri,
+            "flavor": result.source_flavor,
+            "uri": where,
+        }
+        if info is not None:
+            document.update(model_uri=info.model_uri, version=info.registered_model_version)
+        out.json(document)
+        return
+    out.line(where)
+    out.info(f"Converted the {result.source_flavor} model {model_uri} to ONNX: {where}")
+    if info is not None and info.registered_model_version is not None:
+        out.info(f"Registered {register!r} version {info.registered_model_version}")

@@ -382,7 +382,7 @@ def _confirm(yes: bool, question: str) -> None:
 
 def _add_models_commands() -> None:
     """``mlcli models``: the registry's commands, and ``predict`` from the models CLI."""
-    from mlcli.cli.models import predict
+    from mlcli.cli.models import convert, predict
 
     commands: list[tuple[str, Callable[..., Any]]] = [
         ("list", list_models),
@@ -394,6 +394,7 @@ def _add_models_commands() -> None:
         ("delete", delete),
         ("delete-version", delete_version),
         ("predict", predict),
+        ("convert", convert),
     ]
     for name, command in commands:
         models_app.command(name)(command)
