@@ -1,0 +1,426 @@
+"""XGBoost autologging: every ``xgboost.train`` and every ``fit`` of a scikit-learn API
+model (``XGBClassifier``...) logs what MLflow's ``mlflow.xgboost.autolog`` logs, under
+the same names:
+
+- params: the booster params and ``train``'s other arguments (``num_boost_round``,
+  ``early_stopping_rounds``, ``verbose_eval``, ``maximize``, ``custom_metric``);
+- each iteration's evaluation metrics (``<eval name>-<metric>``, ``@`` written
+  ``_at_``), step = iteration, written in batches rather than one call per point;
+- with early stopping, ``stopped_iteration`` and ``best_iteration``, and the best
+  iteration's metrics again at the step after the last;
+- ``feature_importance_<type>.json`` for each importance type (``weight`` unless told);
+- the model: the Booster, or the scikit-learn API model as its own class, with a
+  signature from the first rows of the training data.
+
+A scikit-learn API fit runs ``train`` inside it: that train logs into the fit's run,
+and the fit logs the model. Only the outermost call of a nest is logged, counting
+scikit-learn autologging's calls too (an ``XGBClassifier`` in a Pipeline is the
+Pipeline's). Failing to log never fails the training: the reason is a warning on the
+``mlcli`` logger. ``autolog(disable=True)`` puts the original functions back.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import inspect
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlcli import system_tags
+from mlcli.autologging.patching import Patches, wrap_method
+from mlcli.autologging.runs import autolog_run
+from mlcli.autologging.sklearn import _state as _sklearn_state
+from mlcli.errors import ConflictError, InvalidInputError, MlcliError
+from mlcli.store import MAX_PARAM_VALUE_LENGTH
+
+FLAVOR = "xgboost"
+MODEL_NAME = "model"
+EXAMPLE_ROWS = 5
+# train's arguments that are not logged as params (MLflow's list)
+UNLOGGED_ARGUMENTS = frozenset(
+    ("params", "dtrain", "evals", "obj", "feval", "evals_result", "xgb_model", "callbacks")
+)
+_METRICS_PER_BATCH = 1000
+_PARAMS_PER_BATCH = 100
+_EXAMPLE_ATTRIBUTE = "_mlcli_input_example"
+_log = logging.getLogger("mlcli")
+
+
+@dataclass(frozen=True)
+class AutologConfig:
+    importance_types: tuple[str, ...] = ("weight",)
+    log_input_examples: bool = False
+    log_model_signatures: bool = True
+    log_models: bool = True
+    model_format: str = "ubj"
+
+
+@dataclass
+class _Fit:
+    """A scikit-learn API fit under way: its first ``train`` logs into its run."""
+
+    run_id: str
+    trained: bool = False
+
+
+class _Autolog:
+    def __init__(self) -> None:
+        self.config = AutologConfig()
+        self.patches = Patches()
+        self.fit: _Fit | None = None
+
+
+_state = _Autolog()
+
+
+def autolog(
+    importance_types: Iterable[str] | None = None,
+    log_input_examples: bool = False,
+    log_model_signatures: bool = True,
+    log_models: bool = True,
+    disable: bool = False,
+    *,
+    model_format: str = "ubj",
+    max_tuning_runs: int | None = None,  # mlcli.autolog passes it to all; unused
+) -> None:
+    """Log every XGBoost training from now on (``disable=True``: stop, and restore the
+    original functions). A training starts a run when none is active and ends it after.
+    The options are those of :func:`mlcli.xgboost.autolog`."""
+    if disable:
+        _state.patches.restore_all()
+        return
+    from mlcli.models.flavors.xgboost import MODEL_FORMATS
+    from mlcli.models.packages import require
+
+    require("xgboost", "XGBoost autologging")
+    if model_format not in MODEL_FORMATS:
+        raise InvalidInputError(
+            f"unknown model format {model_format!r}: expected one of {', '.join(MODEL_FORMATS)}"
+        )
+    types = ("weight",) if importance_types is None else tuple(importance_types)
+    _state.config = AutologConfig(
+        types, log_input_examples, log_model_signatures, log_models, model_format
+    )
+    if not _state.patches:
+        _patch_library()
+
+
+def is_enabled() -> bool:
+    return bool(_state.patches)
+
+
+def _patch_library() -> None:
+    import xgboost
+    import xgboost.sklearn
+    import xgboost.training
+
+    original = xgboost.training.train
+    train = _logging_train(original)
+    for module in (xgboost.training, xgboost, xgboost.sklearn):
+        if module.__dict__.get("train") is original:
+            _state.patches.replace(module, "train", train)  # type: ignore[arg-type]
+    init = _example_keeping_init(xgboost.DMatrix.__dict__["__init__"])
+    _state.patches.replace(xgboost.DMatrix, "__init__", init)
+    for cls in _subclasses(xgboost.sklearn.XGBModel):
+        if cls.__module__.startswith("xgboost.") and "fit" in cls.__dict__:
+            patched = wrap_method(cls.__dict__["fit"], _logging_fit)
+            if patched is not None:
+                _state.patches.replace(cls, "fit", patched)
+
+
+def _subclasses(root: type) -> Iterator[type]:
+    stack, seen = [root], set()
+    while stack:
+        cls = stack.pop()
+        if cls not in seen:
+            seen.add(cls)
+            yield cls
+            stack.extend(cls.__subclasses__())
+
+
+def _example_keeping_init(original: Callable[..., None]) -> Callable[..., None]:
+    """``DMatrix.__init__`` keeping a copy of the data's first rows, for the model's
+    signature and input example (a DMatrix cannot give its data back as it was)."""
+
+    @functools.wraps(original)
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        data = args[0] if args else kwargs.get("data")
+        config = _state.config
+        if data is None or isinstance(data, str) or not config.log_models:
+            return
+        if config.log_input_examples or config.log_model_signatures:
+            try:
+                setattr(self, _EXAMPLE_ATTRIBUTE, copy.deepcopy(_head(data)))
+            except Exception as exc:  # a kind of data without rows to slice: no example
+                _log.debug("mlcli autolog: no input example: %s", exc)
+
+    return __init__
+
+
+def _head(data: Any) -> Any:
+    return data.iloc[:EXAMPLE_ROWS] if hasattr(data, "iloc") else data[:EXAMPLE_ROWS]
+
+
+def _logging_train(original: Callable[..., Any]) -> Callable[..., Any]:
+    signature = inspect.signature(original)
+    calls = _sklearn_state.calls  # one count with scikit-learn autologging
+
+    @functools.wraps(original)
+    def train(*args: Any, **kwargs: Any) -> Any:
+        fit = _state.fit
+        if fit is not None and not fit.trained:  # the training of a scikit-learn API fit
+            fit.trained = True
+            return _train_and_log(original, signature, args, kwargs, fit.run_id, False)
+        if not calls.enter():
+            try:
+                return original(*args, **kwargs)
+            finally:
+                calls.exit()
+        try:
+            with autolog_run(FLAVOR) as run_id:
+                log_model = _state.config.log_models
+                return _train_and_log(original, signature, args, kwargs, run_id, log_model)
+        finally:
+            calls.exit()
+
+    train.__mlcli_autolog__ = True  # type: ignore[attr-defined]
+    return train
+
+
+def _logging_fit(original: Any) -> Any:
+    signature = inspect.signature(original)
+    calls = _sklearn_state.calls
+
+    @functools.wraps(original)
+    def fit(self: Any, *args: Any, **kwargs: Any) -> Any:
+        outermost = calls.enter()
+        try:
+            if not outermost:
+                return original(self, *args, **kwargs)
+            with autolog_run(FLAVOR) as run_id:
+                _state.fit = _Fit(run_id)
+                try:
+                    result = original(self, *args, **kwargs)
+                finally:
+                    _state.fit = None
+                if _state.config.log_models:
+                    try:
+                        X = signature.bind(self, *args, **kwargs).arguments.get("X")
+                    except TypeError:
+                        X = None
+                    _safely("the model", _log_estimator, run_id, self, X, _state.config)
+                return result
+        finally:
+            calls.exit()
+
+    fit.__mlcli_autolog__ = True  # type: ignore[attr-defined]
+    return fit
+
+
+def _train_and_log(
+    original: Callable[..., Any],
+    signature: inspect.Signature,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    run_id: str,
+    log_model: bool,
+) -> Any:
+    from mlcli import fluent
+
+    try:
+        bound = signature.bind(*args, **kwargs)
+    except TypeError:
+        return original(*args, **kwargs)  # the user's mistake, as xgboost reports it
+    bound.apply_defaults()
+    arguments = bound.arguments
+    config = _state.config
+    client = fluent._session.get_client()
+    _safely("the params", _log_params, client, run_id, _train_params(arguments))
+    recorder = _Recorder(client, run_id)
+    arguments["callbacks"] = [*(arguments.get("callbacks") or ()), _callback(recorder)]
+    booster = original(*bound.args, **bound.kwargs)
+    _safely("the metrics", recorder.flush)
+    if arguments.get("early_stopping_rounds") and recorder.results:
+        _safely("the early-stopping metrics", _log_early_stopping, recorder, booster)
+    for importance_type in config.importance_types:
+        _safely("the feature importance", _log_importance, client, run_id, booster, importance_type)
+    if log_model:
+        example = getattr(arguments.get("dtrain"), _EXAMPLE_ATTRIBUTE, None)
+        _safely("the model", _log_booster, run_id, booster, example, config)
+    return booster
+
+
+def _train_params(arguments: dict[str, Any]) -> dict[str, Any]:
+    params = arguments.get("params") or {}
+    logged = dict(params.items() if hasattr(params, "items") else params)
+    logged.update((k, v) for k, v in arguments.items() if k not in UNLOGGED_ARGUMENTS)
+    return logged
+
+
+def _log_params(client: Any, run_id: str, params: dict[str, Any]) -> None:
+    from mlcli.store import validate_key
+
+    clean = {}
+    for key, value in params.items():
+        try:
+            clean[validate_key(str(key), "param key")] = _param_value(value)
+        except MlcliError:
+            continue
+    client.log_batch(run_id, tags={system_tags.AUTOLOGGING: FLAVOR})
+    items = list(clean.items())
+    for start in range(0, len(items), _PARAMS_PER_BATCH):
+        batch = dict(items[start : start + _PARAMS_PER_BATCH])
+        try:
+            client.log_batch(run_id, params=batch)
+        except ConflictError:  # the run has some of these params with other values
+            existing = client.get_run(run_id).data.params
+            kept = {k: v for k, v in batch.items() if existing.get(k, v) == v}
+            _log.warning(
+                "mlcli autolog: run %s already has other values for %s; kept those",
+                run_id[:8],
+                ", ".join(sorted(set(batch) - set(kept))),
+            )
+            client.log_batch(run_id, params=kept)
+
+
+def _param_value(value: Any) -> str:
+    text = str(value)
+    if len(text) <= MAX_PARAM_VALUE_LENGTH:
+        return text
+    return text[: MAX_PARAM_VALUE_LENGTH - 3] + "..."
+
+
+@dataclass
+class _Recorder:
+    """Each iteration's evaluation results, written to the run in batches."""
+
+    client: Any
+    run_id: str
+    results: list[dict[str, float]] = field(default_factory=list)
+    pending: list[tuple[str, float, int, int]] = field(default_factory=list)
+    failed: bool = False
+
+    def record(self, iteration: int, evals_log: dict[str, dict[str, list[Any]]]) -> None:
+        now = int(time.time() * 1000)
+        values = {
+            f"{data_name}-{metric.replace('@', '_at_')}": float(history[-1])
+            for data_name, metrics in evals_log.items()
+            for metric, history in metrics.items()
+        }
+        self.results.append(values)
+        self.pending.extend((key, value, iteration, now) for key, value in values.items())
+        if len(self.pending) >= _METRICS_PER_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        pending, self.pending = self.pending, []
+        if pending and not self.failed:
+            self.client.log_batch(self.run_id, metrics=pending)
+
+
+def _callback(recorder: _Recorder) -> Any:
+    return _callback_class()(recorder)
+
+
+@functools.cache
+def _callback_class() -> type:
+    import xgboost
+
+    class MetricsCallback(xgboost.callback.TrainingCallback):
+        def __init__(self, recorder: _Recorder) -> None:
+            super().__init__()
+            self.recorder = recorder
+
+        def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+            if not self.recorder.failed:
+                try:
+                    self.recorder.record(epoch, evals_log)
+                except Exception as exc:  # never stop the training for a metric
+                    self.recorder.failed = True
+                    _log.warning("mlcli autolog: the metrics not logged: %s", exc)
+            return False
+
+    return MetricsCallback
+
+
+def _log_early_stopping(recorder: _Recorder, booster: Any) -> None:
+    """As MLflow: the iteration training stopped at and the best one (step 0), and the
+    best iteration's metrics at the step after the last."""
+    last = len(recorder.results)
+    best = booster.best_iteration
+    metrics = [("stopped_iteration", last - 1, 0), ("best_iteration", best, 0)]
+    metrics += [(key, value, last) for key, value in recorder.results[best].items()]
+    recorder.client.log_batch(recorder.run_id, metrics=metrics)
+
+
+def _log_importance(client: Any, run_id: str, booster: Any, importance_type: str) -> None:
+    importance = booster.get_score(importance_type=importance_type)
+    client.log_text(run_id, json.dumps(importance), f"feature_importance_{importance_type}.json")
+
+
+def _log_booster(run_id: str, booster: Any, example: Any, config: AutologConfig) -> None:
+    from mlcli.models.log import log_model
+
+    signature: Any = False
+    if example is not None and config.log_model_signatures:
+        signature = _signature(example, lambda data: booster.predict(_dmatrix(data)))
+    log_model(
+        booster,
+        MODEL_NAME,
+        flavor=FLAVOR,
+        run_id=run_id,
+        signature=signature,
+        input_example=example if config.log_input_examples else None,
+        model_format=config.model_format,
+    )
+
+
+def _log_estimator(run_id: str, estimator: Any, X: Any, config: AutologConfig) -> None:
+    from mlcli.models.log import log_model
+
+    example = _head(X) if X is not None else None
+    signature: Any = False
+    if example is not None and config.log_model_signatures:
+        signature = _signature(example, estimator.predict)
+    log_model(
+        estimator,
+        MODEL_NAME,
+        flavor=FLAVOR,
+        run_id=run_id,
+        signature=signature,
+        input_example=example if config.log_input_examples else None,
+        model_format=config.model_format,
+    )
+
+
+def _dmatrix(data: Any) -> Any:
+    import xgboost
+
+    return xgboost.DMatrix(data)
+
+
+def _signature(example: Any, predict: Callable[[Any], Any]) -> Any:
+    """The signature from the example and the model's output on it; False (none) for
+    data that signatures do not describe (a sparse matrix)."""
+    from mlcli.models.signature_inference import infer_signature
+
+    try:
+        return infer_signature(example, predict(example))
+    except (MlcliError, ValueError, TypeError) as exc:
+        _log.info("mlcli autolog: no signature: %s", exc)
+        return False
+
+
+def _safely(what: str, action: Any, *args: Any) -> Any:
+    """Run one logging step; a failure is a warning, never the user's error."""
+    try:
+        return action(*args)
+    except Exception as exc:  # autologging must never break the user's training
+        _log.warning("mlcli autolog: %s not logged: %s: %s", what, type(exc).__name__, exc)
+    return None
