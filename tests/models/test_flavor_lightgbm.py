@@ -1,0 +1,365 @@
+"""The lightgbm flavor: Boosters and the scikit-learn API saved as MLflow 3.18 saves them
+(the real mlflow and mlcli each loading the other's), served by ``mlcli serve`` and
+``mlflow models serve``, and trained under autologging, compared with what
+``mlflow.lightgbm.autolog`` logs for the same training (MLflow's lightgbm_native example,
+run by the real mlflow in a subprocess).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import mlcli
+import mlcli.lightgbm
+import mlcli.pyfunc
+from mlcli.errors import InvalidInputError
+from mlcli.models.errors import UntrustedModelError
+from mlcli.models.mlmodel import Model
+
+pytestmark = [pytest.mark.mlflow, pytest.mark.filterwarnings("ignore")]
+
+np = pytest.importorskip("numpy")
+pd = pytest.importorskip("pandas")
+pytest.importorskip("lightgbm")
+import lightgbm as lgb  # noqa: E402
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    pytest.importorskip("mlflow")
+    import mlflow
+    import mlflow.lightgbm
+    import mlflow.pyfunc
+
+# MLflow 3.18 deserializes a skops or pickled model only with this opt-in (a Booster's
+# text file needs none); mlcli never reads it for skops files.
+MLFLOW_OPT_IN = {"MLFLOW_ALLOW_MODEL_CODE_EXECUTION": "true"}
+# given to MLflow's save_model, which otherwise infers them in a subprocess (slow)
+PINS = [f"lightgbm=={lgb.__version__}"]
+
+
+class SubclassedClassifier(lgb.LGBMClassifier):
+    """A class of the user's: skops stores it only when it is trusted by name."""
+
+
+def iris_split() -> tuple[Any, Any, Any, Any]:
+    from sklearn.datasets import load_iris
+    from sklearn.model_selection import train_test_split
+
+    features, target = load_iris(return_X_y=True, as_frame=True)
+    return train_test_split(features, target, test_size=0.2, random_state=42)
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[Any, Any, Any, Any]:
+    return iris_split()
+
+
+@pytest.fixture(scope="module")
+def booster(data: Any) -> Any:
+    x_train, _, y_train, _ = data
+    params = {"objective": "multiclass", "num_class": 3, "verbose": -1, "seed": 1}
+    return lgb.train(params, lgb.Dataset(x_train, y_train), num_boost_round=8)
+
+
+@pytest.fixture(scope="module")
+def classifier(data: Any) -> Any:
+    x_train, _, y_train, _ = data
+    return lgb.LGBMClassifier(n_estimators=8, verbose=-1).fit(x_train, y_train)
+
+
+@pytest.fixture(scope="module")
+def regressor(data: Any) -> Any:
+    x_train, _, _, _ = data  # petal width from the other three measures
+    target = x_train["petal width (cm)"]
+    return lgb.LGBMRegressor(n_estimators=8, verbose=-1).fit(x_train.iloc[:, :3], target)
+
+
+@pytest.fixture(autouse=True)
+def _mlflow_environment(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable in ("MLFLOW_ALLOW_MODEL_CODE_EXECUTION", "MLFLOW_ALLOW_PICKLE_DESERIALIZATION"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.delenv("MLCLI_ALLOW_PICKLE", raising=False)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", (workdir / "mlflow-tracking").as_uri())
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+
+
+def section(model_dir: Path) -> dict[str, Any]:
+    conf = dict(Model.load(model_dir).flavors["lightgbm"])
+    conf["skops_trusted_types"] = sorted(conf["skops_trusted_types"] or [])
+    return conf
+
+
+# --- saving and loading ------------------------------------------------------------------
+
+
+def test_a_booster_is_saved_as_lightgbm_text_and_loads_as_a_booster(
+    booster: Any, data: Any, tmp_path: Path
+) -> None:
+    _, x_test, _, _ = data
+    mlcli.lightgbm.save_model(booster, tmp_path / "m", input_example=x_test.head(3))
+    assert (tmp_path / "m" / "model.lgb").read_text() == booster.model_to_string()
+    loaded = mlcli.lightgbm.load_model(str(tmp_path / "m"))
+    assert type(loaded) is lgb.Booster
+    assert np.array_equal(loaded.predict(x_test), booster.predict(x_test))
+    pyfunc = mlcli.pyfunc.load_model(str(tmp_path / "m"))
+    assert np.array_equal(pyfunc.predict(x_test), booster.predict(x_test))
+    outputs = Model.load(tmp_path / "m").signature.outputs.to_dict()  # type: ignore[union-attr]
+    assert outputs == [{"type": "tensor", "tensor-spec": {"dtype": "float64", "shape": [-1, 3]}}]
+    requirements = (tmp_path / "m" / "requirements.txt").read_text().split()
+    assert f"lightgbm=={lgb.__version__}" in requirements
+    assert not any(r.startswith(("skops", "cloudpickle")) for r in requirements)
+
+
+@pytest.mark.parametrize("fixture", ["classifier", "regressor"])
+def test_an_estimator_is_saved_with_skops_and_loads_as_its_class(
+    fixture: str, data: Any, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    estimator = request.getfixturevalue(fixture)
+    _, x_test, _, _ = data
+    x = x_test.iloc[:, : estimator.n_features_in_]
+    mlcli.lightgbm.save_model(estimator, tmp_path / "m", input_example=x.head(3))
+    assert sorted(p.name for p in (tmp_path / "m").glob("model.*")) == ["model.skops"]
+    loaded = mlcli.lightgbm.load_model(str(tmp_path / "m"))
+    assert type(loaded) is type(estimator)
+    assert np.array_equal(loaded.predict(x), estimator.predict(x))
+    pyfunc = mlcli.pyfunc.load_model(str(tmp_path / "m"))
+    assert np.array_equal(np.asarray(pyfunc.predict(x)), estimator.predict(x))
+    assert section(tmp_path / "m")["model_class"] == (
+        f"lightgbm.sklearn.{type(estimator).__name__}"
+    )
+
+
+def test_a_classifier_gives_classes_and_probabilities_for_evaluation(
+    classifier: Any, data: Any, tmp_path: Path
+) -> None:
+    _, x_test, _, _ = data
+    mlcli.lightgbm.save_model(classifier, tmp_path / "m")
+    pyfunc = mlcli.pyfunc.load_model(str(tmp_path / "m"))
+    assert pyfunc.classes == [0, 1, 2]
+    assert np.allclose(pyfunc.predict_proba(x_test), classifier.predict_proba(x_test))
+    assert isinstance(pyfunc.get_raw_model(), lgb.LGBMClassifier)
+
+
+@pytest.mark.parametrize("fixture", ["booster", "classifier"])
+def test_the_mlmodel_section_is_mlflows(
+    fixture: str, data: Any, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    model = request.getfixturevalue(fixture)
+    _, x_test, _, _ = data
+    mlcli.lightgbm.save_model(model, tmp_path / "ours", input_example=x_test.head(3))
+    mlflow.lightgbm.save_model(
+        model, str(tmp_path / "theirs"), input_example=x_test.head(3), pip_requirements=PINS
+    )
+    assert section(tmp_path / "ours") == section(tmp_path / "theirs")
+    ours, theirs = (Model.load(tmp_path / name) for name in ("ours", "theirs"))
+    assert ours.pyfunc_conf["loader_module"] == theirs.pyfunc_conf["loader_module"]  # type: ignore[index]
+    assert ours.pyfunc_conf["data"] == theirs.pyfunc_conf["data"]  # type: ignore[index]
+    assert ours.signature == theirs.signature
+
+
+@pytest.mark.parametrize("fixture", ["booster", "classifier"])
+def test_mlflow_loads_mlclis_models(
+    fixture: str, data: Any, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: Any
+) -> None:
+    model = request.getfixturevalue(fixture)
+    _, x_test, _, _ = data
+    mlcli.lightgbm.save_model(model, tmp_path / "m", input_example=x_test.head(3))
+    if fixture == "classifier":  # MLflow's own gate on a skops file; a Booster has none
+        monkeypatch.setenv("MLFLOW_ALLOW_MODEL_CODE_EXECUTION", "true")
+    native = mlflow.lightgbm.load_model(str(tmp_path / "m"))
+    assert type(native) is type(model)
+    pyfunc = mlflow.pyfunc.load_model(str(tmp_path / "m"))
+    assert np.array_equal(np.asarray(pyfunc.predict(x_test)), model.predict(x_test))
+
+
+@pytest.mark.parametrize("fixture", ["booster", "classifier"])
+def test_mlcli_loads_mlflows_models_without_an_opt_in(
+    fixture: str, data: Any, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    model = request.getfixturevalue(fixture)
+    _, x_test, _, _ = data
+    mlflow.lightgbm.save_model(
+        model, str(tmp_path / "m"), input_example=x_test.head(3), pip_requirements=PINS
+    )
+    native = mlcli.lightgbm.load_model(str(tmp_path / "m"))
+    assert type(native) is type(model)
+    assert np.array_equal(native.predict(x_test), model.predict(x_test))
+    pyfunc = mlcli.pyfunc.load_model(str(tmp_path / "m"))
+    assert np.array_equal(np.asarray(pyfunc.predict(x_test)), model.predict(x_test))
+
+
+def test_mlflows_cloudpickled_estimator_loads_only_with_the_opt_in(
+    classifier: Any, data: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, x_test, _, _ = data
+    mlflow.lightgbm.save_model(
+        classifier, str(tmp_path / "m"), serialization_format="cloudpickle", pip_requirements=PINS
+    )
+    with pytest.raises(UntrustedModelError, match="allow-pickle"):
+        mlcli.lightgbm.load_model(str(tmp_path / "m"))
+    with pytest.raises(UntrustedModelError):
+        mlcli.pyfunc.load_model(str(tmp_path / "m"))
+    loaded = mlcli.lightgbm.load_model(str(tmp_path / "m"), allow_pickle=True)
+    assert np.array_equal(loaded.predict(x_test), classifier.predict(x_test))
+
+
+def test_mlcli_pickles_only_when_asked_and_trusts_what_it_wrote(
+    classifier: Any, data: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, x_test, _, _ = data
+    mlcli.lightgbm.save_model(classifier, tmp_path / "m", serialization_format="cloudpickle")
+    assert section(tmp_path / "m")["serialization_format"] == "cloudpickle"
+    assert "cloudpickle" in (tmp_path / "m" / "requirements.txt").read_text()
+    loaded = mlcli.lightgbm.load_model(str(tmp_path / "m"))  # recorded when written
+    assert np.array_equal(loaded.predict(x_test), classifier.predict(x_test))
+    monkeypatch.setenv("MLCLI_DATA_DIR", str(tmp_path / "someone-else"))
+    with pytest.raises(UntrustedModelError):
+        mlcli.lightgbm.load_model(str(tmp_path / "m"))
+
+
+def test_a_class_of_the_users_needs_naming_in_skops_trusted_types(
+    data: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    x_train, x_test, y_train, _ = data
+    model = SubclassedClassifier(n_estimators=3, verbose=-1).fit(x_train, y_train)
+    name = f"{__name__}.SubclassedClassifier"
+    with pytest.raises(InvalidInputError, match="skops_trusted_types"):
+        mlcli.lightgbm.save_model(model, tmp_path / "refused")
+    assert not (tmp_path / "refused").exists()
+    mlcli.lightgbm.save_model(model, tmp_path / "m", skops_trusted_types=[name])
+    assert name in section(tmp_path / "m")["skops_trusted_types"]
+    monkeypatch.setenv("MLCLI_DATA_DIR", str(tmp_path / "someone-else"))  # not our file
+    with pytest.raises(UntrustedModelError, match="SubclassedClassifier"):
+        mlcli.lightgbm.load_model(str(tmp_path / "m"))
+    loaded = mlcli.lightgbm.load_model(str(tmp_path / "m"), skops_trusted_types=[name])
+    assert type(loaded) is SubclassedClassifier
+    assert np.array_equal(loaded.predict(x_test), model.predict(x_test))
+
+
+def test_bad_input_is_one_clear_error(booster: Any, tmp_path: Path) -> None:
+    with pytest.raises(InvalidInputError, match="serialization format 'json'"):
+        mlcli.lightgbm.save_model(booster, tmp_path / "a", serialization_format="json")
+    with pytest.raises(InvalidInputError, match=r"lightgbm\.Booster or a LightGBM"):
+        mlcli.lightgbm.save_model(object(), tmp_path / "b")
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    mlcli.lightgbm.save_model(booster, tmp_path / "c")
+    (tmp_path / "c" / "model.lgb").write_text("not a model\n")
+    with pytest.raises(InvalidInputError, match="cannot read the LightGBM model"):
+        mlcli.lightgbm.load_model(str(tmp_path / "c"))
+
+
+def test_log_model_and_the_flavor_found_from_the_model(
+    store: Path, classifier: Any, booster: Any, data: Any
+) -> None:
+    _, x_test, _, _ = data
+    with mlcli.start_run() as run:
+        info = mlcli.lightgbm.log_model(booster, name="booster")
+        found = mlcli.log_model(classifier, name="estimator")
+    assert info.run_id == run.run_id and "lightgbm" in info.flavors
+    assert "lightgbm" in found.flavors and "sklearn" not in found.flavors
+    assert type(mlcli.lightgbm.load_model(info.model_uri)) is lgb.Booster
+    loaded = mlcli.lightgbm.load_model(f"runs:/{run.run_id}/estimator")
+    assert np.array_equal(loaded.predict(x_test), classifier.predict(x_test))
+
+
+# --- serving -----------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def post(port: int, body: dict[str, Any]) -> tuple[int, Any]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        headers = {"Content-Type": "application/json"}
+        connection.request("POST", "/invocations", json.dumps(body), headers)
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+def wait_for(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        assert process.poll() is None, log.read_text(errors="replace")[-3000:]
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            connection.request("GET", "/ping")
+            if connection.getresponse().status == 200:
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"no server on {port}: {log.read_text(errors='replace')[-3000:]}")
+
+
+@pytest.fixture
+def servers() -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for process in started:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def start(argv: list[str], log: Path, started: list[Any], **env: str) -> Any:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("MLCLI_STORE")}
+    environ.update(env)
+    with log.open("wb") as out:
+        process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=environ)
+    started.append(process)
+    return process
+
+
+def serve_both(model: Path, tmp_path: Path, started: list[Any]) -> list[tuple[Any, int, Path]]:
+    """``mlcli serve`` and ``mlflow models serve --env-manager local`` of ``model``:
+    (process, port, log) of each, started together (waited for by the caller)."""
+    servers = []
+    port, log = free_port(), tmp_path / f"{model.name}-mlcli.log"
+    argv = [sys.executable, "-m", "mlcli", "serve", "-m", str(model), "--port", str(port)]
+    servers.append((start(argv, log, started), port, log))
+    port, log = free_port(), tmp_path / f"{model.name}-mlflow.log"
+    argv = [sys.executable, "-m", "mlflow", "models", "serve", "-m", str(model)]
+    argv += ["--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)]
+    servers.append((start(argv, log, started, **MLFLOW_OPT_IN), port, log))
+    return servers
+
+
+@pytest.mark.slow
+def test_mlcli_serve_and_mlflow_models_serve_answer_the_same(
+    booster: Any, classifier: Any, data: Any, tmp_path: Path, servers: list[Any]
+) -> None:
+    _, x_test, _, _ = data
+    models = {"booster": booster, "classifier": classifier}
+    running = {}
+    for name, model in models.items():
+        mlcli.lightgbm.save_model(model, tmp_path / name, input_example=x_test.head(3))
+        running[name] = serve_both(tmp_path / name, tmp_path, servers)
+    body = {"dataframe_split": json.loads(x_test.head(6).to_json(orient="split", index=False))}
+    for name, model in models.items():
+        for process, port, log in running[name]:
+            wait_for(process, port, log)
+        answers = [post(port, body) for _, port, _ in running[name]]
+        assert answers[0] == answers[1]
+        assert answers[0][0] == 200
+        expected = model.predict(x_test.head(6))
+        assert np.allclose(np.asarray(answers[0][1]["predictions"]), expected)
