@@ -149,16 +149,26 @@ def start(kind: str, model: Path, workers: int, log: Path) -> tuple[subprocess.P
         argv = [sys.executable, __file__, "--serve", kind, "--port", str(port)]
         argv += ["--workers", str(workers)]
     process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=log.open("ab"))
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    wait_serving(process, port, ROWS[1], f"{kind} did not start; see {log}")
+    return process, port
+
+
+def wait_serving(
+    process: subprocess.Popen[bytes], port: int, body: bytes, failure: str, timeout: float = 60
+) -> None:
+    """Wait until the server on ``port`` answers ``body`` with 200; SystemExit(failure)
+    (the process killed) if it does not within ``timeout`` seconds or exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
         try:
-            status, _ = asyncio.run(one_request(port, request_bytes(port, ROWS[1])))
+            status, _ = asyncio.run(one_request(port, request_bytes(port, body)))
             if status == 200:
-                return process, port
+                return
         except (OSError, asyncio.IncompleteReadError):
-            time.sleep(0.1)
+            pass
+        time.sleep(0.1)
     process.kill()
-    raise SystemExit(f"{kind} did not start; see {log}")
+    raise SystemExit(failure)
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -300,7 +310,14 @@ def wrk_load(port: int, body: bytes, connections: int, seconds: float, tmp: Path
 
 
 def measure(port: int, rows: int, connections: int, seconds: float, tmp: Path) -> dict[str, Any]:
-    body = ROWS[rows]
+    return measure_body(port, ROWS[rows], connections, seconds, tmp)
+
+
+def measure_body(
+    port: int, body: bytes, connections: int, seconds: float, tmp: Path
+) -> dict[str, Any]:
+    """req/s, p50 and p99 (ms) and errors of ``seconds`` of closed-loop load of ``body``,
+    after a second of warm-up: wrk when installed, else the Python generator."""
     if shutil.which("wrk"):
         wrk_load(port, body, connections, 1, tmp)  # warm-up
         return wrk_load(port, body, connections, seconds, tmp)
