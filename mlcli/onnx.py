@@ -28,6 +28,7 @@ def save_model(
     path: str | os.PathLike[str],
     conda_env: CondaEnv | None = None,
     code_paths: Sequence[str | os.PathLike[str]] | None = None,
+    *,  # MLflow's next positional parameter is mlflow_model, which mlcli has not
     signature: ModelSignature | Literal[False] | None = None,
     input_example: Any = None,
     pip_requirements: Requirements | None = None,
@@ -65,13 +66,13 @@ def log_model(
     registered_model_name: str | None = None,
     signature: ModelSignature | Literal[False] | None = None,
     input_example: Any = None,
+    *,  # MLflow's next positional parameter is await_registration_for, which mlcli has not
     pip_requirements: Requirements | None = None,
     extra_pip_requirements: Requirements | None = None,
     onnx_execution_providers: Sequence[Any] | None = None,
     onnx_session_options: Mapping[str, Any] | None = None,
     metadata: Mapping[str, Any] | None = None,
     save_as_external_data: bool = True,
-    *,
     name: str | None = None,
     run_id: str | None = None,
 ) -> ModelInfo:
