@@ -194,6 +194,9 @@ def test_a_pt2_archive_with_a_pickle_in_it_needs_the_opt_in(
             tampered.writestr(name, content)
     with pytest.raises(UntrustedModelError, match=r"sample_inputs/model\.pt is not tensors"):
         mlcli.pyfunc.load_model(str(tmp_path / "m"))
+    archive.write_bytes(b"not a zip")
+    with pytest.raises(UntrustedModelError, match="it is not a zip archive"):
+        mlcli.pytorch.load_model(str(tmp_path / "m"))
 
 
 @pytest.mark.usefixtures("own_records")

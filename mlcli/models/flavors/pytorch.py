@@ -284,15 +284,14 @@ def _is_torchscript(data: bytes) -> bool:
 
 
 def _load_exported(torch: Any, path: Path, trust: ModelTrust) -> Any:
-    from mlcli.models.flavors.torch_archive import pickled_record
+    from mlcli.models.flavors.torch_archive import unsafe_reason
 
     data = read_model_file(path)
     if not trust.allow_pickle and not trust.is_recorded(digest_of(data)):
-        record = pickled_record(data)
-        if record is not None:
+        reason = unsafe_reason(data)
+        if reason is not None:
             raise UntrustedModelError(
-                f"refusing to load {path}: its record {record} is not tensors or text and "
-                f"would be unpickled, and mlcli did not write it; {OPT_IN_HINT}"
+                f"refusing to load {path}: {reason}, and mlcli did not write it; {OPT_IN_HINT}"
             )
     return torch.export.load(io.BytesIO(data)).module()
 

@@ -13,7 +13,8 @@ record is one of:
 
 The same rules as MLflow's (``mlflow.pytorch``, 3.18), so the archives that MLflow loads
 without its opt-in load in mlcli too; anything else needs the opt-in
-(:mod:`mlcli.models.trust`).
+(:mod:`mlcli.models.trust`). Before torch 2.10 the restricted loader could be fooled
+(CVE-2025-32434, CVE-2026-24747), so there no archive passes.
 """
 
 from __future__ import annotations
@@ -33,19 +34,24 @@ _RAW_PREFIXES = ("weight_", "tensor_")
 _CHECKPOINT_MODULES = {"torch", "torch._utils", "collections"}
 
 
-def pickled_record(data: bytes) -> str | None:
-    """The first record of the archive ``data`` that could run code when loaded, or
-    None when there is none ("<archive>" when ``data`` is not an archive)."""
+def unsafe_reason(data: bytes) -> str | None:
+    """Why loading the archive ``data`` could run pickled code (its first such record),
+    or None when it cannot."""
+    import torch
+
+    release = torch.__version__.split("+")[0].split(".")[:2]
+    if tuple(int(part) for part in release if part.isdigit()) < (2, 10):
+        return "torch older than 2.10 cannot check it for pickles"
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:
-        return "<archive>"
+        return "it is not a zip archive"
     with archive:
         names = [info.filename for info in archive.infolist() if not info.is_dir()]
         raw = _raw_tensor_records({n: archive.read(n) for n in names if _PAYLOAD_CONFIG.search(n)})
         for name in names:
             if name not in raw and not _is_safe_record(name, archive.read(name)):
-                return name
+                return f"its record {name} is not tensors or text and would be unpickled"
     return None
 
 
