@@ -103,6 +103,17 @@ def test_pt2_writes_mlflows_mlmodel_and_pins_torch(
     assert not any(line.startswith("cloudpickle") for line in requirements)
 
 
+def test_the_cpu_build_is_pinned_through_extra_requirements(tmp_path: Path, linear: Any) -> None:
+    index = "--extra-index-url https://download.pytorch.org/whl/cpu"  # as docs/models.md
+    extra = [index, f"torch=={torch.__version__}"]
+    mlcli.pytorch.save_model(
+        linear, tmp_path / "m", serialization_format="torchscript", extra_pip_requirements=extra
+    )
+    lines = (tmp_path / "m" / "requirements.txt").read_text().splitlines()
+    assert lines[-2:] == extra
+    assert sum(line.startswith("torch") for line in lines) == 1
+
+
 def test_pyfunc_predicts_numpy_and_dataframes_as_mlflow(
     tmp_path: Path, linear: Any, features: Any
 ) -> None:
