@@ -245,9 +245,9 @@ def _train_and_log(
     recorder = _Recorder(client, run_id)
     arguments["callbacks"] = [*(arguments.get("callbacks") or ()), _callback(recorder)]
     booster = original(*bound.args, **bound.kwargs)
-    _safely("the metrics", recorder.flush)
     if arguments.get("early_stopping_rounds") and recorder.results:
-        _safely("the early-stopping metrics", _log_early_stopping, recorder, booster)
+        _safely("the early-stopping metrics", _early_stopping, recorder, booster)
+    _safely("the metrics", recorder.flush)
     for importance_type in config.importance_types:
         _safely("the feature importance", _log_importance, client, run_id, booster, importance_type)
     if log_model:
@@ -272,12 +272,12 @@ def _log_params(client: Any, run_id: str, params: dict[str, Any]) -> None:
             clean[validate_key(str(key), "param key")] = _param_value(value)
         except MlcliError:
             continue
-    client.log_batch(run_id, tags={system_tags.AUTOLOGGING: FLAVOR})
     items = list(clean.items())
-    for start in range(0, len(items), _PARAMS_PER_BATCH):
+    tags = {system_tags.AUTOLOGGING: FLAVOR}  # with the first batch: one write fewer
+    for start in range(0, max(len(items), 1), _PARAMS_PER_BATCH):
         batch = dict(items[start : start + _PARAMS_PER_BATCH])
         try:
-            client.log_batch(run_id, params=batch)
+            client.log_batch(run_id, params=batch, tags=tags)
         except ConflictError:  # the run has some of these params with other values
             existing = client.get_run(run_id).data.params
             kept = {k: v for k, v in batch.items() if existing.get(k, v) == v}
@@ -286,7 +286,7 @@ def _log_params(client: Any, run_id: str, params: dict[str, Any]) -> None:
                 run_id[:8],
                 ", ".join(sorted(set(batch) - set(kept))),
             )
-            client.log_batch(run_id, params=kept)
+            client.log_batch(run_id, params=kept, tags=tags)
 
 
 def _param_value(value: Any) -> str:
@@ -349,14 +349,14 @@ def _callback_class() -> type:
     return MetricsCallback
 
 
-def _log_early_stopping(recorder: _Recorder, booster: Any) -> None:
+def _early_stopping(recorder: _Recorder, booster: Any) -> None:
     """As MLflow: the iteration training stopped at and the best one (step 0), and the
-    best iteration's metrics at the step after the last."""
+    best iteration's metrics at the step after the last (written with the last batch)."""
+    now = int(time.time() * 1000)
     last = len(recorder.results)
     best = booster.best_iteration
-    metrics = [("stopped_iteration", last - 1, 0), ("best_iteration", best, 0)]
-    metrics += [(key, value, last) for key, value in recorder.results[best].items()]
-    recorder.client.log_batch(recorder.run_id, metrics=metrics)
+    recorder.pending += [("stopped_iteration", last - 1, 0, now), ("best_iteration", best, 0, now)]
+    recorder.pending += [(key, value, last, now) for key, value in recorder.results[best].items()]
 
 
 def _log_importance(client: Any, run_id: str, booster: Any, importance_type: str) -> None:
@@ -369,7 +369,7 @@ def _log_booster(run_id: str, booster: Any, example: Any, config: AutologConfig)
 
     signature: Any = False
     if example is not None and config.log_model_signatures:
-        signature = _signature(example, lambda data: booster.predict(_dmatrix(data)))
+        signature = _signature(example, lambda data: _booster_predict(booster, data))
     log_model(
         booster,
         MODEL_NAME,
@@ -399,10 +399,15 @@ def _log_estimator(run_id: str, estimator: Any, X: Any, config: AutologConfig) -
     )
 
 
-def _dmatrix(data: Any) -> Any:
+def _booster_predict(booster: Any, data: Any) -> Any:
+    """``booster.predict(DMatrix(data))``, without building a DMatrix where XGBoost
+    predicts in place (arrays and frames; a DMatrix costs tens of ms on a busy machine)."""
     import xgboost
 
-    return xgboost.DMatrix(data)
+    try:
+        return booster.inplace_predict(data)
+    except (TypeError, ValueError, xgboost.core.XGBoostError):
+        return booster.predict(xgboost.DMatrix(data))
 
 
 def _signature(example: Any, predict: Callable[[Any], Any]) -> Any:

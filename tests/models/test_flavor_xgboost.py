@@ -242,6 +242,25 @@ def test_autolog_logs_a_scikit_learn_api_fit_with_its_own_class(
     }
 
 
+def test_an_xgboost_model_inside_an_autologged_pipeline_is_the_pipelines(
+    store: Path, autologging: None, split: Any
+) -> None:
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    import mlcli.sklearn
+
+    X_train, _, y_train, _ = split
+    mlcli.sklearn.autolog(log_models=False)
+    try:
+        make_pipeline(StandardScaler(), xgb.XGBClassifier(n_estimators=3)).fit(X_train, y_train)
+    finally:
+        mlcli.sklearn.autolog(disable=True)
+    runs = mlcli.search_runs(output_format="list")
+    assert [r.data.tags["mlcli.autologging"] for r in runs] == ["sklearn"]
+    assert "num_boost_round" not in runs[0].data.params
+
+
 def test_autolog_disable_restores_xgboost_and_a_failing_step_never_fails_training(
     store: Path, split: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
