@@ -25,8 +25,18 @@ runs by its own index, the statement reads just those and sorts them in the gene
 order instead. The choice is made inside the statement, once, from counts of the
 conditions' index entries (``plan``), so callers still run one statement.
 
+Several experiments' runs in start-time order are each experiment's, read in that
+order from ``runs_by_experiment``, merged: a compound ``UNION ALL ... ORDER BY`` whose
+parts are sorted, which SQLite merges as it reads ("MERGE (UNION ALL)").
+
+Without a LIMIT (``runs list``, a stream) the same walks are read to their end: the
+first run comes at once, and nothing holds more than a group of ties, however many
+runs match. (A condition's few runs, sorted, or the general statement, are still
+chosen where they read far fewer runs.)
+
 Anything else (ORDER BY several keys or another attribute, the default order over
-several experiments, no LIMIT) is left to the general statement (None here).
+the active experiments unnamed or over more than ``MERGED_EXPERIMENTS``) is left to
+the general statement (None here).
 """
 
 from __future__ import annotations
@@ -48,6 +58,10 @@ _KEYED = {
 }
 _NEWEST_FIRST = "r.start_time DESC, r.run_id ASC"  # SQLITE.default_order
 _MAX_LOOKUPS = 3
+#: The most experiments whose runs are merged in start-time order (one compound part
+#: each; SQLite allows 500, and a run passes through each part's comparison).
+MERGED_EXPERIMENTS = 32
+_NO_LIMIT = -1  # SQLite's LIMIT of every row
 _SAMPLE = 2000  # entries of a key's index read to judge a walk
 # a walk's first entries (FROM ... LIMIT), their arguments, the search's WHERE on r and
 # its arguments
@@ -66,18 +80,20 @@ def ordered_search_sql(
     """The SQLite statement walking an index for this search, and its arguments; None
     when the general statement is the better (or the only) one. ``scope`` is
     ``statements.scope_conditions``'s conditions on ``r`` and their arguments,
-    ``general`` the general statement without its LIMIT."""
-    if max_results is None or int(max_results) < 0 or offset < 0:
+    ``general`` the general statement without its LIMIT; ``max_results`` None (or
+    negative): every match."""
+    if offset < 0:
         return None
-    wanted = int(max_results) + int(offset)
-    found = _walk(experiment_ids, node, keys, wanted, scope)
+    limit = _NO_LIMIT if max_results is None or int(max_results) < 0 else int(max_results)
+    wanted = _NO_LIMIT if limit == _NO_LIMIT else limit + int(offset)
+    lookups = [lookup for lookup in _lookups(node) if not keys or lookup.field != keys[0].field]
+    planned = bool(lookups) or bool(keys and keys[0].field.kind in _KEYED)
+    found = _walk(experiment_ids, node, keys, wanted, scope, _gate(0) if planned else "")
     if found is None:
         return None
     walk, sample = found
-    lookups = [lookup for lookup in _lookups(node) if not keys or lookup.field != keys[0].field]
-    if not lookups and sample is None:
-        parts = [_part(sql, args, None) for sql, args in walk]
-        return _compound(parts, max_results, offset)
+    if not planned:
+        return _compound([_part(sql, args) for sql, args in walk], limit, offset)
     # Which runs to read is settled once, before reading any (``plan``):
     # - the runs of the filter's condition that selects the fewest (its index counts
     #   them, up to a cap), when they are few (n * n < wanted * runs);
@@ -85,6 +101,9 @@ def ordered_search_sql(
     #   from how many of its first _SAMPLE entries match (a filter such as
     #   ``run_name = 'x'`` matches few runs, and no index counts them); then the
     #   general statement, which reads every run once.
+    # Without a LIMIT the walk reads every entry of the key's index (and, unless the
+    # filter requires a value, every run), as the general statement does: it is the
+    # better one unless few of those entries match.
     cap = _count_cap(wanted)
     columns = [
         f"(SELECT count(*) FROM (SELECT 1 {lookup.source} LIMIT {cap})) AS n{i}"
@@ -104,11 +123,14 @@ def ordered_search_sql(
     if names:
         fewest = f"min({', '.join(names)})" if len(names) > 1 else names[0]
         choices = " ".join(f"WHEN {name} = {fewest} THEN {i}" for i, name in enumerate(names, 1))
-        cases.append(
-            f"WHEN {fewest} < {cap} AND {fewest} * {fewest} < ? * total THEN CASE {choices} END"
-        )
-        plan_args.append(wanted)
-    if sample is not None:
+        few = f"{fewest} < {cap}"
+        if wanted != _NO_LIMIT:
+            few += f" AND {fewest} * {fewest} < ? * total"
+            plan_args.append(wanted)
+        cases.append(f"WHEN {few} THEN CASE {choices} END")
+    if sample is not None and wanted == _NO_LIMIT:
+        cases.append(f"WHEN sampled < {_SAMPLE} OR 8 * matched >= {_SAMPLE} THEN 0 ELSE -1")
+    elif sample is not None:
         cases.append(
             f"WHEN sampled < {_SAMPLE} OR matched >= ? OR matched * total >= 4 * ? * {_SAMPLE} "
             f"THEN 0 ELSE -1"
@@ -122,38 +144,41 @@ def ordered_search_sql(
         f"plan AS MATERIALIZED (SELECT CASE {' '.join(cases)} END AS way FROM counts) "
     )
     parts = [
-        _part(*_driven_by(lookup, keys, scope, node, wanted), i)
+        _part(*_driven_by(lookup, keys, scope, node, wanted, _gate(i)))
         for i, lookup in enumerate(lookups, 1)
     ]
-    parts += [_part(sql, args, 0) for sql, args in walk]
+    parts += [_part(sql, args) for sql, args in walk]
     if sample is not None:
-        parts.append(_part(f"{general[0]} LIMIT ?", [*general[1], wanted], -1))
-    sql, args = _compound(parts, max_results, offset)
+        head, where, tail = general[0].partition(" WHERE ")
+        assert where and "(" not in head  # the statement's own WHERE, not a subquery's
+        parts.append(_part(f"{head} WHERE {_gate(-1)}{tail} LIMIT ?", [*general[1], wanted]))
+    sql, args = _compound(parts, limit, offset)
     return plan + sql, plan_args + args
 
 
 def _count_cap(wanted: int) -> int:
     """How far to count a condition's runs: past sqrt(wanted * runs) for stores of up to
     about ten million runs (a count costs what it counts), and at most 100,000."""
+    if wanted == _NO_LIMIT:
+        return 100_000
     return min(100_000, int(3200 * math.sqrt(wanted)) + 1)
 
 
-def _compound(
-    parts: list[tuple[str, list[Any]]], max_results: int, offset: int
-) -> tuple[str, list[Any]]:
+def _gate(way: int) -> str:
+    """The start of a part's WHERE that reads it only when the plan's ``way`` is this
+    one: a term naming no table, which SQLite tests once before its loops."""
+    return f"(SELECT way FROM plan) = {way} AND "
+
+
+def _compound(parts: list[tuple[str, list[Any]]], limit: int, offset: int) -> tuple[str, list[Any]]:
     sql = " UNION ALL ".join(part[0] for part in parts) + " LIMIT ? OFFSET ?"
-    return sql, [arg for part in parts for arg in part[1]] + [int(max_results), int(offset)]
+    return sql, [arg for part in parts for arg in part[1]] + [limit, int(offset)]
 
 
-def _part(sql: str, args: list[Any], way: int | None) -> tuple[str, list[Any]]:
-    """``sql`` (``SELECT ... WHERE ... ORDER BY ... LIMIT ?``) as a part of the compound,
-    read only when the plan's ``way`` is this one: a WHERE term naming no table, which
-    SQLite tests once before its loops. The subquery keeps its order (it has a LIMIT,
-    so SQLite neither flattens it into the compound nor drops its ORDER BY)."""
-    if way is not None:
-        head, where, tail = sql.partition(" WHERE ")
-        assert where and "(" not in head  # the part's own WHERE, not a subquery's
-        sql = f"{head} WHERE (SELECT way FROM plan) = {way} AND {tail}"
+def _part(sql: str, args: list[Any]) -> tuple[str, list[Any]]:
+    """``sql`` (``SELECT ... ORDER BY ... LIMIT ?``) as a part of the compound. The
+    subquery keeps its order (it has a LIMIT, -1 for none, so SQLite neither flattens
+    it into the compound nor drops its ORDER BY)."""
     return f"SELECT run_id FROM ({sql})", args
 
 
@@ -163,17 +188,18 @@ def _walk(
     keys: Sequence[OrderKey],
     wanted: int,
     scope: tuple[list[str], list[Any]],
+    gate: str,
 ) -> tuple[list[tuple[str, list[Any]]], _Sample | None] | None:
     """The statements (each ending in a LIMIT ?, given the last argument) whose results
-    one after the other are the search's, walking an index, and for a walk of a key's
-    index, its first entries to sample; None when there is no such walk."""
-    one_experiment = experiment_ids is not None and len(list(experiment_ids)) == 1
+    one after the other are the search's, walking an index, each read only when the
+    plan's ``gate`` (or "") holds, and for a walk of a key's index, its first entries to
+    sample; None when there is no such walk."""
+    ids = None if experiment_ids is None else list(dict.fromkeys(experiment_ids))
     where, args = _where(scope, node)
     if not keys or (len(keys) == 1 and keys[0].field == Field("attribute", "start_time")):
-        if not one_experiment:
-            return None  # no index holds several experiments' runs in start-time order
-        order = "r.start_time ASC, r.run_id ASC" if keys and not keys[0].descending else None
-        return [(_by_start_time(where, order or _NEWEST_FIRST) + " LIMIT ?", [*args, wanted])], None
+        newest_first = not keys or keys[0].descending
+        walk = _by_start_time(ids, gate + where, args, newest_first)
+        return None if walk is None else ([(walk[0] + " LIMIT ?", [*walk[1], wanted])], None)
     if len(keys) != 1 or keys[0].field.kind not in _KEYED:
         return None
     key = keys[0]
@@ -181,7 +207,7 @@ def _walk(
     bounds, bound_args = _bounds(node, key.field)
     with_value = (
         f"SELECT r.run_id FROM {table} o INDEXED BY {index} CROSS JOIN runs r "
-        f"WHERE o.key = ? AND o.value IS NOT NULL{bounds} AND r.run_id = o.run_id "
+        f"WHERE {gate}o.key = ? AND o.value IS NOT NULL{bounds} AND r.run_id = o.run_id "
         f"AND {where} "
         f"ORDER BY o.value {'DESC' if key.descending else 'ASC'}, {_NEWEST_FIRST} LIMIT ?"
     )
@@ -197,12 +223,12 @@ def _walk(
         f"{where} AND NOT EXISTS (SELECT 1 FROM {table} o "
         f"WHERE o.run_id = r.run_id AND o.key = ? AND o.value IS NOT NULL)"
     )
-    without_value = (
-        _by_start_time(lacking, _NEWEST_FIRST)
-        if one_experiment
-        else f"SELECT r.run_id FROM runs r WHERE {lacking} ORDER BY {_NEWEST_FIRST}"
-    ) + " LIMIT ?"
-    return [*parts, (without_value, [*args, key.field.key, wanted])], sample
+    lacking_args = [*args, key.field.key]
+    without_value = _by_start_time(ids, gate + lacking, lacking_args, True) or (
+        f"SELECT r.run_id FROM runs r WHERE {gate}{lacking} ORDER BY {_NEWEST_FIRST}",
+        lacking_args,
+    )
+    return [*parts, (without_value[0] + " LIMIT ?", [*without_value[1], wanted])], sample
 
 
 @dataclass(frozen=True)
@@ -245,6 +271,7 @@ def _driven_by(
     scope: tuple[list[str], list[Any]],
     node: Node | None,
     wanted: int,
+    gate: str,
 ) -> tuple[str, list[Any]]:
     """The search reading only the runs ``lookup`` finds, then sorting them in the
     general statement's order."""
@@ -252,7 +279,7 @@ def _driven_by(
     order_sql, order_args = compile_order(keys, SQLITE)
     sql = (
         f"SELECT r.run_id FROM {lookup.table} s INDEXED BY {lookup.index} CROSS JOIN runs r "
-        f"WHERE {lookup.condition} AND r.run_id = s.run_id AND {where} "
+        f"WHERE {gate}{lookup.condition} AND r.run_id = s.run_id AND {where} "
         f"ORDER BY {order_sql} LIMIT ?"
     )
     return sql, [*lookup.args, *args, *order_args, wanted]
@@ -267,11 +294,23 @@ def _where(scope: tuple[list[str], list[Any]], node: Node | None) -> tuple[str, 
     return " AND ".join(conditions), args
 
 
-def _by_start_time(where: str, order: str) -> str:
-    """One experiment's runs (``where`` names it) read in start-time order."""
-    return (
-        f"SELECT r.run_id FROM runs r INDEXED BY runs_by_experiment WHERE {where} ORDER BY {order}"
-    )
+def _by_start_time(
+    experiment_ids: list[str] | None, where: str, args: list[Any], newest_first: bool
+) -> tuple[str, list[Any]] | None:
+    """The runs meeting ``where`` (which keeps them to these experiments) in start-time
+    order, ties by run id, and the arguments: one experiment's read in that order from
+    ``runs_by_experiment``; several experiments' each so, merged. None when the
+    experiments are not named, or too many."""
+    if experiment_ids is None or not 1 <= len(experiment_ids) <= MERGED_EXPERIMENTS:
+        return None
+    direction = "DESC" if newest_first else "ASC"
+    source = "FROM runs r INDEXED BY runs_by_experiment WHERE"
+    if len(experiment_ids) == 1:
+        order = f"r.start_time {direction}, r.run_id ASC"
+        return f"SELECT r.run_id {source} {where} ORDER BY {order}", args
+    arm = f"SELECT r.run_id, r.start_time {source} r.experiment_id = ? AND {where}"
+    sql = " UNION ALL ".join([arm] * len(experiment_ids)) + f" ORDER BY 2 {direction}, 1 ASC"
+    return sql, [arg for experiment_id in experiment_ids for arg in (experiment_id, *args)]
 
 
 def _conjuncts(node: Node | None) -> list[Node]:

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from mlcli.search.dialect import POSTGRES, SQLITE, Dialect
+from mlcli.search.ordered import MERGED_EXPERIMENTS
 from mlcli.search.parser import parse_filter
 from mlcli.search.sql import compile_search
-from mlcli.search.statements import run_count_sql, run_search_sql
+from mlcli.search.statements import ACTIVE_EXPERIMENTS, run_count_sql, run_search_sql
 from mlcli.store import Run, SearchesOnServer, TrackingStore, ViewType
 
 _DIALECTS = {"sqlite": SQLITE, "postgresql": POSTGRES}
@@ -35,7 +36,13 @@ def search_runs(
         return store.search_runs(experiment_ids, filter_string, order_by, max_results, view, offset)
     store.index.refresh()
     sql, args = run_search_sql(
-        experiment_ids, filter_string, order_by, max_results, view, offset, _dialect(store)
+        _named(store, experiment_ids),
+        filter_string,
+        order_by,
+        max_results,
+        view,
+        offset,
+        _dialect(store),
     )
     run_ids = [row[0] for row in store.index.query(sql, args)]
     return store.runs_by_id(run_ids)
@@ -97,10 +104,18 @@ def _id_pages(
     view: str,
     page: int | None = None,
 ) -> Iterator[list[str]]:
-    """The matching run ids from the store's own index, a page at a time."""
+    """The matching run ids from the store's own index, a page at a time, from one
+    statement read as SQLite produces its rows (an index walk where it has one:
+    ``ordered.py``)."""
     store.index.refresh()
     sql, args = run_search_sql(
-        experiment_ids, filter_string, order_by, max_results, view, 0, _dialect(store)
+        _named(store, experiment_ids),
+        filter_string,
+        order_by,
+        max_results,
+        view,
+        0,
+        _dialect(store),
     )
     stream = getattr(store.index, "iter_query", None)
     batches = stream(sql, args, page or PAGE) if stream else [store.index.query(sql, args)]
@@ -121,6 +136,17 @@ def count_matching_runs(
     store.index.refresh()
     sql, args = run_count_sql(experiment_ids, filter_string, view, _dialect(store))
     return int(store.index.query(sql, args)[0][0])
+
+
+def _named(store: TrackingStore, experiment_ids: Sequence[str] | None) -> Sequence[str] | None:
+    """The experiments to search, named: the active ones when None, from the local
+    index (the same runs; named experiments' runs are merged in start-time order by
+    walking each one's, rather than all sorted). Left None on PostgreSQL, or for more
+    experiments than are merged."""
+    if experiment_ids is not None or _dialect(store) is not SQLITE:
+        return experiment_ids
+    active = [row[0] for row in store.index.query(ACTIVE_EXPERIMENTS)]
+    return active if len(active) <= MERGED_EXPERIMENTS else None
 
 
 def _dialect(store: TrackingStore) -> Dialect:

@@ -14,6 +14,9 @@ from mlcli.search.parser import parse_filter, parse_order_by
 from mlcli.search.sql import compile_filter, compile_search
 from mlcli.store import ViewType
 
+#: The experiments searched when none are named.
+ACTIVE_EXPERIMENTS = "SELECT experiment_id FROM experiments WHERE lifecycle_stage = 'active'"
+
 
 def run_search_sql(
     experiment_ids: Sequence[str] | None,
@@ -85,10 +88,7 @@ def scope_conditions(
     elif view == ViewType.DELETED_ONLY:
         conditions.append("r.lifecycle_stage = 'deleted'")
     if experiment_ids is None:
-        conditions.append(
-            "r.experiment_id IN (SELECT experiment_id FROM experiments "
-            "WHERE lifecycle_stage = 'active')"
-        )
+        conditions.append(f"r.experiment_id IN ({ACTIVE_EXPERIMENTS})")
     else:
         ids = list(experiment_ids)
         conditions.append(f"r.experiment_id IN ({','.join([dialect.param] * len(ids)) or 'NULL'})")

@@ -82,15 +82,16 @@ def _answer(world: World, general: bool, *search: object) -> list[str]:
 
 order_keys = st.lists(st.builds(OrderKey, fields, st.booleans()), min_size=0, max_size=2)
 one_key = st.builds(OrderKey, fields, st.booleans()).map(lambda key: [key])
-scopes = st.sampled_from(["one", "other", "both", "active experiments"])
+scopes = st.sampled_from(["one", "other", "both", "one twice", "active experiments"])
 views = st.sampled_from([ViewType.ACTIVE_ONLY, ViewType.DELETED_ONLY, ViewType.ALL])
-limits = st.sampled_from([None, 0, 1, 3, 10, 25, 100, 1000])
+limits = st.sampled_from([None, None, 0, 1, 3, 10, 25, 100, 1000])  # None: every match
 offsets = st.sampled_from([0, 0, 2, 20, 150])
 
 
 def _experiments(world: World, scope: str) -> list[str] | None:
     one, other = world.experiments
-    return {"one": [one], "other": [other], "both": [one, other]}.get(scope)
+    named = {"one": [one], "other": [other], "both": [other, one], "one twice": [one, other, one]}
+    return named.get(scope)
 
 
 def _check(
