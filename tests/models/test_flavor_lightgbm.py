@@ -8,6 +8,7 @@ run by the real mlflow in a subprocess).
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import os
 import socket
@@ -363,3 +364,141 @@ def test_mlcli_serve_and_mlflow_models_serve_answer_the_same(
         assert answers[0][0] == 200
         expected = model.predict(x_test.head(6))
         assert np.allclose(np.asarray(answers[0][1]["predictions"]), expected)
+
+
+# --- autologging, and MLflow's lightgbm_native example -----------------------------------
+
+# The training of MLflow's examples/lightgbm/lightgbm_native (iris, lightgbm.train under
+# autolog, the test set's log loss and accuracy logged by hand), written for these tests;
+# TRACKING is "mlflow" or "mlcli".
+NATIVE_EXAMPLE = """
+import json, sys, warnings
+warnings.simplefilter("ignore")
+import lightgbm as lgb
+from sklearn.datasets import load_iris
+from sklearn.metrics import accuracy_score, log_loss
+from sklearn.model_selection import train_test_split
+import {tracking} as tracking
+import {tracking}.lightgbm
+
+features, target = load_iris(return_X_y=True, as_frame=True)
+x_train, x_test, y_train, y_test = train_test_split(
+    features, target, test_size=0.2, random_state=42
+)
+tracking.lightgbm.autolog()
+train_set = lgb.Dataset(x_train, label=y_train)
+params = {{
+    "objective": "multiclass", "num_class": 3, "learning_rate": 0.1,
+    "metric": "multi_logloss", "colsample_bytree": 1.0, "subsample": 1.0, "seed": 42,
+    "verbose": -1, "num_threads": 1,
+}}
+with tracking.start_run() as run:
+    model = lgb.train(
+        params, train_set, num_boost_round=10, valid_sets=[train_set], valid_names=["train"]
+    )
+    probabilities = model.predict(x_test)
+    tracking.log_metrics({{
+        "log_loss": log_loss(y_test, probabilities),
+        "accuracy": accuracy_score(y_test, probabilities.argmax(axis=1)),
+    }})
+json.dump({{"run_id": run.info.run_id, "test": x_test.to_json(orient="split")}}, sys.stdout)
+"""
+
+
+def run_example(tracking: str, cwd: Path, **env: str) -> dict[str, Any]:
+    script = cwd / f"train_{tracking}.py"
+    script.write_text(NATIVE_EXAMPLE.format(tracking=tracking))
+    environ = {**os.environ, **env}
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=cwd, env=environ, capture_output=True, text=True,
+        timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def mlflow_example(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The real mlflow running the example: its run (params, metrics, artifacts), the
+    model it logged (downloaded) and that model's predictions in MLflow."""
+    cwd = tmp_path_factory.mktemp("mlflow-example")
+    env = {"MLFLOW_TRACKING_URI": (cwd / "mlruns").as_uri(), "MLFLOW_ALLOW_FILE_STORE": "true"}
+    result = run_example("mlflow", cwd, **env)
+    fetch = f"""
+import json, sys, warnings
+warnings.simplefilter("ignore")
+import mlflow, pandas as pd
+from io import StringIO
+client = mlflow.MlflowClient()
+run = client.get_run("{result["run_id"]}")
+model = mlflow.last_logged_model() or client.search_logged_models([run.info.experiment_id])[0]
+path = mlflow.artifacts.download_artifacts(model.model_uri, dst_path="{cwd / "model"}")
+test = pd.read_json(StringIO(sys.stdin.read()), orient="split")
+history = client.get_metric_history(run.info.run_id, "train-multi_logloss")
+json.dump({{
+    "params": run.data.params,
+    "metrics": run.data.metrics,
+    "history": [[m.step, m.value] for m in history],
+    "artifacts": sorted(a.path for a in client.list_artifacts(run.info.run_id)),
+    "importance": json.loads(open(client.download_artifacts(
+        run.info.run_id, "feature_importance_gain.json", "{cwd}")).read()),
+    "predictions": mlflow.pyfunc.load_model(path).predict(test).tolist(),
+}}, sys.stdout)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", fetch], cwd=cwd, env={**os.environ, **env}, input=result["test"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    logged = json.loads(done.stdout.splitlines()[-1])
+    logged["model"] = cwd / "model"
+    logged["test"] = pd.read_json(io.StringIO(result["test"]), orient="split")
+    return logged
+
+
+def test_mlflows_example_model_loads_and_predicts_in_mlcli(mlflow_example: dict[str, Any]) -> None:
+    model, test = mlflow_example["model"], mlflow_example["test"]
+    assert Model.load(model).flavors["lightgbm"]["model_class"] == "lightgbm.basic.Booster"
+    native = mlcli.lightgbm.load_model(str(model))  # no opt-in: LightGBM's text format
+    assert type(native) is lgb.Booster
+    expected = np.asarray(mlflow_example["predictions"])
+    assert np.allclose(native.predict(test), expected)
+    assert np.allclose(mlcli.pyfunc.load_model(str(model)).predict(test), expected)
+
+
+@pytest.mark.slow
+def test_mlflows_example_model_is_served_by_mlcli(
+    mlflow_example: dict[str, Any], tmp_path: Path, servers: list[Any]
+) -> None:
+    model, test = mlflow_example["model"], mlflow_example["test"]
+    port, log = free_port(), tmp_path / "mlcli.log"
+    argv = [sys.executable, "-m", "mlcli", "serve", "-m", str(model), "--port", str(port)]
+    wait_for(start(argv, log, servers), port, log)
+    body = {"dataframe_split": json.loads(test.to_json(orient="split", index=False))}
+    status, answer = post(port, body)
+    assert status == 200
+    assert np.allclose(np.asarray(answer["predictions"]), mlflow_example["predictions"])
+
+
+def test_mlcli_autolog_logs_what_mlflow_logs_for_the_example(
+    mlflow_example: dict[str, Any], store: Path, workdir: Path
+) -> None:
+    result = run_example("mlcli", workdir, MLCLI_STORE=str(store))
+    client = mlcli.MlcliClient()
+    run = client.get_run(result["run_id"])
+    assert run.data.params == mlflow_example["params"]
+    assert run.data.metrics == pytest.approx(mlflow_example["metrics"])
+    history = client.get_metric_history(run.info.run_id, "train-multi_logloss")
+    # MLflow's file store repeats the first point (its logged model's copy): once is enough
+    theirs = list(dict.fromkeys(tuple(point) for point in mlflow_example["history"]))
+    assert [m.step for m in history] == list(range(10)) == [step for step, _ in theirs]
+    assert [m.value for m in history] == pytest.approx([value for _, value in theirs])
+    artifacts = sorted(a.path for a in client.list_artifacts(run.info.run_id))
+    assert artifacts == sorted([*mlflow_example["artifacts"], "model"])  # MLflow 3: elsewhere
+    (workdir / "got").mkdir()
+    got = client.download_artifacts(
+        run.info.run_id, "feature_importance_gain.json", workdir / "got"
+    )
+    assert json.loads(Path(got).read_text()) == pytest.approx(mlflow_example["importance"])
+    model = mlcli.lightgbm.load_model(f"runs:/{run.info.run_id}/model")
+    assert np.allclose(model.predict(mlflow_example["test"]), mlflow_example["predictions"])
