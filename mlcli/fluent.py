@@ -54,6 +54,7 @@ from mlcli.store import (
     validate_step,
     validate_timestamp,
 )
+from mlcli.tracking.background import background_work
 from mlcli.tracking.client import TrackingClient, view_type_of
 from mlcli.tracking.context import script_source_tags
 from mlcli.tracking.environment import attached_run
@@ -266,7 +267,10 @@ class _Session:
 
         return environment_experiment_id(client)
 
-    def end_run(self, status: str, run_id: str | None = None) -> None:
+    def end_run(self, status: str, run_id: str | None = None, wait: bool = True) -> None:
+        """End the active run (or ``run_id`` and its children left open). With
+        ``wait=False`` (autologging's own runs) a run with logging still under way in
+        the background leaves the stack now and is ended by that thread after it."""
         with self.lock:
             if not self.stack:
                 return
@@ -275,20 +279,29 @@ class _Session:
                     return
                 while self.stack[-1].run_id != run_id:  # end children left open first
                     self._finish(self.stack.pop(), status)
-            self._finish(self.stack.pop(), status)
+            self._finish(self.stack.pop(), status, wait)
 
     def end_all(self, status: str) -> None:
         with self.lock:
             while self.stack:
                 self._finish(self.stack.pop(), status)
 
-    def _finish(self, active: ActiveRun, status: str) -> None:
+    def _finish(self, active: ActiveRun, status: str, wait: bool = True) -> None:
         client = self.get_client()
         sampler = self.samplers.pop(active.run_id, None)
         if sampler is not None:
             sampler.stop()
         metric_buffer().flush(active.run_id)
         self.last_run_id = active.run_id
+        work = background_work()
+        if not wait and not active.attached and work.pending(active.run_id):
+            work.end_run_after(
+                active.run_id,
+                lambda own: own.store.runs.set_status(active.run_id, status, now_ms()),
+                client.store.root,
+            )
+            return
+        work.finish(active.run_id)  # the model autologging logs on a thread is in place
         if not active.attached:
             client.store.runs.set_status(active.run_id, status, now_ms())
 
@@ -1005,5 +1018,7 @@ def get_metric_history(run_id: str, key: str) -> list[Metric]:
 
 
 def flush() -> None:
-    """Write buffered metric points now (they are also written at least every second)."""
+    """Write buffered metric points now (they are also written at least every second),
+    and wait for what is being logged in the background (an autologged model)."""
     metric_buffer().flush()
+    background_work().wait()

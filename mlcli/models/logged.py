@@ -180,8 +180,12 @@ def _clause(item: Any) -> str:
 
 
 def _client() -> TrackingClient:
+    """The fluent client, once the models this process logs in the background (an
+    autologged fit's) are there to be read."""
     from mlcli import fluent
+    from mlcli.tracking.background import background_work
 
+    background_work().wait()
     return fluent._session.get_client()
 
 

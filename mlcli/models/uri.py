@@ -128,6 +128,9 @@ def resolve_model_uri(
         from mlcli.tracking import TrackingClient
 
         client = TrackingClient()
+    from mlcli.tracking.background import background_work
+
+    background_work().wait()  # a model this process is logging in the background
     if isinstance(parsed, LoggedModelUri):
         model = client.store.logged_models.get(parsed.model_id)
         if model.deleted:

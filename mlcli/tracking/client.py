@@ -21,6 +21,7 @@ from mlcli.store import (
     DEFAULT_EXPERIMENT_ID,
     MAX_BATCH_ITEMS,
     MAX_INT64,
+    Artifacts,
     Experiment,
     FileInfo,
     LifecycleStage,
@@ -41,6 +42,7 @@ from mlcli.store import (
     validate_tag_value,
     validate_timestamp,
 )
+from mlcli.tracking.background import background_work
 from mlcli.tracking.context import current_user
 from mlcli.tracking.names import generate_run_name
 
@@ -308,11 +310,14 @@ class TrackingClient:
 
     def get_run(self, run_id: str) -> Run:
         _flush_buffered_metrics()
-        return self.store.get_run(self.resolve_run_id(run_id))
+        run_id = self.resolve_run_id(run_id)
+        background_work().wait(run_id)
+        return self.store.get_run(run_id)
 
     def get_runs(self, run_ids: Sequence[str]) -> dict[str, Run]:
         """Runs by full id, read together; ids that name no readable run are left out."""
         _flush_buffered_metrics()
+        background_work().wait()
         return self.store.get_runs(run_ids)
 
     def set_terminated(
@@ -595,7 +600,7 @@ class TrackingClient:
         return self.store.artifacts(run_id).write_bytes(artifact_file, data)
 
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
-        return self.store.artifacts(self.resolve_run_id(run_id)).list(path)
+        return self._artifacts(run_id).list(path)
 
     def download_artifacts(
         self, run_id: str, path: str, dst_path: str | os.PathLike[str] | None = None
@@ -606,14 +611,21 @@ class TrackingClient:
             import tempfile
 
             dst_path = tempfile.mkdtemp(prefix="mlcli-artifacts-")
-        return str(self.store.artifacts(self.resolve_run_id(run_id)).download(path, dst_path))
+        return str(self._artifacts(run_id).download(path, dst_path))
 
     def artifact_path(self, run_id: str, path: str = "") -> Path:
         """The local path of a run artifact (the artifact root for "")."""
-        repo = self.store.artifacts(self.resolve_run_id(run_id))
+        repo = self._artifacts(run_id)
         return repo.resolve(path) if path else repo.root
 
     # -- internals -------------------------------------------------------------------------------
+
+    def _artifacts(self, run_id: str) -> Artifacts:
+        """A run's artifacts to read, once what this process logs to it in the
+        background (autologging's model) is written."""
+        run_id = self.resolve_run_id(run_id)
+        background_work().wait(run_id)
+        return self.store.artifacts(run_id)
 
     def _writable_run(self, run_id: str) -> str:
         """The full id of a run that takes writes; checked on every write, so a run
@@ -773,8 +785,10 @@ def _flush_buffered_metrics() -> None:
 
 
 def _check_page(max_results: int | None, offset: int) -> None:
-    """Before a search: buffered points are in the store, and the page is sane."""
+    """Before a search: buffered points and background logging are in the store, and
+    the page is sane."""
     _flush_buffered_metrics()
+    background_work().wait()
     if max_results is not None and not 0 <= max_results <= MAX_INT64:
         raise InvalidInputError(f"invalid max_results {max_results}: must be 0 to 2**63-1")
     if not 0 <= offset <= MAX_INT64:
