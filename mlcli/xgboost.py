@@ -112,11 +112,12 @@ def autolog(
     disable: bool = False,
     *,
     model_format: str = DEFAULT_MODEL_FORMAT,
+    log_feature_importance_plots: bool = True,
 ) -> None:
     """Log every ``xgboost.train`` and every ``fit`` of a scikit-learn API model: params,
     per-iteration evaluation metrics, early-stopping results, feature importance
-    (``feature_importance_<type>.json``) and the model. ``disable=True`` restores the
-    original functions. See docs/capture.md."""
+    (``feature_importance_<type>.json``, and its ``.png`` chart with matplotlib) and the
+    model. ``disable=True`` restores the original functions. See docs/capture.md."""
     from mlcli.autologging.xgboost import autolog as _autolog
 
     _autolog(
@@ -126,4 +127,5 @@ def autolog(
         log_models,
         disable,
         model_format=model_format,
+        log_feature_importance_plots=log_feature_importance_plots,
     )

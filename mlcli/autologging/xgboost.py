@@ -8,7 +8,8 @@ the same names:
   ``_at_``), step = iteration, written in batches rather than one call per point;
 - with early stopping, ``stopped_iteration`` and ``best_iteration``, and the best
   iteration's metrics again at the step after the last;
-- ``feature_importance_<type>.json`` for each importance type (``weight`` unless told);
+- ``feature_importance_<type>.json`` for each importance type (``weight`` unless told)
+  and, with matplotlib, MLflow's bar chart of it, ``feature_importance_<type>.png``;
 - the model: the Booster, or the scikit-learn API model as its own class, with a
   signature from the first rows of the training data.
 
@@ -26,9 +27,11 @@ import functools
 import inspect
 import json
 import logging
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from mlcli import system_tags
@@ -58,6 +61,7 @@ class AutologConfig:
     log_model_signatures: bool = True
     log_models: bool = True
     model_format: str = "ubj"
+    log_feature_importance_plots: bool = True
 
 
 @dataclass
@@ -86,6 +90,7 @@ def autolog(
     disable: bool = False,
     *,
     model_format: str = "ubj",
+    log_feature_importance_plots: bool = True,
     max_tuning_runs: int | None = None,  # mlcli.autolog passes it to all; unused
 ) -> None:
     """Log every XGBoost training from now on (``disable=True``: stop, and restore the
@@ -104,7 +109,12 @@ def autolog(
         )
     types = ("weight",) if importance_types is None else tuple(importance_types)
     _state.config = AutologConfig(
-        types, log_input_examples, log_model_signatures, log_models, model_format
+        types,
+        log_input_examples,
+        log_model_signatures,
+        log_models,
+        model_format,
+        log_feature_importance_plots,
     )
     if not _state.patches:
         _patch_library()
@@ -248,8 +258,12 @@ def _train_and_log(
     if arguments.get("early_stopping_rounds") and recorder.results:
         _safely("the early-stopping metrics", _early_stopping, recorder, booster)
     _safely("the metrics", recorder.flush)
-    for importance_type in config.importance_types:
-        _safely("the feature importance", _log_importance, client, run_id, booster, importance_type)
+    for kind in config.importance_types:
+        importance = _safely(
+            "the feature importance", _log_importance, client, run_id, booster, kind
+        )
+        if importance and config.log_feature_importance_plots:
+            _safely("the feature importance plot", _log_plot, client, run_id, importance, kind)
     if log_model:
         example = getattr(arguments.get("dtrain"), _EXAMPLE_ATTRIBUTE, None)
         _safely("the model", _log_booster, run_id, booster, example, config)
@@ -359,9 +373,51 @@ def _early_stopping(recorder: _Recorder, booster: Any) -> None:
     recorder.pending += [(key, value, last, now) for key, value in recorder.results[best].items()]
 
 
-def _log_importance(client: Any, run_id: str, booster: Any, importance_type: str) -> None:
-    importance = booster.get_score(importance_type=importance_type)
-    client.log_text(run_id, json.dumps(importance), f"feature_importance_{importance_type}.json")
+def _log_importance(client: Any, run_id: str, booster: Any, kind: str) -> dict[str, Any]:
+    importance: dict[str, Any] = booster.get_score(importance_type=kind)
+    client.log_text(run_id, json.dumps(importance), f"feature_importance_{kind}.json")
+    return importance
+
+
+def _log_plot(client: Any, run_id: str, importance: dict[str, Any], kind: str) -> None:
+    """MLflow's horizontal bar chart, least important at the bottom; one bar per class
+    and feature where XGBoost gives a value per class (a linear booster's weights)."""
+    from mlcli.models.packages import require
+
+    require("matplotlib", "the feature importance plot")
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display needed, whatever the environment says
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    features = np.array(list(importance))
+    values = np.array(list(importance.values()), dtype=float).reshape(len(features), -1)
+    order = np.argsort(np.abs(values).sum(axis=1))
+    features, values = features[order], values[order]
+    classes = values.shape[1]
+    height = 4.8 + (0.1 * len(features) if len(features) > 10 else 0)
+    height += 0.1 * classes if classes > 1 else 0
+    fig, ax = plt.subplots(figsize=(6.4, height))
+    try:
+        offsets = np.linspace(-0.25, 0.25, classes) if classes > 1 else [0.0]
+        rows = np.arange(len(features))
+        for index, offset in enumerate(offsets):
+            label = f"Class {index}" if classes > 1 else None
+            ax.barh(rows + offset, values[:, index], height=0.5 / max(classes - 1, 1), label=label)
+        ax.set_yticks(rows)
+        ax.set_yticklabels(features)
+        ax.set_xlabel("Importance")
+        ax.set_title(f"Feature Importance ({kind})")
+        if classes > 1:
+            ax.legend()
+        fig.tight_layout()
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / f"feature_importance_{kind}.png"
+            fig.savefig(path)
+            client.log_artifact(run_id, path)
+    finally:
+        plt.close(fig)
 
 
 def _log_booster(run_id: str, booster: Any, example: Any, config: AutologConfig) -> None:

@@ -215,6 +215,8 @@ def test_autolog_logs_train_as_mlflow_names_it(store: Path, autologging: None, s
     assert data.metrics["stopped_iteration"] == iterations - 1
     importance = client.download_artifacts(run.info.run_id, "feature_importance_weight.json")
     assert json.loads(Path(importance).read_text()) == booster.get_score(importance_type="weight")
+    plot = client.download_artifacts(run.info.run_id, "feature_importance_weight.png")
+    assert Path(plot).read_bytes().startswith(b"\x89PNG")
     logged = mlcli.xgboost.load_model(f"runs:/{run.info.run_id}/model")
     assert isinstance(logged, xgb.Booster)
     assert np.array_equal(logged.predict(dtest), booster.predict(dtest))
@@ -489,5 +491,5 @@ def test_mlflows_xgboost_example_model_loads_and_serves_in_mlcli(
     assert [m.step for m in history] == by_mlflow["steps"]
     ours = {a.path for a in client.list_artifacts(run.info.run_id)}
     # MLflow 3 keeps the model out of the run's artifacts (a logged model); mlcli keeps it
-    # at runs:/<id>/model as well; and mlcli logs no plot (the JSON has the figures)
-    assert ours - {"model"} == set(by_mlflow["artifacts"]) - {"feature_importance_weight.png"}
+    # at runs:/<id>/model as well
+    assert ours - {"model"} == set(by_mlflow["artifacts"])
