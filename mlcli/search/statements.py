@@ -67,13 +67,29 @@ def run_count_sql(
     view: str = ViewType.ACTIVE_ONLY,
     dialect: Dialect = SQLITE,
 ) -> tuple[str, list[Any]]:
-    """``SELECT count(*) ...`` of the runs :func:`run_search_sql` finds without a limit."""
+    """``SELECT count(*) ...`` of the runs :func:`run_search_sql` finds without a limit.
+
+    SQLite, knowing nothing of how many runs an experiment holds, would count them
+    through ``runs_by_experiment``, reading each run's row at random (for its lifecycle
+    stage, for the filter): ten times the cost of reading the table in its order. So
+    the statement first counts the experiments' runs in that index alone, and reads
+    the table in order when they are more than a quarter of it."""
     where_sql, where_args = compile_filter(parse_filter(filter_string), dialect)
     conditions, args = scope_conditions(experiment_ids, view, dialect)
+    in_experiments, experiment_args = conditions[-1], list(args)  # the experiments' test
     if where_sql:
         conditions.append(f"({where_sql})")
         args += where_args
-    return f"SELECT count(*) FROM runs r WHERE {' AND '.join(conditions)}", args
+    where = " AND ".join(conditions)
+    if dialect is not SQLITE:
+        return f"SELECT count(*) FROM runs r WHERE {where}", args
+    share = f"SELECT count(*) FROM runs r INDEXED BY runs_by_experiment WHERE {in_experiments}"
+    sql = (
+        f"SELECT CASE WHEN 4 * ({share}) > (SELECT coalesce(max(rowid), 0) FROM runs) "
+        f"THEN (SELECT count(*) FROM runs r NOT INDEXED WHERE {where}) "
+        f"ELSE (SELECT count(*) FROM runs r WHERE {where}) END"
+    )
+    return sql, [*experiment_args, *args, *args]
 
 
 def scope_conditions(

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 import mlcli.search.ordered
-from mlcli.search.runs import iter_run_ids, iter_runs, search_runs
+from mlcli.search.runs import count_matching_runs, iter_run_ids, iter_runs, search_runs
 from mlcli.search.statements import run_search_sql
 from mlcli.store import Store, ViewType
 
@@ -117,6 +117,19 @@ def test_every_match_in_the_general_order(
     assert [run.run_id for run in iter_runs(lab.store, *every, page=7)] == expected
     if filter_string is None and view != ViewType.DELETED_ONLY:
         assert len(expected) > 100  # not vacuous
+
+
+@pytest.mark.parametrize("filter_string", FILTERS)
+@pytest.mark.parametrize("view", [ViewType.ACTIVE_ONLY, ViewType.ALL, ViewType.DELETED_ONLY])
+def test_counts_are_those_of_the_answers(lab: Lab, filter_string: str | None, view: str) -> None:
+    """The UI's total: read from the table in order when the experiments hold more
+    than a quarter of the runs (the first two here), through the index otherwise."""
+    one, second, gone = lab.experiments
+    for experiments in ([one], [second], [gone], [gone, gone], [], None):
+        expected = len(_general(lab, experiments, filter_string, [], None, view))
+        assert count_matching_runs(lab.store, experiments, filter_string, view) == expected
+        if experiments == [one] and filter_string is None and view != ViewType.DELETED_ONLY:
+            assert expected > 100
 
 
 @pytest.mark.parametrize("order_by", ORDERS)
