@@ -7,7 +7,8 @@ information is lost (ints to double, whole floats to long, ISO strings to dateti
 base64 to binary). Anything else (a string in a numeric column, 1.5 for a long, an
 int for a string) is a :class:`SchemaEnforcementError` naming the column, the expected
 type and the first offending value. Tensor schemas check the shape and cast the dtype
-when numpy calls the cast safe.
+when numpy calls the cast safe; named tensors are taken from a dict, or from a
+DataFrame's columns of the same names (as MLflow takes them).
 """
 
 from __future__ import annotations
@@ -139,6 +140,8 @@ def _enforce_tensors(data: Any, schema: Schema) -> Any:
     specs: list[TensorSpec] = list(schema.specs)  # type: ignore[arg-type]
     if len(specs) == 1 and specs[0].name is None:
         return _enforce_tensor(data, specs[0], "input")
+    if hasattr(data, "columns") and hasattr(data, "to_numpy"):  # a DataFrame: as MLflow
+        data = _column_tensors(data, specs)
     if not isinstance(data, Mapping):
         raise SchemaEnforcementError(
             "the model takes named tensors "
@@ -149,6 +152,25 @@ def _enforce_tensors(data: Any, schema: Schema) -> Any:
     if missing:
         raise SchemaEnforcementError(f"input is missing tensor {', '.join(map(repr, missing))}")
     return {s.name: _enforce_tensor(data[s.name], s, f"tensor {s.name!r}") for s in specs}
+
+
+def _column_tensors(frame: Any, specs: list[TensorSpec]) -> dict[str, Any]:
+    """A DataFrame's columns as the named tensors, as MLflow reads them: a column of
+    scalars is a (-1,) or (-1, 1) tensor, a column of lists or arrays one row each."""
+    np = require("numpy", "predicting with a tensor signature")
+    tensors: dict[Any, Any] = {}
+    for spec in specs:
+        if spec.name not in frame.columns:
+            continue  # reported as missing
+        values = frame[spec.name].tolist()
+        if values and isinstance(values[0], list | tuple | np.ndarray):
+            array = np.vstack([np.asarray(v) for v in values])
+        else:
+            array = np.asarray(values)
+        if array.ndim == 1 and len(spec.shape) == 2:
+            array = array.reshape(-1, 1)
+        tensors[spec.name] = array
+    return tensors
 
 
 def _enforce_tensor(data: Any, spec: TensorSpec, label: str) -> Any:

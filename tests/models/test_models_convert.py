@@ -86,6 +86,7 @@ def test_text_columns_become_one_input_each(cli: Any, workdir: Path) -> None:
         "x": frame[["x"]].to_numpy(dtype=np.float32),
     }
     assert np.array_equal(converted.predict(feeds)["label"], model.predict(frame))
+    assert np.array_equal(converted.predict(frame)["label"], model.predict(frame))  # columns
 
 
 def test_log_next_to_the_source_and_register(
