@@ -34,8 +34,9 @@ from types import FunctionType, ModuleType
 from typing import Any, cast
 
 from mlcli import system_tags
-from mlcli.autologging.patching import OutermostCall, Patches
+from mlcli.autologging.patching import Patches
 from mlcli.autologging.runs import autolog_run
+from mlcli.autologging.sklearn import _state as _sklearn_state
 from mlcli.errors import ConflictError, MlcliError
 from mlcli.store import MAX_PARAM_VALUE_LENGTH
 from mlcli.store.validation import MAX_BATCH_ITEMS
@@ -66,7 +67,10 @@ class _Autolog:
     def __init__(self) -> None:
         self.config = AutologConfig()
         self.patches = Patches()
-        self.calls = OutermostCall()
+        # one count with scikit-learn autologging: an LGBMClassifier in a Pipeline is the
+        # Pipeline's step (not logged on its own), and the scikit-learn objects LightGBM
+        # fits inside its own fit (a LabelEncoder) are not logged either
+        self.calls = _sklearn_state.calls
         self.local = threading.local()  # fit_run: the run of the fit under way here
 
 

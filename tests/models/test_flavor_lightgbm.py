@@ -502,3 +502,129 @@ def test_mlcli_autolog_logs_what_mlflow_logs_for_the_example(
     assert json.loads(Path(got).read_text()) == pytest.approx(mlflow_example["importance"])
     model = mlcli.lightgbm.load_model(f"runs:/{run.info.run_id}/model")
     assert np.allclose(model.predict(mlflow_example["test"]), mlflow_example["predictions"])
+
+
+@pytest.fixture
+def autologging(store: Path) -> Iterator[None]:
+    mlcli.lightgbm.autolog()
+    yield
+    mlcli.lightgbm.autolog(disable=True)
+
+
+def multiclass_params() -> dict[str, Any]:
+    return {"objective": "multiclass", "num_class": 3, "verbose": -1, "num_threads": 1}
+
+
+def test_early_stopping_logs_mlflows_best_and_stopped_iterations(
+    autologging: None, data: Any
+) -> None:
+    x_train, x_test, y_train, y_test = data
+    callbacks: list[Any] = [lgb.early_stopping(2, verbose=False)]
+    with mlcli.start_run() as run:
+        booster = lgb.train(
+            {**multiclass_params(), "learning_rate": 0.9},
+            lgb.Dataset(x_train, y_train),
+            num_boost_round=200,
+            valid_sets=[lgb.Dataset(x_test, y_test)],
+            valid_names=["valid"],
+            callbacks=callbacks,
+        )
+    assert len(callbacks) == 1  # the user's list is left as it was
+    client = mlcli.MlcliClient()
+    metrics = client.get_run(run.run_id).data.metrics
+    stopped = int(metrics["stopped_iteration"])
+    assert metrics["best_iteration"] == booster.best_iteration > 0
+    assert stopped == booster.best_iteration + 2  # two rounds without progress
+    history = client.get_metric_history(run.run_id, "valid-multi_logloss")
+    assert [m.step for m in history] == [*range(stopped), stopped]
+    assert history[-1].value == history[booster.best_iteration - 1].value
+    assert history[-1].value == metrics["valid-multi_logloss"]
+
+
+def test_a_training_outside_a_run_gets_its_own_run_with_the_model(
+    autologging: None, data: Any
+) -> None:
+    x_train, x_test, y_train, _ = data
+    booster = lgb.train(multiclass_params(), lgb.Dataset(x_train, y_train), num_boost_round=3)
+    run = mlcli.last_active_run()
+    assert run is not None and run.info.status == "FINISHED"
+    assert run.data.tags["mlcli.autologging"] == "lightgbm"
+    assert run.data.params["num_boost_round"] == "3"
+    model_dir = Path(mlcli.MlcliClient().download_artifacts(run.info.run_id, "model", "."))
+    mlmodel = Model.load(model_dir)
+    assert mlmodel.flavors["lightgbm"]["model_class"] == "lightgbm.basic.Booster"
+    assert [c["name"] for c in mlmodel.signature.inputs.to_dict()] == list(x_train.columns)  # type: ignore[union-attr]
+    assert mlmodel.saved_input_example_info is None  # log_input_examples is off
+    loaded = mlcli.lightgbm.load_model(str(model_dir))
+    assert np.array_equal(loaded.predict(x_test), booster.predict(x_test))
+
+
+def test_an_estimator_fit_logs_its_training_and_the_estimator(autologging: None, data: Any) -> None:
+    x_train, x_test, y_train, y_test = data
+    with mlcli.start_run() as run:
+        model = lgb.LGBMClassifier(n_estimators=4, verbose=-1)
+        model.fit(x_train, y_train, eval_set=[(x_test, y_test)])
+    client = mlcli.MlcliClient()
+    logged = client.get_run(run.run_id)
+    assert logged.data.params["num_boost_round"] == "4"
+    assert logged.data.params["objective"] == "multiclass"
+    history = client.get_metric_history(run.run_id, "valid_0-multi_logloss")
+    assert [m.step for m in history] == [0, 1, 2, 3]
+    names = sorted(a.path for a in client.list_artifacts(run.run_id))
+    assert names == sorted(
+        [
+            "model",
+            *(f"feature_importance_{k}.{e}" for k in ("gain", "split") for e in ("json", "png")),
+        ]
+    )
+    assert len(mlcli.search_runs(output_format="list")) == 1  # no child run for train
+    loaded = mlcli.lightgbm.load_model(f"runs:/{run.run_id}/model")
+    assert type(loaded) is lgb.LGBMClassifier
+    assert np.array_equal(loaded.predict(x_test), model.predict(x_test))
+
+
+def test_a_pipeline_step_is_logged_as_the_pipeline_only(store: Path, data: Any) -> None:
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x_train, _, y_train, _ = data
+    assert "lightgbm" in mlcli.autolog()
+    try:
+        with mlcli.start_run() as run:
+            make_pipeline(StandardScaler(), lgb.LGBMClassifier(n_estimators=3, verbose=-1)).fit(
+                x_train, y_train
+            )
+            lgb.LGBMClassifier(n_estimators=3, verbose=-1).fit(x_train, y_train)
+    finally:
+        mlcli.autolog(disable=True)
+    runs = mlcli.search_runs(output_format="list")
+    assert len(runs) == 2  # the pipeline's, and the second fit's child: no LabelEncoder
+    child = next(r for r in runs if r.info.run_id != run.run_id)
+    assert child.data.tags["mlcli.autologging"] == "lightgbm"
+    assert child.data.params["num_boost_round"] == "3"
+    parent = next(r for r in runs if r.info.run_id == run.run_id)
+    assert parent.data.tags["estimator_name"] == "Pipeline"
+    assert "num_boost_round" not in parent.data.params  # its step's train was not logged
+
+
+def test_metric_names_with_at_are_mlflows_and_disable_restores_lightgbm(
+    store: Path, data: Any
+) -> None:
+    originals = lgb.train, lgb.sklearn.train, lgb.LGBMClassifier.fit, lgb.LGBMModel.fit
+    mlcli.lightgbm.autolog(log_models=False, log_feature_importance_plots=False)
+    try:
+        rng = np.random.default_rng(0)
+        features, relevance = rng.normal(size=(60, 3)), rng.integers(0, 3, size=60)
+        train_set = lgb.Dataset(features, relevance, group=[10] * 6)
+        params = {"objective": "lambdarank", "metric": "ndcg", "eval_at": [3], "verbose": -1}
+        with mlcli.start_run() as run:
+            lgb.train(params, train_set, num_boost_round=2, valid_sets=[train_set])
+    finally:
+        mlcli.lightgbm.autolog(disable=True)
+    assert (lgb.train, lgb.sklearn.train, lgb.LGBMClassifier.fit, lgb.LGBMModel.fit) == originals
+    client = mlcli.MlcliClient()
+    assert set(client.get_run(run.run_id).data.metrics) == {"training-ndcg_at_3"}
+    assert sorted(a.path for a in client.list_artifacts(run.run_id)) == [
+        "feature_importance_gain.json",
+        "feature_importance_split.json",
+    ]
