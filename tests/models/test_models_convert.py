@@ -148,3 +148,19 @@ def test_bad_requests_are_one_line(cli: Any, workdir: Path, iris: Any) -> None:
         assert message in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert not (workdir / "x").exists()
+
+
+def test_mlcli_evaluate_scores_the_converted_model_as_the_source(
+    cli: Any, store: Path, workdir: Path, iris: Any, iris_classifier: Any
+) -> None:
+    features, target = iris
+    features.assign(species=target).to_csv(workdir / "iris.csv", index=False)
+    mlcli.sklearn.save_model(iris_classifier, workdir / "sk", input_example=features.head(2))
+    assert cli("models", "convert", "sk", "--to", "onnx", "-o", "sk-onnx").exit_code == 0
+    metrics = []
+    for model in ("sk", "sk-onnx"):  # the ONNX model answers {"label", "probabilities"}
+        args = ["-m", model, "--data", "iris.csv", "--target", "species"]
+        result = cli("evaluate", *args, "--model-type", "classifier", "--json")
+        assert result.exit_code == 0, result.stderr
+        metrics.append(result.json()["metrics"])
+    assert metrics[1]["accuracy_score"] == metrics[0]["accuracy_score"] > 0.9

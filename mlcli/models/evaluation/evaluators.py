@@ -225,8 +225,11 @@ def flat_predictions(predictions: Any, column: str | None = None) -> Any:
     an array, a Series, a dict or a DataFrame (``column`` picks one of several)."""
     np = require("numpy", "evaluating a model")
     pd = require("pandas", "evaluating a model")
-    if isinstance(predictions, dict):
-        predictions = pd.DataFrame(predictions)
+    if isinstance(predictions, dict):  # named outputs (ONNX's); one value per row each
+        arrays = {k: np.asarray(v) for k, v in predictions.items()}
+        predictions = pd.DataFrame(
+            {k: a.reshape(-1) for k, a in arrays.items() if a.ndim == 1 or a.shape[1:] == (1,)}
+        )
     if (
         isinstance(predictions, list)
         and predictions
