@@ -77,9 +77,9 @@ def convert_model(
     onnx_model, flavor = to_onnx(model_uri, source, client=client, allow_pickle=allow_pickle)
     metadata = {"converted_from": str(model_uri), "converted_flavor": flavor}
     if output is not None:
-        from mlcli.onnx import save_model
+        from mlcli.models.save import save_model
 
-        save_model(onnx_model, output, metadata=metadata)
+        save_model(onnx_model, output, flavor="onnx", metadata=metadata)
         return Conversion(onnx_model, str(model_uri), flavor, path=Path(output))
     from mlcli.models.log import log_model
 
