@@ -43,9 +43,6 @@ with warnings.catch_warnings():
     import mlflow.lightgbm
     import mlflow.pyfunc
 
-# MLflow 3.18 deserializes a skops or pickled model only with this opt-in (a Booster's
-# text file needs none); mlcli never reads it for skops files.
-MLFLOW_OPT_IN = {"MLFLOW_ALLOW_MODEL_CODE_EXECUTION": "true"}
 # given to MLflow's save_model, which otherwise infers them in a subprocess (slow)
 PINS = [f"lightgbm=={lgb.__version__}"]
 
@@ -172,13 +169,11 @@ def test_the_mlmodel_section_is_mlflows(
 
 @pytest.mark.parametrize("fixture", ["booster", "classifier"])
 def test_mlflow_loads_mlclis_models(
-    fixture: str, data: Any, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: Any
+    fixture: str, data: Any, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     model = request.getfixturevalue(fixture)
     _, x_test, _, _ = data
     mlcli.lightgbm.save_model(model, tmp_path / "m", input_example=x_test.head(3))
-    if fixture == "classifier":  # MLflow's own gate on a skops file; a Booster has none
-        monkeypatch.setenv("MLFLOW_ALLOW_MODEL_CODE_EXECUTION", "true")
     native = mlflow.lightgbm.load_model(str(tmp_path / "m"))
     assert type(native) is type(model)
     pyfunc = mlflow.pyfunc.load_model(str(tmp_path / "m"))
@@ -341,7 +336,7 @@ def serve_both(model: Path, tmp_path: Path, started: list[Any]) -> list[tuple[An
     port, log = free_port(), tmp_path / f"{model.name}-mlflow.log"
     argv = [sys.executable, "-m", "mlflow", "models", "serve", "-m", str(model)]
     argv += ["--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)]
-    servers.append((start(argv, log, started, **MLFLOW_OPT_IN), port, log))
+    servers.append((start(argv, log, started), port, log))
     return servers
 
 
