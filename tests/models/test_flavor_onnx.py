@@ -303,3 +303,33 @@ def test_mlcli_serve_and_mlflow_models_serve_answer_alike(
     for ours, theirs in answers:
         assert ours == theirs
         assert ours["label"] == classifier.predict(np.asarray(rows, dtype=np.float32)).tolist()
+
+
+@pytest.mark.mlflow
+def test_large_weights_are_saved_beside_the_graph(tmp_path: Path, mlflow_onnx: Any) -> None:
+    """As MLflow (save_as_external_data=True): tensors of 1 KB or more go to a file next
+    to model.onnx, which both load from the model's folder; the graph saved keeps its
+    weights in memory (onnx would move them out of the proto it writes)."""
+    helper = onnx.helper
+    weights = np.arange(64 * 8, dtype=np.float32).reshape(64, 8) / 100
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])],
+        "matmul",
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["N", 64])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, ["N", 8])],
+        [onnx.numpy_helper.from_array(weights, "w")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    mlcli.onnx.save_model(model, tmp_path / "m")
+    assert [p.suffix for p in (tmp_path / "m").glob("*.data")] == [".data"]
+    assert onnx.numpy_helper.to_array(model.graph.initializer[0]).shape == (64, 8)  # kept
+    rows = np.ones((3, 64), dtype=np.float32)
+    ours = mlcli.pyfunc.load_model(str(tmp_path / "m")).predict(rows)["y"]
+    assert np.allclose(ours, rows @ weights)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = mlflow_onnx.pyfunc.load_model(str(tmp_path / "m")).predict(rows)["y"]
+    assert np.array_equal(ours, theirs)
+    loaded = mlcli.onnx.load_model(str(tmp_path / "m"))
+    assert np.array_equal(onnx.numpy_helper.to_array(loaded.graph.initializer[0]), weights)

@@ -67,6 +67,9 @@ class OnnxFlavor(Flavor):
         providers = _providers_to_save(onnx_execution_providers)
         options = _checked_session_options(onnx_session_options)
         path = directory / MODEL_FILE
+        if save_as_external_data:  # onnx moves the weights of the proto it saves out of it
+            model, given = onnx.ModelProto(), model
+            model.CopyFrom(given)
         onnx.save_model(model, str(path), save_as_external_data=save_as_external_data)
         flavors: dict[str, dict[str, Any]] = {
             PYFUNC: {"loader_module": "mlflow.onnx", "data": MODEL_FILE},
