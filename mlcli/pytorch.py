@@ -26,6 +26,7 @@ from mlcli.models.signature import ModelSignature
 __all__ = [
     "DEFAULT_SERIALIZATION_FORMAT",
     "SERIALIZATION_FORMATS",
+    "autolog",
     "load_model",
     "log_model",
     "save_model",
@@ -103,6 +104,32 @@ def load_model(model_uri: str, *, device: str | None = None, allow_pickle: bool 
     path, ``runs:/`` or ``models:/`` URI. TorchScript and pickles that mlcli did not
     write load only with ``allow_pickle=True`` (see docs/models.md)."""
     return load_native_model(model_uri, "pytorch", device=device, allow_pickle=allow_pickle)
+
+
+def autolog(
+    log_every_n_epoch: int = 1,
+    log_every_n_step: int | None = None,
+    log_models: bool = True,
+    log_model_signatures: bool = True,
+    disable: bool = False,
+    registered_model_name: str | None = None,
+    *,
+    serialization_format: str = DEFAULT_SERIALIZATION_FORMAT,
+) -> None:
+    """Log every PyTorch Lightning ``Trainer.fit`` (params, metrics per epoch, early
+    stopping, model summary, the module as pt2); ``disable=True`` restores ``fit``. See
+    docs/capture.md."""
+    from mlcli.autologging.pytorch import autolog as _autolog
+
+    _autolog(
+        log_every_n_epoch,
+        log_every_n_step,
+        log_models,
+        log_model_signatures,
+        disable,
+        registered_model_name,
+        serialization_format,
+    )
 
 
 def _as_array(example: Any) -> Any:

@@ -16,6 +16,7 @@ INTEGRATIONS: dict[str, tuple[str, str]] = {
     "lightgbm": ("lightgbm", "mlcli.autologging.lightgbm"),
     "xgboost": ("xgboost", "mlcli.autologging.xgboost"),
     "keras": ("keras", "mlcli.autologging.keras"),
+    "pytorch": ("lightning", "mlcli.autologging.pytorch"),
 }
 
 __all__ = ["INTEGRATIONS", "autolog"]

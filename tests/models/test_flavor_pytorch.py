@@ -337,3 +337,122 @@ def test_mlcli_serve_and_mlflow_serve_answer_the_same(
         answer = _predict(ours, body)
         assert answer == _predict(theirs, body)
         np.testing.assert_allclose(answer["predictions"], expected(linear, features), rtol=1e-6)
+
+
+# -- autologging of PyTorch Lightning ----------------------------------------------------
+
+
+@pytest.fixture
+def lightning_parts() -> Iterator[tuple[Any, Any]]:
+    """lightning.pytorch, and a function fitting a small regressor (with an early stopping
+    callback that stops at epoch 1, on request); autologging is off again after."""
+    pl = pytest.importorskip("lightning.pytorch")
+    from torch.utils.data import DataLoader, TensorDataset
+
+    class Regressor(pl.LightningModule):  # type: ignore[name-defined]
+        def __init__(self) -> None:
+            super().__init__()
+            self.layer = torch.nn.Linear(3, 1)
+
+        def forward(self, x: Any) -> Any:
+            return self.layer(x)
+
+        def training_step(self, batch: Any, batch_idx: int) -> Any:
+            x, y = batch
+            loss = torch.nn.functional.mse_loss(self(x), y)
+            self.log("train_loss", loss, on_epoch=True, on_step=False)
+            return loss
+
+        def validation_step(self, batch: Any, batch_idx: int) -> None:
+            x, y = batch
+            self.log("val_loss", torch.nn.functional.mse_loss(self(x), y))
+
+        def configure_optimizers(self) -> Any:
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    def loader(seed: int) -> Any:
+        generator = torch.Generator().manual_seed(seed)
+        x = torch.rand(64, 3, generator=generator)
+        return DataLoader(TensorDataset(x, x @ torch.tensor([[1.0], [2.0], [3.0]])), batch_size=16)
+
+    def fit(epochs: int, early_stopping: bool) -> Any:
+        torch.manual_seed(0)
+        module = Regressor()
+        callbacks = [pl.callbacks.EarlyStopping("val_loss", patience=1, min_delta=10.0)]
+        trainer = pl.Trainer(
+            max_epochs=epochs,
+            callbacks=callbacks if early_stopping else [],
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            num_sanity_val_steps=0,
+        )
+        trainer.fit(module, loader(0), loader(1))
+        return module
+
+    try:
+        yield pl, fit
+    finally:
+        mlcli.pytorch.autolog(disable=True)
+
+
+def test_autolog_logs_a_lightning_fit_with_mlflows_names(
+    store: Path, tmp_path: Path, lightning_parts: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pl, fit = lightning_parts
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    mlflow.pytorch.autolog(checkpoint=False, log_models=False)
+    try:
+        fit(3, early_stopping=False)
+    finally:
+        mlflow.pytorch.autolog(disable=True)
+    theirs = mlflow.last_active_run()
+    assert theirs is not None
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+
+    original = pl.Trainer.fit
+    mlcli.pytorch.autolog()
+    module = fit(3, early_stopping=False)
+    run = mlcli.last_active_run()
+    assert run is not None and run.info.status == "FINISHED"
+    assert run.data.params == theirs.data.params  # epochs, optimizer_name, lr, momentum...
+    assert run.data.params["optimizer_name"] == "SGD" and run.data.params["epochs"] == "3"
+    assert run.data.metrics.keys() == theirs.data.metrics.keys() == {"train_loss", "val_loss"}
+    for key, value in theirs.data.metrics.items():
+        assert run.data.metrics[key] == pytest.approx(value, rel=1e-6)
+    history = mlcli.tracking.TrackingClient().get_metric_history(run.info.run_id, "val_loss")
+    assert [m.step for m in history] == [0, 1, 2]
+    summary = mlcli.artifacts.load_text(f"runs:/{run.info.run_id}/model_summary.txt")
+    assert "Linear" in summary
+    model = mlcli.pyfunc.load_model(f"runs:/{run.info.run_id}/model")  # pt2: no opt-in
+    assert (model.model_dir / "data" / "model.pt2").exists()
+    x = np.random.default_rng(1).random((4, 3), dtype=np.float32)
+    np.testing.assert_allclose(model.predict(x), expected(module, x), rtol=1e-6)
+    assert model.signature is not None and model.signature.outputs is not None
+
+    mlcli.pytorch.autolog(disable=True)
+    assert pl.Trainer.fit is original
+
+
+def test_autolog_logs_early_stopping(store: Path, lightning_parts: Any) -> None:
+    _, fit = lightning_parts
+    mlcli.pytorch.autolog(log_models=False)
+    fit(6, early_stopping=True)
+    run = mlcli.last_active_run()
+    assert run is not None
+    params, metrics = run.data.params, run.data.metrics
+    assert {params[k] for k in ("monitor", "mode", "patience")} == {"val_loss", "min", "1"}
+    assert metrics["stopped_epoch"] == 1 and metrics["restored_epoch"] == 0
+    assert {"best_score", "wait_count"} <= metrics.keys()
+    artifacts = {f.path for f in mlcli.artifacts.list_artifacts(run_id=run.info.run_id)}
+    assert artifacts == {"model_summary.txt"}
+
+
+def test_mlcli_autolog_turns_lightning_on(store: Path, lightning_parts: Any) -> None:
+    try:
+        assert "pytorch" in mlcli.autolog()
+    finally:
+        mlcli.autolog(disable=True)
+    with pytest.raises(InvalidInputError, match="log_every_n_step is not supported"):
+        mlcli.pytorch.autolog(log_every_n_step=10)

@@ -203,6 +203,8 @@ def _export(
     free = _free_dimensions(signature, example.ndim)
     dim = torch.export.Dim
     dynamic = {index: dim.AUTO for index in free}
+    training = model.training
+    model.eval()  # what is saved predicts: dropout off, batch norm's running statistics
     try:
         program = torch.export.export(
             model, (torch.from_numpy(np.array(example)),), dynamic_shapes=[dynamic or None]
@@ -213,6 +215,8 @@ def _export(
             f"torch.export could not trace the model on its input example: {first}; "
             "try serialization_format='torchscript'"
         ) from None
+    finally:
+        model.train(training)
     path = folder / EXPORTED_FILE
     torch.export.save(program, str(path))
     return path
