@@ -164,3 +164,48 @@ def test_mlcli_evaluate_scores_the_converted_model_as_the_source(
         assert result.exit_code == 0, result.stderr
         metrics.append(result.json()["metrics"])
     assert metrics[1]["accuracy_score"] == metrics[0]["accuracy_score"] > 0.9
+
+
+BLOCK_FRAMEWORKS = """
+import importlib.abc, sys
+
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("sklearn", "torch", "skl2onnx", "skops"):
+            raise ImportError(f"{name} is blocked: the model must not need it")
+
+sys.meta_path.insert(0, Block())
+"""
+
+
+def test_the_converted_model_runs_where_no_framework_imports(
+    cli: Any, workdir: Path, iris: Any, iris_classifier: Any
+) -> None:
+    import subprocess
+    import sys
+
+    features, _ = iris
+    mlcli.sklearn.save_model(iris_classifier, workdir / "sk")
+    assert cli("models", "convert", "sk", "--to", "onnx", "-o", "sk-onnx").exit_code == 0
+    rows = features.head(4).values.tolist()
+    script = BLOCK_FRAMEWORKS + (
+        "import json, mlcli.pyfunc\n"
+        "model = mlcli.pyfunc.load_model(sys.argv[1])\n"
+        "print(json.dumps(model.predict(json.loads(sys.argv[2]))['label'].tolist()))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(workdir / "sk-onnx"), json.dumps(rows)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout) == iris_classifier.predict(features.head(4)).tolist()
+    blocked = subprocess.run(
+        [sys.executable, "-c", script, str(workdir / "sk"), json.dumps(rows)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert blocked.returncode != 0  # the source needs it
+    assert "needs the 'scikit-learn' package" in blocked.stderr
