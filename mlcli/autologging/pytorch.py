@@ -214,14 +214,16 @@ def _make_callback(
             self.module: Any = None
 
         def on_train_start(self, trainer: Any, pl_module: Any) -> None:
+            import torch
+
             _safely("the params", _log_params, client, run_id, trainer, early)
             self.module = pl_module
             original = pl_module.forward
 
             def forward(*inputs: Any, **kw: Any) -> Any:  # keeps the first batch's input
-                if self.first_input is None and len(inputs) == 1 and not kw:
+                self.restore_forward()
+                if len(inputs) == 1 and not kw and isinstance(inputs[0], torch.Tensor):
                     self.first_input = inputs[0][:EXAMPLE_ROWS].detach().cpu().clone()
-                    self.restore_forward()
                 return original(*inputs, **kw)
 
             pl_module.forward = forward

@@ -449,6 +449,22 @@ def test_autolog_logs_early_stopping(store: Path, lightning_parts: Any) -> None:
     assert artifacts == {"model_summary.txt"}
 
 
+def test_autolog_patches_lightning_when_it_is_imported_later(workdir: Path) -> None:
+    pytest.importorskip("lightning")
+    script = (
+        "import sys, mlcli.pytorch\n"
+        "mlcli.pytorch.autolog()\n"
+        "assert 'lightning' not in sys.modules and 'torch' not in sys.modules\n"
+        "import lightning.pytorch as pl, pytorch_lightning\n"
+        "for trainer in (pl.Trainer, pytorch_lightning.Trainer):\n"
+        "    assert trainer.fit.__mlcli_autolog__\n"
+        "mlcli.pytorch.autolog(disable=True)\n"
+        "assert not hasattr(pl.Trainer.fit, '__mlcli_autolog__')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
 def test_mlcli_autolog_turns_lightning_on(store: Path, lightning_parts: Any) -> None:
     try:
         assert "pytorch" in mlcli.autolog()
