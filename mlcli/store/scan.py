@@ -24,7 +24,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlcli.files.fileio import LOG_CHUNK_BYTES, parse_lines, read_document, read_log_chunks
+from mlcli.files.fileio import (
+    LOG_CHUNK_BYTES,
+    file_size,
+    parse_lines,
+    read_document,
+    read_log_chunks,
+)
 from mlcli.store.batches import (
     batch_writers_done,
     first_uncommitted,
@@ -33,7 +39,14 @@ from mlcli.store.batches import (
 )
 from mlcli.store.damage import run_doc_problem
 from mlcli.store.entities import Metric
-from mlcli.store.layout import BATCHES_LOG, RUN_DOC, RUN_LOCK
+from mlcli.store.layout import (
+    BATCHES_LOG,
+    METRICS_LOG,
+    PARAMS_LOG,
+    RUN_DOC,
+    RUN_LOCK,
+    TAGS_LOG,
+)
 from mlcli.store.records import fold_metric_log
 
 LOGS = ("params", "tags", "metrics")
@@ -156,6 +169,22 @@ def _fold_chunk(log: str, data: bytes, read: LogRead) -> None:
                 read.tags[key] = None if value is None else str(value)
     else:
         fold_metric_log(data, read.metrics)
+
+
+def files_changed(runs_dir: str, row: Sequence[Any]) -> bool:
+    """Whether a run's files changed since they were read into ``row`` (a run's row as
+    ``KNOWN_RUNS_SQL`` selects it: id, status, run.json's signature, the offsets read
+    of params, tags and metrics): four stats. Paths are joined as text, not through
+    pathlib, which cost three times the stats themselves when a refresh checks
+    thousands of live runs."""
+    run_id, _status, doc_signature, params_offset, tags_offset, metrics_offset = row
+    folder = f"{runs_dir}{os.sep}{run_id}{os.sep}"
+    return (
+        file_signature(f"{folder}{RUN_DOC}") != doc_signature
+        or file_size(f"{folder}{PARAMS_LOG}") != params_offset
+        or file_size(f"{folder}{TAGS_LOG}") != tags_offset
+        or file_size(f"{folder}{METRICS_LOG}") != metrics_offset
+    )
 
 
 def file_signature(path: str | os.PathLike[str]) -> str | None:

@@ -29,6 +29,7 @@ from pathlib import Path
 import mlcli
 from mlcli.store.index.cold_worker import BatchRows, batch_rows, frame, frame_size
 from mlcli.store.index.session import IndexSession
+from mlcli.store.index.summaries import append_checked, latest_lines, summarized_rows
 from mlcli.store.index.updates import PendingRows, insert_pending
 
 PARALLEL_MIN_RUNS = 2_000
@@ -49,30 +50,62 @@ def cold_build(
     run_ids: Sequence[str],
     progress: Progress | None = None,
     workers: int | None = None,
+    summaries: str | None = None,
 ) -> int:
     """Read these runs, none of which the index holds, and insert their rows (inside
     a write transaction; under ``session.bulk`` for many runs). Gives the rows and the
     runs left out as damaged that ``updates.scan_runs`` gives; returns the number of
     runs inserted. ``progress`` is called with (runs read, runs in all) after each
-    batch; ``workers`` overrides the number of worker processes (1: none)."""
+    batch; ``workers`` overrides the number of worker processes (1: none).
+
+    ``summaries`` (``summaries.TRUST`` or ``VERIFY``): take the runs that have a current
+    summary in the journal from it, and read only the others' files (worth it when
+    most runs are new: the whole journal is read). Every finished run read from its
+    files gets its summary appended."""
+    total = len(run_ids)
+    inserted = done = 0
     ids = sorted(run_ids)  # in key order, rows append to the B-trees
+    if summaries is not None and ids:
+        latest = latest_lines(session.journal, set(ids))
+        taken: set[str] = set()
+        for runs, params, tags, metrics, _refused in summarized_rows(
+            session, latest, summaries, BATCH_RUNS
+        ):
+            inserted += _insert(session, BatchRows(runs, params, tags, metrics))
+            taken.update(row[-1] for row in runs)
+            done += len(runs)
+            if progress and runs:
+                progress(done, total)
+        if taken:
+            ids = [run_id for run_id in ids if run_id not in taken]
     batches = [ids[start : start + BATCH_RUNS] for start in range(0, len(ids), BATCH_RUNS)]
     count = worker_count(len(ids)) if workers is None else workers
     runs_dir = os.path.abspath(session.layout.runs_dir)
     chunk_bytes = session.log_chunk_bytes
+    journal = (session.journal.identity() or _created(session)) if session.summarize else None
     read: Generator[BatchRows, None, None]
     if count > 1:
-        read = read_in_workers(runs_dir, batches, chunk_bytes, count)
+        read = read_in_workers(runs_dir, batches, chunk_bytes, count, journal)
     else:
-        read = (batch_rows(runs_dir, batch, chunk_bytes) for batch in batches)
-    inserted = done = 0
+        read = (batch_rows(runs_dir, batch, chunk_bytes, journal) for batch in batches)
     with contextlib.closing(read):  # workers end now if an insert fails, not when collected
         for batch, rows in zip(batches, read, strict=True):
             inserted += _insert(session, rows)
+            append_checked(session.journal, runs_dir, rows.summaries, rows.summarized)
             done += len(batch)
             if progress:
-                progress(done, len(ids))
+                progress(done, total)
     return inserted
+
+
+def _created(session: IndexSession) -> str | None:
+    """The identity of the journal, created empty if there is none yet (None: it
+    cannot be: no summaries then)."""
+    try:
+        session.journal.touch()
+    except OSError:
+        return None
+    return session.journal.identity() or None
 
 
 def worker_count(runs: int) -> int:
@@ -113,7 +146,7 @@ class _Worker:
         self.received = bytearray()
 
     @classmethod
-    def start(cls, runs_dir: str, chunk_bytes: int) -> _Worker | None:
+    def start(cls, runs_dir: str, chunk_bytes: int, journal: str | None) -> _Worker | None:
         try:
             process = subprocess.Popen(
                 [sys.executable, "-c", _WORKER_ENTRY],
@@ -125,7 +158,7 @@ class _Worker:
         except OSError:
             return None
         worker = cls(process)
-        return worker if worker.write(frame((runs_dir, chunk_bytes))) else None
+        return worker if worker.write(frame((runs_dir, chunk_bytes, journal))) else None
 
     def write(self, data: bytes) -> bool:
         """Whether ``data`` went to the worker (False: it is gone)."""
@@ -170,10 +203,15 @@ class _Worker:
 
 
 def read_in_workers(
-    runs_dir: str, batches: list[list[str]], chunk_bytes: int, count: int
+    runs_dir: str,
+    batches: list[list[str]],
+    chunk_bytes: int,
+    count: int,
+    journal: str | None = None,
 ) -> Generator[BatchRows, None, None]:
-    """The rows of each batch, in order, read by ``count`` workers."""
-    started = (_Worker.start(runs_dir, chunk_bytes) for _ in range(count))
+    """The rows of each batch, in order, read by ``count`` workers (with the summary
+    lines for the journal whose identity is ``journal``)."""
+    started = (_Worker.start(runs_dir, chunk_bytes, journal) for _ in range(count))
     workers = [worker for worker in started if worker is not None]
     selector = selectors.DefaultSelector()
     to_send = list(range(len(batches)))  # a heap: batches handed back go out first
@@ -208,7 +246,7 @@ def read_in_workers(
                 feed()
             elif not workers:  # none started, or all are gone: read here
                 number = heapq.heappop(to_send)
-                answers[number] = batch_rows(runs_dir, batches[number], chunk_bytes)
+                answers[number] = batch_rows(runs_dir, batches[number], chunk_bytes, journal)
             else:
                 for key, _ in selector.select():
                     worker = key.data

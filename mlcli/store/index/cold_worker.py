@@ -10,7 +10,8 @@ hold threads or SQLite handles. It imports what reading a run needs (``scan``) a
 more: no CLI, no third-party package.
 
 The protocol on its stdin and stdout is frames: an 8-byte big-endian length, then a
-pickle. The first frame says where the runs are, ``(runs_dir, chunk_bytes)``; each
+pickle. The first frame says where the runs are, ``(runs_dir, chunk_bytes, journal)`` (the
+journal's identity, for the summaries: ``summaries.py``); each
 frame after it is a list of run ids, answered by one frame of their ``BatchRows``. An
 empty frame (or the end of stdin) ends the worker.
 """
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from mlcli.store.index.rows import metric_row
+from mlcli.store.index.summaries import check_row, encode, is_summarized
 from mlcli.store.index.updates import _run_values
 from mlcli.store.scan import LOGS, read_run
 
@@ -42,14 +44,19 @@ class BatchRows:
     tags: list[tuple[Any, ...]] = field(default_factory=list)
     metrics: list[tuple[Any, ...]] = field(default_factory=list)
     damaged: list[tuple[str, str, str]] = field(default_factory=list)  # id, signature, problem
+    summaries: bytes = b""  # the summary lines of the finished runs (``summaries.py``)
+    summarized: list[tuple[Any, ...]] = field(default_factory=list)  # their check rows
     reader: int = field(default_factory=os.getpid)  # the process that read them
 
 
-def batch_rows(runs_dir: str, run_ids: Sequence[str], chunk_bytes: int) -> BatchRows:
+def batch_rows(
+    runs_dir: str, run_ids: Sequence[str], chunk_bytes: int, journal: str | None = None
+) -> BatchRows:
     """Read these runs (none of them indexed yet) into rows: what ``scan_runs`` does for
-    a run the index does not hold, without a database."""
+    a run the index does not hold, without a database; with the summary lines of the
+    finished ones, for the journal whose identity is ``journal`` (None: none)."""
     rows = BatchRows()
-    params, tags, metrics = rows.params, rows.tags, rows.metrics
+    lines = []
     for run_id in run_ids:
         read = read_run(runs_dir, (run_id, None, (0, 0, 0)), chunk_bytes)
         if read.signature is None:
@@ -59,20 +66,31 @@ def batch_rows(runs_dir: str, run_ids: Sequence[str], chunk_bytes: int) -> Batch
             continue
         assert read.doc is not None
         ends = [0, 0, 0]
+        params: list[tuple[Any, ...]] = []
+        tags: list[tuple[Any, ...]] = []
+        metrics: list[tuple[Any, ...]] = []
         for position, log in enumerate(LOGS):
             part = read.logs.get(log)
             if part is None:
                 continue
             ends[position] = part.end
             if log == "params":
-                params += [(run_id, key, value) for key, value in part.params]
+                params = [(run_id, key, value) for key, value in part.params]
             elif log == "tags":  # read from the start: a deleted tag is simply absent
-                tags += [
+                tags = [
                     (run_id, key, value) for key, value in part.tags.items() if value is not None
                 ]
             else:
-                metrics += [metric_row(run_id, point) for point in part.metrics.values()]
-        rows.runs.append((*_run_values(read.doc, read.signature), *ends, run_id))
+                metrics = [metric_row(run_id, point) for point in part.metrics.values()]
+        run_row = (*_run_values(read.doc, read.signature), *ends, run_id)
+        rows.runs.append(run_row)
+        rows.params += params
+        rows.tags += tags
+        rows.metrics += metrics
+        if journal is not None and is_summarized(run_row):
+            lines.append(encode(run_row, params, tags, metrics, journal))
+            rows.summarized.append(check_row(run_row))
+    rows.summaries = b"".join(lines)
     return rows
 
 
@@ -107,11 +125,11 @@ def main() -> None:
     start = read_frame(stdin)
     if start is None:
         return
-    runs_dir, chunk_bytes = start
+    runs_dir, chunk_bytes, journal = start
     # A batch builds tens of thousands of tuples and no cycles: the collector's passes
     # over them cost a sixth of the reading. One collection per batch frees any cycle.
     gc.disable()
     while (run_ids := read_frame(stdin)) is not None:
-        out.write(frame(batch_rows(runs_dir, run_ids, chunk_bytes)))
+        out.write(frame(batch_rows(runs_dir, run_ids, chunk_bytes, journal)))
         out.flush()
         gc.collect()

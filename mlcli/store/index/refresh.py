@@ -48,15 +48,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mlcli.files.fileio import file_size
 from mlcli.store.entities import RunStatus
 from mlcli.store.index.cold import cold_build
 from mlcli.store.index.experiments import changed_experiments, store_experiments
 from mlcli.store.index.session import KNOWN_RUNS_SQL, IndexSession
+from mlcli.store.index.summaries import TRUST, VERIFY
 from mlcli.store.index.updates import forget_run, scan_runs
-from mlcli.store.layout import METRICS_LOG, PARAMS_LOG, RUN_DOC, TAGS_LOG, StoreLayout
+from mlcli.store.layout import StoreLayout
 from mlcli.store.ownership import Claim, end_if_orphaned, is_gone, recorded_claim
-from mlcli.store.scan import file_signature
+from mlcli.store.scan import file_signature, files_changed
 
 RACY_SECONDS = 2.0  # a stamp of runs/ changed less than this long ago is not trusted
 STAMP_KEY = "runs_dir_stamp"  # meta: the trusted stamp of runs/ at the last listing
@@ -143,7 +143,8 @@ def refresh(session: IndexSession) -> RefreshResult:
         new = [run_id for run_id in to_scan if run_id not in known]
         with session.bulk(len(new)):
             scan_runs(session, [run_id for run_id in to_scan if run_id in known], known)
-            cold_build(session, new, session.progress)  # on every core when many are new
+            # On every core when many are new; from the runs' summaries for a new index.
+            cold_build(session, new, session.progress, summaries=TRUST if empty else None)
         for run_id in gone:
             if not layout.run_dir(run_id).exists():
                 forget_run(db, run_id)
@@ -184,7 +185,7 @@ def rebuild(session: IndexSession, progress: ProgressCallback | None) -> int:
         for table in ("experiments", "runs", "params", "tags", "latest_metrics"):
             session.db.execute(f"DELETE FROM {table}")
         with session.bulk(len(run_ids)):
-            cold_build(session, run_ids, progress)
+            cold_build(session, run_ids, progress, summaries=VERIFY)
         store_experiments(session, changed_experiments(session))
         session.set_meta("journal_offset", str(journal_end))
         session.set_meta("journal_identity", session.journal.identity())
@@ -347,14 +348,5 @@ def _indexed_ids(db: sqlite3.Connection) -> set[str]:
 
 
 def _files_changed(layout: StoreLayout, row: tuple[Any, ...]) -> bool:
-    """Whether a run's files changed since the index read them: four stats. Paths are
-    joined as text, not through pathlib, which cost three times the stats themselves
-    when a refresh checks thousands of live runs."""
-    run_id, _status, doc_signature, params_offset, tags_offset, metrics_offset = row
-    folder = os.path.join(os.fspath(layout.runs_dir), run_id)
-    return (
-        file_signature(os.path.join(folder, RUN_DOC)) != doc_signature
-        or file_size(os.path.join(folder, PARAMS_LOG)) != params_offset
-        or file_size(os.path.join(folder, TAGS_LOG)) != tags_offset
-        or file_size(os.path.join(folder, METRICS_LOG)) != metrics_offset
-    )
+    """Whether a run's files changed since the index read them (``scan.files_changed``)."""
+    return files_changed(os.fspath(layout.runs_dir), row)

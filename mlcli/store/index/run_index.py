@@ -86,8 +86,15 @@ class RunIndex:
 
     def _session(self) -> IndexSession:
         """What a refresh works on, with the connection open now (``_reopen`` replaces it)."""
+        own = self.path == self.layout.root / "index.db"
         return IndexSession(
-            self.db, self.layout, self.journal, self._left_out, self.log_chunk_bytes, self.progress
+            self.db,
+            self.layout,
+            self.journal,
+            self._left_out,
+            self.log_chunk_bytes,
+            self.progress,
+            summarize=own,
         )
 
     # -- refreshing -------------------------------------------------------------------------

@@ -39,6 +39,10 @@ class IndexSession:
     log_chunk_bytes: int  # logs are read and folded this much at a time
     #: Told (runs read, runs to read) while a refresh reads many runs new to the index.
     progress: Callable[[int, int], None] | None = None
+    #: Whether finished runs read get their summaries appended to the journal: by the
+    #: store's own index only, not by the index each host keeps of a shared store
+    #: (``MLCLI_INDEX``, a read-only store's), which would append the same ones again.
+    summarize: bool = True
 
     @contextlib.contextmanager
     def write(self) -> Iterator[None]:

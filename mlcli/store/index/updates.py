@@ -10,6 +10,7 @@ from typing import Any
 from mlcli.store.entities import Metric, RunStatus
 from mlcli.store.index.rows import metric, metric_row
 from mlcli.store.index.session import IndexSession
+from mlcli.store.index.summaries import summarize_indexed
 from mlcli.store.scan import LOGS, LogRead, RunRead, read_runs
 
 _FLUSH_ROWS = 50_000
@@ -49,6 +50,7 @@ def scan_runs(
         if pending.size() >= _FLUSH_ROWS:
             insert_pending(session.db, pending)
     insert_pending(session.db, pending)
+    summarize_indexed(session, run_ids)  # those finished now: their rows are complete
 
 
 def forget_run(db: sqlite3.Connection, run_id: str) -> None:
