@@ -139,6 +139,25 @@ def test_without_a_signature_a_dataframe_comes_back_with_its_index(
         mlcli.pyfunc.load_model(str(tmp_path / "m")).predict([[1.0, 2.0, 3.0]])
 
 
+def test_a_dataframe_example_gives_columns_and_mlcli_evaluate_scores_the_model(
+    cli: Any, store: Path, workdir: Path, features: Any
+) -> None:
+    torch.manual_seed(0)
+    regressor = torch.nn.Linear(3, 1)
+    frame = pd.DataFrame(features, columns=["a", "b", "c"])
+    saved = mlcli.pytorch.save_model(regressor, workdir / "m", input_example=frame)
+    assert saved.signature is not None and saved.signature.inputs is not None
+    assert not saved.signature.inputs.is_tensor  # columns, as MLflow infers from a frame
+    ours = mlcli.pyfunc.load_model(str(workdir / "m")).predict(frame)
+    theirs = mlflow.pyfunc.load_model(str(workdir / "m")).predict(frame)
+    pd.testing.assert_frame_equal(ours, theirs)
+    target = expected(regressor, features)[:, 0] + 1.0
+    frame.assign(y=target).to_csv(workdir / "data.csv", index=False)
+    result = cli("evaluate", "-m", "m", "--data", "data.csv", "--target", "y", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["metrics"]["mean_absolute_error"] == pytest.approx(1.0, rel=1e-5)
+
+
 def test_a_tensor_example_gives_the_signature_and_is_saved_as_an_array(
     tmp_path: Path, linear: Any, features: Any
 ) -> None:

@@ -192,12 +192,15 @@ def _export(
         raise InvalidInputError(
             "a TorchScript module cannot be exported as pt2: use serialization_format='torchscript'"
         )
+    pandas = sys.modules.get("pandas")
     if isinstance(example, torch.Tensor):
         example = example.detach().cpu().numpy()
+    elif pandas is not None and isinstance(example, pandas.DataFrame):
+        example = example.to_numpy(dtype=np.float32)  # what predict gives the model
     if not isinstance(example, np.ndarray):
         raise InvalidInputError(
             "saving a PyTorch model as pt2 (the default) traces it on its input example: "
-            "pass input_example= a numpy array or a tensor, "
+            "pass input_example= a numpy array, a tensor or a DataFrame of numbers, "
             "or use serialization_format='torchscript'"
         )
     free = _free_dimensions(signature, example.ndim)
