@@ -258,16 +258,36 @@ def _train_and_log(
     if arguments.get("early_stopping_rounds") and recorder.results:
         _safely("the early-stopping metrics", _early_stopping, recorder, booster)
     _safely("the metrics", recorder.flush)
+    importances = {}
     for kind in config.importance_types:
-        importance = _safely(
-            "the feature importance", _log_importance, client, run_id, booster, kind
-        )
-        if importance and config.log_feature_importance_plots:
-            _safely("the feature importance plot", _log_plot, client, run_id, importance, kind)
-    if log_model:
-        example = getattr(arguments.get("dtrain"), _EXAMPLE_ATTRIBUTE, None)
-        _safely("the model", _log_booster, run_id, booster, example, config)
+        importance = _safely("the feature importance", _importance, booster, kind)
+        if importance is not None:
+            importances[kind] = importance
+    # the rest from a copy, on the background thread: the caller may train it further
+    snapshot = _safely("the model", copy.deepcopy, booster) if log_model else None
+    example = getattr(arguments.get("dtrain"), _EXAMPLE_ATTRIBUTE, None)
+
+    def write(own_client: Any) -> None:
+        for kind, importance in importances.items():
+            _safely("the feature importance", _log_importance, own_client, run_id, importance, kind)
+        if snapshot is not None:
+            _safely("the model", _log_booster, own_client, run_id, snapshot, example, config)
+
+    _safely("the model", _after_training, client, run_id, write)
     return booster
+
+
+def _after_training(client: Any, run_id: str, write: Callable[[Any], None]) -> None:
+    """``write(client)`` on the background thread (with a client of its own) for a local
+    store; at once for a team server or a remote's mirror. Run end, reads of the run and
+    ``mlcli.flush()`` wait for it (:mod:`mlcli.tracking.background`)."""
+    from mlcli.store import Store
+    from mlcli.tracking.background import background_work
+
+    if type(client.store) is not Store:
+        write(client)
+    else:
+        background_work().submit(run_id, "the model", write, client.store.root)
 
 
 def _train_params(arguments: dict[str, Any]) -> dict[str, Any]:
@@ -373,23 +393,27 @@ def _early_stopping(recorder: _Recorder, booster: Any) -> None:
     recorder.pending += [(key, value, last, now) for key, value in recorder.results[best].items()]
 
 
-def _log_importance(client: Any, run_id: str, booster: Any, kind: str) -> dict[str, Any]:
-    importance: dict[str, Any] = booster.get_score(importance_type=kind)
+def _importance(booster: Any, kind: str) -> dict[str, Any]:
+    scores: dict[str, Any] = booster.get_score(importance_type=kind)
+    return scores
+
+
+def _log_importance(client: Any, run_id: str, importance: dict[str, Any], kind: str) -> None:
     client.log_text(run_id, json.dumps(importance), f"feature_importance_{kind}.json")
-    return importance
+    if importance and _state.config.log_feature_importance_plots:
+        _safely("the feature importance plot", _log_plot, client, run_id, importance, kind)
 
 
 def _log_plot(client: Any, run_id: str, importance: dict[str, Any], kind: str) -> None:
     """MLflow's horizontal bar chart, least important at the bottom; one bar per class
-    and feature where XGBoost gives a value per class (a linear booster's weights)."""
+    and feature where XGBoost gives a value per class (a linear booster's weights).
+    Drawn on a Figure of its own, not through pyplot: the user's backend and figures
+    are left alone, and it is safe on the background thread."""
     from mlcli.models.packages import require
 
     require("matplotlib", "the feature importance plot")
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display needed, whatever the environment says
-    import matplotlib.pyplot as plt
     import numpy as np
+    from matplotlib.figure import Figure
 
     features = np.array(list(importance))
     values = np.array(list(importance.values()), dtype=float).reshape(len(features), -1)
@@ -398,29 +422,29 @@ def _log_plot(client: Any, run_id: str, importance: dict[str, Any], kind: str) -
     classes = values.shape[1]
     height = 4.8 + (0.1 * len(features) if len(features) > 10 else 0)
     height += 0.1 * classes if classes > 1 else 0
-    fig, ax = plt.subplots(figsize=(6.4, height))
-    try:
-        offsets = np.linspace(-0.25, 0.25, classes) if classes > 1 else [0.0]
-        rows = np.arange(len(features))
-        for index, offset in enumerate(offsets):
-            label = f"Class {index}" if classes > 1 else None
-            ax.barh(rows + offset, values[:, index], height=0.5 / max(classes - 1, 1), label=label)
-        ax.set_yticks(rows)
-        ax.set_yticklabels(features)
-        ax.set_xlabel("Importance")
-        ax.set_title(f"Feature Importance ({kind})")
-        if classes > 1:
-            ax.legend()
-        fig.tight_layout()
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / f"feature_importance_{kind}.png"
-            fig.savefig(path)
-            client.log_artifact(run_id, path)
-    finally:
-        plt.close(fig)
+    fig = Figure(figsize=(6.4, height))
+    ax = fig.subplots()
+    offsets = np.linspace(-0.25, 0.25, classes) if classes > 1 else [0.0]
+    rows = np.arange(len(features))
+    for index, offset in enumerate(offsets):
+        label = f"Class {index}" if classes > 1 else None
+        ax.barh(rows + offset, values[:, index], height=0.5 / max(classes - 1, 1), label=label)
+    ax.set_yticks(rows)
+    ax.set_yticklabels(features)
+    ax.set_xlabel("Importance")
+    ax.set_title(f"Feature Importance ({kind})")
+    if classes > 1:
+        ax.legend()
+    fig.tight_layout()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"feature_importance_{kind}.png"
+        fig.savefig(path)
+        client.log_artifact(run_id, path)
 
 
-def _log_booster(run_id: str, booster: Any, example: Any, config: AutologConfig) -> None:
+def _log_booster(
+    client: Any, run_id: str, booster: Any, example: Any, config: AutologConfig
+) -> None:
     from mlcli.models.log import log_model
 
     signature: Any = False
@@ -431,6 +455,7 @@ def _log_booster(run_id: str, booster: Any, example: Any, config: AutologConfig)
         MODEL_NAME,
         flavor=FLAVOR,
         run_id=run_id,
+        client=client,
         signature=signature,
         input_example=example if config.log_input_examples else None,
         model_format=config.model_format,
@@ -438,21 +463,31 @@ def _log_booster(run_id: str, booster: Any, example: Any, config: AutologConfig)
 
 
 def _log_estimator(run_id: str, estimator: Any, X: Any, config: AutologConfig) -> None:
-    from mlcli.models.log import log_model
+    """Log a copy of the fitted scikit-learn API model and of the first rows of ``X``
+    (the caller may refit it or change the data as soon as ``fit`` returns)."""
+    from mlcli import fluent
 
-    example = _head(X) if X is not None else None
-    signature: Any = False
-    if example is not None and config.log_model_signatures:
-        signature = _signature(example, estimator.predict)
-    log_model(
-        estimator,
-        MODEL_NAME,
-        flavor=FLAVOR,
-        run_id=run_id,
-        signature=signature,
-        input_example=example if config.log_input_examples else None,
-        model_format=config.model_format,
-    )
+    snapshot = copy.deepcopy(estimator)
+    example = copy.deepcopy(_head(X)) if X is not None else None
+
+    def write(client: Any) -> None:
+        from mlcli.models.log import log_model
+
+        signature: Any = False
+        if example is not None and config.log_model_signatures:
+            signature = _signature(example, snapshot.predict)
+        log_model(
+            snapshot,
+            MODEL_NAME,
+            flavor=FLAVOR,
+            run_id=run_id,
+            client=client,
+            signature=signature,
+            input_example=example if config.log_input_examples else None,
+            model_format=config.model_format,
+        )
+
+    _after_training(fluent._session.get_client(), run_id, write)
 
 
 def _booster_predict(booster: Any, data: Any) -> Any:
