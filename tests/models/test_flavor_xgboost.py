@@ -130,6 +130,23 @@ def test_logged_models_load_by_uri_and_the_flavor_is_found_from_the_type(
     assert "xgboost" in Model.load(tmp_path / "any").flavors
 
 
+def test_models_predict_and_evaluate_take_an_xgboost_model_unchanged(
+    run_id: str, cli: Any, iris: Any, models: dict[str, Any]
+) -> None:
+    features, target = iris
+    info = mlcli.xgboost.log_model(models["classifier"], "clf", input_example=features.head(2))
+    body = {"dataframe_split": json.loads(features.head(4).to_json(orient="split", index=False))}
+    result = cli("models", "predict", "-m", info.model_uri, input=json.dumps(body))
+    assert result.exit_code == 0, result.stderr
+    expected = models["classifier"].predict(features.head(4)).tolist()
+    assert json.loads(result.stdout) == {"predictions": expected}
+    frame = features.assign(species=target)
+    evaluated = mlcli.evaluate(info.model_uri, frame, "species", model_type="classifier")
+    accuracy = float((models["classifier"].predict(features) == target).mean())
+    assert evaluated.metrics["accuracy_score"] == pytest.approx(accuracy)
+    assert "log_loss" in evaluated.metrics and "roc_auc" in evaluated.metrics
+
+
 def test_params_reach_the_models_predict(tmp_path: Path, iris: Any, models: Any) -> None:
     features, _ = iris
     mlcli.xgboost.save_model(models["booster"], tmp_path / "b")
@@ -242,6 +259,21 @@ def test_autolog_logs_a_scikit_learn_api_fit_with_its_own_class(
     assert "feature_importance_weight.json" in {
         a.path for a in mlcli.MlflowClient().list_artifacts(run.info.run_id)
     }
+
+
+def test_autolog_logs_the_model_as_it_was_when_training_ended(
+    store: Path, autologging: None, split: Any
+) -> None:
+    X_train, X_test, y_train, _ = split
+    classifier = xgb.XGBClassifier(n_estimators=4).fit(X_train, y_train)
+    logged_run = mlcli.last_active_run()
+    expected = classifier.predict_proba(X_test)
+    mlcli.xgboost.autolog(disable=True)
+    classifier.set_params(n_estimators=1).fit(X_train, y_train)  # at once, not logged
+    assert logged_run is not None
+    logged = mlcli.xgboost.load_model(f"runs:/{logged_run.info.run_id}/model")
+    assert logged.get_booster().num_boosted_rounds() == 4
+    assert np.array_equal(logged.predict_proba(X_test), expected)
 
 
 def test_an_xgboost_model_inside_an_autologged_pipeline_is_the_pipelines(

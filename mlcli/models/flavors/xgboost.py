@@ -120,8 +120,15 @@ class XGBoostPredictor:
         return self.model.predict(data, validate_features=True, **kwargs)
 
     def predict_proba(self, data: Any) -> Any:
+        """Class probabilities (for ``mlcli evaluate``) in float64, each row summing to 1:
+        XGBoost's float32 rows are off by rounding, which scikit-learn's metrics warn of."""
         method = getattr(self.model, "predict_proba", None)
-        return None if method is None else method(data, validate_features=True)
+        if method is None:
+            return None
+        probabilities = method(data, validate_features=True).astype("float64")
+        if probabilities.ndim == 2:
+            probabilities /= probabilities.sum(axis=1, keepdims=True)
+        return probabilities
 
     @property
     def classes(self) -> list[Any] | None:
