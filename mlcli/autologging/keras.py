@@ -149,6 +149,9 @@ class _ThenLoader(importlib.abc.Loader):
         self.loader.exec_module(module)
         self.then(module)
 
+    def __getattr__(self, name: str) -> Any:  # the rest (resources, get_code...) as before
+        return getattr(self.loader, name)
+
 
 def _patch(keras: ModuleType) -> None:
     original = keras.Model.fit
