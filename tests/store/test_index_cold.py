@@ -174,7 +174,8 @@ def test_workers_read_in_other_processes_and_never_import_a_scripts_main(
             runs_dir = {str(root / "runs")!r}
             run_ids = sorted(os.listdir(runs_dir))
             batches = [run_ids[i : i + 50] for i in range(0, len(run_ids), 50)]
-            readers = {{rows.reader for rows in cold.read_in_workers(runs_dir, batches, 4096, 2)}}
+            plan = cold.ReadPlan(runs_dir, 4096)
+            readers = {{rows.reader for rows in cold.read_in_workers(plan, batches, 2)}}
             print(len(readers), os.getpid() in readers)
 
             layout = StoreLayout(Path({str(root)!r}))

@@ -27,9 +27,16 @@ from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
 
 import mlcli
-from mlcli.store.index.cold_worker import BatchRows, batch_rows, frame, frame_size
+from mlcli.store.index.cold_worker import (
+    BatchItem,
+    BatchRows,
+    ReadPlan,
+    batch_rows,
+    frame,
+    frame_size,
+)
 from mlcli.store.index.session import IndexSession
-from mlcli.store.index.summaries import append_checked, latest_lines, summarized_rows
+from mlcli.store.index.summaries import append_checked, latest_lines
 from mlcli.store.index.updates import PendingRows, insert_pending
 
 PARALLEL_MIN_RUNS = 2_000
@@ -62,39 +69,34 @@ def cold_build(
     summary in the journal from it, and read only the others' files (worth it when
     most runs are new: the whole journal is read). Every finished run read from its
     files gets its summary appended."""
-    total = len(run_ids)
-    inserted = done = 0
     ids = sorted(run_ids)  # in key order, rows append to the B-trees
-    if summaries is not None and ids:
-        latest = latest_lines(session.journal, set(ids))
-        taken: set[str] = set()
-        for runs, params, tags, metrics, _refused in summarized_rows(
-            session, latest, summaries, BATCH_RUNS
-        ):
-            inserted += _insert(session, BatchRows(runs, params, tags, metrics))
-            taken.update(row[-1] for row in runs)
-            done += len(runs)
-            if progress and runs:
-                progress(done, total)
-        if taken:
-            ids = [run_id for run_id in ids if run_id not in taken]
-    batches = [ids[start : start + BATCH_RUNS] for start in range(0, len(ids), BATCH_RUNS)]
+    latest = latest_lines(session.journal, set(ids)) if summaries is not None and ids else {}
+    items: list[BatchItem] = [
+        run_id if run_id not in latest else (run_id, *latest[run_id]) for run_id in ids
+    ]
+    batches = [items[start : start + BATCH_RUNS] for start in range(0, len(items), BATCH_RUNS)]
+    # Summaries are parsed in the workers too: a worker's share of the work, not ours.
     count = worker_count(len(ids)) if workers is None else workers
-    runs_dir = os.path.abspath(session.layout.runs_dir)
-    chunk_bytes = session.log_chunk_bytes
-    journal = (session.journal.identity() or _created(session)) if session.summarize else None
+    plan = ReadPlan(
+        os.path.abspath(session.layout.runs_dir),
+        session.log_chunk_bytes,
+        (session.journal.identity() or _created(session)) if session.summarize else None,
+        str(session.journal.path),
+        summaries,
+    )
     read: Generator[BatchRows, None, None]
     if count > 1:
-        read = read_in_workers(runs_dir, batches, chunk_bytes, count, journal)
+        read = read_in_workers(plan, batches, count)
     else:
-        read = (batch_rows(runs_dir, batch, chunk_bytes, journal) for batch in batches)
+        read = (batch_rows(plan, batch) for batch in batches)
+    inserted = done = 0
     with contextlib.closing(read):  # workers end now if an insert fails, not when collected
         for batch, rows in zip(batches, read, strict=True):
             inserted += _insert(session, rows)
-            append_checked(session.journal, runs_dir, rows.summaries, rows.summarized)
+            append_checked(session.journal, plan.runs_dir, rows.summaries, rows.summarized)
             done += len(batch)
             if progress:
-                progress(done, total)
+                progress(done, len(ids))
     return inserted
 
 
@@ -146,7 +148,7 @@ class _Worker:
         self.received = bytearray()
 
     @classmethod
-    def start(cls, runs_dir: str, chunk_bytes: int, journal: str | None) -> _Worker | None:
+    def start(cls, plan: ReadPlan) -> _Worker | None:
         try:
             process = subprocess.Popen(
                 [sys.executable, "-c", _WORKER_ENTRY],
@@ -158,7 +160,7 @@ class _Worker:
         except OSError:
             return None
         worker = cls(process)
-        return worker if worker.write(frame((runs_dir, chunk_bytes, journal))) else None
+        return worker if worker.write(frame(plan)) else None
 
     def write(self, data: bytes) -> bool:
         """Whether ``data`` went to the worker (False: it is gone)."""
@@ -169,8 +171,8 @@ class _Worker:
             return False
         return True
 
-    def send(self, number: int, run_ids: list[str]) -> bool:
-        if not self.write(frame(run_ids)):
+    def send(self, number: int, items: Sequence[BatchItem]) -> bool:
+        if not self.write(frame(items)):
             return False
         self.sent.append(number)
         return True
@@ -203,15 +205,10 @@ class _Worker:
 
 
 def read_in_workers(
-    runs_dir: str,
-    batches: list[list[str]],
-    chunk_bytes: int,
-    count: int,
-    journal: str | None = None,
+    plan: ReadPlan, batches: Sequence[Sequence[BatchItem]], count: int
 ) -> Generator[BatchRows, None, None]:
-    """The rows of each batch, in order, read by ``count`` workers (with the summary
-    lines for the journal whose identity is ``journal``)."""
-    started = (_Worker.start(runs_dir, chunk_bytes, journal) for _ in range(count))
+    """The rows of each batch, in order, read by ``count`` workers."""
+    started = (_Worker.start(plan) for _ in range(count))
     workers = [worker for worker in started if worker is not None]
     selector = selectors.DefaultSelector()
     to_send = list(range(len(batches)))  # a heap: batches handed back go out first
@@ -246,7 +243,7 @@ def read_in_workers(
                 feed()
             elif not workers:  # none started, or all are gone: read here
                 number = heapq.heappop(to_send)
-                answers[number] = batch_rows(runs_dir, batches[number], chunk_bytes, journal)
+                answers[number] = batch_rows(plan, batches[number])
             else:
                 for key, _ in selector.select():
                     worker = key.data

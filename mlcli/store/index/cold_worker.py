@@ -10,9 +10,9 @@ hold threads or SQLite handles. It imports what reading a run needs (``scan``) a
 more: no CLI, no third-party package.
 
 The protocol on its stdin and stdout is frames: an 8-byte big-endian length, then a
-pickle. The first frame says where the runs are, ``(runs_dir, chunk_bytes, journal)`` (the
-journal's identity, for the summaries: ``summaries.py``); each
-frame after it is a list of run ids, answered by one frame of their ``BatchRows``. An
+pickle. The first frame is the ``ReadPlan``: where the runs are, and how the journal's
+summaries are read and written (``summaries.py``); each
+frame after it is a list of ``BatchItem``, answered by one frame of their ``BatchRows``. An
 empty frame (or the end of stdin) ends the worker.
 """
 
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from mlcli.store.index.rows import metric_row
-from mlcli.store.index.summaries import check_row, encode, is_summarized
+from mlcli.store.index.summaries import check_row, encode, is_summarized, rows_of_line
 from mlcli.store.index.updates import _run_values
 from mlcli.store.scan import LOGS, read_run
 
@@ -49,49 +49,111 @@ class BatchRows:
     reader: int = field(default_factory=os.getpid)  # the process that read them
 
 
-def batch_rows(
-    runs_dir: str, run_ids: Sequence[str], chunk_bytes: int, journal: str | None = None
-) -> BatchRows:
+@dataclass(frozen=True)
+class ReadPlan:
+    """How a cold build reads its runs: where they are, how much of a log at a time,
+    and the journal: its identity (for the summaries written of runs read from their
+    files; None: none are written), its path and how its summaries are taken (None:
+    not at all; ``summaries.TRUST`` or ``VERIFY``)."""
+
+    runs_dir: str
+    chunk_bytes: int
+    journal: str | None = None
+    journal_path: str | None = None
+    summaries: str | None = None
+
+
+# A run to read: its id, or its id and where its summary is in the journal.
+BatchItem = str | tuple[str, int, int]
+
+
+def batch_rows(plan: ReadPlan, items: Sequence[BatchItem]) -> BatchRows:
     """Read these runs (none of them indexed yet) into rows: what ``scan_runs`` does for
-    a run the index does not hold, without a database; with the summary lines of the
-    finished ones, for the journal whose identity is ``journal`` (None: none)."""
+    a run the index does not hold, without a database. A run given with the place of
+    its summary is taken from it, and read from its files only if the summary does not
+    do (``summaries.rows_of_line``). A finished run read from its files gets its
+    summary line, for the journal of ``plan.journal``."""
     rows = BatchRows()
     lines = []
-    for run_id in run_ids:
-        read = read_run(runs_dir, (run_id, None, (0, 0, 0)), chunk_bytes)
-        if read.signature is None:
-            continue  # a folder without run.json is not a run
-        if read.damage is not None:
-            rows.damaged.append((run_id, read.signature, read.damage))
-            continue
-        assert read.doc is not None
-        ends = [0, 0, 0]
-        params: list[tuple[Any, ...]] = []
-        tags: list[tuple[Any, ...]] = []
-        metrics: list[tuple[Any, ...]] = []
-        for position, log in enumerate(LOGS):
-            part = read.logs.get(log)
-            if part is None:
-                continue
-            ends[position] = part.end
-            if log == "params":
-                params = [(run_id, key, value) for key, value in part.params]
-            elif log == "tags":  # read from the start: a deleted tag is simply absent
-                tags = [
-                    (run_id, key, value) for key, value in part.tags.items() if value is not None
-                ]
+    journal = None
+    if plan.summaries is not None and plan.journal_path is not None:
+        journal = _open_journal(plan.journal_path)
+    try:
+        for item in items:
+            if isinstance(item, str):
+                run_id = item
             else:
-                metrics = [metric_row(run_id, point) for point in part.metrics.values()]
-        run_row = (*_run_values(read.doc, read.signature), *ends, run_id)
-        rows.runs.append(run_row)
-        rows.params += params
-        rows.tags += tags
-        rows.metrics += metrics
-        if journal is not None and is_summarized(run_row):
-            lines.append(encode(run_row, params, tags, metrics, journal))
-            rows.summarized.append(check_row(run_row))
-    rows.summaries = b"".join(lines)
+                run_id, offset, length = item
+                if journal is not None:
+                    taken = rows_of_line(
+                        os.pread(journal, length, offset),
+                        run_id,
+                        plan.runs_dir,
+                        plan.journal,
+                        plan.summaries or "",
+                    )
+                    if taken is not None:
+                        _add(rows, *taken)
+                        continue
+            lines.append(_read_files(plan, run_id, rows))
+    finally:
+        if journal is not None:
+            os.close(journal)
+    rows.summaries = b"".join(line for line in lines if line)
     return rows
+
+
+def _open_journal(path: str) -> int | None:
+    try:
+        return os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+
+
+def _add(
+    rows: BatchRows,
+    run_row: tuple[Any, ...],
+    params: list[Any],
+    tags: list[Any],
+    metrics: list[Any],
+) -> None:
+    rows.runs.append(run_row)
+    rows.params += params
+    rows.tags += tags
+    rows.metrics += metrics
+
+
+def _read_files(plan: ReadPlan, run_id: str, rows: BatchRows) -> bytes:
+    """Read one run from its files into ``rows``; its summary line if it is finished
+    and summaries are written (else b"")."""
+    read = read_run(plan.runs_dir, (run_id, None, (0, 0, 0)), plan.chunk_bytes)
+    if read.signature is None:
+        return b""  # a folder without run.json is not a run
+    if read.damage is not None:
+        rows.damaged.append((run_id, read.signature, read.damage))
+        return b""
+    assert read.doc is not None
+    ends = [0, 0, 0]
+    params: list[tuple[Any, ...]] = []
+    tags: list[tuple[Any, ...]] = []
+    metrics: list[tuple[Any, ...]] = []
+    for position, log in enumerate(LOGS):
+        part = read.logs.get(log)
+        if part is None:
+            continue
+        ends[position] = part.end
+        if log == "params":
+            params = [(run_id, key, value) for key, value in part.params]
+        elif log == "tags":  # read from the start: a deleted tag is simply absent
+            tags = [(run_id, key, value) for key, value in part.tags.items() if value is not None]
+        else:
+            metrics = [metric_row(run_id, point) for point in part.metrics.values()]
+    run_row = (*_run_values(read.doc, read.signature), *ends, run_id)
+    _add(rows, run_row, params, tags, metrics)
+    if plan.journal is None or not is_summarized(run_row):
+        return b""
+    rows.summarized.append(check_row(run_row))
+    return encode(run_row, params, tags, metrics, plan.journal)
 
 
 def frame(value: Any) -> bytes:
@@ -125,11 +187,11 @@ def main() -> None:
     start = read_frame(stdin)
     if start is None:
         return
-    runs_dir, chunk_bytes, journal = start
+    plan: ReadPlan = start
     # A batch builds tens of thousands of tuples and no cycles: the collector's passes
     # over them cost a sixth of the reading. One collection per batch frees any cycle.
     gc.disable()
-    while (run_ids := read_frame(stdin)) is not None:
-        out.write(frame(batch_rows(runs_dir, run_ids, chunk_bytes, journal)))
+    while (items := read_frame(stdin)) is not None:
+        out.write(frame(batch_rows(plan, items)))
         out.flush()
         gc.collect()

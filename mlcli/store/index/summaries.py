@@ -30,10 +30,10 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from mlcli.files.fileio import file_size, parse_lines, read_log_chunks
+from mlcli.files.fileio import file_size, read_log_chunks
 from mlcli.store.changes import SUMMARY_PREFIX, ChangeJournal
 from mlcli.store.entities import RunStatus
 from mlcli.store.index.rows import chunks
@@ -140,10 +140,13 @@ def summarize_indexed(session: IndexSession, run_ids: Sequence[str]) -> None:
     append_checked(session.journal, str(session.layout.runs_dir), b"".join(lines), checks)
 
 
-def latest_lines(journal: ChangeJournal, wanted: set[str]) -> dict[str, int]:
-    """For each run of ``wanted`` whose last line in the journal is a summary, that
-    line's offset. Only the run id of each line is looked at (it ends every line)."""
-    latest: dict[str, int] = {}
+Location = tuple[int, int]  # a line's offset in the journal, and its length
+
+
+def latest_lines(journal: ChangeJournal, wanted: set[str]) -> dict[str, Location]:
+    """For each run of ``wanted`` whose last line in the journal is a summary, where
+    that line is. Only the run id of each line is looked at (it ends every line)."""
+    latest: dict[str, Location] = {}
     start = 0
     for data, end in read_log_chunks(journal.path, 0):
         position = start
@@ -153,7 +156,7 @@ def latest_lines(journal: ChangeJournal, wanted: set[str]) -> dict[str, int]:
                 run_id = line[at + len(_RUN_ID_FIELD) :].strip(b' "}\n').decode(errors="replace")
                 if run_id in wanted:
                     if line.startswith(SUMMARY_PREFIX):
-                        latest[run_id] = position
+                        latest[run_id] = (position, len(line))
                     else:
                         latest.pop(run_id, None)
             position += len(line)
@@ -161,58 +164,32 @@ def latest_lines(journal: ChangeJournal, wanted: set[str]) -> dict[str, int]:
     return latest
 
 
-def summarized_rows(
-    session: IndexSession, latest: dict[str, int], mode: str, batch_runs: int
-) -> Iterator[tuple[list[RunRow], list[tuple[Any, ...]], list[Any], list[Any], list[str]]]:
-    """The rows of the runs ``latest`` points at, a batch at a time, as (runs, params,
-    tags, metrics, ids whose summary failed its check: to be read from their files)."""
-    identity = session.journal.identity()
-    runs_dir = str(session.layout.runs_dir)
-    wanted = {offset: run_id for run_id, offset in latest.items()}
-    start = 0
-    runs: list[RunRow] = []
-    params: list[tuple[Any, ...]] = []
-    tags: list[tuple[Any, ...]] = []
-    metrics: list[tuple[Any, ...]] = []
-    refused: list[str] = []
-    for data, end in read_log_chunks(session.journal.path, 0):
-        picked, position = [], start
-        for line in data.splitlines(keepends=True):
-            if position in wanted:
-                picked.append(line)
-            position += len(line)
-        start = end
-        for record in parse_lines(b"".join(picked)):
-            run_id, summary = record.get("run_id"), record.get("summary")
-            try:
-                row = (*summary["run"], run_id)  # type: ignore[index]
-                if len(row) != 14 or not isinstance(run_id, str):
-                    raise ValueError
-                row_params = [(run_id, k, v) for k, v in summary["params"]]  # type: ignore[index]
-                row_tags = [(run_id, k, v) for k, v in summary["tags"]]  # type: ignore[index]
-                row_metrics = [
-                    (run_id, key, value, is_nan, step, timestamp)
-                    for key, value, is_nan, step, timestamp in summary["metrics"]  # type: ignore[index]
-                ]
-            except (KeyError, TypeError, ValueError):
-                if isinstance(run_id, str):
-                    refused.append(run_id)
-                continue
-            if mode == VERIFY or record.get("journal") != identity:
-                signature = _checked_signature(runs_dir, row)
-                if signature is None:
-                    refused.append(run_id)
-                    continue
-                row = (*row[:_SIGNATURE], signature, *row[_SIGNATURE + 1 :])
-            runs.append(row)
-            params += row_params
-            tags += row_tags
-            metrics += row_metrics
-            if len(runs) >= batch_runs:
-                yield runs, params, tags, metrics, refused
-                runs, params, tags, metrics, refused = [], [], [], [], []
-    if runs or refused:
-        yield runs, params, tags, metrics, refused
+def rows_of_line(
+    line: bytes, run_id: str, runs_dir: str, journal: str | None, mode: str
+) -> tuple[RunRow, list[Any], list[Any], list[Any]] | None:
+    """The rows a summary line holds: the run's row, its params, tags and latest
+    metrics; None when the line is not one run's sound summary, or (for a summary of
+    another journal, or in ``VERIFY`` mode) when the run's files differ from it."""
+    try:
+        record = json.loads(line)
+        summary = record["summary"]
+        row = (*summary["run"], run_id)
+        if len(row) != 14 or record.get("run_id") != run_id:
+            return None
+        params = [(run_id, key, value) for key, value in summary["params"]]
+        tags = [(run_id, key, value) for key, value in summary["tags"]]
+        metrics = [
+            (run_id, key, value, is_nan, step, timestamp)
+            for key, value, is_nan, step, timestamp in summary["metrics"]
+        ]
+    except (KeyError, TypeError, ValueError):
+        return None
+    if mode == VERIFY or record.get("journal") != journal:
+        signature = _checked_signature(runs_dir, row)
+        if signature is None:
+            return None
+        row = (*row[:_SIGNATURE], signature, *row[_SIGNATURE + 1 :])
+    return row, params, tags, metrics
 
 
 def _checked_signature(runs_dir: str, row: RunRow) -> str | None:

@@ -17,7 +17,7 @@ import pytest
 
 from mlcli.store import Metric, Store
 from mlcli.store.changes import SUMMARY_PREFIX
-from mlcli.store.index.cold_worker import batch_rows
+from mlcli.store.index.cold_worker import ReadPlan, batch_rows
 from mlcli.store.index.summaries import append_checked
 
 RUNS = 40
@@ -120,7 +120,7 @@ def test_a_change_racing_the_summary_is_noted_after_it(store: Store) -> None:
     of what was read went in: the append looks again and notes the run after it."""
     run_id = _summarised(store.root)[0]
     journal = store.runs.journal
-    read = batch_rows(str(store.root / "runs"), [run_id], 1 << 20, journal.identity())
+    read = batch_rows(ReadPlan(str(store.root / "runs"), 1 << 20, journal.identity()), [run_id])
     store.runs.set_tags(run_id, {"raced": "in"})  # noted in the journal, before the summary
     append_checked(journal, str(store.root / "runs"), read.summaries, read.summarized)
     last = [json.loads(line) for line in journal.path.read_bytes().splitlines()][-1]
@@ -136,7 +136,7 @@ def test_a_change_racing_the_summary_is_noted_after_it(store: Store) -> None:
 def test_an_unchanged_run_appended_again_is_not_noted(store: Store) -> None:
     run_id = _summarised(store.root)[0]
     journal = store.runs.journal
-    read = batch_rows(str(store.root / "runs"), [run_id], 1 << 20, journal.identity())
+    read = batch_rows(ReadPlan(str(store.root / "runs"), 1 << 20, journal.identity()), [run_id])
     size = journal.size()
     append_checked(journal, str(store.root / "runs"), read.summaries, read.summarized)
     added = journal.path.read_bytes()[size:]
