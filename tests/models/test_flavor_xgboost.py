@@ -341,6 +341,15 @@ print(json.dumps({
     "model": mlflow.last_logged_model().artifact_location,
     "predictions": model.predict(dtest).tolist(),
 }))
+with mlflow.start_run() as run:
+    classifier = xgb.XGBClassifier(n_estimators=5, max_depth=3)
+    classifier.fit(X_train, y_train, eval_set=[(X_test, y_test)], verbose=False)
+data = mlflow.get_run(run.info.run_id).data
+print(json.dumps({
+    "params": data.params,
+    "metrics": sorted(data.metrics),
+    "artifacts": sorted(a.path for a in client.list_artifacts(run.info.run_id)),
+}))
 """
 
 
@@ -483,7 +492,7 @@ def test_mlflows_xgboost_example_model_loads_and_serves_in_mlcli(
     """MLflow's examples/xgboost/xgboost_native (iris, xgboost.train under
     mlflow.xgboost.autolog), trained by the real mlflow; then the same training under
     mlcli's autolog logs the same params, metric names and artifacts."""
-    X_train, X_test, y_train, _ = split
+    X_train, X_test, y_train, y_test = split
     params = {**PARAMS, "learning_rate": 0.3, "colsample_bytree": 1.0, "subsample": 1.0}
     script = tmp_path / "train.py"
     script.write_text(MLFLOW_EXAMPLE)
@@ -492,7 +501,7 @@ def test_mlflows_xgboost_example_model_loads_and_serves_in_mlcli(
         capture_output=True, text=True, env=_mlflow_env(tmp_path), timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
-    by_mlflow = json.loads(done.stdout.strip().splitlines()[-1])
+    by_mlflow, sklearn_api = map(json.loads, done.stdout.strip().splitlines()[-2:])
     model_dir = Path(by_mlflow["model"].removeprefix("file://"))
     assert Model.load(model_dir).flavors["xgboost"]["model_class"] == "xgboost.core.Booster"
     booster = mlcli.xgboost.load_model(str(model_dir))
@@ -525,3 +534,16 @@ def test_mlflows_xgboost_example_model_loads_and_serves_in_mlcli(
     # MLflow 3 keeps the model out of the run's artifacts (a logged model); mlcli keeps it
     # at runs:/<id>/model as well
     assert ours - {"model"} == set(by_mlflow["artifacts"])
+
+    mlcli.xgboost.autolog()  # the scikit-learn API: the same names again
+    try:
+        with mlcli.start_run() as run:
+            classifier = xgb.XGBClassifier(n_estimators=5, max_depth=3)
+            classifier.fit(X_train, y_train, eval_set=[(X_test, y_test)], verbose=False)
+    finally:
+        mlcli.xgboost.autolog(disable=True)
+    data = client.get_run(run.info.run_id).data
+    assert data.params == sklearn_api["params"]
+    assert sorted(data.metrics) == sklearn_api["metrics"]
+    ours = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert ours - {"model"} == set(sklearn_api["artifacts"])
