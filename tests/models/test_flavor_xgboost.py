@@ -5,6 +5,7 @@ with autolog) made by MLflow loads and serves in mlcli."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
@@ -311,6 +312,12 @@ def test_autolog_disable_restores_xgboost_and_a_failing_step_never_fails_trainin
     assert (xgb.train, xgb.XGBClassifier.fit, xgb.DMatrix.__init__) == (train, fit, init)
     assert xgb.training.train is train and xgb.sklearn.train is train
     assert INTEGRATIONS["xgboost"] == ("xgboost", "mlcli.autologging.xgboost")
+    integration = importlib.import_module(INTEGRATIONS["xgboost"][1])
+    options = {"log_models": True, "log_input_examples": False, "max_tuning_runs": 5}
+    integration.autolog(**options, disable=False)  # as mlcli.autolog() calls it
+    assert xgb.train is not train
+    integration.autolog(**options, disable=True)
+    assert xgb.train is train
 
 
 # --- the real mlflow -----------------------------------------------------------------
