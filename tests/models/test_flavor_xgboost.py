@@ -170,6 +170,10 @@ def test_bad_models_and_formats_are_one_line_errors(tmp_path: Path, iris: Any, m
     with pytest.raises(InvalidInputError, match="LinearRegression is not an XGBoost model"):
         mlcli.xgboost.save_model(LinearRegression(), tmp_path / "c")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    mlcli.xgboost.save_model(models["booster"], tmp_path / "d")
+    (tmp_path / "d" / "model.ubj").write_bytes(b"not a model")
+    with pytest.raises(InvalidInputError, match=r"^XGBoost cannot load .*model\.ubj: [^\n]+$"):
+        mlcli.xgboost.load_model(str(tmp_path / "d"))
 
 
 def test_a_model_class_outside_xgboost_is_not_imported_without_the_opt_in(

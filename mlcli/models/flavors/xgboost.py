@@ -90,10 +90,17 @@ class XGBoostFlavor(Flavor):
         file_name = conf.get("data") or (mlmodel.pyfunc_conf or {}).get("data")
         if not file_name:
             raise InvalidInputError(f"{directory}/MLmodel does not say where the model file is")
+        xgb = sys.modules["xgboost"]
         model = model_class(conf.get("model_class") or BOOSTER_CLASS, trust)()
         # From the bytes: XGBoost tells JSON from UBJSON by their content, whatever the
         # file's name (an old MLflow model's model.xgb included).
-        model.load_model(bytearray(read_model_file(directory / file_name)))
+        try:
+            model.load_model(bytearray(read_model_file(directory / file_name)))
+        except xgb.core.XGBoostError as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreadable"
+            raise InvalidInputError(
+                f"XGBoost cannot load {directory / file_name}: {reason}"
+            ) from None
         return model
 
     def load_pyfunc(
