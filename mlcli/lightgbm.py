@@ -36,6 +36,7 @@ def save_model(
     path: str | os.PathLike[str],
     conda_env: CondaEnv | None = None,
     code_paths: Sequence[str | os.PathLike[str]] | None = None,
+    *,
     signature: ModelSignature | Literal[False] | None = None,
     input_example: Any = None,
     pip_requirements: Requirements | None = None,
@@ -44,7 +45,9 @@ def save_model(
     serialization_format: str = DEFAULT_SERIALIZATION_FORMAT,
     skops_trusted_types: Iterable[str] | None = None,
 ) -> Model:
-    """Save a Booster or a LightGBM estimator to the directory ``path``."""
+    """Save a Booster or a LightGBM estimator to the directory ``path``; the arguments
+    after ``code_paths`` are keywords (MLflow's next positional one, ``mlflow_model``,
+    has no counterpart here)."""
     return _save_model(
         lgb_model,
         path,
@@ -69,17 +72,19 @@ def log_model(
     registered_model_name: str | None = None,
     signature: ModelSignature | Literal[False] | None = None,
     input_example: Any = None,
+    *,
     pip_requirements: Requirements | None = None,
     extra_pip_requirements: Requirements | None = None,
     metadata: Mapping[str, Any] | None = None,
     serialization_format: str = DEFAULT_SERIALIZATION_FORMAT,
     skops_trusted_types: Iterable[str] | None = None,
-    *,
     artifact_path: str | None = None,
     run_id: str | None = None,
 ) -> ModelInfo:
     """Log a Booster or a LightGBM estimator to the active run (or ``run_id``) as
-    ``<artifacts>/<name>``; ``artifact_path`` is MLflow's deprecated name of ``name``."""
+    ``<artifacts>/<name>``; ``artifact_path`` is MLflow's deprecated name of ``name``.
+    The arguments after ``input_example`` are keywords, as they are not in MLflow's
+    order there."""
     return _log_model(
         lgb_model,
         name,

@@ -21,6 +21,7 @@ original, as with MLflow. Failing to log never fails the training.
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import json
@@ -163,7 +164,7 @@ def _logging_fit(original: FunctionType) -> FunctionType:
                         X = signature.bind(self, *args, **kwargs).arguments.get("X")
                     except TypeError:
                         X = None
-                    _safely("the model", _log_model, run_id, self, _head(X))
+                    _safely("the model", _log_estimator, run_id, self, X)
                 return result
         finally:
             _state.calls.exit()
@@ -187,14 +188,33 @@ def _train_and_log(
     bound.apply_defaults()
     arguments = bound.arguments
     _safely("the params", _log_params, run_id, arguments)
-    sample = _head(getattr(arguments.get("train_set"), "data", None))  # freed by training
+    sample = copy.deepcopy(_head(getattr(arguments.get("train_set"), "data", None)))
     results: list[dict[str, float]] = []
     arguments["callbacks"] = [*(arguments.get("callbacks") or []), _Recorder(results)]
     booster = original(*bound.args, **bound.kwargs)
     _safely("the metrics", _log_metrics, run_id, booster, results)
-    _safely("the feature importance", _log_importance, run_id, booster)
+    importances = _safely("the feature importance", _importances, booster) or {}
+    # the rest on the background thread, from the model's text taken now: the caller
+    # may train the Booster further
+    text = None
     if log_model and _state.config.log_models:
-        _safely("the model", _log_model, run_id, booster, sample)
+        text = _safely("the model", booster.model_to_string)
+
+    def write(client: Any) -> None:
+        for kind, (features, importance) in importances.items():
+            _safely(
+                "the feature importance",
+                _log_importance,
+                client,
+                run_id,
+                features,
+                importance,
+                kind,
+            )
+        if text is not None:
+            _safely("the model", _log_booster, client, run_id, text, sample)
+
+    _safely("the model", _after_training, run_id, write)
     return booster
 
 
@@ -258,51 +278,80 @@ def _log_metrics(run_id: str, booster: Any, results: list[dict[str, float]]) -> 
         client.log_batch(run_id, metrics=metrics[start : start + MAX_BATCH_ITEMS])
 
 
-def _log_importance(run_id: str, booster: Any) -> None:
-    from mlcli import fluent
-
-    client = fluent._session.get_client()
+def _importances(booster: Any) -> dict[str, tuple[list[str], Any]]:
     features = booster.feature_name()
-    for kind in IMPORTANCE_TYPES:
-        importance = booster.feature_importance(importance_type=kind)
-        values = dict(zip(features, importance.tolist(), strict=False))
-        client.log_text(run_id, json.dumps(values, indent=2), f"feature_importance_{kind}.json")
-        if _state.config.log_feature_importance_plots:
-            _safely(
-                "the feature importance plot", _log_plot, client, run_id, features, importance, kind
-            )
+    return {k: (features, booster.feature_importance(importance_type=k)) for k in IMPORTANCE_TYPES}
+
+
+def _log_importance(
+    client: Any, run_id: str, features: list[str], importance: Any, kind: str
+) -> None:
+    values = dict(zip(features, importance.tolist(), strict=False))
+    client.log_text(run_id, json.dumps(values, indent=2), f"feature_importance_{kind}.json")
+    if _state.config.log_feature_importance_plots:
+        _safely(
+            "the feature importance plot", _log_plot, client, run_id, features, importance, kind
+        )
 
 
 def _log_plot(client: Any, run_id: str, features: list[str], importance: Any, kind: str) -> None:
-    """MLflow's horizontal bar chart, least important at the bottom."""
+    """MLflow's horizontal bar chart, least important at the bottom. Drawn on a Figure
+    of its own, not through pyplot: the user's backend and figures are left alone, and
+    it is safe on the background thread."""
     from mlcli.models.packages import require
 
     require("matplotlib", "the feature importance plot")
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display needed, whatever the environment says
-    import matplotlib.pyplot as plt
     import numpy as np
+    from matplotlib.figure import Figure
 
     order = np.argsort(importance)
     height = 4.8 + (0.1 * len(features) if len(features) > 10 else 0)
-    fig, ax = plt.subplots(figsize=(6.4, height))
-    try:
-        ax.barh(np.arange(len(features)), importance[order], align="center", height=0.5)
-        ax.set_yticks(np.arange(len(features)))
-        ax.set_yticklabels(np.array(features)[order])
-        ax.set_xlabel("Importance")
-        ax.set_title(f"Feature Importance ({kind})")
-        fig.tight_layout()
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / f"feature_importance_{kind}.png"
-            fig.savefig(path)
-            client.log_artifact(run_id, path)
-    finally:
-        plt.close(fig)
+    fig = Figure(figsize=(6.4, height))
+    ax = fig.subplots()
+    ax.barh(np.arange(len(features)), importance[order], align="center", height=0.5)
+    ax.set_yticks(np.arange(len(features)))
+    ax.set_yticklabels(np.array(features)[order])
+    ax.set_xlabel("Importance")
+    ax.set_title(f"Feature Importance ({kind})")
+    fig.tight_layout()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"feature_importance_{kind}.png"
+        fig.savefig(path)
+        client.log_artifact(run_id, path)
 
 
-def _log_model(run_id: str, model: Any, sample: Any) -> None:
+def _after_training(run_id: str, write: Callable[[Any], None]) -> None:
+    """``write(client)`` on the background thread (with a client of its own) for a local
+    store; at once for a team server or a remote's mirror. Run end, reads of the run and
+    ``mlcli.flush()`` wait for it (:mod:`mlcli.tracking.background`)."""
+    from mlcli import fluent
+    from mlcli.store import Store
+    from mlcli.tracking.background import background_work
+
+    client = fluent._session.get_client()
+    if type(client.store) is not Store:
+        write(client)
+    else:
+        background_work().submit(run_id, "the model", write, client.store.root)
+
+
+def _log_booster(client: Any, run_id: str, text: str, sample: Any) -> None:
+    import lightgbm
+
+    _log_model(client, run_id, lightgbm.Booster(model_str=text), sample)
+
+
+def _log_estimator(run_id: str, estimator: Any, X: Any) -> None:
+    """Log a copy of the fitted estimator and of the first rows of ``X`` (the caller may
+    refit it or change the data as soon as ``fit`` returns)."""
+    snapshot = copy.deepcopy(estimator)
+    sample = copy.deepcopy(_head(X))
+    _after_training(
+        run_id, lambda client: _safely("the model", _log_model, client, run_id, snapshot, sample)
+    )
+
+
+def _log_model(client: Any, run_id: str, model: Any, sample: Any) -> None:
     from mlcli.models.log import log_model
 
     config = _state.config
@@ -314,6 +363,7 @@ def _log_model(run_id: str, model: Any, sample: Any) -> None:
         MODEL_NAME,
         flavor=FLAVOR,
         run_id=run_id,
+        client=client,
         signature=signature,
         input_example=sample if config.log_input_examples else None,
         serialization_format=config.serialization_format,
@@ -337,7 +387,7 @@ def _head(data: Any) -> Any:
     if data is None or isinstance(data, (str, Path)):
         return None
     try:
-        return data.iloc[:EXAMPLE_ROWS].copy() if hasattr(data, "iloc") else data[:EXAMPLE_ROWS]
+        return data.iloc[:EXAMPLE_ROWS] if hasattr(data, "iloc") else data[:EXAMPLE_ROWS]
     except (TypeError, IndexError, KeyError):
         return None
 

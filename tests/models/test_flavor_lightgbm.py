@@ -573,9 +573,11 @@ def test_an_estimator_fit_logs_its_training_and_the_estimator(autologging: None,
         ]
     )
     assert len(mlcli.search_runs(output_format="list")) == 1  # no child run for train
+    expected = model.predict_proba(x_test)
+    model.set_params(n_estimators=1).fit(x_train, y_train)  # at once: a run of its own
     loaded = mlcli.lightgbm.load_model(f"runs:/{run.run_id}/model")
-    assert type(loaded) is lgb.LGBMClassifier
-    assert np.array_equal(loaded.predict(x_test), model.predict(x_test))
+    assert type(loaded) is lgb.LGBMClassifier and loaded.n_estimators == 4
+    assert np.array_equal(loaded.predict_proba(x_test), expected)  # as when fit returned
 
 
 def test_a_pipeline_step_is_logged_as_the_pipeline_only(store: Path, data: Any) -> None:
