@@ -13,8 +13,11 @@ stopped training, the ``stopped_epoch`` and ``restored_epoch`` metrics, with the
 epoch's metrics logged again at step ``stopped_epoch + 1`` (the model that was kept).
 
 Metrics are buffered and written in one batch at most every second and at the end of
-training. ``fit`` is replaced on ``keras.Model`` when Keras is imported (at once if it
-already is): enabling autologging never imports Keras and its backend. Failing to log
+training. For a local store, the model's .keras bytes are taken when ``fit`` ends and
+the model is written from them on a background thread (:mod:`mlcli.tracking.background`),
+unless it has custom layers (written before ``fit`` returns, from the model itself).
+``fit`` is replaced on ``keras.Model`` when Keras is imported (at once if it already
+is): enabling autologging never imports Keras and its backend. Failing to log
 never fails the fit: the reason is a warning on the ``mlcli`` logger.
 """
 
@@ -25,10 +28,13 @@ import importlib.abc
 import importlib.machinery
 import inspect
 import logging
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -201,8 +207,7 @@ def _fit_and_log(
             _safely("the metrics", logger.flush)
         _safely("early stopping", _log_early_stopping, client, run_id, early, history)
         if config.log_models:
-            x = arguments.get("x")
-            _safely("the model", _log_model, run_id, model, x, config)
+            _safely("the model", _log_model, client, run_id, model, arguments.get("x"), config)
         return history
 
 
@@ -298,18 +303,58 @@ def _log_early_stopping(client: Any, run_id: str, early: Any, history: Any) -> N
     client.log_batch(run_id, metrics=metrics)
 
 
-def _log_model(run_id: str, model: Any, x: Any, config: AutologConfig) -> None:
-    from mlcli.models.log import log_model
+def _log_model(client: Any, run_id: str, model: Any, x: Any, config: AutologConfig) -> None:
+    """Log the model: to a local store on the background thread, from a snapshot taken
+    now (its .keras bytes: the caller may train the model further as soon as ``fit``
+    returns); to a team server or a remote's mirror before ``fit`` returns."""
+    from mlcli.store import Store
+    from mlcli.tracking.background import background_work
 
+    signature = model_signature(model) if config.log_model_signatures else False
     example = None
     if config.log_input_examples and type(x).__name__ == "ndarray":
-        example = x[:EXAMPLE_ROWS]
+        example = x[:EXAMPLE_ROWS].copy()
+    if type(client.store) is not Store or not _keras_own(model):
+        _write_model(client, run_id, model, signature, example, config)
+        return
+    folder = tempfile.mkdtemp(prefix="mlcli-keras-")
+    snapshot = Path(folder) / "snapshot.keras"
+    try:
+        model.save(snapshot)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+    def write(own_client: Any) -> None:
+        try:
+            keras = sys.modules["keras"]
+            copy = keras.saving.load_model(snapshot, safe_mode=False)  # the bytes just written
+            _write_model(own_client, run_id, copy, signature, example, config)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    background_work().submit(run_id, "the model", write, client.store.root)
+
+
+def _keras_own(model: Any) -> bool:
+    """Whether the model and its layers are all Keras' own classes, which its snapshot
+    loads back without the caller's custom classes (others are written at once)."""
+    layers = [model, *model._flatten_layers(include_self=False)]
+    return all(type(layer).__module__.split(".")[0] == "keras" for layer in layers)
+
+
+def _write_model(
+    client: Any, run_id: str, model: Any, signature: Any, example: Any, config: AutologConfig
+) -> None:
+    from mlcli.models.log import log_model
+
     log_model(
         model,
         MODEL_NAME,
         flavor=FLAVOR,
         run_id=run_id,
-        signature=model_signature(model) if config.log_model_signatures else False,
+        client=client,
+        signature=signature,
         input_example=example,
         registered_model_name=config.registered_model_name,
         save_model_kwargs=config.save_model_kwargs,

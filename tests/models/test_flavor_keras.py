@@ -391,6 +391,18 @@ def test_autolog_logs_params_metrics_early_stopping_and_the_model(autologged: No
     assert signature.inputs.to_dict()[0]["tensor-spec"]["shape"] == [-1, 3]
 
 
+def test_autolog_logs_a_model_with_custom_layers_too(autologged: None) -> None:
+    x, y = training_data()
+    model = with_layer(Halving())  # written before fit returns: its snapshot needs the class
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(x, y, epochs=1, verbose=0)
+    run = mlcli.last_active_run()
+    assert run is not None
+    uri = f"runs:/{run.info.run_id}/model"
+    loaded = mlcli.keras.load_model(uri, custom_objects={"Halving": Halving})
+    assert np.allclose(expected(loaded, x), expected(model, x))
+
+
 @pytest.mark.mlflow
 @pytest.mark.filterwarnings("ignore")
 def test_autolog_uses_mlflow_s_names(
