@@ -47,7 +47,7 @@ from mlcli.store.batches import (
     visible_bytes,
     visible_records,
 )
-from mlcli.store.changes import ChangeJournal
+from mlcli.store.changes import ChangeJournal, folder_stamp
 from mlcli.store.damage import run_doc_problem
 from mlcli.store.entities import (
     DatasetInput,
@@ -184,6 +184,7 @@ class RunFiles:
         all_tags = creation_tags(run_name, user_id, tags, parent_run_id)
         lines = "".join(key_value_line(k, v) for k, v in all_tags.items())
         staging = os.path.join(self._runs_dir, f".new-{run_id}")
+        before = folder_stamp(self._runs_dir)  # runs/ as this create found it: see note
         try:
             os.mkdir(staging)
         except FileNotFoundError:  # the store's first run
@@ -202,7 +203,8 @@ class RunFiles:
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        self.journal.note(run_id)  # a reader then reads this run, not all of runs/
+        # A reader then reads this run, not all of runs/: the note says how runs/ changed.
+        self.journal.note(run_id, folder=(before, folder_stamp(self._runs_dir)))
         owner_recorded(self, run_id, status, owner)
         return self._info(doc)
 
@@ -273,9 +275,10 @@ class RunFiles:
         """Remove a run's folder for good: renamed out of sight first, so a crash
         half-way leaves no half-run behind."""
         trash = self.layout.runs_dir / f".purge-{run_id}"
+        before = folder_stamp(self._runs_dir)
         os.replace(self.layout.run_dir(run_id), trash)
         shutil.rmtree(trash)
-        self.journal.note(run_id)
+        self.journal.note(run_id, folder=(before, folder_stamp(self._runs_dir)))
 
     # -- logs ----------------------------------------------------------------------------
 

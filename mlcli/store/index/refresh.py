@@ -79,7 +79,7 @@ def refresh(session: IndexSession) -> RefreshResult:
     db, layout = session.db, session.layout
     meta = dict(db.execute("SELECT key, value FROM meta"))
     empty = db.execute("SELECT 1 FROM runs LIMIT 1").fetchone() is None
-    journal_offset, journal_end, touched = _read_journal(session, meta, full_check=empty)
+    journal_offset, journal_end, touched, chain = _read_journal(session, meta, full_check=empty)
     stamp = _listing_stamp(layout)  # before listing: see the module's docstring
     recorded_stamp = meta.get(STAMP_KEY) or None
     remembered = set(json.loads(meta.get(UNINDEXED_KEY, "[]")))
@@ -89,6 +89,8 @@ def refresh(session: IndexSession) -> RefreshResult:
         accounted = None
         if touched is not None and stamp is not None and links:
             accounted = _journal_accounts(session, links, stamp[0], touched, remembered)
+        if accounted is None and touched is not None and stamp is not None and recorded_stamp:
+            accounted = _journal_chain(session, recorded_stamp, stamp[0], chain, touched)
         if accounted is not None:  # every folder that came or went is a journaled one
             added, gone = accounted
             unindexed = remembered | added
@@ -236,25 +238,26 @@ def end_orphaned_runs(
 
 def _read_journal(
     session: IndexSession, meta: dict[str, str], full_check: bool
-) -> tuple[int, int, set[str] | None]:
-    """(stored offset, new offset, run ids named since) — None for the ids when the
-    journal is not the one the index read before."""
+) -> tuple[int, int, set[str] | None, list[tuple[str, str]]]:
+    """(stored offset, new offset, run ids named since, the chain of ``runs/`` stamps
+    their creates and purges recorded) — None for the ids when the journal is not the
+    one the index read before."""
     offset = int(meta.get("journal_offset", "0"))
     identity = session.journal.identity()
     size = session.journal.size()
     if full_check:
-        return offset, size, set()
+        return offset, size, set(), []
     recorded = meta.get("journal_identity", identity)
     # A journal begun since the index last looked (there was none) is read from its
     # start, not taken for a replaced one: the first run created in a store that had
     # no journal would otherwise make the next query stat every run.
     begun = recorded == "" and offset == 0
     if (identity != recorded and not begun) or size < offset:
-        return -1, size, None
+        return -1, size, None, []
     if size == offset:
-        return offset, offset, set()
-    touched, end = session.journal.read(offset)
-    return offset, end, touched
+        return offset, offset, set(), []
+    touched, chain, end = session.journal.read_changes(offset)
+    return offset, end, touched, chain
 
 
 def _still_left_out(session: IndexSession, run_id: str) -> bool:
@@ -331,6 +334,38 @@ def _journal_accounts(
     gone = sorted(r for r in known if not os.path.isdir(os.path.join(runs_dir, r)))
     if new_links != old_links + len(added) - len(gone):
         return None
+    return added, gone
+
+
+def _journal_chain(
+    session: IndexSession,
+    recorded: str,
+    current: str,
+    chain: list[tuple[str, str]],
+    touched: set[str],
+) -> tuple[set[str], list[str]] | None:
+    """The run folders that came and went since the recorded stamp, when the creates
+    and purges named in the journal account for every change of ``runs/`` (None: list
+    it). Where the link count says nothing (an ext4 ``runs/`` of more than 64,998 runs,
+    btrfs), each create and purge records the stamp of ``runs/`` just before and just
+    after it: when they chain from the stamp the index recorded to the stamp now, each
+    one following the last, nothing else changed ``runs/`` in between (any other
+    entry made or removed moves its modification time). The journal's creates and
+    purges are then all that came and went."""
+    old, new = recorded.split(":"), current.split(":")
+    if len(old) != 5 or len(new) != 5 or old[:2] != new[:2] or not chain:
+        return None  # another directory, or a change the journal does not explain
+    stamp = f"{old[2]}:{old[3]}"
+    for before, after in chain:
+        if before != stamp:
+            return None
+        stamp = after
+    if stamp != f"{new[2]}:{new[3]}":
+        return None
+    runs_dir = os.fspath(session.layout.runs_dir)
+    known = {row[0] for row in session.known_rows(sorted(touched))}
+    added = {r for r in touched if r not in known and os.path.isdir(os.path.join(runs_dir, r))}
+    gone = sorted(r for r in known if not os.path.isdir(os.path.join(runs_dir, r)))
     return added, gone
 
 

@@ -145,16 +145,19 @@ Location = tuple[int, int]  # a line's offset in the journal, and its length
 
 def latest_lines(journal: ChangeJournal, wanted: set[str]) -> dict[str, Location]:
     """For each run of ``wanted`` whose last line in the journal is a summary, where
-    that line is. Only the run id of each line is looked at (it ends every line)."""
+    that line is. Only the run id of each line is looked at: the value of its one
+    ``"run_id":`` key (no summary holds an object with that key but the line's own)."""
     latest: dict[str, Location] = {}
     start = 0
     for data, end in read_log_chunks(journal.path, 0):
         position = start
         for line in data.splitlines(keepends=True):
-            at = line.rfind(_RUN_ID_FIELD)
+            at = line.find(_RUN_ID_FIELD)  # a key of the line's object, once
             if at >= 0:
-                run_id = line[at + len(_RUN_ID_FIELD) :].strip(b' "}\n').decode(errors="replace")
-                if run_id in wanted:
+                opening = line.find(b'"', at + len(_RUN_ID_FIELD))
+                closing = line.find(b'"', opening + 1)
+                run_id = line[opening + 1 : closing].decode(errors="replace")
+                if opening >= 0 and closing > opening and run_id in wanted:
                     if line.startswith(SUMMARY_PREFIX):
                         latest[run_id] = (position, len(line))
                     else:

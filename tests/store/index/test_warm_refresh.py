@@ -304,3 +304,69 @@ def test_a_truncated_journal_makes_the_next_query_check_every_run(store: Store) 
     (store.root / "changes.jsonl").write_bytes(b"")
     [run] = [r for r in search_runs(store) if r.run_id == first]
     assert run.data.tags["late"] == "yes" and run.data.tags["by-hand"] == "x"
+
+
+@pytest.fixture
+def uncounted_runs_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``runs/`` as ext4 reports it beyond 64,998 subfolders, and btrfs always: a link
+    count of 1, which says nothing about how many folders it holds. Only the count
+    reported is changed; the folders, their timestamps and the journal are real."""
+    from mlcli.store.index import refresh as refresh_module
+
+    real = refresh_module._listing_stamp
+
+    def uncounted(layout: Any) -> tuple[str, bool] | None:
+        found = real(layout)
+        if found is None:
+            return None
+        stamp, settled = found
+        return stamp.rsplit(":", 1)[0] + ":1", settled
+
+    monkeypatch.setattr(refresh_module, "_listing_stamp", uncounted)
+
+
+@pytest.mark.usefixtures("uncounted_runs_dir")
+def test_without_a_link_count_new_and_purged_runs_cost_those_runs_only(
+    store: Store, recording
+) -> None:
+    """Each create and purge records the stamp of runs/ just before and after it: when
+    they chain from the stamp the index recorded to the stamp now, they are all that
+    changed, and runs/ is not listed."""
+    _settle(store)
+    other = Store.open(store.root)
+    new = [_finished_run(other, f"new-{n}", loss=-1.0 - n) for n in range(2)]
+    other.close()
+    with recording() as reads:
+        found = _query(store)
+    assert found[:2] == [new[1], new[0]] and len(found) == RUNS + 2
+    assert reads.listings_of_runs_dir() == 0
+    assert set(reads.run_files_opened()) == set(new)
+    _settle(store)
+    other = Store.open(store.root)
+    other.runs.purge(new[0])
+    other.close()
+    with recording() as reads:
+        found = _query(store)
+    assert new[0] not in found and len(found) == RUNS + 1
+    assert reads.listings_of_runs_dir() == 0 and reads.run_files_opened() == {}
+
+
+@pytest.mark.usefixtures("uncounted_runs_dir")
+def test_without_a_link_count_a_folder_the_journal_does_not_name_is_listed(
+    store: Store, recording
+) -> None:
+    """A folder copied in by another tool between two of mlcli's creates breaks the
+    chain of stamps: the refresh lists runs/ and finds it."""
+    _settle(store)
+    other = Store.open(store.root)
+    first = _finished_run(other, "first", loss=-1.0)
+    copied = "c0ffee" + first[6:]
+    shutil.copytree(store.root / "runs" / first, store.root / "runs" / copied)
+    doc_path = store.root / "runs" / copied / "run.json"
+    doc_path.write_text(json.dumps({**json.loads(doc_path.read_text()), "run_id": copied}))
+    second = _finished_run(other, "second", loss=-2.0)
+    other.close()
+    with recording() as reads:
+        found = _query(store)
+    assert reads.listings_of_runs_dir() == 1
+    assert {first, second, copied} <= set(found) and len(found) == RUNS + 3
