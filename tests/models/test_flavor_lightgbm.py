@@ -270,6 +270,22 @@ def test_log_model_and_the_flavor_found_from_the_model(
     assert np.array_equal(loaded.predict(x_test), classifier.predict(x_test))
 
 
+def test_models_predict_and_evaluate_take_a_lightgbm_model_unchanged(
+    run_id: str, cli: Any, classifier: Any, data: Any
+) -> None:
+    _, x_test, _, y_test = data
+    info = mlcli.lightgbm.log_model(classifier, "clf", input_example=x_test.head(2))
+    body = {"dataframe_split": json.loads(x_test.head(4).to_json(orient="split", index=False))}
+    result = cli("models", "predict", "-m", info.model_uri, input=json.dumps(body))
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == {"predictions": classifier.predict(x_test.head(4)).tolist()}
+    frame = x_test.assign(species=y_test)
+    evaluated = mlcli.evaluate(info.model_uri, frame, "species", model_type="classifier")
+    accuracy = float((classifier.predict(x_test) == y_test).mean())
+    assert evaluated.metrics["accuracy_score"] == pytest.approx(accuracy)
+    assert "log_loss" in evaluated.metrics and "roc_auc" in evaluated.metrics
+
+
 # --- serving -----------------------------------------------------------------------------
 
 
