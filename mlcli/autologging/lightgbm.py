@@ -188,7 +188,8 @@ def _train_and_log(
     bound.apply_defaults()
     arguments = bound.arguments
     _safely("the params", _log_params, run_id, arguments)
-    sample = copy.deepcopy(_head(getattr(arguments.get("train_set"), "data", None)))
+    # the first rows of the training data, before training frees them
+    sample = _safely("the input example", _sample, arguments.get("train_set"))
     results: list[dict[str, float]] = []
     arguments["callbacks"] = [*(arguments.get("callbacks") or []), _Recorder(results)]
     booster = original(*bound.args, **bound.kwargs)
@@ -345,7 +346,7 @@ def _log_estimator(run_id: str, estimator: Any, X: Any) -> None:
     """Log a copy of the fitted estimator and of the first rows of ``X`` (the caller may
     refit it or change the data as soon as ``fit`` returns)."""
     snapshot = copy.deepcopy(estimator)
-    sample = copy.deepcopy(_head(X))
+    sample = _safely("the input example", lambda: copy.deepcopy(_head(X)))
     _after_training(
         run_id, lambda client: _safely("the model", _log_model, client, run_id, snapshot, sample)
     )
@@ -380,6 +381,10 @@ def _signature(model: Any, sample: Any) -> Any:
     except (MlcliError, ValueError, TypeError) as exc:
         _log.info("mlcli autolog: no signature: %s", exc)
         return False
+
+
+def _sample(train_set: Any) -> Any:
+    return copy.deepcopy(_head(getattr(train_set, "data", None)))
 
 
 def _head(data: Any) -> Any:
