@@ -64,6 +64,10 @@ class BackgroundWork:
                 self._thread.start()
             self._changed.notify_all()
 
+    def is_current(self) -> bool:
+        """Whether the caller is the thread itself (whose work is never autologged)."""
+        return threading.current_thread() is self._thread
+
     def pending(self, run_id: str | None = None) -> bool:
         """Whether jobs of ``run_id`` (of any run: None) are given and not finished."""
         with self._changed:
@@ -72,7 +76,7 @@ class BackgroundWork:
     def wait(self, run_id: str | None = None) -> None:
         """Until the jobs of ``run_id`` (every job: None) are finished. The thread's
         own jobs read runs too: there it returns at once."""
-        if threading.current_thread() is self._thread:
+        if self.is_current():
             return
         with self._changed:
             self._changed.wait_for(lambda: not self._busy(run_id))

@@ -90,12 +90,19 @@ def test_the_model_is_the_estimator_as_fit_returned_it(
     autolog: None, store_root: Path, data: tuple
 ) -> None:
     X, y = data
+    X = X.copy()
     with mlcli.start_run() as run:
         classifier = LogisticRegression().fit(X, y)
         coefficients = classifier.coef_.copy()
-        classifier.coef_[:] = 0.0  # changed at once, before the thread writes the model
+        accuracy = float((classifier.predict(X) == y).mean())
+        # Changed at once, before the thread computes the metrics and writes the model.
+        classifier.coef_[:] = 0.0
+        X[:] = 0.0
     logged = mlcli.sklearn.load_model(f"runs:/{run.info.run_id}/model")
     assert (logged.coef_ == coefficients).all()
+    metrics = TrackingClient(store_root).get_run(run.info.run_id).data.metrics
+    assert metrics["training_accuracy_score"] == pytest.approx(accuracy)
+    assert accuracy > 0.6  # on the zeroed data it would be about 0.5
 
 
 def test_a_failure_on_the_thread_is_reported_when_the_run_ends(
