@@ -181,9 +181,9 @@ def read_document(path: str | os.PathLike[str]) -> tuple[Any, str | None]:
         return None, f"not valid JSON ({exc})"
 
 
-def append_bytes(path: str | os.PathLike[str], data: bytes, *, batch: bool = False) -> None:
+def append_bytes(path: str | os.PathLike[str], data: bytes, *, batch: bool = False) -> int:
     """Append ``data`` (complete lines) with a single write, after a newline if the
-    file ends in a torn line.
+    file ends in a torn line; the file's size before it.
 
     Then fsync it if ``MLCLI_SYNC`` asks: ``always`` after every append, ``batch``
     only when ``batch`` is true (a write of a batch or a flush), ``none`` never.
@@ -211,6 +211,7 @@ def append_bytes(path: str | os.PathLike[str], data: bytes, *, batch: bool = Fal
             os.fsync(fd)
     finally:
         os.close(fd)  # releases the lock
+    return size
 
 
 def read_log(path: Path, offset: int = 0) -> tuple[list[dict[str, Any]], int]:

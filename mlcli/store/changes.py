@@ -17,9 +17,10 @@ without parsing them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,8 @@ def folder_stamp(path: str | os.PathLike[str]) -> str:
 class ChangeJournal:
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._passed: int | None = None  # see ``pass_own_summaries``
+        self._stopped = False
 
     def note(self, run_id: str, folder: tuple[str, str] | None = None) -> None:
         """Name a run that changed; ``folder``: when the change created or removed its
@@ -78,10 +81,30 @@ class ChangeJournal:
             end = chunk_end
         return touched, chain, end
 
-    def append(self, lines: bytes) -> None:
-        """Append complete lines (summaries, several notes) in one write."""
-        if lines:
-            append_bytes(self.path, lines)
+    def append(self, lines: bytes, *, summaries: bool = False) -> None:
+        """Append complete lines (``summaries``, or several notes) in one write."""
+        if not lines:
+            return
+        start = append_bytes(self.path, lines)
+        if self._passed is not None and not self._stopped:
+            # Summaries right where the last ones ended can be passed over; anything
+            # else (a note, another writer's line first) must be read.
+            if summaries and start == self._passed:
+                self._passed = start + len(lines)
+            else:
+                self._stopped = True
+
+    @contextlib.contextmanager
+    def pass_own_summaries(self, offset: int) -> Iterator[Callable[[], int]]:
+        """Within the block, follow this object's summary appends from ``offset``: the
+        function given says how far a reader that consumed up to ``offset`` may skip,
+        past the summaries appended here one after another with nothing between, but
+        never past a note (the index's own writes need not be read back)."""
+        self._passed, self._stopped = offset, False
+        try:
+            yield lambda: offset if self._passed is None else self._passed
+        finally:
+            self._passed = None
 
     def touch(self) -> None:
         """Create the journal, empty, if there is none."""

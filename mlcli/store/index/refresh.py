@@ -140,7 +140,7 @@ def refresh(session: IndexSession) -> RefreshResult:
         and unindexed == remembered
     ):
         return RefreshResult(0, 0)
-    with session.write():
+    with session.write(), session.journal.pass_own_summaries(journal_end) as passed:
         known = {row[0]: row for row in session.known_rows(to_scan)}
         new = [run_id for run_id in to_scan if run_id not in known]
         with session.bulk(len(new)):
@@ -151,7 +151,7 @@ def refresh(session: IndexSession) -> RefreshResult:
             if not layout.run_dir(run_id).exists():
                 forget_run(db, run_id)
         store_experiments(session, experiments)
-        session.set_meta("journal_offset", str(journal_end))
+        session.set_meta("journal_offset", str(passed()))  # the summaries just written too
         session.set_meta("journal_identity", session.journal.identity())
         # Runs read as damaged just now were indexed before: they are left out now too.
         left_out = unindexed | set(damaged)
@@ -183,13 +183,13 @@ def rebuild(session: IndexSession, progress: ProgressCallback | None) -> int:
     session.left_out.runs.clear()
     session.left_out.experiments.clear()
     journal_end = session.journal.size()
-    with session.write():
+    with session.write(), session.journal.pass_own_summaries(journal_end) as passed:
         for table in ("experiments", "runs", "params", "tags", "latest_metrics"):
             session.db.execute(f"DELETE FROM {table}")
         with session.bulk(len(run_ids)):
             cold_build(session, run_ids, progress, summaries=VERIFY)
         store_experiments(session, changed_experiments(session))
-        session.set_meta("journal_offset", str(journal_end))
+        session.set_meta("journal_offset", str(passed()))
         session.set_meta("journal_identity", session.journal.identity())
         session.set_meta(STAMP_KEY, "")  # the next refresh lists: who is left out now
     return int(session.db.execute("SELECT count(*) FROM runs").fetchone()[0])

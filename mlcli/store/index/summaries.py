@@ -93,11 +93,12 @@ def append_checked(
     if not lines:
         return
     try:
-        journal.append(lines)
+        journal.append(lines, summaries=True)
     except OSError:
         return  # no summary written: nothing can be stale
     changed = [row[0] for row in checks if files_changed(runs_dir, row)]
-    journal.append(b"".join(json.dumps({"run_id": r}).encode() + b"\n" for r in changed))
+    if changed:
+        journal.append(b"".join(json.dumps({"run_id": r}).encode() + b"\n" for r in changed))
 
 
 def summarize_indexed(session: IndexSession, run_ids: Sequence[str]) -> None:

@@ -220,3 +220,41 @@ def test_an_index_kept_outside_the_store_appends_no_summaries(
     own.index.refresh()
     own.close()
     assert sorted(_summarised(store_root)) == sorted(run_ids)
+
+
+def test_the_index_does_not_read_back_its_own_summaries(store: Store) -> None:
+    """The summaries a refresh appends one after another are passed over by the next
+    one: the index's recorded journal offset ends past them."""
+
+    def offset() -> int:
+        db = sqlite3.connect(store.root / "index.db")
+        try:
+            query = "SELECT value FROM meta WHERE key = 'journal_offset'"
+            return int(db.execute(query).fetchone()[0])
+        finally:
+            db.close()
+
+    assert offset() == store.runs.journal.size()
+    store.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{store.root / 'index.db'}{suffix}").unlink(missing_ok=True)
+    reopened = Store.open(store.root)
+    assert reopened.index.rebuild() == RUNS + 1  # a fresh index, each summary checked
+    new = _finished_run(reopened, RUNS)
+    reopened.index.refresh()  # reads the new run, appends its summary, passes it over
+    assert new in _summarised(store.root)
+    assert offset() == reopened.runs.journal.size()
+    reopened.close()
+
+
+def test_a_note_among_the_summaries_is_read(store: Store) -> None:
+    """Passing over stops at the first line that is not one of the refresh's own
+    summaries: a note another writer appended meanwhile is read by the next refresh."""
+    journal = store.runs.journal
+    with journal.pass_own_summaries(journal.size()) as passed:
+        journal.append(b'{"summary":{},"journal":"","run_id":"a"}\n', summaries=True)
+        after_first = journal.size()
+        assert passed() == after_first
+        journal.note("someone-else")
+        journal.append(b'{"summary":{},"journal":"","run_id":"b"}\n', summaries=True)
+        assert passed() == after_first
