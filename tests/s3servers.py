@@ -154,8 +154,10 @@ def seaweedfs_running(weed: str, workdir: Path) -> Iterator[S3Server]:
         f"-s3.port={s3}", f"-s3.port.grpc={s3_grpc}",
         "-s3.port.iceberg=0", "-s3.port.lance=0",  # off: they default to fixed ports
         f"-s3.config={identities}",
-        # each bucket is a collection that grows 7 volumes: small ones, as many as fit
-        "-master.volumeSizeLimitMB=64", "-volume.max=0",
+        # Each bucket is a collection that grows 7 volumes: small ones, and a fixed
+        # number of them. Volumes are sparse files; max=0 would size the count from the
+        # free disk, and on a machine with 20 GB free the tests ran out after 45 buckets.
+        "-master.volumeSizeLimitMB=64", "-volume.max=2000",
     ]  # fmt: skip
     log_path = workdir / "weed.log"
     with open(log_path, "wb") as log:
