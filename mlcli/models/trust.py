@@ -15,7 +15,8 @@ is loaded only when one of these holds:
   the digest still matches. Nothing that the servers run on behalf of an HTTP
   client writes a record: an uploaded pickle is never trusted.
 - the user opted in: ``--allow-pickle`` on the command, ``allow_pickle=True`` in Python,
-  ``MLCLI_ALLOW_PICKLE=1``, or MLflow's ``MLFLOW_ALLOW_PICKLE_DESERIALIZATION=true``.
+  ``MLCLI_ALLOW_PICKLE=1``, or MLflow's ``MLFLOW_ALLOW_MODEL_CODE_EXECUTION=true`` (or
+  its older name, ``MLFLOW_ALLOW_PICKLE_DESERIALIZATION=true``).
 
 The bytes are hashed and unpickled from the same read, so the file cannot change
 between the check and the load. Otherwise the load fails with one line naming the
@@ -35,6 +36,8 @@ from mlcli.models.errors import UntrustedModelError
 
 PICKLE_OPT_IN_VARIABLE = "MLCLI_ALLOW_PICKLE"
 MLFLOW_PICKLE_OPT_IN_VARIABLE = "MLFLOW_ALLOW_PICKLE_DESERIALIZATION"
+# MLflow 3.18's name for it (the one above is deprecated there); either opts in
+MLFLOW_CODE_OPT_IN_VARIABLE = "MLFLOW_ALLOW_MODEL_CODE_EXECUTION"
 STORE_RECORDS = "trusted"  # .mlruns/trusted/<sha256>
 USER_RECORDS = "trusted-models"  # <data dir>/trusted-models/<sha256>
 DATA_DIR_VARIABLE = "MLCLI_DATA_DIR"
@@ -93,8 +96,19 @@ def trust_for(
 def pickle_opted_in() -> bool:
     """Whether the environment allows loading pickles (mlcli's variable or MLflow's)."""
     ours = os.environ.get(PICKLE_OPT_IN_VARIABLE, "").strip().lower()
-    mlflow = os.environ.get(MLFLOW_PICKLE_OPT_IN_VARIABLE, "").strip().lower()
-    return ours in _TRUE or mlflow == "true"
+    mlflow = {os.environ.get(name, "").strip().lower() for name in MLFLOW_OPT_IN_VARIABLES}
+    return ours in _TRUE or "true" in mlflow
+
+
+MLFLOW_OPT_IN_VARIABLES = (MLFLOW_PICKLE_OPT_IN_VARIABLE, MLFLOW_CODE_OPT_IN_VARIABLE)
+
+
+def mlflow_allows_code() -> bool:
+    """MLflow's own policy, for a model MLflow loads through mlcli's loader: allowed
+    unless one of its variables is set to false (its default is true)."""
+    return all(
+        os.environ.get(name, "true").strip().lower() == "true" for name in MLFLOW_OPT_IN_VARIABLES
+    )
 
 
 def record_written(digests: Iterable[str], record_dirs: Iterable[Path]) -> None:

@@ -146,6 +146,7 @@ def test_the_opt_in_variables_let_a_pickle_in(tmp_path: Path) -> None:
     assert not marker.exists()
     for variable, value in (
         ("MLCLI_ALLOW_PICKLE", "1"),
+        ("MLFLOW_ALLOW_MODEL_CODE_EXECUTION", "true"),
         ("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "true"),
     ):
         marker.unlink(missing_ok=True)
@@ -155,11 +156,12 @@ def test_the_opt_in_variables_let_a_pickle_in(tmp_path: Path) -> None:
                 load_model(str(model))
         assert marker.exists(), variable
     marker.unlink()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "false")
-        with pytest.raises(UntrustedModelError):
-            load_model(str(model))
-    assert not marker.exists()
+    for variable in ("MLFLOW_ALLOW_MODEL_CODE_EXECUTION", "MLFLOW_ALLOW_PICKLE_DESERIALIZATION"):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv(variable, "false")
+            with pytest.raises(UntrustedModelError):
+                load_model(str(model))
+        assert not marker.exists()
 
 
 class AddOne(mlcli.pyfunc.PythonModel):

@@ -43,7 +43,7 @@ from mlcli.models.flavors.base import Flavor, SavedFlavor
 from mlcli.models.mlmodel import PYFUNC, Model
 from mlcli.models.packages import installed_version, require
 from mlcli.models.python_model import PythonModel, PythonModelContext
-from mlcli.models.trust import MLFLOW_PICKLE_OPT_IN_VARIABLE, ModelTrust, digest_of, trust_for
+from mlcli.models.trust import ModelTrust, digest_of, mlflow_allows_code, trust_for
 
 PYTHON_MODEL_FILE = "python_model.pkl"
 ARTIFACTS_DIR = "artifacts"
@@ -176,12 +176,11 @@ class PythonModelPredictor:
 def load_for_mlflow(data_path: str, model_config: Mapping[str, Any] | None = None) -> Any:
     """MLflow's loader protocol (``loader_module._load_pyfunc(path)``) for mlcli models.
     The caller chose MLflow, so MLflow's pickle policy decides:
-    ``MLFLOW_ALLOW_PICKLE_DESERIALIZATION``, on unless set to false (mlcli's records
-    and ``MLCLI_ALLOW_PICKLE`` still let the model in when it is false)."""
+    ``MLFLOW_ALLOW_MODEL_CODE_EXECUTION`` (and its older name), on unless set to false
+    (mlcli's records and ``MLCLI_ALLOW_PICKLE`` still let the model in when it is false)."""
     directory = Path(data_path)
     mlmodel = Model.load(directory)
-    mlflow_allows = os.environ.get(MLFLOW_PICKLE_OPT_IN_VARIABLE, "true").strip().lower()
-    trust = trust_for(directory, allow_pickle=mlflow_allows == "true")
+    trust = trust_for(directory, allow_pickle=mlflow_allows_code())
     return PythonFunctionFlavor().load_pyfunc(
         directory=directory, mlmodel=mlmodel, trust=trust, model_config=model_config
     )
