@@ -39,8 +39,7 @@ from mlcli.autologging.patching import Patches
 from mlcli.autologging.runs import autolog_run
 from mlcli.autologging.sklearn import _state as _sklearn_state
 from mlcli.errors import ConflictError, MlcliError
-from mlcli.store import MAX_PARAM_VALUE_LENGTH
-from mlcli.store.validation import MAX_BATCH_ITEMS
+from mlcli.store import MAX_BATCH_ITEMS, MAX_PARAM_VALUE_LENGTH
 
 FLAVOR = "lightgbm"
 MODEL_NAME = "model"
