@@ -25,6 +25,7 @@ import pytest
 import mlcli
 import mlcli.lightgbm
 import mlcli.pyfunc
+import mlcli.sklearn
 from mlcli.errors import InvalidInputError
 from mlcli.models.errors import UntrustedModelError
 from mlcli.models.mlmodel import Model
@@ -594,6 +595,33 @@ def test_an_estimator_fit_logs_its_training_and_the_estimator(autologging: None,
     loaded = mlcli.lightgbm.load_model(f"runs:/{run.run_id}/model")
     assert type(loaded) is lgb.LGBMClassifier and loaded.n_estimators == 4
     assert np.array_equal(loaded.predict_proba(x_test), expected)  # as when fit returned
+
+
+def test_a_pipeline_with_a_lightgbm_step_saves_with_skops_and_loads_without_the_opt_in(
+    data: Any, tmp_path: Path
+) -> None:
+    """The sklearn flavor trusts LightGBM's estimator types as the lightgbm flavor does:
+    a Pipeline ending in an LGBMClassifier is saved with skops, and a copy that mlcli's
+    trust records do not know (another user's) loads without ``allow_pickle``."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x_train, _, y_train, _ = data
+    pipeline = make_pipeline(StandardScaler(), lgb.LGBMClassifier(n_estimators=3, verbose=-1))
+    pipeline.fit(x_train, y_train)
+    mlcli.sklearn.save_model(pipeline, tmp_path / "m")
+    assert Model.load(tmp_path / "m").flavors["sklearn"]["serialization_format"] == "skops"
+    script = (
+        "import sys, mlcli.sklearn; model = mlcli.sklearn.load_model(sys.argv[1]);"
+        "print(type(model.steps[-1][1]).__name__)"
+    )
+    elsewhere = {**os.environ, "MLCLI_DATA_DIR": str(tmp_path / "no-records")}
+    elsewhere.pop("MLCLI_ALLOW_PICKLE", None)
+    loaded = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "m")],
+        env=elsewhere, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert (loaded.returncode, loaded.stdout.strip()) == (0, "LGBMClassifier"), loaded.stderr
 
 
 def test_a_pipeline_step_is_logged_as_the_pipeline_only(store: Path, data: Any) -> None:

@@ -202,7 +202,9 @@ def _skops_dump(model: Any, trusted: list[str]) -> tuple[bytes, list[str] | None
             "use serialization_format='cloudpickle'"
         ) from None
     needed = set(sio.get_untrusted_types(data=data))
-    refused = sorted(t for t in needed - set(trusted) if not is_trusted_class(t))
+    refused = sorted(
+        t for t in needed - set(trusted) - _library_classes() if not is_trusted_class(t)
+    )
     if refused:
         raise InvalidInputError(
             "the model uses types skops does not trust by default: "
@@ -223,7 +225,8 @@ def _skops_load(path: Path, caller_trusted: set[str], trust: ModelTrust) -> Any:
     if trust.allow_pickle or trust.is_recorded(digest_of(data)):
         trusted = list(needed)
     else:
-        trusted = [t for t in needed if t in caller_trusted or is_trusted_class(t)]
+        library = _library_classes()
+        trusted = [t for t in needed if t in caller_trusted or t in library or is_trusted_class(t)]
         refused = sorted(set(needed) - set(trusted))
         if refused:
             raise UntrustedModelError(
@@ -237,6 +240,14 @@ def _skops_load(path: Path, caller_trusted: set[str], trust: ModelTrust) -> Any:
         raise UntrustedModelError(
             f"refusing to load {path}: it holds types that are not trusted ({exc}); {OPT_IN_HINT}"
         ) from None
+
+
+def _library_classes() -> frozenset[str]:
+    """The classes of other libraries' scikit-learn estimators, which go into pipelines,
+    that a skops file of them needs: LightGBM's, as its own flavor trusts them."""
+    from mlcli.models.flavors.lightgbm import TRUSTED_SKOPS_TYPES  # it imports this module
+
+    return TRUSTED_SKOPS_TYPES
 
 
 def is_trusted_class(name: str) -> bool:
