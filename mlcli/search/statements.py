@@ -72,8 +72,10 @@ def run_count_sql(
     SQLite, knowing nothing of how many runs an experiment holds, would count them
     through ``runs_by_experiment``, reading each run's row at random (for its lifecycle
     stage, for the filter): ten times the cost of reading the table in its order. So
-    the statement first counts the experiments' runs in that index alone, and reads
-    the table in order when they are more than a quarter of it."""
+    without a filter the runs are counted in ``runs_by_stage`` (experiment, lifecycle
+    stage) alone; with one, the statement first counts the experiments' runs in
+    ``runs_by_experiment`` and reads the table in order when they are more than a
+    quarter of it."""
     where_sql, where_args = compile_filter(parse_filter(filter_string), dialect)
     conditions, args = scope_conditions(experiment_ids, view, dialect)
     in_experiments, experiment_args = conditions[-1], list(args)  # the experiments' test
@@ -83,6 +85,8 @@ def run_count_sql(
     where = " AND ".join(conditions)
     if dialect is not SQLITE:
         return f"SELECT count(*) FROM runs r WHERE {where}", args
+    if not where_sql:  # the experiments and the view alone: counted in an index
+        return f"SELECT count(*) FROM runs r INDEXED BY runs_by_stage WHERE {where}", args
     share = f"SELECT count(*) FROM runs r INDEXED BY runs_by_experiment WHERE {in_experiments}"
     sql = (
         f"SELECT CASE WHEN 4 * ({share}) > (SELECT coalesce(max(rowid), 0) FROM runs) "

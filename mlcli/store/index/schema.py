@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: runs_by_stage
 
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -36,6 +36,7 @@ CREATE TABLE runs (
 );
 CREATE INDEX runs_by_experiment ON runs (experiment_id, start_time);
 CREATE INDEX runs_by_status ON runs (status);
+CREATE INDEX runs_by_stage ON runs (experiment_id, lifecycle_stage);
 CREATE TABLE params (
     run_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
     PRIMARY KEY (run_id, key)
