@@ -18,7 +18,9 @@ under 5% for mlcli.
 Cases (5,000 rows x 20 features, a binary target):
 - sklearn: ``RandomForestClassifier(n_estimators=50)`` (the figure of the last turn);
 - xgboost: ``xgboost.train``, 200 rounds, depth 6, evaluated on a validation set;
-- lightgbm: ``lightgbm.train``, 200 rounds, evaluated on a validation set;
+- lightgbm: ``lightgbm.train``, 200 rounds, evaluated on a validation set (both on
+  one thread: OpenMP's threads waiting for each other on a loaded machine made
+  single figures vary tenfold);
 - keras: a Dense(64)-Dense(1) network, 5 epochs of batch 64, 20% held for validation
   (``KERAS_BACKEND`` defaults to torch here).
 
@@ -67,7 +69,12 @@ def _training(flavor: str) -> Callable[[], Any]:
     if flavor == "xgboost":
         import xgboost
 
-        params = {"objective": "binary:logistic", "max_depth": 6, "eval_metric": "logloss"}
+        params = {
+            "objective": "binary:logistic",
+            "max_depth": 6,
+            "eval_metric": "logloss",
+            "nthread": 1,
+        }
 
         def xgboost_train() -> Any:
             train, valid = xgboost.DMatrix(X, y), xgboost.DMatrix(X_valid, y_valid)
@@ -80,7 +87,7 @@ def _training(flavor: str) -> Callable[[], Any]:
         def lightgbm_train() -> Any:
             train = lightgbm.Dataset(X, y)
             valid = lightgbm.Dataset(X_valid, y_valid, reference=train)
-            params = {"objective": "binary", "verbose": -1}
+            params = {"objective": "binary", "verbose": -1, "num_threads": 1}
             return lightgbm.train(params, train, 200, valid_sets=[valid])
 
         return lightgbm_train
