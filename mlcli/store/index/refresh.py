@@ -86,15 +86,19 @@ def refresh(session: IndexSession) -> RefreshResult:
     gone: list[str] = []
     links = meta.get(LINKS_KEY) or ""
     if touched is None or stamp is None or stamp[0] != recorded_stamp:
-        accounted = None
+        accounted, chained = None, False
         if touched is not None and stamp is not None and links:
             accounted = _journal_accounts(session, links, stamp[0], touched, remembered)
         if accounted is None and touched is not None and stamp is not None and recorded_stamp:
             accounted = _journal_chain(session, recorded_stamp, stamp[0], chain, touched)
+            chained = accounted is not None
         if accounted is not None:  # every folder that came or went is a journaled one
             added, gone = accounted
             unindexed = remembered | added
-            listed_stamp = stamp[0] if stamp[1] else ""  # type: ignore[index]
+            # A chain's last stamp was taken by its creator right after its change: a
+            # settled clock now says nothing of the tick after it (see _journal_chain),
+            # so it is recorded as it is; the next create chains from it.
+            listed_stamp = stamp[0] if stamp[1] or chained else ""  # type: ignore[index]
             new_links = _links(stamp[0])  # type: ignore[index]
         else:
             on_disk, hidden_seen = _run_folders(layout)
@@ -351,7 +355,13 @@ def _journal_chain(
     after it: when they chain from the stamp the index recorded to the stamp now, each
     one following the last, nothing else changed ``runs/`` in between (any other
     entry made or removed moves its modification time). The journal's creates and
-    purges are then all that came and went."""
+    purges are then all that came and went.
+
+    What a chain cannot see: where timestamps are as coarse as the clock tick (Linux
+    before 6.13's multigrain timestamps), an entry another tool makes in the same tick
+    just after a stamp was taken leaves the stamp as it was. A settled clock at the
+    refresh does not help (the tick is long past), so a chain's stamp is recorded
+    even when recent; such a folder is found at the next listing."""
     old, new = recorded.split(":"), current.split(":")
     if len(old) != 5 or len(new) != 5 or old[:2] != new[:2] or not chain:
         return None  # another directory, or a change the journal does not explain

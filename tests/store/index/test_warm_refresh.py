@@ -370,3 +370,20 @@ def test_without_a_link_count_a_folder_the_journal_does_not_name_is_listed(
         found = _query(store)
     assert reads.listings_of_runs_dir() == 1
     assert {first, second, copied} <= set(found) and len(found) == RUNS + 3
+
+
+@pytest.mark.usefixtures("uncounted_runs_dir")
+def test_without_a_link_count_runs_created_moments_apart_are_never_listed(
+    store: Store, recording
+) -> None:
+    """A query moments after a create records the chain's stamp though it is recent:
+    the next create chains from it, and no query lists runs/."""
+    _settle(store)
+    other = Store.open(store.root)
+    for number in range(3):
+        new = _finished_run(other, f"new-{number}", loss=-1.0 - number)
+        with recording() as reads:
+            assert _query(store)[0] == new
+        assert reads.listings_of_runs_dir() == 0
+        assert set(reads.run_files_opened()) == {new}
+    other.close()
