@@ -194,13 +194,22 @@ def _train_and_log(
     booster = original(*bound.args, **bound.kwargs)
     _safely("the metrics", _log_metrics, run_id, booster, results)
     importances = _safely("the feature importance", _importances, booster) or {}
-    # the rest on the background thread, from the model's text taken now: the caller
-    # may train the Booster further
-    text = None
+    # The rest on the background thread. A Booster that train() kept for training may
+    # be trained further by the caller: its text is taken now. Otherwise train() gave
+    # back a Booster rebuilt from its text, which nothing trains further: the thread
+    # takes its text (LightGBM's lock lets the caller predict meanwhile).
+    text: str | None = None
+    frozen: Any = None
     if log_model and _state.config.log_models:
-        text = _safely("the model", booster.model_to_string)
+        if arguments.get("keep_training_booster"):
+            text = _safely("the model", booster.model_to_string)
+        else:
+            frozen = booster
 
     def write(client: Any) -> None:
+        nonlocal text
+        if frozen is not None:
+            text = _safely("the model", frozen.model_to_string)
         for kind, (features, importance) in importances.items():
             _safely(
                 "the feature importance",

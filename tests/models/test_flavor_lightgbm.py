@@ -571,6 +571,25 @@ def test_a_training_outside_a_run_gets_its_own_run_with_the_model(
     assert np.array_equal(loaded.predict(x_test), booster.predict(x_test))
 
 
+def test_a_booster_trained_further_is_logged_as_train_left_it(autologging: None, data: Any) -> None:
+    """The model is written after train() returns; a Booster kept for training and
+    trained further at once is logged with the rounds train() gave it, not more."""
+    x_train, _, y_train, _ = data
+    booster = lgb.train(
+        multiclass_params(),
+        lgb.Dataset(x_train, y_train),
+        num_boost_round=3,
+        keep_training_booster=True,
+    )
+    for _ in range(4):
+        booster.update()
+    run = mlcli.last_active_run()
+    assert run is not None
+    model_dir = Path(mlcli.MlcliClient().download_artifacts(run.info.run_id, "model", "."))
+    assert mlcli.lightgbm.load_model(str(model_dir)).current_iteration() == 3
+    assert booster.current_iteration() == 7
+
+
 def test_an_estimator_fit_logs_its_training_and_the_estimator(autologging: None, data: Any) -> None:
     x_train, x_test, y_train, y_test = data
     with mlcli.start_run() as run:
