@@ -79,11 +79,33 @@ def _repository_left_clean() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No test sees the developer's MLCLI_* (or MLflow's) settings or store."""
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No test sees the developer's MLCLI_* (or MLflow's) settings or store, nor what an
+    earlier test set: ``mlflow.set_experiment`` writes MLFLOW_EXPERIMENT_ID into
+    ``os.environ`` (for child processes), which monkeypatch does not undo for a
+    variable that was not there."""
     for name in _ENV_VARS:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    yield
+    for name in _ENV_VARS:
+        os.environ.pop(name, None)  # monkeypatch then puts back what was there before
+
+
+@pytest.fixture(autouse=True)
+def _mlflow_fluent_state() -> Iterator[None]:
+    """MLflow's fluent API keeps the active experiment, the run stack and a tracking
+    URI set by ``mlflow.set_tracking_uri`` in module globals: a test that used it in
+    this process must not leave the next one an experiment id of another database."""
+    yield
+    fluent = sys.modules.get("mlflow.tracking.fluent")
+    if fluent is not None:
+        while fluent.active_run() is not None:
+            fluent.end_run()
+        fluent._active_experiment_id = None
+    utils = sys.modules.get("mlflow.tracking._tracking_service.utils")
+    if utils is not None:
+        utils._tracking_uri = None
 
 
 _LOADED_PROBE = """

@@ -417,10 +417,17 @@ json.dump({{"run_id": run.info.run_id, "test": x_test.to_json(orient="split")}},
 """
 
 
+def _ambient() -> dict[str, str]:
+    """This process's environment without mlcli's and MLflow's settings: a module
+    fixture runs before the tests' isolation, and an earlier test's
+    ``mlflow.set_experiment`` may have left MLFLOW_EXPERIMENT_ID behind."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("MLCLI_", "MLFLOW_"))}
+
+
 def run_example(tracking: str, cwd: Path, **env: str) -> dict[str, Any]:
     script = cwd / f"train_{tracking}.py"
     script.write_text(NATIVE_EXAMPLE.format(tracking=tracking))
-    environ = {**os.environ, **env}
+    environ = {**_ambient(), **env}
     done = subprocess.run(
         [sys.executable, str(script)], cwd=cwd, env=environ, capture_output=True, text=True,
         timeout=600,
@@ -458,7 +465,7 @@ json.dump({{
 }}, sys.stdout)
 """
     done = subprocess.run(
-        [sys.executable, "-c", fetch], cwd=cwd, env={**os.environ, **env}, input=result["test"],
+        [sys.executable, "-c", fetch], cwd=cwd, env={**_ambient(), **env}, input=result["test"],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]

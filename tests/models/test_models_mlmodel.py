@@ -74,9 +74,9 @@ def test_broken_mlmodel_files_are_one_line_errors(tmp_path: Path) -> None:
 
 
 def test_an_unsupported_loader_module_is_named(tmp_path: Path) -> None:
-    Model(flavors={"python_function": {"loader_module": "mlflow.xgboost"}}).save(tmp_path)
+    Model(flavors={"python_function": {"loader_module": "mlflow.catboost"}}).save(tmp_path)
     with pytest.raises(
-        InvalidInputError, match=r"needs loader module 'mlflow\.xgboost'.*supported: "
+        InvalidInputError, match=r"needs loader module 'mlflow\.catboost'.*supported: "
     ):
         load_model(str(tmp_path))
 
