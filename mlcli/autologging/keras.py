@@ -31,7 +31,6 @@ import logging
 import shutil
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,8 +38,10 @@ from types import ModuleType
 from typing import Any
 
 from mlcli import system_tags
+from mlcli.autologging.epoch_metrics import EpochMetrics
 from mlcli.autologging.patching import OutermostCall, Patches
 from mlcli.autologging.runs import autolog_run
+from mlcli.autologging.safety import safely
 from mlcli.store import MAX_PARAM_VALUE_LENGTH
 
 FLAVOR = "keras"
@@ -48,7 +49,6 @@ MODEL_NAME = "model"
 SUMMARY_FILE = "model_summary.txt"
 UNLOGGED_ARGUMENTS = ("self", "x", "y", "callbacks", "validation_data", "verbose")
 EARLY_STOPPING_PARAMS = ("monitor", "min_delta", "patience", "baseline", "restore_best_weights")
-FLUSH_SECONDS = 1.0
 EXAMPLE_ROWS = 5
 _log = logging.getLogger("mlcli")
 
@@ -197,17 +197,17 @@ def _fit_and_log(
         client = fluent._session.get_client()
         callbacks = list(arguments.get("callbacks") or [])
         early = _early_stopping(callbacks)
-        _safely("the params", _log_params, client, run_id, arguments, early)
+        safely("the params", _log_params, client, run_id, arguments, early)
         logger = _make_callback(client, run_id, config)
         arguments["callbacks"] = [*callbacks, logger]
         arguments.pop("self")
         try:
             history = original(model, **arguments)
         finally:
-            _safely("the metrics", logger.flush)
-        _safely("early stopping", _log_early_stopping, client, run_id, early, history)
+            safely("the metrics", logger.metrics.flush)
+        safely("early stopping", _log_early_stopping, client, run_id, early, history)
         if config.log_models:
-            _safely("the model", _log_model, client, run_id, model, arguments.get("x"), config)
+            safely("the model", _log_model, client, run_id, model, arguments.get("x"), config)
         return history
 
 
@@ -244,12 +244,11 @@ def _make_callback(client: Any, run_id: str, config: AutologConfig) -> Any:
     class MetricsCallback(base):
         def __init__(self) -> None:
             super().__init__()
-            self.pending: list[tuple[str, float, int]] = []
-            self.flushed_at = time.monotonic()
+            self.metrics = EpochMetrics(client, run_id)
             self.epoch = 0
 
         def on_train_begin(self, logs: Any = None) -> None:
-            _safely("the optimizer's params", self.log_model_details)
+            safely("the optimizer's params", self.log_model_details)
 
         def log_model_details(self) -> None:
             config = self.model.optimizer.get_config()
@@ -264,26 +263,11 @@ def _make_callback(client: Any, run_id: str, config: AutologConfig) -> Any:
 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             if config.log_every_epoch and logs:
-                self.add(logs, "", epoch)
+                self.metrics.add(logs.items(), epoch)
 
         def on_test_end(self, logs: Any = None) -> None:
             if config.log_every_epoch and logs:
-                self.add(logs, "validation_", self.epoch)
-
-        def add(self, logs: Mapping[str, Any], prefix: str, step: int) -> None:
-            for key, value in logs.items():
-                try:
-                    self.pending.append((prefix + key, float(value), step))
-                except (TypeError, ValueError):
-                    continue
-            if time.monotonic() - self.flushed_at >= FLUSH_SECONDS:
-                _safely("the metrics", self.flush)
-
-        def flush(self) -> None:
-            pending, self.pending = self.pending, []
-            self.flushed_at = time.monotonic()
-            if pending:
-                client.log_batch(run_id, metrics=pending)
+                self.metrics.add(logs.items(), self.epoch, "validation_")
 
     return MetricsCallback()
 
@@ -377,12 +361,3 @@ def model_signature(model: Any) -> Any:
         _log.info("mlcli autolog: no signature for the Keras model: %s", exc)
         return False
     return ModelSignature(inputs, outputs)
-
-
-def _safely(what: str, action: Any, *args: Any) -> Any:
-    """Run one logging step; a failure is a warning, never the user's error."""
-    try:
-        return action(*args)
-    except Exception as exc:  # autologging must never break the user's training
-        _log.warning("mlcli autolog: %s not logged: %s: %s", what, type(exc).__name__, exc)
-    return None

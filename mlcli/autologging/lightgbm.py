@@ -37,6 +37,7 @@ from typing import Any, cast
 from mlcli import system_tags
 from mlcli.autologging.patching import Patches
 from mlcli.autologging.runs import autolog_run
+from mlcli.autologging.safety import safely
 from mlcli.autologging.sklearn import _state as _sklearn_state
 from mlcli.errors import ConflictError, MlcliError
 from mlcli.store import MAX_BATCH_ITEMS, MAX_PARAM_VALUE_LENGTH
@@ -163,7 +164,7 @@ def _logging_fit(original: FunctionType) -> FunctionType:
                         X = signature.bind(self, *args, **kwargs).arguments.get("X")
                     except TypeError:
                         X = None
-                    _safely("the model", _log_estimator, run_id, self, X)
+                    safely("the model", _log_estimator, run_id, self, X)
                 return result
         finally:
             _state.calls.exit()
@@ -186,14 +187,14 @@ def _train_and_log(
         return original(*args, **kwargs)  # let lightgbm say what is wrong
     bound.apply_defaults()
     arguments = bound.arguments
-    _safely("the params", _log_params, run_id, arguments)
+    safely("the params", _log_params, run_id, arguments)
     # the first rows of the training data, before training frees them
-    sample = _safely("the input example", _sample, arguments.get("train_set"))
+    sample = safely("the input example", _sample, arguments.get("train_set"))
     results: list[dict[str, float]] = []
     arguments["callbacks"] = [*(arguments.get("callbacks") or []), _Recorder(results)]
     booster = original(*bound.args, **bound.kwargs)
-    _safely("the metrics", _log_metrics, run_id, booster, results)
-    importances = _safely("the feature importance", _importances, booster) or {}
+    safely("the metrics", _log_metrics, run_id, booster, results)
+    importances = safely("the feature importance", _importances, booster) or {}
     # The rest on the background thread. A Booster that train() kept for training may
     # be trained further by the caller: its text is taken now. Otherwise train() gave
     # back a Booster rebuilt from its text, which nothing trains further: the thread
@@ -202,16 +203,16 @@ def _train_and_log(
     frozen: Any = None
     if log_model and _state.config.log_models:
         if arguments.get("keep_training_booster"):
-            text = _safely("the model", booster.model_to_string)
+            text = safely("the model", booster.model_to_string)
         else:
             frozen = booster
 
     def write(client: Any) -> None:
         nonlocal text
         if frozen is not None:
-            text = _safely("the model", frozen.model_to_string)
+            text = safely("the model", frozen.model_to_string)
         for kind, (features, importance) in importances.items():
-            _safely(
+            safely(
                 "the feature importance",
                 _log_importance,
                 client,
@@ -221,9 +222,9 @@ def _train_and_log(
                 kind,
             )
         if text is not None:
-            _safely("the model", _log_booster, client, run_id, text, sample)
+            safely("the model", _log_booster, client, run_id, text, sample)
 
-    _safely("the model", _after_training, run_id, write)
+    safely("the model", _after_training, run_id, write)
     return booster
 
 
@@ -298,9 +299,7 @@ def _log_importance(
     values = dict(zip(features, importance.tolist(), strict=False))
     client.log_text(run_id, json.dumps(values, indent=2), f"feature_importance_{kind}.json")
     if _state.config.log_feature_importance_plots:
-        _safely(
-            "the feature importance plot", _log_plot, client, run_id, features, importance, kind
-        )
+        safely("the feature importance plot", _log_plot, client, run_id, features, importance, kind)
 
 
 def _log_plot(client: Any, run_id: str, features: list[str], importance: Any, kind: str) -> None:
@@ -354,9 +353,9 @@ def _log_estimator(run_id: str, estimator: Any, X: Any) -> None:
     """Log a copy of the fitted estimator and of the first rows of ``X`` (the caller may
     refit it or change the data as soon as ``fit`` returns)."""
     snapshot = copy.deepcopy(estimator)
-    sample = _safely("the input example", lambda: copy.deepcopy(_head(X)))
+    sample = safely("the input example", lambda: copy.deepcopy(_head(X)))
     _after_training(
-        run_id, lambda client: _safely("the model", _log_model, client, run_id, snapshot, sample)
+        run_id, lambda client: safely("the model", _log_model, client, run_id, snapshot, sample)
     )
 
 
@@ -403,12 +402,3 @@ def _head(data: Any) -> Any:
         return data.iloc[:EXAMPLE_ROWS] if hasattr(data, "iloc") else data[:EXAMPLE_ROWS]
     except (TypeError, IndexError, KeyError):
         return None
-
-
-def _safely(what: str, action: Any, *args: Any) -> Any:
-    """Run one logging step; a failure is a warning, never the user's error."""
-    try:
-        return action(*args)
-    except Exception as exc:  # autologging must never break the user's training
-        _log.warning("mlcli autolog: %s not logged: %s: %s", what, type(exc).__name__, exc)
-    return None

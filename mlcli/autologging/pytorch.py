@@ -23,9 +23,7 @@ from __future__ import annotations
 import functools
 import importlib
 import importlib.abc
-import logging
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.util import find_spec
@@ -33,8 +31,10 @@ from types import ModuleType
 from typing import Any
 
 from mlcli import system_tags
+from mlcli.autologging.epoch_metrics import EpochMetrics
 from mlcli.autologging.patching import OutermostCall, Patches
 from mlcli.autologging.runs import autolog_run
+from mlcli.autologging.safety import safely
 from mlcli.errors import InvalidInputError
 from mlcli.store import MAX_PARAM_VALUE_LENGTH
 
@@ -43,9 +43,7 @@ MODEL_NAME = "model"
 SUMMARY_FILE = "model_summary.txt"
 LIBRARIES = ("lightning", "pytorch_lightning")
 EARLY_STOPPING_PARAMS = ("monitor", "mode", "patience", "min_delta", "stopped_epoch")
-FLUSH_SECONDS = 1.0
 EXAMPLE_ROWS = 5
-_log = logging.getLogger("mlcli")
 
 
 @dataclass(frozen=True)
@@ -192,12 +190,12 @@ def _fit_and_log(
         finally:
             trainer.callbacks.remove(logger)
             logger.restore_forward()
-            _safely("the metrics", logger.flush)
+            safely("the metrics", logger.metrics.flush)
         module = trainer.lightning_module
-        _safely("early stopping", _log_early_stopping, client, run_id, early)
-        _safely("the model summary", _log_summary, pl, client, run_id, module)
+        safely("early stopping", _log_early_stopping, client, run_id, early)
+        safely("the model summary", _log_summary, pl, client, run_id, module)
         if config.log_models:
-            _safely("the model", _log_model, run_id, module, logger.first_input, config)
+            safely("the model", _log_model, run_id, module, logger.first_input, config)
         return result
 
 
@@ -208,15 +206,14 @@ def _make_callback(
 
     class MetricsCallback(pl.Callback):  # type: ignore[name-defined]
         def __init__(self) -> None:
-            self.pending: list[tuple[str, float, int]] = []
-            self.flushed_at = time.monotonic()
+            self.metrics = EpochMetrics(client, run_id)
             self.first_input: Any = None
             self.module: Any = None
 
         def on_train_start(self, trainer: Any, pl_module: Any) -> None:
             import torch
 
-            _safely("the params", _log_params, client, run_id, trainer, early)
+            safely("the params", _log_params, client, run_id, trainer, early)
             self.module = pl_module
             original = pl_module.forward
 
@@ -236,19 +233,7 @@ def _make_callback(
             epoch = trainer.current_epoch
             if trainer.sanity_checking or (epoch + 1) % config.log_every_n_epoch:
                 return
-            for key, value in trainer.callback_metrics.items():
-                try:
-                    self.pending.append((key, float(value), epoch))
-                except (TypeError, ValueError, RuntimeError):
-                    continue
-            if time.monotonic() - self.flushed_at >= FLUSH_SECONDS:
-                _safely("the metrics", self.flush)
-
-        def flush(self) -> None:
-            pending, self.pending = self.pending, []
-            self.flushed_at = time.monotonic()
-            if pending:
-                client.log_batch(run_id, metrics=pending)
+            self.metrics.add(trainer.callback_metrics.items(), epoch)
 
     return MetricsCallback()
 
@@ -306,12 +291,3 @@ def _log_model(run_id: str, module: Any, first_input: Any, config: AutologConfig
         registered_model_name=config.registered_model_name,
         serialization_format=config.serialization_format,
     )
-
-
-def _safely(what: str, action: Any, *args: Any) -> Any:
-    """Run one logging step; a failure is a warning, never the user's error."""
-    try:
-        return action(*args)
-    except Exception as exc:  # autologging must never break the user's training
-        _log.warning("mlcli autolog: %s not logged: %s: %s", what, type(exc).__name__, exc)
-    return None

@@ -24,6 +24,7 @@ from typing import Any
 from mlcli import system_tags
 from mlcli.autologging.patching import OutermostCall, Patches, wrap_method
 from mlcli.autologging.runs import autolog_run
+from mlcli.autologging.safety import safely
 from mlcli.autologging.snapshot import copied, copied_training_data, snapshot
 from mlcli.errors import ConflictError, MlcliError
 from mlcli.store import MAX_PARAM_VALUE_LENGTH
@@ -178,17 +179,17 @@ def _log_fitted(
     if X is not None and not is_search(estimator) and _on_thread(client):
         data = copied_training_data([X, y, weight])
         if data is not None:
-            _safely("the params and tags", _log_params_and_tags, client, run_id, estimator, {})
-            _safely("the metrics and model", _log_later, client, run_id, estimator, data, config)
+            safely("the params and tags", _log_params_and_tags, client, run_id, estimator, {})
+            safely("the metrics and model", _log_later, client, run_id, estimator, data, config)
             return
     metrics: dict[str, float] = {}
     predictions = None
     if X is not None:
-        computed = _safely("the training metrics", training_metrics, estimator, X, y, weight)
+        computed = safely("the training metrics", training_metrics, estimator, X, y, weight)
         metrics, predictions = computed or ({}, None)
-    _safely("the params and tags", _log_params_and_tags, client, run_id, estimator, metrics)
+    safely("the params and tags", _log_params_and_tags, client, run_id, estimator, metrics)
     if is_search(estimator):
-        _safely(
+        safely(
             "the search results",
             log_search,
             client,
@@ -199,12 +200,12 @@ def _log_fitted(
             estimator_tags,
         )
     if config.log_models and X is not None:
-        _safely(
+        safely(
             "the model", _log_model, client, run_id, estimator, X, predictions, MODEL_NAME, config
         )
         best = getattr(estimator, "best_estimator_", None)
         if best is not None and is_search(estimator):
-            _safely(
+            safely(
                 "the best estimator",
                 _log_model,
                 client,
@@ -379,12 +380,3 @@ def _signature(estimator: Any, method: str, sample: Any, output: Any) -> Any:
     except (MlcliError, ValueError, TypeError) as exc:
         _log.info("mlcli autolog: no signature: %s", exc)
         return False
-
-
-def _safely(what: str, action: Any, *args: Any) -> Any:
-    """Run one logging step; a failure is a warning, never the user's error."""
-    try:
-        return action(*args)
-    except Exception as exc:  # autologging must never break the user's training
-        _log.warning("mlcli autolog: %s not logged: %s: %s", what, type(exc).__name__, exc)
-    return None

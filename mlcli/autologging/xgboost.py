@@ -37,6 +37,7 @@ from typing import Any
 from mlcli import system_tags
 from mlcli.autologging.patching import Patches, wrap_method
 from mlcli.autologging.runs import autolog_run
+from mlcli.autologging.safety import safely
 from mlcli.autologging.sklearn import _state as _sklearn_state
 from mlcli.errors import ConflictError, InvalidInputError, MlcliError
 from mlcli.store import MAX_PARAM_VALUE_LENGTH
@@ -224,7 +225,7 @@ def _logging_fit(original: Any) -> Any:
                         X = signature.bind(self, *args, **kwargs).arguments.get("X")
                     except TypeError:
                         X = None
-                    _safely("the model", _log_estimator, run_id, self, X, _state.config)
+                    safely("the model", _log_estimator, run_id, self, X, _state.config)
                 return result
         finally:
             calls.exit()
@@ -251,29 +252,29 @@ def _train_and_log(
     arguments = bound.arguments
     config = _state.config
     client = fluent._session.get_client()
-    _safely("the params", _log_params, client, run_id, _train_params(arguments))
+    safely("the params", _log_params, client, run_id, _train_params(arguments))
     recorder = _Recorder(client, run_id)
     arguments["callbacks"] = [*(arguments.get("callbacks") or ()), _callback(recorder)]
     booster = original(*bound.args, **bound.kwargs)
     if arguments.get("early_stopping_rounds") and recorder.results:
-        _safely("the early-stopping metrics", _early_stopping, recorder, booster)
-    _safely("the metrics", recorder.flush)
+        safely("the early-stopping metrics", _early_stopping, recorder, booster)
+    safely("the metrics", recorder.flush)
     importances = {}
     for kind in config.importance_types:
-        importance = _safely("the feature importance", _importance, booster, kind)
+        importance = safely("the feature importance", _importance, booster, kind)
         if importance is not None:
             importances[kind] = importance
     # the rest from a copy, on the background thread: the caller may train it further
-    snapshot = _safely("the model", copy.deepcopy, booster) if log_model else None
+    snapshot = safely("the model", copy.deepcopy, booster) if log_model else None
     example = getattr(arguments.get("dtrain"), _EXAMPLE_ATTRIBUTE, None)
 
     def write(own_client: Any) -> None:
         for kind, importance in importances.items():
-            _safely("the feature importance", _log_importance, own_client, run_id, importance, kind)
+            safely("the feature importance", _log_importance, own_client, run_id, importance, kind)
         if snapshot is not None:
-            _safely("the model", _log_booster, own_client, run_id, snapshot, example, config)
+            safely("the model", _log_booster, own_client, run_id, snapshot, example, config)
 
-    _safely("the model", _after_training, client, run_id, write)
+    safely("the model", _after_training, client, run_id, write)
     return booster
 
 
@@ -401,7 +402,7 @@ def _importance(booster: Any, kind: str) -> dict[str, Any]:
 def _log_importance(client: Any, run_id: str, importance: dict[str, Any], kind: str) -> None:
     client.log_text(run_id, json.dumps(importance), f"feature_importance_{kind}.json")
     if importance and _state.config.log_feature_importance_plots:
-        _safely("the feature importance plot", _log_plot, client, run_id, importance, kind)
+        safely("the feature importance plot", _log_plot, client, run_id, importance, kind)
 
 
 def _log_plot(client: Any, run_id: str, importance: dict[str, Any], kind: str) -> None:
@@ -511,12 +512,3 @@ def _signature(example: Any, predict: Callable[[Any], Any]) -> Any:
     except (MlcliError, ValueError, TypeError) as exc:
         _log.info("mlcli autolog: no signature: %s", exc)
         return False
-
-
-def _safely(what: str, action: Any, *args: Any) -> Any:
-    """Run one logging step; a failure is a warning, never the user's error."""
-    try:
-        return action(*args)
-    except Exception as exc:  # autologging must never break the user's training
-        _log.warning("mlcli autolog: %s not logged: %s: %s", what, type(exc).__name__, exc)
-    return None

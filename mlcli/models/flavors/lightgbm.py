@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 from mlcli.errors import InvalidInputError
 from mlcli.models.flavors.base import Flavor, SavedFlavor
-from mlcli.models.flavors.sklearn import _skops_dump, _skops_load
+from mlcli.models.flavors.sklearn import _skops_dump, load_serialized
 from mlcli.models.mlmodel import PYFUNC, Model
 from mlcli.models.packages import installed_version, require
 from mlcli.models.trust import ModelTrust, digest_of
@@ -125,14 +125,8 @@ class LightGBMFlavor(Flavor):
             except lightgbm.basic.LightGBMError as exc:
                 raise InvalidInputError(f"cannot read the LightGBM model {path}: {exc}") from None
         serialization = conf.get("serialization_format", "cloudpickle")  # MLflow's default
-        if serialization == "skops":
-            trusted = TRUSTED_SKOPS_TYPES.union(skops_trusted_types)
-            return _skops_load(path, set(trusted), trust)
-        if serialization not in SERIALIZATION_FORMATS:
-            raise InvalidInputError(f"unknown serialization format {serialization!r} in MLmodel")
-        data = trust.code_bytes(path, f"a {serialization} file")
-        loader = pickle if serialization == "pickle" else require("cloudpickle", "loading")
-        return loader.loads(data)
+        trusted = TRUSTED_SKOPS_TYPES.union(skops_trusted_types)
+        return load_serialized(path, serialization, trusted, trust)
 
     def load_pyfunc(
         self,

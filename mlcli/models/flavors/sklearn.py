@@ -124,13 +124,7 @@ class SklearnFlavor(Flavor):
         path = _model_file(directory, mlmodel)
         serialization = conf.get("serialization_format", "pickle")
         require("sklearn", "loading a scikit-learn model")
-        if serialization == "skops":
-            return _skops_load(path, set(skops_trusted_types), trust)
-        if serialization not in SERIALIZATION_FORMATS:
-            raise InvalidInputError(f"unknown serialization format {serialization!r} in MLmodel")
-        data = trust.code_bytes(path, f"a {serialization} file")
-        loader = pickle if serialization == "pickle" else require("cloudpickle", "loading")
-        return loader.loads(data)
+        return load_serialized(path, serialization, skops_trusted_types, trust)
 
     def load_pyfunc(
         self,
@@ -189,6 +183,20 @@ def _model_file(directory: Path, mlmodel: Model) -> Path:
     if not file_name:
         raise InvalidInputError(f"{directory}/MLmodel does not say where the model file is")
     return directory / file_name
+
+
+def load_serialized(
+    path: Path, serialization: str, skops_trusted_types: Iterable[str], trust: ModelTrust
+) -> Any:
+    """An estimator from a file in one of SERIALIZATION_FORMATS: skops with the types
+    mlcli trusts (and ``skops_trusted_types``), a pickle only when trusted."""
+    if serialization == "skops":
+        return _skops_load(path, set(skops_trusted_types), trust)
+    if serialization not in SERIALIZATION_FORMATS:
+        raise InvalidInputError(f"unknown serialization format {serialization!r} in MLmodel")
+    data = trust.code_bytes(path, f"a {serialization} file")
+    loader = pickle if serialization == "pickle" else require("cloudpickle", "loading")
+    return loader.loads(data)
 
 
 def _skops_dump(model: Any, trusted: list[str]) -> tuple[bytes, list[str] | None]:
